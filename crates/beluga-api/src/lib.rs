@@ -1,0 +1,14 @@
+//! Pod types, strict parsing, defaulting, validation and kubectl printing. Pure: no I/O.
+
+pub mod defaults;
+pub mod duration;
+pub mod expand;
+pub mod field;
+pub mod manifest;
+pub mod podutil;
+pub mod printer;
+pub mod quantity;
+pub mod validation;
+
+pub use k8s_openapi;
+pub use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod, PodSpec, PodStatus};

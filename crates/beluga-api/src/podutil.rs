@@ -1,0 +1,62 @@
+//! Small facts about a Pod that every layer asks.
+
+use crate::{Container, Pod};
+
+/// A native sidecar: an init container with `restartPolicy: Always` (spec §4).
+pub fn is_sidecar(c: &Container) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
+}
+
+pub fn name(pod: &Pod) -> &str {
+    pod.metadata.name.as_deref().unwrap_or("")
+}
+
+pub fn namespace(pod: &Pod) -> &str {
+    pod.metadata.namespace.as_deref().unwrap_or("default")
+}
+
+pub fn uid(pod: &Pod) -> &str {
+    pod.metadata.uid.as_deref().unwrap_or("")
+}
+
+/// kubelet's `format.Pod`: `<name>_<ns>(<uid>)`.
+pub fn kubelet_name(pod: &Pod) -> String {
+    format!("{}_{}({})", name(pod), namespace(pod), uid(pod))
+}
+
+pub fn restart_policy(pod: &Pod) -> &str {
+    pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always")
+}
+
+pub fn init_containers(pod: &Pod) -> &[Container] {
+    pod.spec.as_ref().and_then(|s| s.init_containers.as_deref()).unwrap_or(&[])
+}
+
+pub fn containers(pod: &Pod) -> &[Container] {
+    pod.spec.as_ref().map(|s| s.containers.as_slice()).unwrap_or(&[])
+}
+
+/// Hostname per spec §11.4: `spec.hostname` or the name, cut to 63 chars, trailing `-`/`.` trimmed.
+pub fn hostname(pod: &Pod) -> String {
+    let h = pod.spec.as_ref().and_then(|s| s.hostname.clone()).filter(|h| !h.is_empty()).unwrap_or_else(|| name(pod).to_string());
+    let cut: String = h.chars().take(63).collect();
+    cut.trim_end_matches(['-', '.']).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // spec §11.4: truncation then trim.
+    #[test]
+    fn hostname_truncation() {
+        let mut pod = Pod::default();
+        let long = format!("{}-.{}", "a".repeat(61), "b".repeat(10));
+        pod.metadata.name = Some(long);
+        assert_eq!(hostname(&pod), "a".repeat(61));
+        pod.metadata.name = Some("web".into());
+        assert_eq!(hostname(&pod), "web");
+        pod.spec = Some(crate::PodSpec { hostname: Some("h".into()), ..Default::default() });
+        assert_eq!(hostname(&pod), "h");
+    }
+}

@@ -1,0 +1,227 @@
+//! kubectl's `get pods` columns (spec §9.1, `printers.go printPod`) and its tab-aligned table.
+
+use crate::duration::human_duration;
+use crate::podutil::is_sidecar;
+use crate::Pod;
+use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::api::core::v1::ContainerStatus;
+
+pub const HEADERS: [&str; 5] = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
+pub const WIDE_HEADERS: [&str; 4] = ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodRow {
+    pub name: String,
+    pub ready: String,
+    pub status: String,
+    pub restarts: String,
+    pub age: String,
+    pub ip: String,
+    pub node: String,
+    pub nominated: String,
+    pub gates: String,
+}
+
+fn condition_true(pod: &Pod, kind: &str) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == kind && c.status == "True"))
+}
+
+fn finished_at(cs: &ContainerStatus) -> Option<Timestamp> {
+    cs.last_state.as_ref()?.terminated.as_ref()?.finished_at.as_ref().map(|t| t.0)
+}
+
+/// One row, exactly as `printPod` computes it.
+pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let status = pod.status.clone().unwrap_or_default();
+    let init_specs = spec.init_containers.clone().unwrap_or_default();
+    let sidecars: Vec<&str> = init_specs.iter().filter(|c| is_sidecar(c)).map(|c| c.name.as_str()).collect();
+    let total = spec.containers.len() + sidecars.len();
+    let mut restarts: i32 = 0;
+    let mut sidecar_restarts: i32 = 0;
+    let mut ready = 0;
+    let mut last_restart: Option<Timestamp> = None;
+    let mut sidecar_last_restart: Option<Timestamp> = None;
+    let mut reason = status.phase.clone().unwrap_or_default();
+    if let Some(r) = status.reason.as_deref().filter(|r| !r.is_empty()) {
+        reason = r.to_string();
+    }
+    let scheduling_gated = status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated"));
+    if scheduling_gated {
+        reason = "SchedulingGated".into();
+    }
+
+    let mut initializing = false;
+    let init_statuses = status.init_container_statuses.clone().unwrap_or_default();
+    for (i, cs) in init_statuses.iter().enumerate() {
+        restarts += cs.restart_count;
+        if let Some(t) = finished_at(cs) {
+            last_restart = last_restart.max(Some(t));
+        }
+        let sidecar = sidecars.contains(&cs.name.as_str());
+        if sidecar {
+            sidecar_restarts += cs.restart_count;
+            if let Some(t) = finished_at(cs) {
+                sidecar_last_restart = sidecar_last_restart.max(Some(t));
+            }
+        }
+        let state = cs.state.clone().unwrap_or_default();
+        if let Some(t) = state.terminated.as_ref() {
+            if t.exit_code == 0 {
+                continue;
+            }
+        }
+        if sidecar && cs.started == Some(true) {
+            if cs.ready {
+                ready += 1;
+            }
+            continue;
+        }
+        if let Some(t) = state.terminated.as_ref() {
+            reason = match (t.reason.as_deref().filter(|r| !r.is_empty()), t.signal.unwrap_or(0)) {
+                (Some(r), _) => format!("Init:{r}"),
+                (None, s) if s != 0 => format!("Init:Signal:{s}"),
+                (None, _) => format!("Init:ExitCode:{}", t.exit_code),
+            };
+        } else if let Some(r) = state
+            .waiting
+            .as_ref()
+            .and_then(|w| w.reason.as_deref())
+            .filter(|r| !r.is_empty() && *r != "PodInitializing")
+        {
+            reason = format!("Init:{r}");
+        } else {
+            reason = format!("Init:{i}/{}", init_specs.len());
+        }
+        initializing = true;
+        break;
+    }
+
+    if !initializing || condition_true(pod, "Initialized") {
+        restarts = sidecar_restarts;
+        last_restart = sidecar_last_restart;
+        let mut has_running = false;
+        for cs in status.container_statuses.iter().flatten().rev() {
+            restarts += cs.restart_count;
+            if let Some(t) = finished_at(cs) {
+                last_restart = last_restart.max(Some(t));
+            }
+            let state = cs.state.clone().unwrap_or_default();
+            if let Some(r) = state.waiting.as_ref().and_then(|w| w.reason.clone()).filter(|r| !r.is_empty()) {
+                reason = r;
+            } else if let Some(t) = state.terminated.as_ref() {
+                match t.reason.as_deref().filter(|r| !r.is_empty()) {
+                    Some(r) => reason = r.to_string(),
+                    None => {
+                        let s = t.signal.unwrap_or(0);
+                        reason = if s != 0 { format!("Signal:{s}") } else { format!("ExitCode:{}", t.exit_code) };
+                    }
+                }
+            } else if cs.ready && state.running.is_some() {
+                has_running = true;
+                ready += 1;
+            }
+        }
+        if reason == "Completed" && has_running {
+            reason = if condition_true(pod, "Ready") { "Running".into() } else { "NotReady".into() };
+        }
+    }
+
+    let phase = status.phase.as_deref().unwrap_or("");
+    if pod.metadata.deletion_timestamp.is_some() && status.reason.as_deref() == Some("NodeLost") {
+        reason = "Unknown".into();
+    } else if pod.metadata.deletion_timestamp.is_some() && phase != "Succeeded" && phase != "Failed" {
+        reason = "Terminating".into();
+    }
+
+    let restarts_col = match last_restart {
+        Some(t) if restarts != 0 => format!("{restarts} ({} ago)", human_duration(now.duration_since(t))),
+        _ => restarts.to_string(),
+    };
+    let age = match pod.metadata.creation_timestamp.as_ref() {
+        Some(t) => human_duration(now.duration_since(t.0)),
+        None => "<unknown>".into(),
+    };
+    let ip = status.pod_ips.as_ref().and_then(|ips| ips.first()).map(|i| i.ip.clone()).or(status.pod_ip.clone()).unwrap_or_else(|| "<none>".into());
+    let node = spec.node_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "<none>".into());
+    let nominated = status.nominated_node_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "<none>".into());
+    let gates = match spec.readiness_gates.as_ref().filter(|g| !g.is_empty()) {
+        None => "<none>".into(),
+        Some(gs) => {
+            let ok = gs.iter().filter(|g| condition_true(pod, &g.condition_type)).count();
+            format!("{ok}/{}", gs.len())
+        }
+    };
+    PodRow {
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        ready: format!("{ready}/{total}"),
+        status: reason,
+        restarts: restarts_col,
+        age,
+        ip,
+        node,
+        nominated,
+        gates,
+    }
+}
+
+/// kubectl's tabwriter layout: columns padded to the widest cell plus 3 spaces; the last unpadded.
+pub fn format_table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let mut widths = vec![0; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            line.push_str(c);
+            if i + 1 < r.len() {
+                line.push_str(&" ".repeat(widths[i] - c.chars().count() + 3));
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The `get pods` table for a set of pods (`wide` adds the four extra columns; `namespace`
+/// prepends NAMESPACE as `-A` does).
+pub fn pods_table(pods: &[Pod], now: Timestamp, wide: bool, namespace: bool) -> String {
+    let mut header: Vec<String> = Vec::new();
+    if namespace {
+        header.push("NAMESPACE".into());
+    }
+    header.extend(HEADERS.iter().map(|s| s.to_string()));
+    if wide {
+        header.extend(WIDE_HEADERS.iter().map(|s| s.to_string()));
+    }
+    let mut rows = vec![header];
+    for p in pods {
+        let r = pod_row(p, now);
+        let mut row = Vec::new();
+        if namespace {
+            row.push(p.metadata.namespace.clone().unwrap_or_default());
+        }
+        row.extend([r.name, r.ready, r.status, r.restarts, r.age]);
+        if wide {
+            row.extend([r.ip, r.node, r.nominated, r.gates]);
+        }
+        rows.push(row);
+    }
+    format_table(&rows)
+}
+
+#[cfg(test)]
+mod tests;
