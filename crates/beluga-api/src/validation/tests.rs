@@ -20,7 +20,7 @@ const OK: &str = "  containers: [{name: app, image: busybox}]\n";
 #[test]
 fn valid_pod_has_no_errors() {
     assert!(msgs(OK).is_empty());
-    assert!(msgs("  initContainers: [{name: i, image: b}, {name: s, image: b, restartPolicy: Always, readinessProbe: {exec: {command: ["true"]}}}]\n  containers: [{name: app, image: b, ports: [{name: http, containerPort: 80}], livenessProbe: {httpGet: {port: http}}}]\n").is_empty());
+    assert!(msgs("  initContainers: [{name: i, image: b}, {name: s, image: b, restartPolicy: Always, readinessProbe: {exec: {command: ['true']}}}]\n  containers: [{name: app, image: b, ports: [{name: http, containerPort: 80}], livenessProbe: {httpGet: {port: http}}}]\n").is_empty());
 }
 
 #[test]
