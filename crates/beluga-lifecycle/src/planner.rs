@@ -270,4 +270,6 @@ pub fn compute_pod_actions(pod: &Pod, observed: &Observed, probes: &ProbeResults
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
+#[cfg(test)]
+pub(crate) use tests as tests_support;
