@@ -1,0 +1,267 @@
+//! The store on disk:
+//! `blobs/sha256/<hex>` (content-addressed), `layers/<diffid-hex>/` (one unpacked directory per
+//! layer, shared by every image that has it), `images.json` (reference → record, written atomically).
+
+use crate::reference::normalize;
+use crate::unpack::{apply_layer, decompress, tar_directory, HashingReader};
+use crate::{ImageError, IoContext, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The parts of an image config that decide how a container runs (spec §10).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageConfig {
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub stop_signal: Option<String>,
+}
+
+impl ImageConfig {
+    /// From an OCI/Docker image config document (`{"config": {"Env": …}}`).
+    pub fn from_config_json(v: &serde_json::Value) -> Self {
+        let c = v.get("config").or_else(|| v.get("container_config"));
+        let strings = |k: &str| -> Option<Vec<String>> {
+            c?.get(k)?.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        };
+        let string = |k: &str| c.and_then(|c| c.get(k)).and_then(|s| s.as_str()).filter(|s| !s.is_empty()).map(String::from);
+        ImageConfig {
+            entrypoint: strings("Entrypoint"),
+            cmd: strings("Cmd"),
+            env: strings("Env").unwrap_or_default(),
+            working_dir: string("WorkingDir"),
+            user: string("User"),
+            stop_signal: string("StopSignal"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// Normalized reference (`localhost/busybox:1`).
+    pub reference: String,
+    /// `sha256:<config digest>`: the image ID, and the status `imageID`.
+    pub id: String,
+    /// Diff IDs, bottom layer first.
+    pub layers: Vec<String>,
+    pub config: ImageConfig,
+    /// Unpacked size in bytes.
+    pub size: u64,
+    /// RFC 3339.
+    pub created: String,
+}
+
+pub struct Store {
+    root: PathBuf,
+    lock: Mutex<()>,
+}
+
+fn hex_of(digest: &str) -> &str {
+    digest.strip_prefix("sha256:").unwrap_or(digest)
+}
+
+/// Writes `data` to `path` atomically (temp file, fsync, rename).
+pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+impl Store {
+    pub fn open(root: &Path) -> Result<Store> {
+        for d in ["blobs/sha256", "layers", "tmp"] {
+            std::fs::create_dir_all(root.join(d)).ctx(|| format!("creating {}", root.join(d).display()))?;
+        }
+        // Leftovers of an interrupted import.
+        if let Ok(rd) = std::fs::read_dir(root.join("tmp")) {
+            for e in rd.flatten() {
+                let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
+            }
+        }
+        Ok(Store { root: root.to_path_buf(), lock: Mutex::new(()) })
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join("images.json")
+    }
+
+    fn read_index(&self) -> Result<BTreeMap<String, ImageRecord>> {
+        match std::fs::read(self.index_path()) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| ImageError::Corrupt(format!("images.json: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(e).ctx(|| "reading images.json".into()),
+        }
+    }
+
+    fn write_index(&self, idx: &BTreeMap<String, ImageRecord>) -> Result<()> {
+        let data = serde_json::to_vec_pretty(idx).map_err(|e| ImageError::Corrupt(e.to_string()))?;
+        write_atomic(&self.index_path(), &data).ctx(|| "writing images.json".into())
+    }
+
+    pub fn layer_dir(&self, diff_id: &str) -> PathBuf {
+        self.root.join("layers").join(hex_of(diff_id))
+    }
+
+    /// Overlay `lowerdir` order: top layer first.
+    pub fn lower_dirs(&self, rec: &ImageRecord) -> Vec<PathBuf> {
+        rec.layers.iter().rev().map(|l| self.layer_dir(l)).collect()
+    }
+
+    pub fn list(&self) -> Result<Vec<ImageRecord>> {
+        Ok(self.read_index()?.into_values().collect())
+    }
+
+    /// By reference (normalized), full ID or an ID prefix of 12+ hex digits.
+    pub fn get(&self, reference: &str) -> Result<Option<ImageRecord>> {
+        let idx = self.read_index()?;
+        if let Ok(n) = normalize(reference) {
+            if let Some(r) = idx.get(&n) {
+                return Ok(Some(r.clone()));
+            }
+        }
+        let want = hex_of(reference);
+        if want.len() >= 12 && want.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(idx.values().find(|r| hex_of(&r.id).starts_with(want)).cloned());
+        }
+        Ok(None)
+    }
+
+    /// Stores a stream as a blob, checking its digest when one is expected.
+    fn put_blob(&self, mut r: impl Read, expected: Option<&str>) -> Result<String> {
+        let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp")).ctx(|| "creating blob".into())?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = r.read(&mut buf).ctx(|| "reading blob".into())?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            tmp.write_all(&buf[..n]).ctx(|| "writing blob".into())?;
+        }
+        let digest = format!("sha256:{}", hex::encode(h.finalize()));
+        if let Some(e) = expected {
+            if e != digest {
+                return Err(ImageError::DigestMismatch { what: "blob".into(), expected: e.into(), actual: digest });
+            }
+        }
+        tmp.as_file().sync_all().ctx(|| "syncing blob".into())?;
+        tmp.persist(self.root.join("blobs/sha256").join(hex_of(&digest))).map_err(|e| ImageError::Io { context: "storing blob".into(), source: e.error })?;
+        Ok(digest)
+    }
+
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        self.root.join("blobs/sha256").join(hex_of(digest))
+    }
+
+    /// Unpacks a (possibly compressed) layer blob once; returns its diff ID and unpacked size.
+    pub fn unpack_layer(&self, blob_digest: &str, expected_diff_id: Option<&str>) -> Result<(String, u64)> {
+        if let Some(d) = expected_diff_id {
+            if self.layer_dir(d).is_dir() {
+                return Ok((d.to_string(), 0));
+            }
+        }
+        let f = std::fs::File::open(self.blob_path(blob_digest)).ctx(|| format!("opening blob {blob_digest}"))?;
+        let mut hr = HashingReader::new(decompress(std::io::BufReader::new(f)).ctx(|| "decompressing layer".into())?);
+        let tmp = tempfile::Builder::new().prefix("layer-").tempdir_in(self.root.join("tmp")).ctx(|| "creating layer dir".into())?;
+        let stats = apply_layer(&mut hr, tmp.path())?;
+        let diff_id = hr.finish().ctx(|| "reading layer".into())?;
+        if let Some(d) = expected_diff_id {
+            if d != diff_id {
+                return Err(ImageError::DigestMismatch { what: format!("layer {blob_digest}"), expected: d.into(), actual: diff_id });
+            }
+        }
+        let dest = self.layer_dir(&diff_id);
+        if !dest.exists() {
+            let kept = tmp.keep();
+            std::fs::rename(&kept, &dest).ctx(|| format!("storing layer {diff_id}"))?;
+        }
+        Ok((diff_id, stats.bytes))
+    }
+
+    /// Records an image under `reference`, replacing an older image with the same name.
+    pub fn commit(&self, reference: &str, config_digest: &str, layers: Vec<String>, config: ImageConfig, size: u64) -> Result<ImageRecord> {
+        let reference = normalize(reference)?;
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut idx = self.read_index()?;
+        let rec = ImageRecord {
+            reference: reference.clone(),
+            id: config_digest.to_string(),
+            layers,
+            config,
+            size,
+            created: beluga_api::k8s_openapi::jiff::Timestamp::now().to_string(),
+        };
+        idx.insert(reference, rec.clone());
+        self.write_index(&idx)?;
+        Ok(rec)
+    }
+
+    /// `image import PATH --tag REF`: a rootfs directory or a tarball of one (like `docker import`).
+    pub fn import_rootfs(&self, path: &Path, reference: &str) -> Result<ImageRecord> {
+        normalize(reference)?;
+        let meta = std::fs::metadata(path).ctx(|| format!("reading {}", path.display()))?;
+        let blob = if meta.is_dir() {
+            let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp")).ctx(|| "creating layer".into())?;
+            tar_directory(path, tmp.as_file_mut())?;
+            let f = std::fs::File::open(tmp.path()).ctx(|| "reading layer".into())?;
+            self.put_blob(std::io::BufReader::new(f), None)?
+        } else {
+            let f = std::fs::File::open(path).ctx(|| format!("opening {}", path.display()))?;
+            self.put_blob(std::io::BufReader::new(f), None)?
+        };
+        let (diff_id, size) = self.unpack_layer(&blob, None)?;
+        let config = serde_json::json!({
+            "architecture": std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64"),
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+            "history": [{"created_by": format!("beluga image import {}", path.display()), "comment": "imported"}],
+        });
+        let config_bytes = serde_json::to_vec(&config).map_err(|e| ImageError::Corrupt(e.to_string()))?;
+        let config_digest = self.put_blob(&config_bytes[..], None)?;
+        self.commit(reference, &config_digest, vec![diff_id], ImageConfig::default(), size)
+    }
+
+    /// Stores a config blob and returns its digest and the parsed config.
+    pub fn put_config(&self, bytes: &[u8], expected: Option<&str>) -> Result<(String, serde_json::Value)> {
+        let digest = self.put_blob(bytes, expected)?;
+        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ImageError::InvalidArchive(format!("image config: {e}")))?;
+        Ok((digest, v))
+    }
+
+    pub fn put_layer_blob(&self, r: impl Read, expected: Option<&str>) -> Result<String> {
+        self.put_blob(r, expected)
+    }
+
+    /// `image rm`: drops the reference, then any layer and blob no remaining image uses.
+    pub fn remove(&self, reference: &str, in_use: impl Fn(&ImageRecord) -> Option<String>) -> Result<ImageRecord> {
+        let rec = self.get(reference)?.ok_or_else(|| ImageError::NotFound(reference.to_string()))?;
+        if let Some(user) = in_use(&rec) {
+            return Err(ImageError::InUse { reference: rec.reference.clone(), user });
+        }
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut idx = self.read_index()?;
+        idx.remove(&rec.reference);
+        self.write_index(&idx)?;
+        let still_used: std::collections::HashSet<&String> = idx.values().flat_map(|r| r.layers.iter()).collect();
+        for l in &rec.layers {
+            if !still_used.contains(l) {
+                let _ = std::fs::remove_dir_all(self.layer_dir(l));
+            }
+        }
+        if !idx.values().any(|r| r.id == rec.id) {
+            let _ = std::fs::remove_file(self.blob_path(&rec.id));
+        }
+        Ok(rec)
+    }
+}
