@@ -1,0 +1,267 @@
+//! How a container's process is configured (spec §10): command/args against the image's
+//! Entrypoint/Cmd, the environment with `$(VAR)` expansion, working directory and user. Pure.
+
+use beluga_api::expand::expand_env;
+use beluga_api::podutil;
+use beluga_api::{Container, Pod};
+use beluga_image::ImageConfig;
+
+/// containerd's default `PATH` when the image sets none (a `docker import`ed rootfs has none).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A failure that kubelet reports as `CreateContainerConfigError`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+}
+
+/// What the pod's status can tell `fieldRef`s.
+#[derive(Debug, Clone, Default)]
+pub struct PodFacts {
+    pub pod_ip: String,
+    pub host_ip: String,
+    pub node_name: String,
+    pub hostname: String,
+}
+
+fn field_ref(pod: &Pod, path: &str, facts: &PodFacts) -> Result<String, ConfigError> {
+    let m = &pod.metadata;
+    let map_key = |prefix: &str| path.strip_prefix(prefix).and_then(|r| r.strip_suffix("']")).map(String::from);
+    Ok(match path {
+        "metadata.name" => m.name.clone().unwrap_or_default(),
+        "metadata.namespace" => m.namespace.clone().unwrap_or_default(),
+        "metadata.uid" => m.uid.clone().unwrap_or_default(),
+        "spec.nodeName" => facts.node_name.clone(),
+        "spec.serviceAccountName" => pod.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_else(|| "default".into()),
+        "status.podIP" | "status.podIPs" => facts.pod_ip.clone(),
+        "status.hostIP" | "status.hostIPs" => facts.host_ip.clone(),
+        p if p.starts_with("metadata.labels['") => {
+            let k = map_key("metadata.labels['").unwrap_or_default();
+            m.labels.as_ref().and_then(|l| l.get(&k)).cloned().unwrap_or_default()
+        }
+        p if p.starts_with("metadata.annotations['") => {
+            let k = map_key("metadata.annotations['").unwrap_or_default();
+            m.annotations.as_ref().and_then(|l| l.get(&k)).cloned().unwrap_or_default()
+        }
+        "metadata.labels" | "metadata.annotations" => {
+            let map = if path == "metadata.labels" { &m.labels } else { &m.annotations };
+            let mut lines: Vec<String> = map.iter().flatten().map(|(k, v)| format!("{k}={v:?}")).collect();
+            lines.sort();
+            lines.join("\n")
+        }
+        other => return Err(ConfigError(format!("unsupported fieldPath: {other}"))),
+    })
+}
+
+/// kubelet's `makeEnvironmentVariables` (spec §10.2): declaration order, later wins.
+pub fn container_env(pod: &Pod, c: &Container, facts: &PodFacts) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    let set = |env: &mut Vec<(String, String)>, k: String, v: String| {
+        if let Some(e) = env.iter_mut().find(|(n, _)| *n == k) {
+            e.1 = v;
+        } else {
+            env.push((k, v));
+        }
+    };
+    for ef in c.env_from.iter().flatten() {
+        if let Some(cm) = ef.config_map_ref.as_ref() {
+            if cm.optional != Some(true) {
+                return Err(ConfigError(format!("configmap {:?} not found", cm.name)));
+            }
+        }
+        if let Some(s) = ef.secret_ref.as_ref() {
+            if s.optional != Some(true) {
+                return Err(ConfigError(format!("secret {:?} not found", s.name)));
+            }
+        }
+    }
+    for e in c.env.iter().flatten() {
+        let value = if let Some(vf) = e.value_from.as_ref() {
+            if let Some(fr) = vf.field_ref.as_ref() {
+                field_ref(pod, &fr.field_path, facts)?
+            } else if let Some(r) = vf.resource_field_ref.as_ref() {
+                // No limits are enforced here: report what kubelet reports without limits
+                // (node allocatable is unknown to us, so use 0 for requests).
+                return Err(ConfigError(format!("resourceFieldRef {:?} is not supported on this node", r.resource)));
+            } else if let Some(k) = vf.config_map_key_ref.as_ref() {
+                if k.optional == Some(true) {
+                    continue;
+                }
+                return Err(ConfigError(format!("configmap {:?} not found", k.name)));
+            } else if let Some(k) = vf.secret_key_ref.as_ref() {
+                if k.optional == Some(true) {
+                    continue;
+                }
+                return Err(ConfigError(format!("secret {:?} not found", k.name)));
+            } else {
+                String::new()
+            }
+        } else {
+            let raw = e.value.clone().unwrap_or_default();
+            // Only earlier entries are visible: forward references stay literal.
+            let snapshot = env.clone();
+            expand_env(&raw, |name| snapshot.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        };
+        set(&mut env, e.name.clone(), value);
+    }
+    Ok(env)
+}
+
+/// Spec §10.1: the argv from command/args and the image's Entrypoint/Cmd, then `$(VAR)` expansion
+/// with the container's env (not the image's).
+pub fn argv(c: &Container, image: &ImageConfig, env: &[(String, String)]) -> Vec<String> {
+    let command = c.command.clone().filter(|v| !v.is_empty());
+    let args = c.args.clone().filter(|v| !v.is_empty());
+    let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let expand = |v: Vec<String>| -> Vec<String> { v.into_iter().map(|s| expand_env(&s, lookup)).collect() };
+    let entry = image.entrypoint.clone().unwrap_or_default();
+    match (command, args) {
+        (None, None) => entry.into_iter().chain(image.cmd.clone().unwrap_or_default()).collect(),
+        (Some(cmd), None) => expand(cmd),
+        (None, Some(a)) => entry.into_iter().chain(expand(a)).collect(),
+        (Some(cmd), Some(a)) => expand(cmd).into_iter().chain(expand(a)).collect(),
+    }
+}
+
+/// The runtime's merge of the image env and the container env: container wins by key; a `PATH`
+/// and `HOSTNAME` are always present.
+pub fn merged_env(image: &ImageConfig, container: &[(String, String)], hostname: &str) -> Vec<String> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut put = |k: &str, v: &str| {
+        if let Some(e) = out.iter_mut().find(|(n, _)| n == k) {
+            e.1 = v.to_string();
+        } else {
+            out.push((k.to_string(), v.to_string()));
+        }
+    };
+    put("PATH", DEFAULT_PATH);
+    put("HOSTNAME", hostname);
+    for kv in &image.env {
+        let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+        put(k, v);
+    }
+    for (k, v) in container {
+        put(k, v);
+    }
+    out.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+fn lookup_passwd(passwd: &str, name: &str) -> Option<(u32, u32)> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && f[0] == name).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?))).flatten()
+    })
+}
+
+fn passwd_gid_of_uid(passwd: &str, uid: u32) -> Option<u32> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[3].parse().ok()).flatten()
+    })
+}
+
+fn lookup_group(group: &str, name: &str) -> Option<u32> {
+    group.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 3 && f[0] == name).then(|| f[2].parse().ok()).flatten()
+    })
+}
+
+fn supplementary(group: &str, user: Option<&str>) -> Vec<u32> {
+    let Some(user) = user else { return vec![] };
+    group
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 4 && f[3].split(',').any(|m| m == user)).then(|| f[2].parse().ok()).flatten()
+        })
+        .collect()
+}
+
+/// Spec §10.4: uid/gid from securityContext (container over pod) or the image's USER, looked up in
+/// the image's `/etc/passwd` and `/etc/group`; `runAsNonRoot` checked with kubelet's messages.
+pub fn identity(pod: &Pod, c: &Container, image: &ImageConfig, passwd: &str, group: &str) -> Result<(u32, u32, Vec<u32>), ConfigError> {
+    let psc = pod.spec.as_ref().and_then(|s| s.security_context.clone()).unwrap_or_default();
+    let csc = c.security_context.clone().unwrap_or_default();
+    let run_as_user = csc.run_as_user.or(psc.run_as_user);
+    let run_as_group = csc.run_as_group.or(psc.run_as_group);
+    let non_root = csc.run_as_non_root.or(psc.run_as_non_root) == Some(true);
+    let kpod = podutil::kubelet_name(pod);
+
+    let image_user = image.user.clone().filter(|u| !u.is_empty());
+    let (user_part, group_part) = match image_user.as_deref() {
+        Some(u) => match u.split_once(':') {
+            Some((a, b)) => (Some(a.to_string()), Some(b.to_string())),
+            None => (Some(u.to_string()), None),
+        },
+        None => (None, None),
+    };
+    if non_root {
+        match run_as_user {
+            Some(0) => return Err(ConfigError(format!("container's runAsUser breaks non-root policy (pod: {kpod:?}, container: {})", c.name))),
+            Some(_) => {}
+            None => match user_part.as_deref() {
+                None | Some("0") => {
+                    return Err(ConfigError(format!("container has runAsNonRoot and image will run as root (pod: {kpod:?}, container: {})", c.name)))
+                }
+                Some(u) if u.parse::<u32>().is_err() => {
+                    return Err(ConfigError(format!(
+                        "container has runAsNonRoot and image has non-numeric user ({u}), cannot verify user is non-root (pod: {kpod:?}, container: {})",
+                        c.name
+                    )))
+                }
+                Some(_) => {}
+            },
+        }
+    }
+
+    let (mut uid, mut gid, mut user_name) = (0u32, 0u32, None::<String>);
+    if let Some(u) = user_part.as_deref() {
+        match u.parse::<u32>() {
+            Ok(n) => {
+                uid = n;
+                gid = passwd_gid_of_uid(passwd, n).unwrap_or(0);
+            }
+            Err(_) => {
+                let (a, b) = lookup_passwd(passwd, u).ok_or_else(|| ConfigError(format!("unable to find user {u}: no matching entries in passwd file")))?;
+                uid = a;
+                gid = b;
+                user_name = Some(u.to_string());
+            }
+        }
+    }
+    if let Some(g) = group_part.as_deref() {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => lookup_group(group, g).ok_or_else(|| ConfigError(format!("unable to find group {g}: no matching entries in group file")))?,
+        };
+    }
+    if let Some(u) = run_as_user {
+        uid = u as u32;
+        gid = passwd_gid_of_uid(passwd, uid).unwrap_or(0);
+        user_name = None;
+    }
+    if let Some(g) = run_as_group {
+        gid = g as u32;
+    }
+    let mut extra = supplementary(group, user_name.as_deref());
+    extra.extend(psc.supplemental_groups.iter().flatten().map(|g| *g as u32));
+    if let Some(fs) = psc.fs_group {
+        extra.push(fs as u32);
+    }
+    extra.sort_unstable();
+    extra.dedup();
+    Ok((uid, gid, extra))
+}
+
+#[cfg(test)]
+mod tests;
