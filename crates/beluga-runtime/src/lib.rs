@@ -2,8 +2,15 @@
 //! files), volumes and mounts, OCI `config.json` generation, the OCI runtime CLI wrapper, CRI logs
 //! and the per-pod shim.
 
+pub mod crilog;
 pub mod layout;
 pub mod oci_runtime;
 pub mod process;
+pub mod shim;
 pub mod spec;
 pub mod volumes;
+
+/// Writes `data` to `path` atomically (temp file, fsync, rename).
+pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    beluga_image::store::write_atomic(path, data)
+}

@@ -1,0 +1,154 @@
+//! The CRI log format (`<RFC3339Nano> <stream> <P|F> <content>`), written as containerd's
+//! `redirectLogs` writes it (16 KiB line cap; a last line without newline is `P`) and read back
+//! as kubelet's log reader does (partial lines joined).
+
+use std::io::Write;
+
+/// kubelet's default `--container-log-max-line-size`.
+pub const MAX_LINE: usize = 16 * 1024;
+
+fn now_rfc3339() -> String {
+    beluga_api::k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+/// Per-stream line splitter; call [`LineSplitter::push`] with each chunk read from the pipe.
+#[derive(Default)]
+pub struct LineSplitter {
+    buf: Vec<u8>,
+}
+
+impl LineSplitter {
+    /// Complete records for this chunk: (partial?, content without newline).
+    pub fn push(&mut self, data: &[u8]) -> Vec<(bool, Vec<u8>)> {
+        self.buf.extend_from_slice(data);
+        let mut out = Vec::new();
+        loop {
+            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                if pos <= MAX_LINE {
+                    let line: Vec<u8> = self.buf.drain(..=pos).take(pos).collect();
+                    out.push((false, line));
+                    continue;
+                }
+            }
+            if self.buf.len() > MAX_LINE {
+                let chunk: Vec<u8> = self.buf.drain(..MAX_LINE).collect();
+                out.push((true, chunk));
+                continue;
+            }
+            break;
+        }
+        out
+    }
+
+    /// At EOF: what is left, as a partial line.
+    pub fn finish(&mut self) -> Option<(bool, Vec<u8>)> {
+        (!self.buf.is_empty()).then(|| (true, std::mem::take(&mut self.buf)))
+    }
+}
+
+/// Appends one record to a CRI log.
+pub fn write_record(w: &mut impl Write, stream: &str, partial: bool, content: &[u8]) -> std::io::Result<()> {
+    let mut line = Vec::with_capacity(content.len() + 48);
+    line.extend_from_slice(now_rfc3339().as_bytes());
+    line.push(b' ');
+    line.extend_from_slice(stream.as_bytes());
+    line.extend_from_slice(if partial { b" P " } else { b" F " });
+    line.extend_from_slice(content);
+    line.push(b'\n');
+    w.write_all(&line)
+}
+
+/// One reassembled log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub timestamp: String,
+    pub stream: String,
+    pub content: Vec<u8>,
+}
+
+/// Reassembles records into lines; `pending` carries a partial line across calls (follow mode).
+#[derive(Default)]
+pub struct LogParser {
+    pending: Option<LogLine>,
+}
+
+impl LogParser {
+    pub fn feed(&mut self, record: &[u8]) -> Option<LogLine> {
+        let mut parts = record.splitn(4, |b| *b == b' ');
+        let ts = parts.next()?;
+        let stream = parts.next()?;
+        let tag = parts.next()?;
+        let content = parts.next().unwrap_or(b"");
+        let ts = String::from_utf8_lossy(ts).into_owned();
+        let stream = String::from_utf8_lossy(stream).into_owned();
+        let line = self.pending.get_or_insert_with(|| LogLine { timestamp: ts, stream, content: Vec::new() });
+        line.content.extend_from_slice(content);
+        if tag == b"F" {
+            let mut done = self.pending.take()?;
+            done.content.push(b'\n');
+            Some(done)
+        } else {
+            None
+        }
+    }
+}
+
+/// All lines of a log file (a trailing partial line included, as kubectl shows it).
+pub fn read_lines(data: &[u8]) -> Vec<LogLine> {
+    let mut p = LogParser::default();
+    let mut out: Vec<LogLine> = data.split(|b| *b == b'\n').filter(|r| !r.is_empty()).filter_map(|r| p.feed(r)).collect();
+    if let Some(rest) = p.pending.take() {
+        out.push(rest);
+    }
+    out
+}
+
+/// Formats a line for `logs` (`--timestamps` prefixes kubelet's RFC3339Nano time).
+pub fn render(line: &LogLine, timestamps: bool, prefix: Option<&str>) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Some(p) = prefix {
+        out.extend_from_slice(p.as_bytes());
+    }
+    if timestamps {
+        out.extend_from_slice(line.timestamp.as_bytes());
+        out.push(b' ');
+    }
+    out.extend_from_slice(&line.content);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_full_partial_and_eof() {
+        let mut s = LineSplitter::default();
+        assert_eq!(s.push(b"a\nb"), vec![(false, b"a".to_vec())]);
+        assert_eq!(s.push(b"c\n"), vec![(false, b"bc".to_vec())]);
+        let big = vec![b'x'; MAX_LINE + 10];
+        let recs = s.push(&big);
+        assert_eq!(recs, vec![(true, vec![b'x'; MAX_LINE])]);
+        assert_eq!(s.finish(), Some((true, vec![b'x'; 10])));
+        assert_eq!(s.finish(), None);
+    }
+
+    #[test]
+    fn write_and_read_back() {
+        let mut f = Vec::new();
+        write_record(&mut f, "stdout", false, b"hello").unwrap();
+        write_record(&mut f, "stderr", true, b"par").unwrap();
+        write_record(&mut f, "stderr", false, b"tial").unwrap();
+        write_record(&mut f, "stdout", true, b"end").unwrap();
+        let text = String::from_utf8(f.clone()).unwrap();
+        let first = text.lines().next().unwrap();
+        assert!(first.ends_with(" stdout F hello"), "{first}");
+        assert!(first.contains('T') && first.split(' ').next().unwrap().ends_with('Z'));
+        let lines = read_lines(&f);
+        let contents: Vec<_> = lines.iter().map(|l| String::from_utf8_lossy(&l.content).into_owned()).collect();
+        assert_eq!(contents, vec!["hello\n", "partial\n", "end"]);
+        assert_eq!(lines[1].stream, "stderr");
+        let r = render(&lines[0], true, Some("[pod/web/app] "));
+        assert!(String::from_utf8(r).unwrap().starts_with("[pod/web/app] 20"));
+    }
+}

@@ -1,0 +1,452 @@
+//! The per-pod shim (`beluga shim …`): one single-threaded process per pod that
+//! * holds the pod's network, IPC and UTS namespaces (bind-mounted to files, so no pause process),
+//! * is the child subreaper of the pod's containers and waits each one with a pidfd,
+//! * owns their stdout/stderr and writes CRI logs, and
+//! * records every exit in `<container>/<attempt>.exit` before announcing it.
+//!
+//! It outlives the daemon: a daemon restart reconnects to `shim.sock`.
+//! Protocol: one JSON [`Request`] per line, one JSON [`Response`] per line; `Subscribe` turns the
+//! connection into a stream of [`ExitRecord`] lines.
+
+use crate::crilog::{write_record, LineSplitter};
+use crate::layout::PodDir;
+use crate::oci_runtime::OciRuntime;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    Ping,
+    /// Create and start a container from its bundle.
+    Start { id: String, bundle: PathBuf, log: PathBuf, exit_file: PathBuf },
+    Kill { id: String, signal: String },
+    Delete { id: String },
+    Subscribe,
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    Ok,
+    Started { pid: i32, started_at: String },
+    Error { message: String },
+}
+
+/// How one container instance ended.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExitRecord {
+    pub id: String,
+    pub exit_code: i32,
+    pub signal: Option<i32>,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShimOptions {
+    pub pod_dir: PathBuf,
+    pub hostname: String,
+    pub runtime: OciRuntime,
+}
+
+fn errno(what: &str) -> std::io::Error {
+    let e = std::io::Error::last_os_error();
+    std::io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+/// Brings `lo` up in the current network namespace.
+fn loopback_up() -> std::io::Result<()> {
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; 16],
+        flags: libc::c_short,
+        _pad: [u8; 22],
+    }
+    // SAFETY: plain socket + ioctl on a stack struct laid out as the kernel's `struct ifreq`.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(errno("socket"));
+        }
+        let fd = OwnedFd::from_raw_fd(fd);
+        let mut req = IfReq { name: [0; 16], flags: 0, _pad: [0; 22] };
+        req.name[..2].copy_from_slice(b"lo");
+        if libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(errno("SIOCGIFFLAGS lo"));
+        }
+        req.flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(fd.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(errno("SIOCSIFFLAGS lo"));
+        }
+    }
+    Ok(())
+}
+
+/// New network, IPC and UTS namespaces for the calling (single-threaded) process, pinned to files.
+fn create_sandbox(dir: &PodDir, hostname: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.sandbox())?;
+    // SAFETY: called before any thread exists; affects only this process.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS) } != 0 {
+        return Err(errno("unshare"));
+    }
+    rustix::system::sethostname(hostname.as_bytes()).map_err(|e| std::io::Error::other(format!("sethostname: {e}")))?;
+    loopback_up()?;
+    let pid = std::process::id();
+    for kind in ["net", "ipc", "uts"] {
+        let target = dir.ns(kind);
+        std::fs::File::create(&target)?;
+        let src = format!("/proc/{pid}/ns/{kind}");
+        rustix::mount::mount_bind(src.as_str(), &target).map_err(|e| std::io::Error::other(format!("pinning {kind} namespace: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Entry point of `beluga shim`. Sets up the sandbox *before* any thread exists (unshare applies
+/// to the calling thread only), reports `ready` on stdout, then serves requests.
+pub fn main(opts: ShimOptions) -> std::io::Result<()> {
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let dir = PodDir(opts.pod_dir.clone());
+    let mut stdout = std::io::stdout();
+    if let Err(e) = create_sandbox(&dir, &opts.hostname) {
+        let _ = writeln!(stdout, "error: {e}");
+        return Err(e);
+    }
+    std::fs::write(dir.sandbox().join("shim.pid"), std::process::id().to_string())?;
+    let sock = dir.shim_socket();
+    let _ = std::fs::remove_file(&sock);
+    let listener = std::os::unix::net::UnixListener::bind(&sock)?;
+    listener.set_nonblocking(true)?;
+    writeln!(stdout, "ready")?;
+    stdout.flush()?;
+    // The daemon stops reading after `ready`; nothing more goes to that pipe.
+    let devnull = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+    // SAFETY: dup2 onto stdout with a valid fd.
+    unsafe { libc::dup2(devnull.as_raw_fd(), 1) };
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, serve(opts, listener))
+}
+
+struct Shim {
+    runtime: OciRuntime,
+    running: HashMap<String, i32>,
+    subscribers: Vec<tokio::sync::mpsc::UnboundedSender<ExitRecord>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+type Shared = Rc<RefCell<Shim>>;
+
+async fn serve(opts: ShimOptions, listener: std::os::unix::net::UnixListener) -> std::io::Result<()> {
+    let listener = tokio::net::UnixListener::from_std(listener)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let shim = Rc::new(RefCell::new(Shim { runtime: opts.runtime.clone(), running: HashMap::new(), subscribers: Vec::new(), shutdown: Some(tx) }));
+    let accept = async {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            tokio::task::spawn_local(handle_conn(shim.clone(), stream));
+        }
+    };
+    tokio::select! {
+        _ = accept => {}
+        _ = rx => {}
+    }
+    Ok(())
+}
+
+async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
+    let (r, mut w) = stream.into_split();
+    let mut lines = BufReader::new(r).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let req: Request = match serde_json::from_str(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = send(&mut w, &Response::Error { message: format!("bad request: {e}") }).await;
+                continue;
+            }
+        };
+        let resp = match req {
+            Request::Ping => Response::Ok,
+            Request::Start { id, bundle, log, exit_file } => start(&shim, &id, &bundle, &log, &exit_file),
+            Request::Kill { id, signal } => {
+                let rt = shim.borrow().runtime.clone();
+                match rt.kill(&id, &signal) {
+                    Ok(()) => Response::Ok,
+                    // Already gone: the exit is (or will be) reported through the pidfd.
+                    Err(e) if !shim.borrow().running.contains_key(&id) => {
+                        let _ = e;
+                        Response::Ok
+                    }
+                    Err(e) => Response::Error { message: e.to_string() },
+                }
+            }
+            Request::Delete { id } => {
+                let rt = shim.borrow().runtime.clone();
+                match rt.delete_force(&id) {
+                    Ok(()) => Response::Ok,
+                    Err(e) => Response::Error { message: e.to_string() },
+                }
+            }
+            Request::Subscribe => {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                shim.borrow_mut().subscribers.push(tx);
+                if send(&mut w, &Response::Ok).await.is_err() {
+                    return;
+                }
+                while let Some(ev) = rx.recv().await {
+                    let mut line = serde_json::to_vec(&ev).unwrap_or_default();
+                    line.push(b'\n');
+                    if w.write_all(&line).await.is_err() {
+                        return;
+                    }
+                }
+                return;
+            }
+            Request::Shutdown => {
+                let ids: Vec<String> = shim.borrow().running.keys().cloned().collect();
+                let rt = shim.borrow().runtime.clone();
+                for id in ids {
+                    let _ = rt.kill(&id, "KILL");
+                }
+                let _ = send(&mut w, &Response::Ok).await;
+                if let Some(tx) = shim.borrow_mut().shutdown.take() {
+                    let _ = tx.send(());
+                }
+                return;
+            }
+        };
+        if send(&mut w, &resp).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, resp: &Response) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(resp).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    w.write_all(&line).await
+}
+
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
+    Ok((r, w))
+}
+
+fn now() -> String {
+    beluga_api::k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+fn start(shim: &Shared, id: &str, bundle: &Path, log: &Path, exit_file: &Path) -> Response {
+    match start_inner(shim, id, bundle, log, exit_file) {
+        Ok(r) => r,
+        Err(message) => Response::Error { message },
+    }
+}
+
+fn start_inner(shim: &Shared, id: &str, bundle: &Path, log: &Path, exit_file: &Path) -> Result<Response, String> {
+    let rt = shim.borrow().runtime.clone();
+    let (out_r, out_w) = pipe().map_err(|e| e.to_string())?;
+    let (err_r, err_w) = pipe().map_err(|e| e.to_string())?;
+    let pid_file = bundle.join("pid");
+    let _ = std::fs::remove_file(&pid_file);
+    // The container inherits the runtime's stdio: our pipes become its stdout and stderr.
+    let status = rt
+        .command()
+        .arg("create")
+        .arg("--bundle")
+        .arg(bundle)
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .arg(id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::from(out_w))
+        .stderr(std::process::Stdio::from(err_w))
+        .status()
+        .map_err(|e| format!("running {}: {e}", rt.name))?;
+    if !status.success() {
+        // Whatever the runtime printed is the error (the container never ran).
+        let mut msg = String::new();
+        let mut f = std::fs::File::from(err_r);
+        let _ = std::io::Read::read_to_string(&mut f, &mut msg);
+        let _ = rt.delete_force(id);
+        return Err(format!("{} create failed: {}", rt.name, msg.trim()));
+    }
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| format!("{} create wrote no pid file", rt.name))?;
+    // SAFETY: pidfd_open syscall; the pid is our (reparented) child, so it cannot be recycled yet.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if pidfd < 0 {
+        return Err(format!("pidfd_open: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: a fresh fd returned by the kernel.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(|e| format!("opening log {}: {e}", log.display()))?;
+    let log_file = Rc::new(RefCell::new(log_file));
+    let pumps = vec![
+        tokio::task::spawn_local(pump(out_r, "stdout", log_file.clone())),
+        tokio::task::spawn_local(pump(err_r, "stderr", log_file.clone())),
+    ];
+    if let Err(e) = rt.start(id) {
+        let _ = rt.kill(id, "KILL");
+        let _ = rt.delete_force(id);
+        return Err(e.to_string());
+    }
+    let started_at = now();
+    shim.borrow_mut().running.insert(id.to_string(), pid);
+    tokio::task::spawn_local(watch_exit(shim.clone(), id.to_string(), pidfd, pumps, started_at.clone(), exit_file.to_path_buf()));
+    Ok(Response::Started { pid, started_at })
+}
+
+async fn pump(fd: OwnedFd, stream: &'static str, log: Rc<RefCell<std::fs::File>>) {
+    let Ok(mut rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else { return };
+    let mut split = LineSplitter::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match rx.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut f = log.borrow_mut();
+        for (partial, line) in split.push(&buf[..n]) {
+            let _ = write_record(&mut *f, stream, partial, &line);
+        }
+    }
+    if let Some((partial, line)) = split.finish() {
+        let _ = write_record(&mut *log.borrow_mut(), stream, partial, &line);
+    }
+}
+
+async fn watch_exit(shim: Shared, id: String, pidfd: OwnedFd, pumps: Vec<tokio::task::JoinHandle<()>>, started_at: String, exit_file: PathBuf) {
+    // SAFETY: the AsyncFd owns the pidfd, which stays open until `into_inner` gives it back.
+    let pidfd = match unsafe { tokio::io::unix::AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE) } {
+        Ok(afd) => {
+            let _ = afd.readable().await;
+            afd.into_inner()
+        }
+        Err(e) => e.into_parts().0,
+    };
+    let (code, signal) = reap(pidfd.as_raw_fd());
+    let finished_at = now();
+    // Every byte the container wrote is in the log before its exit is announced.
+    for p in pumps {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), p).await;
+    }
+    let rec = ExitRecord { id: id.clone(), exit_code: code, signal, started_at, finished_at };
+    if let Ok(data) = serde_json::to_vec(&rec) {
+        let _ = crate::write_atomic(&exit_file, &data);
+    }
+    let mut s = shim.borrow_mut();
+    s.running.remove(&id);
+    s.subscribers.retain(|tx| tx.send(rec.clone()).is_ok());
+}
+
+/// Reaps the process behind a pidfd: (exit code, terminating signal).
+fn reap(pidfd: RawFd) -> (i32, Option<i32>) {
+    // SAFETY: siginfo is plain data; waitid writes it.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        if libc::waitid(libc::P_PIDFD, pidfd as libc::id_t, &mut info, libc::WEXITED) != 0 {
+            return (255, None);
+        }
+        let status = info.si_status();
+        match info.si_code {
+            libc::CLD_EXITED => (status, None),
+            libc::CLD_KILLED | libc::CLD_DUMPED => (128 + status, Some(status)),
+            _ => (255, None),
+        }
+    }
+}
+
+/// A daemon-side connection to a pod's shim.
+pub struct ShimClient {
+    pub socket: PathBuf,
+}
+
+impl ShimClient {
+    pub async fn call(&self, req: &Request) -> std::io::Result<Response> {
+        let stream = tokio::net::UnixStream::connect(&self.socket).await?;
+        let (r, mut w) = stream.into_split();
+        let mut line = serde_json::to_vec(req).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        w.write_all(&line).await?;
+        let mut lines = BufReader::new(r).lines();
+        let resp = lines.next_line().await?.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "shim closed the connection"))?;
+        serde_json::from_str(&resp).map_err(std::io::Error::other)
+    }
+
+    /// A stream of exits; ends (None) when the shim goes away.
+    pub async fn subscribe(&self) -> std::io::Result<tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>> {
+        let stream = tokio::net::UnixStream::connect(&self.socket).await?;
+        let (r, mut w) = stream.into_split();
+        w.write_all(b"{\"op\":\"subscribe\"}\n").await?;
+        let mut lines = BufReader::new(r).lines();
+        let first = lines.next_line().await?;
+        if first.as_deref().map(|l| serde_json::from_str::<Response>(l).ok()) != Some(Some(Response::Ok)) {
+            return Err(std::io::Error::other("shim refused subscription"));
+        }
+        // Keep the write half alive for as long as the read half: leak it into the task's scope.
+        std::mem::forget(w);
+        Ok(lines)
+    }
+}
+
+/// Starts `exe shim …` for a pod and waits for its `ready` line. The shim is its own session so
+/// it survives the daemon.
+pub async fn spawn(exe: &Path, opts: &ShimOptions) -> std::io::Result<tokio::process::Child> {
+    let dir = PodDir(opts.pod_dir.clone());
+    std::fs::create_dir_all(dir.sandbox())?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.sandbox().join("shim.log"))?;
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.arg("shim")
+        .arg("--pod-dir")
+        .arg(&opts.pod_dir)
+        .arg("--hostname")
+        .arg(&opts.hostname)
+        .arg("--runtime-path")
+        .arg(&opts.runtime.path)
+        .arg("--runtime-root")
+        .arg(&opts.runtime.state_root)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::from(log))
+        .kill_on_drop(false);
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no shim stdout"))?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).await?;
+    if line.trim() != "ready" {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        let log = std::fs::read_to_string(dir.sandbox().join("shim.log")).unwrap_or_default();
+        return Err(std::io::Error::other(format!("shim failed to start: {} {}", line.trim(), log.trim())));
+    }
+    Ok(child)
+}
+
+/// Removes everything the sandbox pinned: namespace bind mounts and the socket.
+pub fn teardown_sandbox(dir: &PodDir) {
+    for kind in ["net", "ipc", "uts"] {
+        let p = dir.ns(kind);
+        let _ = rustix::mount::unmount(&p, rustix::mount::UnmountFlags::DETACH);
+        let _ = std::fs::remove_file(&p);
+    }
+    let _ = std::fs::remove_file(dir.shim_socket());
+}
