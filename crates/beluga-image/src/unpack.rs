@@ -117,6 +117,15 @@ fn is_dir_at(dir: BorrowedFd<'_>, name: &str) -> bool {
     rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
 }
 
+/// Reads a file beneath `root` (an image rootfs) without ever resolving outside it.
+pub fn read_in_root(root: &Path, path: &str) -> io::Result<String> {
+    let rootfd = rfs::open(root, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let fd = in_root(rootfd.as_fd(), path, OFlags::RDONLY)?;
+    let mut s = String::new();
+    std::fs::File::from(fd).read_to_string(&mut s)?;
+    Ok(s)
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ApplyStats {
     pub entries: u64,

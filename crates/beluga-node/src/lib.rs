@@ -1,1 +1,312 @@
+//! The node daemon: owns the image store and every pod's worker, persists pod state, and serves
+//! the Kubernetes-shaped REST API on a root-only unix socket.
 
+pub mod api;
+pub mod events;
+pub mod exec;
+pub mod inotify;
+pub mod logs;
+pub mod podstate;
+pub mod worker;
+
+use beluga_api::field::FieldError;
+use beluga_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use beluga_api::k8s_openapi::jiff::Timestamp;
+use beluga_api::{podutil, Pod};
+use beluga_lifecycle::backoff::Backoff;
+use beluga_lifecycle::observed::{Observed, State};
+use beluga_runtime::layout::PodDir;
+use beluga_runtime::oci_runtime::OciRuntime;
+use podstate::{PodHandle, PodRecord, PodState};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, Notify};
+use tracing::{info, warn};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub root: PathBuf,
+    pub socket: PathBuf,
+    pub runtime: Option<String>,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// This binary, re-executed as `beluga shim`.
+    pub exe: PathBuf,
+}
+
+/// A change to a pod, for `?watch=1`.
+#[derive(Debug, Clone)]
+pub struct WatchEvent {
+    pub kind: &'static str,
+    pub pod: Pod,
+}
+
+pub struct Daemon {
+    pub cfg: Config,
+    pub images: beluga_image::Store,
+    pub runtime: OciRuntime,
+    pods: Mutex<BTreeMap<(String, String), Arc<PodHandle>>>,
+    pub watch: broadcast::Sender<WatchEvent>,
+    resource_version: AtomicU64,
+}
+
+/// The node's name: the machine's hostname.
+pub fn node_name() -> String {
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// An API failure, rendered as a `v1.Status`.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub name: Option<String>,
+    pub causes: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError { code, reason, message: message.into(), name: None, causes: vec![] }
+    }
+    pub fn not_found(name: &str) -> Self {
+        ApiError { name: Some(name.into()), ..Self::new(404, "NotFound", format!("pods {name:?} not found")) }
+    }
+    pub fn invalid(name: &str, causes: Vec<FieldError>) -> Self {
+        ApiError { name: Some(name.into()), causes: causes.clone(), ..Self::new(422, "Invalid", beluga_api::field::status_message("Pod", name, &causes)) }
+    }
+    pub fn status_json(&self) -> serde_json::Value {
+        let causes: Vec<serde_json::Value> = self
+            .causes
+            .iter()
+            .map(|c| serde_json::json!({"reason": c.kind.cause_reason(), "message": c.body(), "field": c.path}))
+            .collect();
+        let mut v = serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": self.message, "reason": self.reason, "code": self.code,
+        });
+        if self.name.is_some() || !causes.is_empty() {
+            v["details"] = serde_json::json!({"name": self.name, "kind": "pods", "causes": causes});
+        }
+        v
+    }
+}
+
+impl Daemon {
+    pub fn new(cfg: Config) -> Result<Arc<Daemon>, DaemonError> {
+        std::fs::create_dir_all(cfg.root.join("pods")).map_err(|e| DaemonError::Setup(format!("creating {}: {e}", cfg.root.display())))?;
+        let images = beluga_image::Store::open(&cfg.root.join("images")).map_err(|e| DaemonError::Setup(e.to_string()))?;
+        let (runtime, why) = OciRuntime::choose(cfg.runtime.as_deref(), &cfg.root.join("runtime")).map_err(|e| DaemonError::Setup(e.to_string()))?;
+        info!(runtime = %runtime.path.display(), "OCI runtime: {why}");
+        let (watch, _) = broadcast::channel(1024);
+        Ok(Arc::new(Daemon { cfg, images, runtime, pods: Mutex::new(BTreeMap::new()), watch, resource_version: AtomicU64::new(1) }))
+    }
+
+    fn pods(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Arc<PodHandle>>> {
+        self.pods.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, ns: &str, name: &str) -> Option<Arc<PodHandle>> {
+        self.pods().get(&(ns.to_string(), name.to_string())).cloned()
+    }
+
+    pub fn list(&self, ns: Option<&str>) -> Vec<Arc<PodHandle>> {
+        self.pods().iter().filter(|((n, _), _)| ns.is_none_or(|want| want == n)).map(|(_, h)| h.clone()).collect()
+    }
+
+    fn next_rv(&self) -> String {
+        self.resource_version.fetch_add(1, Ordering::SeqCst).to_string()
+    }
+
+    /// Sends a watch event with the pod's current status (if it changed, for MODIFIED).
+    pub fn publish(&self, h: &PodHandle, kind: &'static str) {
+        let before = h.lock().status.clone();
+        let mut pod = h.current(&self.runtime.name);
+        if kind == "MODIFIED" && before.as_ref() == pod.status.as_ref() {
+            return;
+        }
+        pod.metadata.resource_version = Some(self.next_rv());
+        let _ = h.persist();
+        let _ = self.watch.send(WatchEvent { kind, pod });
+    }
+
+    pub fn forget(&self, h: &PodHandle) {
+        let key = {
+            let st = h.lock();
+            (podutil::namespace(&st.pod).to_string(), podutil::name(&st.pod).to_string())
+        };
+        let mut pods = self.pods();
+        if pods.get(&key).is_some_and(|p| std::ptr::eq(p.as_ref(), h)) {
+            pods.remove(&key);
+        }
+    }
+
+    fn new_handle(&self, pod: Pod, observed: Observed, terminal: bool, status: Option<beluga_api::PodStatus>) -> Arc<PodHandle> {
+        let dir = PodDir::new(&self.cfg.root, podutil::namespace(&pod), podutil::name(&pod), podutil::uid(&pod));
+        Arc::new(PodHandle {
+            dir,
+            state: Mutex::new(PodState {
+                pod,
+                observed,
+                waiting: Default::default(),
+                terminal,
+                status,
+                events: Default::default(),
+                backoff: Backoff::new(self.cfg.backoff_initial, self.cfg.backoff_max),
+                removing: false,
+            }),
+            wake: Notify::new(),
+            exited: Notify::new(),
+        })
+    }
+
+    /// `POST /pods`: defaults, validation, then a worker. Nothing is created on error.
+    pub fn create(self: &Arc<Self>, mut pod: Pod, ns: &str) -> Result<Pod, ApiError> {
+        if let Some(pns) = pod.metadata.namespace.as_deref().filter(|n| !n.is_empty()) {
+            if pns != ns {
+                return Err(ApiError::new(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request"));
+            }
+        }
+        pod.metadata.namespace = Some(ns.to_string());
+        if pod.metadata.name.as_deref().unwrap_or("").is_empty() {
+            if let Some(g) = pod.metadata.generate_name.clone().filter(|g| !g.is_empty()) {
+                let suffix: String = uuid::Uuid::new_v4().simple().to_string().chars().take(5).collect();
+                pod.metadata.name = Some(format!("{g}{suffix}"));
+            }
+        }
+        beluga_api::defaults::apply(&mut pod);
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let errs = beluga_api::validation::validate_pod(&pod);
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(&name, errs));
+        }
+        let key = (ns.to_string(), name.clone());
+        let mut pods = self.pods();
+        if pods.contains_key(&key) {
+            return Err(ApiError { name: Some(name.clone()), ..ApiError::new(409, "AlreadyExists", format!("pods {name:?} already exists")) });
+        }
+        pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
+        pod.metadata.creation_timestamp = Some(Time(Timestamp::now()));
+        pod.metadata.resource_version = Some(self.next_rv());
+        pod.metadata.deletion_timestamp = None;
+        pod.metadata.deletion_grace_period_seconds = None;
+        pod.status = None;
+        let spec = pod.spec.get_or_insert_with(Default::default);
+        spec.node_name = Some(node_name());
+        let h = self.new_handle(pod, Observed::default(), false, None);
+        h.persist().map_err(|e| ApiError::new(500, "InternalError", format!("persisting pod: {e}")))?;
+        pods.insert(key, h.clone());
+        drop(pods);
+        let out = h.current(&self.runtime.name);
+        let _ = self.watch.send(WatchEvent { kind: "ADDED", pod: out.clone() });
+        tokio::spawn(worker::run(self.clone(), h));
+        Ok(out)
+    }
+
+    /// `PUT /pods/{name}`: only image changes are accepted (spec V40); the worker restarts what changed.
+    pub fn update(&self, mut pod: Pod, ns: &str, name: &str) -> Result<Pod, ApiError> {
+        let h = self.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
+        pod.metadata.namespace = Some(ns.to_string());
+        beluga_api::defaults::apply(&mut pod);
+        {
+            let mut st = h.lock();
+            let old = st.pod.clone();
+            // Fields the server owns are carried over from the stored object.
+            pod.metadata.uid = old.metadata.uid.clone();
+            pod.metadata.creation_timestamp = old.metadata.creation_timestamp.clone();
+            pod.metadata.deletion_timestamp = old.metadata.deletion_timestamp.clone();
+            pod.metadata.deletion_grace_period_seconds = old.metadata.deletion_grace_period_seconds;
+            if let (Some(new), Some(o)) = (pod.spec.as_mut(), old.spec.as_ref()) {
+                new.node_name = o.node_name.clone();
+            }
+            let errs = beluga_api::validation::validate_update(&pod, &old);
+            if !errs.is_empty() {
+                return Err(ApiError::invalid(name, errs));
+            }
+            if pod.spec == old.spec && pod.metadata.labels == old.metadata.labels && pod.metadata.annotations == old.metadata.annotations {
+                drop(st);
+                return Ok(h.current(&self.runtime.name));
+            }
+            pod.status = None;
+            st.pod = pod;
+        }
+        let _ = h.persist();
+        h.wake.notify_one();
+        let mut out = h.current(&self.runtime.name);
+        out.metadata.resource_version = Some(self.next_rv());
+        let _ = self.watch.send(WatchEvent { kind: "MODIFIED", pod: out.clone() });
+        Ok(out)
+    }
+
+    /// `DELETE /pods/{name}`: marks the pod (a later delete may only shorten the grace period).
+    pub fn delete(&self, ns: &str, name: &str, grace: Option<i64>) -> Result<Pod, ApiError> {
+        let h = self.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
+        {
+            let mut st = h.lock();
+            let spec_grace = st.pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
+            let want = grace.unwrap_or(spec_grace).max(0);
+            let current = st.pod.metadata.deletion_grace_period_seconds;
+            let g = current.map_or(want, |c| c.min(want));
+            st.pod.metadata.deletion_grace_period_seconds = Some(g);
+            if st.pod.metadata.deletion_timestamp.is_none() {
+                st.pod.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+            }
+        }
+        let _ = h.persist();
+        h.wake.notify_one();
+        h.exited.notify_waiters();
+        let mut out = h.current(&self.runtime.name);
+        out.metadata.resource_version = Some(self.next_rv());
+        let _ = self.watch.send(WatchEvent { kind: "MODIFIED", pod: out.clone() });
+        Ok(out)
+    }
+
+    /// Re-adopts the pods found on disk: their shims are reconnected when alive; otherwise the
+    /// planner sees a lost sandbox and acts as kubelet does after a reboot.
+    pub async fn adopt(self: &Arc<Self>) {
+        let Ok(rd) = std::fs::read_dir(self.cfg.root.join("pods")) else { return };
+        for e in rd.flatten() {
+            let path = e.path().join("pod.json");
+            let rec: PodRecord = match std::fs::read(&path).map(|d| serde_json::from_slice(&d)) {
+                Ok(Ok(r)) => r,
+                Ok(Err(err)) => {
+                    warn!(path = %path.display(), error = %err, "skipping corrupt pod record");
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            let pod = rec.pod.clone();
+            let names: Vec<String> = podutil::init_containers(&pod).iter().chain(podutil::containers(&pod)).map(|c| c.name.clone()).collect();
+            let dir = PodDir::new(&self.cfg.root, podutil::namespace(&pod), podutil::name(&pod), podutil::uid(&pod));
+            let mut instances: Vec<_> = podstate::load_instances(&dir, &names)
+                .into_iter()
+                .filter(|r| r.sandbox == rec.sandbox_attempt || !podutil::init_containers(&pod).iter().any(|c| c.name == r.instance.name))
+                .map(|r| r.instance)
+                .collect();
+            let client = beluga_runtime::shim::ShimClient { socket: dir.shim_socket() };
+            let lines = if dir.shim_socket().exists() { client.subscribe().await.ok() } else { None };
+            if lines.is_none() {
+                for i in instances.iter_mut().filter(|i| matches!(i.state, State::Running | State::Created)) {
+                    i.state = State::Unknown;
+                }
+            }
+            let observed = Observed { sandbox_ready: lines.is_some(), sandbox_attempt: rec.sandbox_attempt, instances };
+            let h = self.new_handle(pod.clone(), observed, rec.terminal, rec.status);
+            self.pods().insert((podutil::namespace(&pod).to_string(), podutil::name(&pod).to_string()), h.clone());
+            if let Some(lines) = lines {
+                tokio::spawn(worker::follow_exits(self.clone(), h.clone(), lines));
+            }
+            info!(pod = %format!("{}/{}", podutil::namespace(&pod), podutil::name(&pod)), "re-adopted");
+            tokio::spawn(worker::run(self.clone(), h));
+        }
+    }
+}

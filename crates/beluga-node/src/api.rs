@@ -1,0 +1,321 @@
+//! The Kubernetes-shaped REST API on a unix socket (DESIGN.md "Interfaces"):
+//! `/api/v1/[namespaces/{ns}/]pods[/{name}[/log|/exec]]` (watch with `?watch=1`),
+//! `/api/v1/[namespaces/{ns}/]events`, and `/beluga/v1/images` for the image store.
+
+use crate::{ApiError, Daemon};
+use beluga_api::podutil;
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
+use hyper::body::{Body, Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::os::unix::fs::PermissionsExt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc;
+
+pub type ResBody = BoxBody<Bytes, Infallible>;
+
+/// Largest request body accepted (a Pod manifest is far smaller).
+const MAX_BODY: usize = 4 << 20;
+
+/// A response body fed by a channel: watches, `logs -f`.
+pub struct ChannelBody(pub mpsc::Receiver<Bytes>);
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+pub fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<ResBody> {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(body.into()).boxed())
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed()))
+}
+
+pub fn json(status: StatusCode, v: &impl serde::Serialize) -> Response<ResBody> {
+    full(status, "application/json", serde_json::to_vec(v).unwrap_or_default())
+}
+
+pub fn error(e: &ApiError) -> Response<ResBody> {
+    json(StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &e.status_json())
+}
+
+pub fn streaming(content_type: &str) -> (mpsc::Sender<Bytes>, Response<ResBody>) {
+    let (tx, rx) = mpsc::channel(64);
+    let resp = Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", content_type)
+        .header("transfer-encoding", "chunked")
+        .body(ChannelBody(rx).boxed())
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed()));
+    (tx, resp)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Query parameters; repeated keys (`command=a&command=b`) keep every value in order.
+pub fn query(uri: &hyper::Uri) -> HashMap<String, Vec<String>> {
+    let mut m: HashMap<String, Vec<String>> = HashMap::new();
+    for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        m.entry(percent_decode(k)).or_default().push(percent_decode(v));
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percent_decoding_never_panics() {
+        assert_eq!(super::percent_decode("a%20b+c"), "a b c");
+        assert_eq!(super::percent_decode("%é%"), "%é%");
+        assert_eq!(super::percent_decode("%2"), "%2");
+        assert_eq!(super::percent_decode("%zz"), "%zz");
+    }
+}
+
+pub fn q1<'a>(q: &'a HashMap<String, Vec<String>>, k: &str) -> Option<&'a str> {
+    q.get(k).and_then(|v| v.first()).map(String::as_str)
+}
+
+pub fn q_bool(q: &HashMap<String, Vec<String>>, k: &str) -> bool {
+    matches!(q1(q, k), Some("1" | "true" | ""))
+}
+
+async fn body_bytes(req: Request<Incoming>) -> Result<Bytes, ApiError> {
+    Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| ApiError::new(413, "RequestEntityTooLarge", format!("reading request body: {e}")))
+}
+
+/// Serves the API until the listener fails. The socket is root-only (0600 in a 0700 directory).
+pub async fn serve(d: Arc<Daemon>) -> std::io::Result<()> {
+    let sock = d.cfg.socket.clone();
+    if let Some(dir) = sock.parent() {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+        return Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, format!("another daemon is serving {}", sock.display())));
+    }
+    let _ = std::fs::remove_file(&sock);
+    let listener = tokio::net::UnixListener::bind(&sock)?;
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600))?;
+    tracing::info!(socket = %sock.display(), "serving the API");
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let d = d.clone();
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let svc = hyper::service::service_fn(move |req| {
+                let d = d.clone();
+                async move { Ok::<_, Infallible>(route(d, req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).with_upgrades().await;
+        });
+    }
+}
+
+async fn route(d: Arc<Daemon>, req: Request<Incoming>) -> Response<ResBody> {
+    match route_inner(d, req).await {
+        Ok(r) => r,
+        Err(e) => error(&e),
+    }
+}
+
+fn pod_list(pods: Vec<beluga_api::Pod>) -> serde_json::Value {
+    serde_json::json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": ""}, "items": pods})
+}
+
+async fn route_inner(d: Arc<Daemon>, req: Request<Incoming>) -> Result<Response<ResBody>, ApiError> {
+    let path = req.uri().path().to_string();
+    let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let q = query(req.uri());
+    let method = req.method().clone();
+    let rt = d.runtime.name.clone();
+    match (&method, segs.as_slice()) {
+        (&Method::GET, ["healthz"]) => Ok(full(StatusCode::OK, "text/plain", "ok")),
+        (&Method::GET, ["version"]) => Ok(json(StatusCode::OK, &serde_json::json!({"gitVersion": concat!("v", env!("CARGO_PKG_VERSION")), "platform": "linux", "runtime": rt}))),
+        (&Method::GET, ["api", "v1", "pods"]) => list_or_watch(&d, None, &q).await,
+        (&Method::GET, ["api", "v1", "namespaces", ns, "pods"]) => list_or_watch(&d, Some(ns), &q).await,
+        (&Method::POST, ["api", "v1", "namespaces", ns, "pods"]) => {
+            let ns = ns.to_string();
+            let body = body_bytes(req).await?;
+            let pod = beluga_api::manifest::pod_from_json(&body).map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+            let created = d.create(pod, &ns)?;
+            Ok(json(StatusCode::CREATED, &created))
+        }
+        (&Method::GET, ["api", "v1", "namespaces", ns, "pods", name]) => {
+            let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
+            if q_bool(&q, "watch") {
+                return Ok(watch(&d, Some(ns.to_string()), Some(name.to_string()), vec![h.current(&rt)]));
+            }
+            Ok(json(StatusCode::OK, &h.current(&rt)))
+        }
+        (&Method::PUT, ["api", "v1", "namespaces", ns, "pods", name]) => {
+            let (ns, name) = (ns.to_string(), name.to_string());
+            let body = body_bytes(req).await?;
+            let pod = beluga_api::manifest::pod_from_json(&body).map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+            if pod.metadata.name.as_deref().is_some_and(|n| n != name) {
+                return Err(ApiError::new(400, "BadRequest", "the name of the object does not match the name on the URL"));
+            }
+            Ok(json(StatusCode::OK, &d.update(pod, &ns, &name)?))
+        }
+        (&Method::DELETE, ["api", "v1", "namespaces", ns, "pods", name]) => {
+            let (ns, name) = (ns.to_string(), name.to_string());
+            let mut grace = q1(&q, "gracePeriodSeconds").and_then(|g| g.parse::<i64>().ok());
+            let body = body_bytes(req).await?;
+            if !body.is_empty() {
+                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+                    grace = grace.or(v.get("gracePeriodSeconds").and_then(|g| g.as_i64()));
+                }
+            }
+            Ok(json(StatusCode::OK, &d.delete(&ns, &name, grace)?))
+        }
+        (&Method::GET, ["api", "v1", "namespaces", ns, "pods", name, "log"]) => {
+            let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
+            crate::logs::serve(&h, &q).await
+        }
+        (&Method::POST | &Method::GET, ["api", "v1", "namespaces", ns, "pods", name, "exec"]) => {
+            let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
+            crate::exec::serve(d.clone(), h, req, &q).await
+        }
+        (&Method::GET, ["api", "v1", "events"]) => Ok(events(&d, None, &q)),
+        (&Method::GET, ["api", "v1", "namespaces", ns, "events"]) => Ok(events(&d, Some(ns), &q)),
+        (&Method::GET, ["beluga", "v1", "images"]) => {
+            let list = d.images.list().map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+            Ok(json(StatusCode::OK, &list))
+        }
+        (&Method::POST, ["beluga", "v1", "images", verb @ ("import" | "load")]) => {
+            let verb = verb.to_string();
+            let body = body_bytes(req).await?;
+            let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+            let path = std::path::PathBuf::from(v["path"].as_str().unwrap_or_default());
+            let tag = v["tag"].as_str().map(String::from);
+            let d2 = d.clone();
+            let res = tokio::task::spawn_blocking(move || match verb.as_str() {
+                "import" => d2.images.import_rootfs(&path, tag.as_deref().unwrap_or_default()).map(|r| vec![r]),
+                _ => beluga_image::archive::load(&d2.images, &path, tag.as_deref()),
+            })
+            .await
+            .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+            match res {
+                Ok(recs) => Ok(json(StatusCode::CREATED, &recs)),
+                Err(e) => Err(ApiError::new(400, "BadRequest", e.to_string())),
+            }
+        }
+        (&Method::DELETE, ["beluga", "v1", "images"]) => {
+            let reference = q1(&q, "ref").unwrap_or_default().to_string();
+            let users = |rec: &beluga_image::ImageRecord| -> Option<String> {
+                d.list(None).iter().find_map(|h| {
+                    let st = h.lock();
+                    let uses = podutil::init_containers(&st.pod).iter().chain(podutil::containers(&st.pod)).any(|c| {
+                        c.image.as_deref().and_then(|i| beluga_image::reference::normalize(i).ok()).as_deref() == Some(rec.reference.as_str())
+                    });
+                    uses.then(|| format!("pod {}/{}", podutil::namespace(&st.pod), podutil::name(&st.pod)))
+                })
+            };
+            match d.images.remove(&reference, users) {
+                Ok(rec) => Ok(json(StatusCode::OK, &rec)),
+                Err(beluga_image::ImageError::NotFound(r)) => Err(ApiError::new(404, "NotFound", format!("image {r:?} not found"))),
+                Err(e) => Err(ApiError::new(409, "Conflict", e.to_string())),
+            }
+        }
+        _ => Err(ApiError::new(404, "NotFound", format!("the server could not find the requested resource ({method} {path})"))),
+    }
+}
+
+async fn list_or_watch(d: &Arc<Daemon>, ns: Option<&str>, q: &HashMap<String, Vec<String>>) -> Result<Response<ResBody>, ApiError> {
+    let pods: Vec<beluga_api::Pod> = d.list(ns).iter().map(|h| h.current(&d.runtime.name)).collect();
+    if q_bool(q, "watch") {
+        return Ok(watch(d, ns.map(String::from), None, pods));
+    }
+    Ok(json(StatusCode::OK, &pod_list(pods)))
+}
+
+/// A watch: the current objects as ADDED, then every change, one JSON event per line.
+fn watch(d: &Arc<Daemon>, ns: Option<String>, name: Option<String>, initial: Vec<beluga_api::Pod>) -> Response<ResBody> {
+    let mut rx = d.watch.subscribe();
+    let (tx, resp) = streaming("application/json");
+    tokio::spawn(async move {
+        let line = |kind: &str, pod: &beluga_api::Pod| {
+            let mut v = serde_json::to_vec(&serde_json::json!({"type": kind, "object": pod})).unwrap_or_default();
+            v.push(b'\n');
+            Bytes::from(v)
+        };
+        for p in &initial {
+            if tx.send(line("ADDED", p)).await.is_err() {
+                return;
+            }
+        }
+        loop {
+            match rx.recv().await {
+                Ok(ev) => {
+                    if ns.as_deref().is_some_and(|n| n != podutil::namespace(&ev.pod)) || name.as_deref().is_some_and(|n| n != podutil::name(&ev.pod)) {
+                        continue;
+                    }
+                    if tx.send(line(ev.kind, &ev.pod)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => return,
+            }
+        }
+    });
+    resp
+}
+
+fn events(d: &Arc<Daemon>, ns: Option<&str>, q: &HashMap<String, Vec<String>>) -> Response<ResBody> {
+    // fieldSelector=involvedObject.name=web[,involvedObject.namespace=…]
+    let mut want_name = None;
+    for sel in q1(q, "fieldSelector").unwrap_or("").split(',') {
+        if let Some(v) = sel.strip_prefix("involvedObject.name=") {
+            want_name = Some(v.to_string());
+        }
+    }
+    let mut items = Vec::new();
+    for h in d.list(ns) {
+        let st = h.lock();
+        if want_name.as_deref().is_some_and(|n| n != podutil::name(&st.pod)) {
+            continue;
+        }
+        items.extend(st.events.list.iter().cloned());
+    }
+    items.sort_by(|a, b| a.last_timestamp.as_ref().map(|t| t.0).cmp(&b.last_timestamp.as_ref().map(|t| t.0)));
+    json(StatusCode::OK, &serde_json::json!({"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": items}))
+}

@@ -1,0 +1,148 @@
+//! `POST …/pods/{name}/exec`: runs a command in a container through the OCI runtime's `exec`.
+//! The connection is upgraded (`Upgrade: beluga-exec`); the client then sends raw stdin and a
+//! write shutdown for EOF; the server sends frames `[stream u8][len u32 BE][bytes]` with stream
+//! 1 = stdout, 2 = stderr, 3 = exit code (4 bytes, i32 BE). With `tty=1` the process gets a pty
+//! and everything arrives on stream 1.
+
+use crate::api::{full, q1, q_bool, ResBody};
+use crate::podstate::PodHandle;
+use crate::{ApiError, Daemon};
+use beluga_lifecycle::observed::State;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const STDOUT: u8 = 1;
+pub const STDERR: u8 = 2;
+pub const EXIT: u8 = 3;
+
+pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(data.len() + 5);
+    v.push(stream);
+    v.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+fn openpty(cols: u16, rows: u16) -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let (mut master, mut slave) = (0, 0);
+    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: openpty writes two fds; the other pointers may be null.
+    let r = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &ws) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh fds from openpty.
+    Ok(unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) })
+}
+
+pub async fn serve(d: Arc<Daemon>, h: Arc<PodHandle>, req: Request<Incoming>, q: &HashMap<String, Vec<String>>) -> Result<Response<ResBody>, ApiError> {
+    let inst = crate::logs::pick(&h, q1(q, "container"), false)?;
+    if inst.state != State::Running {
+        return Err(ApiError::new(400, "BadRequest", format!("container {} is not running", inst.name)));
+    }
+    let command: Vec<String> = q.get("command").cloned().unwrap_or_default();
+    if command.is_empty() {
+        return Err(ApiError::new(400, "BadRequest", "you must specify at least one command for the container"));
+    }
+    let stdin = q_bool(q, "stdin");
+    let tty = q_bool(q, "tty");
+    let cols = q1(q, "cols").and_then(|c| c.parse().ok()).unwrap_or(80);
+    let rows = q1(q, "rows").and_then(|c| c.parse().ok()).unwrap_or(24);
+    let mut cmd = tokio::process::Command::from(d.runtime.command());
+    cmd.arg("exec");
+    if tty {
+        cmd.arg("--tty");
+    }
+    cmd.arg(&inst.id).args(&command).kill_on_drop(true);
+    let pty = if tty {
+        let (master, slave) = openpty(cols, rows).map_err(|e| ApiError::new(500, "InternalError", format!("openpty: {e}")))?;
+        let s = slave.as_raw_fd();
+        // SAFETY: dup of a valid fd, each owned by the Stdio it becomes.
+        let dup = |fd| unsafe { std::process::Stdio::from(OwnedFd::from_raw_fd(libc::dup(fd))) };
+        cmd.stdin(dup(s)).stdout(dup(s)).stderr(dup(s));
+        // SAFETY: setsid + TIOCSCTTY in the child, async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                Ok(())
+            });
+        }
+        drop(slave);
+        Some(master)
+    } else {
+        cmd.stdin(if stdin { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        None
+    };
+    let mut child = cmd.spawn().map_err(|e| ApiError::new(500, "InternalError", format!("exec: {e}")))?;
+    let upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else {
+            let _ = child.start_kill();
+            return;
+        };
+        let io = hyper_util::rt::TokioIo::new(upgraded);
+        let (mut rd, wr) = tokio::io::split(io);
+        let wr = Arc::new(tokio::sync::Mutex::new(wr));
+        let mut tasks = Vec::new();
+        if let Some(master) = pty {
+            let m2 = std::fs::File::from(master.try_clone().unwrap_or_else(|_| master.try_clone().expect("dup pty")));
+            let mut reader = tokio::fs::File::from_std(std::fs::File::from(master));
+            let mut writer = tokio::fs::File::from_std(m2);
+            let w = wr.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut buf = vec![0u8; 32 * 1024];
+                while let Ok(n) = reader.read(&mut buf).await {
+                    if n == 0 || w.lock().await.write_all(&frame(STDOUT, &buf[..n])).await.is_err() {
+                        break;
+                    }
+                }
+            }));
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 32 * 1024];
+                while let Ok(n) = rd.read(&mut buf).await {
+                    if n == 0 || writer.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        } else {
+            if let Some(mut cin) = child.stdin.take() {
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut rd, &mut cin).await;
+                    let _ = cin.shutdown().await;
+                });
+            }
+            for (stream, pipe) in [(STDOUT, child.stdout.take().map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>)), (STDERR, child.stderr.take().map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>))] {
+                let Some(mut pipe) = pipe else { continue };
+                let w = wr.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut buf = vec![0u8; 32 * 1024];
+                    while let Ok(n) = pipe.read(&mut buf).await {
+                        if n == 0 || w.lock().await.write_all(&frame(stream, &buf[..n])).await.is_err() {
+                            break;
+                        }
+                    }
+                }));
+            }
+        }
+        let code = child.wait().await.ok().and_then(|s| s.code().or_else(|| std::os::unix::process::ExitStatusExt::signal(&s).map(|s| 128 + s))).unwrap_or(255);
+        for t in tasks {
+            // A pty reader ends with EIO once the child and its descendants closed the slave.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), t).await;
+        }
+        let mut w = wr.lock().await;
+        let _ = w.write_all(&frame(EXIT, &code.to_be_bytes())).await;
+        let _ = w.shutdown().await;
+    });
+    let mut resp = full(StatusCode::SWITCHING_PROTOCOLS, "application/octet-stream", "");
+    resp.headers_mut().insert("connection", hyper::header::HeaderValue::from_static("Upgrade"));
+    resp.headers_mut().insert("upgrade", hyper::header::HeaderValue::from_static("beluga-exec"));
+    Ok(resp)
+}

@@ -1,0 +1,161 @@
+//! One pod's state in the daemon, and its files: `pod.json` (the object and what the runtime
+//! cannot tell again) and one record per container instance. All writes are atomic.
+
+use crate::events::Events;
+use beluga_api::k8s_openapi::api::core::v1::PodStatus;
+use beluga_api::Pod;
+use beluga_lifecycle::backoff::Backoff;
+use beluga_lifecycle::observed::{Instance, Observed, State};
+use beluga_lifecycle::status::{pod_status, StatusInput, WaitingReason};
+use beluga_runtime::layout::PodDir;
+use beluga_runtime::shim::ExitRecord;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tokio::sync::Notify;
+
+/// What `pod.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PodRecord {
+    pub pod: Pod,
+    pub terminal: bool,
+    pub sandbox_attempt: u32,
+    pub status: Option<PodStatus>,
+}
+
+/// One container instance's file: `<container>/<attempt>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceRecord {
+    pub sandbox: u32,
+    pub instance: Instance,
+}
+
+#[derive(Debug)]
+pub struct PodState {
+    pub pod: Pod,
+    pub observed: Observed,
+    pub waiting: HashMap<String, WaitingReason>,
+    pub terminal: bool,
+    pub status: Option<PodStatus>,
+    pub events: Events,
+    pub backoff: Backoff,
+    /// A worker is tearing the pod down; nothing else may start containers.
+    pub removing: bool,
+}
+
+pub struct PodHandle {
+    pub dir: PodDir,
+    pub state: Mutex<PodState>,
+    /// Re-run the worker (coalescing: many notifications, one sync).
+    pub wake: Notify,
+    /// A container exited (waiters re-check the instances).
+    pub exited: Notify,
+}
+
+pub fn parse_ts(s: &str) -> Option<beluga_api::k8s_openapi::jiff::Timestamp> {
+    s.parse().ok()
+}
+
+impl PodHandle {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, PodState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The pod with a freshly derived status (spec §8), remembered for transition times.
+    pub fn current(&self, runtime: &str) -> Pod {
+        let mut st = self.lock();
+        let status = {
+            let input = StatusInput {
+                observed: Some(&st.observed),
+                waiting: st.waiting.clone(),
+                terminal: st.terminal,
+                previous: st.status.as_ref(),
+                runtime,
+                host_ip: Some("127.0.0.1".into()),
+                pod_ip: None,
+                start_time: st.pod.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                ..Default::default()
+            };
+            pod_status(&st.pod, &input)
+        };
+        st.status = Some(status.clone());
+        let mut pod = st.pod.clone();
+        pod.status = Some(status);
+        pod
+    }
+
+    pub fn persist(&self) -> std::io::Result<()> {
+        let rec = {
+            let st = self.lock();
+            PodRecord { pod: st.pod.clone(), terminal: st.terminal, sandbox_attempt: st.observed.sandbox_attempt, status: st.status.clone() }
+        };
+        std::fs::create_dir_all(self.dir.path())?;
+        let data = serde_json::to_vec_pretty(&rec).map_err(std::io::Error::other)?;
+        beluga_runtime::write_atomic(&self.dir.path().join("pod.json"), &data)
+    }
+
+    pub fn persist_instance(&self, inst: &Instance, sandbox: u32) -> std::io::Result<()> {
+        let path = self.dir.record(&inst.name, inst.attempt);
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        let data = serde_json::to_vec_pretty(&InstanceRecord { sandbox, instance: inst.clone() }).map_err(std::io::Error::other)?;
+        beluga_runtime::write_atomic(&path, &data)
+    }
+
+    /// Applies an exit the shim reported; returns the finished instance.
+    pub fn apply_exit(&self, rec: &ExitRecord, message: Option<String>) -> Option<Instance> {
+        let (inst, sandbox) = {
+            let mut st = self.lock();
+            let sandbox = st.observed.sandbox_attempt;
+            let inst = st.observed.instances.iter_mut().find(|i| i.id == rec.id)?;
+            inst.state = State::Exited;
+            inst.exit_code = Some(rec.exit_code);
+            inst.finished_at = parse_ts(&rec.finished_at);
+            if inst.started_at.is_none() {
+                inst.started_at = parse_ts(&rec.started_at);
+            }
+            inst.message = message;
+            (inst.clone(), sandbox)
+        };
+        let _ = self.persist_instance(&inst, sandbox);
+        Some(inst)
+    }
+}
+
+/// Highest attempt number among a container's log files (kubelet's fallback for restartCount).
+pub fn highest_log_attempt(dir: &PodDir, name: &str) -> Option<i32> {
+    std::fs::read_dir(dir.container_dir(name))
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".log")?.parse::<i32>().ok())
+        .max()
+}
+
+/// Reads every instance record of a pod (for re-adoption), with exits recorded by the shim applied.
+pub fn load_instances(dir: &PodDir, names: &[String]) -> Vec<InstanceRecord> {
+    let mut out = Vec::new();
+    for name in names {
+        let Ok(rd) = std::fs::read_dir(dir.container_dir(name)) else { continue };
+        for e in rd.flatten() {
+            let fname = e.file_name();
+            let Some(attempt) = fname.to_str().and_then(|f| f.strip_suffix(".json")).and_then(|a| a.parse::<i32>().ok()) else { continue };
+            let Ok(data) = std::fs::read(e.path()) else { continue };
+            let Ok(mut rec) = serde_json::from_slice::<InstanceRecord>(&data) else {
+                tracing::warn!(path = %e.path().display(), "skipping corrupt instance record");
+                continue;
+            };
+            if rec.instance.state != State::Exited {
+                if let Ok(exit) = std::fs::read(dir.exit_file(name, attempt)).map(|d| serde_json::from_slice::<ExitRecord>(&d)) {
+                    if let Ok(x) = exit {
+                        rec.instance.state = State::Exited;
+                        rec.instance.exit_code = Some(x.exit_code);
+                        rec.instance.finished_at = parse_ts(&x.finished_at);
+                    }
+                }
+            }
+            out.push(rec);
+        }
+    }
+    out
+}

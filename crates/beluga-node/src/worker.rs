@@ -1,0 +1,559 @@
+//! The pod worker: one task per pod that re-runs the planner on every event (container exit,
+//! back-off expiry, spec change, delete) and carries out its actions in kubelet's order (spec §2.2).
+
+use crate::podstate::{highest_log_attempt, PodHandle};
+use crate::Daemon;
+use beluga_api::podutil::{self, containers, init_containers, is_sidecar};
+use beluga_api::{Container, Pod};
+use beluga_lifecycle::backoff::{self, waiting_message};
+use beluga_lifecycle::observed::{spec_hash, Instance, State};
+use beluga_lifecycle::planner::{compute_pod_actions, ProbeResults};
+use beluga_lifecycle::status::WaitingReason;
+use beluga_runtime::process::{self, PodFacts, Process};
+use beluga_runtime::shim::{self, ExitRecord, Request, Response, ShimClient, ShimOptions};
+use beluga_runtime::spec::{self, Bind, ContainerSpec};
+use beluga_runtime::volumes;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn, Instrument};
+
+/// kubelet's requeue after a failed sync (spec §1, ≈10 s).
+const RETRY: Duration = Duration::from_secs(10);
+/// The floor of any container's stop timeout (spec §4.5, §7.5).
+const MIN_GRACE: Duration = Duration::from_secs(2);
+
+enum Next {
+    Idle,
+    After(Duration),
+    Done,
+}
+
+/// Runs a pod's worker until the pod is removed.
+pub async fn run(d: Arc<Daemon>, h: Arc<PodHandle>) {
+    let (ns, name) = {
+        let st = h.lock();
+        (podutil::namespace(&st.pod).to_string(), podutil::name(&st.pod).to_string())
+    };
+    let span = tracing::info_span!("pod", pod = %format!("{ns}/{name}"));
+    async move {
+        loop {
+            let next = sync(&d, &h).await;
+            d.publish(&h, "MODIFIED");
+            match next {
+                Next::Done => break,
+                Next::Idle => h.wake.notified().await,
+                Next::After(t) => {
+                    tokio::select! {
+                        _ = h.wake.notified() => {}
+                        _ = tokio::time::sleep(t) => {}
+                    }
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn shim_client(h: &PodHandle) -> ShimClient {
+    ShimClient { socket: h.dir.shim_socket() }
+}
+
+async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
+    let (pod, observed, terminal) = {
+        let st = h.lock();
+        (st.pod.clone(), st.observed.clone(), st.terminal)
+    };
+    if pod.metadata.deletion_timestamp.is_some() {
+        remove_pod(d, h).await;
+        return Next::Done;
+    }
+    if terminal {
+        return Next::Idle;
+    }
+    let plan = compute_pod_actions(&pod, &observed, &ProbeResults::default());
+    tracing::debug!(?plan, "planned");
+
+    if plan.kill_pod && !plan.create_sandbox {
+        // The pod is finished (§2.1.5, §4.4): stop what still runs, then tear the sandbox down.
+        let grace = Duration::from_secs(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30).max(0) as u64);
+        kill_all(d, h, grace).await;
+        teardown(d, h).await;
+        h.lock().terminal = true;
+        let _ = h.persist();
+        info!("pod completed");
+        return Next::Idle;
+    }
+    if plan.create_sandbox {
+        if observed.instances.iter().any(|i| i.state == State::Running) {
+            kill_all(d, h, MIN_GRACE).await;
+        }
+        if let Err(e) = create_sandbox(d, h).await {
+            warn!(error = %e, "sandbox creation failed");
+            let mut st = h.lock();
+            let pod = st.pod.clone();
+            st.events.record(&pod, None, "Warning", "FailedCreatePodSandBox", format!("Failed to create pod sandbox: {e}"));
+            return Next::After(RETRY);
+        }
+    }
+    for k in &plan.to_kill {
+        {
+            let mut st = h.lock();
+            let pod = st.pod.clone();
+            st.events.record(&pod, Some(&k.container), "Normal", "Killing", k.message.clone());
+        }
+        let grace = Duration::from_secs(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30).max(0) as u64);
+        stop_container(d, h, &k.id, grace).await;
+    }
+    let mut requeue: Option<Duration> = None;
+    let mut min = |r: Duration| requeue = Some(requeue.map_or(r, |q| q.min(r)));
+    let inits = init_containers(&pod);
+    for i in plan.init_to_start {
+        let c = &inits[i];
+        if let Err(retry) = start_container(d, h, c).await {
+            min(retry);
+            // A regular init container that fails to start aborts this sync (§2.2.6).
+            if !is_sidecar(c) {
+                break;
+            }
+        }
+    }
+    let regular = containers(&pod);
+    for i in plan.containers_to_start {
+        if let Err(retry) = start_container(d, h, &regular[i]).await {
+            min(retry);
+        }
+    }
+    match requeue {
+        Some(r) => Next::After(r),
+        None => Next::Idle,
+    }
+}
+
+/// Spawns the shim (which makes the namespaces), prepares volumes and the hosts files, and
+/// starts following exits. Init-container records are purged so every init container runs again.
+async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Result<(), String> {
+    let pod = h.lock().pod.clone();
+    // A previous sandbox (lost shim): clear it first.
+    if h.dir.ns("net").exists() {
+        teardown(d, h).await;
+    }
+    volumes::setup_pod_volumes(&pod, &h.dir).map_err(|e| e.to_string())?;
+    for v in pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
+        if let Some(hp) = v.host_path.as_ref() {
+            if let Err(e) = volumes::check_host_path(&v.name, std::path::Path::new(&hp.path), hp.type_.as_deref().unwrap_or("")) {
+                let mut st = h.lock();
+                st.events.record(&pod, None, "Warning", "FailedMount", e.to_string());
+                return Err(e.to_string());
+            }
+        }
+    }
+    let hostname = podutil::hostname(&pod);
+    let sandbox = h.dir.sandbox();
+    std::fs::create_dir_all(&sandbox).map_err(|e| e.to_string())?;
+    let hosts = volumes::hosts_file(&pod, &hostname, &["127.0.1.1".to_string()]);
+    std::fs::write(sandbox.join("hosts"), hosts).map_err(|e| e.to_string())?;
+    std::fs::write(sandbox.join("hostname"), format!("{hostname}\n")).map_err(|e| e.to_string())?;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    std::fs::write(sandbox.join("resolv.conf"), volumes::resolv_conf(&pod, &host_resolv)).map_err(|e| e.to_string())?;
+
+    let opts = ShimOptions { pod_dir: h.dir.path().to_path_buf(), hostname, runtime: d.runtime.clone() };
+    let mut child = shim::spawn(&d.cfg.exe, &opts).await.map_err(|e| e.to_string())?;
+    // Reap the shim whenever it exits; its exit is seen through the subscription's end.
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    let lines = shim_client(h).subscribe().await.map_err(|e| e.to_string())?;
+    {
+        let mut st = h.lock();
+        let had_sandbox = st.observed.sandbox_attempt > 0 || !st.observed.instances.is_empty();
+        if had_sandbox {
+            st.observed.sandbox_attempt += 1;
+            let init_names: Vec<String> = init_containers(&st.pod).iter().map(|c| c.name.clone()).collect();
+            st.observed.instances.retain(|i| !init_names.contains(&i.name));
+            let pod = st.pod.clone();
+            st.events.record(&pod, None, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.".into());
+        }
+        st.observed.sandbox_ready = true;
+    }
+    let _ = h.persist();
+    tokio::spawn(follow_exits(d.clone(), h.clone(), lines));
+    Ok(())
+}
+
+/// Follows the shim's exit stream; when it ends the sandbox is gone.
+pub async fn follow_exits(d: Arc<Daemon>, h: Arc<PodHandle>, mut lines: tokio::io::Lines<tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>>) {
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Ok(rec) = serde_json::from_str::<ExitRecord>(&line) else { continue };
+        on_exit(&d, &h, rec).await;
+    }
+    h.lock().observed.sandbox_ready = false;
+    h.exited.notify_waiters();
+    h.wake.notify_one();
+}
+
+/// Reads the termination message (spec §8.3): the file, or with FallbackToLogsOnError the log tail.
+fn termination_message(h: &PodHandle, c: Option<&Container>, inst: &Instance, code: i32) -> Option<String> {
+    let bundle = h.dir.bundle(&inst.id);
+    let mut msg = std::fs::read(bundle.join("termination-log")).ok().map(|mut b| {
+        b.truncate(4096);
+        String::from_utf8_lossy(&b).into_owned()
+    });
+    let fallback = c.and_then(|c| c.termination_message_policy.as_deref()) == Some("FallbackToLogsOnError");
+    if fallback && code != 0 && msg.as_deref().is_none_or(str::is_empty) {
+        let data = std::fs::read(h.dir.log(&inst.name, inst.attempt)).unwrap_or_default();
+        let lines = beluga_runtime::crilog::read_lines(&data);
+        let tail: Vec<u8> = lines.iter().rev().take(80).rev().flat_map(|l| l.content.clone()).collect();
+        let start = tail.len().saturating_sub(2048);
+        msg = Some(String::from_utf8_lossy(&tail[start..]).into_owned());
+    }
+    msg.filter(|m| !m.is_empty())
+}
+
+async fn on_exit(d: &Arc<Daemon>, h: &Arc<PodHandle>, rec: ExitRecord) {
+    let (inst, c) = {
+        let st = h.lock();
+        let Some(inst) = st.observed.instances.iter().find(|i| i.id == rec.id).cloned() else { return };
+        let c = init_containers(&st.pod).iter().chain(containers(&st.pod)).find(|c| c.name == inst.name).cloned();
+        (inst, c)
+    };
+    let msg = termination_message(h, c.as_ref(), &inst, rec.exit_code);
+    let _ = h.apply_exit(&rec, msg);
+    info!(container = %inst.name, exit_code = rec.exit_code, "container exited");
+    h.exited.notify_waiters();
+    h.wake.notify_one();
+    // Release the runtime's container and the rootfs; logs and records stay.
+    let _ = shim_client(h).call(&Request::Delete { id: rec.id.clone() }).await;
+    let bundle = h.dir.bundle(&rec.id);
+    let _ = tokio::task::spawn_blocking(move || {
+        volumes::unmount_below(&bundle);
+        let _ = std::fs::remove_dir_all(&bundle);
+    })
+    .await;
+    let _ = d;
+}
+
+fn set_waiting(h: &PodHandle, name: &str, reason: &str, message: String, event: Option<(&str, &str, String)>) {
+    let mut st = h.lock();
+    st.waiting.insert(name.to_string(), WaitingReason { reason: reason.into(), message });
+    if let Some((kind, ev_reason, ev_msg)) = event {
+        let pod = st.pod.clone();
+        st.events.record(&pod, Some(name), kind, ev_reason, ev_msg);
+    }
+}
+
+/// kubelet's `startContainer` (spec §2.3) with the back-off check first (§5.3).
+async fn start_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, c: &Container) -> Result<(), Duration> {
+    let (pod, newest, attempt) = {
+        let st = h.lock();
+        let newest = st.observed.newest(&c.name).cloned();
+        let from_logs = highest_log_attempt(&h.dir, &c.name).map(|a| a + 1).unwrap_or(0);
+        (st.pod.clone(), newest, st.observed.next_attempt(&c.name).max(from_logs))
+    };
+    let kpod = podutil::kubelet_name(&pod);
+    let hash = spec_hash(c);
+    let now = beluga_api::k8s_openapi::jiff::Timestamp::now();
+    if let Some(finished) = newest.as_ref().and_then(|i| i.finished_at) {
+        let key = backoff::key(podutil::name(&pod), podutil::namespace(&pod), podutil::uid(&pod), &c.name, hash);
+        let mut st = h.lock();
+        if let Some(rem) = st.backoff.remaining(&key, finished, now) {
+            let delay = st.backoff.current(&key).unwrap_or(rem);
+            drop(st);
+            set_waiting(
+                h,
+                &c.name,
+                "CrashLoopBackOff",
+                waiting_message(delay, &c.name, &kpod),
+                Some(("Warning", "BackOff", format!("Back-off restarting failed container {} in pod {kpod}", c.name))),
+            );
+            return Err(rem);
+        }
+        st.backoff.next(&key, finished, now);
+    }
+
+    let image = c.image.clone().unwrap_or_default();
+    let record = match d.images.get(&image) {
+        Ok(Some(r)) => r,
+        _ => {
+            let never = c.image_pull_policy.as_deref() == Some("Never");
+            let (reason, msg) = if never {
+                ("ErrImageNeverPull", format!("Container image {image:?} is not present with pull policy of Never"))
+            } else {
+                ("ErrImagePull", format!("failed to pull image {image:?}: pulling from registries is not supported yet; add it with `beluga image import` or `beluga image load`"))
+            };
+            set_waiting(h, &c.name, reason, msg.clone(), Some(("Warning", "Failed", format!("Error: {reason}"))));
+            let mut st = h.lock();
+            st.events.record(&pod, Some(&c.name), "Warning", "Failed", format!("Failed to pull image {image:?}: {msg}"));
+            return Err(RETRY);
+        }
+    };
+
+    let uid = podutil::uid(&pod).to_string();
+    let id = beluga_runtime::layout::container_id(&uid, &c.name, attempt);
+    let bundle = h.dir.bundle(&id);
+    let fail = |reason: &str, msg: String| {
+        set_waiting(h, &c.name, reason, msg.clone(), Some(("Warning", "Failed", format!("Error: {msg}"))));
+        let b = h.dir.bundle(&id);
+        volumes::unmount_below(&b);
+        let _ = std::fs::remove_dir_all(&b);
+        Err(RETRY)
+    };
+    let lower = d.images.lower_dirs(&record);
+    let rootfs = match volumes::mount_overlay(&lower, &bundle) {
+        Ok(r) => r,
+        Err(e) => return fail("CreateContainerError", format!("mounting rootfs: {e}")),
+    };
+    let proc_ = match container_process(&pod, c, &record.config, &rootfs) {
+        Ok(p) => p,
+        Err(e) => return fail("CreateContainerConfigError", e),
+    };
+    let env_pairs = process::container_env(&pod, c, &facts(&pod)).unwrap_or_default();
+    let mut binds = match volumes::container_binds(&pod, c, &h.dir, &env_pairs) {
+        Ok(b) => b,
+        Err(e) => return fail("CreateContainerConfigError", e.to_string()),
+    };
+    let mounted = |p: &str| binds.iter().any(|b| b.destination == p);
+    let sandbox = h.dir.sandbox();
+    let mut extra = Vec::new();
+    for (file, dest) in [("hosts", "/etc/hosts"), ("hostname", "/etc/hostname"), ("resolv.conf", "/etc/resolv.conf")] {
+        if !mounted(dest) {
+            extra.push(Bind { source: sandbox.join(file).to_string_lossy().into_owned(), destination: dest.into(), readonly: false });
+        }
+    }
+    let tlog = bundle.join("termination-log");
+    if std::fs::write(&tlog, b"").is_ok() {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&tlog, std::fs::Permissions::from_mode(0o666));
+        let dest = c.termination_message_path.clone().unwrap_or_else(|| "/dev/termination-log".into());
+        if !mounted(&dest) {
+            extra.push(Bind { source: tlog.to_string_lossy().into_owned(), destination: dest, readonly: false });
+        }
+    }
+    binds.extend(extra);
+    let sc = c.security_context.clone().unwrap_or_default();
+    let privileged = sc.privileged == Some(true);
+    let caps = sc.capabilities.clone().unwrap_or_default();
+    let cfg = spec::config_json(&ContainerSpec {
+        process: &proc_,
+        rootfs: &rootfs,
+        readonly_rootfs: sc.read_only_root_filesystem == Some(true),
+        privileged,
+        caps: spec::capabilities(&caps.add.unwrap_or_default(), &caps.drop.unwrap_or_default(), privileged),
+        no_new_privileges: sc.allow_privilege_escalation == Some(false) && !privileged,
+        binds,
+        sandbox: &sandbox,
+        cgroups_path: format!("/beluga/{id}"),
+    });
+    if let Err(e) = std::fs::write(bundle.join("config.json"), serde_json::to_vec_pretty(&cfg).unwrap_or_default()) {
+        return fail("CreateContainerError", e.to_string());
+    }
+    if let Some(dir) = h.dir.log(&c.name, attempt).parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let mut inst = Instance {
+        name: c.name.clone(),
+        attempt,
+        id: id.clone(),
+        image: image.clone(),
+        image_id: record.id.clone(),
+        spec_hash: hash,
+        state: State::Created,
+        created_at: now,
+        started_at: None,
+        finished_at: None,
+        exit_code: None,
+        reason: None,
+        message: None,
+    };
+    let sandbox_gen = {
+        let mut st = h.lock();
+        st.observed.instances.push(inst.clone());
+        st.events.record(&pod, Some(&c.name), "Normal", "Pulled", format!("Container image {image:?} already present on machine"));
+        st.events.record(&pod, Some(&c.name), "Normal", "Created", format!("Created container: {}", c.name));
+        st.observed.sandbox_attempt
+    };
+    let _ = h.persist_instance(&inst, sandbox_gen);
+    let req = Request::Start { id: id.clone(), bundle: bundle.clone(), log: h.dir.log(&c.name, attempt), exit_file: h.dir.exit_file(&c.name, attempt) };
+    match shim_client(h).call(&req).await {
+        Ok(Response::Started { started_at, .. }) => {
+            inst.state = State::Running;
+            inst.started_at = started_at.parse().ok();
+            let mut st = h.lock();
+            // The exit may already have been applied by the exit stream.
+            if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
+                if i.state == State::Created {
+                    i.state = State::Running;
+                }
+                i.started_at = inst.started_at;
+                inst = i.clone();
+            }
+            st.waiting.remove(&c.name);
+            st.events.record(&pod, Some(&c.name), "Normal", "Started", format!("Started container {}", c.name));
+            drop(st);
+            let _ = h.persist_instance(&inst, sandbox_gen);
+            info!(container = %c.name, attempt, "container started");
+            Ok(())
+        }
+        other => {
+            let msg = match other {
+                Ok(Response::Error { message }) => message,
+                Ok(r) => format!("unexpected shim answer {r:?}"),
+                Err(e) => format!("shim: {e}"),
+            };
+            {
+                let mut st = h.lock();
+                st.observed.instances.retain(|i| i.id != id);
+            }
+            let _ = std::fs::remove_file(h.dir.record(&c.name, attempt));
+            let reason = if msg.contains("create failed") { "CreateContainerError" } else { "RunContainerError" };
+            fail(reason, msg)
+        }
+    }
+}
+
+pub fn facts(pod: &Pod) -> PodFacts {
+    PodFacts { pod_ip: String::new(), host_ip: "127.0.0.1".into(), node_name: crate::node_name(), hostname: podutil::hostname(pod) }
+}
+
+/// Reads a file of the image beneath its rootfs, never following a link out of it.
+fn read_in_rootfs(rootfs: &std::path::Path, path: &str) -> String {
+    beluga_image::unpack::read_in_root(rootfs, path).unwrap_or_default()
+}
+
+/// Spec §10: the full process of a container.
+pub fn container_process(pod: &Pod, c: &Container, image: &beluga_image::ImageConfig, rootfs: &std::path::Path) -> Result<Process, String> {
+    let env = process::container_env(pod, c, &facts(pod)).map_err(|e| e.0)?;
+    let args = process::argv(c, image, &env);
+    if args.is_empty() {
+        return Err("no command specified".into());
+    }
+    let passwd = read_in_rootfs(rootfs, "etc/passwd");
+    let group = read_in_rootfs(rootfs, "etc/group");
+    let (uid, gid, additional_gids) = process::identity(pod, c, image, &passwd, &group).map_err(|e| e.0)?;
+    let cwd = c.working_dir.clone().filter(|w| !w.is_empty()).or_else(|| image.working_dir.clone()).unwrap_or_else(|| "/".into());
+    Ok(Process { args, env: process::merged_env(image, &env, &podutil::hostname(pod)), cwd, uid, gid, additional_gids })
+}
+
+fn stop_signal(d: &Daemon, h: &PodHandle, id: &str) -> String {
+    let image = h.lock().observed.instances.iter().find(|i| i.id == id).map(|i| i.image.clone());
+    image
+        .and_then(|img| d.images.get(&img).ok().flatten())
+        .and_then(|r| r.config.stop_signal)
+        .map(|s| s.trim_start_matches("SIG").to_string())
+        .unwrap_or_else(|| "TERM".into())
+}
+
+fn is_stopped(h: &PodHandle, id: &str) -> bool {
+    let st = h.lock();
+    !st.observed.sandbox_ready || st.observed.instances.iter().find(|i| i.id == id).is_none_or(|i| i.state == State::Exited)
+}
+
+/// Waits until `done()` or the deadline; true if done.
+async fn wait_until(h: &PodHandle, deadline: tokio::time::Instant, done: impl Fn() -> bool) -> bool {
+    loop {
+        let notified = h.exited.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if done() {
+            return true;
+        }
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep_until(deadline) => return done(),
+        }
+    }
+}
+
+/// `StopContainer(timeout)`: the stop signal, then SIGKILL once the timeout (≥ 2 s) passes.
+async fn stop_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, id: &str, timeout: Duration) {
+    if is_stopped(h, id) {
+        return;
+    }
+    let client = shim_client(h);
+    let timeout = timeout.max(MIN_GRACE);
+    let sig = stop_signal(d, h, id);
+    let _ = client.call(&Request::Kill { id: id.to_string(), signal: sig }).await;
+    let deadline = tokio::time::Instant::now() + timeout;
+    if wait_until(h, deadline, || is_stopped(h, id)).await {
+        return;
+    }
+    let _ = client.call(&Request::Kill { id: id.to_string(), signal: "KILL".into() }).await;
+    let _ = wait_until(h, tokio::time::Instant::now() + Duration::from_secs(10), || is_stopped(h, id)).await;
+}
+
+/// Kills every running container in parallel with kubelet's order (spec §4.5, §7.6): regular
+/// containers at once; each sidecar after every regular container and every later sidecar exited.
+async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration) {
+    let (running, sidecar_order) = {
+        let st = h.lock();
+        let running: Vec<Instance> = st.observed.instances.iter().filter(|i| matches!(i.state, State::Running | State::Created)).cloned().collect();
+        let order: Vec<String> = init_containers(&st.pod).iter().filter(|c| is_sidecar(c)).map(|c| c.name.clone()).collect();
+        (running, order)
+    };
+    let start = tokio::time::Instant::now();
+    let deadline = start + grace;
+    let mut set = tokio::task::JoinSet::new();
+    for inst in running {
+        let (d, h) = (d.clone(), h.clone());
+        let pos = sidecar_order.iter().position(|n| *n == inst.name);
+        let order = sidecar_order.clone();
+        set.spawn(async move {
+            if let Some(pos) = pos {
+                let later: Vec<String> = order[pos + 1..].to_vec();
+                let hh = h.clone();
+                let others_done = move || {
+                    let st = hh.lock();
+                    let regular: Vec<String> = containers(&st.pod).iter().map(|c| c.name.clone()).collect();
+                    !st.observed.instances.iter().any(|i| {
+                        matches!(i.state, State::Running | State::Created) && (regular.contains(&i.name) || later.contains(&i.name))
+                    })
+                };
+                wait_until(&h, deadline, others_done).await;
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            stop_container(&d, &h, &inst.id, left).await;
+        });
+    }
+    while set.join_next().await.is_some() {}
+}
+
+/// Stops the shim and removes the sandbox's namespaces and mounts (volumes stay for the pod).
+async fn teardown(_d: &Arc<Daemon>, h: &Arc<PodHandle>) {
+    let _ = shim_client(h).call(&Request::Shutdown).await;
+    let dir = h.dir.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        // Any container bundle still mounted (a container that never exited cleanly).
+        volumes::unmount_below(&dir.path().join(".containers"));
+        shim::teardown_sandbox(&dir);
+    })
+    .await;
+    h.lock().observed.sandbox_ready = false;
+}
+
+/// Deletion (spec §7.6): stop everything within the grace period, tear down, forget the pod.
+async fn remove_pod(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
+    let grace = {
+        let mut st = h.lock();
+        st.removing = true;
+        st.pod.metadata.deletion_grace_period_seconds.unwrap_or(30)
+    };
+    if grace == 0 {
+        // --grace-period=0 --force: no stop signal, straight to SIGKILL.
+        let ids: Vec<String> = h.lock().observed.instances.iter().filter(|i| i.state == State::Running).map(|i| i.id.clone()).collect();
+        for id in ids {
+            let _ = shim_client(h).call(&Request::Kill { id, signal: "KILL".into() }).await;
+        }
+    }
+    kill_all(d, h, Duration::from_secs(grace.max(0) as u64)).await;
+    teardown(d, h).await;
+    h.lock().terminal = true;
+    d.publish(h, "DELETED");
+    let dir = h.dir.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        volumes::unmount_below(dir.path());
+        let _ = std::fs::remove_dir_all(dir.path());
+    })
+    .await;
+    d.forget(h);
+    info!("pod deleted");
+}
