@@ -1,6 +1,7 @@
 //! Pod types, strict parsing, defaulting, validation and kubectl printing. Pure: no I/O.
 
 pub mod defaults;
+pub mod describe;
 pub mod duration;
 pub mod expand;
 pub mod field;

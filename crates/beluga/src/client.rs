@@ -1,0 +1,178 @@
+//! The API client: HTTP/1.1 over the daemon's unix socket, and kubectl's rendering of errors.
+
+use anyhow::{anyhow, bail, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use std::path::{Path, PathBuf};
+
+pub struct Client {
+    socket: PathBuf,
+}
+
+/// kubectl's rendering of a `v1.Status` failure.
+pub fn status_error(status: StatusCode, body: &[u8]) -> anyhow::Error {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let reason = v["reason"].as_str().unwrap_or("");
+    let message = v["message"].as_str().map(String::from).unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    if reason == "Invalid" {
+        let name = v["details"]["name"].as_str().unwrap_or("");
+        let causes: Vec<String> = v["details"]["causes"]
+            .as_array()
+            .map(|cs| cs.iter().map(|c| format!("{}: {}", c["field"].as_str().unwrap_or(""), c["message"].as_str().unwrap_or(""))).collect())
+            .unwrap_or_default();
+        if causes.len() == 1 {
+            return anyhow!("The Pod {name:?} is invalid: {}", causes[0]);
+        }
+        let mut s = format!("The Pod {name:?} is invalid: \n");
+        for c in &causes {
+            s.push_str(&format!("* {c}\n"));
+        }
+        return anyhow!("{}", s.trim_end_matches('\n'));
+    }
+    let reason = if reason.is_empty() { status.canonical_reason().unwrap_or("Unknown") } else { reason };
+    anyhow!("Error from server ({reason}): {message}")
+}
+
+impl Client {
+    pub fn new(socket: &Path) -> Client {
+        Client { socket: socket.to_path_buf() }
+    }
+
+    async fn send(&self, req: Request<Full<Bytes>>) -> Result<Response<Incoming>> {
+        let stream = tokio::net::UnixStream::connect(&self.socket).await.map_err(|e| {
+            anyhow!("cannot reach the beluga daemon at {} ({e}); start it with `beluga daemon` (as root), or point --socket / BELUGA_SOCKET at it", self.socket.display())
+        })?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = conn.with_upgrades().await;
+        });
+        Ok(sender.send_request(req).await?)
+    }
+
+    fn build(method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Request<Full<Bytes>>> {
+        Ok(Request::builder()
+            .method(method)
+            .uri(format!("http://beluga{path}"))
+            .header("host", "beluga")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))?)
+    }
+
+    /// A request whose whole answer is read; a non-2xx answer becomes kubectl's error text.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Bytes> {
+        let resp = self.send(Self::build(method, path, body)?).await?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        if !status.is_success() {
+            return Err(status_error(status, &bytes));
+        }
+        Ok(bytes)
+    }
+
+    pub async fn json(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<serde_json::Value> {
+        let b = self.call(method, path, body).await?;
+        Ok(serde_json::from_slice(&b)?)
+    }
+
+    /// Like `call` but 404 is `None`.
+    pub async fn get_opt(&self, path: &str) -> Result<Option<serde_json::Value>> {
+        let resp = self.send(Self::build(Method::GET, path, None)?).await?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(status_error(status, &bytes));
+        }
+        Ok(Some(serde_json::from_slice(&bytes)?))
+    }
+
+    /// A streamed answer (watch, `logs -f`).
+    pub async fn stream(&self, path: &str) -> Result<Incoming> {
+        let resp = self.send(Self::build(Method::GET, path, None)?).await?;
+        let status = resp.status();
+        if !status.is_success() {
+            let bytes = resp.into_body().collect().await?.to_bytes();
+            return Err(status_error(status, &bytes));
+        }
+        Ok(resp.into_body())
+    }
+
+    /// An upgraded connection (exec).
+    pub async fn upgrade(&self, path: &str) -> Result<hyper::upgrade::Upgraded> {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(format!("http://beluga{path}"))
+            .header("host", "beluga")
+            .header("connection", "Upgrade")
+            .header("upgrade", "beluga-exec")
+            .body(Full::new(Bytes::new()))?;
+        let resp = self.send(req).await?;
+        let status = resp.status();
+        if status != StatusCode::SWITCHING_PROTOCOLS {
+            let bytes = resp.into_body().collect().await?.to_bytes();
+            return Err(status_error(status, &bytes));
+        }
+        match hyper::upgrade::on(resp).await {
+            Ok(u) => Ok(u),
+            Err(e) => bail!("exec: {e}"),
+        }
+    }
+}
+
+/// Reads newline-delimited chunks from a streamed body.
+pub struct Lines {
+    body: Incoming,
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    pub fn new(body: Incoming) -> Lines {
+        Lines { body, buf: Vec::new() }
+    }
+    pub async fn next(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(p) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=p).collect();
+                return Some(line);
+            }
+            match self.body.frame().await {
+                Some(Ok(f)) => {
+                    if let Ok(d) = f.into_data() {
+                        self.buf.extend_from_slice(&d);
+                    }
+                }
+                _ => {
+                    if self.buf.is_empty() {
+                        return None;
+                    }
+                    return Some(std::mem::take(&mut self.buf));
+                }
+            }
+        }
+    }
+}
+
+/// `/api/v1/namespaces/{ns}/pods[/{name}]`.
+pub fn pods_path(ns: Option<&str>, name: Option<&str>) -> String {
+    match (ns, name) {
+        (None, _) => "/api/v1/pods".into(),
+        (Some(ns), None) => format!("/api/v1/namespaces/{ns}/pods"),
+        (Some(ns), Some(n)) => format!("/api/v1/namespaces/{ns}/pods/{n}"),
+    }
+}
+
+pub fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,134 @@
+//! `beluga daemon`: the node agent.
+
+use beluga_node::{api, Config, Daemon};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where pods, images and runtime state live.
+    #[arg(long, default_value = "/var/lib/beluga")]
+    root: PathBuf,
+    /// The API socket (root-only).
+    #[arg(long, env = "BELUGA_SOCKET", default_value = crate::DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// OCI runtime: crun, runc or a path. Default: crun where the cgroup layout allows it, else runc.
+    #[arg(long)]
+    runtime: Option<String>,
+    /// First crash-loop back-off delay (kubelet's 10s), written like kubelet's flags: 10s, 1m30s.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    crash_loop_backoff_initial: Duration,
+    /// Longest crash-loop back-off delay (kubelet's 5m).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    crash_loop_backoff_max: Duration,
+}
+
+/// Go's `time.ParseDuration` for the units a flag needs (`300ms`, `10s`, `5m`, `1h30m`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let mut total = 0f64;
+    let mut rest = s.trim();
+    if rest == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return Err(format!("invalid duration {s:?}"));
+    }
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| format!("missing unit in duration {s:?}"))?;
+        let n: f64 = rest[..num_end].parse().map_err(|_| format!("invalid duration {s:?}"))?;
+        rest = &rest[num_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let mult = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            u => return Err(format!("unknown unit {u:?} in duration {s:?}")),
+        };
+        total += n * mult;
+        rest = &rest[unit_end..];
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+pub fn run(a: Args) -> i32 {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BELUGA_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("error: beluga daemon must run as root (it creates namespaces and mounts)");
+        return 1;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot find this executable: {e}");
+            return 1;
+        }
+    };
+    let cfg = Config {
+        root: a.root,
+        socket: a.socket,
+        runtime: a.runtime,
+        backoff_initial: a.crash_loop_backoff_initial,
+        backoff_max: a.crash_loop_backoff_max,
+        exe,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(async move {
+        let d = match Daemon::new(cfg) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 1;
+            }
+        };
+        d.adopt().await;
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 1;
+            }
+        };
+        // Containers keep running when the daemon stops; a new daemon re-adopts them.
+        tokio::select! {
+            r = api::serve(d.clone()) => {
+                if let Err(e) = r {
+                    eprintln!("error: {e}");
+                    return 1;
+                }
+                0
+            }
+            _ = tokio::signal::ctrl_c() => 0,
+            _ = term.recv() => 0,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("abc").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

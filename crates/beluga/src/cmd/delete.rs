@@ -1,0 +1,95 @@
+//! `beluga delete pod NAME… | -f FILE`: graceful deletion (spec §7.5–§7.6), waiting by default
+//! until the pod is gone, as kubectl does.
+
+use crate::client::{pods_path, Client, Lines};
+use anyhow::{bail, Result};
+use beluga_api::manifest::{parse_pods, ValidateMode};
+use beluga_api::podutil;
+use hyper::Method;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// `pod NAME…` or `pod/NAME`.
+    args: Vec<String>,
+    /// Delete the pods of a manifest.
+    #[arg(short = 'f', long = "filename")]
+    file: Option<String>,
+    #[arg(short = 'n', long, default_value = "default")]
+    namespace: String,
+    /// Seconds given to the pod to stop; -1 uses the pod's terminationGracePeriodSeconds.
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    grace_period: i64,
+    /// Same as --grace-period=1.
+    #[arg(long)]
+    now: bool,
+    /// With --grace-period=0: skip the stop signal.
+    #[arg(long)]
+    force: bool,
+    /// Wait until the pods are gone.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    wait: bool,
+    #[command(flatten)]
+    socket: crate::SocketArg,
+}
+
+pub async fn run(a: Args) -> Result<i32> {
+    let mut targets: Vec<(String, String)> = Vec::new();
+    if let Some(f) = &a.file {
+        let text = super::read_source(f)?;
+        for p in parse_pods(&text, f, ValidateMode::Ignore)?.pods {
+            targets.push((p.metadata.namespace.clone().unwrap_or_else(|| a.namespace.clone()), podutil::name(&p).to_string()));
+        }
+    } else {
+        let mut it = a.args.iter();
+        match it.next().map(String::as_str) {
+            Some(r) if r.starts_with("pod/") || r.starts_with("pods/") => {
+                targets.push((a.namespace.clone(), r.split_once('/').map(|x| x.1).unwrap_or_default().to_string()));
+                for r in it {
+                    targets.push((a.namespace.clone(), r.rsplit('/').next().unwrap_or(r).to_string()));
+                }
+            }
+            Some("pod" | "pods" | "po") => targets.extend(it.map(|n| (a.namespace.clone(), n.clone()))),
+            Some(other) => bail!("the server doesn't have a resource type {other:?}"),
+            None => bail!("You must provide one or more resources by argument or filename."),
+        }
+        if targets.is_empty() {
+            bail!("resource(s) were provided, but no name was specified");
+        }
+    }
+    let mut grace = if a.now { 1 } else { a.grace_period };
+    if grace == 0 && !a.force {
+        // kubectl: --grace-period=0 without --force means 1 second.
+        grace = 1;
+    }
+    if a.force && grace == 0 {
+        eprintln!("Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.");
+    }
+    let client = Client::new(&a.socket.socket);
+    let mut code = 0;
+    for (ns, name) in &targets {
+        let mut path = pods_path(Some(ns), Some(name));
+        // Subscribe before deleting so the DELETED event cannot be missed.
+        let watch = if a.wait { Some(client.stream(&format!("{path}?watch=1")).await) } else { None };
+        if grace >= 0 {
+            path.push_str(&format!("?gracePeriodSeconds={grace}"));
+        }
+        match client.call(Method::DELETE, &path, None).await {
+            Ok(_) => println!("pod {name:?} deleted"),
+            Err(e) => {
+                eprintln!("{e}");
+                code = 1;
+                continue;
+            }
+        }
+        if let Some(Ok(body)) = watch {
+            let mut lines = Lines::new(body);
+            while let Some(l) = lines.next().await {
+                let v: serde_json::Value = serde_json::from_slice(&l).unwrap_or_default();
+                if v["type"] == "DELETED" {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,147 @@
+//! `beluga exec POD [-c C] [-i] [-t] -- CMD…`: the command's exit code is passed through.
+
+use crate::client::{encode, pods_path, Client};
+use anyhow::{bail, Result};
+use std::io::Write;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The pod (`NAME` or `pod/NAME`).
+    pod: String,
+    /// The command and its arguments (after `--`).
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+    #[arg(short = 'c', long)]
+    container: Option<String>,
+    #[arg(short = 'n', long, default_value = "default")]
+    namespace: String,
+    /// Pass stdin to the command.
+    #[arg(short = 'i', long)]
+    stdin: bool,
+    /// Allocate a terminal.
+    #[arg(short = 't', long)]
+    tty: bool,
+    #[command(flatten)]
+    socket: crate::SocketArg,
+}
+
+/// Puts the terminal in raw mode for the session; restores it on drop.
+struct RawMode(Option<libc::termios>);
+
+impl RawMode {
+    fn enable() -> RawMode {
+        // SAFETY: termios calls on fd 0 with a zeroed struct filled by tcgetattr.
+        unsafe {
+            if libc::isatty(0) != 1 {
+                return RawMode(None);
+            }
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) != 0 {
+                return RawMode(None);
+            }
+            let saved = t;
+            libc::cfmakeraw(&mut t);
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+            RawMode(Some(saved))
+        }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(t) = self.0 {
+            // SAFETY: restoring the saved attributes.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
+        }
+    }
+}
+
+fn window() -> (u16, u16) {
+    // SAFETY: TIOCGWINSZ fills a winsize.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) == 0 && ws.ws_col > 0 {
+            return (ws.ws_col, ws.ws_row);
+        }
+    }
+    (80, 24)
+}
+
+pub async fn run(a: Args) -> Result<i32> {
+    let pod = a.pod.strip_prefix("pod/").unwrap_or(&a.pod).to_string();
+    let mut q: Vec<String> = a.command.iter().map(|c| format!("command={}", encode(c))).collect();
+    if let Some(c) = &a.container {
+        q.push(format!("container={}", encode(c)));
+    }
+    if a.stdin {
+        q.push("stdin=true".into());
+    }
+    let tty = a.tty && a.stdin;
+    if a.tty && !a.stdin {
+        eprintln!("Unable to use a TTY - input is not a terminal or the right kind of file");
+    }
+    if tty {
+        let (c, r) = window();
+        q.push(format!("tty=true&cols={c}&rows={r}"));
+    }
+    let path = format!("{}/exec?{}", pods_path(Some(&a.namespace), Some(&pod)), q.join("&"));
+    let client = Client::new(&a.socket.socket);
+    let upgraded = client.upgrade(&path).await?;
+    let io = hyper_util::rt::TokioIo::new(upgraded);
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let _raw = if tty { RawMode::enable() } else { RawMode(None) };
+    if a.stdin {
+        tokio::spawn(async move {
+            let mut stdin = tokio::io::stdin();
+            let mut buf = vec![0u8; 16 * 1024];
+            while let Ok(n) = stdin.read(&mut buf).await {
+                if n == 0 || wr.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+                let _ = wr.flush().await;
+            }
+            let _ = wr.shutdown().await;
+        });
+    } else {
+        let _ = wr.shutdown().await;
+    }
+    let mut code = None;
+    loop {
+        let mut head = [0u8; 5];
+        if rd.read_exact(&mut head).await.is_err() {
+            break;
+        }
+        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut data = vec![0u8; len];
+        if rd.read_exact(&mut data).await.is_err() {
+            break;
+        }
+        match head[0] {
+            1 => {
+                let mut o = std::io::stdout().lock();
+                let _ = o.write_all(&data);
+                let _ = o.flush();
+            }
+            2 => {
+                let mut e = std::io::stderr().lock();
+                let _ = e.write_all(&data);
+                let _ = e.flush();
+            }
+            3 if len == 4 => {
+                code = Some(i32::from_be_bytes([data[0], data[1], data[2], data[3]]));
+                break;
+            }
+            _ => {}
+        }
+    }
+    drop(_raw);
+    match code {
+        Some(0) => Ok(0),
+        Some(c) => {
+            eprintln!("command terminated with exit code {c}");
+            Ok(c)
+        }
+        None => bail!("exec: the connection to the daemon ended before the command finished"),
+    }
+}

@@ -1,0 +1,149 @@
+//! `beluga get pods|events [NAME]`: kubectl's tables, or `-o json|yaml|name|wide`.
+
+use crate::client::{pods_path, Client};
+use anyhow::{bail, Result};
+use beluga_api::duration::human_duration;
+use beluga_api::k8s_openapi::jiff::Timestamp;
+use beluga_api::printer::{format_table, pods_table};
+use beluga_api::Pod;
+use hyper::Method;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// `pods` (pod, po) or `events` (event, ev); `pod/NAME` also works.
+    resource: String,
+    /// Pod names (all pods when none).
+    names: Vec<String>,
+    #[arg(short = 'n', long, default_value = "default")]
+    namespace: String,
+    /// All namespaces.
+    #[arg(short = 'A', long)]
+    all_namespaces: bool,
+    /// json, yaml, wide or name.
+    #[arg(short = 'o', long)]
+    output: Option<String>,
+    #[command(flatten)]
+    socket: crate::SocketArg,
+}
+
+pub fn to_yaml(v: &serde_json::Value) -> Result<String> {
+    Ok(serde_saphyr::to_string(v)?)
+}
+
+pub async fn run(a: Args) -> Result<i32> {
+    let (resource, mut names) = match a.resource.split_once('/') {
+        Some((r, n)) => (r.to_string(), vec![n.to_string()]),
+        None => (a.resource.clone(), vec![]),
+    };
+    names.extend(a.names.clone());
+    let client = Client::new(&a.socket.socket);
+    let ns = (!a.all_namespaces).then_some(a.namespace.as_str());
+    match resource.as_str() {
+        "pods" | "pod" | "po" => get_pods(&client, ns, &names, a.output.as_deref()).await,
+        "events" | "event" | "ev" => get_events(&client, ns, a.output.as_deref()).await,
+        other => bail!("the server doesn't have a resource type {other:?}"),
+    }
+}
+
+async fn get_pods(client: &Client, ns: Option<&str>, names: &[String], output: Option<&str>) -> Result<i32> {
+    let mut pods: Vec<Pod> = Vec::new();
+    let mut code = 0;
+    if names.is_empty() {
+        let list = client.json(Method::GET, &pods_path(ns, None), None).await?;
+        for item in list["items"].as_array().cloned().unwrap_or_default() {
+            pods.push(serde_json::from_value(item)?);
+        }
+    } else {
+        for n in names {
+            match client.get_opt(&pods_path(Some(ns.unwrap_or("default")), Some(n))).await? {
+                Some(v) => pods.push(serde_json::from_value(v)?),
+                None => {
+                    eprintln!("Error from server (NotFound): pods {n:?} not found");
+                    code = 1;
+                }
+            }
+        }
+    }
+    let single = names.len() == 1;
+    match output {
+        Some("json") | Some("yaml") => {
+            let v = if single && pods.len() == 1 {
+                serde_json::to_value(&pods[0])?
+            } else {
+                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": pods, "metadata": {"resourceVersion": ""}})
+            };
+            if pods.is_empty() && single {
+                return Ok(code);
+            }
+            if output == Some("json") {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", to_yaml(&v)?);
+            }
+        }
+        Some("name") => {
+            for p in &pods {
+                println!("pod/{}", p.metadata.name.as_deref().unwrap_or(""));
+            }
+        }
+        None | Some("wide") => {
+            if pods.is_empty() {
+                if names.is_empty() {
+                    match ns {
+                        Some(ns) => eprintln!("No resources found in {ns} namespace."),
+                        None => eprintln!("No resources found"),
+                    }
+                }
+                return Ok(code);
+            }
+            print!("{}", pods_table(&pods, Timestamp::now(), output == Some("wide"), ns.is_none()));
+        }
+        Some(other) => bail!("unable to match a printer suitable for the output format {other:?}, allowed formats are: json,name,wide,yaml"),
+    }
+    Ok(code)
+}
+
+async fn get_events(client: &Client, ns: Option<&str>, output: Option<&str>) -> Result<i32> {
+    let path = match ns {
+        Some(ns) => format!("/api/v1/namespaces/{ns}/events"),
+        None => "/api/v1/events".into(),
+    };
+    let list = client.json(Method::GET, &path, None).await?;
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    match output {
+        Some("json") => {
+            println!("{}", serde_json::to_string_pretty(&list)?);
+            return Ok(0);
+        }
+        Some("yaml") => {
+            print!("{}", to_yaml(&list)?);
+            return Ok(0);
+        }
+        _ => {}
+    }
+    if items.is_empty() {
+        eprintln!("No resources found in {} namespace.", ns.unwrap_or("any"));
+        return Ok(0);
+    }
+    let now = Timestamp::now();
+    let mut rows = vec![["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"].map(String::from).to_vec()];
+    if ns.is_none() {
+        rows[0].insert(0, "NAMESPACE".into());
+    }
+    for e in items {
+        let last = e["lastTimestamp"].as_str().and_then(|t| t.parse::<Timestamp>().ok()).map(|t| human_duration(now.duration_since(t))).unwrap_or_else(|| "<unknown>".into());
+        let mut row = vec![
+            last,
+            e["type"].as_str().unwrap_or("").to_string(),
+            e["reason"].as_str().unwrap_or("").to_string(),
+            format!("pod/{}", e["involvedObject"]["name"].as_str().unwrap_or("")),
+            e["message"].as_str().unwrap_or("").to_string(),
+        ];
+        if ns.is_none() {
+            row.insert(0, e["metadata"]["namespace"].as_str().unwrap_or("").to_string());
+        }
+        rows.push(row);
+    }
+    print!("{}", format_table(&rows));
+    Ok(0)
+}

@@ -1,0 +1,90 @@
+//! `beluga image import|load|pull|ls|rm`: the daemon's image store.
+
+use crate::client::{encode, Client};
+use anyhow::{bail, Result};
+use beluga_api::printer::format_table;
+use hyper::Method;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+    #[command(flatten)]
+    socket: crate::SocketArg,
+}
+
+#[derive(clap::Subcommand)]
+enum Cmd {
+    /// Import a root filesystem (a directory, or a tar of one) as a one-layer image, like `docker import`.
+    Import {
+        path: std::path::PathBuf,
+        /// The image reference, e.g. localhost/busybox:1.
+        #[arg(long, short = 't')]
+        tag: String,
+    },
+    /// Load images from a `docker save` / `podman save` archive or an OCI image layout archive.
+    Load {
+        #[arg(short = 'i', long = "input")]
+        input: std::path::PathBuf,
+        /// Name for an image the archive does not name.
+        #[arg(long, short = 't')]
+        tag: Option<String>,
+    },
+    /// Pull an image from a registry (not supported yet: use import or load).
+    Pull { reference: String },
+    /// List images.
+    #[command(alias = "list")]
+    Ls,
+    /// Remove an image no pod uses.
+    #[command(alias = "remove")]
+    Rm { reference: String },
+}
+
+fn human_size(b: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < units.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 { format!("{b}B") } else { format!("{v:.3}{}", units[i]).replace(".000", "") }
+}
+
+pub async fn run(a: Args) -> Result<i32> {
+    let client = Client::new(&a.socket.socket);
+    match a.cmd {
+        Cmd::Import { path, tag } => {
+            let path = std::fs::canonicalize(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            eprintln!("Importing {} …", path.display());
+            let v = client.json(Method::POST, "/beluga/v1/images/import", Some(serde_json::to_vec(&serde_json::json!({"path": path, "tag": tag}))?)).await?;
+            for r in v.as_array().cloned().unwrap_or_default() {
+                println!("{} {}", r["reference"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""));
+            }
+        }
+        Cmd::Load { input, tag } => {
+            let path = std::fs::canonicalize(&input).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+            eprintln!("Loading {} …", path.display());
+            let v = client.json(Method::POST, "/beluga/v1/images/load", Some(serde_json::to_vec(&serde_json::json!({"path": path, "tag": tag}))?)).await?;
+            for r in v.as_array().cloned().unwrap_or_default() {
+                println!("Loaded image: {}", r["reference"].as_str().unwrap_or(""));
+            }
+        }
+        Cmd::Pull { reference } => bail!("pulling {reference:?} from a registry is not supported yet; use `beluga image load -i ARCHIVE` or `beluga image import DIR --tag REF`"),
+        Cmd::Ls => {
+            let v = client.json(Method::GET, "/beluga/v1/images", None).await?;
+            let mut rows = vec![vec!["IMAGE".to_string(), "TAG".into(), "IMAGE ID".into(), "SIZE".into()]];
+            for r in v.as_array().cloned().unwrap_or_default() {
+                let (repo, tag) = beluga_image::reference::split_repo_tag(r["reference"].as_str().unwrap_or(""));
+                let id = r["id"].as_str().unwrap_or("").trim_start_matches("sha256:").chars().take(13).collect::<String>();
+                rows.push(vec![repo, tag, id, human_size(r["size"].as_u64().unwrap_or(0))]);
+            }
+            print!("{}", format_table(&rows));
+        }
+        Cmd::Rm { reference } => {
+            let v = client.json(Method::DELETE, &format!("/beluga/v1/images?ref={}", encode(&reference)), None).await?;
+            println!("Deleted: {}", v["reference"].as_str().unwrap_or(&reference));
+        }
+    }
+    Ok(0)
+}
