@@ -42,6 +42,7 @@ pub async fn run(d: Arc<Daemon>, h: Arc<PodHandle>) {
             match next {
                 Next::Done => break,
                 Next::Idle => h.wake.notified().await,
+                        Next::After(t) if t.is_zero() => {}
                 Next::After(t) => {
                     tokio::select! {
                         _ = h.wake.notified() => {}
@@ -110,11 +111,16 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
     let inits = init_containers(&pod);
     for i in plan.init_to_start {
         let c = &inits[i];
-        if let Err(retry) = start_container(d, h, c).await {
-            min(retry);
-            // A regular init container that fails to start aborts this sync (§2.2.6).
-            if !is_sidecar(c) {
-                break;
+        match start_container(d, h, c).await {
+            // A started container is an event (kubelet's PLEG "ContainerStarted"): plan again,
+            // so the next init container or the regular containers follow a started sidecar.
+            Ok(()) => min(Duration::ZERO),
+            Err(retry) => {
+                min(retry);
+                // A regular init container that fails to start aborts this sync (§2.2.6).
+                if !is_sidecar(c) {
+                    break;
+                }
             }
         }
     }
