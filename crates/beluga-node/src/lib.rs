@@ -135,7 +135,9 @@ impl Daemon {
             return;
         }
         pod.metadata.resource_version = Some(self.next_rv());
-        let _ = h.persist();
+        if !h.lock().removing {
+            let _ = h.persist();
+        }
         let _ = self.watch.send(WatchEvent { kind, pod });
     }
 

@@ -38,6 +38,9 @@ pub async fn run(d: Arc<Daemon>, h: Arc<PodHandle>) {
     async move {
         loop {
             let next = sync(&d, &h).await;
+            if matches!(next, Next::Done) {
+                break;
+            }
             d.publish(&h, "MODIFIED");
             match next {
                 Next::Done => break,
@@ -553,13 +556,15 @@ async fn remove_pod(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
     kill_all(d, h, Duration::from_secs(grace.max(0) as u64)).await;
     teardown(d, h).await;
     h.lock().terminal = true;
-    d.publish(h, "DELETED");
     let dir = h.dir.clone();
     let _ = tokio::task::spawn_blocking(move || {
         volumes::unmount_below(dir.path());
         let _ = std::fs::remove_dir_all(dir.path());
+        beluga_runtime::cgroups::remove_parent_if_empty();
     })
     .await;
+    // Gone from the API before anyone watching hears DELETED.
     d.forget(h);
+    d.publish(h, "DELETED");
     info!("pod deleted");
 }

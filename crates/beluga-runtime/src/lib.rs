@@ -2,6 +2,7 @@
 //! files), volumes and mounts, OCI `config.json` generation, the OCI runtime CLI wrapper, CRI logs
 //! and the per-pod shim.
 
+pub mod cgroups;
 pub mod crilog;
 pub mod layout;
 pub mod oci_runtime;

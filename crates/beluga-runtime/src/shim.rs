@@ -62,6 +62,18 @@ fn errno(what: &str) -> std::io::Error {
     std::io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
+/// A unix socket path usable whatever its length: `sun_path` holds 108 bytes, pod directories can
+/// be longer, so long paths go through `/proc/self/fd/<dir>/<name>` (keep the guard alive).
+pub fn short_socket_path(path: &Path) -> std::io::Result<(PathBuf, Option<std::fs::File>)> {
+    if path.as_os_str().len() < 100 {
+        return Ok((path.to_path_buf(), None));
+    }
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("socket path has no directory"))?;
+    let name = path.file_name().ok_or_else(|| std::io::Error::other("socket path has no file name"))?;
+    let f = std::fs::File::open(dir)?;
+    Ok((PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd())).join(name), Some(f)))
+}
+
 /// Brings `lo` up in the current network namespace.
 fn loopback_up() -> std::io::Result<()> {
     #[repr(C)]
@@ -123,7 +135,8 @@ pub fn main(opts: ShimOptions) -> std::io::Result<()> {
     std::fs::write(dir.sandbox().join("shim.pid"), std::process::id().to_string())?;
     let sock = dir.shim_socket();
     let _ = std::fs::remove_file(&sock);
-    let listener = std::os::unix::net::UnixListener::bind(&sock)?;
+    let (bind_path, _guard) = short_socket_path(&sock)?;
+    let listener = std::os::unix::net::UnixListener::bind(&bind_path)?;
     listener.set_nonblocking(true)?;
     writeln!(stdout, "ready")?;
     stdout.flush()?;
@@ -374,8 +387,13 @@ pub struct ShimClient {
 }
 
 impl ShimClient {
+    async fn connect(&self) -> std::io::Result<tokio::net::UnixStream> {
+        let (path, _guard) = short_socket_path(&self.socket)?;
+        tokio::net::UnixStream::connect(&path).await
+    }
+
     pub async fn call(&self, req: &Request) -> std::io::Result<Response> {
-        let stream = tokio::net::UnixStream::connect(&self.socket).await?;
+        let stream = self.connect().await?;
         let (r, mut w) = stream.into_split();
         let mut line = serde_json::to_vec(req).map_err(std::io::Error::other)?;
         line.push(b'\n');
@@ -387,7 +405,7 @@ impl ShimClient {
 
     /// A stream of exits; ends (None) when the shim goes away.
     pub async fn subscribe(&self) -> std::io::Result<tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>> {
-        let stream = tokio::net::UnixStream::connect(&self.socket).await?;
+        let stream = self.connect().await?;
         let (r, mut w) = stream.into_split();
         w.write_all(b"{\"op\":\"subscribe\"}\n").await?;
         let mut lines = BufReader::new(r).lines();

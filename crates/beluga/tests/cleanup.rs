@@ -1,0 +1,76 @@
+//! After `delete`, nothing of the pod remains: no mount, namespace, runtime container, shim,
+//! cgroup or pod directory (issue 2 "cleanup").
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+fn mounts_under(prefix: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4).map(String::from))
+        .filter(|m| m.starts_with(prefix))
+        .collect()
+}
+
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                out.push(cmd);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn delete_leaves_nothing_behind() {
+    let Some(d) = Daemon::start() else { return };
+    let state = d.state_dir();
+    let prefix = state.to_string_lossy().into_owned();
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: gone}}\nspec:\n  terminationGracePeriodSeconds: 2\n  volumes: [{{name: m, emptyDir: {{medium: Memory}}}}, {{name: disk, emptyDir: {{}}}}]\n  initContainers: [{{name: i, image: {IMAGE}, command: ['true']}}, {{name: side, image: {IMAGE}, restartPolicy: Always, command: [sleep, '3600']}}]\n  containers:\n  - {{name: a, image: {IMAGE}, command: [sleep, '3600'], volumeMounts: [{{name: m, mountPath: /m}}, {{name: disk, mountPath: /d}}]}}\n  - {{name: b, image: {IMAGE}, command: [sleep, '3600']}}\n"
+    ));
+    let p = d.wait_running("gone");
+    let ids: Vec<String> = ["containerStatuses", "initContainerStatuses"]
+        .iter()
+        .flat_map(|l| p["status"][l].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["containerID"].as_str().map(|s| s.split("://").nth(1).unwrap_or("").to_string()))
+        .collect();
+    assert_eq!(ids.len(), 4);
+    let uid = p["metadata"]["uid"].as_str().unwrap().to_string();
+    assert!(!mounts_under(&prefix).is_empty(), "the running pod has mounts");
+    assert!(!processes_mentioning(&uid).is_empty(), "the running pod has a shim");
+
+    d.ok(&["delete", "pod", "gone"]);
+    assert!(!d.run(&["get", "pod", "gone"]).status.success());
+    assert_eq!(mounts_under(&prefix), Vec::<String>::new(), "mounts left behind");
+    assert_eq!(processes_mentioning(&uid), Vec::<String>::new(), "processes left behind");
+    let runtime_state = state.join("runtime");
+    let left: Vec<_> = std::fs::read_dir(&runtime_state).map(|r| r.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "runtime containers left behind: {left:?}");
+    let pods_left: Vec<_> = walk(&state.join("pods"));
+    assert!(pods_left.is_empty(), "pod directory left behind: {pods_left:?}");
+    for ctl in ["memory", "pids", "cpu", "unified", ""] {
+        for id in &ids {
+            let cg = std::path::Path::new("/sys/fs/cgroup").join(ctl).join("beluga").join(id);
+            assert!(!cg.exists(), "cgroup left behind: {}", cg.display());
+        }
+    }
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        out.push(e.path());
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(walk(&e.path()));
+        }
+    }
+    out
+}

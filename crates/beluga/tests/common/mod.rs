@@ -1,0 +1,257 @@
+//! Test harness: a private daemon (own root, socket and runtime state) per test, the busybox
+//! image built once per test binary from Debian's busybox-static, and helpers to drive the CLI.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const IMAGE: &str = "localhost/busybox:1";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_beluga")
+}
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+}
+
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// The busybox rootfs, built once per test process.
+pub fn rootfs() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("beluga-test-rootfs-{}", std::process::id()));
+        let st = Command::new("sh").arg(workspace().join("scripts/busybox-rootfs.sh")).arg(&dir).status().expect("running busybox-rootfs.sh");
+        assert!(st.success(), "building the busybox rootfs failed");
+        dir
+    })
+}
+
+pub struct Daemon {
+    pub root: tempfile::TempDir,
+    pub socket: PathBuf,
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts a daemon with a short crash-loop back-off, with the busybox image imported.
+    /// Returns None (and the test passes vacuously with a note) when not root.
+    pub fn start() -> Option<Daemon> {
+        Self::start_with(&["--crash-loop-backoff-initial", "1s", "--crash-loop-backoff-max", "4s"])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Option<Daemon> {
+        if !is_root() {
+            eprintln!("skipped: needs root (namespaces, mounts, an OCI runtime)");
+            return None;
+        }
+        let root = tempfile::Builder::new().prefix("beluga-test-").tempdir().expect("tempdir");
+        let socket = root.path().join("api.sock");
+        let log = root.path().join("daemon.log");
+        let logf = std::fs::File::create(&log).expect("daemon log");
+        let child = Command::new(bin())
+            .arg("daemon")
+            .arg("--root")
+            .arg(root.path().join("state"))
+            .arg("--socket")
+            .arg(&socket)
+            .args(extra)
+            .env("BELUGA_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(logf)
+            .spawn()
+            .expect("starting the daemon");
+        let d = Daemon { root, socket, child: Some(child), log };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&d.socket).is_err() {
+            assert!(Instant::now() < deadline, "daemon did not come up:\n{}", d.daemon_log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d.ok(&["image", "import", rootfs().to_str().unwrap(), "--tag", IMAGE]);
+        Some(d)
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.path().join("state")
+    }
+
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args).env("BELUGA_SOCKET", &self.socket);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("running beluga")
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(o.status.success(), "beluga {args:?} failed: {}\n{}", String::from_utf8_lossy(&o.stderr), String::from_utf8_lossy(&o.stdout));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    pub fn apply_output(&self, yaml: &str) -> Output {
+        let mut child = self.cmd(&["apply", "-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("apply");
+        child.stdin.take().expect("stdin").write_all(yaml.as_bytes()).expect("write manifest");
+        child.wait_with_output().expect("apply output")
+    }
+
+    pub fn apply(&self, yaml: &str) -> String {
+        let o = self.apply_output(yaml);
+        assert!(o.status.success(), "apply failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    pub fn pod(&self, name: &str) -> Value {
+        serde_json::from_str(&self.ok(&["get", "pod", name, "-o", "json"])).expect("pod json")
+    }
+
+    /// Polls the pod until `pred` holds (tests only; the product uses watches).
+    pub fn wait_pod(&self, name: &str, timeout: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let o = self.run(&["get", "pod", name, "-o", "json"]);
+            if o.status.success() {
+                let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+                if pred(&v) {
+                    return v;
+                }
+                if Instant::now() > deadline {
+                    panic!("timed out waiting for {what} on pod {name}; last status:\n{}\n--- daemon log tail ---\n{}", serde_json::to_string_pretty(&v["status"]).unwrap_or_default(), tail(&self.daemon_log(), 40));
+                }
+            } else if Instant::now() > deadline {
+                panic!("timed out waiting for {what}: {}", String::from_utf8_lossy(&o.stderr));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn wait_phase(&self, name: &str, phase: &str, timeout: Duration) -> Value {
+        self.wait_pod(name, timeout, &format!("phase {phase}"), |p| p["status"]["phase"] == phase)
+    }
+
+    /// Waits until every regular container (and sidecar) is running and ready.
+    pub fn wait_running(&self, name: &str) -> Value {
+        self.wait_pod(name, Duration::from_secs(30), "all containers ready", |p| {
+            p["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        })
+    }
+
+    /// The `get pods` row of a pod: [NAME, READY, STATUS, RESTARTS, AGE].
+    pub fn row(&self, name: &str) -> Vec<String> {
+        let out = self.ok(&["get", "pods", name]);
+        out.lines().nth(1).unwrap_or("").split_whitespace().map(String::from).collect()
+    }
+
+    pub fn exec(&self, pod: &str, container: &str, cmd: &[&str]) -> Output {
+        let mut args = vec!["exec", pod, "-c", container, "--"];
+        args.extend_from_slice(cmd);
+        self.run(&args)
+    }
+
+    pub fn logs(&self, pod: &str, container: &str) -> String {
+        self.ok(&["logs", pod, "-c", container])
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        let logf = std::fs::OpenOptions::new().append(true).open(&self.log).expect("daemon log");
+        let child = Command::new(bin())
+            .arg("daemon")
+            .arg("--root")
+            .arg(self.state_dir())
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(["--crash-loop-backoff-initial", "1s", "--crash-loop-backoff-max", "4s"])
+            .env("BELUGA_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(logf)
+            .spawn()
+            .expect("restarting the daemon");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
+            assert!(Instant::now() < deadline, "daemon did not come back");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            let list = self.run(&["get", "pods", "-o", "name"]);
+            for name in String::from_utf8_lossy(&list.stdout).lines() {
+                let _ = self.run(&["delete", name, "--grace-period=0", "--force"]);
+            }
+        }
+        self.stop();
+        // Never leave a mount of ours on the machine, whatever the test did.
+        let prefix = self.root.path().to_string_lossy().into_owned();
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut points: Vec<&str> = mi.lines().filter_map(|l| l.split_whitespace().nth(4)).filter(|m| m.starts_with(&prefix)).collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = rustix::mount::unmount(p, rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+}
+
+pub fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A condition's (status, reason, message).
+pub fn condition(p: &Value, kind: &str) -> (String, String, String) {
+    let c = p["status"]["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == kind).cloned()).unwrap_or_default();
+    let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
+    (s("status"), s("reason"), s("message"))
+}
+
+pub fn status_of<'a>(p: &'a Value, list: &str, name: &str) -> &'a Value {
+    p["status"][list].as_array().and_then(|l| l.iter().find(|c| c["name"] == name)).unwrap_or(&Value::Null)
+}
+
+/// Lines `<uptime> <name> <event>` appended to a shared file, as spec §13.0's harness records order.
+pub fn order_log(text: &str) -> Vec<(f64, String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?.parse().ok()?, f.next()?.to_string(), f.next()?.to_string()))
+        })
+        .collect()
+}
+
+pub fn index_of(log: &[(f64, String, String)], name: &str, event: &str) -> usize {
+    log.iter().position(|(_, n, e)| n == name && e == event).unwrap_or_else(|| panic!("{name} {event} not in {log:?}"))
+}

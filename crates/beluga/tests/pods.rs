@@ -1,0 +1,283 @@
+//! Pods on real containers: init ordering and failure (spec §3, §13.1), sharing and isolation
+//! (§11.3), status and `-o json` (§8), restart policy (§5.2), termination message (§8.3),
+//! volumes (§11.1–§11.2), logs and exec.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+const MARK: &str = "read up _ < /proc/uptime; echo \"$up $NAME";
+
+fn init_pod(policy: &str, inits: &[(&str, &str)], app: &str) -> String {
+    let mut y = format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  restartPolicy: {policy}\n  volumes: [{{name: shared}}]\n  initContainers:\n");
+    for (name, script) in inits {
+        y.push_str(&format!(
+            "  - name: {name}\n    image: {IMAGE}\n    env: [{{name: NAME, value: {name}}}]\n    volumeMounts: [{{name: shared, mountPath: /shared}}]\n    command: [sh, -c, '{script}']\n"
+        ));
+    }
+    y.push_str(&format!("  containers:\n  - name: run1\n    image: {IMAGE}\n    env: [{{name: NAME, value: run1}}]\n    volumeMounts: [{{name: shared, mountPath: /shared}}]\n    command: [sh, -c, '{app}']\n"));
+    y
+}
+
+// spec §3.1 "Sequential", [e2e] I1/L14: each init container runs after the previous exited 0,
+// the app after all; Never + all exit 0 → Succeeded; statuses as §3.1 "Success status".
+#[test]
+fn init_containers_run_in_order_then_pod_succeeds() {
+    let Some(d) = Daemon::start() else { return };
+    let step = format!("{MARK} start\" >> /shared/log; sleep 0.3; {MARK} end\" >> /shared/log");
+    let yaml = init_pod("Never", &[("init1", &step), ("init2", &step), ("init3", &step)], &format!("{MARK} start\" >> /shared/log; cat /shared/log"));
+    d.apply(&yaml);
+    let p = d.wait_phase("p", "Succeeded", Duration::from_secs(30));
+    let log = order_log(&d.logs("p", "run1"));
+    let order: Vec<String> = log.iter().map(|(_, n, e)| format!("{n}:{e}")).collect();
+    assert_eq!(order, ["init1:start", "init1:end", "init2:start", "init2:end", "init3:start", "init3:end", "run1:start"]);
+    for i in ["init1", "init2", "init3"] {
+        let s = status_of(&p, "initContainerStatuses", i);
+        assert_eq!((s["ready"].as_bool(), s["started"].as_bool()), (Some(true), Some(false)), "{i}");
+        assert_eq!(s["state"]["terminated"]["exitCode"], 0);
+        assert_eq!(s["state"]["terminated"]["reason"], "Completed");
+    }
+    assert_eq!(condition(&p, "Initialized").0, "True");
+    assert_eq!(&d.row("p")[1..3], ["0/1", "Completed"]);
+}
+
+// [e2e] I4: restartPolicy Never, init2 fails → Failed, Initialized False with init2 named,
+// run1 never starts and stays Waiting{PodInitializing}; kubectl shows Init:Error.
+#[test]
+fn failed_init_container_fails_never_pod() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&init_pod("Never", &[("init1", "true"), ("init2", "exit 1")], "true"));
+    let p = d.wait_phase("p", "Failed", Duration::from_secs(30));
+    assert_eq!(condition(&p, "Initialized"), ("False".into(), "ContainersNotInitialized".into(), "containers with incomplete status: [init2]".into()));
+    let run1 = status_of(&p, "containerStatuses", "run1");
+    assert_eq!(run1["state"]["waiting"]["reason"], "PodInitializing");
+    assert_eq!(run1["restartCount"], 0);
+    assert_eq!(status_of(&p, "initContainerStatuses", "init2")["state"]["terminated"]["exitCode"], 1);
+    assert_eq!(d.row("p")[2], "Init:Error");
+    assert!(!d.state_dir().join("pods").read_dir().unwrap().flatten().any(|e| e.path().join("run1").exists()), "run1 must never have run");
+}
+
+// [e2e] I3: restartPolicy Always, init1 fails → restarted with back-off, pod Pending, app waits.
+#[test]
+fn failed_init_container_is_retried_under_always() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&init_pod("Always", &[("init1", "exit 1"), ("init2", "true")], "sleep 3600"));
+    let p = d.wait_pod("p", Duration::from_secs(30), "init1 restarted twice", |p| status_of(p, "initContainerStatuses", "init1")["restartCount"].as_i64().unwrap_or(0) >= 2);
+    assert_eq!(p["status"]["phase"], "Pending");
+    assert_eq!(condition(&p, "Initialized"), ("False".into(), "ContainersNotInitialized".into(), "containers with incomplete status: [init1 init2]".into()));
+    assert_eq!(status_of(&p, "containerStatuses", "run1")["state"]["waiting"]["reason"], "PodInitializing");
+    assert_eq!(status_of(&p, "initContainerStatuses", "init2")["state"]["waiting"]["reason"], "PodInitializing");
+    let status = d.row("p")[2].clone();
+    assert!(status == "Init:Error" || status == "Init:CrashLoopBackOff", "{status}");
+}
+
+const TWO: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: duo}
+spec:
+  volumes: [{name: shared, emptyDir: {}}]
+  containers:
+  - name: a
+    image: localhost/busybox:1
+    command: [sh, -c, "echo only-in-a > /private; echo from-a > /shared/note; mkdir /www; echo served-by-a > /www/index.html; exec httpd -f -p 8080 -h /www"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
+  - name: b
+    image: localhost/busybox:1
+    command: [sleep, "3600"]
+    volumeMounts: [{name: shared, mountPath: /data}]
+"#;
+
+// spec §11.3: network, UTS (hostname) and volumes shared; PID and mount namespaces private.
+#[test]
+fn containers_share_localhost_and_volumes_but_not_processes_or_files() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(TWO);
+    d.wait_running("duo");
+    assert_eq!(stdout(&d.exec("duo", "b", &["wget", "-qO-", "http://localhost:8080/"])), "served-by-a\n");
+    assert_eq!(stdout(&d.exec("duo", "b", &["cat", "/data/note"])), "from-a\n");
+    let o = d.exec("duo", "b", &["cat", "/private"]);
+    assert!(!o.status.success(), "b must not see a's root filesystem");
+    let ps = stdout(&d.exec("duo", "a", &["ps", "-o", "pid,args"]));
+    assert!(ps.contains("1 httpd") && !ps.contains("sleep"), "a sees only its own processes:\n{ps}");
+    for c in ["a", "b"] {
+        assert_eq!(stdout(&d.exec("duo", c, &["hostname"])), "duo\n");
+        let hosts = stdout(&d.exec("duo", c, &["cat", "/etc/hosts"]));
+        assert!(hosts.starts_with("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n") && hosts.contains("\tduo\n"), "{hosts}");
+        assert_eq!(stdout(&d.exec("duo", c, &["ping", "-c", "1", "-W", "2", "duo"])).contains("1 packets received"), true);
+    }
+}
+
+// spec §8: `get -o json` is a real v1 Pod with the status fields of §8.3 and §8.2's conditions.
+#[test]
+fn get_json_is_a_v1_pod_with_full_status() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(TWO);
+    d.wait_running("duo");
+    let v = d.pod("duo");
+    let pod: beluga_api::Pod = serde_json::from_value(v.clone()).expect("a v1 Pod");
+    assert_eq!((v["apiVersion"].as_str(), v["kind"].as_str()), (Some("v1"), Some("Pod")));
+    assert!(pod.metadata.uid.is_some() && pod.metadata.creation_timestamp.is_some());
+    let st = pod.status.expect("status");
+    assert_eq!(st.phase.as_deref(), Some("Running"));
+    let types: Vec<String> = st.conditions.unwrap().iter().map(|c| format!("{}={}", c.type_, c.status)).collect();
+    assert_eq!(types, ["PodReadyToStartContainers=True", "Initialized=True", "Ready=True", "ContainersReady=True", "PodScheduled=True"]);
+    for cs in st.container_statuses.unwrap() {
+        assert!(cs.container_id.as_deref().is_some_and(|id| id.starts_with("runc://") || id.starts_with("crun://")), "{cs:?}");
+        assert!(cs.image_id.starts_with("sha256:"));
+        assert_eq!(cs.image, IMAGE);
+        assert!(cs.ready && cs.started == Some(true) && cs.restart_count == 0);
+        assert!(cs.state.unwrap().running.unwrap().started_at.is_some());
+    }
+    let list: serde_json::Value = serde_json::from_str(&d.ok(&["get", "pods", "-o", "json"])).unwrap();
+    assert_eq!(list["kind"], "List");
+    assert_eq!(d.ok(&["get", "pods", "-o", "name"]), "pod/duo\n");
+    let yaml = d.ok(&["get", "pod", "duo", "-o", "yaml"]);
+    assert!(yaml.contains("kind: Pod") && yaml.contains("phase: Running"), "{yaml}");
+    let wide = d.ok(&["get", "pods", "-o", "wide"]);
+    assert!(wide.starts_with("NAME   READY   STATUS    RESTARTS   AGE   IP       NODE"), "{wide}");
+}
+
+// spec §5.2 + §8.1 + §9.3: Never/OnFailure/Always outcomes through the CLI.
+#[test]
+fn restart_policies() {
+    let Some(d) = Daemon::start() else { return };
+    let pod = |name: &str, policy: &str, script: &str| format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  restartPolicy: {policy}\n  containers: [{{name: c, image: {IMAGE}, command: [sh, -c, '{script}']}}]\n");
+    d.apply(&pod("ok", "Never", "exit 0"));
+    d.apply(&pod("bad", "Never", "exit 3"));
+    d.apply(&pod("retry", "OnFailure", "exit 1"));
+    d.apply(&pod("again", "Always", "exit 0"));
+    d.wait_phase("ok", "Succeeded", Duration::from_secs(20));
+    let bad = d.wait_phase("bad", "Failed", Duration::from_secs(20));
+    assert_eq!(status_of(&bad, "containerStatuses", "c")["state"]["terminated"]["exitCode"], 3);
+    assert_eq!(d.row("ok")[2], "Completed");
+    assert_eq!(d.row("bad")[2], "Error");
+    // OnFailure and Always both restart (the first restart immediately, then with back-off).
+    for name in ["retry", "again"] {
+        let p = d.wait_pod(name, Duration::from_secs(30), "2 restarts", |p| status_of(p, "containerStatuses", "c")["restartCount"].as_i64().unwrap_or(0) >= 2);
+        assert_eq!(p["status"]["phase"], "Running", "{name}");
+        let cs = status_of(&p, "containerStatuses", "c");
+        assert!(cs["lastState"]["terminated"]["exitCode"].is_i64(), "{cs}");
+    }
+}
+
+// spec §8.3 / §2.3.8: the termination message file, and FallbackToLogsOnError.
+#[test]
+fn termination_messages() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: msg}}\nspec:\n  restartPolicy: Never\n  containers:\n  - {{name: file, image: {IMAGE}, command: [sh, -c, 'printf bye > /dev/termination-log']}}\n  - {{name: logs, image: {IMAGE}, terminationMessagePolicy: FallbackToLogsOnError, command: [sh, -c, 'echo first; echo last words; exit 2']}}\n  - {{name: custom, image: {IMAGE}, terminationMessagePath: /tmp/why, command: [sh, -c, 'echo custom > /tmp/why']}}\n"
+    ));
+    let p = d.wait_phase("msg", "Failed", Duration::from_secs(20));
+    assert_eq!(status_of(&p, "containerStatuses", "file")["state"]["terminated"]["message"], "bye");
+    assert_eq!(status_of(&p, "containerStatuses", "logs")["state"]["terminated"]["message"], "first\nlast words\n");
+    assert_eq!(status_of(&p, "containerStatuses", "custom")["state"]["terminated"]["message"], "custom\n");
+}
+
+// spec §11.1–§11.2: hostPath types, readOnly, subPath, emptyDir on tmpfs with sizeLimit.
+#[test]
+fn volumes() {
+    let Some(d) = Daemon::start() else { return };
+    let host = d.root.path().join("host-data");
+    let h = host.to_str().unwrap();
+    d.apply(&format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: vols}}
+spec:
+  volumes:
+  - {{name: hp, hostPath: {{path: {h}, type: DirectoryOrCreate}}}}
+  - {{name: mem, emptyDir: {{medium: Memory, sizeLimit: 8Mi}}}}
+  containers:
+  - name: c
+    image: {IMAGE}
+    command: [sh, -c, "echo written > /host/out; sleep 3600"]
+    volumeMounts:
+    - {{name: hp, mountPath: /host}}
+    - {{name: hp, mountPath: /ro, readOnly: true}}
+    - {{name: hp, mountPath: /sub, subPath: nested/dir}}
+    - {{name: mem, mountPath: /mem}}
+"#
+    ));
+    d.wait_running("vols");
+    assert_eq!(std::fs::read_to_string(host.join("out")).unwrap(), "written\n");
+    assert!(!d.exec("vols", "c", &["touch", "/ro/x"]).status.success(), "readOnly mount must refuse writes");
+    assert!(d.exec("vols", "c", &["touch", "/sub/y"]).status.success());
+    assert!(host.join("nested/dir/y").exists(), "subPath directory created inside the volume");
+    let mounts = stdout(&d.exec("vols", "c", &["cat", "/proc/mounts"]));
+    let mem = mounts.lines().find(|l| l.split_whitespace().nth(1) == Some("/mem")).unwrap_or_else(|| panic!("{mounts}"));
+    assert!(mem.starts_with("tmpfs /mem tmpfs") && mem.contains("size=8192k"), "{mem}");
+
+    // A hostPath whose type check fails: FailedMount, and no container starts.
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: nofile}}\nspec:\n  volumes: [{{name: f, hostPath: {{path: {h}/missing, type: File}}}}]\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '60'], volumeMounts: [{{name: f, mountPath: /f}}]}}]\n"));
+    std::thread::sleep(Duration::from_secs(2));
+    let p = d.pod("nofile");
+    assert_eq!(p["status"]["phase"], "Pending");
+    assert_eq!(status_of(&p, "containerStatuses", "c")["state"]["waiting"]["reason"], "ContainerCreating");
+    let describe = d.ok(&["describe", "pod", "nofile"]);
+    assert!(describe.contains("FailedMount") && describe.contains("is not a file"), "{describe}");
+}
+
+// Logs: --tail, --timestamps, --previous, --all-containers, and kubelet's messages.
+#[test]
+fn logs_options() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: lg}}\nspec:\n  restartPolicy: OnFailure\n  containers:\n  - {{name: a, image: {IMAGE}, command: [sh, -c, 'echo one; echo two; echo three >&2; sleep 0.5; [ -f /tmp/x ] || exit 1']}}\n  - {{name: b, image: {IMAGE}, command: [sh, -c, 'echo bee; sleep 3600']}}\n"
+    ));
+    d.wait_pod("lg", Duration::from_secs(30), "a restarted", |p| status_of(p, "containerStatuses", "a")["restartCount"].as_i64().unwrap_or(0) >= 1);
+    // stdout and stderr are separate pipes, so only the order within a stream is defined.
+    let prev = d.ok(&["logs", "lg", "-c", "a", "-p"]);
+    let mut lines: Vec<&str> = prev.lines().collect();
+    assert!(prev.find("one").unwrap() < prev.find("two").unwrap(), "{prev}");
+    lines.sort();
+    assert_eq!(lines, ["one", "three", "two"]);
+    let last = d.ok(&["logs", "lg", "-c", "a", "-p", "--tail", "1"]);
+    assert_eq!(last, format!("{}\n", prev.lines().last().unwrap()));
+    let ts = d.ok(&["logs", "lg", "-c", "b", "--timestamps"]);
+    let (stamp, rest) = ts.split_once(' ').unwrap();
+    assert_eq!(rest, "bee\n");
+    assert!(stamp.parse::<beluga_api::k8s_openapi::jiff::Timestamp>().is_ok(), "{stamp}");
+    let all = d.ok(&["logs", "lg", "--all-containers", "--prefix"]);
+    assert!(all.contains("[pod/lg/b] bee\n"), "{all}");
+    let o = d.run(&["logs", "lg"]);
+    assert!(!o.status.success());
+    assert_eq!(stderr(&o).trim(), "Error from server (BadRequest): a container name must be specified for pod lg, choose one of: [a b]");
+}
+
+// exec: exit codes pass through, stdin with -i, container must exist.
+#[test]
+fn exec_passes_exit_code_and_stdin() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(TWO);
+    d.wait_running("duo");
+    let o = d.exec("duo", "b", &["sh", "-c", "echo out; echo err >&2; exit 7"]);
+    assert_eq!(o.status.code(), Some(7));
+    assert_eq!(stdout(&o), "out\n");
+    assert!(stderr(&o).contains("err\n") && stderr(&o).contains("command terminated with exit code 7"));
+    let mut child = d.cmd(&["exec", "-i", "duo", "-c", "b", "--", "tr", "a-z", "A-Z"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"shout\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&o), "SHOUT\n");
+    let o = d.exec("duo", "nope", &["true"]);
+    assert!(!o.status.success() && stderr(&o).contains("container nope is not valid for pod duo"), "{}", stderr(&o));
+}
+
+// spec §7.4–§7.6: delete sends SIGTERM; a container that handles it exits at once (Succeeded
+// before removal), one that ignores it is killed when the grace period ends.
+#[test]
+fn delete_is_graceful() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: polite}}\nspec:\n  containers: [{{name: c, image: {IMAGE}, command: [sh, -c, 'trap \"exit 0\" TERM; while true; do sleep 0.1; done']}}]\n"));
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: stubborn}}\nspec:\n  terminationGracePeriodSeconds: 3\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
+    d.wait_running("polite");
+    d.wait_running("stubborn");
+    let t = std::time::Instant::now();
+    assert_eq!(d.ok(&["delete", "pod", "polite"]), "pod \"polite\" deleted\n");
+    assert!(t.elapsed() < Duration::from_secs(20), "a TERM-handling container must not wait for the 30 s grace period");
+    let t = std::time::Instant::now();
+    d.ok(&["delete", "pod", "stubborn"]);
+    // PID 1 ignores SIGTERM: SIGKILL after the 3 s grace period.
+    assert!(t.elapsed() >= Duration::from_secs(3), "killed before the grace period ended");
+    assert!(!d.run(&["get", "pod", "stubborn"]).status.success());
+}
