@@ -1,7 +1,9 @@
 //! The apiserver's defaulting (spec §1, `pkg/apis/core/v1/defaults.go`). Runs before validation.
 
 use crate::{Container, Pod};
-use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, PodSecurityContext, Probe, ResourceRequirements};
+use k8s_openapi::api::core::v1::{
+    EmptyDirVolumeSource, PodSecurityContext, Probe, ResourceRequirements,
+};
 
 pub const DEFAULT_TERMINATION_GRACE_PERIOD: i64 = 30;
 pub const DEFAULT_TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
@@ -24,12 +26,16 @@ pub fn apply(pod: &mut Pod) {
     }
     let spec = pod.spec.get_or_insert_with(Default::default);
     spec.restart_policy.get_or_insert_with(|| "Always".into());
-    spec.termination_grace_period_seconds.get_or_insert(DEFAULT_TERMINATION_GRACE_PERIOD);
+    spec.termination_grace_period_seconds
+        .get_or_insert(DEFAULT_TERMINATION_GRACE_PERIOD);
     spec.dns_policy.get_or_insert_with(|| "ClusterFirst".into());
-    spec.scheduler_name.get_or_insert_with(|| "default-scheduler".into());
-    spec.security_context.get_or_insert_with(PodSecurityContext::default);
+    spec.scheduler_name
+        .get_or_insert_with(|| "default-scheduler".into());
+    spec.security_context
+        .get_or_insert_with(PodSecurityContext::default);
     spec.enable_service_links.get_or_insert(true);
-    spec.preemption_policy.get_or_insert_with(|| "PreemptLowerPriority".into());
+    spec.preemption_policy
+        .get_or_insert_with(|| "PreemptLowerPriority".into());
     spec.priority.get_or_insert(0);
     for v in spec.volumes.iter_mut().flatten() {
         let has_source = v.host_path.is_some()
@@ -75,13 +81,23 @@ fn container(c: &mut Container) {
         let image = c.image.clone().unwrap_or_default();
         c.image_pull_policy = Some(default_pull_policy(&image).into());
     }
-    c.termination_message_path.get_or_insert_with(|| DEFAULT_TERMINATION_MESSAGE_PATH.into());
-    c.termination_message_policy.get_or_insert_with(|| "File".into());
-    c.resources.get_or_insert_with(ResourceRequirements::default);
+    c.termination_message_path
+        .get_or_insert_with(|| DEFAULT_TERMINATION_MESSAGE_PATH.into());
+    c.termination_message_policy
+        .get_or_insert_with(|| "File".into());
+    c.resources
+        .get_or_insert_with(ResourceRequirements::default);
     for p in c.ports.iter_mut().flatten() {
         p.protocol.get_or_insert_with(|| "TCP".into());
     }
-    for p in [&mut c.liveness_probe, &mut c.readiness_probe, &mut c.startup_probe].into_iter().flatten() {
+    for p in [
+        &mut c.liveness_probe,
+        &mut c.readiness_probe,
+        &mut c.startup_probe,
+    ]
+    .into_iter()
+    .flatten()
+    {
         probe(p);
     }
     if let Some(l) = c.lifecycle.as_mut() {
@@ -151,7 +167,10 @@ spec:
     ports: [{containerPort: 80}]
     livenessProbe: {httpGet: {port: 80}, periodSeconds: 0}
 "#;
-        let mut pod = parse_pods(y, "f", ValidateMode::Strict).unwrap().pods.remove(0);
+        let mut pod = parse_pods(y, "f", ValidateMode::Strict)
+            .unwrap()
+            .pods
+            .remove(0);
         apply(&mut pod);
         let spec = pod.spec.as_ref().unwrap();
         assert_eq!(pod.metadata.namespace.as_deref(), Some("default"));
@@ -160,12 +179,29 @@ spec:
         assert!(spec.volumes.as_ref().unwrap()[0].empty_dir.is_some());
         let c = &spec.containers[0];
         assert_eq!(c.image_pull_policy.as_deref(), Some("IfNotPresent"));
-        assert_eq!(c.termination_message_path.as_deref(), Some("/dev/termination-log"));
+        assert_eq!(
+            c.termination_message_path.as_deref(),
+            Some("/dev/termination-log")
+        );
         assert_eq!(c.termination_message_policy.as_deref(), Some("File"));
-        assert_eq!(c.ports.as_ref().unwrap()[0].protocol.as_deref(), Some("TCP"));
+        assert_eq!(
+            c.ports.as_ref().unwrap()[0].protocol.as_deref(),
+            Some("TCP")
+        );
         let p = c.liveness_probe.as_ref().unwrap();
-        assert_eq!((p.timeout_seconds, p.period_seconds, p.success_threshold, p.failure_threshold), (Some(1), Some(10), Some(1), Some(3)));
+        assert_eq!(
+            (
+                p.timeout_seconds,
+                p.period_seconds,
+                p.success_threshold,
+                p.failure_threshold
+            ),
+            (Some(1), Some(10), Some(1), Some(3))
+        );
         let g = p.http_get.as_ref().unwrap();
-        assert_eq!((g.path.as_deref(), g.scheme.as_deref()), (Some("/"), Some("HTTP")));
+        assert_eq!(
+            (g.path.as_deref(), g.scheme.as_deref()),
+            (Some("/"), Some("HTTP"))
+        );
     }
 }

@@ -27,7 +27,10 @@ pub fn tabwrite(text: &str) -> String {
         while i < lines.len() && lines[i].contains('\t') {
             i += 1;
         }
-        let block: Vec<Vec<&str>> = lines[start..i].iter().map(|l| l.split('\t').collect()).collect();
+        let block: Vec<Vec<&str>> = lines[start..i]
+            .iter()
+            .map(|l| l.split('\t').collect())
+            .collect();
         let cols = block.iter().map(|c| c.len()).max().unwrap_or(0);
         let mut widths = vec![0; cols];
         for cells in &block {
@@ -74,10 +77,16 @@ fn state_lines(out: &mut String, label: &str, s: &ContainerState) {
         }
     } else if let Some(w) = &s.waiting {
         out.push_str(&format!("{p}{label}:\tWaiting\n"));
-        out.push_str(&format!("{p}  Reason:\t{}\n", w.reason.clone().unwrap_or_default()));
+        out.push_str(&format!(
+            "{p}  Reason:\t{}\n",
+            w.reason.clone().unwrap_or_default()
+        ));
     } else if let Some(t) = &s.terminated {
         out.push_str(&format!("{p}{label}:\tTerminated\n"));
-        out.push_str(&format!("{p}  Reason:\t{}\n", t.reason.clone().unwrap_or_default()));
+        out.push_str(&format!(
+            "{p}  Reason:\t{}\n",
+            t.reason.clone().unwrap_or_default()
+        ));
         if let Some(m) = t.message.as_deref().filter(|m| !m.is_empty()) {
             out.push_str(&format!("{p}  Message:\t{m}\n"));
         }
@@ -98,14 +107,63 @@ fn state_lines(out: &mut String, label: &str, s: &ContainerState) {
 
 fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init: bool) {
     out.push_str(&format!("  {}:\n", c.name));
-    out.push_str(&format!("    Container ID:\t{}\n", st.and_then(|s| s.container_id.clone()).unwrap_or_default()));
-    out.push_str(&format!("    Image:\t{}\n", c.image.clone().unwrap_or_default()));
-    out.push_str(&format!("    Image ID:\t{}\n", st.map(|s| s.image_id.clone()).unwrap_or_default()));
-    let ports: Vec<String> = c.ports.iter().flatten().map(|p| format!("{}/{}", p.container_port, p.protocol.clone().unwrap_or_else(|| "TCP".into()))).collect();
-    let hports: Vec<String> = c.ports.iter().flatten().map(|p| format!("{}/{}", p.host_port.unwrap_or(0), p.protocol.clone().unwrap_or_else(|| "TCP".into()))).collect();
-    let (pl, hl) = if ports.len() > 1 { ("Ports", "Host Ports") } else { ("Port", "Host Port") };
-    out.push_str(&format!("    {pl}:\t{}\n", if ports.is_empty() { "<none>".into() } else { ports.join(", ") }));
-    out.push_str(&format!("    {hl}:\t{}\n", if hports.is_empty() { "<none>".into() } else { hports.join(", ") }));
+    out.push_str(&format!(
+        "    Container ID:\t{}\n",
+        st.and_then(|s| s.container_id.clone()).unwrap_or_default()
+    ));
+    out.push_str(&format!(
+        "    Image:\t{}\n",
+        c.image.clone().unwrap_or_default()
+    ));
+    out.push_str(&format!(
+        "    Image ID:\t{}\n",
+        st.map(|s| s.image_id.clone()).unwrap_or_default()
+    ));
+    let ports: Vec<String> = c
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                p.container_port,
+                p.protocol.clone().unwrap_or_else(|| "TCP".into())
+            )
+        })
+        .collect();
+    let hports: Vec<String> = c
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                p.host_port.unwrap_or(0),
+                p.protocol.clone().unwrap_or_else(|| "TCP".into())
+            )
+        })
+        .collect();
+    let (pl, hl) = if ports.len() > 1 {
+        ("Ports", "Host Ports")
+    } else {
+        ("Port", "Host Port")
+    };
+    out.push_str(&format!(
+        "    {pl}:\t{}\n",
+        if ports.is_empty() {
+            "<none>".into()
+        } else {
+            ports.join(", ")
+        }
+    ));
+    out.push_str(&format!(
+        "    {hl}:\t{}\n",
+        if hports.is_empty() {
+            "<none>".into()
+        } else {
+            hports.join(", ")
+        }
+    ));
     for (label, list) in [("Command", &c.command), ("Args", &c.args)] {
         if let Some(l) = list.as_ref().filter(|l| !l.is_empty()) {
             out.push_str(&format!("    {label}:\n"));
@@ -117,34 +175,65 @@ fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init
         }
     }
     if let Some(s) = st {
-        state_lines(out, "State", s.state.as_ref().unwrap_or(&ContainerState::default()));
+        state_lines(
+            out,
+            "State",
+            s.state.as_ref().unwrap_or(&ContainerState::default()),
+        );
         if let Some(ls) = s.last_state.as_ref().filter(|l| l.terminated.is_some()) {
             state_lines(out, "Last State", ls);
         }
-        out.push_str(&format!("    Ready:\t{}\n", if s.ready { "True" } else { "False" }));
+        out.push_str(&format!(
+            "    Ready:\t{}\n",
+            if s.ready { "True" } else { "False" }
+        ));
         out.push_str(&format!("    Restart Count:\t{}\n", s.restart_count));
     } else {
         out.push_str("    State:\tWaiting\n    Ready:\tFalse\n    Restart Count:\t0\n");
     }
     let _ = init;
-    for (label, p) in [("Liveness", &c.liveness_probe), ("Readiness", &c.readiness_probe), ("Startup", &c.startup_probe)] {
+    for (label, p) in [
+        ("Liveness", &c.liveness_probe),
+        ("Readiness", &c.readiness_probe),
+        ("Startup", &c.startup_probe),
+    ] {
         if let Some(p) = p {
             let what = if let Some(e) = &p.exec {
                 format!("exec [{}]", e.command.clone().unwrap_or_default().join(" "))
             } else if let Some(g) = &p.http_get {
                 let port = match &g.port {
-                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => i.to_string(),
-                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
+                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => {
+                        i.to_string()
+                    }
+                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => {
+                        s.clone()
+                    }
                 };
-                format!("http-get {}://{}:{port}{}", g.scheme.clone().unwrap_or_else(|| "HTTP".into()).to_lowercase(), g.host.clone().unwrap_or_default(), g.path.clone().unwrap_or_default())
+                format!(
+                    "http-get {}://{}:{port}{}",
+                    g.scheme
+                        .clone()
+                        .unwrap_or_else(|| "HTTP".into())
+                        .to_lowercase(),
+                    g.host.clone().unwrap_or_default(),
+                    g.path.clone().unwrap_or_default()
+                )
             } else if let Some(t) = &p.tcp_socket {
                 let port = match &t.port {
-                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => i.to_string(),
-                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
+                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => {
+                        i.to_string()
+                    }
+                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => {
+                        s.clone()
+                    }
                 };
                 format!("tcp-socket :{port}")
             } else if let Some(g) = &p.grpc {
-                format!("grpc <pod>:{} {}", g.port, g.service.clone().unwrap_or_default())
+                format!(
+                    "grpc <pod>:{} {}",
+                    g.port,
+                    g.service.clone().unwrap_or_default()
+                )
             } else {
                 "unknown".into()
             };
@@ -165,7 +254,11 @@ fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init
             for e in env {
                 let v = match (&e.value, &e.value_from) {
                     (_, Some(vf)) => match &vf.field_ref {
-                        Some(f) => format!(" ({}:{})", f.api_version.clone().unwrap_or_else(|| "v1".into()), f.field_path),
+                        Some(f) => format!(
+                            " ({}:{})",
+                            f.api_version.clone().unwrap_or_else(|| "v1".into()),
+                            f.field_path
+                        ),
                         None => "<set to a reference>".into(),
                     },
                     (Some(v), None) => v.clone(),
@@ -180,9 +273,21 @@ fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init
         Some(ms) => {
             out.push_str("    Mounts:\n");
             for m in ms {
-                let mode = if m.read_only == Some(true) { "ro" } else { "rw" };
-                let sub = m.sub_path.as_deref().filter(|s| !s.is_empty()).map(|s| format!(",path={s:?}")).unwrap_or_default();
-                out.push_str(&format!("      {} from {} ({mode}{sub})\n", m.mount_path, m.name));
+                let mode = if m.read_only == Some(true) {
+                    "ro"
+                } else {
+                    "rw"
+                };
+                let sub = m
+                    .sub_path
+                    .as_deref()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| format!(",path={s:?}"))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "      {} from {} ({mode}{sub})\n",
+                    m.mount_path, m.name
+                ));
             }
         }
     }
@@ -195,10 +300,22 @@ pub fn pod(pod: &Pod, events: &[Event], now: Timestamp) -> String {
     let m = &pod.metadata;
     let mut out = String::new();
     out.push_str(&format!("Name:\t{}\n", m.name.clone().unwrap_or_default()));
-    out.push_str(&format!("Namespace:\t{}\n", m.namespace.clone().unwrap_or_default()));
+    out.push_str(&format!(
+        "Namespace:\t{}\n",
+        m.namespace.clone().unwrap_or_default()
+    ));
     out.push_str(&format!("Priority:\t{}\n", spec.priority.unwrap_or(0)));
-    out.push_str(&format!("Service Account:\t{}\n", spec.service_account_name.clone().unwrap_or_else(|| "default".into())));
-    out.push_str(&format!("Node:\t{}/{}\n", spec.node_name.clone().unwrap_or_default(), status.host_ip.clone().unwrap_or_default()));
+    out.push_str(&format!(
+        "Service Account:\t{}\n",
+        spec.service_account_name
+            .clone()
+            .unwrap_or_else(|| "default".into())
+    ));
+    out.push_str(&format!(
+        "Node:\t{}/{}\n",
+        spec.node_name.clone().unwrap_or_default(),
+        status.host_ip.clone().unwrap_or_default()
+    ));
     if let Some(t) = &status.start_time {
         out.push_str(&format!("Start Time:\t{}\n", time(&t.0)));
     }
@@ -206,15 +323,24 @@ pub fn pod(pod: &Pod, events: &[Event], now: Timestamp) -> String {
     map_lines(&mut out, "Annotations", m.annotations.as_ref());
     let phase = status.phase.clone().unwrap_or_default();
     if let Some(d) = &m.deletion_timestamp {
-        out.push_str(&format!("Status:\tTerminating (lasts {})\n", human_duration(now.duration_since(d.0))));
-        out.push_str(&format!("Termination Grace Period:\t{}s\n", m.deletion_grace_period_seconds.unwrap_or(30)));
+        out.push_str(&format!(
+            "Status:\tTerminating (lasts {})\n",
+            human_duration(now.duration_since(d.0))
+        ));
+        out.push_str(&format!(
+            "Termination Grace Period:\t{}s\n",
+            m.deletion_grace_period_seconds.unwrap_or(30)
+        ));
     } else {
         out.push_str(&format!("Status:\t{phase}\n"));
     }
     if let Some(r) = status.reason.as_deref().filter(|r| !r.is_empty()) {
         out.push_str(&format!("Reason:\t{r}\n"));
     }
-    out.push_str(&format!("IP:\t{}\n", status.pod_ip.clone().unwrap_or_default()));
+    out.push_str(&format!(
+        "IP:\t{}\n",
+        status.pod_ip.clone().unwrap_or_default()
+    ));
     match status.pod_ips.as_ref().filter(|i| !i.is_empty()) {
         None => out.push_str("IPs:\t<none>\n"),
         Some(ips) => {
@@ -228,13 +354,21 @@ pub fn pod(pod: &Pod, events: &[Event], now: Timestamp) -> String {
     if !inits.is_empty() {
         out.push_str("Init Containers:\n");
         for c in &inits {
-            let st = status.init_container_statuses.iter().flatten().find(|s| s.name == c.name);
+            let st = status
+                .init_container_statuses
+                .iter()
+                .flatten()
+                .find(|s| s.name == c.name);
             container(&mut out, c, st, !is_sidecar(c));
         }
     }
     out.push_str("Containers:\n");
     for c in &spec.containers {
-        let st = status.container_statuses.iter().flatten().find(|s| s.name == c.name);
+        let st = status
+            .container_statuses
+            .iter()
+            .flatten()
+            .find(|s| s.name == c.name);
         container(&mut out, c, st, false);
     }
     out.push_str("Conditions:\n  Type\tStatus\n");
@@ -249,19 +383,39 @@ pub fn pod(pod: &Pod, events: &[Event], now: Timestamp) -> String {
         for v in &vols {
             out.push_str(&format!("  {}:\n", v.name));
             if let Some(e) = &v.empty_dir {
-                out.push_str("    Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n");
-                out.push_str(&format!("    Medium:\t{}\n", e.medium.clone().unwrap_or_default()));
-                out.push_str(&format!("    SizeLimit:\t{}\n", e.size_limit.as_ref().map(|q| q.0.clone()).unwrap_or_else(|| "<unset>".into())));
+                out.push_str(
+                    "    Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n",
+                );
+                out.push_str(&format!(
+                    "    Medium:\t{}\n",
+                    e.medium.clone().unwrap_or_default()
+                ));
+                out.push_str(&format!(
+                    "    SizeLimit:\t{}\n",
+                    e.size_limit
+                        .as_ref()
+                        .map(|q| q.0.clone())
+                        .unwrap_or_else(|| "<unset>".into())
+                ));
             } else if let Some(h) = &v.host_path {
                 out.push_str("    Type:\tHostPath (bare host directory volume)\n");
                 out.push_str(&format!("    Path:\t{}\n", h.path));
-                out.push_str(&format!("    HostPathType:\t{}\n", h.type_.clone().unwrap_or_default()));
+                out.push_str(&format!(
+                    "    HostPathType:\t{}\n",
+                    h.type_.clone().unwrap_or_default()
+                ));
             } else {
                 out.push_str("    Type:\t<unsupported on this node>\n");
             }
         }
     }
-    out.push_str(&format!("QoS Class:\t{}\n", status.qos_class.clone().unwrap_or_else(|| "BestEffort".into())));
+    out.push_str(&format!(
+        "QoS Class:\t{}\n",
+        status
+            .qos_class
+            .clone()
+            .unwrap_or_else(|| "BestEffort".into())
+    ));
     map_lines(&mut out, "Node-Selectors", spec.node_selector.as_ref());
     out.push_str("Tolerations:\t<none>\n");
     let mut text = tabwrite(&out);
@@ -269,16 +423,26 @@ pub fn pod(pod: &Pod, events: &[Event], now: Timestamp) -> String {
         text.push_str("Events:                      <none>\n");
         return text;
     }
-    let mut ev = String::from("Events:\n  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------\n");
+    let mut ev = String::from(
+        "Events:\n  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------\n",
+    );
     for e in events {
         let first = e.first_timestamp.as_ref().map(|t| t.0);
         let last = e.last_timestamp.as_ref().map(|t| t.0).or(first);
         let age = match (first, last, e.count.unwrap_or(1)) {
-            (Some(f), Some(l), n) if n > 1 => format!("{} (x{n} over {})", human_duration(now.duration_since(l)), human_duration(now.duration_since(f))),
+            (Some(f), Some(l), n) if n > 1 => format!(
+                "{} (x{n} over {})",
+                human_duration(now.duration_since(l)),
+                human_duration(now.duration_since(f))
+            ),
             (_, Some(l), _) => human_duration(now.duration_since(l)),
             _ => "<unknown>".into(),
         };
-        let from = e.source.as_ref().and_then(|s| s.component.clone()).unwrap_or_default();
+        let from = e
+            .source
+            .as_ref()
+            .and_then(|s| s.component.clone())
+            .unwrap_or_default();
         ev.push_str(&format!(
             "  {}\t{}\t{age}\t{from}\t{}\n",
             e.type_.clone().unwrap_or_default(),
@@ -296,7 +460,10 @@ mod tests {
 
     #[test]
     fn tabwriter_aligns_runs() {
-        assert_eq!(tabwrite("Name:\tweb\nService Account:\tdefault\nContainers:\n  a:\tb\n"), "Name:             web\nService Account:  default\nContainers:\n  a:  b\n");
+        assert_eq!(
+            tabwrite("Name:\tweb\nService Account:\tdefault\nContainers:\n  a:\tb\n"),
+            "Name:             web\nService Account:  default\nContainers:\n  a:  b\n"
+        );
     }
 
     #[test]
@@ -313,7 +480,20 @@ mod tests {
         }))
         .unwrap();
         let out = pod(&p, &[], "2026-01-01T00:01:00Z".parse().unwrap());
-        for want in ["Name:             web\n", "Labels:           app=web\n", "Status:           Running\n", "    State:          Running\n", "      Started:      Thu, 01 Jan 2026 00:00:00 +0000\n", "    Last State:     Terminated\n", "      Exit Code:    1\n", "    Restart Count:  2\n", "      /d from d (rw)\n", "  Ready   True \n", "Events:                      <none>\n", "    Type:       EmptyDir (a temporary directory that shares a pod's lifetime)\n"] {
+        for want in [
+            "Name:             web\n",
+            "Labels:           app=web\n",
+            "Status:           Running\n",
+            "    State:          Running\n",
+            "      Started:      Thu, 01 Jan 2026 00:00:00 +0000\n",
+            "    Last State:     Terminated\n",
+            "      Exit Code:    1\n",
+            "    Restart Count:  2\n",
+            "      /d from d (rw)\n",
+            "  Ready   True \n",
+            "Events:                      <none>\n",
+            "    Type:       EmptyDir (a temporary directory that shares a pod's lifetime)\n",
+        ] {
             assert!(out.contains(want), "missing {want:?} in\n{out}");
         }
     }

@@ -114,7 +114,9 @@ pub fn go_quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -131,8 +133,18 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(kind: ErrorType, path: impl Into<String>, value: Option<Value>, detail: impl Into<String>) -> Self {
-        FieldError { path: path.into(), kind, value, detail: detail.into() }
+    pub fn new(
+        kind: ErrorType,
+        path: impl Into<String>,
+        value: Option<Value>,
+        detail: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            path: path.into(),
+            kind,
+            value,
+            detail: detail.into(),
+        }
     }
     pub fn required(path: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(ErrorType::Required, path, None, detail)
@@ -140,7 +152,11 @@ impl FieldError {
     pub fn forbidden(path: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(ErrorType::Forbidden, path, None, detail)
     }
-    pub fn invalid(path: impl Into<String>, value: impl Into<Value>, detail: impl Into<String>) -> Self {
+    pub fn invalid(
+        path: impl Into<String>,
+        value: impl Into<Value>,
+        detail: impl Into<String>,
+    ) -> Self {
         Self::new(ErrorType::Invalid, path, Some(value.into()), detail)
     }
     pub fn duplicate(path: impl Into<String>, value: impl Into<Value>) -> Self {
@@ -150,7 +166,12 @@ impl FieldError {
         Self::new(ErrorType::NotFound, path, Some(value.into()), "")
     }
     pub fn too_long(path: impl Into<String>, max: usize) -> Self {
-        Self::new(ErrorType::TooLong, path, None, format!("must have at most {max} bytes"))
+        Self::new(
+            ErrorType::TooLong,
+            path,
+            None,
+            format!("must have at most {max} bytes"),
+        )
     }
     /// `Unsupported value: "X": supported values: "A", "B"`.
     pub fn not_supported(path: impl Into<String>, value: impl Into<Value>, valid: &[&str]) -> Self {
@@ -208,7 +229,11 @@ pub fn status_message(kind: &str, name: &str, errors: &[FieldError]) -> String {
     if list.len() == 1 {
         format!("{kind} {} is invalid: {}", go_quote(name), list[0])
     } else {
-        format!("{kind} {} is invalid: [{}]", go_quote(name), list.join(", "))
+        format!(
+            "{kind} {} is invalid: [{}]",
+            go_quote(name),
+            list.join(", ")
+        )
     }
 }
 
@@ -264,8 +289,14 @@ mod tests {
     #[test]
     fn kubectl_layout() {
         let one = vec![FieldError::required("spec.containers[0].image", "")];
-        assert_eq!(kubectl_message("Pod", "p", &one), "The Pod \"p\" is invalid: spec.containers[0].image: Required value");
-        let two = vec![FieldError::required("spec.containers[0].image", ""), FieldError::duplicate("spec.containers[1].name", "app")];
+        assert_eq!(
+            kubectl_message("Pod", "p", &one),
+            "The Pod \"p\" is invalid: spec.containers[0].image: Required value"
+        );
+        let two = vec![
+            FieldError::required("spec.containers[0].image", ""),
+            FieldError::duplicate("spec.containers[1].name", "app"),
+        ];
         assert_eq!(
             kubectl_message("Pod", "p", &two),
             "The Pod \"p\" is invalid: \n* spec.containers[0].image: Required value\n* spec.containers[1].name: Duplicate value: \"app\""

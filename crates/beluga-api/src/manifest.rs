@@ -30,13 +30,28 @@ impl std::str::FromStr for ValidateMode {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ManifestError {
     #[error("error parsing {source_name}: {message}")]
-    Syntax { source_name: String, message: String },
+    Syntax {
+        source_name: String,
+        message: String,
+    },
     #[error("error when creating {source_name:?}: Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: {}", .fields.iter().map(|f| format!("unknown field {f:?}")).collect::<Vec<_>>().join(", "))]
-    UnknownFields { source_name: String, fields: Vec<String> },
+    UnknownFields {
+        source_name: String,
+        fields: Vec<String>,
+    },
     #[error("error when creating {source_name:?}: Pod in version \"v1\" cannot be handled as a Pod: {message}")]
-    Decode { source_name: String, message: String },
+    Decode {
+        source_name: String,
+        message: String,
+    },
     #[error("resource mapping not found for name: {name:?} namespace: {namespace:?} from {source_name:?}: no matches for kind {kind:?} in version {api_version:?}\nensure CRDs are installed first")]
-    UnsupportedKind { source_name: String, name: String, namespace: String, kind: String, api_version: String },
+    UnsupportedKind {
+        source_name: String,
+        name: String,
+        namespace: String,
+        kind: String,
+        api_version: String,
+    },
     #[error("error validating {source_name:?}: error validating data: [apiVersion not set, kind not set]; if you choose to ignore these errors, turn validation off with --validate=false")]
     MissingTypeMeta { source_name: String },
     #[error("no objects passed to apply")]
@@ -52,15 +67,23 @@ pub struct Parsed {
 
 /// Parses every document of `text` (YAML or JSON; `---` separated; `kind: List` expanded).
 /// Nothing is returned unless every document is a valid Pod, so a bad file creates nothing.
-pub fn parse_pods(text: &str, source_name: &str, mode: ValidateMode) -> Result<Parsed, ManifestError> {
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text)
-        .map_err(|e| ManifestError::Syntax { source_name: source_name.to_string(), message: e.to_string() })?;
+pub fn parse_pods(
+    text: &str,
+    source_name: &str,
+    mode: ValidateMode,
+) -> Result<Parsed, ManifestError> {
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(text).map_err(|e| ManifestError::Syntax {
+            source_name: source_name.to_string(),
+            message: e.to_string(),
+        })?;
     let mut objects = Vec::new();
     for doc in docs {
         match doc {
             serde_json::Value::Null => {}
             serde_json::Value::Object(ref m)
-                if m.get("kind").and_then(|k| k.as_str()) == Some("List") && m.contains_key("items") =>
+                if m.get("kind").and_then(|k| k.as_str()) == Some("List")
+                    && m.contains_key("items") =>
             {
                 if let Some(serde_json::Value::Array(items)) = m.get("items") {
                     objects.extend(items.iter().cloned());
@@ -75,14 +98,29 @@ pub fn parse_pods(text: &str, source_name: &str, mode: ValidateMode) -> Result<P
     let mut pods = Vec::new();
     let mut warnings = Vec::new();
     for obj in objects {
-        let kind = obj.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_string();
-        let api_version = obj.get("apiVersion").and_then(|k| k.as_str()).unwrap_or_default().to_string();
+        let kind = obj
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let api_version = obj
+            .get("apiVersion")
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+            .to_string();
         if kind.is_empty() || api_version.is_empty() {
-            return Err(ManifestError::MissingTypeMeta { source_name: source_name.to_string() });
+            return Err(ManifestError::MissingTypeMeta {
+                source_name: source_name.to_string(),
+            });
         }
         if kind != "Pod" || api_version != "v1" {
             let meta = obj.get("metadata");
-            let field = |k: &str| meta.and_then(|m| m.get(k)).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let field = |k: &str| {
+                meta.and_then(|m| m.get(k))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
             return Err(ManifestError::UnsupportedKind {
                 source_name: source_name.to_string(),
                 name: field("name"),
@@ -93,15 +131,23 @@ pub fn parse_pods(text: &str, source_name: &str, mode: ValidateMode) -> Result<P
         }
         let mut unknown = Vec::new();
         let pod: Pod = serde_ignored::deserialize(&obj, |path| unknown.push(kube_path(&path)))
-            .map_err(|e| ManifestError::Decode { source_name: source_name.to_string(), message: e.to_string() })?;
+            .map_err(|e| ManifestError::Decode {
+                source_name: source_name.to_string(),
+                message: e.to_string(),
+            })?;
         // The apiserver drops `status` on create; it is never an unknown field.
         unknown.retain(|p| !p.starts_with("status"));
         if !unknown.is_empty() {
             match mode {
                 ValidateMode::Strict => {
-                    return Err(ManifestError::UnknownFields { source_name: source_name.to_string(), fields: unknown })
+                    return Err(ManifestError::UnknownFields {
+                        source_name: source_name.to_string(),
+                        fields: unknown,
+                    })
                 }
-                ValidateMode::Warn => warnings.extend(unknown.into_iter().map(|f| format!("unknown field {f:?}"))),
+                ValidateMode::Warn => {
+                    warnings.extend(unknown.into_iter().map(|f| format!("unknown field {f:?}")))
+                }
                 ValidateMode::Ignore => {}
             }
         }
@@ -124,22 +170,34 @@ fn kube_path(path: &serde_ignored::Path<'_>) -> String {
                 format!("{p}.{key}")
             }
         }
-        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => kube_path(parent),
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => kube_path(parent),
     }
 }
 
 /// Parses a single JSON Pod (the daemon's request bodies), strictly.
 pub fn pod_from_json(body: &[u8]) -> Result<Pod, ManifestError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ManifestError::Syntax { source_name: "request body".into(), message: e.to_string() })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ManifestError::Syntax {
+            source_name: "request body".into(),
+            message: e.to_string(),
+        })?;
     let mut unknown = Vec::new();
-    let pod = Pod::deserialize(serde_ignored::Deserializer::new(&value, &mut |p: serde_ignored::Path<'_>| {
-        unknown.push(kube_path(&p))
-    }))
-    .map_err(|e| ManifestError::Decode { source_name: "request body".into(), message: e.to_string() })?;
+    let pod = Pod::deserialize(serde_ignored::Deserializer::new(
+        &value,
+        &mut |p: serde_ignored::Path<'_>| unknown.push(kube_path(&p)),
+    ))
+    .map_err(|e| ManifestError::Decode {
+        source_name: "request body".into(),
+        message: e.to_string(),
+    })?;
     unknown.retain(|p| !p.starts_with("status"));
     if !unknown.is_empty() {
-        return Err(ManifestError::UnknownFields { source_name: "request body".into(), fields: unknown });
+        return Err(ManifestError::UnknownFields {
+            source_name: "request body".into(),
+            fields: unknown,
+        });
     }
     Ok(pod)
 }
@@ -161,7 +219,11 @@ spec:
     #[test]
     fn multi_document_yaml_and_json() {
         let p = parse_pods(TWO, "f.yaml", ValidateMode::Strict).unwrap();
-        let names: Vec<_> = p.pods.iter().map(|p| p.metadata.name.clone().unwrap()).collect();
+        let names: Vec<_> = p
+            .pods
+            .iter()
+            .map(|p| p.metadata.name.clone().unwrap())
+            .collect();
         assert_eq!(names, ["a", "b"]);
     }
 
@@ -171,34 +233,66 @@ spec:
         let err = parse_pods(y, "f.yaml", ValidateMode::Strict).unwrap_err();
         match &err {
             ManifestError::UnknownFields { fields, .. } => {
-                assert_eq!(fields, &["spec.containers[0].imagee".to_string(), "spec.foo".to_string()])
+                assert_eq!(
+                    fields,
+                    &[
+                        "spec.containers[0].imagee".to_string(),
+                        "spec.foo".to_string()
+                    ]
+                )
             }
             other => panic!("{other:?}"),
         }
-        assert!(err.to_string().contains("strict decoding error: unknown field \"spec.containers[0].imagee\""));
+        assert!(err
+            .to_string()
+            .contains("strict decoding error: unknown field \"spec.containers[0].imagee\""));
         let warn = parse_pods(y, "f.yaml", ValidateMode::Warn).unwrap();
         assert_eq!(warn.warnings.len(), 2);
-        assert_eq!(parse_pods(y, "f.yaml", ValidateMode::Ignore).unwrap().warnings.len(), 0);
+        assert_eq!(
+            parse_pods(y, "f.yaml", ValidateMode::Ignore)
+                .unwrap()
+                .warnings
+                .len(),
+            0
+        );
     }
 
     #[test]
     fn other_kinds_are_refused() {
         let y = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n";
-        assert!(matches!(parse_pods(y, "f", ValidateMode::Strict), Err(ManifestError::UnsupportedKind { .. })));
-        assert!(matches!(parse_pods("metadata: {}\n", "f", ValidateMode::Strict), Err(ManifestError::MissingTypeMeta { .. })));
-        assert!(matches!(parse_pods("", "f", ValidateMode::Strict), Err(ManifestError::Empty)));
-        assert!(matches!(parse_pods("a: [", "f", ValidateMode::Strict), Err(ManifestError::Syntax { .. })));
+        assert!(matches!(
+            parse_pods(y, "f", ValidateMode::Strict),
+            Err(ManifestError::UnsupportedKind { .. })
+        ));
+        assert!(matches!(
+            parse_pods("metadata: {}\n", "f", ValidateMode::Strict),
+            Err(ManifestError::MissingTypeMeta { .. })
+        ));
+        assert!(matches!(
+            parse_pods("", "f", ValidateMode::Strict),
+            Err(ManifestError::Empty)
+        ));
+        assert!(matches!(
+            parse_pods("a: [", "f", ValidateMode::Strict),
+            Err(ManifestError::Syntax { .. })
+        ));
     }
 
     #[test]
     fn wrong_type_is_a_decode_error() {
         let y = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers: {name: c}\n";
-        assert!(matches!(parse_pods(y, "f", ValidateMode::Strict), Err(ManifestError::Decode { .. })));
+        assert!(matches!(
+            parse_pods(y, "f", ValidateMode::Strict),
+            Err(ManifestError::Decode { .. })
+        ));
     }
 
     #[test]
     fn list_is_expanded_and_status_ignored() {
         let y = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n  spec: {containers: [{name: c, image: i}]}\n  status: {phase: Running, bogus: 1}\n";
-        assert_eq!(parse_pods(y, "f", ValidateMode::Strict).unwrap().pods.len(), 1);
+        assert_eq!(
+            parse_pods(y, "f", ValidateMode::Strict).unwrap().pods.len(),
+            1
+        );
     }
 }

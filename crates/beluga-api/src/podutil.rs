@@ -25,20 +25,34 @@ pub fn kubelet_name(pod: &Pod) -> String {
 }
 
 pub fn restart_policy(pod: &Pod) -> &str {
-    pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always")
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.as_deref())
+        .unwrap_or("Always")
 }
 
 pub fn init_containers(pod: &Pod) -> &[Container] {
-    pod.spec.as_ref().and_then(|s| s.init_containers.as_deref()).unwrap_or(&[])
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.init_containers.as_deref())
+        .unwrap_or(&[])
 }
 
 pub fn containers(pod: &Pod) -> &[Container] {
-    pod.spec.as_ref().map(|s| s.containers.as_slice()).unwrap_or(&[])
+    pod.spec
+        .as_ref()
+        .map(|s| s.containers.as_slice())
+        .unwrap_or(&[])
 }
 
 /// Hostname per spec §11.4: `spec.hostname` or the name, cut to 63 chars, trailing `-`/`.` trimmed.
 pub fn hostname(pod: &Pod) -> String {
-    let h = pod.spec.as_ref().and_then(|s| s.hostname.clone()).filter(|h| !h.is_empty()).unwrap_or_else(|| name(pod).to_string());
+    let h = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.hostname.clone())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| name(pod).to_string());
     let cut: String = h.chars().take(63).collect();
     cut.trim_end_matches(['-', '.']).to_string()
 }
@@ -56,7 +70,10 @@ mod tests {
         assert_eq!(hostname(&pod), "a".repeat(61));
         pod.metadata.name = Some("web".into());
         assert_eq!(hostname(&pod), "web");
-        pod.spec = Some(crate::PodSpec { hostname: Some("h".into()), ..Default::default() });
+        pod.spec = Some(crate::PodSpec {
+            hostname: Some("h".into()),
+            ..Default::default()
+        });
         assert_eq!(hostname(&pod), "h");
     }
 }

@@ -3,8 +3,8 @@
 use crate::duration::human_duration;
 use crate::podutil::is_sidecar;
 use crate::Pod;
-use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::api::core::v1::ContainerStatus;
+use k8s_openapi::jiff::Timestamp;
 
 pub const HEADERS: [&str; 5] = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
 pub const WIDE_HEADERS: [&str; 4] = ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"];
@@ -30,7 +30,13 @@ fn condition_true(pod: &Pod, kind: &str) -> bool {
 }
 
 fn finished_at(cs: &ContainerStatus) -> Option<Timestamp> {
-    cs.last_state.as_ref()?.terminated.as_ref()?.finished_at.as_ref().map(|t| t.0)
+    cs.last_state
+        .as_ref()?
+        .terminated
+        .as_ref()?
+        .finished_at
+        .as_ref()
+        .map(|t| t.0)
 }
 
 /// One row, exactly as `printPod` computes it.
@@ -38,7 +44,11 @@ pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
     let spec = pod.spec.clone().unwrap_or_default();
     let status = pod.status.clone().unwrap_or_default();
     let init_specs = spec.init_containers.clone().unwrap_or_default();
-    let sidecars: Vec<&str> = init_specs.iter().filter(|c| is_sidecar(c)).map(|c| c.name.as_str()).collect();
+    let sidecars: Vec<&str> = init_specs
+        .iter()
+        .filter(|c| is_sidecar(c))
+        .map(|c| c.name.as_str())
+        .collect();
     let total = spec.containers.len() + sidecars.len();
     let mut restarts: i32 = 0;
     let mut sidecar_restarts: i32 = 0;
@@ -85,7 +95,10 @@ pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
             continue;
         }
         if let Some(t) = state.terminated.as_ref() {
-            reason = match (t.reason.as_deref().filter(|r| !r.is_empty()), t.signal.unwrap_or(0)) {
+            reason = match (
+                t.reason.as_deref().filter(|r| !r.is_empty()),
+                t.signal.unwrap_or(0),
+            ) {
                 (Some(r), _) => format!("Init:{r}"),
                 (None, s) if s != 0 => format!("Init:Signal:{s}"),
                 (None, _) => format!("Init:ExitCode:{}", t.exit_code),
@@ -114,14 +127,23 @@ pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
                 last_restart = last_restart.max(Some(t));
             }
             let state = cs.state.clone().unwrap_or_default();
-            if let Some(r) = state.waiting.as_ref().and_then(|w| w.reason.clone()).filter(|r| !r.is_empty()) {
+            if let Some(r) = state
+                .waiting
+                .as_ref()
+                .and_then(|w| w.reason.clone())
+                .filter(|r| !r.is_empty())
+            {
                 reason = r;
             } else if let Some(t) = state.terminated.as_ref() {
                 match t.reason.as_deref().filter(|r| !r.is_empty()) {
                     Some(r) => reason = r.to_string(),
                     None => {
                         let s = t.signal.unwrap_or(0);
-                        reason = if s != 0 { format!("Signal:{s}") } else { format!("ExitCode:{}", t.exit_code) };
+                        reason = if s != 0 {
+                            format!("Signal:{s}")
+                        } else {
+                            format!("ExitCode:{}", t.exit_code)
+                        };
                     }
                 }
             } else if cs.ready && state.running.is_some() {
@@ -130,32 +152,56 @@ pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
             }
         }
         if reason == "Completed" && has_running {
-            reason = if condition_true(pod, "Ready") { "Running".into() } else { "NotReady".into() };
+            reason = if condition_true(pod, "Ready") {
+                "Running".into()
+            } else {
+                "NotReady".into()
+            };
         }
     }
 
     let phase = status.phase.as_deref().unwrap_or("");
     if pod.metadata.deletion_timestamp.is_some() && status.reason.as_deref() == Some("NodeLost") {
         reason = "Unknown".into();
-    } else if pod.metadata.deletion_timestamp.is_some() && phase != "Succeeded" && phase != "Failed" {
+    } else if pod.metadata.deletion_timestamp.is_some() && phase != "Succeeded" && phase != "Failed"
+    {
         reason = "Terminating".into();
     }
 
     let restarts_col = match last_restart {
-        Some(t) if restarts != 0 => format!("{restarts} ({} ago)", human_duration(now.duration_since(t))),
+        Some(t) if restarts != 0 => {
+            format!("{restarts} ({} ago)", human_duration(now.duration_since(t)))
+        }
         _ => restarts.to_string(),
     };
     let age = match pod.metadata.creation_timestamp.as_ref() {
         Some(t) => human_duration(now.duration_since(t.0)),
         None => "<unknown>".into(),
     };
-    let ip = status.pod_ips.as_ref().and_then(|ips| ips.first()).map(|i| i.ip.clone()).or(status.pod_ip.clone()).unwrap_or_else(|| "<none>".into());
-    let node = spec.node_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "<none>".into());
-    let nominated = status.nominated_node_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "<none>".into());
+    let ip = status
+        .pod_ips
+        .as_ref()
+        .and_then(|ips| ips.first())
+        .map(|i| i.ip.clone())
+        .or(status.pod_ip.clone())
+        .unwrap_or_else(|| "<none>".into());
+    let node = spec
+        .node_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "<none>".into());
+    let nominated = status
+        .nominated_node_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "<none>".into());
     let gates = match spec.readiness_gates.as_ref().filter(|g| !g.is_empty()) {
         None => "<none>".into(),
         Some(gs) => {
-            let ok = gs.iter().filter(|g| condition_true(pod, &g.condition_type)).count();
+            let ok = gs
+                .iter()
+                .filter(|g| condition_true(pod, &g.condition_type))
+                .count();
             format!("{ok}/{}", gs.len())
         }
     };

@@ -3,7 +3,9 @@
 /// Returns bytes, rounded up; `None` for a malformed or negative quantity.
 pub fn parse_bytes(q: &str) -> Option<u64> {
     let q = q.trim();
-    let split = q.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(q.len());
+    let split = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(q.len());
     let (num, suffix) = q.split_at(split);
     if num.is_empty() {
         return None;
@@ -39,7 +41,16 @@ pub fn is_valid(q: &str) -> bool {
 mod tests {
     #[test]
     fn quantities() {
-        for (q, want) in [("1", Some(1)), ("1Ki", Some(1024)), ("64Mi", Some(64 << 20)), ("1G", Some(1_000_000_000)), ("1.5Ki", Some(1536)), ("x", None), ("1Q", None), ("", None)] {
+        for (q, want) in [
+            ("1", Some(1)),
+            ("1Ki", Some(1024)),
+            ("64Mi", Some(64 << 20)),
+            ("1G", Some(1_000_000_000)),
+            ("1.5Ki", Some(1536)),
+            ("x", None),
+            ("1Q", None),
+            ("", None),
+        ] {
             assert_eq!(super::parse_bytes(q), want, "{q}");
         }
     }

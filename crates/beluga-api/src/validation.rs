@@ -17,7 +17,8 @@ const ENV_NAME_ERR: &str = "a valid environment variable name must consist of al
 fn is_label_body(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -52,8 +53,13 @@ pub fn port_name(s: &str) -> Vec<String> {
     if s.len() > 15 {
         errs.push("must be no more than 15 characters".to_string());
     }
-    if !s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
-        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string());
+    if !s
+        .bytes()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+    {
+        errs.push(
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
+        );
     }
     if s.contains("--") {
         errs.push("must not contain consecutive hyphens".to_string());
@@ -71,7 +77,8 @@ fn env_name_ok(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && !b[0].is_ascii_digit()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
 }
 
 fn label_errors(errs: &mut Vec<FieldError>, path: &str, value: &str) {
@@ -84,7 +91,10 @@ fn label_errors(errs: &mut Vec<FieldError>, path: &str, value: &str) {
 pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
     let mut errs = Vec::new();
     match pod.metadata.name.as_deref() {
-        None | Some("") => errs.push(FieldError::required("metadata.name", "name or generateName is required")),
+        None | Some("") => errs.push(FieldError::required(
+            "metadata.name",
+            "name or generateName is required",
+        )),
         Some(n) => {
             for msg in dns1123_subdomain(n) {
                 errs.push(FieldError::invalid("metadata.name", n, msg));
@@ -128,17 +138,32 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
         let path = format!("spec.containers[{i}]");
         validate_container(&mut errs, &path, c, &vol_names, grace, true, &mut all_names);
         if c.restart_policy.is_some() {
-            errs.push(FieldError::forbidden(format!("{path}.restartPolicy"), "may not be set for non-init containers"));
+            errs.push(FieldError::forbidden(
+                format!("{path}.restartPolicy"),
+                "may not be set for non-init containers",
+            ));
         }
     }
     validate_host_ports(&mut errs, containers, "spec.containers");
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
         let path = format!("spec.initContainers[{i}]");
         let sidecar = is_sidecar(c);
-        validate_container(&mut errs, &path, c, &vol_names, grace, sidecar, &mut all_names);
+        validate_container(
+            &mut errs,
+            &path,
+            c,
+            &vol_names,
+            grace,
+            sidecar,
+            &mut all_names,
+        );
         match c.restart_policy.as_deref() {
             None | Some("Always") => {}
-            Some(other) => errs.push(FieldError::not_supported(format!("{path}.restartPolicy"), other, &["Always"])),
+            Some(other) => errs.push(FieldError::not_supported(
+                format!("{path}.restartPolicy"),
+                other,
+                &["Always"],
+            )),
         }
         if !sidecar {
             let forbid = "may not be set for init containers without restartPolicy=Always";
@@ -146,17 +171,30 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
                 errs.push(FieldError::forbidden(format!("{path}.lifecycle"), forbid));
             }
             if c.liveness_probe.is_some() {
-                errs.push(FieldError::forbidden(format!("{path}.livenessProbe"), forbid));
+                errs.push(FieldError::forbidden(
+                    format!("{path}.livenessProbe"),
+                    forbid,
+                ));
             }
             if c.readiness_probe.is_some() {
-                errs.push(FieldError::forbidden(format!("{path}.readinessProbe"), forbid));
+                errs.push(FieldError::forbidden(
+                    format!("{path}.readinessProbe"),
+                    forbid,
+                ));
             }
             if c.startup_probe.is_some() {
-                errs.push(FieldError::forbidden(format!("{path}.startupProbe"), forbid));
+                errs.push(FieldError::forbidden(
+                    format!("{path}.startupProbe"),
+                    forbid,
+                ));
             }
         }
         if c.resize_policy.as_ref().is_some_and(|r| !r.is_empty()) {
-            errs.push(FieldError::invalid(format!("{path}.resizePolicy"), crate::field::Value::Raw("[…]".into()), "must not be set for init containers"));
+            errs.push(FieldError::invalid(
+                format!("{path}.resizePolicy"),
+                crate::field::Value::Raw("[…]".into()),
+                "must not be set for init containers",
+            ));
         }
         validate_host_ports(&mut errs, std::slice::from_ref(c), "spec.initContainers");
     }
@@ -171,13 +209,25 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
     match spec.restart_policy.as_deref() {
         Some("Always" | "OnFailure" | "Never") => {}
         None | Some("") => errs.push(FieldError::required("spec.restartPolicy", "")),
-        Some(other) => errs.push(FieldError::not_supported("spec.restartPolicy", other, &["Always", "OnFailure", "Never"])),
+        Some(other) => errs.push(FieldError::not_supported(
+            "spec.restartPolicy",
+            other,
+            &["Always", "OnFailure", "Never"],
+        )),
     }
     match spec.dns_policy.as_deref() {
         Some("ClusterFirstWithHostNet" | "ClusterFirst" | "Default") | None => {}
         Some("None") => {
-            if spec.dns_config.as_ref().and_then(|d| d.nameservers.as_ref()).is_none_or(|n| n.is_empty()) {
-                errs.push(FieldError::required("spec.dnsConfig", "must provide `dnsConfig` when `dnsPolicy` is None"));
+            if spec
+                .dns_config
+                .as_ref()
+                .and_then(|d| d.nameservers.as_ref())
+                .is_none_or(|n| n.is_empty())
+            {
+                errs.push(FieldError::required(
+                    "spec.dnsConfig",
+                    "must provide `dnsConfig` when `dnsPolicy` is None",
+                ));
             }
         }
         Some(other) => errs.push(FieldError::not_supported(
@@ -188,7 +238,11 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
     }
     if let Some(a) = spec.active_deadline_seconds {
         if !(1..=2147483647).contains(&a) {
-            errs.push(FieldError::invalid("spec.activeDeadlineSeconds", a, "must be between 1 and 2147483647, inclusive"));
+            errs.push(FieldError::invalid(
+                "spec.activeDeadlineSeconds",
+                a,
+                "must be between 1 and 2147483647, inclusive",
+            ));
         }
     }
     if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
@@ -205,7 +259,10 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
         ));
     }
     if let Some(psc) = spec.security_context.as_ref() {
-        for (field, v) in [("runAsUser", psc.run_as_user), ("runAsGroup", psc.run_as_group)] {
+        for (field, v) in [
+            ("runAsUser", psc.run_as_user),
+            ("runAsGroup", psc.run_as_group),
+        ] {
             if let Some(v) = v {
                 id_range(&mut errs, &format!("spec.securityContext.{field}"), v);
             }
@@ -216,7 +273,11 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
 
 fn id_range(errs: &mut Vec<FieldError>, path: &str, v: i64) {
     if !(0..=2147483647).contains(&v) {
-        errs.push(FieldError::invalid(path, v, "must be between 0 and 2147483647, inclusive"));
+        errs.push(FieldError::invalid(
+            path,
+            v,
+            "must be between 0 and 2147483647, inclusive",
+        ));
     }
 }
 
@@ -238,7 +299,10 @@ fn validate_volume_source(errs: &mut Vec<FieldError>, path: &str, v: &Volume) {
     for (name, set) in sources {
         if set {
             if !kinds.is_empty() {
-                errs.push(FieldError::forbidden(format!("{path}.{name}"), "may not specify more than 1 volume type"));
+                errs.push(FieldError::forbidden(
+                    format!("{path}.{name}"),
+                    "may not specify more than 1 volume type",
+                ));
             }
             kinds.push(name);
         }
@@ -250,12 +314,29 @@ fn validate_volume_source(errs: &mut Vec<FieldError>, path: &str, v: &Volume) {
         if hp.path.is_empty() {
             errs.push(FieldError::required(format!("{path}.hostPath.path"), ""));
         } else if hp.path.split('/').any(|seg| seg == "..") {
-            errs.push(FieldError::invalid(format!("{path}.hostPath.path"), &hp.path, "must not contain '..'"));
+            errs.push(FieldError::invalid(
+                format!("{path}.hostPath.path"),
+                &hp.path,
+                "must not contain '..'",
+            ));
         }
-        const TYPES: [&str; 8] = ["", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket"];
+        const TYPES: [&str; 8] = [
+            "",
+            "BlockDevice",
+            "CharDevice",
+            "Directory",
+            "DirectoryOrCreate",
+            "File",
+            "FileOrCreate",
+            "Socket",
+        ];
         let t = hp.type_.as_deref().unwrap_or("");
         if !TYPES.contains(&t) {
-            errs.push(FieldError::not_supported(format!("{path}.hostPath.type"), t, &TYPES));
+            errs.push(FieldError::not_supported(
+                format!("{path}.hostPath.type"),
+                t,
+                &TYPES,
+            ));
         }
     }
     if let Some(ed) = v.empty_dir.as_ref() {
@@ -269,15 +350,41 @@ fn validate_volume_source(errs: &mut Vec<FieldError>, path: &str, v: &Volume) {
         }
         if let Some(m) = ed.medium.as_deref() {
             if !["", "Memory", "HugePages"].contains(&m) && !m.starts_with("HugePages-") {
-                errs.push(FieldError::not_supported(format!("{path}.emptyDir.medium"), m, &["", "Memory", "HugePages"]));
+                errs.push(FieldError::not_supported(
+                    format!("{path}.emptyDir.medium"),
+                    m,
+                    &["", "Memory", "HugePages"],
+                ));
             }
         }
     }
     let item_paths = v
         .config_map
         .as_ref()
-        .map(|c| (".configMap", c.items.as_deref().unwrap_or(&[]).iter().map(|i| i.path.as_str()).collect::<Vec<_>>()))
-        .or_else(|| v.secret.as_ref().map(|s| (".secret", s.items.as_deref().unwrap_or(&[]).iter().map(|i| i.path.as_str()).collect())));
+        .map(|c| {
+            (
+                ".configMap",
+                c.items
+                    .as_deref()
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|i| i.path.as_str())
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .or_else(|| {
+            v.secret.as_ref().map(|s| {
+                (
+                    ".secret",
+                    s.items
+                        .as_deref()
+                        .unwrap_or(&[])
+                        .iter()
+                        .map(|i| i.path.as_str())
+                        .collect(),
+                )
+            })
+        });
     if let Some((kind, paths)) = item_paths {
         for (j, p) in paths.iter().enumerate() {
             let fp = format!("{path}{kind}.items[{j}].path");
@@ -310,9 +417,11 @@ fn validate_container<'a>(
     }
     match c.image.as_deref() {
         None | Some("") => errs.push(FieldError::required(format!("{path}.image"), "")),
-        Some(img) if img.trim() != img => {
-            errs.push(FieldError::invalid(format!("{path}.image"), img, "must not have leading or trailing whitespace"))
-        }
+        Some(img) if img.trim() != img => errs.push(FieldError::invalid(
+            format!("{path}.image"),
+            img,
+            "must not have leading or trailing whitespace",
+        )),
         _ => {}
     }
     if may_have_probes {
@@ -330,7 +439,14 @@ fn validate_container<'a>(
             ("startupProbe", &c.startup_probe, true),
         ] {
             if let Some(p) = p {
-                validate_probe(errs, &format!("{path}.{name}"), p, single_success, name == "readinessProbe", c);
+                validate_probe(
+                    errs,
+                    &format!("{path}.{name}"),
+                    p,
+                    single_success,
+                    name == "readinessProbe",
+                    c,
+                );
             }
         }
     }
@@ -356,16 +472,28 @@ fn validate_container<'a>(
         if p.container_port == 0 {
             errs.push(FieldError::required(format!("{pp}.containerPort"), ""));
         } else if !(1..=65535).contains(&p.container_port) {
-            errs.push(FieldError::invalid(format!("{pp}.containerPort"), p.container_port, "must be between 1 and 65535, inclusive"));
+            errs.push(FieldError::invalid(
+                format!("{pp}.containerPort"),
+                p.container_port,
+                "must be between 1 and 65535, inclusive",
+            ));
         }
         if let Some(h) = p.host_port.filter(|h| *h != 0) {
             if !(1..=65535).contains(&h) {
-                errs.push(FieldError::invalid(format!("{pp}.hostPort"), h, "must be between 1 and 65535, inclusive"));
+                errs.push(FieldError::invalid(
+                    format!("{pp}.hostPort"),
+                    h,
+                    "must be between 1 and 65535, inclusive",
+                ));
             }
         }
         match p.protocol.as_deref() {
             None | Some("TCP" | "UDP" | "SCTP") => {}
-            Some(other) => errs.push(FieldError::not_supported(format!("{pp}.protocol"), other, &["SCTP", "TCP", "UDP"])),
+            Some(other) => errs.push(FieldError::not_supported(
+                format!("{pp}.protocol"),
+                other,
+                &["SCTP", "TCP", "UDP"],
+            )),
         }
     }
     for (j, e) in c.env.iter().flatten().enumerate() {
@@ -373,7 +501,14 @@ fn validate_container<'a>(
     }
     let mut mount_paths = HashSet::new();
     for (j, m) in c.volume_mounts.iter().flatten().enumerate() {
-        validate_mount(errs, &format!("{path}.volumeMounts[{j}]"), m, volumes, c, &mut mount_paths);
+        validate_mount(
+            errs,
+            &format!("{path}.volumeMounts[{j}]"),
+            m,
+            volumes,
+            c,
+            &mut mount_paths,
+        );
     }
     match c.image_pull_policy.as_deref() {
         None | Some("Always" | "IfNotPresent" | "Never") => {}
@@ -392,7 +527,11 @@ fn validate_env(errs: &mut Vec<FieldError>, path: &str, e: &EnvVar) {
     if e.name.is_empty() {
         errs.push(FieldError::required(format!("{path}.name"), ""));
     } else if !env_name_ok(&e.name) {
-        errs.push(FieldError::invalid(format!("{path}.name"), &e.name, ENV_NAME_ERR));
+        errs.push(FieldError::invalid(
+            format!("{path}.name"),
+            &e.name,
+            ENV_NAME_ERR,
+        ));
     }
     if let Some(vf) = e.value_from.as_ref() {
         if e.value.as_deref().is_some_and(|v| !v.is_empty()) {
@@ -402,10 +541,15 @@ fn validate_env(errs: &mut Vec<FieldError>, path: &str, e: &EnvVar) {
                 "may not be specified when `value` is not empty",
             ));
         }
-        let n = [vf.field_ref.is_some(), vf.resource_field_ref.is_some(), vf.config_map_key_ref.is_some(), vf.secret_key_ref.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let n = [
+            vf.field_ref.is_some(),
+            vf.resource_field_ref.is_some(),
+            vf.config_map_key_ref.is_some(),
+            vf.secret_key_ref.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if n == 0 {
             errs.push(FieldError::invalid(
                 format!("{path}.valueFrom"),
@@ -434,9 +578,15 @@ fn validate_env(errs: &mut Vec<FieldError>, path: &str, e: &EnvVar) {
                 "metadata.annotations",
             ];
             let fp = fr.field_path.as_str();
-            let ok = PATHS.contains(&fp) || fp.starts_with("metadata.labels['") || fp.starts_with("metadata.annotations['");
+            let ok = PATHS.contains(&fp)
+                || fp.starts_with("metadata.labels['")
+                || fp.starts_with("metadata.annotations['");
             if !ok {
-                errs.push(FieldError::not_supported(format!("{path}.valueFrom.fieldRef.fieldPath"), fp, &PATHS));
+                errs.push(FieldError::not_supported(
+                    format!("{path}.valueFrom.fieldRef.fieldPath"),
+                    fp,
+                    &PATHS,
+                ));
             }
         }
     }
@@ -458,19 +608,35 @@ fn validate_mount(
     if m.mount_path.is_empty() {
         errs.push(FieldError::required(format!("{path}.mountPath"), ""));
     } else if !mount_paths.insert(m.mount_path.clone()) {
-        errs.push(FieldError::invalid(format!("{path}.mountPath"), &m.mount_path, "must be unique"));
+        errs.push(FieldError::invalid(
+            format!("{path}.mountPath"),
+            &m.mount_path,
+            "must be unique",
+        ));
     }
     let sub = m.sub_path.as_deref().unwrap_or("");
     if !sub.is_empty() {
         if sub.starts_with('/') {
-            errs.push(FieldError::invalid(format!("{path}.subPath"), sub, "must be a relative path"));
+            errs.push(FieldError::invalid(
+                format!("{path}.subPath"),
+                sub,
+                "must be a relative path",
+            ));
         }
         if sub.split('/').any(|s| s == "..") {
-            errs.push(FieldError::invalid(format!("{path}.subPath"), sub, "must not contain '..'"));
+            errs.push(FieldError::invalid(
+                format!("{path}.subPath"),
+                sub,
+                "must not contain '..'",
+            ));
         }
     }
     if !sub.is_empty() && m.sub_path_expr.as_deref().is_some_and(|s| !s.is_empty()) {
-        errs.push(FieldError::invalid(format!("{path}.subPathExpr"), m.sub_path_expr.as_deref().unwrap_or(""), "subPathExpr and subPath are mutually exclusive"));
+        errs.push(FieldError::invalid(
+            format!("{path}.subPathExpr"),
+            m.sub_path_expr.as_deref().unwrap_or(""),
+            "subPathExpr and subPath are mutually exclusive",
+        ));
     }
     match m.mount_propagation.as_deref() {
         None | Some("None" | "HostToContainer") => {}
@@ -491,7 +657,10 @@ fn validate_mount(
 }
 
 fn validate_security_context(errs: &mut Vec<FieldError>, path: &str, sc: &SecurityContext) {
-    for (field, v) in [("runAsUser", sc.run_as_user), ("runAsGroup", sc.run_as_group)] {
+    for (field, v) in [
+        ("runAsUser", sc.run_as_user),
+        ("runAsGroup", sc.run_as_group),
+    ] {
         if let Some(v) = v {
             id_range(errs, &format!("{path}.{field}"), v);
         }
@@ -523,7 +692,11 @@ fn validate_port_ref(errs: &mut Vec<FieldError>, path: &str, port: &IntOrString,
     match port {
         IntOrString::Int(n) => {
             if !(1..=65535).contains(n) {
-                errs.push(FieldError::invalid(path, *n, "must be between 1 and 65535, inclusive"));
+                errs.push(FieldError::invalid(
+                    path,
+                    *n,
+                    "must be between 1 and 65535, inclusive",
+                ));
             }
         }
         IntOrString::String(s) => {
@@ -532,14 +705,30 @@ fn validate_port_ref(errs: &mut Vec<FieldError>, path: &str, port: &IntOrString,
                 for m in msgs {
                     errs.push(FieldError::invalid(path, s, m));
                 }
-            } else if !c.ports.iter().flatten().any(|p| p.name.as_deref() == Some(s)) {
-                errs.push(FieldError::invalid(path, s, "must be a valid port name or number"));
+            } else if !c
+                .ports
+                .iter()
+                .flatten()
+                .any(|p| p.name.as_deref() == Some(s))
+            {
+                errs.push(FieldError::invalid(
+                    path,
+                    s,
+                    "must be a valid port name or number",
+                ));
             }
         }
     }
 }
 
-fn validate_probe(errs: &mut Vec<FieldError>, path: &str, p: &Probe, single_success: bool, readiness: bool, c: &Container) {
+fn validate_probe(
+    errs: &mut Vec<FieldError>,
+    path: &str,
+    p: &Probe,
+    single_success: bool,
+    readiness: bool,
+    c: &Container,
+) {
     let handlers = [
         ("exec", p.exec.is_some()),
         ("httpGet", p.http_get.is_some()),
@@ -561,7 +750,11 @@ fn validate_probe(errs: &mut Vec<FieldError>, path: &str, p: &Probe, single_succ
     }
     if let Some(g) = p.grpc.as_ref() {
         if !(1..=65535).contains(&g.port) {
-            errs.push(FieldError::invalid(format!("{path}.grpc.port"), g.port, "must be between 1 and 65535, inclusive"));
+            errs.push(FieldError::invalid(
+                format!("{path}.grpc.port"),
+                g.port,
+                "must be between 1 and 65535, inclusive",
+            ));
         }
     }
     for (field, v) in [
@@ -572,19 +765,35 @@ fn validate_probe(errs: &mut Vec<FieldError>, path: &str, p: &Probe, single_succ
         ("failureThreshold", p.failure_threshold),
     ] {
         if let Some(v) = v.filter(|v| *v < 0) {
-            errs.push(FieldError::invalid(format!("{path}.{field}"), v, "must be greater than or equal to 0"));
+            errs.push(FieldError::invalid(
+                format!("{path}.{field}"),
+                v,
+                "must be greater than or equal to 0",
+            ));
         }
     }
     if single_success {
         if let Some(s) = p.success_threshold.filter(|s| *s != 1) {
-            errs.push(FieldError::invalid(format!("{path}.successThreshold"), s, "must be 1"));
+            errs.push(FieldError::invalid(
+                format!("{path}.successThreshold"),
+                s,
+                "must be 1",
+            ));
         }
     }
     if let Some(t) = p.termination_grace_period_seconds {
         if readiness {
-            errs.push(FieldError::invalid(format!("{path}.terminationGracePeriodSeconds"), t, "must not be set for readinessProbes"));
+            errs.push(FieldError::invalid(
+                format!("{path}.terminationGracePeriodSeconds"),
+                t,
+                "must not be set for readinessProbes",
+            ));
         } else if t <= 0 {
-            errs.push(FieldError::invalid(format!("{path}.terminationGracePeriodSeconds"), t, "must be greater than 0"));
+            errs.push(FieldError::invalid(
+                format!("{path}.terminationGracePeriodSeconds"),
+                t,
+                "must be greater than 0",
+            ));
         }
     }
 }
@@ -596,12 +805,20 @@ fn scheme(errs: &mut Vec<FieldError>, path: &str, s: Option<&str>) {
     }
 }
 
-fn count_handlers(errs: &mut Vec<FieldError>, path: &str, handlers: &[(&str, bool)], none_detail: &str) {
+fn count_handlers(
+    errs: &mut Vec<FieldError>,
+    path: &str,
+    handlers: &[(&str, bool)],
+    none_detail: &str,
+) {
     let mut n = 0;
     for (name, set) in handlers {
         if *set {
             if n > 0 {
-                errs.push(FieldError::forbidden(format!("{path}.{name}"), "may not specify more than 1 handler type"));
+                errs.push(FieldError::forbidden(
+                    format!("{path}.{name}"),
+                    "may not specify more than 1 handler type",
+                ));
             }
             n += 1;
         }
@@ -627,7 +844,11 @@ fn validate_handler(errs: &mut Vec<FieldError>, path: &str, h: &LifecycleHandler
     if let Some(g) = h.http_get.as_ref() {
         if let IntOrString::Int(n) = g.port {
             if !(1..=65535).contains(&n) {
-                errs.push(FieldError::invalid(format!("{path}.httpGet.port"), n, "must be between 1 and 65535, inclusive"));
+                errs.push(FieldError::invalid(
+                    format!("{path}.httpGet.port"),
+                    n,
+                    "must be between 1 and 65535, inclusive",
+                ));
             }
         }
         scheme(errs, &format!("{path}.httpGet.scheme"), g.scheme.as_deref());
@@ -648,10 +869,20 @@ fn validate_host_ports(errs: &mut Vec<FieldError>, containers: &[Container], bas
     let mut seen = HashSet::new();
     for (i, c) in containers.iter().enumerate() {
         for (j, p) in c.ports.iter().flatten().enumerate() {
-            let Some(hp) = p.host_port.filter(|h| *h != 0) else { continue };
-            let key = format!("{}/{}/{}", p.protocol.as_deref().unwrap_or("TCP"), p.host_ip.as_deref().unwrap_or(""), hp);
+            let Some(hp) = p.host_port.filter(|h| *h != 0) else {
+                continue;
+            };
+            let key = format!(
+                "{}/{}/{}",
+                p.protocol.as_deref().unwrap_or("TCP"),
+                p.host_ip.as_deref().unwrap_or(""),
+                hp
+            );
             if !seen.insert(key.clone()) {
-                errs.push(FieldError::duplicate(format!("{base}[{i}].ports[{j}].hostPort"), &key));
+                errs.push(FieldError::duplicate(
+                    format!("{base}[{i}].ports[{j}].hostPort"),
+                    &key,
+                ));
             }
         }
     }

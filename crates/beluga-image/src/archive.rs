@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 /// Extracts the archive's regular files into a private temp dir (names cleaned; nothing else).
 fn extract(path: &Path, into: &Path) -> Result<HashMap<String, PathBuf>> {
     let f = std::fs::File::open(path).ctx(|| format!("opening {}", path.display()))?;
-    let mut ar = tar::Archive::new(decompress(std::io::BufReader::new(f)).ctx(|| "reading archive".into())?);
+    let mut ar =
+        tar::Archive::new(decompress(std::io::BufReader::new(f)).ctx(|| "reading archive".into())?);
     let mut files = HashMap::new();
     for (n, e) in ar.entries().ctx(|| "reading archive".into())?.enumerate() {
         let mut e = e.ctx(|| "reading archive".into())?;
@@ -27,7 +28,9 @@ fn extract(path: &Path, into: &Path) -> Result<HashMap<String, PathBuf>> {
 }
 
 fn read_json(files: &HashMap<String, PathBuf>, name: &str) -> Result<serde_json::Value> {
-    let p = files.get(name).ok_or_else(|| ImageError::InvalidArchive(format!("missing {name}")))?;
+    let p = files
+        .get(name)
+        .ok_or_else(|| ImageError::InvalidArchive(format!("missing {name}")))?;
     let b = std::fs::read(p).ctx(|| format!("reading {name}"))?;
     serde_json::from_slice(&b).map_err(|e| ImageError::InvalidArchive(format!("{name}: {e}")))
 }
@@ -41,15 +44,24 @@ pub fn load(store: &Store, path: &Path, tag: Option<&str>) -> Result<Vec<ImageRe
     } else if files.contains_key("index.json") {
         load_oci(store, &files, tag)
     } else {
-        Err(ImageError::InvalidArchive("neither manifest.json (docker save) nor index.json (OCI layout) found".into()))
+        Err(ImageError::InvalidArchive(
+            "neither manifest.json (docker save) nor index.json (OCI layout) found".into(),
+        ))
     }
 }
 
-fn import_layers(store: &Store, files: &HashMap<String, PathBuf>, layers: &[(String, Option<String>)], diff_ids: &[String]) -> Result<(Vec<String>, u64)> {
+fn import_layers(
+    store: &Store,
+    files: &HashMap<String, PathBuf>,
+    layers: &[(String, Option<String>)],
+    diff_ids: &[String],
+) -> Result<(Vec<String>, u64)> {
     let mut out = Vec::new();
     let mut size = 0;
     for (i, (name, digest)) in layers.iter().enumerate() {
-        let p = files.get(name).ok_or_else(|| ImageError::InvalidArchive(format!("missing layer {name}")))?;
+        let p = files
+            .get(name)
+            .ok_or_else(|| ImageError::InvalidArchive(format!("missing layer {name}")))?;
         let f = std::fs::File::open(p).ctx(|| format!("reading layer {name}"))?;
         let blob = store.put_layer_blob(std::io::BufReader::new(f), digest.as_deref())?;
         let (diff_id, s) = store.unpack_layer(&blob, diff_ids.get(i).map(String::as_str))?;
@@ -59,30 +71,68 @@ fn import_layers(store: &Store, files: &HashMap<String, PathBuf>, layers: &[(Str
     Ok((out, size))
 }
 
-fn load_docker(store: &Store, files: &HashMap<String, PathBuf>, tag: Option<&str>) -> Result<Vec<ImageRecord>> {
+fn load_docker(
+    store: &Store,
+    files: &HashMap<String, PathBuf>,
+    tag: Option<&str>,
+) -> Result<Vec<ImageRecord>> {
     let manifest = read_json(files, "manifest.json")?;
-    let entries = manifest.as_array().ok_or_else(|| ImageError::InvalidArchive("manifest.json is not a list".into()))?;
+    let entries = manifest
+        .as_array()
+        .ok_or_else(|| ImageError::InvalidArchive("manifest.json is not a list".into()))?;
     let mut out = Vec::new();
     for m in entries {
-        let config_name = m.get("Config").and_then(|c| c.as_str()).ok_or_else(|| ImageError::InvalidArchive("manifest without Config".into()))?;
-        let config_path = files.get(&clean_components(config_name.as_bytes()).join("/")).ok_or_else(|| ImageError::InvalidArchive(format!("missing {config_name}")))?;
+        let config_name = m
+            .get("Config")
+            .and_then(|c| c.as_str())
+            .ok_or_else(|| ImageError::InvalidArchive("manifest without Config".into()))?;
+        let config_path = files
+            .get(&clean_components(config_name.as_bytes()).join("/"))
+            .ok_or_else(|| ImageError::InvalidArchive(format!("missing {config_name}")))?;
         let config_bytes = std::fs::read(config_path).ctx(|| "reading config".into())?;
         let (config_digest, config) = store.put_config(&config_bytes, None)?;
-        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"].as_array().map(|a| a.iter().filter_map(|d| d.as_str().map(String::from)).collect()).unwrap_or_default();
+        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
         let layers: Vec<(String, Option<String>)> = m["Layers"]
             .as_array()
-            .map(|a| a.iter().filter_map(|l| l.as_str()).map(|l| (clean_components(l.as_bytes()).join("/"), None)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|l| l.as_str())
+                    .map(|l| (clean_components(l.as_bytes()).join("/"), None))
+                    .collect()
+            })
             .unwrap_or_default();
         let (diff, size) = import_layers(store, files, &layers, &diff_ids)?;
-        let mut names: Vec<String> = m["RepoTags"].as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect()).unwrap_or_default();
+        let mut names: Vec<String> = m["RepoTags"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
         if names.is_empty() {
             names.extend(tag.map(String::from));
         }
         if names.is_empty() {
-            return Err(ImageError::InvalidArchive("image has no name: pass --tag".into()));
+            return Err(ImageError::InvalidArchive(
+                "image has no name: pass --tag".into(),
+            ));
         }
         for n in names {
-            out.push(store.commit(&n, &config_digest, diff.clone(), ImageConfig::from_config_json(&config), size)?);
+            out.push(store.commit(
+                &n,
+                &config_digest,
+                diff.clone(),
+                ImageConfig::from_config_json(&config),
+                size,
+            )?);
         }
     }
     Ok(out)
@@ -100,7 +150,11 @@ fn host_arch() -> &'static str {
     }
 }
 
-fn load_oci(store: &Store, files: &HashMap<String, PathBuf>, tag: Option<&str>) -> Result<Vec<ImageRecord>> {
+fn load_oci(
+    store: &Store,
+    files: &HashMap<String, PathBuf>,
+    tag: Option<&str>,
+) -> Result<Vec<ImageRecord>> {
     let index = read_json(files, "index.json")?;
     let mut out = Vec::new();
     for desc in index["manifests"].as_array().cloned().unwrap_or_default() {
@@ -116,23 +170,60 @@ fn load_oci(store: &Store, files: &HashMap<String, PathBuf>, tag: Option<&str>) 
         if manifest.get("manifests").is_some() {
             let pick = manifest["manifests"]
                 .as_array()
-                .and_then(|ms| ms.iter().find(|m| m["platform"]["architecture"].as_str() == Some(host_arch()) && m["platform"]["os"].as_str() == Some("linux")))
-                .ok_or_else(|| ImageError::InvalidArchive(format!("no linux/{} image in {name}", host_arch())))?;
+                .and_then(|ms| {
+                    ms.iter().find(|m| {
+                        m["platform"]["architecture"].as_str() == Some(host_arch())
+                            && m["platform"]["os"].as_str() == Some("linux")
+                    })
+                })
+                .ok_or_else(|| {
+                    ImageError::InvalidArchive(format!("no linux/{} image in {name}", host_arch()))
+                })?;
             manifest_digest = pick["digest"].as_str().unwrap_or_default().to_string();
             manifest = read_json(files, &blob_name(&manifest_digest))?;
         }
-        let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default().to_string();
-        let config_path = files.get(&blob_name(&config_digest)).ok_or_else(|| ImageError::InvalidArchive(format!("missing config {config_digest}")))?;
-        let (config_digest, config) = store.put_config(&std::fs::read(config_path).ctx(|| "reading config".into())?, Some(&config_digest))?;
-        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"].as_array().map(|a| a.iter().filter_map(|d| d.as_str().map(String::from)).collect()).unwrap_or_default();
+        let config_digest = manifest["config"]["digest"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let config_path = files
+            .get(&blob_name(&config_digest))
+            .ok_or_else(|| ImageError::InvalidArchive(format!("missing config {config_digest}")))?;
+        let (config_digest, config) = store.put_config(
+            &std::fs::read(config_path).ctx(|| "reading config".into())?,
+            Some(&config_digest),
+        )?;
+        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
         let layers: Vec<(String, Option<String>)> = manifest["layers"]
             .as_array()
-            .map(|a| a.iter().filter_map(|l| l["digest"].as_str()).map(|d| (blob_name(d), Some(d.to_string()))).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|l| l["digest"].as_str())
+                    .map(|d| (blob_name(d), Some(d.to_string())))
+                    .collect()
+            })
             .unwrap_or_default();
         let (diff, size) = import_layers(store, files, &layers, &diff_ids)?;
         // `ref.name` may be only a tag ("1.0"); then the reference comes from --tag.
-        let reference = if name.contains('/') || name.contains(':') || tag.is_none() { name } else { tag.map(String::from).unwrap_or(name) };
-        out.push(store.commit(&reference, &config_digest, diff, ImageConfig::from_config_json(&config), size)?);
+        let reference = if name.contains('/') || name.contains(':') || tag.is_none() {
+            name
+        } else {
+            tag.map(String::from).unwrap_or(name)
+        };
+        out.push(store.commit(
+            &reference,
+            &config_digest,
+            diff,
+            ImageConfig::from_config_json(&config),
+            size,
+        )?);
     }
     Ok(out)
 }

@@ -11,7 +11,10 @@ pub use store::{ImageConfig, ImageRecord, Store};
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("invalid reference format: {0}")]
     InvalidReference(String),
     #[error("image {0:?} not found")]
@@ -23,7 +26,11 @@ pub enum ImageError {
     #[error("invalid archive: {0}")]
     InvalidArchive(String),
     #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
-    DigestMismatch { what: String, expected: String, actual: String },
+    DigestMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
     #[error("corrupt image store: {0}")]
     Corrupt(String),
 }
@@ -36,12 +43,18 @@ pub(crate) trait IoContext<T> {
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| ImageError::Io { context: context(), source })
+        self.map_err(|source| ImageError::Io {
+            context: context(),
+            source,
+        })
     }
 }
 
 impl<T> IoContext<T> for rustix::io::Result<T> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| ImageError::Io { context: context(), source: e.into() })
+        self.map_err(|e| ImageError::Io {
+            context: context(),
+            source: e.into(),
+        })
     }
 }

@@ -5,7 +5,10 @@ use crate::{ImageError, Result};
 /// `busybox` → `docker.io/library/busybox:latest`; `localhost/busybox:1` stays as it is.
 pub fn normalize(reference: &str) -> Result<String> {
     let r = reference.trim();
-    if r.is_empty() || r.chars().any(|c| c.is_whitespace() || c.is_ascii_uppercase() && !r.contains('@')) {
+    if r.is_empty()
+        || r.chars()
+            .any(|c| c.is_whitespace() || c.is_ascii_uppercase() && !r.contains('@'))
+    {
         return Err(ImageError::InvalidReference(reference.to_string()));
     }
     let (name, digest) = match r.split_once('@') {
@@ -13,7 +16,9 @@ pub fn normalize(reference: &str) -> Result<String> {
         None => (r, None),
     };
     let (first, rest) = match name.split_once('/') {
-        Some((f, rest)) if f.contains('.') || f.contains(':') || f == "localhost" => (f.to_string(), rest.to_string()),
+        Some((f, rest)) if f.contains('.') || f.contains(':') || f == "localhost" => {
+            (f.to_string(), rest.to_string())
+        }
         Some(_) => ("docker.io".to_string(), name.to_string()),
         None => ("docker.io".to_string(), format!("library/{name}")),
     };
@@ -63,7 +68,13 @@ mod tests {
         assert!(normalize("").is_err());
         assert!(normalize("a b").is_err());
         assert!(normalize("Busybox").is_err());
-        assert_eq!(split_repo_tag("localhost/busybox:1"), ("localhost/busybox".into(), "1".into()));
-        assert_eq!(split_repo_tag("127.0.0.1:5000/b:latest"), ("127.0.0.1:5000/b".into(), "latest".into()));
+        assert_eq!(
+            split_repo_tag("localhost/busybox:1"),
+            ("localhost/busybox".into(), "1".into())
+        );
+        assert_eq!(
+            split_repo_tag("127.0.0.1:5000/b:latest"),
+            ("127.0.0.1:5000/b".into(), "latest".into())
+        );
     }
 }

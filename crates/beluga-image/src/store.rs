@@ -28,9 +28,18 @@ impl ImageConfig {
     pub fn from_config_json(v: &serde_json::Value) -> Self {
         let c = v.get("config").or_else(|| v.get("container_config"));
         let strings = |k: &str| -> Option<Vec<String>> {
-            c?.get(k)?.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            c?.get(k)?.as_array().map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
         };
-        let string = |k: &str| c.and_then(|c| c.get(k)).and_then(|s| s.as_str()).filter(|s| !s.is_empty()).map(String::from);
+        let string = |k: &str| {
+            c.and_then(|c| c.get(k))
+                .and_then(|s| s.as_str())
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+        };
         ImageConfig {
             entrypoint: strings("Entrypoint"),
             cmd: strings("Cmd"),
@@ -79,15 +88,20 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
 impl Store {
     pub fn open(root: &Path) -> Result<Store> {
         for d in ["blobs/sha256", "layers", "tmp"] {
-            std::fs::create_dir_all(root.join(d)).ctx(|| format!("creating {}", root.join(d).display()))?;
+            std::fs::create_dir_all(root.join(d))
+                .ctx(|| format!("creating {}", root.join(d).display()))?;
         }
         // Leftovers of an interrupted import.
         if let Ok(rd) = std::fs::read_dir(root.join("tmp")) {
             for e in rd.flatten() {
-                let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
+                let _ =
+                    std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
             }
         }
-        Ok(Store { root: root.to_path_buf(), lock: Mutex::new(()) })
+        Ok(Store {
+            root: root.to_path_buf(),
+            lock: Mutex::new(()),
+        })
     }
 
     fn index_path(&self) -> PathBuf {
@@ -96,14 +110,16 @@ impl Store {
 
     fn read_index(&self) -> Result<BTreeMap<String, ImageRecord>> {
         match std::fs::read(self.index_path()) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| ImageError::Corrupt(format!("images.json: {e}"))),
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| ImageError::Corrupt(format!("images.json: {e}"))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(e) => Err(e).ctx(|| "reading images.json".into()),
         }
     }
 
     fn write_index(&self, idx: &BTreeMap<String, ImageRecord>) -> Result<()> {
-        let data = serde_json::to_vec_pretty(idx).map_err(|e| ImageError::Corrupt(e.to_string()))?;
+        let data =
+            serde_json::to_vec_pretty(idx).map_err(|e| ImageError::Corrupt(e.to_string()))?;
         write_atomic(&self.index_path(), &data).ctx(|| "writing images.json".into())
     }
 
@@ -130,14 +146,18 @@ impl Store {
         }
         let want = hex_of(reference);
         if want.len() >= 12 && want.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(idx.values().find(|r| hex_of(&r.id).starts_with(want)).cloned());
+            return Ok(idx
+                .values()
+                .find(|r| hex_of(&r.id).starts_with(want))
+                .cloned());
         }
         Ok(None)
     }
 
     /// Stores a stream as a blob, checking its digest when one is expected.
     fn put_blob(&self, mut r: impl Read, expected: Option<&str>) -> Result<String> {
-        let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp")).ctx(|| "creating blob".into())?;
+        let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp"))
+            .ctx(|| "creating blob".into())?;
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 1 << 16];
         loop {
@@ -151,11 +171,19 @@ impl Store {
         let digest = format!("sha256:{}", hex::encode(h.finalize()));
         if let Some(e) = expected {
             if e != digest {
-                return Err(ImageError::DigestMismatch { what: "blob".into(), expected: e.into(), actual: digest });
+                return Err(ImageError::DigestMismatch {
+                    what: "blob".into(),
+                    expected: e.into(),
+                    actual: digest,
+                });
             }
         }
         tmp.as_file().sync_all().ctx(|| "syncing blob".into())?;
-        tmp.persist(self.root.join("blobs/sha256").join(hex_of(&digest))).map_err(|e| ImageError::Io { context: "storing blob".into(), source: e.error })?;
+        tmp.persist(self.root.join("blobs/sha256").join(hex_of(&digest)))
+            .map_err(|e| ImageError::Io {
+                context: "storing blob".into(),
+                source: e.error,
+            })?;
         Ok(digest)
     }
 
@@ -164,20 +192,34 @@ impl Store {
     }
 
     /// Unpacks a (possibly compressed) layer blob once; returns its diff ID and unpacked size.
-    pub fn unpack_layer(&self, blob_digest: &str, expected_diff_id: Option<&str>) -> Result<(String, u64)> {
+    pub fn unpack_layer(
+        &self,
+        blob_digest: &str,
+        expected_diff_id: Option<&str>,
+    ) -> Result<(String, u64)> {
         if let Some(d) = expected_diff_id {
             if self.layer_dir(d).is_dir() {
                 return Ok((d.to_string(), 0));
             }
         }
-        let f = std::fs::File::open(self.blob_path(blob_digest)).ctx(|| format!("opening blob {blob_digest}"))?;
-        let mut hr = HashingReader::new(decompress(std::io::BufReader::new(f)).ctx(|| "decompressing layer".into())?);
-        let tmp = tempfile::Builder::new().prefix("layer-").tempdir_in(self.root.join("tmp")).ctx(|| "creating layer dir".into())?;
+        let f = std::fs::File::open(self.blob_path(blob_digest))
+            .ctx(|| format!("opening blob {blob_digest}"))?;
+        let mut hr = HashingReader::new(
+            decompress(std::io::BufReader::new(f)).ctx(|| "decompressing layer".into())?,
+        );
+        let tmp = tempfile::Builder::new()
+            .prefix("layer-")
+            .tempdir_in(self.root.join("tmp"))
+            .ctx(|| "creating layer dir".into())?;
         let stats = apply_layer(&mut hr, tmp.path())?;
         let diff_id = hr.finish().ctx(|| "reading layer".into())?;
         if let Some(d) = expected_diff_id {
             if d != diff_id {
-                return Err(ImageError::DigestMismatch { what: format!("layer {blob_digest}"), expected: d.into(), actual: diff_id });
+                return Err(ImageError::DigestMismatch {
+                    what: format!("layer {blob_digest}"),
+                    expected: d.into(),
+                    actual: diff_id,
+                });
             }
         }
         let dest = self.layer_dir(&diff_id);
@@ -189,7 +231,14 @@ impl Store {
     }
 
     /// Records an image under `reference`, replacing an older image with the same name.
-    pub fn commit(&self, reference: &str, config_digest: &str, layers: Vec<String>, config: ImageConfig, size: u64) -> Result<ImageRecord> {
+    pub fn commit(
+        &self,
+        reference: &str,
+        config_digest: &str,
+        layers: Vec<String>,
+        config: ImageConfig,
+        size: u64,
+    ) -> Result<ImageRecord> {
         let reference = normalize(reference)?;
         let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut idx = self.read_index()?;
@@ -211,7 +260,8 @@ impl Store {
         normalize(reference)?;
         let meta = std::fs::metadata(path).ctx(|| format!("reading {}", path.display()))?;
         let blob = if meta.is_dir() {
-            let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp")).ctx(|| "creating layer".into())?;
+            let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp"))
+                .ctx(|| "creating layer".into())?;
             tar_directory(path, tmp.as_file_mut())?;
             let f = std::fs::File::open(tmp.path()).ctx(|| "reading layer".into())?;
             self.put_blob(std::io::BufReader::new(f), None)?
@@ -227,15 +277,27 @@ impl Store {
             "rootfs": {"type": "layers", "diff_ids": [diff_id]},
             "history": [{"created_by": format!("beluga image import {}", path.display()), "comment": "imported"}],
         });
-        let config_bytes = serde_json::to_vec(&config).map_err(|e| ImageError::Corrupt(e.to_string()))?;
+        let config_bytes =
+            serde_json::to_vec(&config).map_err(|e| ImageError::Corrupt(e.to_string()))?;
         let config_digest = self.put_blob(&config_bytes[..], None)?;
-        self.commit(reference, &config_digest, vec![diff_id], ImageConfig::default(), size)
+        self.commit(
+            reference,
+            &config_digest,
+            vec![diff_id],
+            ImageConfig::default(),
+            size,
+        )
     }
 
     /// Stores a config blob and returns its digest and the parsed config.
-    pub fn put_config(&self, bytes: &[u8], expected: Option<&str>) -> Result<(String, serde_json::Value)> {
+    pub fn put_config(
+        &self,
+        bytes: &[u8],
+        expected: Option<&str>,
+    ) -> Result<(String, serde_json::Value)> {
         let digest = self.put_blob(bytes, expected)?;
-        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ImageError::InvalidArchive(format!("image config: {e}")))?;
+        let v: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| ImageError::InvalidArchive(format!("image config: {e}")))?;
         Ok((digest, v))
     }
 
@@ -244,16 +306,26 @@ impl Store {
     }
 
     /// `image rm`: drops the reference, then any layer and blob no remaining image uses.
-    pub fn remove(&self, reference: &str, in_use: impl Fn(&ImageRecord) -> Option<String>) -> Result<ImageRecord> {
-        let rec = self.get(reference)?.ok_or_else(|| ImageError::NotFound(reference.to_string()))?;
+    pub fn remove(
+        &self,
+        reference: &str,
+        in_use: impl Fn(&ImageRecord) -> Option<String>,
+    ) -> Result<ImageRecord> {
+        let rec = self
+            .get(reference)?
+            .ok_or_else(|| ImageError::NotFound(reference.to_string()))?;
         if let Some(user) = in_use(&rec) {
-            return Err(ImageError::InUse { reference: rec.reference.clone(), user });
+            return Err(ImageError::InUse {
+                reference: rec.reference.clone(),
+                user,
+            });
         }
         let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut idx = self.read_index()?;
         idx.remove(&rec.reference);
         self.write_index(&idx)?;
-        let still_used: std::collections::HashSet<&String> = idx.values().flat_map(|r| r.layers.iter()).collect();
+        let still_used: std::collections::HashSet<&String> =
+            idx.values().flat_map(|r| r.layers.iter()).collect();
         for l in &rec.layers {
             if !still_used.contains(l) {
                 let _ = std::fs::remove_dir_all(self.layer_dir(l));

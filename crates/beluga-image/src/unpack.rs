@@ -18,7 +18,11 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> Self {
-        HashingReader { inner, hasher: Sha256::new(), bytes: 0 }
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
     }
     /// Reads to the end (tar readers stop before trailing padding) and returns `sha256:<hex>`.
     pub fn finish(mut self) -> io::Result<String> {
@@ -74,7 +78,13 @@ pub fn clean_components(raw: &[u8]) -> Vec<String> {
 
 fn in_root(root: BorrowedFd<'_>, path: &str, flags: OFlags) -> rustix::io::Result<OwnedFd> {
     let p = if path.is_empty() { "." } else { path };
-    rfs::openat2(root, p, flags | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS)
+    rfs::openat2(
+        root,
+        p,
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
 }
 
 /// Opens (creating as needed) the directory `parts` beneath `root`.
@@ -85,14 +95,17 @@ fn open_dir(root: BorrowedFd<'_>, parts: &[String]) -> Result<OwnedFd> {
         Err(rustix::io::Errno::NOENT) => {}
         Err(e) => return Err(e).ctx(|| format!("opening {joined}")),
     }
-    let mut cur = in_root(root, "", OFlags::DIRECTORY | OFlags::RDONLY).ctx(|| "opening layer root".into())?;
+    let mut cur = in_root(root, "", OFlags::DIRECTORY | OFlags::RDONLY)
+        .ctx(|| "opening layer root".into())?;
     for (i, comp) in parts.iter().enumerate() {
         let prefix = parts[..=i].join("/");
         match in_root(root, &prefix, OFlags::DIRECTORY | OFlags::RDONLY) {
             Ok(fd) => cur = fd,
             Err(rustix::io::Errno::NOENT) => {
-                rfs::mkdirat(&cur, comp.as_str(), Mode::from_raw_mode(0o755)).ctx(|| format!("creating {prefix}"))?;
-                cur = in_root(root, &prefix, OFlags::DIRECTORY | OFlags::RDONLY).ctx(|| format!("opening {prefix}"))?;
+                rfs::mkdirat(&cur, comp.as_str(), Mode::from_raw_mode(0o755))
+                    .ctx(|| format!("creating {prefix}"))?;
+                cur = in_root(root, &prefix, OFlags::DIRECTORY | OFlags::RDONLY)
+                    .ctx(|| format!("opening {prefix}"))?;
             }
             Err(e) => return Err(e).ctx(|| format!("opening {prefix}")),
         }
@@ -106,7 +119,11 @@ fn remove_at(dir: BorrowedFd<'_>, name: &str) -> Result<()> {
         Err(rustix::io::Errno::NOENT) => Ok(()),
         Err(e) => Err(e).ctx(|| format!("stat {name}")),
         Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
-            let fd_path = format!("/proc/self/fd/{}/{}", rustix::fd::AsRawFd::as_raw_fd(&dir), name);
+            let fd_path = format!(
+                "/proc/self/fd/{}/{}",
+                rustix::fd::AsRawFd::as_raw_fd(&dir),
+                name
+            );
             std::fs::remove_dir_all(&fd_path).ctx(|| format!("removing {name}"))
         }
         Ok(_) => rfs::unlinkat(dir, name, AtFlags::empty()).ctx(|| format!("removing {name}")),
@@ -114,12 +131,17 @@ fn remove_at(dir: BorrowedFd<'_>, name: &str) -> Result<()> {
 }
 
 fn is_dir_at(dir: BorrowedFd<'_>, name: &str) -> bool {
-    rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
+    rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
 }
 
 /// Reads a file beneath `root` (an image rootfs) without ever resolving outside it.
 pub fn read_in_root(root: &Path, path: &str) -> io::Result<String> {
-    let rootfd = rfs::open(root, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let rootfd = rfs::open(
+        root,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     let fd = in_root(rootfd.as_fd(), path, OFlags::RDONLY)?;
     let mut s = String::new();
     std::fs::File::from(fd).read_to_string(&mut s)?;
@@ -134,8 +156,12 @@ pub struct ApplyStats {
 
 /// Applies one uncompressed layer tar onto `root` (an empty directory of its own).
 pub fn apply_layer(reader: impl Read, root: &Path) -> Result<ApplyStats> {
-    let rootfd = rfs::open(root, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .ctx(|| format!("opening {}", root.display()))?;
+    let rootfd = rfs::open(
+        root,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("opening {}", root.display()))?;
     let root_b = rootfd.as_fd();
     let mut archive = tar::Archive::new(reader);
     let mut stats = ApplyStats::default();
@@ -153,12 +179,23 @@ pub fn apply_layer(reader: impl Read, root: &Path) -> Result<ApplyStats> {
         let parent = open_dir(root_b, &parts)?;
         if let Some(hidden) = name.strip_prefix(".wh.") {
             if hidden == ".wh..opq" {
-                rfs::fsetxattr(&parent, "trusted.overlay.opaque", b"y", rfs::XattrFlags::empty())
-                    .ctx(|| format!("marking {display} opaque"))?;
+                rfs::fsetxattr(
+                    &parent,
+                    "trusted.overlay.opaque",
+                    b"y",
+                    rfs::XattrFlags::empty(),
+                )
+                .ctx(|| format!("marking {display} opaque"))?;
             } else {
                 remove_at(parent.as_fd(), hidden)?;
-                rfs::mknodat(&parent, hidden, FileType::CharacterDevice, Mode::empty(), rfs::makedev(0, 0))
-                    .ctx(|| format!("creating whiteout for {display}"))?;
+                rfs::mknodat(
+                    &parent,
+                    hidden,
+                    FileType::CharacterDevice,
+                    Mode::empty(),
+                    rfs::makedev(0, 0),
+                )
+                .ctx(|| format!("creating whiteout for {display}"))?;
             }
             continue;
         }
@@ -167,7 +204,8 @@ pub fn apply_layer(reader: impl Read, root: &Path) -> Result<ApplyStats> {
             tar::EntryType::Directory => {
                 if !is_dir_at(parent.as_fd(), &name) {
                     remove_at(parent.as_fd(), &name)?;
-                    rfs::mkdirat(&parent, name.as_str(), mode).ctx(|| format!("creating {display}"))?;
+                    rfs::mkdirat(&parent, name.as_str(), mode)
+                        .ctx(|| format!("creating {display}"))?;
                 }
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
@@ -175,7 +213,11 @@ pub fn apply_layer(reader: impl Read, root: &Path) -> Result<ApplyStats> {
                 let fd = rfs::openat(
                     &parent,
                     name.as_str(),
-                    OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::WRONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
                     mode,
                 )
                 .ctx(|| format!("creating {display}"))?;
@@ -184,19 +226,34 @@ pub fn apply_layer(reader: impl Read, root: &Path) -> Result<ApplyStats> {
                 f.flush().ctx(|| format!("writing {display}"))?;
             }
             tar::EntryType::Symlink => {
-                let target = entry.link_name_bytes().ok_or_else(|| ImageError::UnsafeEntry { path: display.clone(), reason: "symlink without target".into() })?;
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| ImageError::UnsafeEntry {
+                        path: display.clone(),
+                        reason: "symlink without target".into(),
+                    })?;
                 remove_at(parent.as_fd(), &name)?;
-                rfs::symlinkat(target.as_ref(), &parent, name.as_str()).ctx(|| format!("creating symlink {display}"))?;
+                rfs::symlinkat(target.as_ref(), &parent, name.as_str())
+                    .ctx(|| format!("creating symlink {display}"))?;
             }
             tar::EntryType::Link => {
-                let target = entry.link_name_bytes().ok_or_else(|| ImageError::UnsafeEntry { path: display.clone(), reason: "hard link without target".into() })?;
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| ImageError::UnsafeEntry {
+                        path: display.clone(),
+                        reason: "hard link without target".into(),
+                    })?;
                 let target = clean_components(&target).join("/");
-                let src = in_root(root_b, &target, OFlags::PATH | OFlags::NOFOLLOW).map_err(|e| ImageError::UnsafeEntry {
-                    path: display.clone(),
-                    reason: format!("hard link target {target:?}: {e}"),
-                })?;
+                let src =
+                    in_root(root_b, &target, OFlags::PATH | OFlags::NOFOLLOW).map_err(|e| {
+                        ImageError::UnsafeEntry {
+                            path: display.clone(),
+                            reason: format!("hard link target {target:?}: {e}"),
+                        }
+                    })?;
                 remove_at(parent.as_fd(), &name)?;
-                rfs::linkat(&src, "", &parent, name.as_str(), AtFlags::EMPTY_PATH).ctx(|| format!("linking {display}"))?;
+                rfs::linkat(&src, "", &parent, name.as_str(), AtFlags::EMPTY_PATH)
+                    .ctx(|| format!("linking {display}"))?;
                 continue; // a hard link shares the target's metadata
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
@@ -205,9 +262,13 @@ pub fn apply_layer(reader: impl Read, root: &Path) -> Result<ApplyStats> {
                     tar::EntryType::Block => FileType::BlockDevice,
                     _ => FileType::Fifo,
                 };
-                let dev = rfs::makedev(header.device_major().ok().flatten().unwrap_or(0), header.device_minor().ok().flatten().unwrap_or(0));
+                let dev = rfs::makedev(
+                    header.device_major().ok().flatten().unwrap_or(0),
+                    header.device_minor().ok().flatten().unwrap_or(0),
+                );
                 remove_at(parent.as_fd(), &name)?;
-                rfs::mknodat(&parent, name.as_str(), ft, mode, dev).ctx(|| format!("creating device {display}"))?;
+                rfs::mknodat(&parent, name.as_str(), ft, mode, dev)
+                    .ctx(|| format!("creating device {display}"))?;
             }
             // PAX/GNU metadata entries are consumed by the tar reader; anything else is skipped.
             _ => continue,
@@ -224,11 +285,23 @@ pub fn apply_layer(reader: impl Read, root: &Path) -> Result<ApplyStats> {
         .ctx(|| format!("chown {display}"))?;
         if kind != tar::EntryType::Symlink {
             // After chown, which clears set-id bits; mkdirat/openat modes are also umasked.
-            rfs::chmodat(&parent, name.as_str(), mode, AtFlags::empty()).ctx(|| format!("chmod {display}"))?;
+            rfs::chmodat(&parent, name.as_str(), mode, AtFlags::empty())
+                .ctx(|| format!("chmod {display}"))?;
         }
         let mtime = header.mtime().unwrap_or(0) as i64;
-        let ts = rfs::Timespec { tv_sec: mtime, tv_nsec: 0 };
-        let _ = rfs::utimensat(&parent, name.as_str(), &rfs::Timestamps { last_access: ts, last_modification: ts }, AtFlags::SYMLINK_NOFOLLOW);
+        let ts = rfs::Timespec {
+            tv_sec: mtime,
+            tv_nsec: 0,
+        };
+        let _ = rfs::utimensat(
+            &parent,
+            name.as_str(),
+            &rfs::Timestamps {
+                last_access: ts,
+                last_modification: ts,
+            },
+            AtFlags::SYMLINK_NOFOLLOW,
+        );
     }
     Ok(stats)
 }
@@ -238,8 +311,12 @@ pub fn tar_directory(dir: &Path, out: impl Write) -> Result<()> {
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
     b.mode(tar::HeaderMode::Complete);
-    b.append_dir_all(".", dir).ctx(|| format!("archiving {}", dir.display()))?;
-    b.into_inner().ctx(|| "finishing archive".into())?.flush().ctx(|| "finishing archive".into())?;
+    b.append_dir_all(".", dir)
+        .ctx(|| format!("archiving {}", dir.display()))?;
+    b.into_inner()
+        .ctx(|| "finishing archive".into())?
+        .flush()
+        .ctx(|| "finishing archive".into())?;
     Ok(())
 }
 
@@ -299,7 +376,11 @@ mod tests {
             file(b, "../../escape-dotdot", b"x");
             file(b, "/abs-file", b"x");
             // The symlink's target exists inside the root too: resolution must land there.
-            file(b, &format!("{}/placeholder", out.trim_start_matches('/')), b"");
+            file(
+                b,
+                &format!("{}/placeholder", out.trim_start_matches('/')),
+                b"",
+            );
             link(b, tar::EntryType::Symlink, "evil", &out);
             file(b, "evil/victim", b"pwned");
             link(b, tar::EntryType::Symlink, "up", "../../..");
@@ -312,12 +393,21 @@ mod tests {
         assert!(root.join("escape-dotdot").exists());
         assert!(root.join("abs-file").exists());
         // `evil` → <outside> resolved inside the root: the file landed at <root>/<outside>/victim.
-        assert_eq!(std::fs::read(root.join(out.trim_start_matches('/')).join("victim")).unwrap(), b"pwned");
+        assert_eq!(
+            std::fs::read(root.join(out.trim_start_matches('/')).join("victim")).unwrap(),
+            b"pwned"
+        );
         assert!(root.join("through-up").exists());
         assert!(!root_parent.path().join("escape-dotdot").exists());
         let inside = root.join(out.trim_start_matches('/')).join("victim");
-        assert_eq!(std::fs::metadata(root.join("hard")).unwrap().ino(), std::fs::metadata(&inside).unwrap().ino());
-        assert_ne!(std::fs::metadata(root.join("hard")).unwrap().ino(), std::fs::metadata(&victim).unwrap().ino());
+        assert_eq!(
+            std::fs::metadata(root.join("hard")).unwrap().ino(),
+            std::fs::metadata(&inside).unwrap().ino()
+        );
+        assert_ne!(
+            std::fs::metadata(root.join("hard")).unwrap().ino(),
+            std::fs::metadata(&victim).unwrap().ino()
+        );
         // A hard link to something that is not inside the root is refused.
         let data = layer(|b| link(b, tar::EntryType::Link, "hard2", "/etc/hostname"));
         let err = apply_layer(&data[..], &root).unwrap_err();
@@ -341,9 +431,21 @@ mod tests {
         let wh = std::fs::symlink_metadata(root.path().join("dir/gone")).unwrap();
         assert!(wh.file_type().is_char_device());
         assert_eq!(wh.rdev(), 0);
-        let v = rustix::fs::getxattr(root.path().join("opaque"), "trusted.overlay.opaque", &mut [0u8; 8]).unwrap();
+        let v = rustix::fs::getxattr(
+            root.path().join("opaque"),
+            "trusted.overlay.opaque",
+            &mut [0u8; 8],
+        )
+        .unwrap();
         assert_eq!(v, 1);
-        assert_eq!(std::fs::metadata(root.path().join("hard-dst")).unwrap().ino(), std::fs::metadata(root.path().join("hard-src")).unwrap().ino());
+        assert_eq!(
+            std::fs::metadata(root.path().join("hard-dst"))
+                .unwrap()
+                .ino(),
+            std::fs::metadata(root.path().join("hard-src"))
+                .unwrap()
+                .ino()
+        );
     }
 
     #[test]

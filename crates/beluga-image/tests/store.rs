@@ -39,15 +39,27 @@ fn import_directory_and_remove() {
     assert!(rec.id.starts_with("sha256:"));
     let layer = store.lower_dirs(&rec).remove(0);
     assert_eq!(std::fs::read(layer.join("bin/hello")).unwrap(), b"hi");
-    assert_eq!(std::fs::read_link(layer.join("bin/link")).unwrap().to_str(), Some("hello"));
+    assert_eq!(
+        std::fs::read_link(layer.join("bin/link")).unwrap().to_str(),
+        Some("hello")
+    );
     // Same content again: same layer directory, shared.
     let rec2 = store.import_rootfs(&rootfs, "localhost/test:2").unwrap();
     assert_eq!(rec.layers, rec2.layers);
     assert_eq!(store.list().unwrap().len(), 2);
     assert_eq!(store.get("localhost/test:1").unwrap().unwrap().id, rec.id);
-    assert_eq!(store.get(&rec.id["sha256:".len()..][..12]).unwrap().unwrap().layers, rec.layers);
+    assert_eq!(
+        store
+            .get(&rec.id["sha256:".len()..][..12])
+            .unwrap()
+            .unwrap()
+            .layers,
+        rec.layers
+    );
     // In use → refused; otherwise removed, and the layer survives while test:2 needs it.
-    assert!(store.remove("localhost/test:1", |_| Some("pod default/web".into())).is_err());
+    assert!(store
+        .remove("localhost/test:1", |_| Some("pod default/web".into()))
+        .is_err());
     store.remove("localhost/test:1", |_| None).unwrap();
     assert!(layer.is_dir());
     store.remove("localhost/test:2", |_| None).unwrap();
@@ -76,7 +88,11 @@ fn load_docker_save_and_oci_archives() {
     gz.write_all(&layer).unwrap();
     let layer_gz = gz.finish().unwrap();
     let manifest = serde_json::to_vec(&serde_json::json!([{"Config": "cfg.json", "RepoTags": ["example.com/app:1"], "Layers": ["abc/layer.tar"]}])).unwrap();
-    let archive_bytes = tar_of(&[("manifest.json", &manifest), ("cfg.json", &config), ("abc/layer.tar", &layer_gz)]);
+    let archive_bytes = tar_of(&[
+        ("manifest.json", &manifest),
+        ("cfg.json", &config),
+        ("abc/layer.tar", &layer_gz),
+    ]);
     let path = dir.path().join("docker.tar");
     std::fs::write(&path, &archive_bytes).unwrap();
     let recs = archive::load(&store, &path, None).unwrap();
@@ -85,15 +101,31 @@ fn load_docker_save_and_oci_archives() {
     let c = &recs[0].config;
     assert_eq!(c.entrypoint.as_deref(), Some(&["/bin/sh".to_string()][..]));
     assert_eq!(c.env, vec!["PATH=/bin", "A=1"]);
-    assert_eq!((c.working_dir.as_deref(), c.user.as_deref(), c.stop_signal.as_deref()), (Some("/w"), Some("1000"), Some("SIGQUIT")));
-    assert_eq!(std::fs::read(store.lower_dirs(&recs[0])[0].join("etc/motd")).unwrap(), b"hello");
+    assert_eq!(
+        (
+            c.working_dir.as_deref(),
+            c.user.as_deref(),
+            c.stop_signal.as_deref()
+        ),
+        (Some("/w"), Some("1000"), Some("SIGQUIT"))
+    );
+    assert_eq!(
+        std::fs::read(store.lower_dirs(&recs[0])[0].join("etc/motd")).unwrap(),
+        b"hello"
+    );
 
     // OCI layout with a name annotation.
     let man = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "config": {"digest": sha(&config), "size": config.len()}, "layers": [{"digest": sha(&layer), "size": layer.len()}]})).unwrap();
     let index = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [{"digest": sha(&man), "size": man.len(), "annotations": {"org.opencontainers.image.ref.name": "localhost/oci:2"}}]})).unwrap();
     let blob = |d: &[u8]| format!("blobs/sha256/{}", &sha(d)[7..]);
     let (bm, bc, bl) = (blob(&man), blob(&config), blob(&layer));
-    let oci = tar_of(&[("oci-layout", b"{\"imageLayoutVersion\":\"1.0.0\"}"), ("index.json", &index), (&bm, &man), (&bc, &config), (&bl, &layer)]);
+    let oci = tar_of(&[
+        ("oci-layout", b"{\"imageLayoutVersion\":\"1.0.0\"}"),
+        ("index.json", &index),
+        (&bm, &man),
+        (&bc, &config),
+        (&bl, &layer),
+    ]);
     let path = dir.path().join("oci.tar");
     std::fs::write(&path, &oci).unwrap();
     let recs = archive::load(&store, &path, None).unwrap();
@@ -102,7 +134,12 @@ fn load_docker_save_and_oci_archives() {
 
     // A layer whose digest does not match its descriptor is refused.
     let bad_index = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [{"digest": sha(&man), "annotations": {"org.opencontainers.image.ref.name": "localhost/bad:1"}}]})).unwrap();
-    let bad = tar_of(&[("index.json", &bad_index), (&bm, &man), (&bc, &config), (&bl, b"tampered")]);
+    let bad = tar_of(&[
+        ("index.json", &bad_index),
+        (&bm, &man),
+        (&bc, &config),
+        (&bl, b"tampered"),
+    ]);
     std::fs::write(&path, &bad).unwrap();
     assert!(archive::load(&store, &path, None).is_err());
     assert!(store.get("localhost/bad:1").unwrap().is_none());

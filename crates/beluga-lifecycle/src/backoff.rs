@@ -39,7 +39,11 @@ impl Backoff {
     pub fn new(initial: Duration, max: Duration) -> Self {
         // `KubeletCrashLoopBackOffMax`: a max below the initial lowers the initial.
         let initial = initial.min(max);
-        Backoff { initial, max, entries: HashMap::new() }
+        Backoff {
+            initial,
+            max,
+            entries: HashMap::new(),
+        }
     }
 
     /// kubelet's expiry: the container finished more than 2×max (600 s by default) after the
@@ -70,7 +74,13 @@ impl Backoff {
             Some(e) => self.expired(e, finished_at),
         };
         if fresh {
-            self.entries.insert(key.to_string(), Entry { backoff: self.initial, last_update: now });
+            self.entries.insert(
+                key.to_string(),
+                Entry {
+                    backoff: self.initial,
+                    last_update: now,
+                },
+            );
         } else if let Some(e) = self.entries.get_mut(key) {
             e.backoff = (e.backoff * 2).min(self.max);
             e.last_update = now;
@@ -86,13 +96,16 @@ impl Backoff {
 
 /// kubelet's message: `back-off 20s restarting failed container=<c> pod=<name>_<ns>(<uid>)`.
 pub fn waiting_message(delay: Duration, container: &str, kubelet_pod: &str) -> String {
-    format!("back-off {} restarting failed container={container} pod={kubelet_pod}", go_duration(delay))
+    format!(
+        "back-off {} restarting failed container={container} pod={kubelet_pod}",
+        go_duration(delay)
+    )
 }
 
 /// Go's `time.Duration.String()` for whole seconds/minutes: `10s`, `5m0s`, `1m20s`.
 pub fn go_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{}s", d.as_secs_f64());
     }
     let s = d.as_secs();

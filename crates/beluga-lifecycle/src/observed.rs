@@ -47,13 +47,19 @@ pub struct Observed {
 impl Observed {
     /// The newest instance of a container (kubelet's `FindContainerStatusByName`).
     pub fn newest(&self, name: &str) -> Option<&Instance> {
-        self.instances.iter().filter(|i| i.name == name).max_by_key(|i| i.attempt)
+        self.instances
+            .iter()
+            .filter(|i| i.name == name)
+            .max_by_key(|i| i.attempt)
     }
 
     /// The second newest instance (its terminated state becomes `lastState`).
     pub fn previous(&self, name: &str) -> Option<&Instance> {
         let newest = self.newest(name)?.attempt;
-        self.instances.iter().filter(|i| i.name == name && i.attempt < newest).max_by_key(|i| i.attempt)
+        self.instances
+            .iter()
+            .filter(|i| i.name == name && i.attempt < newest)
+            .max_by_key(|i| i.attempt)
     }
 
     pub fn next_attempt(&self, name: &str) -> i32 {
@@ -65,7 +71,12 @@ impl Observed {
 pub fn spec_hash(c: &beluga_api::Container) -> u64 {
     // FNV-1a: stable across processes and releases, unlike std's SipHash keys.
     let mut h: u64 = 0xcbf29ce484222325;
-    for b in c.name.bytes().chain([0]).chain(c.image.as_deref().unwrap_or("").bytes()) {
+    for b in c
+        .name
+        .bytes()
+        .chain([0])
+        .chain(c.image.as_deref().unwrap_or("").bytes())
+    {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x100000001b3);
     }

@@ -62,7 +62,9 @@ pub fn should_container_be_restarted(c: &Container, pod: &Pod, observed: &Observ
     if pod.metadata.deletion_timestamp.is_some() {
         return false;
     }
-    let Some(status) = observed.newest(&c.name) else { return true };
+    let Some(status) = observed.newest(&c.name) else {
+        return true;
+    };
     match status.state {
         State::Running => false,
         State::Unknown | State::Created => true,
@@ -87,11 +89,21 @@ fn changed(c: &Container, s: &Instance) -> bool {
 }
 
 fn kill(c: &Container, s: &Instance, reason: KillReason, message: String) -> Kill {
-    Kill { container: c.name.clone(), id: s.id.clone(), reason, message }
+    Kill {
+        container: c.name.clone(),
+        id: s.id.clone(),
+        reason,
+        message,
+    }
 }
 
 /// `computeInitContainerActions`: returns whether the pod is initialized.
-fn compute_init_actions(pod: &Pod, observed: &Observed, probes: &ProbeResults, a: &mut PodActions) -> bool {
+fn compute_init_actions(
+    pod: &Pod,
+    observed: &Observed,
+    probes: &ProbeResults,
+    a: &mut PodActions,
+) -> bool {
     let inits = init_containers(pod);
     if inits.is_empty() {
         return true;
@@ -125,7 +137,12 @@ fn compute_init_actions(pod: &Pod, observed: &Observed, probes: &ProbeResults, a
                     match probes.startup.get(&status.id) {
                         None => break 'sidecar,
                         Some(ProbeResult::Failure) => {
-                            a.to_kill.push(kill(c, status, KillReason::StartupProbe, format!("Init container {} failed startup probe", c.name)));
+                            a.to_kill.push(kill(
+                                c,
+                                status,
+                                KillReason::StartupProbe,
+                                format!("Init container {} failed startup probe", c.name),
+                            ));
                             a.init_to_start.push(i);
                             break 'sidecar;
                         }
@@ -138,12 +155,24 @@ fn compute_init_actions(pod: &Pod, observed: &Observed, probes: &ProbeResults, a
                     a.init_to_start.push(i + 1);
                 }
                 if changed(c, status) {
-                    a.to_kill.push(kill(c, status, KillReason::DefinitionChanged, format!("Init container {} definition changed", c.name)));
+                    a.to_kill.push(kill(
+                        c,
+                        status,
+                        KillReason::DefinitionChanged,
+                        format!("Init container {} definition changed", c.name),
+                    ));
                     a.init_to_start.push(i);
                     break 'sidecar;
                 }
-                if c.liveness_probe.is_some() && probes.liveness.get(&status.id) == Some(&ProbeResult::Failure) {
-                    a.to_kill.push(kill(c, status, KillReason::LivenessProbe, format!("Init container {} failed liveness probe", c.name)));
+                if c.liveness_probe.is_some()
+                    && probes.liveness.get(&status.id) == Some(&ProbeResult::Failure)
+                {
+                    a.to_kill.push(kill(
+                        c,
+                        status,
+                        KillReason::LivenessProbe,
+                        format!("Init container {} failed liveness probe", c.name),
+                    ));
                     a.init_to_start.push(i);
                 }
             }
@@ -171,7 +200,12 @@ fn compute_init_actions(pod: &Pod, observed: &Observed, probes: &ProbeResults, a
                     a.init_to_start.clear();
                     return false;
                 }
-                a.to_kill.push(kill(c, status, KillReason::Unknown, format!("Init container {} is in unknown state", c.name)));
+                a.to_kill.push(kill(
+                    c,
+                    status,
+                    KillReason::Unknown,
+                    format!("Init container {} is in unknown state", c.name),
+                ));
                 a.init_to_start.push(i);
             }
         }
@@ -202,7 +236,9 @@ pub fn compute_pod_actions(pod: &Pod, observed: &Observed, probes: &ProbeResults
             .enumerate()
             .filter(|(_, c)| {
                 !(restart_policy(pod) == "OnFailure"
-                    && observed.newest(&c.name).is_some_and(|s| s.state == State::Exited && s.exit_code == Some(0)))
+                    && observed
+                        .newest(&c.name)
+                        .is_some_and(|s| s.state == State::Exited && s.exit_code == Some(0)))
             })
             .map(|(i, _)| i)
             .collect();
@@ -234,11 +270,20 @@ pub fn compute_pod_actions(pod: &Pod, observed: &Observed, probes: &ProbeResults
                 let mut restart = should_restart_on_failure(pod);
                 let (reason, message) = if changed(c, s) {
                     restart = true;
-                    (KillReason::DefinitionChanged, format!("Container {} definition changed", c.name))
+                    (
+                        KillReason::DefinitionChanged,
+                        format!("Container {} definition changed", c.name),
+                    )
                 } else if probes.liveness.get(&s.id) == Some(&ProbeResult::Failure) {
-                    (KillReason::LivenessProbe, format!("Container {} failed liveness probe", c.name))
+                    (
+                        KillReason::LivenessProbe,
+                        format!("Container {} failed liveness probe", c.name),
+                    )
                 } else if probes.startup.get(&s.id) == Some(&ProbeResult::Failure) {
-                    (KillReason::StartupProbe, format!("Container {} failed startup probe", c.name))
+                    (
+                        KillReason::StartupProbe,
+                        format!("Container {} failed startup probe", c.name),
+                    )
                 } else {
                     keep += 1;
                     continue;
@@ -255,7 +300,12 @@ pub fn compute_pod_actions(pod: &Pod, observed: &Observed, probes: &ProbeResults
                 if should_container_be_restarted(c, pod, observed) {
                     a.containers_to_start.push(idx);
                     if let Some(s) = status.filter(|s| s.state == State::Unknown) {
-                        a.to_kill.push(kill(c, s, KillReason::Unknown, format!("Container {} is in unknown state", c.name)));
+                        a.to_kill.push(kill(
+                            c,
+                            s,
+                            KillReason::Unknown,
+                            format!("Container {} is in unknown state", c.name),
+                        ));
                     }
                 }
             }

@@ -5,8 +5,8 @@ use crate::observed::{Instance, Observed, State};
 use crate::planner::{should_container_be_restarted, ProbeResult, ProbeResults};
 use crate::Timestamp;
 use beluga_api::k8s_openapi::api::core::v1::{
-    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, PodCondition,
-    PodStatus,
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
+    ContainerStatus, PodCondition, PodStatus,
 };
 use beluga_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use beluga_api::podutil::{containers, init_containers, is_sidecar, restart_policy};
@@ -41,7 +41,13 @@ pub struct StatusInput<'a> {
 
 fn terminated(i: &Instance, runtime: &str) -> ContainerStateTerminated {
     let code = i.exit_code.unwrap_or(0);
-    let reason = i.reason.clone().unwrap_or_else(|| if code == 0 { "Completed".into() } else { "Error".into() });
+    let reason = i.reason.clone().unwrap_or_else(|| {
+        if code == 0 {
+            "Completed".into()
+        } else {
+            "Error".into()
+        }
+    });
     ContainerStateTerminated {
         exit_code: code,
         reason: Some(reason),
@@ -74,7 +80,13 @@ fn ready(c: &Container, i: &Instance, probes: Option<&ProbeResults>) -> bool {
 }
 
 /// One `ContainerStatus` (spec §8.3), with the reason cache applied as kubelet does.
-fn container_status(pod: &Pod, c: &Container, init: bool, default_waiting: &str, input: &StatusInput) -> ContainerStatus {
+fn container_status(
+    pod: &Pod,
+    c: &Container,
+    init: bool,
+    default_waiting: &str,
+    input: &StatusInput,
+) -> ContainerStatus {
     let empty = Observed::default();
     let observed = input.observed.unwrap_or(&empty);
     let mut st = ContainerStatus {
@@ -84,7 +96,13 @@ fn container_status(pod: &Pod, c: &Container, init: bool, default_waiting: &str,
         ready: false,
         restart_count: 0,
         started: Some(false),
-        state: Some(ContainerState { waiting: Some(ContainerStateWaiting { reason: Some(default_waiting.into()), message: None }), ..Default::default() }),
+        state: Some(ContainerState {
+            waiting: Some(ContainerStateWaiting {
+                reason: Some(default_waiting.into()),
+                message: None,
+            }),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let Some(newest) = observed.newest(&c.name) else {
@@ -96,21 +114,43 @@ fn container_status(pod: &Pod, c: &Container, init: bool, default_waiting: &str,
     st.image_id = newest.image_id.clone();
     st.container_id = Some(format!("{}://{}", input.runtime, newest.id));
     st.state = Some(match newest.state {
-        State::Running => ContainerState { running: Some(ContainerStateRunning { started_at: newest.started_at.map(Time) }), ..Default::default() },
-        State::Exited => ContainerState { terminated: Some(terminated(newest, input.runtime)), ..Default::default() },
-        State::Created => ContainerState { waiting: Some(ContainerStateWaiting { reason: Some("ContainerCreating".into()), message: None }), ..Default::default() },
+        State::Running => ContainerState {
+            running: Some(ContainerStateRunning {
+                started_at: newest.started_at.map(Time),
+            }),
+            ..Default::default()
+        },
+        State::Exited => ContainerState {
+            terminated: Some(terminated(newest, input.runtime)),
+            ..Default::default()
+        },
+        State::Created => ContainerState {
+            waiting: Some(ContainerStateWaiting {
+                reason: Some("ContainerCreating".into()),
+                message: None,
+            }),
+            ..Default::default()
+        },
         State::Unknown => ContainerState {
             terminated: Some(ContainerStateTerminated {
                 exit_code: 137,
                 reason: Some("ContainerStatusUnknown".into()),
-                message: Some("The container could not be located when the pod was terminated".into()),
+                message: Some(
+                    "The container could not be located when the pod was terminated".into(),
+                ),
                 ..Default::default()
             }),
             ..Default::default()
         },
     });
-    if let Some(prev) = observed.previous(&c.name).filter(|p| p.state == State::Exited) {
-        st.last_state = Some(ContainerState { terminated: Some(terminated(prev, input.runtime)), ..Default::default() });
+    if let Some(prev) = observed
+        .previous(&c.name)
+        .filter(|p| p.state == State::Exited)
+    {
+        st.last_state = Some(ContainerState {
+            terminated: Some(terminated(prev, input.runtime)),
+            ..Default::default()
+        });
     }
     st.started = Some(started(c, newest, input.probes));
     st.ready = if init && !is_sidecar(c) {
@@ -124,35 +164,64 @@ fn container_status(pod: &Pod, c: &Container, init: bool, default_waiting: &str,
 }
 
 /// kubelet: a container that will be restarted and has a cached failure reason is *Waiting*.
-fn apply_waiting(pod: &Pod, c: &Container, init: bool, observed: &Observed, input: &StatusInput, st: &mut ContainerStatus) {
+fn apply_waiting(
+    pod: &Pod,
+    c: &Container,
+    init: bool,
+    observed: &Observed,
+    input: &StatusInput,
+    st: &mut ContainerStatus,
+) {
     let newest = observed.newest(&c.name);
-    if init && newest.is_some_and(|s| s.state == State::Exited && s.exit_code == Some(0)) && !is_sidecar(c) {
+    if init
+        && newest.is_some_and(|s| s.state == State::Exited && s.exit_code == Some(0))
+        && !is_sidecar(c)
+    {
         return;
     }
     let restartable = if is_sidecar(c) {
-        pod.metadata.deletion_timestamp.is_none() && newest.is_none_or(|s| s.state != State::Running)
+        pod.metadata.deletion_timestamp.is_none()
+            && newest.is_none_or(|s| s.state != State::Running)
     } else {
         should_container_be_restarted(c, pod, observed)
     };
     if !restartable || input.terminal {
         return;
     }
-    let Some(w) = input.waiting.get(&c.name) else { return };
+    let Some(w) = input.waiting.get(&c.name) else {
+        return;
+    };
     if let Some(t) = st.state.as_ref().and_then(|s| s.terminated.clone()) {
-        st.last_state = Some(ContainerState { terminated: Some(t), ..Default::default() });
+        st.last_state = Some(ContainerState {
+            terminated: Some(t),
+            ..Default::default()
+        });
     }
     st.state = Some(ContainerState {
-        waiting: Some(ContainerStateWaiting { reason: Some(w.reason.clone()), message: Some(w.message.clone()).filter(|m| !m.is_empty()) }),
+        waiting: Some(ContainerStateWaiting {
+            reason: Some(w.reason.clone()),
+            message: Some(w.message.clone()).filter(|m| !m.is_empty()),
+        }),
         ..Default::default()
     });
 }
 
 fn waiting_has_last(st: &ContainerStatus) -> Option<i32> {
-    st.last_state.as_ref()?.terminated.as_ref().map(|t| t.exit_code)
+    st.last_state
+        .as_ref()?
+        .terminated
+        .as_ref()
+        .map(|t| t.exit_code)
 }
 
 /// `getPhase` (spec §8.1).
-pub fn phase(pod: &Pod, init: &[ContainerStatus], regular: &[ContainerStatus], pod_has_initialized: bool, terminal: bool) -> &'static str {
+pub fn phase(
+    pod: &Pod,
+    init: &[ContainerStatus],
+    regular: &[ContainerStatus],
+    pod_has_initialized: bool,
+    terminal: bool,
+) -> &'static str {
     let policy = restart_policy(pod);
     let (mut pending_init, mut failed_init, mut pending_sidecar) = (0, 0, 0);
     let (mut unknown, mut running, mut waiting, mut stopped, mut succeeded) = (0, 0, 0, 0, 0);
@@ -231,7 +300,11 @@ pub fn phase(pod: &Pod, init: &[ContainerStatus], regular: &[ContainerStatus], p
     }
     if running == 0 && stopped > 0 && unknown == 0 {
         if terminal {
-            return if stopped == succeeded { "Succeeded" } else { "Failed" };
+            return if stopped == succeeded {
+                "Succeeded"
+            } else {
+                "Failed"
+            };
         }
         return match policy {
             "Always" => "Running",
@@ -243,14 +316,31 @@ pub fn phase(pod: &Pod, init: &[ContainerStatus], regular: &[ContainerStatus], p
     "Pending"
 }
 
-fn condition(kind: &str, ok: bool, reason: Option<String>, message: Option<String>, previous: Option<&PodStatus>, now: Timestamp) -> PodCondition {
+fn condition(
+    kind: &str,
+    ok: bool,
+    reason: Option<String>,
+    message: Option<String>,
+    previous: Option<&PodStatus>,
+    now: Timestamp,
+) -> PodCondition {
     let status = if ok { "True" } else { "False" }.to_string();
-    let prev = previous.and_then(|p| p.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == kind));
+    let prev = previous
+        .and_then(|p| p.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == kind));
     let last = match prev {
         Some(p) if p.status == status => p.last_transition_time.clone(),
         _ => Some(Time(now)),
     };
-    PodCondition { type_: kind.into(), status, reason, message, last_transition_time: last, last_probe_time: None, observed_generation: None }
+    PodCondition {
+        type_: kind.into(),
+        status,
+        reason,
+        message,
+        last_transition_time: last,
+        last_probe_time: None,
+        observed_generation: None,
+    }
 }
 
 /// The whole `PodStatus` (spec §8).
@@ -260,37 +350,75 @@ pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
     let observed = input.observed.unwrap_or(&empty);
     let inits = init_containers(pod);
     let regular = containers(pod);
-    let default_waiting = if inits.is_empty() { "ContainerCreating" } else { "PodInitializing" };
-    let init_statuses: Vec<ContainerStatus> = inits.iter().map(|c| container_status(pod, c, true, "PodInitializing", input)).collect();
-    let statuses: Vec<ContainerStatus> = regular.iter().map(|c| container_status(pod, c, false, default_waiting, input)).collect();
+    let default_waiting = if inits.is_empty() {
+        "ContainerCreating"
+    } else {
+        "PodInitializing"
+    };
+    let init_statuses: Vec<ContainerStatus> = inits
+        .iter()
+        .map(|c| container_status(pod, c, true, "PodInitializing", input))
+        .collect();
+    let statuses: Vec<ContainerStatus> = regular
+        .iter()
+        .map(|c| container_status(pod, c, false, default_waiting, input))
+        .collect();
     let pod_has_initialized = regular.iter().any(|c| observed.newest(&c.name).is_some());
 
     let prev_phase = input.previous.and_then(|p| p.phase.as_deref());
     let phase = match prev_phase {
         Some(p @ ("Succeeded" | "Failed")) => p.to_string(),
-        _ => phase(pod, &init_statuses, &statuses, pod_has_initialized, input.terminal).to_string(),
+        _ => phase(
+            pod,
+            &init_statuses,
+            &statuses,
+            pod_has_initialized,
+            input.terminal,
+        )
+        .to_string(),
     };
 
     // Conditions, in kubelet's order.
     let sandbox_ok = observed.sandbox_ready && !input.terminal;
-    let mut conditions = vec![condition("PodReadyToStartContainers", sandbox_ok, None, None, input.previous, now)];
+    let mut conditions = vec![condition(
+        "PodReadyToStartContainers",
+        sandbox_ok,
+        None,
+        None,
+        input.previous,
+        now,
+    )];
     let incomplete: Vec<&str> = inits
         .iter()
         .zip(&init_statuses)
-        .filter(|(c, s)| if is_sidecar(c) { s.started != Some(true) } else { !s.ready })
+        .filter(|(c, s)| {
+            if is_sidecar(c) {
+                s.started != Some(true)
+            } else {
+                !s.ready
+            }
+        })
         .map(|(c, _)| c.name.as_str())
         .collect();
-    let any_regular_started = statuses.iter().any(|s| s.state.as_ref().is_some_and(|st| st.running.is_some() || st.terminated.is_some()));
+    let any_regular_started = statuses.iter().any(|s| {
+        s.state
+            .as_ref()
+            .is_some_and(|st| st.running.is_some() || st.terminated.is_some())
+    });
     let initialized = incomplete.is_empty() || any_regular_started || phase == "Succeeded";
     conditions.push(if initialized {
-        let reason = (phase == "Succeeded" && !incomplete.is_empty()).then(|| "PodCompleted".to_string());
+        let reason =
+            (phase == "Succeeded" && !incomplete.is_empty()).then(|| "PodCompleted".to_string());
         condition("Initialized", true, reason, None, input.previous, now)
     } else {
         condition(
             "Initialized",
             false,
             Some("ContainersNotInitialized".into()),
-            Some(format!("containers with incomplete status: [{}]", incomplete.join(" "))),
+            Some(format!(
+                "containers with incomplete status: [{}]",
+                incomplete.join(" ")
+            )),
             input.previous,
             now,
         )
@@ -310,11 +438,39 @@ pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
         "Succeeded" => (false, Some("PodCompleted".to_string()), None),
         "Failed" => (false, Some("PodFailed".to_string()), None),
         _ if unready.is_empty() => (true, None, None),
-        _ => (false, Some("ContainersNotReady".to_string()), Some(format!("containers with unready status: [{}]", unready.join(" ")))),
+        _ => (
+            false,
+            Some("ContainersNotReady".to_string()),
+            Some(format!(
+                "containers with unready status: [{}]",
+                unready.join(" ")
+            )),
+        ),
     };
-    conditions.push(condition("Ready", cr_ok, cr_reason.clone(), cr_msg.clone(), input.previous, now));
-    conditions.push(condition("ContainersReady", cr_ok, cr_reason, cr_msg, input.previous, now));
-    conditions.push(condition("PodScheduled", true, None, None, input.previous, now));
+    conditions.push(condition(
+        "Ready",
+        cr_ok,
+        cr_reason.clone(),
+        cr_msg.clone(),
+        input.previous,
+        now,
+    ));
+    conditions.push(condition(
+        "ContainersReady",
+        cr_ok,
+        cr_reason,
+        cr_msg,
+        input.previous,
+        now,
+    ));
+    conditions.push(condition(
+        "PodScheduled",
+        true,
+        None,
+        None,
+        input.previous,
+        now,
+    ));
 
     let pod_ip = input.pod_ip.clone();
     PodStatus {
@@ -323,7 +479,10 @@ pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
         init_container_statuses: (!inits.is_empty()).then_some(init_statuses),
         container_statuses: Some(statuses),
         host_ip: input.host_ip.clone(),
-        host_ips: input.host_ip.clone().map(|ip| vec![beluga_api::k8s_openapi::api::core::v1::HostIP { ip }]),
+        host_ips: input
+            .host_ip
+            .clone()
+            .map(|ip| vec![beluga_api::k8s_openapi::api::core::v1::HostIP { ip }]),
         pod_ip: pod_ip.clone(),
         pod_ips: pod_ip.map(|ip| vec![beluga_api::k8s_openapi::api::core::v1::PodIP { ip }]),
         start_time: input.start_time.map(Time),

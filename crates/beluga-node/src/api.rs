@@ -27,7 +27,10 @@ pub struct ChannelBody(pub mpsc::Receiver<Bytes>);
 impl Body for ChannelBody {
     type Data = Bytes;
     type Error = Infallible;
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
     }
 }
@@ -41,11 +44,18 @@ pub fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> R
 }
 
 pub fn json(status: StatusCode, v: &impl serde::Serialize) -> Response<ResBody> {
-    full(status, "application/json", serde_json::to_vec(v).unwrap_or_default())
+    full(
+        status,
+        "application/json",
+        serde_json::to_vec(v).unwrap_or_default(),
+    )
 }
 
 pub fn error(e: &ApiError) -> Response<ResBody> {
-    json(StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &e.status_json())
+    json(
+        StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        &e.status_json(),
+    )
 }
 
 pub fn streaming(content_type: &str) -> (mpsc::Sender<Bytes>, Response<ResBody>) {
@@ -87,22 +97,18 @@ fn percent_decode(s: &str) -> String {
 /// Query parameters; repeated keys (`command=a&command=b`) keep every value in order.
 pub fn query(uri: &hyper::Uri) -> HashMap<String, Vec<String>> {
     let mut m: HashMap<String, Vec<String>> = HashMap::new();
-    for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+    for pair in uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        m.entry(percent_decode(k)).or_default().push(percent_decode(v));
+        m.entry(percent_decode(k))
+            .or_default()
+            .push(percent_decode(v));
     }
     m
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn percent_decoding_never_panics() {
-        assert_eq!(super::percent_decode("a%20b+c"), "a b c");
-        assert_eq!(super::percent_decode("%é%"), "%é%");
-        assert_eq!(super::percent_decode("%2"), "%2");
-        assert_eq!(super::percent_decode("%zz"), "%zz");
-    }
 }
 
 pub fn q1<'a>(q: &'a HashMap<String, Vec<String>>, k: &str) -> Option<&'a str> {
@@ -118,7 +124,13 @@ async fn body_bytes(req: Request<Incoming>) -> Result<Bytes, ApiError> {
         .collect()
         .await
         .map(|c| c.to_bytes())
-        .map_err(|e| ApiError::new(413, "RequestEntityTooLarge", format!("reading request body: {e}")))
+        .map_err(|e| {
+            ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("reading request body: {e}"),
+            )
+        })
 }
 
 /// Serves the API until the listener fails. The socket is root-only (0600 in a 0700 directory).
@@ -129,7 +141,10 @@ pub async fn serve(d: Arc<Daemon>) -> std::io::Result<()> {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
-        return Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, format!("another daemon is serving {}", sock.display())));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!("another daemon is serving {}", sock.display()),
+        ));
     }
     let _ = std::fs::remove_file(&sock);
     let listener = tokio::net::UnixListener::bind(&sock)?;
@@ -144,7 +159,10 @@ pub async fn serve(d: Arc<Daemon>) -> std::io::Result<()> {
                 let d = d.clone();
                 async move { Ok::<_, Infallible>(route(d, req).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).with_upgrades().await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, svc)
+                .with_upgrades()
+                .await;
         });
     }
 }
@@ -160,38 +178,61 @@ fn pod_list(pods: Vec<beluga_api::Pod>) -> serde_json::Value {
     serde_json::json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": ""}, "items": pods})
 }
 
-async fn route_inner(d: Arc<Daemon>, req: Request<Incoming>) -> Result<Response<ResBody>, ApiError> {
+async fn route_inner(
+    d: Arc<Daemon>,
+    req: Request<Incoming>,
+) -> Result<Response<ResBody>, ApiError> {
     let path = req.uri().path().to_string();
-    let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let segs: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let q = query(req.uri());
     let method = req.method().clone();
     let rt = d.runtime.name.clone();
     match (&method, segs.as_slice()) {
         (&Method::GET, ["healthz"]) => Ok(full(StatusCode::OK, "text/plain", "ok")),
-        (&Method::GET, ["version"]) => Ok(json(StatusCode::OK, &serde_json::json!({"gitVersion": concat!("v", env!("CARGO_PKG_VERSION")), "platform": "linux", "runtime": rt}))),
+        (&Method::GET, ["version"]) => Ok(json(
+            StatusCode::OK,
+            &serde_json::json!({"gitVersion": concat!("v", env!("CARGO_PKG_VERSION")), "platform": "linux", "runtime": rt}),
+        )),
         (&Method::GET, ["api", "v1", "pods"]) => list_or_watch(&d, None, &q).await,
-        (&Method::GET, ["api", "v1", "namespaces", ns, "pods"]) => list_or_watch(&d, Some(ns), &q).await,
+        (&Method::GET, ["api", "v1", "namespaces", ns, "pods"]) => {
+            list_or_watch(&d, Some(ns), &q).await
+        }
         (&Method::POST, ["api", "v1", "namespaces", ns, "pods"]) => {
             let ns = ns.to_string();
             let body = body_bytes(req).await?;
-            let pod = beluga_api::manifest::pod_from_json(&body).map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+            let pod = beluga_api::manifest::pod_from_json(&body)
+                .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
             let created = d.create(pod, &ns)?;
             Ok(json(StatusCode::CREATED, &created))
         }
         (&Method::GET, ["api", "v1", "namespaces", ns, "pods", name]) => {
             let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
             if q_bool(&q, "watch") {
-                return Ok(watch(&d, Some(ns.to_string()), Some(name.to_string()), vec![h.current(&rt)]));
+                return Ok(watch(
+                    &d,
+                    Some(ns.to_string()),
+                    Some(name.to_string()),
+                    vec![h.current(&rt)],
+                ));
             }
             Ok(json(StatusCode::OK, &h.current(&rt)))
         }
         (&Method::PUT, ["api", "v1", "namespaces", ns, "pods", name]) => {
             let (ns, name) = (ns.to_string(), name.to_string());
             let body = body_bytes(req).await?;
-            let pod = beluga_api::manifest::pod_from_json(&body).map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+            let pod = beluga_api::manifest::pod_from_json(&body)
+                .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
             if pod.metadata.name.as_deref().is_some_and(|n| n != name) {
-                return Err(ApiError::new(400, "BadRequest", "the name of the object does not match the name on the URL"));
+                return Err(ApiError::new(
+                    400,
+                    "BadRequest",
+                    "the name of the object does not match the name on the URL",
+                ));
             }
             Ok(json(StatusCode::OK, &d.update(pod, &ns, &name)?))
         }
@@ -217,18 +258,25 @@ async fn route_inner(d: Arc<Daemon>, req: Request<Incoming>) -> Result<Response<
         (&Method::GET, ["api", "v1", "events"]) => Ok(events(&d, None, &q)),
         (&Method::GET, ["api", "v1", "namespaces", ns, "events"]) => Ok(events(&d, Some(ns), &q)),
         (&Method::GET, ["beluga", "v1", "images"]) => {
-            let list = d.images.list().map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+            let list = d
+                .images
+                .list()
+                .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
             Ok(json(StatusCode::OK, &list))
         }
         (&Method::POST, ["beluga", "v1", "images", verb @ ("import" | "load")]) => {
             let verb = verb.to_string();
             let body = body_bytes(req).await?;
-            let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+            let v: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
             let path = std::path::PathBuf::from(v["path"].as_str().unwrap_or_default());
             let tag = v["tag"].as_str().map(String::from);
             let d2 = d.clone();
             let res = tokio::task::spawn_blocking(move || match verb.as_str() {
-                "import" => d2.images.import_rootfs(&path, tag.as_deref().unwrap_or_default()).map(|r| vec![r]),
+                "import" => d2
+                    .images
+                    .import_rootfs(&path, tag.as_deref().unwrap_or_default())
+                    .map(|r| vec![r]),
                 _ => beluga_image::archive::load(&d2.images, &path, tag.as_deref()),
             })
             .await
@@ -243,24 +291,53 @@ async fn route_inner(d: Arc<Daemon>, req: Request<Incoming>) -> Result<Response<
             let users = |rec: &beluga_image::ImageRecord| -> Option<String> {
                 d.list(None).iter().find_map(|h| {
                     let st = h.lock();
-                    let uses = podutil::init_containers(&st.pod).iter().chain(podutil::containers(&st.pod)).any(|c| {
-                        c.image.as_deref().and_then(|i| beluga_image::reference::normalize(i).ok()).as_deref() == Some(rec.reference.as_str())
-                    });
-                    uses.then(|| format!("pod {}/{}", podutil::namespace(&st.pod), podutil::name(&st.pod)))
+                    let uses = podutil::init_containers(&st.pod)
+                        .iter()
+                        .chain(podutil::containers(&st.pod))
+                        .any(|c| {
+                            c.image
+                                .as_deref()
+                                .and_then(|i| beluga_image::reference::normalize(i).ok())
+                                .as_deref()
+                                == Some(rec.reference.as_str())
+                        });
+                    uses.then(|| {
+                        format!(
+                            "pod {}/{}",
+                            podutil::namespace(&st.pod),
+                            podutil::name(&st.pod)
+                        )
+                    })
                 })
             };
             match d.images.remove(&reference, users) {
                 Ok(rec) => Ok(json(StatusCode::OK, &rec)),
-                Err(beluga_image::ImageError::NotFound(r)) => Err(ApiError::new(404, "NotFound", format!("image {r:?} not found"))),
+                Err(beluga_image::ImageError::NotFound(r)) => Err(ApiError::new(
+                    404,
+                    "NotFound",
+                    format!("image {r:?} not found"),
+                )),
                 Err(e) => Err(ApiError::new(409, "Conflict", e.to_string())),
             }
         }
-        _ => Err(ApiError::new(404, "NotFound", format!("the server could not find the requested resource ({method} {path})"))),
+        _ => Err(ApiError::new(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ({method} {path})"),
+        )),
     }
 }
 
-async fn list_or_watch(d: &Arc<Daemon>, ns: Option<&str>, q: &HashMap<String, Vec<String>>) -> Result<Response<ResBody>, ApiError> {
-    let pods: Vec<beluga_api::Pod> = d.list(ns).iter().map(|h| h.current(&d.runtime.name)).collect();
+async fn list_or_watch(
+    d: &Arc<Daemon>,
+    ns: Option<&str>,
+    q: &HashMap<String, Vec<String>>,
+) -> Result<Response<ResBody>, ApiError> {
+    let pods: Vec<beluga_api::Pod> = d
+        .list(ns)
+        .iter()
+        .map(|h| h.current(&d.runtime.name))
+        .collect();
     if q_bool(q, "watch") {
         return Ok(watch(d, ns.map(String::from), None, pods));
     }
@@ -268,12 +345,18 @@ async fn list_or_watch(d: &Arc<Daemon>, ns: Option<&str>, q: &HashMap<String, Ve
 }
 
 /// A watch: the current objects as ADDED, then every change, one JSON event per line.
-fn watch(d: &Arc<Daemon>, ns: Option<String>, name: Option<String>, initial: Vec<beluga_api::Pod>) -> Response<ResBody> {
+fn watch(
+    d: &Arc<Daemon>,
+    ns: Option<String>,
+    name: Option<String>,
+    initial: Vec<beluga_api::Pod>,
+) -> Response<ResBody> {
     let mut rx = d.watch.subscribe();
     let (tx, resp) = streaming("application/json");
     tokio::spawn(async move {
         let line = |kind: &str, pod: &beluga_api::Pod| {
-            let mut v = serde_json::to_vec(&serde_json::json!({"type": kind, "object": pod})).unwrap_or_default();
+            let mut v = serde_json::to_vec(&serde_json::json!({"type": kind, "object": pod}))
+                .unwrap_or_default();
             v.push(b'\n');
             Bytes::from(v)
         };
@@ -285,7 +368,11 @@ fn watch(d: &Arc<Daemon>, ns: Option<String>, name: Option<String>, initial: Vec
         loop {
             match rx.recv().await {
                 Ok(ev) => {
-                    if ns.as_deref().is_some_and(|n| n != podutil::namespace(&ev.pod)) || name.as_deref().is_some_and(|n| n != podutil::name(&ev.pod)) {
+                    if ns
+                        .as_deref()
+                        .is_some_and(|n| n != podutil::namespace(&ev.pod))
+                        || name.as_deref().is_some_and(|n| n != podutil::name(&ev.pod))
+                    {
                         continue;
                     }
                     if tx.send(line(ev.kind, &ev.pod)).await.is_err() {
@@ -300,7 +387,11 @@ fn watch(d: &Arc<Daemon>, ns: Option<String>, name: Option<String>, initial: Vec
     resp
 }
 
-fn events(d: &Arc<Daemon>, ns: Option<&str>, q: &HashMap<String, Vec<String>>) -> Response<ResBody> {
+fn events(
+    d: &Arc<Daemon>,
+    ns: Option<&str>,
+    q: &HashMap<String, Vec<String>>,
+) -> Response<ResBody> {
     // fieldSelector=involvedObject.name=web[,involvedObject.namespace=…]
     let mut want_name = None;
     for sel in q1(q, "fieldSelector").unwrap_or("").split(',') {
@@ -311,11 +402,33 @@ fn events(d: &Arc<Daemon>, ns: Option<&str>, q: &HashMap<String, Vec<String>>) -
     let mut items = Vec::new();
     for h in d.list(ns) {
         let st = h.lock();
-        if want_name.as_deref().is_some_and(|n| n != podutil::name(&st.pod)) {
+        if want_name
+            .as_deref()
+            .is_some_and(|n| n != podutil::name(&st.pod))
+        {
             continue;
         }
         items.extend(st.events.list.iter().cloned());
     }
-    items.sort_by(|a, b| a.last_timestamp.as_ref().map(|t| t.0).cmp(&b.last_timestamp.as_ref().map(|t| t.0)));
-    json(StatusCode::OK, &serde_json::json!({"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": items}))
+    items.sort_by(|a, b| {
+        a.last_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .cmp(&b.last_timestamp.as_ref().map(|t| t.0))
+    });
+    json(
+        StatusCode::OK,
+        &serde_json::json!({"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": items}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percent_decoding_never_panics() {
+        assert_eq!(super::percent_decode("a%20b+c"), "a b c");
+        assert_eq!(super::percent_decode("%é%"), "%é%");
+        assert_eq!(super::percent_decode("%2"), "%2");
+        assert_eq!(super::percent_decode("%zz"), "%zz");
+    }
 }

@@ -14,10 +14,19 @@ pub struct Events {
 
 impl Events {
     /// Records an event; a repeat of the last identical one only bumps its count (kubectl's `x3 over 2m`).
-    pub fn record(&mut self, pod: &Pod, container: Option<&str>, kind: &str, reason: &str, message: String) {
+    pub fn record(
+        &mut self,
+        pod: &Pod,
+        container: Option<&str>,
+        kind: &str,
+        reason: &str,
+        message: String,
+    ) {
         let now = Time(Timestamp::now());
         let field_path = container.map(|c| {
-            let init = beluga_api::podutil::init_containers(pod).iter().any(|i| i.name == c);
+            let init = beluga_api::podutil::init_containers(pod)
+                .iter()
+                .any(|i| i.name == c);
             if init {
                 format!("spec.initContainers{{{c}}}")
             } else {
@@ -25,7 +34,9 @@ impl Events {
             }
         });
         if let Some(e) = self.list.iter_mut().rev().find(|e| {
-            e.reason.as_deref() == Some(reason) && e.message.as_deref() == Some(message.as_str()) && e.involved_object.field_path == field_path
+            e.reason.as_deref() == Some(reason)
+                && e.message.as_deref() == Some(message.as_str())
+                && e.involved_object.field_path == field_path
         }) {
             e.count = Some(e.count.unwrap_or(1) + 1);
             e.last_timestamp = Some(now);
@@ -36,7 +47,10 @@ impl Events {
         let seq = self.list.len();
         self.list.push(Event {
             metadata: ObjectMeta {
-                name: Some(format!("{name}.{:x}{seq:04x}", Timestamp::now().as_nanosecond() as u64)),
+                name: Some(format!(
+                    "{name}.{:x}{seq:04x}",
+                    Timestamp::now().as_nanosecond() as u64
+                )),
                 namespace: Some(ns.clone()),
                 ..Default::default()
             },
@@ -55,7 +69,10 @@ impl Events {
             count: Some(1),
             first_timestamp: Some(now.clone()),
             last_timestamp: Some(now),
-            source: Some(EventSource { component: Some("kubelet".into()), host: Some(crate::node_name()) }),
+            source: Some(EventSource {
+                component: Some("kubelet".into()),
+                host: Some(crate::node_name()),
+            }),
             ..Default::default()
         });
         if self.list.len() > MAX_EVENTS {

@@ -29,9 +29,22 @@ pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
 
 fn openpty(cols: u16, rows: u16) -> std::io::Result<(OwnedFd, OwnedFd)> {
     let (mut master, mut slave) = (0, 0);
-    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: openpty writes two fds; the other pointers may be null.
-    let r = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &ws) };
+    let r = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &ws,
+        )
+    };
     if r != 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -39,14 +52,27 @@ fn openpty(cols: u16, rows: u16) -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) })
 }
 
-pub async fn serve(d: Arc<Daemon>, h: Arc<PodHandle>, req: Request<Incoming>, q: &HashMap<String, Vec<String>>) -> Result<Response<ResBody>, ApiError> {
+pub async fn serve(
+    d: Arc<Daemon>,
+    h: Arc<PodHandle>,
+    req: Request<Incoming>,
+    q: &HashMap<String, Vec<String>>,
+) -> Result<Response<ResBody>, ApiError> {
     let inst = crate::logs::pick(&h, q1(q, "container"), false)?;
     if inst.state != State::Running {
-        return Err(ApiError::new(400, "BadRequest", format!("container {} is not running", inst.name)));
+        return Err(ApiError::new(
+            400,
+            "BadRequest",
+            format!("container {} is not running", inst.name),
+        ));
     }
     let command: Vec<String> = q.get("command").cloned().unwrap_or_default();
     if command.is_empty() {
-        return Err(ApiError::new(400, "BadRequest", "you must specify at least one command for the container"));
+        return Err(ApiError::new(
+            400,
+            "BadRequest",
+            "you must specify at least one command for the container",
+        ));
     }
     let stdin = q_bool(q, "stdin");
     let tty = q_bool(q, "tty");
@@ -59,7 +85,8 @@ pub async fn serve(d: Arc<Daemon>, h: Arc<PodHandle>, req: Request<Incoming>, q:
     }
     cmd.arg(&inst.id).args(&command).kill_on_drop(true);
     let pty = if tty {
-        let (master, slave) = openpty(cols, rows).map_err(|e| ApiError::new(500, "InternalError", format!("openpty: {e}")))?;
+        let (master, slave) = openpty(cols, rows)
+            .map_err(|e| ApiError::new(500, "InternalError", format!("openpty: {e}")))?;
         let s = slave.as_raw_fd();
         // SAFETY: dup of a valid fd, each owned by the Stdio it becomes.
         let dup = |fd| unsafe { std::process::Stdio::from(OwnedFd::from_raw_fd(libc::dup(fd))) };
@@ -75,12 +102,18 @@ pub async fn serve(d: Arc<Daemon>, h: Arc<PodHandle>, req: Request<Incoming>, q:
         drop(slave);
         Some(master)
     } else {
-        cmd.stdin(if stdin { std::process::Stdio::piped() } else { std::process::Stdio::null() })
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
+        cmd.stdin(if stdin {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
         None
     };
-    let mut child = cmd.spawn().map_err(|e| ApiError::new(500, "InternalError", format!("exec: {e}")))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| ApiError::new(500, "InternalError", format!("exec: {e}")))?;
     let upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else {
@@ -92,14 +125,24 @@ pub async fn serve(d: Arc<Daemon>, h: Arc<PodHandle>, req: Request<Incoming>, q:
         let wr = Arc::new(tokio::sync::Mutex::new(wr));
         let mut tasks = Vec::new();
         if let Some(master) = pty {
-            let m2 = std::fs::File::from(master.try_clone().unwrap_or_else(|_| master.try_clone().expect("dup pty")));
+            let m2 = std::fs::File::from(
+                master
+                    .try_clone()
+                    .unwrap_or_else(|_| master.try_clone().expect("dup pty")),
+            );
             let mut reader = tokio::fs::File::from_std(std::fs::File::from(master));
             let mut writer = tokio::fs::File::from_std(m2);
             let w = wr.clone();
             tasks.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; 32 * 1024];
                 while let Ok(n) = reader.read(&mut buf).await {
-                    if n == 0 || w.lock().await.write_all(&frame(STDOUT, &buf[..n])).await.is_err() {
+                    if n == 0
+                        || w.lock()
+                            .await
+                            .write_all(&frame(STDOUT, &buf[..n]))
+                            .await
+                            .is_err()
+                    {
                         break;
                     }
                 }
@@ -119,20 +162,49 @@ pub async fn serve(d: Arc<Daemon>, h: Arc<PodHandle>, req: Request<Incoming>, q:
                     let _ = cin.shutdown().await;
                 });
             }
-            for (stream, pipe) in [(STDOUT, child.stdout.take().map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>)), (STDERR, child.stderr.take().map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>))] {
+            for (stream, pipe) in [
+                (
+                    STDOUT,
+                    child
+                        .stdout
+                        .take()
+                        .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+                ),
+                (
+                    STDERR,
+                    child
+                        .stderr
+                        .take()
+                        .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+                ),
+            ] {
                 let Some(mut pipe) = pipe else { continue };
                 let w = wr.clone();
                 tasks.push(tokio::spawn(async move {
                     let mut buf = vec![0u8; 32 * 1024];
                     while let Ok(n) = pipe.read(&mut buf).await {
-                        if n == 0 || w.lock().await.write_all(&frame(stream, &buf[..n])).await.is_err() {
+                        if n == 0
+                            || w.lock()
+                                .await
+                                .write_all(&frame(stream, &buf[..n]))
+                                .await
+                                .is_err()
+                        {
                             break;
                         }
                     }
                 }));
             }
         }
-        let code = child.wait().await.ok().and_then(|s| s.code().or_else(|| std::os::unix::process::ExitStatusExt::signal(&s).map(|s| 128 + s))).unwrap_or(255);
+        let code = child
+            .wait()
+            .await
+            .ok()
+            .and_then(|s| {
+                s.code()
+                    .or_else(|| std::os::unix::process::ExitStatusExt::signal(&s).map(|s| 128 + s))
+            })
+            .unwrap_or(255);
         for t in tasks {
             // A pty reader ends with EIO once the child and its descendants closed the slave.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), t).await;
@@ -141,8 +213,18 @@ pub async fn serve(d: Arc<Daemon>, h: Arc<PodHandle>, req: Request<Incoming>, q:
         let _ = w.write_all(&frame(EXIT, &code.to_be_bytes())).await;
         let _ = w.shutdown().await;
     });
-    let mut resp = full(StatusCode::SWITCHING_PROTOCOLS, "application/octet-stream", "");
-    resp.headers_mut().insert("connection", hyper::header::HeaderValue::from_static("Upgrade"));
-    resp.headers_mut().insert("upgrade", hyper::header::HeaderValue::from_static("beluga-exec"));
+    let mut resp = full(
+        StatusCode::SWITCHING_PROTOCOLS,
+        "application/octet-stream",
+        "",
+    );
+    resp.headers_mut().insert(
+        "connection",
+        hyper::header::HeaderValue::from_static("Upgrade"),
+    );
+    resp.headers_mut().insert(
+        "upgrade",
+        hyper::header::HeaderValue::from_static("beluga-exec"),
+    );
     Ok(resp)
 }

@@ -55,7 +55,10 @@ pub struct Daemon {
 
 /// The node's name: the machine's hostname.
 pub fn node_name() -> String {
-    rustix::system::uname().nodename().to_string_lossy().into_owned()
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,13 +79,30 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), name: None, causes: vec![] }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            name: None,
+            causes: vec![],
+        }
     }
     pub fn not_found(name: &str) -> Self {
-        ApiError { name: Some(name.into()), ..Self::new(404, "NotFound", format!("pods {name:?} not found")) }
+        ApiError {
+            name: Some(name.into()),
+            ..Self::new(404, "NotFound", format!("pods {name:?} not found"))
+        }
     }
     pub fn invalid(name: &str, causes: Vec<FieldError>) -> Self {
-        ApiError { name: Some(name.into()), causes: causes.clone(), ..Self::new(422, "Invalid", beluga_api::field::status_message("Pod", name, &causes)) }
+        ApiError {
+            name: Some(name.into()),
+            causes: causes.clone(),
+            ..Self::new(
+                422,
+                "Invalid",
+                beluga_api::field::status_message("Pod", name, &causes),
+            )
+        }
     }
     pub fn status_json(&self) -> serde_json::Value {
         let causes: Vec<serde_json::Value> = self
@@ -103,12 +123,22 @@ impl ApiError {
 
 impl Daemon {
     pub fn new(cfg: Config) -> Result<Arc<Daemon>, DaemonError> {
-        std::fs::create_dir_all(cfg.root.join("pods")).map_err(|e| DaemonError::Setup(format!("creating {}: {e}", cfg.root.display())))?;
-        let images = beluga_image::Store::open(&cfg.root.join("images")).map_err(|e| DaemonError::Setup(e.to_string()))?;
-        let (runtime, why) = OciRuntime::choose(cfg.runtime.as_deref(), &cfg.root.join("runtime")).map_err(|e| DaemonError::Setup(e.to_string()))?;
+        std::fs::create_dir_all(cfg.root.join("pods"))
+            .map_err(|e| DaemonError::Setup(format!("creating {}: {e}", cfg.root.display())))?;
+        let images = beluga_image::Store::open(&cfg.root.join("images"))
+            .map_err(|e| DaemonError::Setup(e.to_string()))?;
+        let (runtime, why) = OciRuntime::choose(cfg.runtime.as_deref(), &cfg.root.join("runtime"))
+            .map_err(|e| DaemonError::Setup(e.to_string()))?;
         info!(runtime = %runtime.path.display(), "OCI runtime: {why}");
         let (watch, _) = broadcast::channel(1024);
-        Ok(Arc::new(Daemon { cfg, images, runtime, pods: Mutex::new(BTreeMap::new()), watch, resource_version: AtomicU64::new(1) }))
+        Ok(Arc::new(Daemon {
+            cfg,
+            images,
+            runtime,
+            pods: Mutex::new(BTreeMap::new()),
+            watch,
+            resource_version: AtomicU64::new(1),
+        }))
     }
 
     fn pods(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Arc<PodHandle>>> {
@@ -116,15 +146,23 @@ impl Daemon {
     }
 
     pub fn get(&self, ns: &str, name: &str) -> Option<Arc<PodHandle>> {
-        self.pods().get(&(ns.to_string(), name.to_string())).cloned()
+        self.pods()
+            .get(&(ns.to_string(), name.to_string()))
+            .cloned()
     }
 
     pub fn list(&self, ns: Option<&str>) -> Vec<Arc<PodHandle>> {
-        self.pods().iter().filter(|((n, _), _)| ns.is_none_or(|want| want == n)).map(|(_, h)| h.clone()).collect()
+        self.pods()
+            .iter()
+            .filter(|((n, _), _)| ns.is_none_or(|want| want == n))
+            .map(|(_, h)| h.clone())
+            .collect()
     }
 
     fn next_rv(&self) -> String {
-        self.resource_version.fetch_add(1, Ordering::SeqCst).to_string()
+        self.resource_version
+            .fetch_add(1, Ordering::SeqCst)
+            .to_string()
     }
 
     /// Sends a watch event with the pod's current status (if it changed, for MODIFIED).
@@ -144,7 +182,10 @@ impl Daemon {
     pub fn forget(&self, h: &PodHandle) {
         let key = {
             let st = h.lock();
-            (podutil::namespace(&st.pod).to_string(), podutil::name(&st.pod).to_string())
+            (
+                podutil::namespace(&st.pod).to_string(),
+                podutil::name(&st.pod).to_string(),
+            )
         };
         let mut pods = self.pods();
         if pods.get(&key).is_some_and(|p| std::ptr::eq(p.as_ref(), h)) {
@@ -152,8 +193,19 @@ impl Daemon {
         }
     }
 
-    fn new_handle(&self, pod: Pod, observed: Observed, terminal: bool, status: Option<beluga_api::PodStatus>) -> Arc<PodHandle> {
-        let dir = PodDir::new(&self.cfg.root, podutil::namespace(&pod), podutil::name(&pod), podutil::uid(&pod));
+    fn new_handle(
+        &self,
+        pod: Pod,
+        observed: Observed,
+        terminal: bool,
+        status: Option<beluga_api::PodStatus>,
+    ) -> Arc<PodHandle> {
+        let dir = PodDir::new(
+            &self.cfg.root,
+            podutil::namespace(&pod),
+            podutil::name(&pod),
+            podutil::uid(&pod),
+        );
         Arc::new(PodHandle {
             dir,
             state: Mutex::new(PodState {
@@ -181,7 +233,12 @@ impl Daemon {
         pod.metadata.namespace = Some(ns.to_string());
         if pod.metadata.name.as_deref().unwrap_or("").is_empty() {
             if let Some(g) = pod.metadata.generate_name.clone().filter(|g| !g.is_empty()) {
-                let suffix: String = uuid::Uuid::new_v4().simple().to_string().chars().take(5).collect();
+                let suffix: String = uuid::Uuid::new_v4()
+                    .simple()
+                    .to_string()
+                    .chars()
+                    .take(5)
+                    .collect();
                 pod.metadata.name = Some(format!("{g}{suffix}"));
             }
         }
@@ -194,7 +251,14 @@ impl Daemon {
         let key = (ns.to_string(), name.clone());
         let mut pods = self.pods();
         if pods.contains_key(&key) {
-            return Err(ApiError { name: Some(name.clone()), ..ApiError::new(409, "AlreadyExists", format!("pods {name:?} already exists")) });
+            return Err(ApiError {
+                name: Some(name.clone()),
+                ..ApiError::new(
+                    409,
+                    "AlreadyExists",
+                    format!("pods {name:?} already exists"),
+                )
+            });
         }
         pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
         pod.metadata.creation_timestamp = Some(Time(Timestamp::now()));
@@ -205,18 +269,24 @@ impl Daemon {
         let spec = pod.spec.get_or_insert_with(Default::default);
         spec.node_name = Some(node_name());
         let h = self.new_handle(pod, Observed::default(), false, None);
-        h.persist().map_err(|e| ApiError::new(500, "InternalError", format!("persisting pod: {e}")))?;
+        h.persist()
+            .map_err(|e| ApiError::new(500, "InternalError", format!("persisting pod: {e}")))?;
         pods.insert(key, h.clone());
         drop(pods);
         let out = h.current(&self.runtime.name);
-        let _ = self.watch.send(WatchEvent { kind: "ADDED", pod: out.clone() });
+        let _ = self.watch.send(WatchEvent {
+            kind: "ADDED",
+            pod: out.clone(),
+        });
         tokio::spawn(worker::run(self.clone(), h));
         Ok(out)
     }
 
     /// `PUT /pods/{name}`: only image changes are accepted (spec V40); the worker restarts what changed.
     pub fn update(&self, mut pod: Pod, ns: &str, name: &str) -> Result<Pod, ApiError> {
-        let h = self.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
+        let h = self
+            .get(ns, name)
+            .ok_or_else(|| ApiError::not_found(name))?;
         pod.metadata.namespace = Some(ns.to_string());
         beluga_api::defaults::apply(&mut pod);
         {
@@ -234,7 +304,10 @@ impl Daemon {
             if !errs.is_empty() {
                 return Err(ApiError::invalid(name, errs));
             }
-            if pod.spec == old.spec && pod.metadata.labels == old.metadata.labels && pod.metadata.annotations == old.metadata.annotations {
+            if pod.spec == old.spec
+                && pod.metadata.labels == old.metadata.labels
+                && pod.metadata.annotations == old.metadata.annotations
+            {
                 drop(st);
                 return Ok(h.current(&self.runtime.name));
             }
@@ -245,16 +318,26 @@ impl Daemon {
         h.wake.notify_one();
         let mut out = h.current(&self.runtime.name);
         out.metadata.resource_version = Some(self.next_rv());
-        let _ = self.watch.send(WatchEvent { kind: "MODIFIED", pod: out.clone() });
+        let _ = self.watch.send(WatchEvent {
+            kind: "MODIFIED",
+            pod: out.clone(),
+        });
         Ok(out)
     }
 
     /// `DELETE /pods/{name}`: marks the pod (a later delete may only shorten the grace period).
     pub fn delete(&self, ns: &str, name: &str, grace: Option<i64>) -> Result<Pod, ApiError> {
-        let h = self.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
+        let h = self
+            .get(ns, name)
+            .ok_or_else(|| ApiError::not_found(name))?;
         {
             let mut st = h.lock();
-            let spec_grace = st.pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
+            let spec_grace = st
+                .pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds)
+                .unwrap_or(30);
             let want = grace.unwrap_or(spec_grace).max(0);
             let current = st.pod.metadata.deletion_grace_period_seconds;
             let g = current.map_or(want, |c| c.min(want));
@@ -268,14 +351,19 @@ impl Daemon {
         h.exited.notify_waiters();
         let mut out = h.current(&self.runtime.name);
         out.metadata.resource_version = Some(self.next_rv());
-        let _ = self.watch.send(WatchEvent { kind: "MODIFIED", pod: out.clone() });
+        let _ = self.watch.send(WatchEvent {
+            kind: "MODIFIED",
+            pod: out.clone(),
+        });
         Ok(out)
     }
 
     /// Re-adopts the pods found on disk: their shims are reconnected when alive; otherwise the
     /// planner sees a lost sandbox and acts as kubelet does after a reboot.
     pub async fn adopt(self: &Arc<Self>) {
-        let Ok(rd) = std::fs::read_dir(self.cfg.root.join("pods")) else { return };
+        let Ok(rd) = std::fs::read_dir(self.cfg.root.join("pods")) else {
+            return;
+        };
         for e in rd.flatten() {
             let path = e.path().join("pod.json");
             let rec: PodRecord = match std::fs::read(&path).map(|d| serde_json::from_slice(&d)) {
@@ -287,23 +375,56 @@ impl Daemon {
                 Err(_) => continue,
             };
             let pod = rec.pod.clone();
-            let names: Vec<String> = podutil::init_containers(&pod).iter().chain(podutil::containers(&pod)).map(|c| c.name.clone()).collect();
-            let dir = PodDir::new(&self.cfg.root, podutil::namespace(&pod), podutil::name(&pod), podutil::uid(&pod));
+            let names: Vec<String> = podutil::init_containers(&pod)
+                .iter()
+                .chain(podutil::containers(&pod))
+                .map(|c| c.name.clone())
+                .collect();
+            let dir = PodDir::new(
+                &self.cfg.root,
+                podutil::namespace(&pod),
+                podutil::name(&pod),
+                podutil::uid(&pod),
+            );
             let mut instances: Vec<_> = podstate::load_instances(&dir, &names)
                 .into_iter()
-                .filter(|r| r.sandbox == rec.sandbox_attempt || !podutil::init_containers(&pod).iter().any(|c| c.name == r.instance.name))
+                .filter(|r| {
+                    r.sandbox == rec.sandbox_attempt
+                        || !podutil::init_containers(&pod)
+                            .iter()
+                            .any(|c| c.name == r.instance.name)
+                })
                 .map(|r| r.instance)
                 .collect();
-            let client = beluga_runtime::shim::ShimClient { socket: dir.shim_socket() };
-            let lines = if dir.shim_socket().exists() { client.subscribe().await.ok() } else { None };
+            let client = beluga_runtime::shim::ShimClient {
+                socket: dir.shim_socket(),
+            };
+            let lines = if dir.shim_socket().exists() {
+                client.subscribe().await.ok()
+            } else {
+                None
+            };
             if lines.is_none() {
-                for i in instances.iter_mut().filter(|i| matches!(i.state, State::Running | State::Created)) {
+                for i in instances
+                    .iter_mut()
+                    .filter(|i| matches!(i.state, State::Running | State::Created))
+                {
                     i.state = State::Unknown;
                 }
             }
-            let observed = Observed { sandbox_ready: lines.is_some(), sandbox_attempt: rec.sandbox_attempt, instances };
+            let observed = Observed {
+                sandbox_ready: lines.is_some(),
+                sandbox_attempt: rec.sandbox_attempt,
+                instances,
+            };
             let h = self.new_handle(pod.clone(), observed, rec.terminal, rec.status);
-            self.pods().insert((podutil::namespace(&pod).to_string(), podutil::name(&pod).to_string()), h.clone());
+            self.pods().insert(
+                (
+                    podutil::namespace(&pod).to_string(),
+                    podutil::name(&pod).to_string(),
+                ),
+                h.clone(),
+            );
             if let Some(lines) = lines {
                 tokio::spawn(worker::follow_exits(self.clone(), h.clone(), lines));
             }

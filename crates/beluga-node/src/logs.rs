@@ -18,49 +18,96 @@ pub fn pick(h: &PodHandle, container: Option<&str>, previous: bool) -> Result<In
     let st = h.lock();
     let pod = &st.pod;
     let name = podutil::name(pod);
-    let regular: Vec<&str> = podutil::containers(pod).iter().map(|c| c.name.as_str()).collect();
-    let inits: Vec<&str> = podutil::init_containers(pod).iter().map(|c| c.name.as_str()).collect();
+    let regular: Vec<&str> = podutil::containers(pod)
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    let inits: Vec<&str> = podutil::init_containers(pod)
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     let c = match container {
         Some(c) => {
             if !regular.contains(&c) && !inits.contains(&c) {
-                return Err(ApiError::new(400, "BadRequest", format!("container {c} is not valid for pod {name}")));
+                return Err(ApiError::new(
+                    400,
+                    "BadRequest",
+                    format!("container {c} is not valid for pod {name}"),
+                ));
             }
             c.to_string()
         }
         None if regular.len() == 1 => regular[0].to_string(),
         None => {
-            let mut msg = format!("a container name must be specified for pod {name}, choose one of: [{}]", regular.join(" "));
+            let mut msg = format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                regular.join(" ")
+            );
             if !inits.is_empty() {
-                msg.push_str(&format!(" or one of the init containers: [{}]", inits.join(" ")));
+                msg.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    inits.join(" ")
+                ));
             }
             return Err(ApiError::new(400, "BadRequest", msg));
         }
     };
-    let found = if previous { st.observed.previous(&c) } else { st.observed.newest(&c) };
+    let found = if previous {
+        st.observed.previous(&c)
+    } else {
+        st.observed.newest(&c)
+    };
     match found {
         Some(i) => Ok(i.clone()),
-        None if previous => Err(ApiError::new(400, "BadRequest", format!("previous terminated container {c:?} in pod {name:?} not found"))),
+        None if previous => Err(ApiError::new(
+            400,
+            "BadRequest",
+            format!("previous terminated container {c:?} in pod {name:?} not found"),
+        )),
         None => {
-            let reason = st.waiting.get(&c).map(|w| w.reason.clone()).unwrap_or_else(|| {
-                if inits.is_empty() { "ContainerCreating".into() } else { "PodInitializing".into() }
-            });
-            Err(ApiError::new(400, "BadRequest", format!("container {c:?} in pod {name:?} is waiting to start: {reason}")))
+            let reason = st
+                .waiting
+                .get(&c)
+                .map(|w| w.reason.clone())
+                .unwrap_or_else(|| {
+                    if inits.is_empty() {
+                        "ContainerCreating".into()
+                    } else {
+                        "PodInitializing".into()
+                    }
+                });
+            Err(ApiError::new(
+                400,
+                "BadRequest",
+                format!("container {c:?} in pod {name:?} is waiting to start: {reason}"),
+            ))
         }
     }
 }
 
-pub async fn serve(h: &std::sync::Arc<PodHandle>, q: &HashMap<String, Vec<String>>) -> Result<Response<ResBody>, ApiError> {
+pub async fn serve(
+    h: &std::sync::Arc<PodHandle>,
+    q: &HashMap<String, Vec<String>>,
+) -> Result<Response<ResBody>, ApiError> {
     let inst = pick(h, q1(q, "container"), q_bool(q, "previous"))?;
     let timestamps = q_bool(q, "timestamps");
-    let tail = q1(q, "tailLines").and_then(|t| t.parse::<i64>().ok()).filter(|t| *t >= 0);
+    let tail = q1(q, "tailLines")
+        .and_then(|t| t.parse::<i64>().ok())
+        .filter(|t| *t >= 0);
     let path = h.dir.log(&inst.name, inst.attempt);
     let data = std::fs::read(&path).unwrap_or_default();
     // Only whole records now; a trailing partial record is re-read by follow.
-    let complete = data.iter().rposition(|b| *b == b'\n').map(|p| p + 1).unwrap_or(0);
+    let complete = data
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|p| p + 1)
+        .unwrap_or(0);
     let follow = q_bool(q, "follow");
     let upto = if follow { complete } else { data.len() };
     let lines = read_lines(&data[..upto]);
-    let skip = tail.map(|t| lines.len().saturating_sub(t as usize)).unwrap_or(0);
+    let skip = tail
+        .map(|t| lines.len().saturating_sub(t as usize))
+        .unwrap_or(0);
     let mut out = Vec::new();
     for l in &lines[skip..] {
         out.extend(render(l, timestamps, None));
@@ -74,15 +121,24 @@ pub async fn serve(h: &std::sync::Arc<PodHandle>, q: &HashMap<String, Vec<String
         if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
             return;
         }
-        let Some(dir) = path.parent().map(|p| p.to_path_buf()) else { return };
-        let Ok(watch) = crate::inotify::Watch::dir(&dir) else { return };
+        let Some(dir) = path.parent().map(|p| p.to_path_buf()) else {
+            return;
+        };
+        let Ok(watch) = crate::inotify::Watch::dir(&dir) else {
+            return;
+        };
         let mut offset = upto as u64;
         let mut parser = LogParser::default();
         let mut carry: Vec<u8> = Vec::new();
         loop {
             let exited = {
                 let st = h.lock();
-                st.observed.instances.iter().find(|i| i.id == inst.id).is_none_or(|i| i.state == State::Exited) || !st.observed.sandbox_ready
+                st.observed
+                    .instances
+                    .iter()
+                    .find(|i| i.id == inst.id)
+                    .is_none_or(|i| i.state == State::Exited)
+                    || !st.observed.sandbox_ready
             } || h.dir.exit_file(&inst.name, inst.attempt).exists();
             let mut chunk = Vec::new();
             if let Ok(mut f) = std::fs::File::open(&path) {

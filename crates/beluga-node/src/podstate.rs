@@ -87,7 +87,12 @@ impl PodHandle {
     pub fn persist(&self) -> std::io::Result<()> {
         let rec = {
             let st = self.lock();
-            PodRecord { pod: st.pod.clone(), terminal: st.terminal, sandbox_attempt: st.observed.sandbox_attempt, status: st.status.clone() }
+            PodRecord {
+                pod: st.pod.clone(),
+                terminal: st.terminal,
+                sandbox_attempt: st.observed.sandbox_attempt,
+                status: st.status.clone(),
+            }
         };
         std::fs::create_dir_all(self.dir.path())?;
         let data = serde_json::to_vec_pretty(&rec).map_err(std::io::Error::other)?;
@@ -99,7 +104,11 @@ impl PodHandle {
         if let Some(p) = path.parent() {
             std::fs::create_dir_all(p)?;
         }
-        let data = serde_json::to_vec_pretty(&InstanceRecord { sandbox, instance: inst.clone() }).map_err(std::io::Error::other)?;
+        let data = serde_json::to_vec_pretty(&InstanceRecord {
+            sandbox,
+            instance: inst.clone(),
+        })
+        .map_err(std::io::Error::other)?;
         beluga_runtime::write_atomic(&path, &data)
     }
 
@@ -128,7 +137,13 @@ pub fn highest_log_attempt(dir: &PodDir, name: &str) -> Option<i32> {
     std::fs::read_dir(dir.container_dir(name))
         .ok()?
         .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".log")?.parse::<i32>().ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".log")?
+                .parse::<i32>()
+                .ok()
+        })
         .max()
 }
 
@@ -136,22 +151,32 @@ pub fn highest_log_attempt(dir: &PodDir, name: &str) -> Option<i32> {
 pub fn load_instances(dir: &PodDir, names: &[String]) -> Vec<InstanceRecord> {
     let mut out = Vec::new();
     for name in names {
-        let Ok(rd) = std::fs::read_dir(dir.container_dir(name)) else { continue };
+        let Ok(rd) = std::fs::read_dir(dir.container_dir(name)) else {
+            continue;
+        };
         for e in rd.flatten() {
             let fname = e.file_name();
-            let Some(attempt) = fname.to_str().and_then(|f| f.strip_suffix(".json")).and_then(|a| a.parse::<i32>().ok()) else { continue };
-            let Ok(data) = std::fs::read(e.path()) else { continue };
+            let Some(attempt) = fname
+                .to_str()
+                .and_then(|f| f.strip_suffix(".json"))
+                .and_then(|a| a.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(data) = std::fs::read(e.path()) else {
+                continue;
+            };
             let Ok(mut rec) = serde_json::from_slice::<InstanceRecord>(&data) else {
                 tracing::warn!(path = %e.path().display(), "skipping corrupt instance record");
                 continue;
             };
             if rec.instance.state != State::Exited {
-                if let Ok(exit) = std::fs::read(dir.exit_file(name, attempt)).map(|d| serde_json::from_slice::<ExitRecord>(&d)) {
-                    if let Ok(x) = exit {
-                        rec.instance.state = State::Exited;
-                        rec.instance.exit_code = Some(x.exit_code);
-                        rec.instance.finished_at = parse_ts(&x.finished_at);
-                    }
+                let exit = std::fs::read(dir.exit_file(name, attempt))
+                    .map(|d| serde_json::from_slice::<ExitRecord>(&d));
+                if let Ok(Ok(x)) = exit {
+                    rec.instance.state = State::Exited;
+                    rec.instance.exit_code = Some(x.exit_code);
+                    rec.instance.finished_at = parse_ts(&x.finished_at);
                 }
             }
             out.push(rec);

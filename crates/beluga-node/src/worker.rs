@@ -32,7 +32,10 @@ enum Next {
 pub async fn run(d: Arc<Daemon>, h: Arc<PodHandle>) {
     let (ns, name) = {
         let st = h.lock();
-        (podutil::namespace(&st.pod).to_string(), podutil::name(&st.pod).to_string())
+        (
+            podutil::namespace(&st.pod).to_string(),
+            podutil::name(&st.pod).to_string(),
+        )
     };
     let span = tracing::info_span!("pod", pod = %format!("{ns}/{name}"));
     async move {
@@ -45,7 +48,7 @@ pub async fn run(d: Arc<Daemon>, h: Arc<PodHandle>) {
             match next {
                 Next::Done => break,
                 Next::Idle => h.wake.notified().await,
-                        Next::After(t) if t.is_zero() => {}
+                Next::After(t) if t.is_zero() => {}
                 Next::After(t) => {
                     tokio::select! {
                         _ = h.wake.notified() => {}
@@ -60,7 +63,9 @@ pub async fn run(d: Arc<Daemon>, h: Arc<PodHandle>) {
 }
 
 fn shim_client(h: &PodHandle) -> ShimClient {
-    ShimClient { socket: h.dir.shim_socket() }
+    ShimClient {
+        socket: h.dir.shim_socket(),
+    }
 }
 
 async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
@@ -80,7 +85,13 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
 
     if plan.kill_pod && !plan.create_sandbox {
         // The pod is finished (§2.1.5, §4.4): stop what still runs, then tear the sandbox down.
-        let grace = Duration::from_secs(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30).max(0) as u64);
+        let grace = Duration::from_secs(
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds)
+                .unwrap_or(30)
+                .max(0) as u64,
+        );
         kill_all(d, h, grace).await;
         teardown(d, h).await;
         h.lock().terminal = true;
@@ -96,7 +107,13 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
             warn!(error = %e, "sandbox creation failed");
             let mut st = h.lock();
             let pod = st.pod.clone();
-            st.events.record(&pod, None, "Warning", "FailedCreatePodSandBox", format!("Failed to create pod sandbox: {e}"));
+            st.events.record(
+                &pod,
+                None,
+                "Warning",
+                "FailedCreatePodSandBox",
+                format!("Failed to create pod sandbox: {e}"),
+            );
             return Next::After(RETRY);
         }
     }
@@ -104,9 +121,21 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
         {
             let mut st = h.lock();
             let pod = st.pod.clone();
-            st.events.record(&pod, Some(&k.container), "Normal", "Killing", k.message.clone());
+            st.events.record(
+                &pod,
+                Some(&k.container),
+                "Normal",
+                "Killing",
+                k.message.clone(),
+            );
         }
-        let grace = Duration::from_secs(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30).max(0) as u64);
+        let grace = Duration::from_secs(
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds)
+                .unwrap_or(30)
+                .max(0) as u64,
+        );
         stop_container(d, h, &k.id, grace).await;
     }
     let mut requeue: Option<Duration> = None;
@@ -148,11 +177,22 @@ async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Result<(), Strin
         teardown(d, h).await;
     }
     volumes::setup_pod_volumes(&pod, &h.dir).map_err(|e| e.to_string())?;
-    for v in pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
+    for v in pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .into_iter()
+        .flatten()
+    {
         if let Some(hp) = v.host_path.as_ref() {
-            if let Err(e) = volumes::check_host_path(&v.name, std::path::Path::new(&hp.path), hp.type_.as_deref().unwrap_or("")) {
+            if let Err(e) = volumes::check_host_path(
+                &v.name,
+                std::path::Path::new(&hp.path),
+                hp.type_.as_deref().unwrap_or(""),
+            ) {
                 let mut st = h.lock();
-                st.events.record(&pod, None, "Warning", "FailedMount", e.to_string());
+                st.events
+                    .record(&pod, None, "Warning", "FailedMount", e.to_string());
                 return Err(e.to_string());
             }
         }
@@ -164,24 +204,48 @@ async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Result<(), Strin
     std::fs::write(sandbox.join("hosts"), hosts).map_err(|e| e.to_string())?;
     std::fs::write(sandbox.join("hostname"), format!("{hostname}\n")).map_err(|e| e.to_string())?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    std::fs::write(sandbox.join("resolv.conf"), volumes::resolv_conf(&pod, &host_resolv)).map_err(|e| e.to_string())?;
+    std::fs::write(
+        sandbox.join("resolv.conf"),
+        volumes::resolv_conf(&pod, &host_resolv),
+    )
+    .map_err(|e| e.to_string())?;
 
-    let opts = ShimOptions { pod_dir: h.dir.path().to_path_buf(), hostname, runtime: d.runtime.clone() };
-    let mut child = shim::spawn(&d.cfg.exe, &opts).await.map_err(|e| e.to_string())?;
+    let opts = ShimOptions {
+        pod_dir: h.dir.path().to_path_buf(),
+        hostname,
+        runtime: d.runtime.clone(),
+    };
+    let mut child = shim::spawn(&d.cfg.exe, &opts)
+        .await
+        .map_err(|e| e.to_string())?;
     // Reap the shim whenever it exits; its exit is seen through the subscription's end.
     tokio::spawn(async move {
         let _ = child.wait().await;
     });
-    let lines = shim_client(h).subscribe().await.map_err(|e| e.to_string())?;
+    let lines = shim_client(h)
+        .subscribe()
+        .await
+        .map_err(|e| e.to_string())?;
     {
         let mut st = h.lock();
         let had_sandbox = st.observed.sandbox_attempt > 0 || !st.observed.instances.is_empty();
         if had_sandbox {
             st.observed.sandbox_attempt += 1;
-            let init_names: Vec<String> = init_containers(&st.pod).iter().map(|c| c.name.clone()).collect();
-            st.observed.instances.retain(|i| !init_names.contains(&i.name));
+            let init_names: Vec<String> = init_containers(&st.pod)
+                .iter()
+                .map(|c| c.name.clone())
+                .collect();
+            st.observed
+                .instances
+                .retain(|i| !init_names.contains(&i.name));
             let pod = st.pod.clone();
-            st.events.record(&pod, None, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.".into());
+            st.events.record(
+                &pod,
+                None,
+                "Normal",
+                "SandboxChanged",
+                "Pod sandbox changed, it will be killed and re-created.".into(),
+            );
         }
         st.observed.sandbox_ready = true;
     }
@@ -191,9 +255,15 @@ async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Result<(), Strin
 }
 
 /// Follows the shim's exit stream; when it ends the sandbox is gone.
-pub async fn follow_exits(d: Arc<Daemon>, h: Arc<PodHandle>, mut lines: tokio::io::Lines<tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>>) {
+pub async fn follow_exits(
+    d: Arc<Daemon>,
+    h: Arc<PodHandle>,
+    mut lines: tokio::io::Lines<tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>>,
+) {
     while let Ok(Some(line)) = lines.next_line().await {
-        let Ok(rec) = serde_json::from_str::<ExitRecord>(&line) else { continue };
+        let Ok(rec) = serde_json::from_str::<ExitRecord>(&line) else {
+            continue;
+        };
         on_exit(&d, &h, rec).await;
     }
     h.lock().observed.sandbox_ready = false;
@@ -202,17 +272,31 @@ pub async fn follow_exits(d: Arc<Daemon>, h: Arc<PodHandle>, mut lines: tokio::i
 }
 
 /// Reads the termination message (spec §8.3): the file, or with FallbackToLogsOnError the log tail.
-fn termination_message(h: &PodHandle, c: Option<&Container>, inst: &Instance, code: i32) -> Option<String> {
+fn termination_message(
+    h: &PodHandle,
+    c: Option<&Container>,
+    inst: &Instance,
+    code: i32,
+) -> Option<String> {
     let bundle = h.dir.bundle(&inst.id);
-    let mut msg = std::fs::read(bundle.join("termination-log")).ok().map(|mut b| {
-        b.truncate(4096);
-        String::from_utf8_lossy(&b).into_owned()
-    });
-    let fallback = c.and_then(|c| c.termination_message_policy.as_deref()) == Some("FallbackToLogsOnError");
+    let mut msg = std::fs::read(bundle.join("termination-log"))
+        .ok()
+        .map(|mut b| {
+            b.truncate(4096);
+            String::from_utf8_lossy(&b).into_owned()
+        });
+    let fallback =
+        c.and_then(|c| c.termination_message_policy.as_deref()) == Some("FallbackToLogsOnError");
     if fallback && code != 0 && msg.as_deref().is_none_or(str::is_empty) {
         let data = std::fs::read(h.dir.log(&inst.name, inst.attempt)).unwrap_or_default();
         let lines = beluga_runtime::crilog::read_lines(&data);
-        let tail: Vec<u8> = lines.iter().rev().take(80).rev().flat_map(|l| l.content.clone()).collect();
+        let tail: Vec<u8> = lines
+            .iter()
+            .rev()
+            .take(80)
+            .rev()
+            .flat_map(|l| l.content.clone())
+            .collect();
         let start = tail.len().saturating_sub(2048);
         msg = Some(String::from_utf8_lossy(&tail[start..]).into_owned());
     }
@@ -222,8 +306,20 @@ fn termination_message(h: &PodHandle, c: Option<&Container>, inst: &Instance, co
 async fn on_exit(d: &Arc<Daemon>, h: &Arc<PodHandle>, rec: ExitRecord) {
     let (inst, c) = {
         let st = h.lock();
-        let Some(inst) = st.observed.instances.iter().find(|i| i.id == rec.id).cloned() else { return };
-        let c = init_containers(&st.pod).iter().chain(containers(&st.pod)).find(|c| c.name == inst.name).cloned();
+        let Some(inst) = st
+            .observed
+            .instances
+            .iter()
+            .find(|i| i.id == rec.id)
+            .cloned()
+        else {
+            return;
+        };
+        let c = init_containers(&st.pod)
+            .iter()
+            .chain(containers(&st.pod))
+            .find(|c| c.name == inst.name)
+            .cloned();
         (inst, c)
     };
     let msg = termination_message(h, c.as_ref(), &inst, rec.exit_code);
@@ -232,7 +328,9 @@ async fn on_exit(d: &Arc<Daemon>, h: &Arc<PodHandle>, rec: ExitRecord) {
     h.exited.notify_waiters();
     h.wake.notify_one();
     // Release the runtime's container and the rootfs; logs and records stay.
-    let _ = shim_client(h).call(&Request::Delete { id: rec.id.clone() }).await;
+    let _ = shim_client(h)
+        .call(&Request::Delete { id: rec.id.clone() })
+        .await;
     let bundle = h.dir.bundle(&rec.id);
     let _ = tokio::task::spawn_blocking(move || {
         volumes::unmount_below(&bundle);
@@ -242,9 +340,21 @@ async fn on_exit(d: &Arc<Daemon>, h: &Arc<PodHandle>, rec: ExitRecord) {
     let _ = d;
 }
 
-fn set_waiting(h: &PodHandle, name: &str, reason: &str, message: String, event: Option<(&str, &str, String)>) {
+fn set_waiting(
+    h: &PodHandle,
+    name: &str,
+    reason: &str,
+    message: String,
+    event: Option<(&str, &str, String)>,
+) {
     let mut st = h.lock();
-    st.waiting.insert(name.to_string(), WaitingReason { reason: reason.into(), message });
+    st.waiting.insert(
+        name.to_string(),
+        WaitingReason {
+            reason: reason.into(),
+            message,
+        },
+    );
     if let Some((kind, ev_reason, ev_msg)) = event {
         let pod = st.pod.clone();
         st.events.record(&pod, Some(name), kind, ev_reason, ev_msg);
@@ -252,18 +362,34 @@ fn set_waiting(h: &PodHandle, name: &str, reason: &str, message: String, event: 
 }
 
 /// kubelet's `startContainer` (spec §2.3) with the back-off check first (§5.3).
-async fn start_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, c: &Container) -> Result<(), Duration> {
+async fn start_container(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    c: &Container,
+) -> Result<(), Duration> {
     let (pod, newest, attempt) = {
         let st = h.lock();
         let newest = st.observed.newest(&c.name).cloned();
-        let from_logs = highest_log_attempt(&h.dir, &c.name).map(|a| a + 1).unwrap_or(0);
-        (st.pod.clone(), newest, st.observed.next_attempt(&c.name).max(from_logs))
+        let from_logs = highest_log_attempt(&h.dir, &c.name)
+            .map(|a| a + 1)
+            .unwrap_or(0);
+        (
+            st.pod.clone(),
+            newest,
+            st.observed.next_attempt(&c.name).max(from_logs),
+        )
     };
     let kpod = podutil::kubelet_name(&pod);
     let hash = spec_hash(c);
     let now = beluga_api::k8s_openapi::jiff::Timestamp::now();
     if let Some(finished) = newest.as_ref().and_then(|i| i.finished_at) {
-        let key = backoff::key(podutil::name(&pod), podutil::namespace(&pod), podutil::uid(&pod), &c.name, hash);
+        let key = backoff::key(
+            podutil::name(&pod),
+            podutil::namespace(&pod),
+            podutil::uid(&pod),
+            &c.name,
+            hash,
+        );
         let mut st = h.lock();
         if let Some(rem) = st.backoff.remaining(&key, finished, now) {
             let delay = st.backoff.current(&key).unwrap_or(rem);
@@ -273,7 +399,14 @@ async fn start_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, c: &Container) -> 
                 &c.name,
                 "CrashLoopBackOff",
                 waiting_message(delay, &c.name, &kpod),
-                Some(("Warning", "BackOff", format!("Back-off restarting failed container {} in pod {kpod}", c.name))),
+                Some((
+                    "Warning",
+                    "BackOff",
+                    format!(
+                        "Back-off restarting failed container {} in pod {kpod}",
+                        c.name
+                    ),
+                )),
             );
             return Err(rem);
         }
@@ -286,13 +419,28 @@ async fn start_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, c: &Container) -> 
         _ => {
             let never = c.image_pull_policy.as_deref() == Some("Never");
             let (reason, msg) = if never {
-                ("ErrImageNeverPull", format!("Container image {image:?} is not present with pull policy of Never"))
+                (
+                    "ErrImageNeverPull",
+                    format!("Container image {image:?} is not present with pull policy of Never"),
+                )
             } else {
                 ("ErrImagePull", format!("failed to pull image {image:?}: pulling from registries is not supported yet; add it with `beluga image import` or `beluga image load`"))
             };
-            set_waiting(h, &c.name, reason, msg.clone(), Some(("Warning", "Failed", format!("Error: {reason}"))));
+            set_waiting(
+                h,
+                &c.name,
+                reason,
+                msg.clone(),
+                Some(("Warning", "Failed", format!("Error: {reason}"))),
+            );
             let mut st = h.lock();
-            st.events.record(&pod, Some(&c.name), "Warning", "Failed", format!("Failed to pull image {image:?}: {msg}"));
+            st.events.record(
+                &pod,
+                Some(&c.name),
+                "Warning",
+                "Failed",
+                format!("Failed to pull image {image:?}: {msg}"),
+            );
             return Err(RETRY);
         }
     };
@@ -301,7 +449,13 @@ async fn start_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, c: &Container) -> 
     let id = beluga_runtime::layout::container_id(&uid, &c.name, attempt);
     let bundle = h.dir.bundle(&id);
     let fail = |reason: &str, msg: String| {
-        set_waiting(h, &c.name, reason, msg.clone(), Some(("Warning", "Failed", format!("Error: {msg}"))));
+        set_waiting(
+            h,
+            &c.name,
+            reason,
+            msg.clone(),
+            Some(("Warning", "Failed", format!("Error: {msg}"))),
+        );
         let b = h.dir.bundle(&id);
         volumes::unmount_below(&b);
         let _ = std::fs::remove_dir_all(&b);
@@ -324,18 +478,33 @@ async fn start_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, c: &Container) -> 
     let mounted = |p: &str| binds.iter().any(|b| b.destination == p);
     let sandbox = h.dir.sandbox();
     let mut extra = Vec::new();
-    for (file, dest) in [("hosts", "/etc/hosts"), ("hostname", "/etc/hostname"), ("resolv.conf", "/etc/resolv.conf")] {
+    for (file, dest) in [
+        ("hosts", "/etc/hosts"),
+        ("hostname", "/etc/hostname"),
+        ("resolv.conf", "/etc/resolv.conf"),
+    ] {
         if !mounted(dest) {
-            extra.push(Bind { source: sandbox.join(file).to_string_lossy().into_owned(), destination: dest.into(), readonly: false });
+            extra.push(Bind {
+                source: sandbox.join(file).to_string_lossy().into_owned(),
+                destination: dest.into(),
+                readonly: false,
+            });
         }
     }
     let tlog = bundle.join("termination-log");
     if std::fs::write(&tlog, b"").is_ok() {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&tlog, std::fs::Permissions::from_mode(0o666));
-        let dest = c.termination_message_path.clone().unwrap_or_else(|| "/dev/termination-log".into());
+        let dest = c
+            .termination_message_path
+            .clone()
+            .unwrap_or_else(|| "/dev/termination-log".into());
         if !mounted(&dest) {
-            extra.push(Bind { source: tlog.to_string_lossy().into_owned(), destination: dest, readonly: false });
+            extra.push(Bind {
+                source: tlog.to_string_lossy().into_owned(),
+                destination: dest,
+                readonly: false,
+            });
         }
     }
     binds.extend(extra);
@@ -347,13 +516,20 @@ async fn start_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, c: &Container) -> 
         rootfs: &rootfs,
         readonly_rootfs: sc.read_only_root_filesystem == Some(true),
         privileged,
-        caps: spec::capabilities(&caps.add.unwrap_or_default(), &caps.drop.unwrap_or_default(), privileged),
+        caps: spec::capabilities(
+            &caps.add.unwrap_or_default(),
+            &caps.drop.unwrap_or_default(),
+            privileged,
+        ),
         no_new_privileges: sc.allow_privilege_escalation == Some(false) && !privileged,
         binds,
         sandbox: &sandbox,
         cgroups_path: format!("/beluga/{id}"),
     });
-    if let Err(e) = std::fs::write(bundle.join("config.json"), serde_json::to_vec_pretty(&cfg).unwrap_or_default()) {
+    if let Err(e) = std::fs::write(
+        bundle.join("config.json"),
+        serde_json::to_vec_pretty(&cfg).unwrap_or_default(),
+    ) {
         return fail("CreateContainerError", e.to_string());
     }
     if let Some(dir) = h.dir.log(&c.name, attempt).parent() {
@@ -377,12 +553,29 @@ async fn start_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, c: &Container) -> 
     let sandbox_gen = {
         let mut st = h.lock();
         st.observed.instances.push(inst.clone());
-        st.events.record(&pod, Some(&c.name), "Normal", "Pulled", format!("Container image {image:?} already present on machine"));
-        st.events.record(&pod, Some(&c.name), "Normal", "Created", format!("Created container: {}", c.name));
+        st.events.record(
+            &pod,
+            Some(&c.name),
+            "Normal",
+            "Pulled",
+            format!("Container image {image:?} already present on machine"),
+        );
+        st.events.record(
+            &pod,
+            Some(&c.name),
+            "Normal",
+            "Created",
+            format!("Created container: {}", c.name),
+        );
         st.observed.sandbox_attempt
     };
     let _ = h.persist_instance(&inst, sandbox_gen);
-    let req = Request::Start { id: id.clone(), bundle: bundle.clone(), log: h.dir.log(&c.name, attempt), exit_file: h.dir.exit_file(&c.name, attempt) };
+    let req = Request::Start {
+        id: id.clone(),
+        bundle: bundle.clone(),
+        log: h.dir.log(&c.name, attempt),
+        exit_file: h.dir.exit_file(&c.name, attempt),
+    };
     match shim_client(h).call(&req).await {
         Ok(Response::Started { started_at, .. }) => {
             inst.state = State::Running;
@@ -397,7 +590,13 @@ async fn start_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, c: &Container) -> 
                 inst = i.clone();
             }
             st.waiting.remove(&c.name);
-            st.events.record(&pod, Some(&c.name), "Normal", "Started", format!("Started container {}", c.name));
+            st.events.record(
+                &pod,
+                Some(&c.name),
+                "Normal",
+                "Started",
+                format!("Started container {}", c.name),
+            );
             drop(st);
             let _ = h.persist_instance(&inst, sandbox_gen);
             info!(container = %c.name, attempt, "container started");
@@ -414,14 +613,23 @@ async fn start_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, c: &Container) -> 
                 st.observed.instances.retain(|i| i.id != id);
             }
             let _ = std::fs::remove_file(h.dir.record(&c.name, attempt));
-            let reason = if msg.contains("create failed") { "CreateContainerError" } else { "RunContainerError" };
+            let reason = if msg.contains("create failed") {
+                "CreateContainerError"
+            } else {
+                "RunContainerError"
+            };
             fail(reason, msg)
         }
     }
 }
 
 pub fn facts(pod: &Pod) -> PodFacts {
-    PodFacts { pod_ip: String::new(), host_ip: "127.0.0.1".into(), node_name: crate::node_name(), hostname: podutil::hostname(pod) }
+    PodFacts {
+        pod_ip: String::new(),
+        host_ip: "127.0.0.1".into(),
+        node_name: crate::node_name(),
+        hostname: podutil::hostname(pod),
+    }
 }
 
 /// Reads a file of the image beneath its rootfs, never following a link out of it.
@@ -430,7 +638,12 @@ fn read_in_rootfs(rootfs: &std::path::Path, path: &str) -> String {
 }
 
 /// Spec §10: the full process of a container.
-pub fn container_process(pod: &Pod, c: &Container, image: &beluga_image::ImageConfig, rootfs: &std::path::Path) -> Result<Process, String> {
+pub fn container_process(
+    pod: &Pod,
+    c: &Container,
+    image: &beluga_image::ImageConfig,
+    rootfs: &std::path::Path,
+) -> Result<Process, String> {
     let env = process::container_env(pod, c, &facts(pod)).map_err(|e| e.0)?;
     let args = process::argv(c, image, &env);
     if args.is_empty() {
@@ -438,13 +651,32 @@ pub fn container_process(pod: &Pod, c: &Container, image: &beluga_image::ImageCo
     }
     let passwd = read_in_rootfs(rootfs, "etc/passwd");
     let group = read_in_rootfs(rootfs, "etc/group");
-    let (uid, gid, additional_gids) = process::identity(pod, c, image, &passwd, &group).map_err(|e| e.0)?;
-    let cwd = c.working_dir.clone().filter(|w| !w.is_empty()).or_else(|| image.working_dir.clone()).unwrap_or_else(|| "/".into());
-    Ok(Process { args, env: process::merged_env(image, &env, &podutil::hostname(pod)), cwd, uid, gid, additional_gids })
+    let (uid, gid, additional_gids) =
+        process::identity(pod, c, image, &passwd, &group).map_err(|e| e.0)?;
+    let cwd = c
+        .working_dir
+        .clone()
+        .filter(|w| !w.is_empty())
+        .or_else(|| image.working_dir.clone())
+        .unwrap_or_else(|| "/".into());
+    Ok(Process {
+        args,
+        env: process::merged_env(image, &env, &podutil::hostname(pod)),
+        cwd,
+        uid,
+        gid,
+        additional_gids,
+    })
 }
 
 fn stop_signal(d: &Daemon, h: &PodHandle, id: &str) -> String {
-    let image = h.lock().observed.instances.iter().find(|i| i.id == id).map(|i| i.image.clone());
+    let image = h
+        .lock()
+        .observed
+        .instances
+        .iter()
+        .find(|i| i.id == id)
+        .map(|i| i.image.clone());
     image
         .and_then(|img| d.images.get(&img).ok().flatten())
         .and_then(|r| r.config.stop_signal)
@@ -454,11 +686,21 @@ fn stop_signal(d: &Daemon, h: &PodHandle, id: &str) -> String {
 
 fn is_stopped(h: &PodHandle, id: &str) -> bool {
     let st = h.lock();
-    !st.observed.sandbox_ready || st.observed.instances.iter().find(|i| i.id == id).is_none_or(|i| i.state == State::Exited)
+    !st.observed.sandbox_ready
+        || st
+            .observed
+            .instances
+            .iter()
+            .find(|i| i.id == id)
+            .is_none_or(|i| i.state == State::Exited)
 }
 
 /// Waits until `done()` or the deadline; true if done.
-async fn wait_until(h: &PodHandle, deadline: tokio::time::Instant, done: impl Fn() -> bool) -> bool {
+async fn wait_until(
+    h: &PodHandle,
+    deadline: tokio::time::Instant,
+    done: impl Fn() -> bool,
+) -> bool {
     loop {
         let notified = h.exited.notified();
         tokio::pin!(notified);
@@ -481,13 +723,28 @@ async fn stop_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, id: &str, timeout: 
     let client = shim_client(h);
     let timeout = timeout.max(MIN_GRACE);
     let sig = stop_signal(d, h, id);
-    let _ = client.call(&Request::Kill { id: id.to_string(), signal: sig }).await;
+    let _ = client
+        .call(&Request::Kill {
+            id: id.to_string(),
+            signal: sig,
+        })
+        .await;
     let deadline = tokio::time::Instant::now() + timeout;
     if wait_until(h, deadline, || is_stopped(h, id)).await {
         return;
     }
-    let _ = client.call(&Request::Kill { id: id.to_string(), signal: "KILL".into() }).await;
-    let _ = wait_until(h, tokio::time::Instant::now() + Duration::from_secs(10), || is_stopped(h, id)).await;
+    let _ = client
+        .call(&Request::Kill {
+            id: id.to_string(),
+            signal: "KILL".into(),
+        })
+        .await;
+    let _ = wait_until(
+        h,
+        tokio::time::Instant::now() + Duration::from_secs(10),
+        || is_stopped(h, id),
+    )
+    .await;
 }
 
 /// Kills every running container in parallel with kubelet's order (spec §4.5, §7.6): regular
@@ -495,8 +752,18 @@ async fn stop_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, id: &str, timeout: 
 async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration) {
     let (running, sidecar_order) = {
         let st = h.lock();
-        let running: Vec<Instance> = st.observed.instances.iter().filter(|i| matches!(i.state, State::Running | State::Created)).cloned().collect();
-        let order: Vec<String> = init_containers(&st.pod).iter().filter(|c| is_sidecar(c)).map(|c| c.name.clone()).collect();
+        let running: Vec<Instance> = st
+            .observed
+            .instances
+            .iter()
+            .filter(|i| matches!(i.state, State::Running | State::Created))
+            .cloned()
+            .collect();
+        let order: Vec<String> = init_containers(&st.pod)
+            .iter()
+            .filter(|c| is_sidecar(c))
+            .map(|c| c.name.clone())
+            .collect();
         (running, order)
     };
     let start = tokio::time::Instant::now();
@@ -512,9 +779,11 @@ async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration) {
                 let hh = h.clone();
                 let others_done = move || {
                     let st = hh.lock();
-                    let regular: Vec<String> = containers(&st.pod).iter().map(|c| c.name.clone()).collect();
+                    let regular: Vec<String> =
+                        containers(&st.pod).iter().map(|c| c.name.clone()).collect();
                     !st.observed.instances.iter().any(|i| {
-                        matches!(i.state, State::Running | State::Created) && (regular.contains(&i.name) || later.contains(&i.name))
+                        matches!(i.state, State::Running | State::Created)
+                            && (regular.contains(&i.name) || later.contains(&i.name))
                     })
                 };
                 wait_until(&h, deadline, others_done).await;
@@ -548,9 +817,21 @@ async fn remove_pod(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
     };
     if grace == 0 {
         // --grace-period=0 --force: no stop signal, straight to SIGKILL.
-        let ids: Vec<String> = h.lock().observed.instances.iter().filter(|i| i.state == State::Running).map(|i| i.id.clone()).collect();
+        let ids: Vec<String> = h
+            .lock()
+            .observed
+            .instances
+            .iter()
+            .filter(|i| i.state == State::Running)
+            .map(|i| i.id.clone())
+            .collect();
         for id in ids {
-            let _ = shim_client(h).call(&Request::Kill { id, signal: "KILL".into() }).await;
+            let _ = shim_client(h)
+                .call(&Request::Kill {
+                    id,
+                    signal: "KILL".into(),
+                })
+                .await;
         }
     }
     kill_all(d, h, Duration::from_secs(grace.max(0) as u64)).await;

@@ -47,7 +47,12 @@ impl LineSplitter {
 }
 
 /// Appends one record to a CRI log.
-pub fn write_record(w: &mut impl Write, stream: &str, partial: bool, content: &[u8]) -> std::io::Result<()> {
+pub fn write_record(
+    w: &mut impl Write,
+    stream: &str,
+    partial: bool,
+    content: &[u8],
+) -> std::io::Result<()> {
     let mut line = Vec::with_capacity(content.len() + 48);
     line.extend_from_slice(now_rfc3339().as_bytes());
     line.push(b' ');
@@ -81,7 +86,11 @@ impl LogParser {
         let content = parts.next().unwrap_or(b"");
         let ts = String::from_utf8_lossy(ts).into_owned();
         let stream = String::from_utf8_lossy(stream).into_owned();
-        let line = self.pending.get_or_insert_with(|| LogLine { timestamp: ts, stream, content: Vec::new() });
+        let line = self.pending.get_or_insert_with(|| LogLine {
+            timestamp: ts,
+            stream,
+            content: Vec::new(),
+        });
         line.content.extend_from_slice(content);
         if tag == b"F" {
             let mut done = self.pending.take()?;
@@ -96,7 +105,11 @@ impl LogParser {
 /// All lines of a log file (a trailing partial line included, as kubectl shows it).
 pub fn read_lines(data: &[u8]) -> Vec<LogLine> {
     let mut p = LogParser::default();
-    let mut out: Vec<LogLine> = data.split(|b| *b == b'\n').filter(|r| !r.is_empty()).filter_map(|r| p.feed(r)).collect();
+    let mut out: Vec<LogLine> = data
+        .split(|b| *b == b'\n')
+        .filter(|r| !r.is_empty())
+        .filter_map(|r| p.feed(r))
+        .collect();
     if let Some(rest) = p.pending.take() {
         out.push(rest);
     }
@@ -145,10 +158,15 @@ mod tests {
         assert!(first.ends_with(" stdout F hello"), "{first}");
         assert!(first.contains('T') && first.split(' ').next().unwrap().ends_with('Z'));
         let lines = read_lines(&f);
-        let contents: Vec<_> = lines.iter().map(|l| String::from_utf8_lossy(&l.content).into_owned()).collect();
+        let contents: Vec<_> = lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(&l.content).into_owned())
+            .collect();
         assert_eq!(contents, vec!["hello\n", "partial\n", "end"]);
         assert_eq!(lines[1].stream, "stderr");
         let r = render(&lines[0], true, Some("[pod/web/app] "));
-        assert!(String::from_utf8(r).unwrap().starts_with("[pod/web/app] 20"));
+        assert!(String::from_utf8(r)
+            .unwrap()
+            .starts_with("[pod/web/app] 20"));
     }
 }

@@ -6,9 +6,16 @@ use std::process::{Command, Stdio};
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("OCI runtime {runtime} {verb} failed: {message}")]
-    Failed { runtime: String, verb: String, message: String },
+    Failed {
+        runtime: String,
+        verb: String,
+        message: String,
+    },
     #[error("running {runtime}: {source}")]
-    Spawn { runtime: String, source: std::io::Error },
+    Spawn {
+        runtime: String,
+        source: std::io::Error,
+    },
     #[error("no OCI runtime found: install crun or runc")]
     NotFound,
 }
@@ -23,7 +30,11 @@ pub struct OciRuntime {
 }
 
 fn which(bin: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(bin)).find(|p| p.is_file())
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(bin))
+        .find(|p| p.is_file())
 }
 
 /// Whether crun can run here: crun refuses a hybrid layout whose cgroup2 mount has controllers.
@@ -32,7 +43,9 @@ pub fn cgroup_layout() -> (&'static str, bool) {
     let mut v1 = false;
     let mut v2_mount: Option<String> = None;
     for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else { continue };
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
         let fstype = right.split_whitespace().next().unwrap_or("");
         let mount_point = left.split_whitespace().nth(4).unwrap_or("");
         match fstype {
@@ -44,7 +57,8 @@ pub fn cgroup_layout() -> (&'static str, bool) {
     match (v1, v2_mount) {
         (false, Some(_)) => ("unified (cgroup v2)", true),
         (true, Some(m)) => {
-            let controllers = std::fs::read_to_string(Path::new(&m).join("cgroup.controllers")).unwrap_or_default();
+            let controllers = std::fs::read_to_string(Path::new(&m).join("cgroup.controllers"))
+                .unwrap_or_default();
             if controllers.trim().is_empty() {
                 ("hybrid, cgroup2 without controllers", true)
             } else {
@@ -59,21 +73,42 @@ pub fn cgroup_layout() -> (&'static str, bool) {
 impl OciRuntime {
     /// `--runtime crun|runc|PATH`, or crun where it can run and runc where it cannot. Returns the
     /// runtime and a one-line reason for the log.
-    pub fn choose(flag: Option<&str>, state_root: &Path) -> Result<(OciRuntime, String), RuntimeError> {
+    pub fn choose(
+        flag: Option<&str>,
+        state_root: &Path,
+    ) -> Result<(OciRuntime, String), RuntimeError> {
         let make = |path: PathBuf| {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("runc").to_string();
-            OciRuntime { name, path, state_root: state_root.to_path_buf() }
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("runc")
+                .to_string();
+            OciRuntime {
+                name,
+                path,
+                state_root: state_root.to_path_buf(),
+            }
         };
         if let Some(f) = flag {
-            let path = if f.contains('/') { PathBuf::from(f) } else { which(f).ok_or(RuntimeError::NotFound)? };
+            let path = if f.contains('/') {
+                PathBuf::from(f)
+            } else {
+                which(f).ok_or(RuntimeError::NotFound)?
+            };
             return Ok((make(path), format!("--runtime {f}")));
         }
         let (layout, crun_ok) = cgroup_layout();
         match (crun_ok, which("crun"), which("runc")) {
             (true, Some(c), _) => Ok((make(c), format!("crun: cgroups are {layout}"))),
-            (false, _, Some(r)) => Ok((make(r), format!("runc: cgroups are {layout}, which crun refuses"))),
+            (false, _, Some(r)) => Ok((
+                make(r),
+                format!("runc: cgroups are {layout}, which crun refuses"),
+            )),
             (true, None, Some(r)) => Ok((make(r), "runc: crun is not installed".into())),
-            (false, Some(c), None) => Ok((make(c), format!("crun (runc not installed; cgroups are {layout}, crun may refuse them)"))),
+            (false, Some(c), None) => Ok((
+                make(c),
+                format!("crun (runc not installed; cgroups are {layout}, crun may refuse them)"),
+            )),
             (_, None, None) => Err(RuntimeError::NotFound),
         }
     }
@@ -91,7 +126,10 @@ impl OciRuntime {
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .map_err(|source| RuntimeError::Spawn { runtime: self.name.clone(), source })?;
+            .map_err(|source| RuntimeError::Spawn {
+                runtime: self.name.clone(),
+                source,
+            })?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -113,14 +151,20 @@ impl OciRuntime {
 
     pub fn delete_force(&self, id: &str) -> Result<(), RuntimeError> {
         match self.run("delete", &["--force", id]) {
-            Err(RuntimeError::Failed { message, .. }) if message.contains("does not exist") || message.contains("not exist") => Ok(()),
+            Err(RuntimeError::Failed { message, .. })
+                if message.contains("does not exist") || message.contains("not exist") =>
+            {
+                Ok(())
+            }
             other => other.map(|_| ()),
         }
     }
 
     /// `state` as JSON, or None when the container is unknown to the runtime.
     pub fn state(&self, id: &str) -> Option<serde_json::Value> {
-        self.run("state", &[id]).ok().and_then(|s| serde_json::from_str(&s).ok())
+        self.run("state", &[id])
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
     }
 
     /// Ids of every container the runtime knows in our state root.
@@ -128,7 +172,13 @@ impl OciRuntime {
         self.run("list", &["--format", "json"])
             .ok()
             .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-            .and_then(|v| v.as_array().map(|a| a.iter().filter_map(|c| c["id"].as_str().map(String::from)).collect()))
+            .and_then(|v| {
+                v.as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|c| c["id"].as_str().map(String::from))
+                        .collect()
+                })
+            })
             .unwrap_or_default()
     }
 }

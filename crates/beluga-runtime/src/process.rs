@@ -35,26 +35,50 @@ pub struct PodFacts {
 
 fn field_ref(pod: &Pod, path: &str, facts: &PodFacts) -> Result<String, ConfigError> {
     let m = &pod.metadata;
-    let map_key = |prefix: &str| path.strip_prefix(prefix).and_then(|r| r.strip_suffix("']")).map(String::from);
+    let map_key = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix("']"))
+            .map(String::from)
+    };
     Ok(match path {
         "metadata.name" => m.name.clone().unwrap_or_default(),
         "metadata.namespace" => m.namespace.clone().unwrap_or_default(),
         "metadata.uid" => m.uid.clone().unwrap_or_default(),
         "spec.nodeName" => facts.node_name.clone(),
-        "spec.serviceAccountName" => pod.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_else(|| "default".into()),
+        "spec.serviceAccountName" => pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.service_account_name.clone())
+            .unwrap_or_else(|| "default".into()),
         "status.podIP" | "status.podIPs" => facts.pod_ip.clone(),
         "status.hostIP" | "status.hostIPs" => facts.host_ip.clone(),
         p if p.starts_with("metadata.labels['") => {
             let k = map_key("metadata.labels['").unwrap_or_default();
-            m.labels.as_ref().and_then(|l| l.get(&k)).cloned().unwrap_or_default()
+            m.labels
+                .as_ref()
+                .and_then(|l| l.get(&k))
+                .cloned()
+                .unwrap_or_default()
         }
         p if p.starts_with("metadata.annotations['") => {
             let k = map_key("metadata.annotations['").unwrap_or_default();
-            m.annotations.as_ref().and_then(|l| l.get(&k)).cloned().unwrap_or_default()
+            m.annotations
+                .as_ref()
+                .and_then(|l| l.get(&k))
+                .cloned()
+                .unwrap_or_default()
         }
         "metadata.labels" | "metadata.annotations" => {
-            let map = if path == "metadata.labels" { &m.labels } else { &m.annotations };
-            let mut lines: Vec<String> = map.iter().flatten().map(|(k, v)| format!("{k}={v:?}")).collect();
+            let map = if path == "metadata.labels" {
+                &m.labels
+            } else {
+                &m.annotations
+            };
+            let mut lines: Vec<String> = map
+                .iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={v:?}"))
+                .collect();
             lines.sort();
             lines.join("\n")
         }
@@ -63,7 +87,11 @@ fn field_ref(pod: &Pod, path: &str, facts: &PodFacts) -> Result<String, ConfigEr
 }
 
 /// kubelet's `makeEnvironmentVariables` (spec §10.2): declaration order, later wins.
-pub fn container_env(pod: &Pod, c: &Container, facts: &PodFacts) -> Result<Vec<(String, String)>, ConfigError> {
+pub fn container_env(
+    pod: &Pod,
+    c: &Container,
+    facts: &PodFacts,
+) -> Result<Vec<(String, String)>, ConfigError> {
     let mut env: Vec<(String, String)> = Vec::new();
     let set = |env: &mut Vec<(String, String)>, k: String, v: String| {
         if let Some(e) = env.iter_mut().find(|(n, _)| *n == k) {
@@ -91,7 +119,10 @@ pub fn container_env(pod: &Pod, c: &Container, facts: &PodFacts) -> Result<Vec<(
             } else if let Some(r) = vf.resource_field_ref.as_ref() {
                 // No limits are enforced here: report what kubelet reports without limits
                 // (node allocatable is unknown to us, so use 0 for requests).
-                return Err(ConfigError(format!("resourceFieldRef {:?} is not supported on this node", r.resource)));
+                return Err(ConfigError(format!(
+                    "resourceFieldRef {:?} is not supported on this node",
+                    r.resource
+                )));
             } else if let Some(k) = vf.config_map_key_ref.as_ref() {
                 if k.optional == Some(true) {
                     continue;
@@ -109,7 +140,12 @@ pub fn container_env(pod: &Pod, c: &Container, facts: &PodFacts) -> Result<Vec<(
             let raw = e.value.clone().unwrap_or_default();
             // Only earlier entries are visible: forward references stay literal.
             let snapshot = env.clone();
-            expand_env(&raw, |name| snapshot.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            expand_env(&raw, |name| {
+                snapshot
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            })
         };
         set(&mut env, e.name.clone(), value);
     }
@@ -122,10 +158,14 @@ pub fn argv(c: &Container, image: &ImageConfig, env: &[(String, String)]) -> Vec
     let command = c.command.clone().filter(|v| !v.is_empty());
     let args = c.args.clone().filter(|v| !v.is_empty());
     let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let expand = |v: Vec<String>| -> Vec<String> { v.into_iter().map(|s| expand_env(&s, lookup)).collect() };
+    let expand =
+        |v: Vec<String>| -> Vec<String> { v.into_iter().map(|s| expand_env(&s, lookup)).collect() };
     let entry = image.entrypoint.clone().unwrap_or_default();
     match (command, args) {
-        (None, None) => entry.into_iter().chain(image.cmd.clone().unwrap_or_default()).collect(),
+        (None, None) => entry
+            .into_iter()
+            .chain(image.cmd.clone().unwrap_or_default())
+            .collect(),
         (Some(cmd), None) => expand(cmd),
         (None, Some(a)) => entry.into_iter().chain(expand(a)).collect(),
         (Some(cmd), Some(a)) => expand(cmd).into_iter().chain(expand(a)).collect(),
@@ -134,7 +174,11 @@ pub fn argv(c: &Container, image: &ImageConfig, env: &[(String, String)]) -> Vec
 
 /// The runtime's merge of the image env and the container env: container wins by key; a `PATH`
 /// and `HOSTNAME` are always present.
-pub fn merged_env(image: &ImageConfig, container: &[(String, String)], hostname: &str) -> Vec<String> {
+pub fn merged_env(
+    image: &ImageConfig,
+    container: &[(String, String)],
+    hostname: &str,
+) -> Vec<String> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut put = |k: &str, v: &str| {
         if let Some(e) = out.iter_mut().find(|(n, _)| n == k) {
@@ -158,21 +202,27 @@ pub fn merged_env(image: &ImageConfig, container: &[(String, String)], hostname:
 fn lookup_passwd(passwd: &str, name: &str) -> Option<(u32, u32)> {
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 4 && f[0] == name).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?))).flatten()
+        (f.len() >= 4 && f[0] == name)
+            .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
+            .flatten()
     })
 }
 
 fn passwd_gid_of_uid(passwd: &str, uid: u32) -> Option<u32> {
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 4 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[3].parse().ok()).flatten()
+        (f.len() >= 4 && f[2].parse::<u32>().ok() == Some(uid))
+            .then(|| f[3].parse().ok())
+            .flatten()
     })
 }
 
 fn lookup_group(group: &str, name: &str) -> Option<u32> {
     group.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 3 && f[0] == name).then(|| f[2].parse().ok()).flatten()
+        (f.len() >= 3 && f[0] == name)
+            .then(|| f[2].parse().ok())
+            .flatten()
     })
 }
 
@@ -182,15 +232,27 @@ fn supplementary(group: &str, user: Option<&str>) -> Vec<u32> {
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
-            (f.len() >= 4 && f[3].split(',').any(|m| m == user)).then(|| f[2].parse().ok()).flatten()
+            (f.len() >= 4 && f[3].split(',').any(|m| m == user))
+                .then(|| f[2].parse().ok())
+                .flatten()
         })
         .collect()
 }
 
 /// Spec §10.4: uid/gid from securityContext (container over pod) or the image's USER, looked up in
 /// the image's `/etc/passwd` and `/etc/group`; `runAsNonRoot` checked with kubelet's messages.
-pub fn identity(pod: &Pod, c: &Container, image: &ImageConfig, passwd: &str, group: &str) -> Result<(u32, u32, Vec<u32>), ConfigError> {
-    let psc = pod.spec.as_ref().and_then(|s| s.security_context.clone()).unwrap_or_default();
+pub fn identity(
+    pod: &Pod,
+    c: &Container,
+    image: &ImageConfig,
+    passwd: &str,
+    group: &str,
+) -> Result<(u32, u32, Vec<u32>), ConfigError> {
+    let psc = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.security_context.clone())
+        .unwrap_or_default();
     let csc = c.security_context.clone().unwrap_or_default();
     let run_as_user = csc.run_as_user.or(psc.run_as_user);
     let run_as_group = csc.run_as_group.or(psc.run_as_group);
@@ -232,7 +294,11 @@ pub fn identity(pod: &Pod, c: &Container, image: &ImageConfig, passwd: &str, gro
                 gid = passwd_gid_of_uid(passwd, n).unwrap_or(0);
             }
             Err(_) => {
-                let (a, b) = lookup_passwd(passwd, u).ok_or_else(|| ConfigError(format!("unable to find user {u}: no matching entries in passwd file")))?;
+                let (a, b) = lookup_passwd(passwd, u).ok_or_else(|| {
+                    ConfigError(format!(
+                        "unable to find user {u}: no matching entries in passwd file"
+                    ))
+                })?;
                 uid = a;
                 gid = b;
                 user_name = Some(u.to_string());
@@ -242,7 +308,11 @@ pub fn identity(pod: &Pod, c: &Container, image: &ImageConfig, passwd: &str, gro
     if let Some(g) = group_part.as_deref() {
         gid = match g.parse::<u32>() {
             Ok(n) => n,
-            Err(_) => lookup_group(group, g).ok_or_else(|| ConfigError(format!("unable to find group {g}: no matching entries in group file")))?,
+            Err(_) => lookup_group(group, g).ok_or_else(|| {
+                ConfigError(format!(
+                    "unable to find group {g}: no matching entries in group file"
+                ))
+            })?,
         };
     }
     if let Some(u) = run_as_user {

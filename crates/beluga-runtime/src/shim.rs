@@ -25,9 +25,19 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 pub enum Request {
     Ping,
     /// Create and start a container from its bundle.
-    Start { id: String, bundle: PathBuf, log: PathBuf, exit_file: PathBuf },
-    Kill { id: String, signal: String },
-    Delete { id: String },
+    Start {
+        id: String,
+        bundle: PathBuf,
+        log: PathBuf,
+        exit_file: PathBuf,
+    },
+    Kill {
+        id: String,
+        signal: String,
+    },
+    Delete {
+        id: String,
+    },
     Subscribe,
     Shutdown,
 }
@@ -68,10 +78,17 @@ pub fn short_socket_path(path: &Path) -> std::io::Result<(PathBuf, Option<std::f
     if path.as_os_str().len() < 100 {
         return Ok((path.to_path_buf(), None));
     }
-    let dir = path.parent().ok_or_else(|| std::io::Error::other("socket path has no directory"))?;
-    let name = path.file_name().ok_or_else(|| std::io::Error::other("socket path has no file name"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("socket path has no directory"))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("socket path has no file name"))?;
     let f = std::fs::File::open(dir)?;
-    Ok((PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd())).join(name), Some(f)))
+    Ok((
+        PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd())).join(name),
+        Some(f),
+    ))
 }
 
 /// Brings `lo` up in the current network namespace.
@@ -89,7 +106,11 @@ fn loopback_up() -> std::io::Result<()> {
             return Err(errno("socket"));
         }
         let fd = OwnedFd::from_raw_fd(fd);
-        let mut req = IfReq { name: [0; 16], flags: 0, _pad: [0; 22] };
+        let mut req = IfReq {
+            name: [0; 16],
+            flags: 0,
+            _pad: [0; 22],
+        };
         req.name[..2].copy_from_slice(b"lo");
         if libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
             return Err(errno("SIOCGIFFLAGS lo"));
@@ -109,14 +130,16 @@ fn create_sandbox(dir: &PodDir, hostname: &str) -> std::io::Result<()> {
     if unsafe { libc::unshare(libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS) } != 0 {
         return Err(errno("unshare"));
     }
-    rustix::system::sethostname(hostname.as_bytes()).map_err(|e| std::io::Error::other(format!("sethostname: {e}")))?;
+    rustix::system::sethostname(hostname.as_bytes())
+        .map_err(|e| std::io::Error::other(format!("sethostname: {e}")))?;
     loopback_up()?;
     let pid = std::process::id();
     for kind in ["net", "ipc", "uts"] {
         let target = dir.ns(kind);
         std::fs::File::create(&target)?;
         let src = format!("/proc/{pid}/ns/{kind}");
-        rustix::mount::mount_bind(src.as_str(), &target).map_err(|e| std::io::Error::other(format!("pinning {kind} namespace: {e}")))?;
+        rustix::mount::mount_bind(src.as_str(), &target)
+            .map_err(|e| std::io::Error::other(format!("pinning {kind} namespace: {e}")))?;
     }
     Ok(())
 }
@@ -132,7 +155,10 @@ pub fn main(opts: ShimOptions) -> std::io::Result<()> {
         let _ = writeln!(stdout, "error: {e}");
         return Err(e);
     }
-    std::fs::write(dir.sandbox().join("shim.pid"), std::process::id().to_string())?;
+    std::fs::write(
+        dir.sandbox().join("shim.pid"),
+        std::process::id().to_string(),
+    )?;
     let sock = dir.shim_socket();
     let _ = std::fs::remove_file(&sock);
     let (bind_path, _guard) = short_socket_path(&sock)?;
@@ -145,7 +171,9 @@ pub fn main(opts: ShimOptions) -> std::io::Result<()> {
     // SAFETY: dup2 onto stdout with a valid fd.
     unsafe { libc::dup2(devnull.as_raw_fd(), 1) };
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, serve(opts, listener))
 }
@@ -159,13 +187,23 @@ struct Shim {
 
 type Shared = Rc<RefCell<Shim>>;
 
-async fn serve(opts: ShimOptions, listener: std::os::unix::net::UnixListener) -> std::io::Result<()> {
+async fn serve(
+    opts: ShimOptions,
+    listener: std::os::unix::net::UnixListener,
+) -> std::io::Result<()> {
     let listener = tokio::net::UnixListener::from_std(listener)?;
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let shim = Rc::new(RefCell::new(Shim { runtime: opts.runtime.clone(), running: HashMap::new(), subscribers: Vec::new(), shutdown: Some(tx) }));
+    let shim = Rc::new(RefCell::new(Shim {
+        runtime: opts.runtime.clone(),
+        running: HashMap::new(),
+        subscribers: Vec::new(),
+        shutdown: Some(tx),
+    }));
     let accept = async {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             tokio::task::spawn_local(handle_conn(shim.clone(), stream));
         }
     };
@@ -183,13 +221,24 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
         let req: Request = match serde_json::from_str(&line) {
             Ok(r) => r,
             Err(e) => {
-                let _ = send(&mut w, &Response::Error { message: format!("bad request: {e}") }).await;
+                let _ = send(
+                    &mut w,
+                    &Response::Error {
+                        message: format!("bad request: {e}"),
+                    },
+                )
+                .await;
                 continue;
             }
         };
         let resp = match req {
             Request::Ping => Response::Ok,
-            Request::Start { id, bundle, log, exit_file } => start(&shim, &id, &bundle, &log, &exit_file),
+            Request::Start {
+                id,
+                bundle,
+                log,
+                exit_file,
+            } => start(&shim, &id, &bundle, &log, &exit_file),
             Request::Kill { id, signal } => {
                 let rt = shim.borrow().runtime.clone();
                 match rt.kill(&id, &signal) {
@@ -199,14 +248,18 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
                         let _ = e;
                         Response::Ok
                     }
-                    Err(e) => Response::Error { message: e.to_string() },
+                    Err(e) => Response::Error {
+                        message: e.to_string(),
+                    },
                 }
             }
             Request::Delete { id } => {
                 let rt = shim.borrow().runtime.clone();
                 match rt.delete_force(&id) {
                     Ok(()) => Response::Ok,
-                    Err(e) => Response::Error { message: e.to_string() },
+                    Err(e) => Response::Error {
+                        message: e.to_string(),
+                    },
                 }
             }
             Request::Subscribe => {
@@ -250,7 +303,8 @@ async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, resp: &Response) -> std:
 }
 
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
+    let (r, w) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
     Ok((r, w))
 }
 
@@ -265,7 +319,13 @@ fn start(shim: &Shared, id: &str, bundle: &Path, log: &Path, exit_file: &Path) -
     }
 }
 
-fn start_inner(shim: &Shared, id: &str, bundle: &Path, log: &Path, exit_file: &Path) -> Result<Response, String> {
+fn start_inner(
+    shim: &Shared,
+    id: &str,
+    bundle: &Path,
+    log: &Path,
+    exit_file: &Path,
+) -> Result<Response, String> {
     let rt = shim.borrow().runtime.clone();
     let (out_r, out_w) = pipe().map_err(|e| e.to_string())?;
     let (err_r, err_w) = pipe().map_err(|e| e.to_string())?;
@@ -304,7 +364,11 @@ fn start_inner(shim: &Shared, id: &str, bundle: &Path, log: &Path, exit_file: &P
     }
     // SAFETY: a fresh fd returned by the kernel.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
-    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(|e| format!("opening log {}: {e}", log.display()))?;
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("opening log {}: {e}", log.display()))?;
     let log_file = Rc::new(RefCell::new(log_file));
     let pumps = vec![
         tokio::task::spawn_local(pump(out_r, "stdout", log_file.clone())),
@@ -317,12 +381,21 @@ fn start_inner(shim: &Shared, id: &str, bundle: &Path, log: &Path, exit_file: &P
     }
     let started_at = now();
     shim.borrow_mut().running.insert(id.to_string(), pid);
-    tokio::task::spawn_local(watch_exit(shim.clone(), id.to_string(), pidfd, pumps, started_at.clone(), exit_file.to_path_buf()));
+    tokio::task::spawn_local(watch_exit(
+        shim.clone(),
+        id.to_string(),
+        pidfd,
+        pumps,
+        started_at.clone(),
+        exit_file.to_path_buf(),
+    ));
     Ok(Response::Started { pid, started_at })
 }
 
 async fn pump(fd: OwnedFd, stream: &'static str, log: Rc<RefCell<std::fs::File>>) {
-    let Ok(mut rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else { return };
+    let Ok(mut rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
+        return;
+    };
     let mut split = LineSplitter::default();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -340,9 +413,18 @@ async fn pump(fd: OwnedFd, stream: &'static str, log: Rc<RefCell<std::fs::File>>
     }
 }
 
-async fn watch_exit(shim: Shared, id: String, pidfd: OwnedFd, pumps: Vec<tokio::task::JoinHandle<()>>, started_at: String, exit_file: PathBuf) {
+async fn watch_exit(
+    shim: Shared,
+    id: String,
+    pidfd: OwnedFd,
+    pumps: Vec<tokio::task::JoinHandle<()>>,
+    started_at: String,
+    exit_file: PathBuf,
+) {
     // SAFETY: the AsyncFd owns the pidfd, which stays open until `into_inner` gives it back.
-    let pidfd = match unsafe { tokio::io::unix::AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE) } {
+    let pidfd = match unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE)
+    } {
         Ok(afd) => {
             let _ = afd.readable().await;
             afd.into_inner()
@@ -355,7 +437,13 @@ async fn watch_exit(shim: Shared, id: String, pidfd: OwnedFd, pumps: Vec<tokio::
     for p in pumps {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), p).await;
     }
-    let rec = ExitRecord { id: id.clone(), exit_code: code, signal, started_at, finished_at };
+    let rec = ExitRecord {
+        id: id.clone(),
+        exit_code: code,
+        signal,
+        started_at,
+        finished_at,
+    };
     if let Ok(data) = serde_json::to_vec(&rec) {
         let _ = crate::write_atomic(&exit_file, &data);
     }
@@ -399,18 +487,29 @@ impl ShimClient {
         line.push(b'\n');
         w.write_all(&line).await?;
         let mut lines = BufReader::new(r).lines();
-        let resp = lines.next_line().await?.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "shim closed the connection"))?;
+        let resp = lines.next_line().await?.ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "shim closed the connection",
+            )
+        })?;
         serde_json::from_str(&resp).map_err(std::io::Error::other)
     }
 
     /// A stream of exits; ends (None) when the shim goes away.
-    pub async fn subscribe(&self) -> std::io::Result<tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>> {
+    pub async fn subscribe(
+        &self,
+    ) -> std::io::Result<tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>> {
         let stream = self.connect().await?;
         let (r, mut w) = stream.into_split();
         w.write_all(b"{\"op\":\"subscribe\"}\n").await?;
         let mut lines = BufReader::new(r).lines();
         let first = lines.next_line().await?;
-        if first.as_deref().map(|l| serde_json::from_str::<Response>(l).ok()) != Some(Some(Response::Ok)) {
+        if first
+            .as_deref()
+            .map(|l| serde_json::from_str::<Response>(l).ok())
+            != Some(Some(Response::Ok))
+        {
             return Err(std::io::Error::other("shim refused subscription"));
         }
         // Keep the write half alive for as long as the read half: leak it into the task's scope.
@@ -424,7 +523,10 @@ impl ShimClient {
 pub async fn spawn(exe: &Path, opts: &ShimOptions) -> std::io::Result<tokio::process::Child> {
     let dir = PodDir(opts.pod_dir.clone());
     std::fs::create_dir_all(dir.sandbox())?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.sandbox().join("shim.log"))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.sandbox().join("shim.log"))?;
     let mut cmd = tokio::process::Command::new(exe);
     cmd.arg("shim")
         .arg("--pod-dir")
@@ -447,14 +549,21 @@ pub async fn spawn(exe: &Path, opts: &ShimOptions) -> std::io::Result<tokio::pro
         });
     }
     let mut child = cmd.spawn()?;
-    let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no shim stdout"))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| std::io::Error::other("no shim stdout"))?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).await?;
     if line.trim() != "ready" {
         let _ = child.start_kill();
         let _ = child.wait().await;
         let log = std::fs::read_to_string(dir.sandbox().join("shim.log")).unwrap_or_default();
-        return Err(std::io::Error::other(format!("shim failed to start: {} {}", line.trim(), log.trim())));
+        return Err(std::io::Error::other(format!(
+            "shim failed to start: {} {}",
+            line.trim(),
+            log.trim()
+        )));
     }
     Ok(child)
 }

@@ -7,26 +7,88 @@ use std::path::Path;
 
 /// containerd/Docker's default capability set (spec §10.5).
 pub const DEFAULT_CAPS: [&str; 14] = [
-    "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP",
-    "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FSETID",
+    "FOWNER",
+    "MKNOD",
+    "NET_RAW",
+    "SETGID",
+    "SETUID",
+    "SETFCAP",
+    "SETPCAP",
+    "NET_BIND_SERVICE",
+    "SYS_CHROOT",
+    "KILL",
+    "AUDIT_WRITE",
 ];
 
 /// Every capability the kernel knows (for `privileged` and `add: [ALL]`).
 pub const ALL_CAPS: [&str; 41] = [
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
-    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
-    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
-    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
     "CHECKPOINT_RESTORE",
 ];
 
 pub const MASKED_PATHS: [&str; 11] = [
-    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 ];
 
-pub const READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// containerd's capability arithmetic (spec §10.5): ALL add, ALL drop, adds, drops.
 pub fn capabilities(add: &[String], drop: &[String], privileged: bool) -> Vec<String> {
@@ -128,15 +190,26 @@ mod tests {
     fn capability_arithmetic() {
         assert_eq!(capabilities(&[], &[], false).len(), 14);
         assert_eq!(capabilities(&v(&["ALL"]), &[], false).len(), ALL_CAPS.len());
-        assert_eq!(capabilities(&v(&["NET_ADMIN"]), &v(&["ALL"]), false), vec!["CAP_NET_ADMIN"]);
-        assert!(!capabilities(&v(&["NET_ADMIN"]), &v(&["NET_ADMIN"]), false).contains(&"CAP_NET_ADMIN".to_string()));
+        assert_eq!(
+            capabilities(&v(&["NET_ADMIN"]), &v(&["ALL"]), false),
+            vec!["CAP_NET_ADMIN"]
+        );
+        assert!(!capabilities(&v(&["NET_ADMIN"]), &v(&["NET_ADMIN"]), false)
+            .contains(&"CAP_NET_ADMIN".to_string()));
         assert!(!capabilities(&[], &v(&["CAP_KILL"]), false).contains(&"CAP_KILL".to_string()));
         assert_eq!(capabilities(&[], &v(&["ALL"]), true).len(), ALL_CAPS.len());
     }
 
     #[test]
     fn config_shape() {
-        let p = Process { args: v(&["sh"]), env: v(&["A=1"]), cwd: "/".into(), uid: 0, gid: 0, additional_gids: vec![] };
+        let p = Process {
+            args: v(&["sh"]),
+            env: v(&["A=1"]),
+            cwd: "/".into(),
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+        };
         let s = ContainerSpec {
             process: &p,
             rootfs: Path::new("/b/rootfs"),
@@ -144,7 +217,11 @@ mod tests {
             privileged: false,
             caps: capabilities(&[], &[], false),
             no_new_privileges: false,
-            binds: vec![Bind { source: "/v".into(), destination: "/data".into(), readonly: true }],
+            binds: vec![Bind {
+                source: "/v".into(),
+                destination: "/data".into(),
+                readonly: true,
+            }],
             sandbox: Path::new("/pod/.sandbox"),
             cgroups_path: "/beluga/x".into(),
         };

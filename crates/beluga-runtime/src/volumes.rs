@@ -18,14 +18,22 @@ pub struct MountError {
 }
 
 fn merr(volume: &str, message: impl Into<String>) -> MountError {
-    MountError { volume: volume.into(), message: message.into() }
+    MountError {
+        volume: volume.into(),
+        message: message.into(),
+    }
 }
 
 /// The hostPath `type` check (spec §11.1). Creates `DirectoryOrCreate` / `FileOrCreate` targets.
 pub fn check_host_path(volume: &str, path: &Path, kind: &str) -> Result<(), MountError> {
     let p = path.display();
     let meta = std::fs::metadata(path);
-    let fail = |what: &str| merr(volume, format!("hostPath type check failed: {p} is not {what}"));
+    let fail = |what: &str| {
+        merr(
+            volume,
+            format!("hostPath type check failed: {p} is not {what}"),
+        )
+    };
     match kind {
         "" => Ok(()),
         "DirectoryOrCreate" => {
@@ -33,9 +41,17 @@ pub fn check_host_path(volume: &str, path: &Path, kind: &str) -> Result<(), Moun
                 std::fs::create_dir_all(path).map_err(|e| merr(volume, format!("{p}: {e}")))?;
                 let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
             }
-            std::fs::metadata(path).ok().filter(|m| m.is_dir()).map(|_| ()).ok_or_else(|| fail("a directory"))
+            std::fs::metadata(path)
+                .ok()
+                .filter(|m| m.is_dir())
+                .map(|_| ())
+                .ok_or_else(|| fail("a directory"))
         }
-        "Directory" => meta.ok().filter(|m| m.is_dir()).map(|_| ()).ok_or_else(|| fail("a directory")),
+        "Directory" => meta
+            .ok()
+            .filter(|m| m.is_dir())
+            .map(|_| ())
+            .ok_or_else(|| fail("a directory")),
         "FileOrCreate" => {
             if meta.is_err() {
                 // The parent directory is not created (spec §11.1).
@@ -46,48 +62,92 @@ pub fn check_host_path(volume: &str, path: &Path, kind: &str) -> Result<(), Moun
                     .map_err(|e| merr(volume, format!("{p}: {e}")))?;
                 let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644));
             }
-            std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|_| ()).ok_or_else(|| fail("a file"))
+            std::fs::metadata(path)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|_| ())
+                .ok_or_else(|| fail("a file"))
         }
-        "File" => meta.ok().filter(|m| m.is_file()).map(|_| ()).ok_or_else(|| fail("a file")),
-        "Socket" => meta.ok().filter(|m| m.file_type().is_socket()).map(|_| ()).ok_or_else(|| fail("a socket file")),
-        "CharDevice" => meta.ok().filter(|m| m.file_type().is_char_device()).map(|_| ()).ok_or_else(|| fail("a character device")),
-        "BlockDevice" => meta.ok().filter(|m| m.file_type().is_block_device()).map(|_| ()).ok_or_else(|| fail("a block device")),
+        "File" => meta
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|_| ())
+            .ok_or_else(|| fail("a file")),
+        "Socket" => meta
+            .ok()
+            .filter(|m| m.file_type().is_socket())
+            .map(|_| ())
+            .ok_or_else(|| fail("a socket file")),
+        "CharDevice" => meta
+            .ok()
+            .filter(|m| m.file_type().is_char_device())
+            .map(|_| ())
+            .ok_or_else(|| fail("a character device")),
+        "BlockDevice" => meta
+            .ok()
+            .filter(|m| m.file_type().is_block_device())
+            .map(|_| ())
+            .ok_or_else(|| fail("a block device")),
         other => Err(merr(volume, format!("invalid hostPath type {other:?}"))),
     }
 }
 
 /// Creates every emptyDir of the pod (tmpfs for `medium: Memory`, sized by `sizeLimit`).
 pub fn setup_pod_volumes(pod: &Pod, dir: &PodDir) -> Result<(), MountError> {
-    for v in pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
-        let Some(ed) = v.empty_dir.as_ref() else { continue };
+    for v in pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let Some(ed) = v.empty_dir.as_ref() else {
+            continue;
+        };
         let path = dir.volume(&v.name);
         let fresh = !path.exists();
         std::fs::create_dir_all(&path).map_err(|e| merr(&v.name, e.to_string()))?;
         // kubelet makes emptyDirs world-writable so any container user can use them.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).map_err(|e| merr(&v.name, e.to_string()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777))
+            .map_err(|e| merr(&v.name, e.to_string()))?;
         if ed.medium.as_deref() == Some("Memory") && (fresh || !is_mount_point(&path)) {
-            let size = ed.size_limit.as_ref().and_then(|q| parse_bytes(&q.0)).filter(|b| *b > 0);
+            let size = ed
+                .size_limit
+                .as_ref()
+                .and_then(|q| parse_bytes(&q.0))
+                .filter(|b| *b > 0);
             let data = match size {
                 Some(b) => format!("mode=0777,size={b}"),
                 None => "mode=0777".to_string(),
             };
-            rmount::mount("tmpfs", &path, "tmpfs", MountFlags::NOSUID | MountFlags::NODEV, Some(std::ffi::CString::new(data).unwrap_or_default().as_c_str()))
-                .map_err(|e| merr(&v.name, format!("mounting tmpfs: {e}")))?;
+            rmount::mount(
+                "tmpfs",
+                &path,
+                "tmpfs",
+                MountFlags::NOSUID | MountFlags::NODEV,
+                Some(std::ffi::CString::new(data).unwrap_or_default().as_c_str()),
+            )
+            .map_err(|e| merr(&v.name, format!("mounting tmpfs: {e}")))?;
         }
     }
     Ok(())
 }
 
 pub fn is_mount_point(path: &Path) -> bool {
-    let Ok(canon) = path.canonicalize() else { return false };
+    let Ok(canon) = path.canonicalize() else {
+        return false;
+    };
     let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let needle = canon.to_string_lossy().into_owned();
-    mi.lines().any(|l| l.split_whitespace().nth(4) == Some(needle.as_str()))
+    mi.lines()
+        .any(|l| l.split_whitespace().nth(4) == Some(needle.as_str()))
 }
 
 /// Unmounts every mount at or below `dir` (deepest first), lazily if busy.
 pub fn unmount_below(dir: &Path) {
-    let Ok(canon) = dir.canonicalize() else { return };
+    let Ok(canon) = dir.canonicalize() else {
+        return;
+    };
     let prefix = canon.to_string_lossy().into_owned();
     let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut points: Vec<String> = mi
@@ -105,30 +165,56 @@ pub fn unmount_below(dir: &Path) {
 
 /// Resolves `sub` inside `root`, creating it as a directory if missing; refuses escapes.
 fn sub_path(volume: &str, root: &Path, sub: &str) -> Result<PathBuf, MountError> {
-    if Path::new(sub).components().any(|c| matches!(c, Component::ParentDir | Component::RootDir)) {
-        return Err(merr(volume, format!("subPath {sub:?} must be relative and must not contain '..'")));
+    if Path::new(sub)
+        .components()
+        .any(|c| matches!(c, Component::ParentDir | Component::RootDir))
+    {
+        return Err(merr(
+            volume,
+            format!("subPath {sub:?} must be relative and must not contain '..'"),
+        ));
     }
     let target = root.join(sub);
     if std::fs::symlink_metadata(&target).is_err() {
-        std::fs::create_dir_all(&target).map_err(|e| merr(volume, format!("creating subPath {sub:?}: {e}")))?;
+        std::fs::create_dir_all(&target)
+            .map_err(|e| merr(volume, format!("creating subPath {sub:?}: {e}")))?;
         if let Ok(m) = std::fs::metadata(root) {
             let _ = std::fs::set_permissions(&target, m.permissions());
         }
     }
-    let canon_root = root.canonicalize().map_err(|e| merr(volume, e.to_string()))?;
-    let canon = target.canonicalize().map_err(|e| merr(volume, e.to_string()))?;
+    let canon_root = root
+        .canonicalize()
+        .map_err(|e| merr(volume, e.to_string()))?;
+    let canon = target
+        .canonicalize()
+        .map_err(|e| merr(volume, e.to_string()))?;
     if !canon.starts_with(&canon_root) {
-        return Err(merr(volume, format!("subPath {sub:?} resolves outside the volume")));
+        return Err(merr(
+            volume,
+            format!("subPath {sub:?} resolves outside the volume"),
+        ));
     }
     Ok(canon)
 }
 
 /// The bind mounts of one container's volumeMounts, with hostPath checks done now (at start).
-pub fn container_binds(pod: &Pod, c: &Container, dir: &PodDir, env: &[(String, String)]) -> Result<Vec<Bind>, MountError> {
-    let volumes = pod.spec.as_ref().and_then(|s| s.volumes.clone()).unwrap_or_default();
+pub fn container_binds(
+    pod: &Pod,
+    c: &Container,
+    dir: &PodDir,
+    env: &[(String, String)],
+) -> Result<Vec<Bind>, MountError> {
+    let volumes = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.clone())
+        .unwrap_or_default();
     let mut binds = Vec::new();
     for m in c.volume_mounts.iter().flatten() {
-        let v = volumes.iter().find(|v| v.name == m.name).ok_or_else(|| merr(&m.name, "volume not found"))?;
+        let v = volumes
+            .iter()
+            .find(|v| v.name == m.name)
+            .ok_or_else(|| merr(&m.name, "volume not found"))?;
         let root = if let Some(hp) = v.host_path.as_ref() {
             let p = PathBuf::from(&hp.path);
             check_host_path(&v.name, &p, hp.type_.as_deref().unwrap_or(""))?;
@@ -136,9 +222,15 @@ pub fn container_binds(pod: &Pod, c: &Container, dir: &PodDir, env: &[(String, S
         } else if v.empty_dir.is_some() {
             dir.volume(&v.name)
         } else {
-            return Err(merr(&v.name, "this volume type is not supported on a single node (only emptyDir and hostPath)"));
+            return Err(merr(
+                &v.name,
+                "this volume type is not supported on a single node (only emptyDir and hostPath)",
+            ));
         };
-        let sub = match (m.sub_path.as_deref().filter(|s| !s.is_empty()), m.sub_path_expr.as_deref().filter(|s| !s.is_empty())) {
+        let sub = match (
+            m.sub_path.as_deref().filter(|s| !s.is_empty()),
+            m.sub_path_expr.as_deref().filter(|s| !s.is_empty()),
+        ) {
             (Some(s), _) => Some(s.to_string()),
             (None, Some(expr)) => {
                 let undefined = std::cell::RefCell::new(None);
@@ -151,7 +243,10 @@ pub fn container_binds(pod: &Pod, c: &Container, dir: &PodDir, env: &[(String, S
                 });
                 let undefined = undefined.into_inner();
                 if let Some(n) = undefined {
-                    return Err(merr(&v.name, format!("subPathExpr {expr:?}: variable {n} is undefined or empty")));
+                    return Err(merr(
+                        &v.name,
+                        format!("subPathExpr {expr:?}: variable {n} is undefined or empty"),
+                    ));
                 }
                 Some(expanded)
             }
@@ -161,7 +256,11 @@ pub fn container_binds(pod: &Pod, c: &Container, dir: &PodDir, env: &[(String, S
             Some(s) => sub_path(&v.name, &root, &s)?,
             None => root,
         };
-        binds.push(Bind { source: source.to_string_lossy().into_owned(), destination: m.mount_path.clone(), readonly: m.read_only == Some(true) });
+        binds.push(Bind {
+            source: source.to_string_lossy().into_owned(),
+            destination: m.mount_path.clone(),
+            readonly: m.read_only == Some(true),
+        });
     }
     Ok(binds)
 }
@@ -174,7 +273,9 @@ pub fn hosts_file(pod: &Pod, hostname: &str, ips: &[String]) -> String {
     let ns = beluga_api::podutil::namespace(pod);
     for ip in ips {
         match &sub {
-            Some(sd) => s.push_str(&format!("{ip}\t{hostname}.{sd}.{ns}.svc.cluster.local\t{hostname}\n")),
+            Some(sd) => s.push_str(&format!(
+                "{ip}\t{hostname}.{sd}.{ns}.svc.cluster.local\t{hostname}\n"
+            )),
             None => s.push_str(&format!("{ip}\t{hostname}\n")),
         }
     }
@@ -238,10 +339,24 @@ pub fn mount_overlay(lower: &[PathBuf], bundle: &Path) -> std::io::Result<PathBu
     if is_mount_point(&rootfs) {
         return Ok(rootfs);
     }
-    let lowers: Vec<String> = lower.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-    let data = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
+    let lowers: Vec<String> = lower
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers.join(":"),
+        upper.display(),
+        work.display()
+    );
     let data = std::ffi::CString::new(data).map_err(std::io::Error::other)?;
-    rmount::mount("overlay", &rootfs, "overlay", MountFlags::empty(), Some(data.as_c_str()))?;
+    rmount::mount(
+        "overlay",
+        &rootfs,
+        "overlay",
+        MountFlags::empty(),
+        Some(data.as_c_str()),
+    )?;
     Ok(rootfs)
 }
 
@@ -257,22 +372,33 @@ mod tests {
     // spec §11.4: the exact hosts file.
     #[test]
     fn hosts() {
-        let p = pod(json!({"containers": [], "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["foo", "bar"]}]}));
+        let p = pod(
+            json!({"containers": [], "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["foo", "bar"]}]}),
+        );
         assert_eq!(
             hosts_file(&p, "web", &["127.0.1.1".into()]),
             "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n127.0.1.1\tweb\n\n# Entries added by HostAliases.\n10.1.2.3\tfoo\tbar\n"
         );
         let p = pod(json!({"containers": [], "subdomain": "sd"}));
-        assert!(hosts_file(&p, "web", &["10.0.0.2".into()]).ends_with("10.0.0.2\tweb.sd.default.svc.cluster.local\tweb\n"));
+        assert!(hosts_file(&p, "web", &["10.0.0.2".into()])
+            .ends_with("10.0.0.2\tweb.sd.default.svc.cluster.local\tweb\n"));
     }
 
     #[test]
     fn resolv() {
         let host = "# comment\nnameserver 1.1.1.1\nsearch example.com\noptions ndots:2\n";
         let p = pod(json!({"containers": []}));
-        assert_eq!(resolv_conf(&p, host), "search example.com\nnameserver 1.1.1.1\noptions ndots:2\n");
-        let p = pod(json!({"containers": [], "dnsPolicy": "None", "dnsConfig": {"nameservers": ["9.9.9.9"], "options": [{"name": "ndots", "value": "5"}]}}));
-        assert_eq!(resolv_conf(&p, host), "nameserver 9.9.9.9\noptions ndots:5\n");
+        assert_eq!(
+            resolv_conf(&p, host),
+            "search example.com\nnameserver 1.1.1.1\noptions ndots:2\n"
+        );
+        let p = pod(
+            json!({"containers": [], "dnsPolicy": "None", "dnsConfig": {"nameservers": ["9.9.9.9"], "options": [{"name": "ndots", "value": "5"}]}}),
+        );
+        assert_eq!(
+            resolv_conf(&p, host),
+            "nameserver 9.9.9.9\noptions ndots:5\n"
+        );
     }
 
     // spec §11.1: every hostPath type and its message.
@@ -288,10 +414,19 @@ mod tests {
         assert_eq!(e.to_string(), format!("MountVolume.SetUp failed for volume \"v\" : hostPath type check failed: {} is not a directory", file.display()));
         assert!(check_host_path("v", &missing, "Directory").is_err());
         assert!(check_host_path("v", &file, "File").is_ok());
-        assert!(check_host_path("v", d.path(), "File").unwrap_err().message.ends_with("is not a file"));
-        assert!(check_host_path("v", &file, "Socket").unwrap_err().message.ends_with("is not a socket file"));
+        assert!(check_host_path("v", d.path(), "File")
+            .unwrap_err()
+            .message
+            .ends_with("is not a file"));
+        assert!(check_host_path("v", &file, "Socket")
+            .unwrap_err()
+            .message
+            .ends_with("is not a socket file"));
         assert!(check_host_path("v", Path::new("/dev/null"), "CharDevice").is_ok());
-        assert!(check_host_path("v", &file, "BlockDevice").unwrap_err().message.ends_with("is not a block device"));
+        assert!(check_host_path("v", &file, "BlockDevice")
+            .unwrap_err()
+            .message
+            .ends_with("is not a block device"));
         check_host_path("v", &d.path().join("new/dir"), "DirectoryOrCreate").unwrap();
         assert!(d.path().join("new/dir").is_dir());
         check_host_path("v", &d.path().join("newfile"), "FileOrCreate").unwrap();
@@ -306,7 +441,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let root = d.path().join("vol");
         std::fs::create_dir(&root).unwrap();
-        assert_eq!(sub_path("v", &root, "a/b").unwrap(), root.canonicalize().unwrap().join("a/b"));
+        assert_eq!(
+            sub_path("v", &root, "a/b").unwrap(),
+            root.canonicalize().unwrap().join("a/b")
+        );
         std::os::unix::fs::symlink("/etc", root.join("out")).unwrap();
         assert!(sub_path("v", &root, "out").is_err());
         assert!(sub_path("v", &root, "../x").is_err());

@@ -15,12 +15,25 @@ pub struct Client {
 pub fn status_error(status: StatusCode, body: &[u8]) -> anyhow::Error {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let reason = v["reason"].as_str().unwrap_or("");
-    let message = v["message"].as_str().map(String::from).unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    let message = v["message"]
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     if reason == "Invalid" {
         let name = v["details"]["name"].as_str().unwrap_or("");
         let causes: Vec<String> = v["details"]["causes"]
             .as_array()
-            .map(|cs| cs.iter().map(|c| format!("{}: {}", c["field"].as_str().unwrap_or(""), c["message"].as_str().unwrap_or(""))).collect())
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| {
+                        format!(
+                            "{}: {}",
+                            c["field"].as_str().unwrap_or(""),
+                            c["message"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         if causes.len() == 1 {
             return anyhow!("The Pod {name:?} is invalid: {}", causes[0]);
@@ -31,20 +44,27 @@ pub fn status_error(status: StatusCode, body: &[u8]) -> anyhow::Error {
         }
         return anyhow!("{}", s.trim_end_matches('\n'));
     }
-    let reason = if reason.is_empty() { status.canonical_reason().unwrap_or("Unknown") } else { reason };
+    let reason = if reason.is_empty() {
+        status.canonical_reason().unwrap_or("Unknown")
+    } else {
+        reason
+    };
     anyhow!("Error from server ({reason}): {message}")
 }
 
 impl Client {
     pub fn new(socket: &Path) -> Client {
-        Client { socket: socket.to_path_buf() }
+        Client {
+            socket: socket.to_path_buf(),
+        }
     }
 
     async fn send(&self, req: Request<Full<Bytes>>) -> Result<Response<Incoming>> {
         let stream = tokio::net::UnixStream::connect(&self.socket).await.map_err(|e| {
             anyhow!("cannot reach the beluga daemon at {} ({e}); start it with `beluga daemon` (as root), or point --socket / BELUGA_SOCKET at it", self.socket.display())
         })?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             let _ = conn.with_upgrades().await;
         });
@@ -71,7 +91,12 @@ impl Client {
         Ok(bytes)
     }
 
-    pub async fn json(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<serde_json::Value> {
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<serde_json::Value> {
         let b = self.call(method, path, body).await?;
         Ok(serde_json::from_slice(&b)?)
     }
@@ -131,7 +156,10 @@ pub struct Lines {
 
 impl Lines {
     pub fn new(body: Incoming) -> Lines {
-        Lines { body, buf: Vec::new() }
+        Lines {
+            body,
+            buf: Vec::new(),
+        }
     }
     pub async fn next(&mut self) -> Option<Vec<u8>> {
         loop {

@@ -10,10 +10,14 @@ use std::path::PathBuf;
 pub const DEFAULT_SOCKET: &str = "/run/beluga/beluga.sock";
 
 #[derive(Parser)]
-#[command(name = "beluga", version, about = "Run Kubernetes Pods on one Linux machine, exactly as kubelet runs them.",
+#[command(
+    name = "beluga",
+    version,
+    about = "Run Kubernetes Pods on one Linux machine, exactly as kubelet runs them.",
     long_about = "Run Kubernetes Pods on one Linux machine, exactly as kubelet runs them.\n\n\
 Start the node agent with `beluga daemon`, add an image with `beluga image import` or `beluga image load`,\n\
-then use the verbs you know from kubectl: apply, get, describe, logs, exec, delete, wait.")]
+then use the verbs you know from kubectl: apply, get, describe, logs, exec, delete, wait."
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Command,
@@ -59,7 +63,10 @@ fn main() {
         Command::Shim(a) => cmd::shim::run(a),
         Command::Daemon(a) => cmd::daemon::run(a),
         other => {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: {e}");

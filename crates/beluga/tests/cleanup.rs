@@ -39,25 +39,51 @@ fn delete_leaves_nothing_behind() {
     let ids: Vec<String> = ["containerStatuses", "initContainerStatuses"]
         .iter()
         .flat_map(|l| p["status"][l].as_array().cloned().unwrap_or_default())
-        .filter_map(|c| c["containerID"].as_str().map(|s| s.split("://").nth(1).unwrap_or("").to_string()))
+        .filter_map(|c| {
+            c["containerID"]
+                .as_str()
+                .map(|s| s.split("://").nth(1).unwrap_or("").to_string())
+        })
         .collect();
     assert_eq!(ids.len(), 4);
     let uid = p["metadata"]["uid"].as_str().unwrap().to_string();
-    assert!(!mounts_under(&prefix).is_empty(), "the running pod has mounts");
-    assert!(!processes_mentioning(&uid).is_empty(), "the running pod has a shim");
+    assert!(
+        !mounts_under(&prefix).is_empty(),
+        "the running pod has mounts"
+    );
+    assert!(
+        !processes_mentioning(&uid).is_empty(),
+        "the running pod has a shim"
+    );
 
     d.ok(&["delete", "pod", "gone"]);
     assert!(!d.run(&["get", "pod", "gone"]).status.success());
-    assert_eq!(mounts_under(&prefix), Vec::<String>::new(), "mounts left behind");
-    assert_eq!(processes_mentioning(&uid), Vec::<String>::new(), "processes left behind");
+    assert_eq!(
+        mounts_under(&prefix),
+        Vec::<String>::new(),
+        "mounts left behind"
+    );
+    assert_eq!(
+        processes_mentioning(&uid),
+        Vec::<String>::new(),
+        "processes left behind"
+    );
     let runtime_state = state.join("runtime");
-    let left: Vec<_> = std::fs::read_dir(&runtime_state).map(|r| r.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    let left: Vec<_> = std::fs::read_dir(&runtime_state)
+        .map(|r| r.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
     assert!(left.is_empty(), "runtime containers left behind: {left:?}");
     let pods_left: Vec<_> = walk(&state.join("pods"));
-    assert!(pods_left.is_empty(), "pod directory left behind: {pods_left:?}");
+    assert!(
+        pods_left.is_empty(),
+        "pod directory left behind: {pods_left:?}"
+    );
     for ctl in ["memory", "pids", "cpu", "unified", ""] {
         for id in &ids {
-            let cg = std::path::Path::new("/sys/fs/cgroup").join(ctl).join("beluga").join(id);
+            let cg = std::path::Path::new("/sys/fs/cgroup")
+                .join(ctl)
+                .join("beluga")
+                .join(id);
             assert!(!cg.exists(), "cgroup left behind: {}", cg.display());
         }
     }

@@ -15,7 +15,10 @@ fn wait_for_log(d: &Daemon, pod: &str, c: &str, needle: &str) -> String {
         if out.contains(needle) {
             return out;
         }
-        assert!(std::time::Instant::now() < deadline, "{needle:?} never appeared in {pod}/{c} logs:\n{out}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{needle:?} never appeared in {pod}/{c} logs:\n{out}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -24,15 +27,28 @@ fn wait_for_log(d: &Daemon, pod: &str, c: &str, needle: &str) -> String {
 #[test]
 fn sidecar_logging() {
     let Some(d) = Daemon::start() else { return };
-    assert_eq!(d.apply(&example("sidecar-logging.yaml")), "pod/web created\n");
+    assert_eq!(
+        d.apply(&example("sidecar-logging.yaml")),
+        "pod/web created\n"
+    );
     d.wait_running("web");
     assert_eq!(&d.row("web")[1..3], ["2/2", "Running"]);
     let o = d.exec("web", "app", &["wget", "-qO-", "http://localhost:8080/"]);
     assert_eq!(stdout(&o), "hello from the web app\n");
     // The agent reaches the app's access log through the volume, and forwards each new line.
-    assert_eq!(stdout(&d.exec("web", "app", &["wget", "-qO-", "http://localhost:8080/cgi-bin/hit"])), "hit\n");
+    assert_eq!(
+        stdout(&d.exec(
+            "web",
+            "app",
+            &["wget", "-qO-", "http://localhost:8080/cgi-bin/hit"]
+        )),
+        "hit\n"
+    );
     let logs = wait_for_log(&d, "web", "log-agent", "GET /cgi-bin/hit");
-    assert!(logs.contains("forwarded: ") && logs.contains("app started"), "{logs}");
+    assert!(
+        logs.contains("forwarded: ") && logs.contains("app started"),
+        "{logs}"
+    );
 }
 
 // Adapter pattern: the adapter rewrites the app's `ts | LEVEL | msg` lines into JSON.
@@ -43,10 +59,17 @@ fn adapter() {
     d.wait_running("legacy-app");
     let logs = wait_for_log(&d, "legacy-app", "adapter", "\"level\":\"WARN\"");
     for line in logs.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
         assert!(v["time"].as_str().is_some_and(|t| t.len() == 19), "{line}");
-        assert!(["INFO", "WARN"].contains(&v["level"].as_str().unwrap_or("")), "{line}");
-        assert!(v["message"].as_str().is_some_and(|m| m.contains("order")), "{line}");
+        assert!(
+            ["INFO", "WARN"].contains(&v["level"].as_str().unwrap_or("")),
+            "{line}"
+        );
+        assert!(
+            v["message"].as_str().is_some_and(|m| m.contains("order")),
+            "{line}"
+        );
     }
 }
 
@@ -58,7 +81,11 @@ fn ambassador() {
     d.wait_running("shop");
     assert_eq!(&d.row("shop")[1..3], ["3/3", "Running"]);
     wait_for_log(&d, "shop", "app", "app: staging-db answered GET");
-    let o = d.exec("shop", "app", &["sh", "-c", "echo PING | nc -w 2 localhost 6379"]);
+    let o = d.exec(
+        "shop",
+        "app",
+        &["sh", "-c", "echo PING | nc -w 2 localhost 6379"],
+    );
     assert_eq!(stdout(&o), "staging-db answered PING\n");
 }
 
@@ -72,13 +99,22 @@ fn init_containers() {
     let fetch_done = index_of(&log, "fetch-content", "done");
     let wait_done = index_of(&log, "wait-for-ready", "done");
     let app = index_of(&log, "app", "started");
-    assert!(index_of(&log, "fetch-content", "started") < fetch_done && fetch_done < wait_done && wait_done < app, "{log:?}");
+    assert!(
+        index_of(&log, "fetch-content", "started") < fetch_done
+            && fetch_done < wait_done
+            && wait_done < app,
+        "{log:?}"
+    );
     for name in ["fetch-content", "wait-for-ready"] {
         let s = status_of(&p, "initContainerStatuses", name);
         assert_eq!(s["state"]["terminated"]["reason"], "Completed");
         assert_eq!(s["ready"], true);
     }
     assert_eq!(condition(&p, "Initialized").0, "True");
-    let page = d.exec("myapp", "app", &["wget", "-qO-", "http://localhost:8080/index.html"]);
+    let page = d.exec(
+        "myapp",
+        "app",
+        &["wget", "-qO-", "http://localhost:8080/index.html"],
+    );
     assert!(stdout(&page).contains("prepared by an init container"));
 }

@@ -9,20 +9,42 @@ use std::process::Command;
 fn import_load_list_remove() {
     let Some(d) = Daemon::start() else { return };
     let ls = d.ok(&["image", "ls"]);
-    assert!(ls.starts_with("IMAGE") && ls.contains("localhost/busybox   1"), "{ls}");
+    assert!(
+        ls.starts_with("IMAGE") && ls.contains("localhost/busybox   1"),
+        "{ls}"
+    );
 
     // A docker-save archive built by hand: manifest.json + config + layer tar.
     let dir = d.root.path().join("archive");
     std::fs::create_dir_all(&dir).unwrap();
     let layer = dir.join("layer.tar");
-    assert!(Command::new("tar").arg("-C").arg(rootfs()).arg("-cf").arg(&layer).arg(".").status().unwrap().success());
+    assert!(Command::new("tar")
+        .arg("-C")
+        .arg(rootfs())
+        .arg("-cf")
+        .arg(&layer)
+        .arg(".")
+        .status()
+        .unwrap()
+        .success());
     let diff = format!("sha256:{}", sha256(&std::fs::read(&layer).unwrap()));
     let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh", "-c", "echo from-image-cmd $GREETING; sleep 3600"], "Env": ["GREETING=hi"], "WorkingDir": "/tmp"}, "rootfs": {"type": "layers", "diff_ids": [diff]}});
     std::fs::write(dir.join("cfg.json"), serde_json::to_vec(&config).unwrap()).unwrap();
     std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&serde_json::json!([{"Config": "cfg.json", "RepoTags": ["example.com/saved:7"], "Layers": ["layer.tar"]}])).unwrap()).unwrap();
     let archive = d.root.path().join("saved.tar");
-    assert!(Command::new("tar").arg("-C").arg(&dir).arg("-cf").arg(&archive).args(["manifest.json", "cfg.json", "layer.tar"]).status().unwrap().success());
-    assert_eq!(d.ok(&["image", "load", "-i", archive.to_str().unwrap()]), "Loaded image: example.com/saved:7\n");
+    assert!(Command::new("tar")
+        .arg("-C")
+        .arg(&dir)
+        .arg("-cf")
+        .arg(&archive)
+        .args(["manifest.json", "cfg.json", "layer.tar"])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(
+        d.ok(&["image", "load", "-i", archive.to_str().unwrap()]),
+        "Loaded image: example.com/saved:7\n"
+    );
 
     // The image's Cmd, Env and WorkingDir apply (spec §10.1–§10.3).
     d.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: saved}\nspec: {containers: [{name: c, image: 'example.com/saved:7'}]}\n");
@@ -31,16 +53,35 @@ fn import_load_list_remove() {
     assert_eq!(stdout(&d.exec("saved", "c", &["pwd"])), "/tmp\n");
 
     let o = d.run(&["image", "rm", "example.com/saved:7"]);
-    assert!(!o.status.success() && stderr(&o).contains("in use by pod default/saved"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("in use by pod default/saved"),
+        "{}",
+        stderr(&o)
+    );
     d.ok(&["delete", "pod", "saved", "--grace-period=1"]);
-    assert_eq!(d.ok(&["image", "rm", "example.com/saved:7"]), "Deleted: example.com/saved:7\n");
+    assert_eq!(
+        d.ok(&["image", "rm", "example.com/saved:7"]),
+        "Deleted: example.com/saved:7\n"
+    );
     assert!(!d.ok(&["image", "ls"]).contains("saved"));
-    assert!(!d.run(&["image", "rm", "example.com/saved:7"]).status.success());
+    assert!(!d
+        .run(&["image", "rm", "example.com/saved:7"])
+        .status
+        .success());
 }
 
 fn sha256(data: &[u8]) -> String {
-    let out = Command::new("sha256sum").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let out = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut out = out;
     std::io::Write::write_all(&mut out.stdin.take().unwrap(), data).unwrap();
-    String::from_utf8(out.wait_with_output().unwrap().stdout).unwrap().split_whitespace().next().unwrap().to_string()
+    String::from_utf8(out.wait_with_output().unwrap().stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
 }

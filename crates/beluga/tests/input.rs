@@ -31,9 +31,19 @@ fn unknown_fields_and_validate_modes() {
     let y = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: typo}}\nspec:\n  containers:\n  - name: a\n    image: {IMAGE}\n    comand: [sleep, '60']\n");
     let o = d.apply_output(&y);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("strict decoding error: unknown field \"spec.containers[0].comand\""), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("strict decoding error: unknown field \"spec.containers[0].comand\""),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(pods(&d), "");
-    let o = d.cmd(&["apply", "-f", "-", "--validate=warn"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let o = d
+        .cmd(&["apply", "-f", "-", "--validate=warn"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut o = o;
     std::io::Write::write_all(&mut o.stdin.take().unwrap(), y.as_bytes()).unwrap();
     let o = o.wait_with_output().unwrap();
@@ -45,10 +55,17 @@ fn unknown_fields_and_validate_modes() {
 #[test]
 fn syntax_errors_and_other_kinds() {
     let Some(d) = Daemon::start() else { return };
-    assert!(!d.apply_output("apiVersion: v1\nkind: Pod\nmetadata: [\n").status.success());
+    assert!(!d
+        .apply_output("apiVersion: v1\nkind: Pod\nmetadata: [\n")
+        .status
+        .success());
     let o = d.apply_output("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: dep}\n");
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("no matches for kind \"Deployment\" in version \"apps/v1\""), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no matches for kind \"Deployment\" in version \"apps/v1\""),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(pods(&d), "");
 }
 
@@ -59,7 +76,9 @@ fn updates() {
     let Some(d) = Daemon::start() else { return };
     let rootfs = rootfs().to_str().unwrap().to_string();
     d.ok(&["image", "import", &rootfs, "--tag", "localhost/busybox:2"]);
-    let pod = |image: &str, arg: &str| format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: up}}\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n  - {{name: a, image: '{image}', command: [sleep, '{arg}']}}\n  - {{name: b, image: {IMAGE}, command: [sleep, '3600']}}\n");
+    let pod = |image: &str, arg: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: up}}\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n  - {{name: a, image: '{image}', command: [sleep, '{arg}']}}\n  - {{name: b, image: {IMAGE}, command: [sleep, '3600']}}\n")
+    };
     d.apply(&pod(IMAGE, "3600"));
     d.wait_running("up");
     assert_eq!(d.apply(&pod(IMAGE, "3600")), "pod/up unchanged\n");
@@ -67,34 +86,71 @@ fn updates() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`"), "{}", stderr(&o));
     assert_eq!(d.pod("up")["spec"]["containers"][0]["command"][1], "3600");
-    assert_eq!(d.apply(&pod("localhost/busybox:2", "3600")), "pod/up configured\n");
-    let p = d.wait_pod("up", std::time::Duration::from_secs(30), "a restarted with the new image", |p| {
-        let a = status_of(p, "containerStatuses", "a");
-        a["restartCount"] == 1 && a["image"] == "localhost/busybox:2" && a["state"]["running"].is_object()
-    });
+    assert_eq!(
+        d.apply(&pod("localhost/busybox:2", "3600")),
+        "pod/up configured\n"
+    );
+    let p = d.wait_pod(
+        "up",
+        std::time::Duration::from_secs(30),
+        "a restarted with the new image",
+        |p| {
+            let a = status_of(p, "containerStatuses", "a");
+            a["restartCount"] == 1
+                && a["image"] == "localhost/busybox:2"
+                && a["state"]["running"].is_object()
+        },
+    );
     assert_eq!(status_of(&p, "containerStatuses", "b")["restartCount"], 0);
     let describe = d.ok(&["describe", "pod", "up"]);
-    assert!(describe.contains("Container a definition changed, will be restarted"), "{describe}");
+    assert!(
+        describe.contains("Container a definition changed, will be restarted"),
+        "{describe}"
+    );
 }
 
 #[test]
 fn no_daemon_is_one_clear_line() {
-    let o = std::process::Command::new(bin()).args(["get", "pods", "--socket", "/nonexistent/beluga.sock"]).output().unwrap();
+    let o = std::process::Command::new(bin())
+        .args(["get", "pods", "--socket", "/nonexistent/beluga.sock"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("cannot reach the beluga daemon at /nonexistent/beluga.sock") && err.contains("beluga daemon"), "{err}");
+    assert!(
+        err.contains("cannot reach the beluga daemon at /nonexistent/beluga.sock")
+            && err.contains("beluga daemon"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_pod_and_image() {
     let Some(d) = Daemon::start() else { return };
     let o = d.run(&["get", "pod", "ghost"]);
-    assert_eq!(stderr(&o).trim(), "Error from server (NotFound): pods \"ghost\" not found");
+    assert_eq!(
+        stderr(&o).trim(),
+        "Error from server (NotFound): pods \"ghost\" not found"
+    );
     let o = d.run(&["delete", "pod", "ghost"]);
-    assert_eq!(stderr(&o).trim(), "Error from server (NotFound): pods \"ghost\" not found");
+    assert_eq!(
+        stderr(&o).trim(),
+        "Error from server (NotFound): pods \"ghost\" not found"
+    );
     d.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: noimg}\nspec: {containers: [{name: a, image: 'localhost/absent:1', imagePullPolicy: Never}]}\n");
-    let p = d.wait_pod("noimg", std::time::Duration::from_secs(10), "ErrImageNeverPull", |p| status_of(p, "containerStatuses", "a")["state"]["waiting"]["reason"] == "ErrImageNeverPull");
-    assert_eq!(status_of(&p, "containerStatuses", "a")["state"]["waiting"]["message"], "Container image \"localhost/absent:1\" is not present with pull policy of Never");
+    let p = d.wait_pod(
+        "noimg",
+        std::time::Duration::from_secs(10),
+        "ErrImageNeverPull",
+        |p| {
+            status_of(p, "containerStatuses", "a")["state"]["waiting"]["reason"]
+                == "ErrImageNeverPull"
+        },
+    );
+    assert_eq!(
+        status_of(&p, "containerStatuses", "a")["state"]["waiting"]["message"],
+        "Container image \"localhost/absent:1\" is not present with pull policy of Never"
+    );
     assert_eq!(d.row("noimg")[2], "ErrImageNeverPull");
 }

@@ -25,15 +25,34 @@ fn init_pod(policy: &str, inits: &[(&str, &str)], app: &str) -> String {
 fn init_containers_run_in_order_then_pod_succeeds() {
     let Some(d) = Daemon::start() else { return };
     let step = format!("{MARK} start\" >> /shared/log; sleep 0.3; {MARK} end\" >> /shared/log");
-    let yaml = init_pod("Never", &[("init1", &step), ("init2", &step), ("init3", &step)], &format!("{MARK} start\" >> /shared/log; cat /shared/log"));
+    let yaml = init_pod(
+        "Never",
+        &[("init1", &step), ("init2", &step), ("init3", &step)],
+        &format!("{MARK} start\" >> /shared/log; cat /shared/log"),
+    );
     d.apply(&yaml);
     let p = d.wait_phase("p", "Succeeded", Duration::from_secs(30));
     let log = order_log(&d.logs("p", "run1"));
     let order: Vec<String> = log.iter().map(|(_, n, e)| format!("{n}:{e}")).collect();
-    assert_eq!(order, ["init1:start", "init1:end", "init2:start", "init2:end", "init3:start", "init3:end", "run1:start"]);
+    assert_eq!(
+        order,
+        [
+            "init1:start",
+            "init1:end",
+            "init2:start",
+            "init2:end",
+            "init3:start",
+            "init3:end",
+            "run1:start"
+        ]
+    );
     for i in ["init1", "init2", "init3"] {
         let s = status_of(&p, "initContainerStatuses", i);
-        assert_eq!((s["ready"].as_bool(), s["started"].as_bool()), (Some(true), Some(false)), "{i}");
+        assert_eq!(
+            (s["ready"].as_bool(), s["started"].as_bool()),
+            (Some(true), Some(false)),
+            "{i}"
+        );
         assert_eq!(s["state"]["terminated"]["exitCode"], 0);
         assert_eq!(s["state"]["terminated"]["reason"], "Completed");
     }
@@ -46,29 +65,76 @@ fn init_containers_run_in_order_then_pod_succeeds() {
 #[test]
 fn failed_init_container_fails_never_pod() {
     let Some(d) = Daemon::start() else { return };
-    d.apply(&init_pod("Never", &[("init1", "true"), ("init2", "exit 1")], "true"));
+    d.apply(&init_pod(
+        "Never",
+        &[("init1", "true"), ("init2", "exit 1")],
+        "true",
+    ));
     let p = d.wait_phase("p", "Failed", Duration::from_secs(30));
-    assert_eq!(condition(&p, "Initialized"), ("False".into(), "ContainersNotInitialized".into(), "containers with incomplete status: [init2]".into()));
+    assert_eq!(
+        condition(&p, "Initialized"),
+        (
+            "False".into(),
+            "ContainersNotInitialized".into(),
+            "containers with incomplete status: [init2]".into()
+        )
+    );
     let run1 = status_of(&p, "containerStatuses", "run1");
     assert_eq!(run1["state"]["waiting"]["reason"], "PodInitializing");
     assert_eq!(run1["restartCount"], 0);
-    assert_eq!(status_of(&p, "initContainerStatuses", "init2")["state"]["terminated"]["exitCode"], 1);
+    assert_eq!(
+        status_of(&p, "initContainerStatuses", "init2")["state"]["terminated"]["exitCode"],
+        1
+    );
     assert_eq!(d.row("p")[2], "Init:Error");
-    assert!(!d.state_dir().join("pods").read_dir().unwrap().flatten().any(|e| e.path().join("run1").exists()), "run1 must never have run");
+    assert!(
+        !d.state_dir()
+            .join("pods")
+            .read_dir()
+            .unwrap()
+            .flatten()
+            .any(|e| e.path().join("run1").exists()),
+        "run1 must never have run"
+    );
 }
 
 // [e2e] I3: restartPolicy Always, init1 fails → restarted with back-off, pod Pending, app waits.
 #[test]
 fn failed_init_container_is_retried_under_always() {
     let Some(d) = Daemon::start() else { return };
-    d.apply(&init_pod("Always", &[("init1", "exit 1"), ("init2", "true")], "sleep 3600"));
-    let p = d.wait_pod("p", Duration::from_secs(30), "init1 restarted twice", |p| status_of(p, "initContainerStatuses", "init1")["restartCount"].as_i64().unwrap_or(0) >= 2);
+    d.apply(&init_pod(
+        "Always",
+        &[("init1", "exit 1"), ("init2", "true")],
+        "sleep 3600",
+    ));
+    let p = d.wait_pod("p", Duration::from_secs(30), "init1 restarted twice", |p| {
+        status_of(p, "initContainerStatuses", "init1")["restartCount"]
+            .as_i64()
+            .unwrap_or(0)
+            >= 2
+    });
     assert_eq!(p["status"]["phase"], "Pending");
-    assert_eq!(condition(&p, "Initialized"), ("False".into(), "ContainersNotInitialized".into(), "containers with incomplete status: [init1 init2]".into()));
-    assert_eq!(status_of(&p, "containerStatuses", "run1")["state"]["waiting"]["reason"], "PodInitializing");
-    assert_eq!(status_of(&p, "initContainerStatuses", "init2")["state"]["waiting"]["reason"], "PodInitializing");
+    assert_eq!(
+        condition(&p, "Initialized"),
+        (
+            "False".into(),
+            "ContainersNotInitialized".into(),
+            "containers with incomplete status: [init1 init2]".into()
+        )
+    );
+    assert_eq!(
+        status_of(&p, "containerStatuses", "run1")["state"]["waiting"]["reason"],
+        "PodInitializing"
+    );
+    assert_eq!(
+        status_of(&p, "initContainerStatuses", "init2")["state"]["waiting"]["reason"],
+        "PodInitializing"
+    );
     let status = d.row("p")[2].clone();
-    assert!(status == "Init:Error" || status == "Init:CrashLoopBackOff", "{status}");
+    assert!(
+        status == "Init:Error" || status == "Init:CrashLoopBackOff",
+        "{status}"
+    );
 }
 
 const TWO: &str = r#"
@@ -94,17 +160,31 @@ fn containers_share_localhost_and_volumes_but_not_processes_or_files() {
     let Some(d) = Daemon::start() else { return };
     d.apply(TWO);
     d.wait_running("duo");
-    assert_eq!(stdout(&d.exec("duo", "b", &["wget", "-qO-", "http://localhost:8080/"])), "served-by-a\n");
-    assert_eq!(stdout(&d.exec("duo", "b", &["cat", "/data/note"])), "from-a\n");
+    assert_eq!(
+        stdout(&d.exec("duo", "b", &["wget", "-qO-", "http://localhost:8080/"])),
+        "served-by-a\n"
+    );
+    assert_eq!(
+        stdout(&d.exec("duo", "b", &["cat", "/data/note"])),
+        "from-a\n"
+    );
     let o = d.exec("duo", "b", &["cat", "/private"]);
     assert!(!o.status.success(), "b must not see a's root filesystem");
     let ps = stdout(&d.exec("duo", "a", &["ps", "-o", "pid,args"]));
-    assert!(ps.contains("1 httpd") && !ps.contains("sleep"), "a sees only its own processes:\n{ps}");
+    assert!(
+        ps.contains("1 httpd") && !ps.contains("sleep"),
+        "a sees only its own processes:\n{ps}"
+    );
     for c in ["a", "b"] {
         assert_eq!(stdout(&d.exec("duo", c, &["hostname"])), "duo\n");
         let hosts = stdout(&d.exec("duo", c, &["cat", "/etc/hosts"]));
-        assert!(hosts.starts_with("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n") && hosts.contains("\tduo\n"), "{hosts}");
-        assert_eq!(stdout(&d.exec("duo", c, &["ping", "-c", "1", "-W", "2", "duo"])).contains("1 packets received"), true);
+        assert!(
+            hosts.starts_with("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n")
+                && hosts.contains("\tduo\n"),
+            "{hosts}"
+        );
+        let ping = stdout(&d.exec("duo", c, &["ping", "-c", "1", "-W", "2", "duo"]));
+        assert!(ping.contains("1 packets received"), "{ping}");
     }
 }
 
@@ -116,45 +196,84 @@ fn get_json_is_a_v1_pod_with_full_status() {
     d.wait_running("duo");
     let v = d.pod("duo");
     let pod: beluga_api::Pod = serde_json::from_value(v.clone()).expect("a v1 Pod");
-    assert_eq!((v["apiVersion"].as_str(), v["kind"].as_str()), (Some("v1"), Some("Pod")));
+    assert_eq!(
+        (v["apiVersion"].as_str(), v["kind"].as_str()),
+        (Some("v1"), Some("Pod"))
+    );
     assert!(pod.metadata.uid.is_some() && pod.metadata.creation_timestamp.is_some());
     let st = pod.status.expect("status");
     assert_eq!(st.phase.as_deref(), Some("Running"));
-    let types: Vec<String> = st.conditions.unwrap().iter().map(|c| format!("{}={}", c.type_, c.status)).collect();
-    assert_eq!(types, ["PodReadyToStartContainers=True", "Initialized=True", "Ready=True", "ContainersReady=True", "PodScheduled=True"]);
+    let types: Vec<String> = st
+        .conditions
+        .unwrap()
+        .iter()
+        .map(|c| format!("{}={}", c.type_, c.status))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "PodReadyToStartContainers=True",
+            "Initialized=True",
+            "Ready=True",
+            "ContainersReady=True",
+            "PodScheduled=True"
+        ]
+    );
     for cs in st.container_statuses.unwrap() {
-        assert!(cs.container_id.as_deref().is_some_and(|id| id.starts_with("runc://") || id.starts_with("crun://")), "{cs:?}");
+        assert!(
+            cs.container_id
+                .as_deref()
+                .is_some_and(|id| id.starts_with("runc://") || id.starts_with("crun://")),
+            "{cs:?}"
+        );
         assert!(cs.image_id.starts_with("sha256:"));
         assert_eq!(cs.image, IMAGE);
         assert!(cs.ready && cs.started == Some(true) && cs.restart_count == 0);
         assert!(cs.state.unwrap().running.unwrap().started_at.is_some());
     }
-    let list: serde_json::Value = serde_json::from_str(&d.ok(&["get", "pods", "-o", "json"])).unwrap();
+    let list: serde_json::Value =
+        serde_json::from_str(&d.ok(&["get", "pods", "-o", "json"])).unwrap();
     assert_eq!(list["kind"], "List");
     assert_eq!(d.ok(&["get", "pods", "-o", "name"]), "pod/duo\n");
     let yaml = d.ok(&["get", "pod", "duo", "-o", "yaml"]);
-    assert!(yaml.contains("kind: Pod") && yaml.contains("phase: Running"), "{yaml}");
+    assert!(
+        yaml.contains("kind: Pod") && yaml.contains("phase: Running"),
+        "{yaml}"
+    );
     let wide = d.ok(&["get", "pods", "-o", "wide"]);
-    assert!(wide.starts_with("NAME   READY   STATUS    RESTARTS   AGE   IP       NODE"), "{wide}");
+    assert!(
+        wide.starts_with("NAME   READY   STATUS    RESTARTS   AGE   IP       NODE"),
+        "{wide}"
+    );
 }
 
 // spec §5.2 + §8.1 + §9.3: Never/OnFailure/Always outcomes through the CLI.
 #[test]
 fn restart_policies() {
     let Some(d) = Daemon::start() else { return };
-    let pod = |name: &str, policy: &str, script: &str| format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  restartPolicy: {policy}\n  containers: [{{name: c, image: {IMAGE}, command: [sh, -c, '{script}']}}]\n");
+    let pod = |name: &str, policy: &str, script: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  restartPolicy: {policy}\n  containers: [{{name: c, image: {IMAGE}, command: [sh, -c, '{script}']}}]\n")
+    };
     d.apply(&pod("ok", "Never", "exit 0"));
     d.apply(&pod("bad", "Never", "exit 3"));
     d.apply(&pod("retry", "OnFailure", "exit 1"));
     d.apply(&pod("again", "Always", "exit 0"));
     d.wait_phase("ok", "Succeeded", Duration::from_secs(20));
     let bad = d.wait_phase("bad", "Failed", Duration::from_secs(20));
-    assert_eq!(status_of(&bad, "containerStatuses", "c")["state"]["terminated"]["exitCode"], 3);
+    assert_eq!(
+        status_of(&bad, "containerStatuses", "c")["state"]["terminated"]["exitCode"],
+        3
+    );
     assert_eq!(d.row("ok")[2], "Completed");
     assert_eq!(d.row("bad")[2], "Error");
     // OnFailure and Always both restart (the first restart immediately, then with back-off).
     for name in ["retry", "again"] {
-        let p = d.wait_pod(name, Duration::from_secs(30), "2 restarts", |p| status_of(p, "containerStatuses", "c")["restartCount"].as_i64().unwrap_or(0) >= 2);
+        let p = d.wait_pod(name, Duration::from_secs(30), "2 restarts", |p| {
+            status_of(p, "containerStatuses", "c")["restartCount"]
+                .as_i64()
+                .unwrap_or(0)
+                >= 2
+        });
         assert_eq!(p["status"]["phase"], "Running", "{name}");
         let cs = status_of(&p, "containerStatuses", "c");
         assert!(cs["lastState"]["terminated"]["exitCode"].is_i64(), "{cs}");
@@ -169,9 +288,18 @@ fn termination_messages() {
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: msg}}\nspec:\n  restartPolicy: Never\n  containers:\n  - {{name: file, image: {IMAGE}, command: [sh, -c, 'printf bye > /dev/termination-log']}}\n  - {{name: logs, image: {IMAGE}, terminationMessagePolicy: FallbackToLogsOnError, command: [sh, -c, 'echo first; echo last words; exit 2']}}\n  - {{name: custom, image: {IMAGE}, terminationMessagePath: /tmp/why, command: [sh, -c, 'echo custom > /tmp/why']}}\n"
     ));
     let p = d.wait_phase("msg", "Failed", Duration::from_secs(20));
-    assert_eq!(status_of(&p, "containerStatuses", "file")["state"]["terminated"]["message"], "bye");
-    assert_eq!(status_of(&p, "containerStatuses", "logs")["state"]["terminated"]["message"], "first\nlast words\n");
-    assert_eq!(status_of(&p, "containerStatuses", "custom")["state"]["terminated"]["message"], "custom\n");
+    assert_eq!(
+        status_of(&p, "containerStatuses", "file")["state"]["terminated"]["message"],
+        "bye"
+    );
+    assert_eq!(
+        status_of(&p, "containerStatuses", "logs")["state"]["terminated"]["message"],
+        "first\nlast words\n"
+    );
+    assert_eq!(
+        status_of(&p, "containerStatuses", "custom")["state"]["terminated"]["message"],
+        "custom\n"
+    );
 }
 
 // spec §11.1–§11.2: hostPath types, readOnly, subPath, emptyDir on tmpfs with sizeLimit.
@@ -200,22 +328,43 @@ spec:
 "#
     ));
     d.wait_running("vols");
-    assert_eq!(std::fs::read_to_string(host.join("out")).unwrap(), "written\n");
-    assert!(!d.exec("vols", "c", &["touch", "/ro/x"]).status.success(), "readOnly mount must refuse writes");
+    assert_eq!(
+        std::fs::read_to_string(host.join("out")).unwrap(),
+        "written\n"
+    );
+    assert!(
+        !d.exec("vols", "c", &["touch", "/ro/x"]).status.success(),
+        "readOnly mount must refuse writes"
+    );
     assert!(d.exec("vols", "c", &["touch", "/sub/y"]).status.success());
-    assert!(host.join("nested/dir/y").exists(), "subPath directory created inside the volume");
+    assert!(
+        host.join("nested/dir/y").exists(),
+        "subPath directory created inside the volume"
+    );
     let mounts = stdout(&d.exec("vols", "c", &["cat", "/proc/mounts"]));
-    let mem = mounts.lines().find(|l| l.split_whitespace().nth(1) == Some("/mem")).unwrap_or_else(|| panic!("{mounts}"));
-    assert!(mem.starts_with("tmpfs /mem tmpfs") && mem.contains("size=8192k"), "{mem}");
+    let mem = mounts
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("/mem"))
+        .unwrap_or_else(|| panic!("{mounts}"));
+    assert!(
+        mem.starts_with("tmpfs /mem tmpfs") && mem.contains("size=8192k"),
+        "{mem}"
+    );
 
     // A hostPath whose type check fails: FailedMount, and no container starts.
     d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: nofile}}\nspec:\n  volumes: [{{name: f, hostPath: {{path: {h}/missing, type: File}}}}]\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '60'], volumeMounts: [{{name: f, mountPath: /f}}]}}]\n"));
     std::thread::sleep(Duration::from_secs(2));
     let p = d.pod("nofile");
     assert_eq!(p["status"]["phase"], "Pending");
-    assert_eq!(status_of(&p, "containerStatuses", "c")["state"]["waiting"]["reason"], "ContainerCreating");
+    assert_eq!(
+        status_of(&p, "containerStatuses", "c")["state"]["waiting"]["reason"],
+        "ContainerCreating"
+    );
     let describe = d.ok(&["describe", "pod", "nofile"]);
-    assert!(describe.contains("FailedMount") && describe.contains("is not a file"), "{describe}");
+    assert!(
+        describe.contains("FailedMount") && describe.contains("is not a file"),
+        "{describe}"
+    );
 }
 
 // Logs: --tail, --timestamps, --previous, --all-containers, and kubelet's messages.
@@ -225,11 +374,19 @@ fn logs_options() {
     d.apply(&format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: lg}}\nspec:\n  restartPolicy: OnFailure\n  containers:\n  - {{name: a, image: {IMAGE}, command: [sh, -c, 'echo one; echo two; echo three >&2; sleep 0.5; [ -f /tmp/x ] || exit 1']}}\n  - {{name: b, image: {IMAGE}, command: [sh, -c, 'echo bee; sleep 3600']}}\n"
     ));
-    d.wait_pod("lg", Duration::from_secs(30), "a restarted", |p| status_of(p, "containerStatuses", "a")["restartCount"].as_i64().unwrap_or(0) >= 1);
+    d.wait_pod("lg", Duration::from_secs(30), "a restarted", |p| {
+        status_of(p, "containerStatuses", "a")["restartCount"]
+            .as_i64()
+            .unwrap_or(0)
+            >= 1
+    });
     // stdout and stderr are separate pipes, so only the order within a stream is defined.
     let prev = d.ok(&["logs", "lg", "-c", "a", "-p"]);
     let mut lines: Vec<&str> = prev.lines().collect();
-    assert!(prev.find("one").unwrap() < prev.find("two").unwrap(), "{prev}");
+    assert!(
+        prev.find("one").unwrap() < prev.find("two").unwrap(),
+        "{prev}"
+    );
     lines.sort();
     assert_eq!(lines, ["one", "three", "two"]);
     let last = d.ok(&["logs", "lg", "-c", "a", "-p", "--tail", "1"]);
@@ -237,7 +394,12 @@ fn logs_options() {
     let ts = d.ok(&["logs", "lg", "-c", "b", "--timestamps"]);
     let (stamp, rest) = ts.split_once(' ').unwrap();
     assert_eq!(rest, "bee\n");
-    assert!(stamp.parse::<beluga_api::k8s_openapi::jiff::Timestamp>().is_ok(), "{stamp}");
+    assert!(
+        stamp
+            .parse::<beluga_api::k8s_openapi::jiff::Timestamp>()
+            .is_ok(),
+        "{stamp}"
+    );
     let all = d.ok(&["logs", "lg", "--all-containers", "--prefix"]);
     assert!(all.contains("[pod/lg/b] bee\n"), "{all}");
     let o = d.run(&["logs", "lg"]);
@@ -254,13 +416,24 @@ fn exec_passes_exit_code_and_stdin() {
     let o = d.exec("duo", "b", &["sh", "-c", "echo out; echo err >&2; exit 7"]);
     assert_eq!(o.status.code(), Some(7));
     assert_eq!(stdout(&o), "out\n");
-    assert!(stderr(&o).contains("err\n") && stderr(&o).contains("command terminated with exit code 7"));
-    let mut child = d.cmd(&["exec", "-i", "duo", "-c", "b", "--", "tr", "a-z", "A-Z"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    assert!(
+        stderr(&o).contains("err\n") && stderr(&o).contains("command terminated with exit code 7")
+    );
+    let mut child = d
+        .cmd(&["exec", "-i", "duo", "-c", "b", "--", "tr", "a-z", "A-Z"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"shout\n").unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(stdout(&o), "SHOUT\n");
     let o = d.exec("duo", "nope", &["true"]);
-    assert!(!o.status.success() && stderr(&o).contains("container nope is not valid for pod duo"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("container nope is not valid for pod duo"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 // spec §7.4–§7.6: delete sends SIGTERM; a container that handles it exits at once (Succeeded
@@ -273,11 +446,20 @@ fn delete_is_graceful() {
     d.wait_running("polite");
     d.wait_running("stubborn");
     let t = std::time::Instant::now();
-    assert_eq!(d.ok(&["delete", "pod", "polite"]), "pod \"polite\" deleted\n");
-    assert!(t.elapsed() < Duration::from_secs(20), "a TERM-handling container must not wait for the 30 s grace period");
+    assert_eq!(
+        d.ok(&["delete", "pod", "polite"]),
+        "pod \"polite\" deleted\n"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "a TERM-handling container must not wait for the 30 s grace period"
+    );
     let t = std::time::Instant::now();
     d.ok(&["delete", "pod", "stubborn"]);
     // PID 1 ignores SIGTERM: SIGKILL after the 3 s grace period.
-    assert!(t.elapsed() >= Duration::from_secs(3), "killed before the grace period ended");
+    assert!(
+        t.elapsed() >= Duration::from_secs(3),
+        "killed before the grace period ended"
+    );
     assert!(!d.run(&["get", "pod", "stubborn"]).status.success());
 }

@@ -1,4 +1,5 @@
 //! Table tests for spec §12.2: each row is a manifest fragment and the exact messages it must produce.
+#![allow(clippy::type_complexity)] // table tests read best as tuples
 
 use super::*;
 use crate::defaults;
@@ -6,13 +7,19 @@ use crate::manifest::{parse_pods, ValidateMode};
 
 fn pod(spec_yaml: &str) -> Pod {
     let y = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n{spec_yaml}");
-    let mut p = parse_pods(&y, "t", ValidateMode::Strict).unwrap().pods.remove(0);
+    let mut p = parse_pods(&y, "t", ValidateMode::Strict)
+        .unwrap()
+        .pods
+        .remove(0);
     defaults::apply(&mut p);
     p
 }
 
 fn msgs(spec_yaml: &str) -> Vec<String> {
-    validate_pod(&pod(spec_yaml)).iter().map(|e| e.to_string()).collect()
+    validate_pod(&pod(spec_yaml))
+        .iter()
+        .map(|e| e.to_string())
+        .collect()
 }
 
 const OK: &str = "  containers: [{name: app, image: busybox}]\n";
@@ -78,11 +85,19 @@ fn v1_pod_name() {
     let mut p = pod(OK);
     p.metadata.name = Some("My_Pod".into());
     assert_eq!(
-        validate_pod(&p).iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-        vec![format!("metadata.name: Invalid value: \"My_Pod\": {DNS1123_SUBDOMAIN_ERR}")]
+        validate_pod(&p)
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>(),
+        vec![format!(
+            "metadata.name: Invalid value: \"My_Pod\": {DNS1123_SUBDOMAIN_ERR}"
+        )]
     );
     p.metadata.name = None;
-    assert_eq!(validate_pod(&p)[0].to_string(), "metadata.name: Required value: name or generateName is required");
+    assert_eq!(
+        validate_pod(&p)[0].to_string(),
+        "metadata.name: Required value: name or generateName is required"
+    );
 }
 
 // V40: only image changes are allowed on update.
@@ -95,14 +110,28 @@ fn v40_update() {
     new.spec.as_mut().unwrap().containers[0].args = Some(vec!["x".into()]);
     let errs = validate_update(&new, &old);
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].to_string().starts_with("spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`"));
+    assert!(errs[0].to_string().starts_with(
+        "spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`"
+    ));
 }
 
 #[test]
 fn port_name_rules() {
     assert!(port_name("http").is_empty());
-    assert_eq!(port_name("a--b"), vec!["must not contain consecutive hyphens"]);
-    assert_eq!(port_name("-ab"), vec!["must not begin or end with a hyphen"]);
-    assert_eq!(port_name("1234"), vec!["must contain at least one letter (a-z)"]);
-    assert_eq!(port_name("abcdefghijklmnop"), vec!["must be no more than 15 characters"]);
+    assert_eq!(
+        port_name("a--b"),
+        vec!["must not contain consecutive hyphens"]
+    );
+    assert_eq!(
+        port_name("-ab"),
+        vec!["must not begin or end with a hyphen"]
+    );
+    assert_eq!(
+        port_name("1234"),
+        vec!["must contain at least one letter (a-z)"]
+    );
+    assert_eq!(
+        port_name("abcdefghijklmnop"),
+        vec!["must be no more than 15 characters"]
+    );
 }

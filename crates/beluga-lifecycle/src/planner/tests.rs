@@ -1,4 +1,5 @@
 //! Table tests for spec §2.1, §3.3, §4.1, §4.3, §4.4 and §5.2.
+#![allow(clippy::type_complexity)] // table tests read best as tuples
 
 use super::*;
 use crate::observed::Instance;
@@ -10,9 +11,18 @@ use serde_json::json;
 pub fn pod(policy: &str, inits: &[(&str, bool)], regular: &[&str]) -> Pod {
     let init: Vec<_> = inits
         .iter()
-        .map(|(n, s)| if *s { json!({"name": n, "image": "i", "restartPolicy": "Always"}) } else { json!({"name": n, "image": "i"}) })
+        .map(|(n, s)| {
+            if *s {
+                json!({"name": n, "image": "i", "restartPolicy": "Always"})
+            } else {
+                json!({"name": n, "image": "i"})
+            }
+        })
         .collect();
-    let cs: Vec<_> = regular.iter().map(|n| json!({"name": n, "image": "i"})).collect();
+    let cs: Vec<_> = regular
+        .iter()
+        .map(|n| json!({"name": n, "image": "i"}))
+        .collect();
     serde_json::from_value(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default", "uid": "u"},
         "spec": {"restartPolicy": policy, "initContainers": init, "containers": cs}}))
     .unwrap()
@@ -43,7 +53,11 @@ pub fn inst(pod: &Pod, name: &str, attempt: i32, state: State, exit: Option<i32>
 }
 
 fn obs(instances: Vec<Instance>) -> Observed {
-    Observed { sandbox_ready: true, sandbox_attempt: 0, instances }
+    Observed {
+        sandbox_ready: true,
+        sandbox_attempt: 0,
+        instances,
+    }
 }
 
 fn plan(p: &Pod, o: &Observed) -> PodActions {
@@ -68,18 +82,33 @@ fn new_pod_without_sandbox() {
 fn sandbox_lost_never_pod_is_done() {
     // §2.1.1 / §14.16: Never + attempt != 0 + statuses → no new sandbox.
     let p = pod("Never", &[], &["a"]);
-    let o = Observed { sandbox_ready: false, sandbox_attempt: 1, instances: vec![inst(&p, "a", 0, Exited, Some(0))] };
+    let o = Observed {
+        sandbox_ready: false,
+        sandbox_attempt: 1,
+        instances: vec![inst(&p, "a", 0, Exited, Some(0))],
+    };
     let a = compute_pod_actions(&p, &o, &ProbeResults::default());
     assert!(a.kill_pod && !a.create_sandbox);
     // Always: recreated, init containers from the first (§3.1 "sandbox recreation re-runs everything").
     let p = pod("Always", &[("i1", false)], &["a"]);
-    let o = Observed { sandbox_ready: false, sandbox_attempt: 1, instances: vec![inst(&p, "i1", 0, Exited, Some(0)), inst(&p, "a", 0, Exited, Some(1))] };
+    let o = Observed {
+        sandbox_ready: false,
+        sandbox_attempt: 1,
+        instances: vec![
+            inst(&p, "i1", 0, Exited, Some(0)),
+            inst(&p, "a", 0, Exited, Some(1)),
+        ],
+    };
     let a = compute_pod_actions(&p, &o, &ProbeResults::default());
     assert!(a.create_sandbox);
     assert_eq!(a.init_to_start, vec![0]);
     // OnFailure: succeeded containers are skipped; nothing to start and initialized → no sandbox.
     let p = pod("OnFailure", &[], &["a"]);
-    let o = Observed { sandbox_ready: false, sandbox_attempt: 1, instances: vec![inst(&p, "a", 0, Exited, Some(0))] };
+    let o = Observed {
+        sandbox_ready: false,
+        sandbox_attempt: 1,
+        instances: vec![inst(&p, "a", 0, Exited, Some(0))],
+    };
     let a = compute_pod_actions(&p, &o, &ProbeResults::default());
     assert!(a.kill_pod && !a.create_sandbox);
 }
@@ -90,16 +119,56 @@ fn init_containers_run_one_at_a_time() {
     let p = pod("Always", &[("i1", false), ("i2", false)], &["a"]);
     let cases: Vec<(&str, Vec<Instance>, Vec<usize>, Vec<usize>)> = vec![
         ("nothing ran", vec![], vec![0], vec![]),
-        ("i1 running", vec![inst(&p, "i1", 0, Running, None)], vec![], vec![]),
-        ("i1 done", vec![inst(&p, "i1", 0, Exited, Some(0))], vec![1], vec![]),
-        ("i2 running", vec![inst(&p, "i1", 0, Exited, Some(0)), inst(&p, "i2", 0, Running, None)], vec![], vec![]),
-        ("all done", vec![inst(&p, "i1", 0, Exited, Some(0)), inst(&p, "i2", 0, Exited, Some(0))], vec![], vec![0]),
-        ("i1 failed, Always: restart i1", vec![inst(&p, "i1", 0, Exited, Some(1))], vec![0], vec![]),
-        ("i1 created: start again", vec![inst(&p, "i1", 0, Created, None)], vec![0], vec![]),
+        (
+            "i1 running",
+            vec![inst(&p, "i1", 0, Running, None)],
+            vec![],
+            vec![],
+        ),
+        (
+            "i1 done",
+            vec![inst(&p, "i1", 0, Exited, Some(0))],
+            vec![1],
+            vec![],
+        ),
+        (
+            "i2 running",
+            vec![
+                inst(&p, "i1", 0, Exited, Some(0)),
+                inst(&p, "i2", 0, Running, None),
+            ],
+            vec![],
+            vec![],
+        ),
+        (
+            "all done",
+            vec![
+                inst(&p, "i1", 0, Exited, Some(0)),
+                inst(&p, "i2", 0, Exited, Some(0)),
+            ],
+            vec![],
+            vec![0],
+        ),
+        (
+            "i1 failed, Always: restart i1",
+            vec![inst(&p, "i1", 0, Exited, Some(1))],
+            vec![0],
+            vec![],
+        ),
+        (
+            "i1 created: start again",
+            vec![inst(&p, "i1", 0, Created, None)],
+            vec![0],
+            vec![],
+        ),
     ];
     for (name, instances, init, regular) in cases {
         let a = plan(&p, &obs(instances));
-        assert_eq!((a.init_to_start, a.containers_to_start, a.kill_pod), (init, regular, false), "{name}");
+        assert_eq!(
+            (a.init_to_start, a.containers_to_start, a.kill_pod),
+            (init, regular, false),
+            "{name}"
+        );
     }
 }
 
@@ -107,7 +176,13 @@ fn init_containers_run_one_at_a_time() {
 fn failed_init_under_never_kills_pod() {
     // §3.1: restartPolicy Never + failed init → KillPod, nothing started.
     let p = pod("Never", &[("i1", false), ("i2", false)], &["a"]);
-    let a = plan(&p, &obs(vec![inst(&p, "i1", 0, Exited, Some(0)), inst(&p, "i2", 0, Exited, Some(1))]));
+    let a = plan(
+        &p,
+        &obs(vec![
+            inst(&p, "i1", 0, Exited, Some(0)),
+            inst(&p, "i2", 0, Exited, Some(1)),
+        ]),
+    );
     assert!(a.kill_pod);
     assert!(a.init_to_start.is_empty() && a.containers_to_start.is_empty());
     // OnFailure retries it.
@@ -125,22 +200,53 @@ fn completed_init_never_reruns() {
     let a = plan(&p, &obs(vec![inst(&p, "a", 0, Running, None)]));
     assert!(a.init_to_start.is_empty() && a.containers_to_start.is_empty() && !a.kill_pod);
     // Regular container crashed: restarted, init containers untouched (L22).
-    let a = plan(&p, &obs(vec![inst(&p, "i1", 0, Exited, Some(0)), inst(&p, "i2", 0, Exited, Some(0)), inst(&p, "a", 0, Exited, Some(1))]));
+    let a = plan(
+        &p,
+        &obs(vec![
+            inst(&p, "i1", 0, Exited, Some(0)),
+            inst(&p, "i2", 0, Exited, Some(0)),
+            inst(&p, "a", 0, Exited, Some(1)),
+        ]),
+    );
     assert_eq!((a.init_to_start, a.containers_to_start), (vec![], vec![0]));
 }
 
 #[test]
 fn sidecars_start_in_place() {
     // §4.1: the next init container is created once the sidecar is started (running, no startup probe).
-    let p = pod("Never", &[("i1", false), ("s1", true), ("i2", false)], &["a"]);
+    let p = pod(
+        "Never",
+        &[("i1", false), ("s1", true), ("i2", false)],
+        &["a"],
+    );
     let a = plan(&p, &obs(vec![inst(&p, "i1", 0, Exited, Some(0))]));
     assert_eq!(a.init_to_start, vec![1]);
-    let a = plan(&p, &obs(vec![inst(&p, "i1", 0, Exited, Some(0)), inst(&p, "s1", 0, Running, None)]));
+    let a = plan(
+        &p,
+        &obs(vec![
+            inst(&p, "i1", 0, Exited, Some(0)),
+            inst(&p, "s1", 0, Running, None),
+        ]),
+    );
     assert_eq!(a.init_to_start, vec![2]);
-    let a = plan(&p, &obs(vec![inst(&p, "i1", 0, Exited, Some(0)), inst(&p, "s1", 0, Running, None), inst(&p, "i2", 0, Exited, Some(0))]));
+    let a = plan(
+        &p,
+        &obs(vec![
+            inst(&p, "i1", 0, Exited, Some(0)),
+            inst(&p, "s1", 0, Running, None),
+            inst(&p, "i2", 0, Exited, Some(0)),
+        ]),
+    );
     assert_eq!((a.init_to_start, a.containers_to_start), (vec![], vec![0]));
     // §4.3: a sidecar that exited (even 0, even under Never) is restarted; i2 keeps running.
-    let a = plan(&p, &obs(vec![inst(&p, "i1", 0, Exited, Some(0)), inst(&p, "s1", 0, Exited, Some(0)), inst(&p, "i2", 0, Running, None)]));
+    let a = plan(
+        &p,
+        &obs(vec![
+            inst(&p, "i1", 0, Exited, Some(0)),
+            inst(&p, "s1", 0, Exited, Some(0)),
+            inst(&p, "i2", 0, Running, None),
+        ]),
+    );
     assert_eq!(a.init_to_start, vec![1]);
     // After init, a lost sidecar record is started again.
     let a = plan(&p, &obs(vec![inst(&p, "a", 0, Running, None)]));
@@ -151,7 +257,8 @@ fn sidecars_start_in_place() {
 fn sidecar_with_startup_probe_gates_next() {
     // §4.1.2: started only when the startup probe first succeeds.
     let mut p = pod("Always", &[("s1", true), ("i1", false)], &["a"]);
-    p.spec.as_mut().unwrap().init_containers.as_mut().unwrap()[0].startup_probe = Some(Default::default());
+    p.spec.as_mut().unwrap().init_containers.as_mut().unwrap()[0].startup_probe =
+        Some(Default::default());
     let o = obs(vec![inst(&p, "s1", 0, Running, None)]);
     assert!(plan(&p, &o).init_to_start.is_empty());
     let mut probes = ProbeResults::default();
@@ -160,7 +267,10 @@ fn sidecar_with_startup_probe_gates_next() {
     probes.startup.insert("s1-0".into(), ProbeResult::Failure);
     let a = compute_pod_actions(&p, &o, &probes);
     assert_eq!(a.init_to_start, vec![0]);
-    assert_eq!(a.to_kill[0].message, "Init container s1 failed startup probe");
+    assert_eq!(
+        a.to_kill[0].message,
+        "Init container s1 failed startup probe"
+    );
 }
 
 #[test]
@@ -177,18 +287,37 @@ fn restart_policy_table() {
     ];
     for (policy, code, restart) in rows {
         let p = pod(policy, &[], &["a", "b"]);
-        let o = obs(vec![inst(&p, "a", 0, Exited, code), inst(&p, "b", 0, Running, None)]);
-        assert_eq!(should_container_be_restarted(&p.spec.as_ref().unwrap().containers[0], &p, &o), restart, "{policy} {code:?}");
-        assert_eq!(plan(&p, &o).containers_to_start == vec![0], restart, "{policy} {code:?}");
+        let o = obs(vec![
+            inst(&p, "a", 0, Exited, code),
+            inst(&p, "b", 0, Running, None),
+        ]);
+        assert_eq!(
+            should_container_be_restarted(&p.spec.as_ref().unwrap().containers[0], &p, &o),
+            restart,
+            "{policy} {code:?}"
+        );
+        assert_eq!(
+            plan(&p, &o).containers_to_start == vec![0],
+            restart,
+            "{policy} {code:?}"
+        );
     }
     // Deletion: never restart.
     let mut p = pod("Always", &[], &["a"]);
     p.metadata.deletion_timestamp = Some(Time(Timestamp::from_second(0).unwrap()));
     let o = obs(vec![inst(&p, "a", 0, Exited, Some(1))]);
-    assert!(!should_container_be_restarted(&p.spec.as_ref().unwrap().containers[0], &p, &o));
+    assert!(!should_container_be_restarted(
+        &p.spec.as_ref().unwrap().containers[0],
+        &p,
+        &o
+    ));
     // Created / Unknown: restart.
     let p = pod("Never", &[], &["a"]);
-    assert!(should_container_be_restarted(&p.spec.as_ref().unwrap().containers[0], &p, &obs(vec![inst(&p, "a", 0, Created, None)])));
+    assert!(should_container_be_restarted(
+        &p.spec.as_ref().unwrap().containers[0],
+        &p,
+        &obs(vec![inst(&p, "a", 0, Created, None)])
+    ));
     let a = plan(&p, &obs(vec![inst(&p, "a", 0, Unknown, None)]));
     assert_eq!(a.containers_to_start, vec![0]);
     assert_eq!(a.to_kill.len(), 1);
@@ -202,7 +331,10 @@ fn image_change_restarts_even_under_never() {
     old.spec_hash ^= 1;
     let a = plan(&p, &obs(vec![old, inst(&p, "b", 0, Running, None)]));
     assert_eq!(a.containers_to_start, vec![0]);
-    assert_eq!(a.to_kill[0].message, "Container a definition changed, will be restarted");
+    assert_eq!(
+        a.to_kill[0].message,
+        "Container a definition changed, will be restarted"
+    );
     assert_eq!(a.to_kill[0].reason, KillReason::DefinitionChanged);
 }
 
@@ -214,7 +346,11 @@ fn liveness_failure_kill() {
         let mut probes = ProbeResults::default();
         probes.liveness.insert("a-0".into(), ProbeResult::Failure);
         let a = compute_pod_actions(&p, &obs(vec![inst(&p, "a", 0, Running, None)]), &probes);
-        let want = if restart { "Container a failed liveness probe, will be restarted" } else { "Container a failed liveness probe" };
+        let want = if restart {
+            "Container a failed liveness probe, will be restarted"
+        } else {
+            "Container a failed liveness probe"
+        };
         assert_eq!(a.to_kill[0].message, want);
         assert_eq!(a.containers_to_start.is_empty(), !restart);
     }
@@ -224,12 +360,24 @@ fn liveness_failure_kill() {
 fn pod_with_sidecar_completes() {
     // §2.1.5, §4.4: all regular containers done and none restarts → KillPod, sidecars not restarted.
     let p = pod("Never", &[("s1", true)], &["a"]);
-    let a = plan(&p, &obs(vec![inst(&p, "s1", 0, Running, None), inst(&p, "a", 0, Exited, Some(0))]));
+    let a = plan(
+        &p,
+        &obs(vec![
+            inst(&p, "s1", 0, Running, None),
+            inst(&p, "a", 0, Exited, Some(0)),
+        ]),
+    );
     assert!(a.kill_pod);
     assert!(a.init_to_start.is_empty());
     // OnFailure with a failed container: restart, not complete.
     let p = pod("OnFailure", &[("s1", true)], &["a"]);
-    let a = plan(&p, &obs(vec![inst(&p, "s1", 0, Running, None), inst(&p, "a", 0, Exited, Some(1))]));
+    let a = plan(
+        &p,
+        &obs(vec![
+            inst(&p, "s1", 0, Running, None),
+            inst(&p, "a", 0, Exited, Some(1)),
+        ]),
+    );
     assert!(!a.kill_pod);
     assert_eq!(a.containers_to_start, vec![0]);
     // Always never completes.
@@ -241,10 +389,22 @@ fn pod_with_sidecar_completes() {
 fn sidecar_crash_does_not_block_later_inits() {
     // §3.3 consequences / S9: once started, a crashing sidecar is restarted while init-1 keeps running.
     let p = pod("Never", &[("s1", true), ("i1", false)], &["a"]);
-    let a = plan(&p, &obs(vec![inst(&p, "s1", 1, Exited, Some(1)), inst(&p, "i1", 0, Running, None)]));
+    let a = plan(
+        &p,
+        &obs(vec![
+            inst(&p, "s1", 1, Exited, Some(1)),
+            inst(&p, "i1", 0, Running, None),
+        ]),
+    );
     assert_eq!(a.init_to_start, vec![0]);
     assert!(!a.kill_pod);
     // S9: then init-1 fails under Never → pod killed.
-    let a = plan(&p, &obs(vec![inst(&p, "s1", 1, Running, None), inst(&p, "i1", 0, Exited, Some(1))]));
+    let a = plan(
+        &p,
+        &obs(vec![
+            inst(&p, "s1", 1, Running, None),
+            inst(&p, "i1", 0, Exited, Some(1)),
+        ]),
+    );
     assert!(a.kill_pod);
 }

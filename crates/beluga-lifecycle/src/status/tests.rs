@@ -1,38 +1,141 @@
 //! spec §8.1 phase, §8.2 conditions, §5.4 reasons, §3.2 waiting reasons.
+#![allow(clippy::type_complexity)] // table tests read best as tuples
 
 use super::*;
 use crate::planner::tests_support::{inst, pod};
 use State::*;
 
 fn status(p: &Pod, instances: Vec<Instance>, terminal: bool) -> PodStatus {
-    let o = Observed { sandbox_ready: true, sandbox_attempt: 0, instances };
-    pod_status(p, &StatusInput { observed: Some(&o), terminal, runtime: "runc", ..Default::default() })
+    let o = Observed {
+        sandbox_ready: true,
+        sandbox_attempt: 0,
+        instances,
+    };
+    pod_status(
+        p,
+        &StatusInput {
+            observed: Some(&o),
+            terminal,
+            runtime: "runc",
+            ..Default::default()
+        },
+    )
 }
 
 fn cond<'a>(s: &'a PodStatus, kind: &str) -> &'a PodCondition {
-    s.conditions.as_ref().unwrap().iter().find(|c| c.type_ == kind).unwrap()
+    s.conditions
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|c| c.type_ == kind)
+        .unwrap()
 }
 
 #[test]
 fn phase_table() {
     let cases: Vec<(&str, Pod, Vec<(&str, i32, State, Option<i32>)>, bool, &str)> = vec![
-        ("init running → Pending", pod("Always", &[("i", false)], &["a"]), vec![("i", 0, Running, None)], false, "Pending"),
-        ("init failed + Never → Failed", pod("Never", &[("i", false)], &["a"]), vec![("i", 0, Exited, Some(1))], false, "Failed"),
-        ("init failed + Always → Pending", pod("Always", &[("i", false)], &["a"]), vec![("i", 0, Exited, Some(1))], false, "Pending"),
-        ("running", pod("Always", &[], &["a"]), vec![("a", 0, Running, None)], false, "Running"),
-        ("exited 0 under Always → Running", pod("Always", &[], &["a"]), vec![("a", 0, Exited, Some(0))], false, "Running"),
-        ("exited 0 under Never → Succeeded", pod("Never", &[], &["a"]), vec![("a", 0, Exited, Some(0))], false, "Succeeded"),
-        ("exited 1 under Never → Failed", pod("Never", &[], &["a"]), vec![("a", 0, Exited, Some(1))], false, "Failed"),
-        ("exited 1 under OnFailure → Running", pod("OnFailure", &[], &["a"]), vec![("a", 0, Exited, Some(1))], false, "Running"),
-        ("terminal + 137 → Failed", pod("Always", &[], &["a"]), vec![("a", 0, Exited, Some(137))], true, "Failed"),
-        ("terminal + 0 → Succeeded", pod("Always", &[], &["a"]), vec![("a", 0, Exited, Some(0))], true, "Succeeded"),
-        ("not created → Pending", pod("Always", &[], &["a"]), vec![], false, "Pending"),
-        ("sidecar ignored for phase", pod("Never", &[("s", true)], &["a"]), vec![("s", 0, Exited, Some(137)), ("a", 0, Exited, Some(0))], true, "Succeeded"),
-        ("sidecar running not-started before init → Pending", pod("Never", &[("s", true)], &["a"]), vec![], false, "Pending"),
+        (
+            "init running → Pending",
+            pod("Always", &[("i", false)], &["a"]),
+            vec![("i", 0, Running, None)],
+            false,
+            "Pending",
+        ),
+        (
+            "init failed + Never → Failed",
+            pod("Never", &[("i", false)], &["a"]),
+            vec![("i", 0, Exited, Some(1))],
+            false,
+            "Failed",
+        ),
+        (
+            "init failed + Always → Pending",
+            pod("Always", &[("i", false)], &["a"]),
+            vec![("i", 0, Exited, Some(1))],
+            false,
+            "Pending",
+        ),
+        (
+            "running",
+            pod("Always", &[], &["a"]),
+            vec![("a", 0, Running, None)],
+            false,
+            "Running",
+        ),
+        (
+            "exited 0 under Always → Running",
+            pod("Always", &[], &["a"]),
+            vec![("a", 0, Exited, Some(0))],
+            false,
+            "Running",
+        ),
+        (
+            "exited 0 under Never → Succeeded",
+            pod("Never", &[], &["a"]),
+            vec![("a", 0, Exited, Some(0))],
+            false,
+            "Succeeded",
+        ),
+        (
+            "exited 1 under Never → Failed",
+            pod("Never", &[], &["a"]),
+            vec![("a", 0, Exited, Some(1))],
+            false,
+            "Failed",
+        ),
+        (
+            "exited 1 under OnFailure → Running",
+            pod("OnFailure", &[], &["a"]),
+            vec![("a", 0, Exited, Some(1))],
+            false,
+            "Running",
+        ),
+        (
+            "terminal + 137 → Failed",
+            pod("Always", &[], &["a"]),
+            vec![("a", 0, Exited, Some(137))],
+            true,
+            "Failed",
+        ),
+        (
+            "terminal + 0 → Succeeded",
+            pod("Always", &[], &["a"]),
+            vec![("a", 0, Exited, Some(0))],
+            true,
+            "Succeeded",
+        ),
+        (
+            "not created → Pending",
+            pod("Always", &[], &["a"]),
+            vec![],
+            false,
+            "Pending",
+        ),
+        (
+            "sidecar ignored for phase",
+            pod("Never", &[("s", true)], &["a"]),
+            vec![("s", 0, Exited, Some(137)), ("a", 0, Exited, Some(0))],
+            true,
+            "Succeeded",
+        ),
+        (
+            "sidecar running not-started before init → Pending",
+            pod("Never", &[("s", true)], &["a"]),
+            vec![],
+            false,
+            "Pending",
+        ),
     ];
     for (name, p, insts, terminal, want) in cases {
-        let instances = insts.into_iter().map(|(n, a, s, e)| inst(&p, n, a, s, e)).collect();
-        assert_eq!(status(&p, instances, terminal).phase.as_deref(), Some(want), "{name}");
+        let instances = insts
+            .into_iter()
+            .map(|(n, a, s, e)| inst(&p, n, a, s, e))
+            .collect();
+        assert_eq!(
+            status(&p, instances, terminal).phase.as_deref(),
+            Some(want),
+            "{name}"
+        );
     }
 }
 
@@ -41,12 +144,31 @@ fn waiting_reasons_before_start() {
     // §3.2: PodInitializing with init containers, ContainerCreating without.
     let p = pod("Always", &[("i1", false), ("i2", false)], &["a"]);
     let s = status(&p, vec![inst(&p, "i1", 0, Running, None)], false);
-    let w = |st: &ContainerStatus| st.state.as_ref().unwrap().waiting.as_ref().unwrap().reason.clone().unwrap();
-    assert_eq!(w(&s.init_container_statuses.as_ref().unwrap()[1]), "PodInitializing");
-    assert_eq!(w(&s.container_statuses.as_ref().unwrap()[0]), "PodInitializing");
+    let w = |st: &ContainerStatus| {
+        st.state
+            .as_ref()
+            .unwrap()
+            .waiting
+            .as_ref()
+            .unwrap()
+            .reason
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(
+        w(&s.init_container_statuses.as_ref().unwrap()[1]),
+        "PodInitializing"
+    );
+    assert_eq!(
+        w(&s.container_statuses.as_ref().unwrap()[0]),
+        "PodInitializing"
+    );
     let p = pod("Always", &[], &["a"]);
     let s = status(&p, vec![], false);
-    assert_eq!(w(&s.container_statuses.as_ref().unwrap()[0]), "ContainerCreating");
+    assert_eq!(
+        w(&s.container_statuses.as_ref().unwrap()[0]),
+        "ContainerCreating"
+    );
 }
 
 #[test]
@@ -55,18 +177,53 @@ fn initialized_condition_messages() {
     let p = pod("Always", &[("init1", false), ("init2", false)], &["run1"]);
     let s = status(&p, vec![inst(&p, "init1", 0, Exited, Some(1))], false);
     let c = cond(&s, "Initialized");
-    assert_eq!((c.status.as_str(), c.reason.as_deref(), c.message.as_deref()), ("False", Some("ContainersNotInitialized"), Some("containers with incomplete status: [init1 init2]")));
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_deref(), c.message.as_deref()),
+        (
+            "False",
+            Some("ContainersNotInitialized"),
+            Some("containers with incomplete status: [init1 init2]")
+        )
+    );
     // I4: init1 succeeded, init2 failed.
     let p = pod("Never", &[("init1", false), ("init2", false)], &["run1"]);
-    let s = status(&p, vec![inst(&p, "init1", 0, Exited, Some(0)), inst(&p, "init2", 0, Exited, Some(1))], false);
-    assert_eq!(cond(&s, "Initialized").message.as_deref(), Some("containers with incomplete status: [init2]"));
+    let s = status(
+        &p,
+        vec![
+            inst(&p, "init1", 0, Exited, Some(0)),
+            inst(&p, "init2", 0, Exited, Some(1)),
+        ],
+        false,
+    );
+    assert_eq!(
+        cond(&s, "Initialized").message.as_deref(),
+        Some("containers with incomplete status: [init2]")
+    );
     assert_eq!(s.phase.as_deref(), Some("Failed"));
     // Completed init: ready, started false, terminated Completed.
-    let s = status(&p, vec![inst(&p, "init1", 0, Exited, Some(0)), inst(&p, "init2", 0, Exited, Some(0)), inst(&p, "run1", 0, Running, None)], false);
+    let s = status(
+        &p,
+        vec![
+            inst(&p, "init1", 0, Exited, Some(0)),
+            inst(&p, "init2", 0, Exited, Some(0)),
+            inst(&p, "run1", 0, Running, None),
+        ],
+        false,
+    );
     let i1 = &s.init_container_statuses.as_ref().unwrap()[0];
     assert!(i1.ready);
     assert_eq!(i1.started, Some(false));
-    assert_eq!(i1.state.as_ref().unwrap().terminated.as_ref().unwrap().reason.as_deref(), Some("Completed"));
+    assert_eq!(
+        i1.state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .as_ref()
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("Completed")
+    );
     assert_eq!(cond(&s, "Initialized").status, "True");
     assert_eq!(cond(&s, "Ready").status, "True");
 }
@@ -75,9 +232,24 @@ fn initialized_condition_messages() {
 fn ready_conditions() {
     // §8.2: ContainersNotReady lists unready containers; sidecars count.
     let p = pod("Always", &[("s", true)], &["a", "b"]);
-    let s = status(&p, vec![inst(&p, "s", 0, Running, None), inst(&p, "a", 0, Running, None), inst(&p, "b", 0, Exited, Some(1))], false);
+    let s = status(
+        &p,
+        vec![
+            inst(&p, "s", 0, Running, None),
+            inst(&p, "a", 0, Running, None),
+            inst(&p, "b", 0, Exited, Some(1)),
+        ],
+        false,
+    );
     let c = cond(&s, "ContainersReady");
-    assert_eq!((c.status.as_str(), c.reason.as_deref(), c.message.as_deref()), ("False", Some("ContainersNotReady"), Some("containers with unready status: [b]")));
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_deref(), c.message.as_deref()),
+        (
+            "False",
+            Some("ContainersNotReady"),
+            Some("containers with unready status: [b]")
+        )
+    );
     let p = pod("Never", &[], &["a"]);
     let s = status(&p, vec![inst(&p, "a", 0, Exited, Some(0))], false);
     assert_eq!(cond(&s, "Ready").reason.as_deref(), Some("PodCompleted"));
@@ -87,14 +259,54 @@ fn ready_conditions() {
 fn crash_loop_waiting_and_last_state() {
     // §5.4: waiting CrashLoopBackOff with lastState.terminated from the previous instance.
     let p = pod("Always", &[], &["a"]);
-    let o = Observed { sandbox_ready: true, sandbox_attempt: 0, instances: vec![inst(&p, "a", 0, Exited, Some(1)), inst(&p, "a", 1, Exited, Some(1))] };
+    let o = Observed {
+        sandbox_ready: true,
+        sandbox_attempt: 0,
+        instances: vec![
+            inst(&p, "a", 0, Exited, Some(1)),
+            inst(&p, "a", 1, Exited, Some(1)),
+        ],
+    };
     let mut waiting = HashMap::new();
-    waiting.insert("a".into(), WaitingReason { reason: "CrashLoopBackOff".into(), message: "back-off 10s restarting failed container=a pod=p_default(u)".into() });
-    let s = pod_status(&p, &StatusInput { observed: Some(&o), waiting, runtime: "runc", ..Default::default() });
+    waiting.insert(
+        "a".into(),
+        WaitingReason {
+            reason: "CrashLoopBackOff".into(),
+            message: "back-off 10s restarting failed container=a pod=p_default(u)".into(),
+        },
+    );
+    let s = pod_status(
+        &p,
+        &StatusInput {
+            observed: Some(&o),
+            waiting,
+            runtime: "runc",
+            ..Default::default()
+        },
+    );
     let cs = &s.container_statuses.as_ref().unwrap()[0];
     assert_eq!(cs.restart_count, 1);
-    assert_eq!(cs.state.as_ref().unwrap().waiting.as_ref().unwrap().reason.as_deref(), Some("CrashLoopBackOff"));
-    assert_eq!(cs.last_state.as_ref().unwrap().terminated.as_ref().unwrap().exit_code, 1);
+    assert_eq!(
+        cs.state
+            .as_ref()
+            .unwrap()
+            .waiting
+            .as_ref()
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("CrashLoopBackOff")
+    );
+    assert_eq!(
+        cs.last_state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .as_ref()
+            .unwrap()
+            .exit_code,
+        1
+    );
     assert_eq!(s.phase.as_deref(), Some("Running"));
 }
 
@@ -102,8 +314,23 @@ fn crash_loop_waiting_and_last_state() {
 fn terminal_phase_sticks() {
     // §8.1 post-processing.
     let p = pod("Always", &[], &["a"]);
-    let prev = PodStatus { phase: Some("Failed".into()), ..Default::default() };
-    let o = Observed { sandbox_ready: true, sandbox_attempt: 0, instances: vec![inst(&p, "a", 0, Running, None)] };
-    let s = pod_status(&p, &StatusInput { observed: Some(&o), previous: Some(&prev), runtime: "runc", ..Default::default() });
+    let prev = PodStatus {
+        phase: Some("Failed".into()),
+        ..Default::default()
+    };
+    let o = Observed {
+        sandbox_ready: true,
+        sandbox_attempt: 0,
+        instances: vec![inst(&p, "a", 0, Running, None)],
+    };
+    let s = pod_status(
+        &p,
+        &StatusInput {
+            observed: Some(&o),
+            previous: Some(&prev),
+            runtime: "runc",
+            ..Default::default()
+        },
+    );
     assert_eq!(s.phase.as_deref(), Some("Failed"));
 }

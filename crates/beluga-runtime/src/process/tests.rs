@@ -26,8 +26,14 @@ fn command_args_matrix() {
         (json!({"name": "c"}), vec!["/ep", "cmd-arg"]),
         (json!({"name": "c", "command": ["/bin/x"]}), vec!["/bin/x"]),
         (json!({"name": "c", "args": ["a1"]}), vec!["/ep", "a1"]),
-        (json!({"name": "c", "command": ["/bin/x"], "args": ["a1"]}), vec!["/bin/x", "a1"]),
-        (json!({"name": "c", "command": [], "args": []}), vec!["/ep", "cmd-arg"]),
+        (
+            json!({"name": "c", "command": ["/bin/x"], "args": ["a1"]}),
+            vec!["/bin/x", "a1"],
+        ),
+        (
+            json!({"name": "c", "command": [], "args": []}),
+            vec!["/ep", "cmd-arg"],
+        ),
     ];
     for (c, want) in cases {
         let p = pod(c.clone());
@@ -40,19 +46,22 @@ fn command_args_matrix() {
 #[test]
 fn env_build_and_expansion() {
     let p = pod(json!({"name": "c",
-        "command": ["echo", "$(A)", "$(FWD)", "$$(A)", "$(NOPE)"],
-        "env": [
-            {"name": "A", "value": "a"},
-            {"name": "B", "value": "$(A)-b"},
-            {"name": "C", "value": "$(FWD)"},
-            {"name": "FWD", "value": "f"},
-            {"name": "NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-            {"name": "LBL", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
-            {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-            {"name": "A", "value": "a2"}
-        ]}));
+    "command": ["echo", "$(A)", "$(FWD)", "$$(A)", "$(NOPE)"],
+    "env": [
+        {"name": "A", "value": "a"},
+        {"name": "B", "value": "$(A)-b"},
+        {"name": "C", "value": "$(FWD)"},
+        {"name": "FWD", "value": "f"},
+        {"name": "NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "LBL", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+        {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "A", "value": "a2"}
+    ]}));
     let c = &p.spec.as_ref().unwrap().containers[0];
-    let facts = PodFacts { pod_ip: "10.0.0.5".into(), ..Default::default() };
+    let facts = PodFacts {
+        pod_ip: "10.0.0.5".into(),
+        ..Default::default()
+    };
     let env = container_env(&p, c, &facts).unwrap();
     let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     assert_eq!(get("B"), Some("a-b"));
@@ -61,26 +70,52 @@ fn env_build_and_expansion() {
     assert_eq!(get("NAME"), Some("p"));
     assert_eq!(get("LBL"), Some("web"));
     assert_eq!(get("IP"), Some("10.0.0.5"));
-    assert_eq!(argv(c, &ImageConfig::default(), &env), vec!["echo", "a2", "f", "$(A)", "$(NOPE)"]);
+    assert_eq!(
+        argv(c, &ImageConfig::default(), &env),
+        vec!["echo", "a2", "f", "$(A)", "$(NOPE)"]
+    );
 }
 
 #[test]
 fn missing_config_map_is_config_error() {
-    let p = pod(json!({"name": "c", "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}}]}));
+    let p = pod(
+        json!({"name": "c", "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}}]}),
+    );
     let c = &p.spec.as_ref().unwrap().containers[0];
-    assert_eq!(container_env(&p, c, &PodFacts::default()).unwrap_err().0, "configmap \"cm\" not found");
-    let p = pod(json!({"name": "c", "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k", "optional": true}}}]}));
+    assert_eq!(
+        container_env(&p, c, &PodFacts::default()).unwrap_err().0,
+        "configmap \"cm\" not found"
+    );
+    let p = pod(
+        json!({"name": "c", "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k", "optional": true}}}]}),
+    );
     let c = &p.spec.as_ref().unwrap().containers[0];
-    assert!(container_env(&p, c, &PodFacts::default()).unwrap().is_empty());
+    assert!(container_env(&p, c, &PodFacts::default())
+        .unwrap()
+        .is_empty());
 }
 
 // DESIGN: PATH default when the image has none; container wins over image by key.
 #[test]
 fn merged_environment() {
-    let img = ImageConfig { env: vec!["A=image".into(), "B=image".into()], ..Default::default() };
+    let img = ImageConfig {
+        env: vec!["A=image".into(), "B=image".into()],
+        ..Default::default()
+    };
     let env = merged_env(&img, &[("A".into(), "container".into())], "web");
-    assert_eq!(env, vec![format!("PATH={DEFAULT_PATH}"), "HOSTNAME=web".into(), "A=container".into(), "B=image".into()]);
-    let img = ImageConfig { env: vec!["PATH=/only".into()], ..Default::default() };
+    assert_eq!(
+        env,
+        vec![
+            format!("PATH={DEFAULT_PATH}"),
+            "HOSTNAME=web".into(),
+            "A=container".into(),
+            "B=image".into()
+        ]
+    );
+    let img = ImageConfig {
+        env: vec!["PATH=/only".into()],
+        ..Default::default()
+    };
     assert_eq!(merged_env(&img, &[], "h")[0], "PATH=/only");
 }
 
@@ -91,24 +126,59 @@ fn identity_rules() {
     let group = "root:x:0:\nwww:x:34:\nextra:x:50:www\n";
     let p = pod(json!({"name": "c"}));
     let c = p.spec.as_ref().unwrap().containers[0].clone();
-    let img = |u: &str| ImageConfig { user: Some(u.into()), ..Default::default() };
-    assert_eq!(identity(&p, &c, &ImageConfig::default(), passwd, group).unwrap(), (0, 0, vec![]));
-    assert_eq!(identity(&p, &c, &img("www"), passwd, group).unwrap(), (33, 34, vec![50]));
-    assert_eq!(identity(&p, &c, &img("33"), passwd, group).unwrap(), (33, 34, vec![]));
-    assert_eq!(identity(&p, &c, &img("1000:2000"), passwd, group).unwrap(), (1000, 2000, vec![]));
+    let img = |u: &str| ImageConfig {
+        user: Some(u.into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        identity(&p, &c, &ImageConfig::default(), passwd, group).unwrap(),
+        (0, 0, vec![])
+    );
+    assert_eq!(
+        identity(&p, &c, &img("www"), passwd, group).unwrap(),
+        (33, 34, vec![50])
+    );
+    assert_eq!(
+        identity(&p, &c, &img("33"), passwd, group).unwrap(),
+        (33, 34, vec![])
+    );
+    assert_eq!(
+        identity(&p, &c, &img("1000:2000"), passwd, group).unwrap(),
+        (1000, 2000, vec![])
+    );
     assert!(identity(&p, &c, &img("nobody"), passwd, group).is_err());
 
     let p = pod(json!({"name": "c", "securityContext": {"runAsUser": 1234, "runAsGroup": 5}}));
     let c = p.spec.as_ref().unwrap().containers[0].clone();
-    assert_eq!(identity(&p, &c, &img("www"), passwd, group).unwrap(), (1234, 5, vec![]));
+    assert_eq!(
+        identity(&p, &c, &img("www"), passwd, group).unwrap(),
+        (1234, 5, vec![])
+    );
 
     let nonroot = |sc: serde_json::Value, u: Option<&str>| {
         let p = pod(json!({"name": "c", "securityContext": sc}));
         let c = p.spec.as_ref().unwrap().containers[0].clone();
-        identity(&p, &c, &ImageConfig { user: u.map(String::from), ..Default::default() }, passwd, group)
+        identity(
+            &p,
+            &c,
+            &ImageConfig {
+                user: u.map(String::from),
+                ..Default::default()
+            },
+            passwd,
+            group,
+        )
     };
-    assert_eq!(nonroot(json!({"runAsNonRoot": true, "runAsUser": 0}), None).unwrap_err().0, "container's runAsUser breaks non-root policy (pod: \"p_ns(u1)\", container: c)");
-    assert_eq!(nonroot(json!({"runAsNonRoot": true}), None).unwrap_err().0, "container has runAsNonRoot and image will run as root (pod: \"p_ns(u1)\", container: c)");
+    assert_eq!(
+        nonroot(json!({"runAsNonRoot": true, "runAsUser": 0}), None)
+            .unwrap_err()
+            .0,
+        "container's runAsUser breaks non-root policy (pod: \"p_ns(u1)\", container: c)"
+    );
+    assert_eq!(
+        nonroot(json!({"runAsNonRoot": true}), None).unwrap_err().0,
+        "container has runAsNonRoot and image will run as root (pod: \"p_ns(u1)\", container: c)"
+    );
     assert_eq!(nonroot(json!({"runAsNonRoot": true}), Some("www")).unwrap_err().0, "container has runAsNonRoot and image has non-numeric user (www), cannot verify user is non-root (pod: \"p_ns(u1)\", container: c)");
     assert!(nonroot(json!({"runAsNonRoot": true}), Some("33")).is_ok());
     assert!(nonroot(json!({"runAsNonRoot": true, "runAsUser": 5}), None).is_ok());

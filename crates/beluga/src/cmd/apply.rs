@@ -37,17 +37,26 @@ pub async fn run(a: Args) -> Result<i32> {
         defaults::apply(&mut checked);
         let errs = validation::validate_pod(&checked);
         if !errs.is_empty() {
-            bail!("{}", field::kubectl_message("Pod", podutil::name(&checked), &errs));
+            bail!(
+                "{}",
+                field::kubectl_message("Pod", podutil::name(&checked), &errs)
+            );
         }
     }
     let client = Client::new(&a.socket.socket);
     for p in pods {
-        let ns = p.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let ns = p
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let name = podutil::name(&p).to_string();
         let body = serde_json::to_vec(&p)?;
         match client.get_opt(&pods_path(Some(&ns), Some(&name))).await? {
             None => {
-                client.call(Method::POST, &pods_path(Some(&ns), None), Some(body)).await?;
+                client
+                    .call(Method::POST, &pods_path(Some(&ns), None), Some(body))
+                    .await?;
                 println!("pod/{name} created");
             }
             Some(existing) => {
@@ -61,11 +70,16 @@ pub async fn run(a: Args) -> Result<i32> {
                     a.node_name = b.node_name.clone();
                     a == b
                 };
-                if same_spec && want.metadata.labels == old.metadata.labels && want.metadata.annotations == old.metadata.annotations {
+                if same_spec
+                    && want.metadata.labels == old.metadata.labels
+                    && want.metadata.annotations == old.metadata.annotations
+                {
                     println!("pod/{name} unchanged");
                     continue;
                 }
-                client.call(Method::PUT, &pods_path(Some(&ns), Some(&name)), Some(body)).await?;
+                client
+                    .call(Method::PUT, &pods_path(Some(&ns), Some(&name)), Some(body))
+                    .await?;
                 println!("pod/{name} configured");
             }
         }

@@ -37,18 +37,35 @@ pub async fn run(a: Args) -> Result<i32> {
     if let Some(f) = &a.file {
         let text = super::read_source(f)?;
         for p in parse_pods(&text, f, ValidateMode::Ignore)?.pods {
-            targets.push((p.metadata.namespace.clone().unwrap_or_else(|| a.namespace.clone()), podutil::name(&p).to_string()));
+            targets.push((
+                p.metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| a.namespace.clone()),
+                podutil::name(&p).to_string(),
+            ));
         }
     } else {
         let mut it = a.args.iter();
         match it.next().map(String::as_str) {
             Some(r) if r.starts_with("pod/") || r.starts_with("pods/") => {
-                targets.push((a.namespace.clone(), r.split_once('/').map(|x| x.1).unwrap_or_default().to_string()));
+                targets.push((
+                    a.namespace.clone(),
+                    r.split_once('/')
+                        .map(|x| x.1)
+                        .unwrap_or_default()
+                        .to_string(),
+                ));
                 for r in it {
-                    targets.push((a.namespace.clone(), r.rsplit('/').next().unwrap_or(r).to_string()));
+                    targets.push((
+                        a.namespace.clone(),
+                        r.rsplit('/').next().unwrap_or(r).to_string(),
+                    ));
                 }
             }
-            Some("pod" | "pods" | "po") => targets.extend(it.map(|n| (a.namespace.clone(), n.clone()))),
+            Some("pod" | "pods" | "po") => {
+                targets.extend(it.map(|n| (a.namespace.clone(), n.clone())))
+            }
             Some(other) => bail!("the server doesn't have a resource type {other:?}"),
             None => bail!("You must provide one or more resources by argument or filename."),
         }
@@ -69,7 +86,11 @@ pub async fn run(a: Args) -> Result<i32> {
     for (ns, name) in &targets {
         let mut path = pods_path(Some(ns), Some(name));
         // Subscribe before deleting so the DELETED event cannot be missed.
-        let watch = if a.wait { Some(client.stream(&format!("{path}?watch=1")).await) } else { None };
+        let watch = if a.wait {
+            Some(client.stream(&format!("{path}?watch=1")).await)
+        } else {
+            None
+        };
         if grace >= 0 {
             path.push_str(&format!("?gracePeriodSeconds={grace}"));
         }

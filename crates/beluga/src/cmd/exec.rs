@@ -70,7 +70,11 @@ fn window() -> (u16, u16) {
 
 pub async fn run(a: Args) -> Result<i32> {
     let pod = a.pod.strip_prefix("pod/").unwrap_or(&a.pod).to_string();
-    let mut q: Vec<String> = a.command.iter().map(|c| format!("command={}", encode(c))).collect();
+    let mut q: Vec<String> = a
+        .command
+        .iter()
+        .map(|c| format!("command={}", encode(c)))
+        .collect();
     if let Some(c) = &a.container {
         q.push(format!("container={}", encode(c)));
     }
@@ -85,12 +89,20 @@ pub async fn run(a: Args) -> Result<i32> {
         let (c, r) = window();
         q.push(format!("tty=true&cols={c}&rows={r}"));
     }
-    let path = format!("{}/exec?{}", pods_path(Some(&a.namespace), Some(&pod)), q.join("&"));
+    let path = format!(
+        "{}/exec?{}",
+        pods_path(Some(&a.namespace), Some(&pod)),
+        q.join("&")
+    );
     let client = Client::new(&a.socket.socket);
     let upgraded = client.upgrade(&path).await?;
     let io = hyper_util::rt::TokioIo::new(upgraded);
     let (mut rd, mut wr) = tokio::io::split(io);
-    let _raw = if tty { RawMode::enable() } else { RawMode(None) };
+    let _raw = if tty {
+        RawMode::enable()
+    } else {
+        RawMode(None)
+    };
     if a.stdin {
         tokio::spawn(async move {
             let mut stdin = tokio::io::stdin();

@@ -45,7 +45,12 @@ pub async fn run(a: Args) -> Result<i32> {
     }
 }
 
-async fn get_pods(client: &Client, ns: Option<&str>, names: &[String], output: Option<&str>) -> Result<i32> {
+async fn get_pods(
+    client: &Client,
+    ns: Option<&str>,
+    names: &[String],
+    output: Option<&str>,
+) -> Result<i32> {
     let mut pods: Vec<Pod> = Vec::new();
     let mut code = 0;
     if names.is_empty() {
@@ -55,7 +60,10 @@ async fn get_pods(client: &Client, ns: Option<&str>, names: &[String], output: O
         }
     } else {
         for n in names {
-            match client.get_opt(&pods_path(Some(ns.unwrap_or("default")), Some(n))).await? {
+            match client
+                .get_opt(&pods_path(Some(ns.unwrap_or("default")), Some(n)))
+                .await?
+            {
                 Some(v) => pods.push(serde_json::from_value(v)?),
                 None => {
                     eprintln!("Error from server (NotFound): pods {n:?} not found");
@@ -126,12 +134,18 @@ async fn get_events(client: &Client, ns: Option<&str>, output: Option<&str>) -> 
         return Ok(0);
     }
     let now = Timestamp::now();
-    let mut rows = vec![["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"].map(String::from).to_vec()];
+    let mut rows = vec![["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+        .map(String::from)
+        .to_vec()];
     if ns.is_none() {
         rows[0].insert(0, "NAMESPACE".into());
     }
     for e in items {
-        let last = e["lastTimestamp"].as_str().and_then(|t| t.parse::<Timestamp>().ok()).map(|t| human_duration(now.duration_since(t))).unwrap_or_else(|| "<unknown>".into());
+        let last = e["lastTimestamp"]
+            .as_str()
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .map(|t| human_duration(now.duration_since(t)))
+            .unwrap_or_else(|| "<unknown>".into());
         let mut row = vec![
             last,
             e["type"].as_str().unwrap_or("").to_string(),
@@ -140,7 +154,13 @@ async fn get_events(client: &Client, ns: Option<&str>, output: Option<&str>) -> 
             e["message"].as_str().unwrap_or("").to_string(),
         ];
         if ns.is_none() {
-            row.insert(0, e["metadata"]["namespace"].as_str().unwrap_or("").to_string());
+            row.insert(
+                0,
+                e["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            );
         }
         rows.push(row);
     }

@@ -48,7 +48,11 @@ fn human_size(b: u64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    if i == 0 { format!("{b}B") } else { format!("{v:.3}{}", units[i]).replace(".000", "") }
+    if i == 0 {
+        format!("{b}B")
+    } else {
+        format!("{v:.3}{}", units[i]).replace(".000", "")
+    }
 }
 
 pub async fn run(a: Args) -> Result<i32> {

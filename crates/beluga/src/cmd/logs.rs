@@ -40,22 +40,49 @@ pub async fn run(a: Args) -> Result<i32> {
     let pod = a.pod.strip_prefix("pod/").unwrap_or(&a.pod).to_string();
     let client = Client::new(&a.socket.socket);
     let containers: Vec<Option<String>> = if a.all_containers {
-        let p = client.json(hyper::Method::GET, &pods_path(Some(&a.namespace), Some(&pod)), None).await?;
-        let names = |k: &str| -> Vec<String> { p["spec"][k].as_array().map(|cs| cs.iter().filter_map(|c| c["name"].as_str().map(String::from)).collect()).unwrap_or_default() };
-        names("initContainers").into_iter().chain(names("containers")).map(Some).collect()
+        let p = client
+            .json(
+                hyper::Method::GET,
+                &pods_path(Some(&a.namespace), Some(&pod)),
+                None,
+            )
+            .await?;
+        let names = |k: &str| -> Vec<String> {
+            p["spec"][k]
+                .as_array()
+                .map(|cs| {
+                    cs.iter()
+                        .filter_map(|c| c["name"].as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        names("initContainers")
+            .into_iter()
+            .chain(names("containers"))
+            .map(Some)
+            .collect()
     } else {
         vec![a.container.clone()]
     };
     let mut tasks = Vec::new();
     for c in containers {
-        let mut q = vec![format!("follow={}", a.follow), format!("previous={}", a.previous), format!("timestamps={}", a.timestamps)];
+        let mut q = vec![
+            format!("follow={}", a.follow),
+            format!("previous={}", a.previous),
+            format!("timestamps={}", a.timestamps),
+        ];
         if a.tail >= 0 {
             q.push(format!("tailLines={}", a.tail));
         }
         if let Some(c) = &c {
             q.push(format!("container={}", encode(c)));
         }
-        let path = format!("{}/log?{}", pods_path(Some(&a.namespace), Some(&pod)), q.join("&"));
+        let path = format!(
+            "{}/log?{}",
+            pods_path(Some(&a.namespace), Some(&pod)),
+            q.join("&")
+        );
         let prefix = (a.prefix).then(|| format!("[pod/{pod}/{}] ", c.clone().unwrap_or_default()));
         let body = match client.stream(&path).await {
             Ok(b) => b,

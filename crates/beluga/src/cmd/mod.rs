@@ -18,6 +18,7 @@ pub fn read_source(file: &str) -> anyhow::Result<String> {
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
         Ok(s)
     } else {
-        std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("the path {file:?} does not exist or cannot be read: {e}"))
+        std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("the path {file:?} does not exist or cannot be read: {e}"))
     }
 }

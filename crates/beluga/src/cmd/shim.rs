@@ -17,8 +17,21 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> i32 {
-    let name = a.runtime_path.file_name().and_then(|n| n.to_str()).unwrap_or("runc").to_string();
-    let opts = ShimOptions { pod_dir: a.pod_dir, hostname: a.hostname, runtime: OciRuntime { name, path: a.runtime_path, state_root: a.runtime_root } };
+    let name = a
+        .runtime_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("runc")
+        .to_string();
+    let opts = ShimOptions {
+        pod_dir: a.pod_dir,
+        hostname: a.hostname,
+        runtime: OciRuntime {
+            name,
+            path: a.runtime_path,
+            state_root: a.runtime_root,
+        },
+    };
     match shim::main(opts) {
         Ok(()) => 0,
         Err(e) => {

@@ -31,12 +31,26 @@ fn parse_for(s: &str) -> Result<Want> {
     }
     if let Some(c) = s.strip_prefix("condition=") {
         let (name, value) = c.split_once('=').unwrap_or((c, "true"));
-        return Ok(Want::Condition(name.to_ascii_lowercase(), value.to_ascii_lowercase()));
+        return Ok(Want::Condition(
+            name.to_ascii_lowercase(),
+            value.to_ascii_lowercase(),
+        ));
     }
     if let Some(j) = s.strip_prefix("jsonpath=") {
-        let (path, value) = j.rsplit_once('=').ok_or_else(|| anyhow::anyhow!("jsonpath wait format must be --for=jsonpath='{{.status.readyReplicas}}'=3"))?;
-        let path = path.trim_matches('\'').trim_start_matches('{').trim_end_matches('}').trim_start_matches('.');
-        return Ok(Want::JsonPath(path.split('.').map(String::from).collect(), value.to_string()));
+        let (path, value) = j.rsplit_once('=').ok_or_else(|| {
+            anyhow::anyhow!(
+                "jsonpath wait format must be --for=jsonpath='{{.status.readyReplicas}}'=3"
+            )
+        })?;
+        let path = path
+            .trim_matches('\'')
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .trim_start_matches('.');
+        return Ok(Want::JsonPath(
+            path.split('.').map(String::from).collect(),
+            value.to_string(),
+        ));
     }
     bail!("unrecognized condition: {s:?}")
 }
@@ -44,9 +58,12 @@ fn parse_for(s: &str) -> Result<Want> {
 fn met(want: &Want, pod: &serde_json::Value) -> bool {
     match want {
         Want::Delete => false,
-        Want::Condition(name, value) => pod["status"]["conditions"]
-            .as_array()
-            .is_some_and(|cs| cs.iter().any(|c| c["type"].as_str().map(str::to_ascii_lowercase).as_deref() == Some(name) && c["status"].as_str().map(str::to_ascii_lowercase).as_deref() == Some(value))),
+        Want::Condition(name, value) => pod["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c["type"].as_str().map(str::to_ascii_lowercase).as_deref() == Some(name)
+                    && c["status"].as_str().map(str::to_ascii_lowercase).as_deref() == Some(value)
+            })
+        }),
         Want::JsonPath(path, value) => {
             let mut v = pod;
             for p in path {
@@ -54,14 +71,21 @@ fn met(want: &Want, pod: &serde_json::Value) -> bool {
             }
             match v {
                 serde_json::Value::String(s) => s == value,
-                other => other.to_string() == *value,
+                other => {
+                    serde_json::from_str::<serde_json::Value>(value).is_ok_and(|v| &v == other)
+                }
             }
         }
     }
 }
 
 pub async fn run(a: Args) -> Result<i32> {
-    let name = a.target.strip_prefix("pod/").or_else(|| a.target.strip_prefix("pods/")).unwrap_or(&a.target).to_string();
+    let name = a
+        .target
+        .strip_prefix("pod/")
+        .or_else(|| a.target.strip_prefix("pods/"))
+        .unwrap_or(&a.target)
+        .to_string();
     let want = parse_for(&a.for_)?;
     let client = Client::new(&a.socket.socket);
     let path = pods_path(Some(&a.namespace), Some(&name));

@@ -16,7 +16,10 @@ pub fn bin() -> &'static str {
 }
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 pub fn is_root() -> bool {
@@ -28,7 +31,11 @@ pub fn rootfs() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("beluga-test-rootfs-{}", std::process::id()));
-        let st = Command::new("sh").arg(workspace().join("scripts/busybox-rootfs.sh")).arg(&dir).status().expect("running busybox-rootfs.sh");
+        let st = Command::new("sh")
+            .arg(workspace().join("scripts/busybox-rootfs.sh"))
+            .arg(&dir)
+            .status()
+            .expect("running busybox-rootfs.sh");
         assert!(st.success(), "building the busybox rootfs failed");
         dir
     })
@@ -45,7 +52,12 @@ impl Daemon {
     /// Starts a daemon with a short crash-loop back-off, with the busybox image imported.
     /// Returns None (and the test passes vacuously with a note) when not root.
     pub fn start() -> Option<Daemon> {
-        Self::start_with(&["--crash-loop-backoff-initial", "1s", "--crash-loop-backoff-max", "4s"])
+        Self::start_with(&[
+            "--crash-loop-backoff-initial",
+            "1s",
+            "--crash-loop-backoff-max",
+            "4s",
+        ])
     }
 
     pub fn start_with(extra: &[&str]) -> Option<Daemon> {
@@ -53,7 +65,10 @@ impl Daemon {
             eprintln!("skipped: needs root (namespaces, mounts, an OCI runtime)");
             return None;
         }
-        let root = tempfile::Builder::new().prefix("beluga-test-").tempdir().expect("tempdir");
+        let root = tempfile::Builder::new()
+            .prefix("beluga-test-")
+            .tempdir()
+            .expect("tempdir");
         let socket = root.path().join("api.sock");
         let log = root.path().join("daemon.log");
         let logf = std::fs::File::create(&log).expect("daemon log");
@@ -69,13 +84,28 @@ impl Daemon {
             .stderr(logf)
             .spawn()
             .expect("starting the daemon");
-        let d = Daemon { root, socket, child: Some(child), log };
+        let d = Daemon {
+            root,
+            socket,
+            child: Some(child),
+            log,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::os::unix::net::UnixStream::connect(&d.socket).is_err() {
-            assert!(Instant::now() < deadline, "daemon did not come up:\n{}", d.daemon_log());
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not come up:\n{}",
+                d.daemon_log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        d.ok(&["image", "import", rootfs().to_str().unwrap(), "--tag", IMAGE]);
+        d.ok(&[
+            "image",
+            "import",
+            rootfs().to_str().unwrap(),
+            "--tag",
+            IMAGE,
+        ]);
         Some(d)
     }
 
@@ -100,19 +130,39 @@ impl Daemon {
     /// Runs and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert!(o.status.success(), "beluga {args:?} failed: {}\n{}", String::from_utf8_lossy(&o.stderr), String::from_utf8_lossy(&o.stdout));
+        assert!(
+            o.status.success(),
+            "beluga {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&o.stderr),
+            String::from_utf8_lossy(&o.stdout)
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
     pub fn apply_output(&self, yaml: &str) -> Output {
-        let mut child = self.cmd(&["apply", "-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("apply");
-        child.stdin.take().expect("stdin").write_all(yaml.as_bytes()).expect("write manifest");
+        let mut child = self
+            .cmd(&["apply", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("apply");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(yaml.as_bytes())
+            .expect("write manifest");
         child.wait_with_output().expect("apply output")
     }
 
     pub fn apply(&self, yaml: &str) -> String {
         let o = self.apply_output(yaml);
-        assert!(o.status.success(), "apply failed: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "apply failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
@@ -121,7 +171,13 @@ impl Daemon {
     }
 
     /// Polls the pod until `pred` holds (tests only; the product uses watches).
-    pub fn wait_pod(&self, name: &str, timeout: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub fn wait_pod(
+        &self,
+        name: &str,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let o = self.run(&["get", "pod", name, "-o", "json"]);
@@ -134,27 +190,40 @@ impl Daemon {
                     panic!("timed out waiting for {what} on pod {name}; last status:\n{}\n--- daemon log tail ---\n{}", serde_json::to_string_pretty(&v["status"]).unwrap_or_default(), tail(&self.daemon_log(), 40));
                 }
             } else if Instant::now() > deadline {
-                panic!("timed out waiting for {what}: {}", String::from_utf8_lossy(&o.stderr));
+                panic!(
+                    "timed out waiting for {what}: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     pub fn wait_phase(&self, name: &str, phase: &str, timeout: Duration) -> Value {
-        self.wait_pod(name, timeout, &format!("phase {phase}"), |p| p["status"]["phase"] == phase)
+        self.wait_pod(name, timeout, &format!("phase {phase}"), |p| {
+            p["status"]["phase"] == phase
+        })
     }
 
     /// Waits until every regular container (and sidecar) is running and ready.
     pub fn wait_running(&self, name: &str) -> Value {
         self.wait_pod(name, Duration::from_secs(30), "all containers ready", |p| {
-            p["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+            p["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
         })
     }
 
     /// The `get pods` row of a pod: [NAME, READY, STATUS, RESTARTS, AGE].
     pub fn row(&self, name: &str) -> Vec<String> {
         let out = self.ok(&["get", "pods", name]);
-        out.lines().nth(1).unwrap_or("").split_whitespace().map(String::from).collect()
+        out.lines()
+            .nth(1)
+            .unwrap_or("")
+            .split_whitespace()
+            .map(String::from)
+            .collect()
     }
 
     pub fn exec(&self, pod: &str, container: &str, cmd: &[&str]) -> Output {
@@ -176,14 +245,22 @@ impl Daemon {
 
     pub fn restart(&mut self) {
         self.stop();
-        let logf = std::fs::OpenOptions::new().append(true).open(&self.log).expect("daemon log");
+        let logf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .expect("daemon log");
         let child = Command::new(bin())
             .arg("daemon")
             .arg("--root")
             .arg(self.state_dir())
             .arg("--socket")
             .arg(&self.socket)
-            .args(["--crash-loop-backoff-initial", "1s", "--crash-loop-backoff-max", "4s"])
+            .args([
+                "--crash-loop-backoff-initial",
+                "1s",
+                "--crash-loop-backoff-max",
+                "4s",
+            ])
             .env("BELUGA_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(logf)
@@ -210,7 +287,11 @@ impl Drop for Daemon {
         // Never leave a mount of ours on the machine, whatever the test did.
         let prefix = self.root.path().to_string_lossy().into_owned();
         let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut points: Vec<&str> = mi.lines().filter_map(|l| l.split_whitespace().nth(4)).filter(|m| m.starts_with(&prefix)).collect();
+        let mut points: Vec<&str> = mi
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(4))
+            .filter(|m| m.starts_with(&prefix))
+            .collect();
         points.sort_by_key(|p| std::cmp::Reverse(p.len()));
         for p in points {
             let _ = rustix::mount::unmount(p, rustix::mount::UnmountFlags::DETACH);
@@ -233,13 +314,19 @@ pub fn stderr(o: &Output) -> String {
 
 /// A condition's (status, reason, message).
 pub fn condition(p: &Value, kind: &str) -> (String, String, String) {
-    let c = p["status"]["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == kind).cloned()).unwrap_or_default();
+    let c = p["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == kind).cloned())
+        .unwrap_or_default();
     let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
     (s("status"), s("reason"), s("message"))
 }
 
 pub fn status_of<'a>(p: &'a Value, list: &str, name: &str) -> &'a Value {
-    p["status"][list].as_array().and_then(|l| l.iter().find(|c| c["name"] == name)).unwrap_or(&Value::Null)
+    p["status"][list]
+        .as_array()
+        .and_then(|l| l.iter().find(|c| c["name"] == name))
+        .unwrap_or(&Value::Null)
 }
 
 /// Lines `<uptime> <name> <event>` appended to a shared file, as spec §13.0's harness records order.
@@ -247,11 +334,17 @@ pub fn order_log(text: &str) -> Vec<(f64, String, String)> {
     text.lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace();
-            Some((f.next()?.parse().ok()?, f.next()?.to_string(), f.next()?.to_string()))
+            Some((
+                f.next()?.parse().ok()?,
+                f.next()?.to_string(),
+                f.next()?.to_string(),
+            ))
         })
         .collect()
 }
 
 pub fn index_of(log: &[(f64, String, String)], name: &str, event: &str) -> usize {
-    log.iter().position(|(_, n, e)| n == name && e == event).unwrap_or_else(|| panic!("{name} {event} not in {log:?}"))
+    log.iter()
+        .position(|(_, n, e)| n == name && e == event)
+        .unwrap_or_else(|| panic!("{name} {event} not in {log:?}"))
 }

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what beluga and its tests need on Debian (run as root): the OCI runtimes and
+# busybox-static (the test image). Rust (cargo) must already be there.
+set -euo pipefail
+need=()
+for pkg in runc crun busybox-static tar; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
