@@ -490,9 +490,9 @@ mod tests {
             "      Exit Code:    1\n",
             "    Restart Count:  2\n",
             "      /d from d (rw)\n",
-            "  Ready   True \n",
+            "  Ready  True \n",
             "Events:                      <none>\n",
-            "    Type:       EmptyDir (a temporary directory that shares a pod's lifetime)\n",
+            "    Type:        EmptyDir (a temporary directory that shares a pod's lifetime)\n",
         ] {
             assert!(out.contains(want), "missing {want:?} in\n{out}");
         }
