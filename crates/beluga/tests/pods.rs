@@ -168,6 +168,12 @@ fn containers_share_localhost_and_volumes_but_not_processes_or_files() {
         stdout(&d.exec("duo", "b", &["cat", "/data/note"])),
         "from-a\n"
     );
+    // IPC is shared: a POSIX message queue made in one container is seen in the other.
+    assert!(d
+        .exec("duo", "a", &["touch", "/dev/mqueue/q"])
+        .status
+        .success());
+    assert_eq!(stdout(&d.exec("duo", "b", &["ls", "/dev/mqueue"])), "q\n");
     let o = d.exec("duo", "b", &["cat", "/private"]);
     assert!(!o.status.success(), "b must not see a's root filesystem");
     let ps = stdout(&d.exec("duo", "a", &["ps", "-o", "pid,args"]));

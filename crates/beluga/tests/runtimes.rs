@@ -1,0 +1,52 @@
+//! The OCI runtime layer against both binaries where the host allows it (DESIGN.md: crun where it
+//! can run, runc where crun refuses the cgroup layout, `--runtime` overrides).
+
+mod common;
+use beluga_runtime::oci_runtime::{cgroup_layout, OciRuntime};
+use common::*;
+
+#[test]
+fn choice_follows_the_cgroup_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, crun_ok) = cgroup_layout();
+    let (rt, why) = OciRuntime::choose(None, dir.path()).expect("a runtime is installed");
+    if crun_ok {
+        assert_eq!(rt.name, "crun", "{why}");
+    } else {
+        assert_eq!(rt.name, "runc", "{why}");
+        assert!(why.contains("crun refuses"), "{why}");
+    }
+    assert!(why.contains(layout) || why.contains("--runtime"), "{why}");
+    let (forced, why) = OciRuntime::choose(Some("runc"), dir.path()).unwrap();
+    assert_eq!(
+        (forced.name.as_str(), why.as_str()),
+        ("runc", "--runtime runc")
+    );
+    assert!(OciRuntime::choose(Some("/nonexistent/runtime"), dir.path())
+        .is_ok_and(|(r, _)| r.name == "runtime"));
+}
+
+/// A pod runs under each runtime this host can use.
+#[test]
+fn pods_run_under_each_usable_runtime() {
+    let (_, crun_ok) = cgroup_layout();
+    let mut runtimes = vec!["runc"];
+    if crun_ok && std::path::Path::new("/usr/bin/crun").exists() {
+        runtimes.push("crun");
+    } else {
+        eprintln!("crun refuses this host's cgroup layout: testing runc only");
+    }
+    for rt in runtimes {
+        let Some(d) = Daemon::start_with(&["--runtime", rt]) else {
+            return;
+        };
+        d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: rt}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
+        let p = d.wait_running("rt");
+        let id = status_of(&p, "containerStatuses", "c")["containerID"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(id.starts_with(&format!("{rt}://")), "{id}");
+        assert_eq!(stdout(&d.exec("rt", "c", &["hostname"])), "rt\n");
+    }
+}
