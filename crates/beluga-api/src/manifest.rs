@@ -2,7 +2,6 @@
 //! misplaced field reported by its path, as the apiserver's strict field validation does.
 
 use crate::Pod;
-use serde::Deserialize;
 
 /// kubectl's `--validate` modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -129,14 +128,7 @@ pub fn parse_pods(
                 api_version,
             });
         }
-        let mut unknown = Vec::new();
-        let pod: Pod = serde_ignored::deserialize(&obj, |path| unknown.push(kube_path(&path)))
-            .map_err(|e| ManifestError::Decode {
-                source_name: source_name.to_string(),
-                message: e.to_string(),
-            })?;
-        // The apiserver drops `status` on create; it is never an unknown field.
-        unknown.retain(|p| !p.starts_with("status"));
+        let (pod, unknown) = decode(&obj, source_name)?;
         if !unknown.is_empty() {
             match mode {
                 ValidateMode::Strict => {
@@ -176,26 +168,33 @@ fn kube_path(path: &serde_ignored::Path<'_>) -> String {
     }
 }
 
+/// Decodes one object into a Pod, collecting the paths of unknown fields (except `status`,
+/// which the apiserver drops on create).
+fn decode(obj: &serde_json::Value, source_name: &str) -> Result<(Pod, Vec<String>), ManifestError> {
+    let mut unknown = Vec::new();
+    let pod: Pod =
+        serde_ignored::deserialize(obj, |path| unknown.push(kube_path(&path))).map_err(|e| {
+            ManifestError::Decode {
+                source_name: source_name.to_string(),
+                message: e.to_string(),
+            }
+        })?;
+    unknown.retain(|p| !p.starts_with("status"));
+    Ok((pod, unknown))
+}
+
 /// Parses a single JSON Pod (the daemon's request bodies), strictly.
 pub fn pod_from_json(body: &[u8]) -> Result<Pod, ManifestError> {
+    let source_name = "request body".to_string();
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ManifestError::Syntax {
-            source_name: "request body".into(),
+            source_name: source_name.clone(),
             message: e.to_string(),
         })?;
-    let mut unknown = Vec::new();
-    let pod = Pod::deserialize(serde_ignored::Deserializer::new(
-        &value,
-        &mut |p: serde_ignored::Path<'_>| unknown.push(kube_path(&p)),
-    ))
-    .map_err(|e| ManifestError::Decode {
-        source_name: "request body".into(),
-        message: e.to_string(),
-    })?;
-    unknown.retain(|p| !p.starts_with("status"));
+    let (pod, unknown) = decode(&value, &source_name)?;
     if !unknown.is_empty() {
         return Err(ManifestError::UnknownFields {
-            source_name: "request body".into(),
+            source_name,
             fields: unknown,
         });
     }

@@ -91,14 +91,7 @@ fn load_docker(
             .ok_or_else(|| ImageError::InvalidArchive(format!("missing {config_name}")))?;
         let config_bytes = std::fs::read(config_path).ctx(|| "reading config".into())?;
         let (config_digest, config) = store.put_config(&config_bytes, None)?;
-        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|d| d.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let diff_ids = diff_ids(&config);
         let layers: Vec<(String, Option<String>)> = m["Layers"]
             .as_array()
             .map(|a| {
@@ -136,6 +129,18 @@ fn load_docker(
         }
     }
     Ok(out)
+}
+
+/// `rootfs.diff_ids` of an image config, bottom layer first.
+fn diff_ids(config: &serde_json::Value) -> Vec<String> {
+    config["rootfs"]["diff_ids"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn blob_name(digest: &str) -> String {
@@ -193,14 +198,7 @@ fn load_oci(
             &std::fs::read(config_path).ctx(|| "reading config".into())?,
             Some(&config_digest),
         )?;
-        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|d| d.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let diff_ids = diff_ids(&config);
         let layers: Vec<(String, Option<String>)> = manifest["layers"]
             .as_array()
             .map(|a| {

@@ -179,6 +179,20 @@ impl Daemon {
         let _ = self.watch.send(WatchEvent { kind, pod });
     }
 
+    /// After a spec or deletion change: persist, wake the worker (and any waiter), announce.
+    fn changed(&self, h: &PodHandle) -> Pod {
+        let _ = h.persist();
+        h.wake.notify_one();
+        h.exited.notify_waiters();
+        let mut out = h.current(&self.runtime.name);
+        out.metadata.resource_version = Some(self.next_rv());
+        let _ = self.watch.send(WatchEvent {
+            kind: "MODIFIED",
+            pod: out.clone(),
+        });
+        out
+    }
+
     pub fn forget(&self, h: &PodHandle) {
         let key = {
             let st = h.lock();
@@ -314,15 +328,7 @@ impl Daemon {
             pod.status = None;
             st.pod = pod;
         }
-        let _ = h.persist();
-        h.wake.notify_one();
-        let mut out = h.current(&self.runtime.name);
-        out.metadata.resource_version = Some(self.next_rv());
-        let _ = self.watch.send(WatchEvent {
-            kind: "MODIFIED",
-            pod: out.clone(),
-        });
-        Ok(out)
+        Ok(self.changed(&h))
     }
 
     /// `DELETE /pods/{name}`: marks the pod (a later delete may only shorten the grace period).
@@ -346,16 +352,7 @@ impl Daemon {
                 st.pod.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
             }
         }
-        let _ = h.persist();
-        h.wake.notify_one();
-        h.exited.notify_waiters();
-        let mut out = h.current(&self.runtime.name);
-        out.metadata.resource_version = Some(self.next_rv());
-        let _ = self.watch.send(WatchEvent {
-            kind: "MODIFIED",
-            pod: out.clone(),
-        });
-        Ok(out)
+        Ok(self.changed(&h))
     }
 
     /// Re-adopts the pods found on disk: their shims are reconnected when alive; otherwise the

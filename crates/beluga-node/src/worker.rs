@@ -17,6 +17,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn, Instrument};
 
+/// The pod's `terminationGracePeriodSeconds` (defaulted to 30).
+fn pod_grace(pod: &Pod) -> Duration {
+    let secs = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30);
+    Duration::from_secs(secs.max(0) as u64)
+}
+
 /// kubelet's requeue after a failed sync (spec §1, ≈10 s).
 const RETRY: Duration = Duration::from_secs(10);
 /// The floor of any container's stop timeout (spec §4.5, §7.5).
@@ -85,13 +95,7 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
 
     if plan.kill_pod && !plan.create_sandbox {
         // The pod is finished (§2.1.5, §4.4): stop what still runs, then tear the sandbox down.
-        let grace = Duration::from_secs(
-            pod.spec
-                .as_ref()
-                .and_then(|s| s.termination_grace_period_seconds)
-                .unwrap_or(30)
-                .max(0) as u64,
-        );
+        let grace = pod_grace(&pod);
         kill_all(d, h, grace).await;
         teardown(d, h).await;
         h.lock().terminal = true;
@@ -129,13 +133,7 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
                 k.message.clone(),
             );
         }
-        let grace = Duration::from_secs(
-            pod.spec
-                .as_ref()
-                .and_then(|s| s.termination_grace_period_seconds)
-                .unwrap_or(30)
-                .max(0) as u64,
-        );
+        let grace = pod_grace(&pod);
         stop_container(d, h, &k.id, grace).await;
     }
     let mut requeue: Option<Duration> = None;
@@ -176,26 +174,11 @@ async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Result<(), Strin
     if h.dir.ns("net").exists() {
         teardown(d, h).await;
     }
-    volumes::setup_pod_volumes(&pod, &h.dir).map_err(|e| e.to_string())?;
-    for v in pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.volumes.as_ref())
-        .into_iter()
-        .flatten()
-    {
-        if let Some(hp) = v.host_path.as_ref() {
-            if let Err(e) = volumes::check_host_path(
-                &v.name,
-                std::path::Path::new(&hp.path),
-                hp.type_.as_deref().unwrap_or(""),
-            ) {
-                let mut st = h.lock();
-                st.events
-                    .record(&pod, None, "Warning", "FailedMount", e.to_string());
-                return Err(e.to_string());
-            }
-        }
+    if let Err(e) = volumes::setup_pod_volumes(&pod, &h.dir) {
+        h.lock()
+            .events
+            .record(&pod, None, "Warning", "FailedMount", e.to_string());
+        return Err(e.to_string());
     }
     let hostname = podutil::hostname(&pod);
     let sandbox = h.dir.sandbox();
@@ -796,10 +779,23 @@ async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration) {
 }
 
 /// Stops the shim and removes the sandbox's namespaces and mounts (volumes stay for the pod).
-async fn teardown(_d: &Arc<Daemon>, h: &Arc<PodHandle>) {
+/// Every runtime container of the pod is deleted here too, whatever the shim managed to do
+/// before it went (an exit's own delete may race with the shutdown).
+async fn teardown(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
     let _ = shim_client(h).call(&Request::Shutdown).await;
+    let ids: Vec<String> = h
+        .lock()
+        .observed
+        .instances
+        .iter()
+        .map(|i| i.id.clone())
+        .collect();
     let dir = h.dir.clone();
+    let runtime = d.runtime.clone();
     let _ = tokio::task::spawn_blocking(move || {
+        for id in ids {
+            let _ = runtime.delete_force(&id);
+        }
         // Any container bundle still mounted (a container that never exited cleanly).
         volumes::unmount_below(&dir.path().join(".containers"));
         shim::teardown_sandbox(&dir);

@@ -92,7 +92,8 @@ pub fn check_host_path(volume: &str, path: &Path, kind: &str) -> Result<(), Moun
     }
 }
 
-/// Creates every emptyDir of the pod (tmpfs for `medium: Memory`, sized by `sizeLimit`).
+/// Prepares the pod's volumes before any container starts: every emptyDir (tmpfs for
+/// `medium: Memory`, sized by `sizeLimit`) and every hostPath type check.
 pub fn setup_pod_volumes(pod: &Pod, dir: &PodDir) -> Result<(), MountError> {
     for v in pod
         .spec
@@ -101,6 +102,13 @@ pub fn setup_pod_volumes(pod: &Pod, dir: &PodDir) -> Result<(), MountError> {
         .into_iter()
         .flatten()
     {
+        if let Some(hp) = v.host_path.as_ref() {
+            check_host_path(
+                &v.name,
+                Path::new(&hp.path),
+                hp.type_.as_deref().unwrap_or(""),
+            )?;
+        }
         let Some(ed) = v.empty_dir.as_ref() else {
             continue;
         };
