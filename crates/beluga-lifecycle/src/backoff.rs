@@ -62,6 +62,13 @@ impl Backoff {
         (elapsed < e.backoff).then(|| e.backoff - elapsed)
     }
 
+    /// Image-pull back-off: Some(remaining) while `now` is within the delay since the last bump.
+    pub fn remaining_since_update(&self, key: &str, now: Timestamp) -> Option<Duration> {
+        let e = self.entries.get(key)?;
+        let elapsed = since(now, e.last_update);
+        (elapsed < e.backoff).then(|| e.backoff - elapsed)
+    }
+
     /// The current delay for a key (the `back-off 20s` of the waiting message).
     pub fn current(&self, key: &str) -> Option<Duration> {
         self.entries.get(key).map(|e| e.backoff)
@@ -169,6 +176,24 @@ mod tests {
         assert_eq!(
             waiting_message(Duration::from_secs(20), "c", "p_default(u)"),
             "back-off 20s restarting failed container=c pod=p_default(u)"
+        );
+    }
+
+    // spec §1 image pull back-off: 10 s, then doubling, measured from the last failure.
+    #[test]
+    fn pull_backoff() {
+        let mut b = Backoff::default();
+        assert_eq!(b.remaining_since_update("img", t(0)), None);
+        b.next("img", t(0), t(0));
+        assert_eq!(
+            b.remaining_since_update("img", t(4)),
+            Some(Duration::from_secs(6))
+        );
+        assert_eq!(b.remaining_since_update("img", t(10)), None);
+        b.next("img", t(10), t(10));
+        assert_eq!(
+            b.remaining_since_update("img", t(25)),
+            Some(Duration::from_secs(5))
         );
     }
 

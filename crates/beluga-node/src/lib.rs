@@ -230,6 +230,7 @@ impl Daemon {
                 status,
                 events: Default::default(),
                 backoff: Backoff::new(self.cfg.backoff_initial, self.cfg.backoff_max),
+                pull_backoff: Backoff::default(),
                 removing: false,
             }),
             wake: Notify::new(),

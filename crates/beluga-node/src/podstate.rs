@@ -39,6 +39,8 @@ pub struct PodState {
     pub status: Option<PodStatus>,
     pub events: Events,
     pub backoff: Backoff,
+    /// Image-pull back-off per `<pod uid>_<image>` (10 s → 300 s, spec §1).
+    pub pull_backoff: Backoff,
     /// A worker is tearing the pod down; nothing else may start containers.
     pub removing: bool,
 }

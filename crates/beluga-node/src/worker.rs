@@ -344,6 +344,74 @@ fn set_waiting(
     }
 }
 
+/// The image is not in the store. `Never`: `ErrImageNeverPull`. Otherwise a pull is attempted (and
+/// fails: registry pulls are not implemented yet) with kubelet's image back-off: `ErrImagePull`
+/// on each attempt, `ImagePullBackOff` while waiting for the next. Returns when to look again.
+fn image_missing(
+    h: &PodHandle,
+    pod: &Pod,
+    c: &Container,
+    image: &str,
+    now: beluga_api::k8s_openapi::jiff::Timestamp,
+) -> Duration {
+    if c.image_pull_policy.as_deref() == Some("Never") {
+        let msg = format!("Container image {image:?} is not present with pull policy of Never");
+        set_waiting(
+            h,
+            &c.name,
+            "ErrImageNeverPull",
+            msg.clone(),
+            Some(("Warning", "ErrImageNeverPull", msg)),
+        );
+        return RETRY;
+    }
+    let key = format!("{}_{image}", podutil::uid(pod));
+    let remaining = h.lock().pull_backoff.remaining_since_update(&key, now);
+    if let Some(rem) = remaining {
+        let msg = format!("Back-off pulling image {image:?}");
+        set_waiting(
+            h,
+            &c.name,
+            "ImagePullBackOff",
+            msg.clone(),
+            Some(("Normal", "BackOff", msg)),
+        );
+        return rem;
+    }
+    let err = format!("failed to pull image {image:?}: pulling from registries is not supported yet; add it with `beluga image import` or `beluga image load`");
+    {
+        let mut st = h.lock();
+        st.pull_backoff.next(&key, now, now);
+        st.events.record(
+            pod,
+            Some(&c.name),
+            "Normal",
+            "Pulling",
+            format!("Pulling image {image:?}"),
+        );
+        st.events.record(
+            pod,
+            Some(&c.name),
+            "Warning",
+            "Failed",
+            format!("Failed to pull image {image:?}: {err}"),
+        );
+    }
+    set_waiting(
+        h,
+        &c.name,
+        "ErrImagePull",
+        err,
+        Some(("Warning", "Failed", "Error: ErrImagePull".into())),
+    );
+    // Look again within the back-off, so the status shows ImagePullBackOff as kubelet's does.
+    h.lock()
+        .pull_backoff
+        .current(&key)
+        .map(|d| d / 2)
+        .unwrap_or(RETRY)
+}
+
 /// kubelet's `startContainer` (spec §2.3) with the back-off check first (§5.3).
 async fn start_container(
     d: &Arc<Daemon>,
@@ -399,33 +467,7 @@ async fn start_container(
     let image = c.image.clone().unwrap_or_default();
     let record = match d.images.get(&image) {
         Ok(Some(r)) => r,
-        _ => {
-            let never = c.image_pull_policy.as_deref() == Some("Never");
-            let (reason, msg) = if never {
-                (
-                    "ErrImageNeverPull",
-                    format!("Container image {image:?} is not present with pull policy of Never"),
-                )
-            } else {
-                ("ErrImagePull", format!("failed to pull image {image:?}: pulling from registries is not supported yet; add it with `beluga image import` or `beluga image load`"))
-            };
-            set_waiting(
-                h,
-                &c.name,
-                reason,
-                msg.clone(),
-                Some(("Warning", "Failed", format!("Error: {reason}"))),
-            );
-            let mut st = h.lock();
-            st.events.record(
-                &pod,
-                Some(&c.name),
-                "Warning",
-                "Failed",
-                format!("Failed to pull image {image:?}: {msg}"),
-            );
-            return Err(RETRY);
-        }
+        _ => return Err(image_missing(h, &pod, c, &image, now)),
     };
 
     let uid = podutil::uid(&pod).to_string();
@@ -749,6 +791,19 @@ async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration) {
             .collect();
         (running, order)
     };
+    {
+        let mut st = h.lock();
+        let pod = st.pod.clone();
+        for inst in &running {
+            st.events.record(
+                &pod,
+                Some(&inst.name),
+                "Normal",
+                "Killing",
+                format!("Stopping container {}", inst.name),
+            );
+        }
+    }
     let start = tokio::time::Instant::now();
     let deadline = start + grace;
     let mut set = tokio::task::JoinSet::new();

@@ -576,3 +576,98 @@ fn crash_loop_back_off_status() {
         "{ev}"
     );
 }
+
+/// The last object a `get pod NAME -w -o json` prints before the pod goes away.
+fn final_object(d: &Daemon, name: &str, act: impl FnOnce()) -> serde_json::Value {
+    let child = d
+        .cmd(&["get", "pod", name, "-w", "-o", "json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    act();
+    // The watch stream ends when the daemon ends it; stop it once the pod is gone.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut child = child;
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut objects: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&text)
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    objects.pop().unwrap_or_default()
+}
+
+// §7.6 step 4 / §14.15: after deletion the terminal phase follows the exit codes: a main
+// container that handles SIGTERM and exits 0 → Succeeded; one that is SIGKILLed (137) → Failed.
+#[test]
+fn terminal_phase_after_deletion_follows_exit_codes() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&yaml(&Spec {
+        name: "polite",
+        policy: "Always",
+        grace: 2,
+        inits: vec![("ri-1", true, "1", "inf", 0)],
+        regular: vec![("main", "1", "inf", 0)],
+    }));
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: rude}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: main, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
+    d.wait_running("polite");
+    d.wait_running("rude");
+    let last = final_object(&d, "polite", || {
+        d.ok(&["delete", "pod", "polite"]);
+    });
+    assert_eq!(last["status"]["phase"], "Succeeded", "{}", last["status"]);
+    assert_eq!(
+        status_of(&last, "containerStatuses", "main")["state"]["terminated"]["exitCode"],
+        0
+    );
+    let last = final_object(&d, "rude", || {
+        d.ok(&["delete", "pod", "rude"]);
+    });
+    assert_eq!(last["status"]["phase"], "Failed", "{}", last["status"]);
+    assert_eq!(
+        status_of(&last, "containerStatuses", "main")["state"]["terminated"]["exitCode"],
+        137
+    );
+}
+
+// S5 (Never): a sidecar whose image cannot be pulled: ErrImagePull then ImagePullBackOff,
+// nothing after it starts, and the pod stays Pending (this is not a container exit).
+#[test]
+fn s5_sidecar_with_missing_image_blocks_the_pod() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&yaml(&Spec {
+        name: "s5",
+        policy: "Never",
+        grace: 2,
+        inits: vec![("ri-1", true, "9", "inf", 0)],
+        regular: vec![("regular-1", "1", "1", 0)],
+    }));
+    let p = d.wait_pod("s5", LONG, "ErrImagePull", |p| {
+        status_of(p, "initContainerStatuses", "ri-1")["state"]["waiting"]["reason"]
+            == "ErrImagePull"
+    });
+    assert_eq!(d.row("s5")[2], "Init:ErrImagePull");
+    assert_eq!(p["status"]["phase"], "Pending");
+    let p = d.wait_pod("s5", LONG, "ImagePullBackOff", |p| {
+        status_of(p, "initContainerStatuses", "ri-1")["state"]["waiting"]["reason"]
+            == "ImagePullBackOff"
+    });
+    assert_eq!(
+        status_of(&p, "initContainerStatuses", "ri-1")["state"]["waiting"]["message"],
+        "Back-off pulling image \"localhost/busybox:9\""
+    );
+    assert_eq!(d.row("s5")[2], "Init:ImagePullBackOff");
+    assert_eq!(p["status"]["phase"], "Pending");
+    assert_eq!(
+        status_of(&p, "containerStatuses", "regular-1")["state"]["waiting"]["reason"],
+        "PodInitializing"
+    );
+    let describe = d.ok(&["describe", "pod", "s5"]);
+    assert!(
+        describe.contains("Failed to pull image \"localhost/busybox:9\"")
+            && describe.contains("Back-off pulling image"),
+        "{describe}"
+    );
+}

@@ -334,3 +334,86 @@ fn terminal_phase_sticks() {
     );
     assert_eq!(s.phase.as_deref(), Some("Failed"));
 }
+
+// spec §4.6: what sidecars do to phase, Initialized and readiness.
+#[test]
+fn sidecar_effects_table() {
+    let p = pod("Always", &[("s", true)], &["a"]);
+    // Running sidecar after init: counts as running → Running, Initialized, both must be ready.
+    let st = status(
+        &p,
+        vec![
+            inst(&p, "s", 0, Running, None),
+            inst(&p, "a", 0, Running, None),
+        ],
+        false,
+    );
+    assert_eq!(st.phase.as_deref(), Some("Running"));
+    assert_eq!(cond(&st, "Initialized").status, "True");
+    assert_eq!(cond(&st, "ContainersReady").status, "True");
+    // A restarting sidecar (waiting with lastState) after init is ignored: still Running, but
+    // not ready, so ContainersReady is False and names it.
+    let o = Observed {
+        sandbox_ready: true,
+        sandbox_attempt: 0,
+        instances: vec![
+            inst(&p, "s", 0, Exited, Some(1)),
+            inst(&p, "a", 0, Running, None),
+        ],
+    };
+    let mut waiting = HashMap::new();
+    waiting.insert(
+        "s".to_string(),
+        WaitingReason {
+            reason: "CrashLoopBackOff".into(),
+            message: String::new(),
+        },
+    );
+    let st = pod_status(
+        &p,
+        &StatusInput {
+            observed: Some(&o),
+            waiting,
+            runtime: "runc",
+            ..Default::default()
+        },
+    );
+    assert_eq!(st.phase.as_deref(), Some("Running"));
+    assert_eq!(
+        cond(&st, "ContainersReady").message.as_deref(),
+        Some("containers with unready status: [s]")
+    );
+    // Sidecar not started yet (startup probe pending) before any regular container: Pending,
+    // Initialized False naming the sidecar.
+    let mut p2 = p.clone();
+    p2.spec.as_mut().unwrap().init_containers.as_mut().unwrap()[0].startup_probe =
+        Some(Default::default());
+    let st = status(&p2, vec![inst(&p2, "s", 0, Running, None)], false);
+    assert_eq!(st.phase.as_deref(), Some("Pending"));
+    assert_eq!(
+        cond(&st, "Initialized").message.as_deref(),
+        Some("containers with incomplete status: [s]")
+    );
+    let s = &st.init_container_statuses.as_ref().unwrap()[0];
+    assert_eq!((s.started, s.ready), (Some(false), false));
+    // With a recorded startup success it is started (and ready, having no readiness probe).
+    let o = Observed {
+        sandbox_ready: true,
+        sandbox_attempt: 0,
+        instances: vec![inst(&p2, "s", 0, Running, None)],
+    };
+    let mut probes = ProbeResults::default();
+    probes.startup.insert("s-0".into(), ProbeResult::Success);
+    let st = pod_status(
+        &p2,
+        &StatusInput {
+            observed: Some(&o),
+            probes: Some(&probes),
+            runtime: "runc",
+            ..Default::default()
+        },
+    );
+    let s = &st.init_container_statuses.as_ref().unwrap()[0];
+    assert_eq!((s.started, s.ready), (Some(true), true));
+    assert_eq!(cond(&st, "Initialized").status, "True");
+}

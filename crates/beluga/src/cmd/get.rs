@@ -22,6 +22,9 @@ pub struct Args {
     /// json, yaml, wide or name.
     #[arg(short = 'o', long)]
     output: Option<String>,
+    /// After listing, watch for changes (pods only), as `kubectl get -w`.
+    #[arg(short = 'w', long)]
+    watch: bool,
     #[command(flatten)]
     socket: crate::SocketArg,
 }
@@ -39,6 +42,9 @@ pub async fn run(a: Args) -> Result<i32> {
     let client = Client::new(&a.socket.socket);
     let ns = (!a.all_namespaces).then_some(a.namespace.as_str());
     match resource.as_str() {
+        "pods" | "pod" | "po" if a.watch => {
+            watch_pods(&client, ns, &names, a.output.as_deref()).await
+        }
         "pods" | "pod" | "po" => get_pods(&client, ns, &names, a.output.as_deref()).await,
         "events" | "event" | "ev" => get_events(&client, ns, a.output.as_deref()).await,
         other => bail!("the server doesn't have a resource type {other:?}"),
@@ -109,6 +115,62 @@ async fn get_pods(
         Some(other) => bail!("unable to match a printer suitable for the output format {other:?}, allowed formats are: json,name,wide,yaml"),
     }
     Ok(code)
+}
+
+/// `get pods -w`: one line (or object) per change; the table header once, as kubectl prints it.
+async fn watch_pods(
+    client: &Client,
+    ns: Option<&str>,
+    names: &[String],
+    output: Option<&str>,
+) -> Result<i32> {
+    let path = match names {
+        [one] => format!(
+            "{}?watch=1",
+            pods_path(Some(ns.unwrap_or("default")), Some(one))
+        ),
+        _ => format!("{}?watch=1", pods_path(ns, None)),
+    };
+    let mut lines = crate::client::Lines::new(client.stream(&path).await?);
+    let mut header = true;
+    while let Some(l) = lines.next().await {
+        let ev: serde_json::Value = serde_json::from_slice(&l).unwrap_or_default();
+        let Ok(pod) = serde_json::from_value::<Pod>(ev["object"].clone()) else {
+            continue;
+        };
+        if !names.is_empty()
+            && !names
+                .iter()
+                .any(|n| Some(n.as_str()) == pod.metadata.name.as_deref())
+        {
+            continue;
+        }
+        match output {
+            Some("json") => println!("{}", serde_json::to_string_pretty(&pod)?),
+            Some("yaml") => print!("---\n{}", to_yaml(&serde_json::to_value(&pod)?)?),
+            Some("name") => println!("pod/{}", pod.metadata.name.as_deref().unwrap_or("")),
+            _ => {
+                let table = pods_table(
+                    std::slice::from_ref(&pod),
+                    Timestamp::now(),
+                    output == Some("wide"),
+                    ns.is_none(),
+                );
+                let mut rows = table.lines();
+                let head = rows.next().unwrap_or("");
+                if header {
+                    println!("{head}");
+                    header = false;
+                }
+                for r in rows {
+                    println!("{r}");
+                }
+            }
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    }
+    Ok(0)
 }
 
 async fn get_events(client: &Client, ns: Option<&str>, output: Option<&str>) -> Result<i32> {
