@@ -177,32 +177,44 @@ fn l1_l3_image_update_restarts_running_container_under_every_policy() {
     }
 }
 
-// L4–L6: an image update during initialization: pod stays Pending, nothing regular starts
-// before init ends, then the regular container runs the new image with restartCount 0.
+// L4–L6: an image update during initialization (every policy): pod stays Pending, nothing regular
+// starts before init ends, then the regular container runs the new image with restartCount 0.
 #[test]
-fn l4_image_update_during_init() {
+fn l4_l6_image_update_during_init() {
     let Some(d) = with_two_images() else { return };
-    let mut s = Spec {
-        name: "l4",
-        policy: "Never",
-        grace: 2,
-        inits: vec![("init-1", false, "1", "3", 0)],
-        regular: vec![("regular-1", "1", "inf", 0)],
-    };
-    d.apply(&yaml(&s));
-    d.wait_pod("l4", LONG, "init-1 running", |p| {
-        status_of(p, "initContainerStatuses", "init-1")["state"]["running"].is_object()
-    });
-    s.regular[0].1 = "2";
-    d.apply(&yaml(&s));
-    assert_eq!(d.pod("l4")["status"]["phase"], "Pending");
-    let p = d.wait_running("l4");
-    let r = status_of(&p, "containerStatuses", "regular-1");
-    assert_eq!(
-        (r["image"].as_str(), r["restartCount"].as_i64()),
-        (Some("localhost/busybox:2"), Some(0))
-    );
-    exits_before_start(&events(&d, "l4"), "init-1", "regular-1");
+    let policies = ["Never", "OnFailure", "Always"];
+    let mut specs: Vec<Spec> = policies
+        .iter()
+        .map(|p| Spec {
+            name: Box::leak(format!("l4-{}", p.to_lowercase()).into_boxed_str()),
+            policy: p,
+            grace: 2,
+            inits: vec![("init-1", false, "1", "3", 0)],
+            regular: vec![("regular-1", "1", "inf", 0)],
+        })
+        .collect();
+    for s in &specs {
+        d.apply(&yaml(s));
+    }
+    for s in specs.iter_mut() {
+        d.wait_pod(s.name, LONG, "init-1 running", |p| {
+            status_of(p, "initContainerStatuses", "init-1")["state"]["running"].is_object()
+        });
+        s.regular[0].1 = "2";
+        d.apply(&yaml(s));
+        assert_eq!(d.pod(s.name)["status"]["phase"], "Pending");
+    }
+    for s in &specs {
+        let p = d.wait_running(s.name);
+        let r = status_of(&p, "containerStatuses", "regular-1");
+        assert_eq!(
+            (r["image"].as_str(), r["restartCount"].as_i64()),
+            (Some("localhost/busybox:2"), Some(0)),
+            "{}",
+            s.policy
+        );
+        exits_before_start(&events(&d, s.name), "init-1", "regular-1");
+    }
 }
 
 // L22: regular container restarts never re-run (completed) init containers; L29: an init image
@@ -281,14 +293,20 @@ fn l11_image_update_during_termination_is_ignored() {
     assert_eq!(count(&ev, "c", "Exiting"), 1, "{ev:?}");
 }
 
-// S1 (Never): init-1 < ri-1 < init-2 (running with ri-1) < ri-2 < init-3 < regular-1; both
+// S1 (Never) and S10 (OnFailure): init-1 < ri-1 < init-2 (running with ri-1) < ri-2 < init-3 < regular-1; both
 // sidecars run with regular-1; after it exits 0 the sidecars are stopped and the pod Succeeds.
 #[test]
-fn s1_sidecars_start_in_place_and_pod_succeeds() {
+fn s1_s10_sidecars_start_in_place_and_pod_succeeds() {
     let Some(d) = Daemon::start() else { return };
+    for (name, policy) in [("s1", "Never"), ("s10", "OnFailure")] {
+        sidecar_pod_succeeds(&d, name, policy);
+    }
+}
+
+fn sidecar_pod_succeeds(d: &Daemon, name: &str, policy: &str) {
     let s = Spec {
-        name: "s1",
-        policy: "Never",
+        name,
+        policy,
         grace: 5,
         inits: vec![
             ("init-1", false, "1", "0.2", 0),
@@ -300,8 +318,8 @@ fn s1_sidecars_start_in_place_and_pod_succeeds() {
         regular: vec![("regular-1", "1", "1", 0)],
     };
     d.apply(&yaml(&s));
-    let p = d.wait_phase("s1", "Succeeded", LONG);
-    let ev = events(&d, "s1");
+    let p = d.wait_phase(name, "Succeeded", LONG);
+    let ev = events(d, name);
     exits_before_start(&ev, "init-1", "ri-1");
     starts_before(&ev, "ri-1", "init-2");
     run_together(&ev, "ri-1", "init-2");
@@ -317,18 +335,24 @@ fn s1_sidecars_start_in_place_and_pod_succeeds() {
     // §4.5: after the main container, sidecars stop in reverse order.
     exits_before(&ev, "regular-1", "ri-2");
     exits_before(&ev, "ri-2", "ri-1");
-    assert_eq!(d.row("s1")[2], "Completed");
+    assert_eq!(d.row(name)[2], "Completed");
 }
 
-// S6/S7 (Never): a sidecar that keeps exiting (0 or 1) is restarted before and after the regular
+// S6/S7 (Never) and S13/S14 (OnFailure): a sidecar that keeps exiting (0 or 1) is restarted before and after the regular
 // container starts; its exits never fail the pod.
 #[test]
 fn s6_s7_exiting_sidecar_is_restarted_and_ignored_for_phase() {
     let Some(d) = Daemon::start() else { return };
-    for (name, code) in [("s6", 0), ("s7", 1)] {
+    let cases = [
+        ("s6", 0, "Never"),
+        ("s7", 1, "Never"),
+        ("s13", 0, "OnFailure"),
+        ("s14", 1, "OnFailure"),
+    ];
+    for (name, code, policy) in cases {
         let s = Spec {
             name,
-            policy: "Never",
+            policy,
             grace: 2,
             inits: vec![
                 ("ri-1", true, "1", "0.5", code),
@@ -338,7 +362,7 @@ fn s6_s7_exiting_sidecar_is_restarted_and_ignored_for_phase() {
         };
         d.apply(&yaml(&s));
     }
-    for name in ["s6", "s7"] {
+    for (name, _, _) in cases {
         let p = d.wait_phase(name, "Succeeded", LONG);
         let ev = events(&d, name);
         let reg_start = first(&ev, "regular-1", "Started").unwrap();
@@ -670,4 +694,114 @@ fn s5_sidecar_with_missing_image_blocks_the_pod() {
             && describe.contains("Back-off pulling image"),
         "{describe}"
     );
+}
+
+// S2 (Always): while init-2 runs, updating the running sidecar ri-1's image restarts only ri-1;
+// init-1 and init-2 are not restarted and nothing after init-2 starts.
+#[test]
+fn s2_sidecar_image_update_during_init() {
+    let Some(d) = with_two_images() else { return };
+    let mut s = Spec {
+        name: "s2",
+        policy: "Always",
+        grace: 2,
+        inits: vec![
+            ("init-1", false, "1", "0", 0),
+            ("ri-1", true, "1", "inf", 0),
+            ("init-2", false, "1", "inf", 0),
+            ("ri-2", true, "1", "inf", 0),
+        ],
+        regular: vec![("regular-1", "1", "inf", 0)],
+    };
+    d.apply(&yaml(&s));
+    d.wait_pod("s2", LONG, "init-2 running", |p| {
+        status_of(p, "initContainerStatuses", "init-2")["state"]["running"].is_object()
+    });
+    s.inits[1].2 = "2";
+    d.apply(&yaml(&s));
+    let p = d.wait_pod("s2", LONG, "ri-1 restarted with the new image", |p| {
+        let c = status_of(p, "initContainerStatuses", "ri-1");
+        c["restartCount"] == 1
+            && c["image"] == "localhost/busybox:2"
+            && c["state"]["running"].is_object()
+    });
+    assert_eq!(p["status"]["phase"], "Pending");
+    let ev = events(&d, "s2");
+    assert_eq!(
+        (
+            count(&ev, "init-1", "Started"),
+            count(&ev, "init-2", "Started")
+        ),
+        (1, 1),
+        "{ev:?}"
+    );
+    doesnt_start(&ev, "ri-2");
+    doesnt_start(&ev, "regular-1");
+}
+
+// L33: a daemon (kubelet) restart with a running, initialized pod re-runs nothing: the same
+// containers keep running and restart counts stay 0.
+#[test]
+fn l33_daemon_restart_reruns_nothing() {
+    let Some(mut d) = Daemon::start() else { return };
+    d.apply(&yaml(&Spec {
+        name: "l33",
+        policy: "Always",
+        grace: 2,
+        inits: vec![
+            ("init-1", false, "1", "0", 0),
+            ("ri-1", true, "1", "inf", 0),
+        ],
+        regular: vec![("regular-1", "1", "inf", 0)],
+    }));
+    let before = d.wait_running("l33");
+    d.restart();
+    std::thread::sleep(Duration::from_secs(2));
+    let after = d.wait_running("l33");
+    for (list, c) in [
+        ("initContainerStatuses", "ri-1"),
+        ("containerStatuses", "regular-1"),
+    ] {
+        assert_eq!(
+            status_of(&after, list, c)["containerID"],
+            status_of(&before, list, c)["containerID"],
+            "{c} kept running"
+        );
+        assert_eq!(restarts(&after, list, c), 0);
+    }
+    let ev = events(&d, "l33");
+    for c in ["init-1", "ri-1", "regular-1"] {
+        assert_eq!(count(&ev, c, "Started"), 1, "{c}: {ev:?}");
+    }
+    // The re-adopted pod still works: exec and delete.
+    assert_eq!(stdout(&d.exec("l33", "regular-1", &["hostname"])), "l33\n");
+    d.ok(&["delete", "pod", "l33"]);
+}
+
+// L35: a daemon restart while the pod initializes: completed init containers are not re-run and
+// initialization carries on.
+#[test]
+fn l35_daemon_restart_during_init() {
+    let Some(mut d) = Daemon::start() else { return };
+    d.apply(&yaml(&Spec {
+        name: "l35",
+        policy: "Always",
+        grace: 2,
+        inits: vec![
+            ("init-1", false, "1", "0", 0),
+            ("init-2", false, "1", "0", 0),
+            ("init-3", false, "1", "3", 0),
+        ],
+        regular: vec![("regular-1", "1", "inf", 0)],
+    }));
+    d.wait_pod("l35", LONG, "init-3 running", |p| {
+        status_of(p, "initContainerStatuses", "init-3")["state"]["running"].is_object()
+    });
+    d.restart();
+    d.wait_running("l35");
+    let ev = events(&d, "l35");
+    for c in ["init-1", "init-2", "init-3"] {
+        assert_eq!(count(&ev, c, "Started"), 1, "{c}: {ev:?}");
+    }
+    exits_before_start(&ev, "init-3", "regular-1");
 }
