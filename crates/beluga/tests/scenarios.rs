@@ -805,3 +805,129 @@ fn l35_daemon_restart_during_init() {
     }
     exits_before_start(&ev, "init-3", "regular-1");
 }
+
+// L19–L21 (Never): an init container whose image cannot be pulled: ErrImagePull →
+// ImagePullBackOff; neither it nor the regular container ever runs; the pod stays Pending.
+#[test]
+fn l19_init_container_with_missing_image() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&yaml(&Spec {
+        name: "l19",
+        policy: "Never",
+        grace: 2,
+        inits: vec![("init-1", false, "9", "0", 0)],
+        regular: vec![("regular-1", "1", "1", 0)],
+    }));
+    let p = d.wait_pod("l19", LONG, "ImagePullBackOff", |p| {
+        status_of(p, "initContainerStatuses", "init-1")["state"]["waiting"]["reason"]
+            == "ImagePullBackOff"
+    });
+    assert_eq!(p["status"]["phase"], "Pending");
+    assert_eq!(d.row("l19")[2], "Init:ImagePullBackOff");
+    assert_eq!(
+        status_of(&p, "containerStatuses", "regular-1")["state"]["waiting"]["reason"],
+        "PodInitializing"
+    );
+    assert!(events(&d, "l19").is_empty());
+}
+
+// L30 / L31: an init container's image updated to one that does not exist, after the pod runs or
+// while it terminates: the completed init container is not re-run; the pod keeps running / ends.
+#[test]
+fn l30_l31_init_image_updates_after_init_are_ignored() {
+    let Some(d) = Daemon::start() else { return };
+    let mut s = Spec {
+        name: "l30",
+        policy: "Always",
+        grace: 2,
+        inits: vec![("init-1", false, "1", "0", 0)],
+        regular: vec![("regular-1", "1", "inf", 0)],
+    };
+    d.apply(&yaml(&s));
+    d.wait_running("l30");
+    s.inits[0].2 = "9";
+    d.apply(&yaml(&s));
+    std::thread::sleep(Duration::from_secs(2));
+    let p = d.wait_running("l30");
+    let i = status_of(&p, "initContainerStatuses", "init-1");
+    assert_eq!(
+        (i["image"].as_str(), i["restartCount"].as_i64()),
+        (Some("localhost/busybox:1"), Some(0))
+    );
+    assert_eq!(count(&events(&d, "l30"), "init-1", "Started"), 1);
+    // L31: the same update during termination.
+    let del = d.cmd(&["delete", "pod", "l30"]).spawn().unwrap();
+    s.inits[0].2 = "1";
+    let _ = d.apply_output(&yaml(&s));
+    assert!(del.wait_with_output().unwrap().status.success());
+}
+
+// S2 (Never variant): init-2 fails while the sidecar is updated → ri-1 restarted with the new
+// image, the pod Fails, init-1/init-2 are not restarted, nothing later starts, ri-1 stopped last.
+#[test]
+fn s2_never_init_fails_while_sidecar_updates() {
+    let Some(d) = with_two_images() else { return };
+    let mut s = Spec {
+        name: "s2n",
+        policy: "Never",
+        grace: 2,
+        inits: vec![
+            ("init-1", false, "1", "0", 0),
+            ("ri-1", true, "1", "inf", 0),
+            ("init-2", false, "1", "3", 1),
+            ("ri-2", true, "1", "inf", 0),
+        ],
+        regular: vec![("regular-1", "1", "inf", 0)],
+    };
+    d.apply(&yaml(&s));
+    d.wait_pod("s2n", LONG, "init-2 running", |p| {
+        status_of(p, "initContainerStatuses", "init-2")["state"]["running"].is_object()
+    });
+    s.inits[1].2 = "2";
+    d.apply(&yaml(&s));
+    let p = d.wait_phase("s2n", "Failed", LONG);
+    assert_eq!(
+        status_of(&p, "initContainerStatuses", "ri-1")["image"],
+        "localhost/busybox:2"
+    );
+    let ev = events(&d, "s2n");
+    assert_eq!(
+        (
+            count(&ev, "init-1", "Started"),
+            count(&ev, "init-2", "Started")
+        ),
+        (1, 1),
+        "{ev:?}"
+    );
+    doesnt_start(&ev, "ri-2");
+    doesnt_start(&ev, "regular-1");
+    d.wait_pod("s2n", LONG, "ri-1 stopped", |p| {
+        status_of(p, "initContainerStatuses", "ri-1")["state"]["terminated"].is_object()
+    });
+    // The sidecar's final stop comes after init-2 failed (its first exit was the image update).
+    let ev = events(&d, "s2n");
+    let last_ri = ev
+        .iter()
+        .rev()
+        .find(|(_, n, e)| n == "ri-1" && e == "Exiting")
+        .map(|e| e.0);
+    assert!(first(&ev, "init-2", "Exiting") <= last_ri, "{ev:?}");
+}
+
+// §4.5 grace arithmetic: a sidecar waits for the main container, then still gets the 2 s floor,
+// so a pod whose containers all ignore SIGTERM takes about TGPS + 2 s to delete.
+#[test]
+fn sidecar_gets_the_two_second_floor_after_the_grace_period() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: floor}}\nspec:\n  terminationGracePeriodSeconds: 3\n  initContainers: [{{name: side, image: {IMAGE}, restartPolicy: Always, command: [sleep, '3600']}}]\n  containers: [{{name: main, image: {IMAGE}, command: [sleep, '3600']}}]\n"
+    ));
+    d.wait_running("floor");
+    let t = std::time::Instant::now();
+    d.ok(&["delete", "pod", "floor"]);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(4500) && took < Duration::from_secs(12),
+        "expected ≈ 3 s + 2 s, took {took:?}"
+    );
+}
