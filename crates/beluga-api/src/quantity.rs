@@ -32,6 +32,15 @@ pub fn parse_bytes(q: &str) -> Option<u64> {
     Some((n * mult).ceil() as u64)
 }
 
+/// CPU quantities (`500m`, `2`, `0.5`) in millicores.
+pub fn parse_millicores(q: &str) -> Option<u64> {
+    let q = q.trim();
+    match q.strip_suffix('m') {
+        Some(m) => m.parse().ok(),
+        None => q.parse::<f64>().ok().map(|c| (c * 1000.0).ceil() as u64),
+    }
+}
+
 /// Whether a quantity string is well formed (possibly negative).
 pub fn is_valid(q: &str) -> bool {
     parse_bytes(q.trim_start_matches(['-', '+'])).is_some()
@@ -39,6 +48,14 @@ pub fn is_valid(q: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cpu() {
+        assert_eq!(super::parse_millicores("500m"), Some(500));
+        assert_eq!(super::parse_millicores("2"), Some(2000));
+        assert_eq!(super::parse_millicores("0.25"), Some(250));
+        assert_eq!(super::parse_millicores("x"), None);
+    }
+
     #[test]
     fn quantities() {
         for (q, want) in [

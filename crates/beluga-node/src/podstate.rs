@@ -127,6 +127,9 @@ impl PodHandle {
                 inst.started_at = parse_ts(&rec.started_at);
             }
             inst.message = message;
+            if rec.oom_killed {
+                inst.reason = Some("OOMKilled".into());
+            }
             (inst.clone(), sandbox)
         };
         let _ = self.persist_instance(&inst, sandbox);

@@ -465,6 +465,19 @@ async fn start_container(
     }
 
     let image = c.image.clone().unwrap_or_default();
+    if let Err(e) = beluga_image::reference::normalize(&image) {
+        let msg = format!(
+            "Failed to apply default image tag {image:?}: couldn't parse image name {image:?}: {e}"
+        );
+        set_waiting(
+            h,
+            &c.name,
+            "InvalidImageName",
+            msg.clone(),
+            Some(("Warning", "InspectFailed", msg)),
+        );
+        return Err(RETRY);
+    }
     let record = match d.images.get(&image) {
         Ok(Some(r)) => r,
         _ => return Err(image_missing(h, &pod, c, &image, now)),
@@ -550,6 +563,8 @@ async fn start_container(
         binds,
         sandbox: &sandbox,
         cgroups_path: format!("/beluga/{id}"),
+        memory_limit: limit(c, "memory").and_then(|q| beluga_api::quantity::parse_bytes(&q)),
+        cpu_limit_millis: limit(c, "cpu").and_then(|q| beluga_api::quantity::parse_millicores(&q)),
     });
     if let Err(e) = std::fs::write(
         bundle.join("config.json"),
@@ -633,19 +648,34 @@ async fn start_container(
                 Ok(r) => format!("unexpected shim answer {r:?}"),
                 Err(e) => format!("shim: {e}"),
             };
+            // containerd keeps such a container as exited with 128 / StartError, so the restart
+            // policy and back-off apply to it like to any other exit.
+            inst.state = State::Exited;
+            inst.exit_code = Some(128);
+            inst.reason = Some("StartError".into());
+            inst.message = Some(msg.clone());
+            inst.started_at = Some(now);
+            inst.finished_at = Some(beluga_api::k8s_openapi::jiff::Timestamp::now());
             {
                 let mut st = h.lock();
-                st.observed.instances.retain(|i| i.id != id);
+                if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
+                    *i = inst.clone();
+                }
             }
-            let _ = std::fs::remove_file(h.dir.record(&c.name, attempt));
-            let reason = if msg.contains("create failed") {
-                "CreateContainerError"
-            } else {
-                "RunContainerError"
-            };
+            let _ = h.persist_instance(&inst, sandbox_gen);
+            let reason = "RunContainerError";
             fail(reason, msg)
         }
     }
+}
+
+fn limit(c: &Container, resource: &str) -> Option<String> {
+    c.resources
+        .as_ref()?
+        .limits
+        .as_ref()?
+        .get(resource)
+        .map(|q| q.0.clone())
 }
 
 pub fn facts(pod: &Pod) -> PodFacts {

@@ -56,6 +56,9 @@ pub struct ExitRecord {
     pub id: String,
     pub exit_code: i32,
     pub signal: Option<i32>,
+    /// The kernel's OOM killer ended it (`OOMKilled`).
+    #[serde(default)]
+    pub oom_killed: bool,
     pub started_at: String,
     pub finished_at: String,
 }
@@ -437,10 +440,13 @@ async fn watch_exit(
     for p in pumps {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), p).await;
     }
+    // Read before the runtime deletes the cgroup (the daemon deletes only after this record).
+    let oom_killed = signal == Some(libc::SIGKILL) && crate::cgroups::oom_kills(&id) > 0;
     let rec = ExitRecord {
         id: id.clone(),
         exit_code: code,
         signal,
+        oom_killed,
         started_at,
         finished_at,
     };

@@ -133,6 +133,10 @@ pub struct ContainerSpec<'a> {
     /// `<podDir>/.sandbox`, holding the `net`, `ipc`, `uts` namespace files.
     pub sandbox: &'a Path,
     pub cgroups_path: String,
+    /// `resources.limits.memory` in bytes.
+    pub memory_limit: Option<u64>,
+    /// `resources.limits.cpu` in millicores (CFS quota over a 100 ms period).
+    pub cpu_limit_millis: Option<u64>,
 }
 
 pub fn config_json(s: &ContainerSpec) -> Value {
@@ -156,6 +160,12 @@ pub fn config_json(s: &ContainerSpec) -> Value {
         "cgroupsPath": s.cgroups_path,
         "resources": {"devices": [{"allow": false, "access": "rwm"}]},
     });
+    if let Some(m) = s.memory_limit {
+        linux["resources"]["memory"] = json!({"limit": m});
+    }
+    if let Some(c) = s.cpu_limit_millis {
+        linux["resources"]["cpu"] = json!({"quota": c * 100, "period": 100_000u64});
+    }
     if !s.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
@@ -224,6 +234,8 @@ mod tests {
             }],
             sandbox: Path::new("/pod/.sandbox"),
             cgroups_path: "/beluga/x".into(),
+            memory_limit: Some(64 << 20),
+            cpu_limit_millis: Some(500),
         };
         let c = config_json(&s);
         assert_eq!(c["root"]["readonly"], true);
@@ -232,5 +244,7 @@ mod tests {
         let last = c["mounts"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(last["options"], json!(["rbind", "rprivate", "ro"]));
         assert_eq!(c["mounts"][5]["options"][3], "ro");
+        assert_eq!(c["linux"]["resources"]["memory"]["limit"], 64 << 20);
+        assert_eq!(c["linux"]["resources"]["cpu"]["quota"], 50_000);
     }
 }

@@ -469,3 +469,65 @@ fn delete_is_graceful() {
     );
     assert!(!d.run(&["get", "pod", "stubborn"]).status.success());
 }
+
+// spec §5.4: OOMKilled (a memory limit the process exceeds), StartError (exit 128, the command
+// cannot be started; RunContainerError while waiting), InvalidImageName.
+#[test]
+fn oom_start_error_and_invalid_image_reasons() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: oom}}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: {IMAGE}\n    resources: {{limits: {{memory: 16Mi}}}}\n    command: [sh, -c, 'x=$(head -c 200000000 /dev/zero | tr \"\\\\000\" a); echo survived']\n"
+    ));
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: noexec}}\nspec:\n  restartPolicy: Never\n  containers: [{{name: c, image: {IMAGE}, command: [/no/such/binary]}}]\n"));
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: noexec-always}}\nspec:\n  containers: [{{name: c, image: {IMAGE}, command: [/no/such/binary]}}]\n"));
+    d.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: badref}\nspec:\n  containers: [{name: c, image: 'Local/UPPER:1'}]\n");
+    let p = d.wait_phase("oom", "Failed", Duration::from_secs(30));
+    let t = &status_of(&p, "containerStatuses", "c")["state"]["terminated"];
+    assert_eq!(
+        (t["reason"].as_str(), t["exitCode"].as_i64()),
+        (Some("OOMKilled"), Some(137)),
+        "{t}"
+    );
+    assert_eq!(d.row("oom")[2], "OOMKilled");
+    let p = d.wait_phase("noexec", "Failed", Duration::from_secs(30));
+    let t = &status_of(&p, "containerStatuses", "c")["state"]["terminated"];
+    assert_eq!(
+        (t["reason"].as_str(), t["exitCode"].as_i64()),
+        (Some("StartError"), Some(128)),
+        "{t}"
+    );
+    assert!(
+        t["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no/such/binary")),
+        "{t}"
+    );
+    let p = d.wait_pod(
+        "noexec-always",
+        Duration::from_secs(30),
+        "restarted with back-off",
+        |p| restarts_of(p) >= 1,
+    );
+    let c = status_of(&p, "containerStatuses", "c");
+    let waiting = c["state"]["waiting"]["reason"].as_str().unwrap_or("");
+    assert!(
+        waiting == "RunContainerError" || waiting == "CrashLoopBackOff",
+        "{c}"
+    );
+    assert_eq!(c["lastState"]["terminated"]["reason"], "StartError");
+    let p = d.wait_pod("badref", Duration::from_secs(10), "InvalidImageName", |p| {
+        status_of(p, "containerStatuses", "c")["state"]["waiting"]["reason"] == "InvalidImageName"
+    });
+    assert!(
+        status_of(&p, "containerStatuses", "c")["state"]["waiting"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Failed to apply default image tag \"Local/UPPER:1\"")
+    );
+}
+
+fn restarts_of(p: &serde_json::Value) -> i64 {
+    status_of(p, "containerStatuses", "c")["restartCount"]
+        .as_i64()
+        .unwrap_or(0)
+}
