@@ -225,8 +225,10 @@ pub fn compute_pod_actions(pod: &Pod, observed: &Observed, probes: &ProbeResults
     if !observed.sandbox_ready {
         a.kill_pod = true;
         a.create_sandbox = true;
+        // kubelet: `attempt != 0 && len(ContainerStatuses) != 0`; containers that ran imply an
+        // earlier sandbox, so their presence is the whole condition here.
         let has_statuses = !observed.instances.is_empty();
-        if !should_restart_on_failure(pod) && observed.sandbox_attempt != 0 && has_statuses {
+        if !should_restart_on_failure(pod) && has_statuses {
             // A `Never` pod whose sandbox died after its containers ran is finished.
             a.create_sandbox = false;
             return a;

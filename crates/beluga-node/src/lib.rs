@@ -403,11 +403,19 @@ impl Daemon {
                 None
             };
             if lines.is_none() {
+                // The sandbox is gone (a reboot, or the shim died): its containers went with it.
+                let now = Timestamp::now();
                 for i in instances
                     .iter_mut()
-                    .filter(|i| matches!(i.state, State::Running | State::Created))
+                    .filter(|i| matches!(i.state, State::Running | State::Created | State::Unknown))
                 {
-                    i.state = State::Unknown;
+                    i.state = State::Exited;
+                    i.exit_code = Some(137);
+                    i.reason = Some("ContainerStatusUnknown".into());
+                    i.message = Some(
+                        "The container could not be located when the pod was terminated".into(),
+                    );
+                    i.finished_at = Some(now);
                 }
             }
             let observed = Observed {

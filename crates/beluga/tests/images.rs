@@ -28,7 +28,7 @@ fn import_load_list_remove() {
         .unwrap()
         .success());
     let diff = format!("sha256:{}", sha256(&std::fs::read(&layer).unwrap()));
-    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh", "-c", "echo from-image-cmd $GREETING; sleep 3600"], "Env": ["GREETING=hi"], "WorkingDir": "/tmp"}, "rootfs": {"type": "layers", "diff_ids": [diff]}});
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh", "-c", "echo from-image-cmd $GREETING; sleep 3600"], "Env": ["GREETING=hi"], "WorkingDir": "/tmp", "StopSignal": "SIGUSR1"}, "rootfs": {"type": "layers", "diff_ids": [diff]}});
     std::fs::write(dir.join("cfg.json"), serde_json::to_vec(&config).unwrap()).unwrap();
     std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&serde_json::json!([{"Config": "cfg.json", "RepoTags": ["example.com/saved:7"], "Layers": ["layer.tar"]}])).unwrap()).unwrap();
     let archive = d.root.path().join("saved.tar");
@@ -51,6 +51,16 @@ fn import_load_list_remove() {
     d.wait_running("saved");
     assert_eq!(d.logs("saved", "c"), "from-image-cmd hi\n");
     assert_eq!(stdout(&d.exec("saved", "c", &["pwd"])), "/tmp\n");
+
+    // spec §7.4: the stop signal is the image's STOPSIGNAL.
+    let out = d.root.path().join("sig-out");
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: stopsig}}\nspec:\n  volumes: [{{name: o, hostPath: {{path: {}, type: DirectoryOrCreate}}}}]\n  containers:\n  - name: c\n    image: example.com/saved:7\n    volumeMounts: [{{name: o, mountPath: /out}}]\n    command: [sh, -c, 'trap \"echo USR1 > /out/sig; exit 0\" USR1; trap \"echo TERM > /out/sig; exit 0\" TERM; sleep 3600 & wait']\n",
+        out.display()
+    ));
+    d.wait_running("stopsig");
+    d.ok(&["delete", "pod", "stopsig"]);
+    assert_eq!(std::fs::read_to_string(out.join("sig")).unwrap(), "USR1\n");
 
     let o = d.run(&["image", "rm", "example.com/saved:7"]);
     assert!(

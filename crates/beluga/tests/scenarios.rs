@@ -931,3 +931,103 @@ fn sidecar_gets_the_two_second_floor_after_the_grace_period() {
         "expected ≈ 3 s + 2 s, took {took:?}"
     );
 }
+
+/// Simulates a machine reboot for a stopped daemon: every shim and container of the daemon's
+/// runtime is killed and the pinned namespaces unmounted.
+fn reboot(d: &mut Daemon) {
+    d.stop();
+    let state = d.state_dir();
+    let runtime_root = state.join("runtime");
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(" shim ") && cmd.contains(&*state.to_string_lossy()) {
+                let pid: i32 = e.file_name().to_string_lossy().parse().unwrap();
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    for e in std::fs::read_dir(&runtime_root)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let id = e.file_name().to_string_lossy().into_owned();
+        let _ = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(&runtime_root)
+            .args(["kill", &id, "KILL"])
+            .status();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    for m in mi
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|m| m.contains("/.sandbox/"))
+    {
+        if m.starts_with(&*state.to_string_lossy()) {
+            let _ = rustix::mount::unmount(m, rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+    d.restart();
+}
+
+// L32 / §3.1 / §14.16: after a reboot the sandbox is recreated and every init container runs again,
+// in order, before the regular container restarts; under Never a finished pod is not recreated.
+#[test]
+fn l32_reboot_reruns_init_containers() {
+    let Some(mut d) = Daemon::start() else { return };
+    d.apply(&yaml(&Spec {
+        name: "l32",
+        policy: "Always",
+        grace: 2,
+        inits: vec![
+            ("init-1", false, "1", "0", 0),
+            ("init-2", false, "1", "0", 0),
+            ("init-3", false, "1", "0", 0),
+        ],
+        regular: vec![("regular-1", "1", "inf", 0)],
+    }));
+    d.apply(&yaml(&Spec {
+        name: "l32-never",
+        policy: "Never",
+        grace: 2,
+        inits: vec![],
+        regular: vec![("regular-1", "1", "inf", 0)],
+    }));
+    d.wait_running("l32");
+    d.wait_running("l32-never");
+    reboot(&mut d);
+    let p = d.wait_pod("l32", LONG, "regular-1 running again", |p| {
+        restarts(p, "containerStatuses", "regular-1") >= 1
+            && status_of(p, "containerStatuses", "regular-1")["state"]["running"].is_object()
+    });
+    let ev = events(&d, "l32");
+    for c in ["init-1", "init-2", "init-3", "regular-1"] {
+        assert_eq!(count(&ev, c, "Started"), 2, "{c}: {ev:?}");
+    }
+    let second = |c: &str| {
+        ev.iter()
+            .filter(|(_, n, e)| n == c && e == "Started")
+            .nth(1)
+            .map(|e| e.0)
+            .unwrap()
+    };
+    assert!(
+        second("init-1") < second("init-2")
+            && second("init-2") < second("init-3")
+            && second("init-3") < second("regular-1"),
+        "{ev:?}"
+    );
+    assert_eq!(p["status"]["phase"], "Running");
+    // Never: not recreated; the container that went with the sandbox is ContainerStatusUnknown.
+    let p = d.wait_phase("l32-never", "Failed", LONG);
+    let t = &status_of(&p, "containerStatuses", "regular-1")["state"]["terminated"];
+    assert_eq!(
+        (t["reason"].as_str(), t["exitCode"].as_i64()),
+        (Some("ContainerStatusUnknown"), Some(137)),
+        "{t}"
+    );
+    assert_eq!(count(&events(&d, "l32-never"), "regular-1", "Started"), 1);
+}
