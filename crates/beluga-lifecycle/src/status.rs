@@ -106,6 +106,23 @@ fn container_status(
         ..Default::default()
     };
     let Some(newest) = observed.newest(&c.name) else {
+        // §3.2: a regular init container whose record is gone after the pod initialized.
+        let initialized = containers(pod)
+            .iter()
+            .any(|r| observed.newest(&r.name).is_some());
+        if init && !is_sidecar(c) && initialized {
+            st.state = Some(ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    exit_code: 0,
+                    reason: Some("Completed".into()),
+                    message: Some("Unable to get init container status from container runtime and pod has been initialized, treat it as exited normally".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            st.ready = true;
+            return st;
+        }
         apply_waiting(pod, c, init, observed, input, &mut st);
         return st;
     };

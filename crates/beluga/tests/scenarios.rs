@@ -1031,3 +1031,37 @@ fn l32_reboot_reruns_init_containers() {
     );
     assert_eq!(count(&events(&d, "l32-never"), "regular-1", "Started"), 1);
 }
+
+// L34: a daemon restart after the records of completed init containers were deleted: they are
+// not re-run (status made up as Completed, §3.2) and the regular container keeps running.
+#[test]
+fn l34_lost_init_records_do_not_rerun() {
+    let Some(mut d) = Daemon::start() else { return };
+    d.apply(&yaml(&Spec {
+        name: "l34",
+        policy: "Always",
+        grace: 2,
+        inits: vec![("init-1", false, "1", "0", 0)],
+        regular: vec![("regular-1", "1", "inf", 0)],
+    }));
+    let before = d.wait_running("l34");
+    d.stop();
+    let pods = d.state_dir().join("pods");
+    let dir = std::fs::read_dir(&pods)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    std::fs::remove_dir_all(dir.join("init-1")).unwrap();
+    d.restart();
+    std::thread::sleep(Duration::from_secs(2));
+    let p = d.wait_running("l34");
+    let t = &status_of(&p, "initContainerStatuses", "init-1")["state"]["terminated"];
+    assert_eq!(t["reason"], "Completed", "{t}");
+    assert_eq!(
+        status_of(&p, "containerStatuses", "regular-1")["containerID"],
+        status_of(&before, "containerStatuses", "regular-1")["containerID"]
+    );
+    assert_eq!(count(&events(&d, "l34"), "init-1", "Started"), 1);
+}

@@ -417,3 +417,17 @@ fn sidecar_effects_table() {
     assert_eq!((s.started, s.ready), (Some(true), true));
     assert_eq!(cond(&st, "Initialized").status, "True");
 }
+
+// spec §3.2: a completed init container whose runtime record is gone is reported Completed.
+#[test]
+fn lost_init_record_after_initialization() {
+    let p = pod("Always", &[("i", false)], &["a"]);
+    let st = status(&p, vec![inst(&p, "a", 0, Running, None)], false);
+    let i = &st.init_container_statuses.as_ref().unwrap()[0];
+    let t = i.state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!((t.exit_code, t.reason.as_deref()), (0, Some("Completed")));
+    assert_eq!(t.message.as_deref(), Some("Unable to get init container status from container runtime and pod has been initialized, treat it as exited normally"));
+    assert!(i.ready);
+    assert_eq!(st.phase.as_deref(), Some("Running"));
+    assert_eq!(cond(&st, "Initialized").status, "True");
+}
