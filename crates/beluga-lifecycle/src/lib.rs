@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod observed;
 pub mod planner;
+pub mod probe;
 pub mod status;
 
 pub use k8s_openapi_jiff::Timestamp;

@@ -4,9 +4,12 @@
 pub mod api;
 pub mod events;
 pub mod exec;
+pub mod handlers;
+pub mod hooks;
 pub mod inotify;
 pub mod logs;
 pub mod podstate;
+pub mod prober;
 pub mod worker;
 
 use beluga_api::field::FieldError;
@@ -231,10 +234,12 @@ impl Daemon {
                 events: Default::default(),
                 backoff: Backoff::new(self.cfg.backoff_initial, self.cfg.backoff_max),
                 pull_backoff: Backoff::default(),
+                probes: Default::default(),
                 removing: false,
             }),
             wake: Notify::new(),
             exited: Notify::new(),
+            probe_kick: Notify::new(),
         })
     }
 

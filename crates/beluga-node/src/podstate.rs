@@ -41,6 +41,8 @@ pub struct PodState {
     pub backoff: Backoff,
     /// Image-pull back-off per `<pod uid>_<image>` (10 s → 300 s, spec §1).
     pub pull_backoff: Backoff,
+    /// Probe results by container id (spec §6).
+    pub probes: beluga_lifecycle::planner::ProbeResults,
     /// A worker is tearing the pod down; nothing else may start containers.
     pub removing: bool,
 }
@@ -52,6 +54,8 @@ pub struct PodHandle {
     pub wake: Notify,
     /// A container exited (waiters re-check the instances).
     pub exited: Notify,
+    /// Wakes readiness/liveness workers at once when a startup probe succeeds.
+    pub probe_kick: Notify,
 }
 
 pub fn parse_ts(s: &str) -> Option<beluga_api::k8s_openapi::jiff::Timestamp> {
@@ -69,6 +73,7 @@ impl PodHandle {
         let status = {
             let input = StatusInput {
                 observed: Some(&st.observed),
+                probes: Some(&st.probes),
                 waiting: st.waiting.clone(),
                 terminal: st.terminal,
                 previous: st.status.as_ref(),

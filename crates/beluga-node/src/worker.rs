@@ -3,11 +3,12 @@
 
 use crate::podstate::{highest_log_attempt, PodHandle};
 use crate::Daemon;
+use crate::{hooks, prober};
 use beluga_api::podutil::{self, containers, init_containers, is_sidecar};
 use beluga_api::{Container, Pod};
 use beluga_lifecycle::backoff::{self, waiting_message};
 use beluga_lifecycle::observed::{spec_hash, Instance, State};
-use beluga_lifecycle::planner::{compute_pod_actions, ProbeResults};
+use beluga_lifecycle::planner::{compute_pod_actions, KillReason};
 use beluga_lifecycle::status::WaitingReason;
 use beluga_runtime::process::{self, PodFacts, Process};
 use beluga_runtime::shim::{self, ExitRecord, Request, Response, ShimClient, ShimOptions};
@@ -79,9 +80,14 @@ fn shim_client(h: &PodHandle) -> ShimClient {
 }
 
 async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
-    let (pod, observed, terminal) = {
+    let (pod, observed, terminal, probes) = {
         let st = h.lock();
-        (st.pod.clone(), st.observed.clone(), st.terminal)
+        (
+            st.pod.clone(),
+            st.observed.clone(),
+            st.terminal,
+            st.probes.clone(),
+        )
     };
     if pod.metadata.deletion_timestamp.is_some() {
         remove_pod(d, h).await;
@@ -90,7 +96,7 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
     if terminal {
         return Next::Idle;
     }
-    let plan = compute_pod_actions(&pod, &observed, &ProbeResults::default());
+    let plan = compute_pod_actions(&pod, &observed, &probes);
     tracing::debug!(?plan, "planned");
 
     if plan.kill_pod && !plan.create_sandbox {
@@ -133,7 +139,20 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
                 k.message.clone(),
             );
         }
-        let grace = pod_grace(&pod);
+        // Liveness/startup kills use the probe's terminationGracePeriodSeconds when set (§7.5).
+        let c = init_containers(&pod)
+            .iter()
+            .chain(containers(&pod))
+            .find(|c| c.name == k.container);
+        let probe = c.and_then(|c| match k.reason {
+            KillReason::LivenessProbe => c.liveness_probe.as_ref(),
+            KillReason::StartupProbe => c.startup_probe.as_ref(),
+            _ => None,
+        });
+        let grace = probe
+            .and_then(|p| p.termination_grace_period_seconds)
+            .map(|s| Duration::from_secs(s.max(0) as u64))
+            .unwrap_or_else(|| pod_grace(&pod));
         stop_container(d, h, &k.id, grace).await;
     }
     let mut requeue: Option<Duration> = None;
@@ -618,27 +637,61 @@ async fn start_container(
     };
     match shim_client(h).call(&req).await {
         Ok(Response::Started { started_at, .. }) => {
-            inst.state = State::Running;
-            inst.started_at = started_at.parse().ok();
-            let mut st = h.lock();
-            // The exit may already have been applied by the exit stream.
-            if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
-                if i.state == State::Created {
-                    i.state = State::Running;
+            {
+                let mut st = h.lock();
+                if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
+                    i.started_at = started_at.parse().ok();
                 }
-                i.started_at = inst.started_at;
-                inst = i.clone();
+                st.waiting.remove(&c.name);
+                st.events.record(
+                    &pod,
+                    Some(&c.name),
+                    "Normal",
+                    "Started",
+                    format!("Started container {}", c.name),
+                );
             }
-            st.waiting.remove(&c.name);
-            st.events.record(
-                &pod,
-                Some(&c.name),
-                "Normal",
-                "Started",
-                format!("Started container {}", c.name),
-            );
-            drop(st);
+            // postStart blocks the next container; until it returns the container still reads as
+            // ContainerCreating (§7.2).
+            if let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+                if let Err(msg) = hooks::run(d, h, c, &id, hook, None).await {
+                    {
+                        let mut st = h.lock();
+                        st.events.record(
+                            &pod,
+                            Some(&c.name),
+                            "Warning",
+                            "FailedPostStartHook",
+                            msg.clone(),
+                        );
+                        if let Some(i) = st
+                            .observed
+                            .instances
+                            .iter_mut()
+                            .find(|i| i.id == id && i.state == State::Created)
+                        {
+                            i.state = State::Running;
+                        }
+                    }
+                    stop_container(d, h, &id, pod_grace(&pod)).await;
+                    set_waiting(h, &c.name, "PostStartHookError", msg, None);
+                    return Err(Duration::ZERO);
+                }
+            }
+            {
+                let mut st = h.lock();
+                // The exit may already have been applied by the exit stream.
+                if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
+                    if i.state == State::Created {
+                        i.state = State::Running;
+                    }
+                    inst = i.clone();
+                }
+            }
             let _ = h.persist_instance(&inst, sandbox_gen);
+            if inst.state == State::Running {
+                prober::start(d, h, c, &id);
+            }
             info!(container = %c.name, attempt, "container started");
             Ok(())
         }
@@ -770,8 +823,55 @@ async fn wait_until(
     }
 }
 
-/// `StopContainer(timeout)`: the stop signal, then SIGKILL once the timeout (≥ 2 s) passes.
+/// Runs the container's preStop hook, if it has one and still runs, bounded by `deadline` (§7.3).
+async fn pre_stop(d: &Arc<Daemon>, h: &Arc<PodHandle>, id: &str, deadline: tokio::time::Instant) {
+    let (c, running) = {
+        let st = h.lock();
+        let inst = st.observed.instances.iter().find(|i| i.id == id);
+        let c = inst.and_then(|i| {
+            init_containers(&st.pod)
+                .iter()
+                .chain(containers(&st.pod))
+                .find(|c| c.name == i.name)
+                .cloned()
+        });
+        (c, inst.is_some_and(|i| i.state == State::Running))
+    };
+    let Some(c) = c.filter(|_| running) else {
+        return;
+    };
+    let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.clone()) else {
+        return;
+    };
+    let limit = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if let Err(msg) = hooks::run(d, h, &c, id, &hook, Some(limit)).await {
+        let mut st = h.lock();
+        let pod = st.pod.clone();
+        // A preStop failure is only an event: it changes no exit code or reason (§7.3).
+        st.events
+            .record(&pod, Some(&c.name), "Warning", "FailedPreStopHook", msg);
+    }
+}
+
+/// `StopContainer(timeout)`: preStop, then the stop signal, then SIGKILL once what is left of
+/// the timeout (at least 2 s) passes.
 async fn stop_container(d: &Arc<Daemon>, h: &Arc<PodHandle>, id: &str, timeout: Duration) {
+    if is_stopped(h, id) {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    pre_stop(d, h, id, deadline).await;
+    signal_and_wait(
+        d,
+        h,
+        id,
+        deadline.saturating_duration_since(tokio::time::Instant::now()),
+    )
+    .await;
+}
+
+/// The stop signal, then SIGKILL after `timeout` (floored at 2 s).
+async fn signal_and_wait(d: &Arc<Daemon>, h: &Arc<PodHandle>, id: &str, timeout: Duration) {
     if is_stopped(h, id) {
         return;
     }
@@ -842,6 +942,8 @@ async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration) {
         let pos = sidecar_order.iter().position(|n| *n == inst.name);
         let order = sidecar_order.clone();
         set.spawn(async move {
+            // Every preStop starts at once, sidecars' included (§4.5, [e2e] T5/T6).
+            pre_stop(&d, &h, &inst.id, deadline).await;
             if let Some(pos) = pos {
                 let later: Vec<String> = order[pos + 1..].to_vec();
                 let hh = h.clone();
@@ -857,7 +959,7 @@ async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration) {
                 wait_until(&h, deadline, others_done).await;
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            stop_container(&d, &h, &inst.id, left).await;
+            signal_and_wait(&d, &h, &inst.id, left).await;
         });
     }
     while set.join_next().await.is_some() {}

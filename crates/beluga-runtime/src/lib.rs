@@ -5,6 +5,7 @@
 pub mod cgroups;
 pub mod crilog;
 pub mod layout;
+pub mod netns;
 pub mod oci_runtime;
 pub mod process;
 pub mod shim;

@@ -1,0 +1,287 @@
+//! The actions probes and hooks run (spec §6.2, §7.1): exec in the container through the OCI
+//! runtime, HTTP GET and TCP connect inside the pod's network namespace, gRPC health checks.
+
+use crate::podstate::PodHandle;
+use crate::Daemon;
+use beluga_api::k8s_openapi::api::core::v1::{Container, HTTPGetAction};
+use beluga_api::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use beluga_runtime::netns;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// How a handler ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    Success(String),
+    Failure(String),
+    /// Succeeded, with a warning for a `ProbeWarning` event (a redirect to another host).
+    Warning(String),
+    /// Could not be run at all.
+    Error(String),
+}
+
+/// Runs `command` in container `id`; Failure on a non-zero exit or a timeout.
+pub async fn exec(d: &Daemon, id: &str, command: &[String], timeout: Option<Duration>) -> Done {
+    let mut cmd = tokio::process::Command::from(d.runtime.command());
+    cmd.arg("exec")
+        .arg(id)
+        .args(command)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = cmd.output();
+    let res = match timeout {
+        Some(t) => match tokio::time::timeout(t, out).await {
+            Ok(r) => r,
+            Err(_) => return Done::Failure(format!("command {command:?} timed out")),
+        },
+        None => out.await,
+    };
+    match res {
+        Ok(o) => {
+            let mut text = String::from_utf8_lossy(&o.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&o.stderr));
+            if o.status.success() {
+                Done::Success(text)
+            } else {
+                Done::Failure(format!(
+                    "command {command:?} exited with {}: {text}",
+                    o.status.code().unwrap_or(-1)
+                ))
+            }
+        }
+        Err(e) => Done::Error(e.to_string()),
+    }
+}
+
+/// A named or numbered port of the container.
+pub fn resolve_port(c: &Container, port: &IntOrString) -> Result<u16, String> {
+    match port {
+        IntOrString::Int(n) => u16::try_from(*n).map_err(|_| format!("invalid port {n}")),
+        IntOrString::String(name) => c
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref() == Some(name.as_str()))
+            .and_then(|p| u16::try_from(p.container_port).ok())
+            .ok_or_else(|| format!("couldn't find port {name:?} in {}", c.name)),
+    }
+}
+
+/// The pod has no address of its own yet: its `localhost` (inside its network namespace) is what
+/// kubelet's "pod IP" means here. An explicit other host is reached from the node.
+fn connect(
+    h: &PodHandle,
+    host: Option<&str>,
+    port: u16,
+    timeout: Duration,
+) -> std::io::Result<TcpStream> {
+    match host.filter(|h| !h.is_empty() && *h != "localhost" && *h != "127.0.0.1") {
+        None => netns::connect(
+            &h.dir.ns("net"),
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+            timeout,
+        ),
+        Some(other) => {
+            let addr = std::net::ToSocketAddrs::to_socket_addrs(&(other, port))?
+                .next()
+                .ok_or_else(|| std::io::Error::other("no address"))?;
+            TcpStream::connect_timeout(&addr, timeout)
+        }
+    }
+}
+
+pub async fn tcp(
+    h: &std::sync::Arc<PodHandle>,
+    host: Option<String>,
+    port: u16,
+    timeout: Duration,
+) -> Done {
+    let h = h.clone();
+    match tokio::task::spawn_blocking(move || connect(&h, host.as_deref(), port, timeout)).await {
+        Ok(Ok(_)) => Done::Success(String::new()),
+        Ok(Err(e)) => Done::Failure(format!("dial tcp :{port}: {e}")),
+        Err(e) => Done::Error(e.to_string()),
+    }
+}
+
+/// One HTTP/1.1 GET: (status, Location, body ≤ 10 KiB).
+fn get_once(
+    h: &PodHandle,
+    host: Option<&str>,
+    port: u16,
+    path: &str,
+    headers: &[(String, String)],
+    timeout: Duration,
+) -> std::io::Result<(u16, Option<String>, String)> {
+    let mut s = connect(h, host, port, timeout)?;
+    s.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+    s.set_write_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+    let host_header = format!(
+        "{}:{port}",
+        host.filter(|h| !h.is_empty()).unwrap_or("localhost")
+    );
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while buf.len() < 16 * 1024 {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if buf.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("malformed HTTP response"))?;
+    let location = head.lines().find_map(|l| {
+        l.split_once(':')
+            .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+            .map(|(_, v)| v.trim().to_string())
+    });
+    Ok((status, location, body.chars().take(10 * 1024).collect()))
+}
+
+/// An HTTP GET probe (spec §6.2): 200–399 succeeds; redirects to the same host are followed; a
+/// redirect elsewhere is a success with a warning. `status_matters` is false for hooks.
+pub async fn http(
+    h: &std::sync::Arc<PodHandle>,
+    c: &Container,
+    g: &HTTPGetAction,
+    timeout: Duration,
+    status_matters: bool,
+) -> Done {
+    if g.scheme.as_deref() == Some("HTTPS") {
+        return Done::Error("HTTPS is not supported yet".into());
+    }
+    let port = match resolve_port(c, &g.port) {
+        Ok(p) => p,
+        Err(e) => return Done::Error(e),
+    };
+    let host = g.host.clone();
+    let headers: Vec<(String, String)> = g
+        .http_headers
+        .iter()
+        .flatten()
+        .map(|hh| (hh.name.clone(), hh.value.clone()))
+        .collect();
+    let mut path = g.path.clone().unwrap_or_else(|| "/".into());
+    let h = h.clone();
+    tokio::task::spawn_blocking(move || {
+        for _ in 0..10 {
+            let (code, location, body) =
+                match get_once(&h, host.as_deref(), port, &path, &headers, timeout) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        return Done::Failure(format!("Get \"http://localhost:{port}{path}\": {e}"))
+                    }
+                };
+            if !status_matters {
+                return Done::Success(String::new());
+            }
+            if (300..400).contains(&code) {
+                if let Some(loc) = location {
+                    let same_host = loc.starts_with('/')
+                        || loc.starts_with(&format!("http://localhost:{port}"))
+                        || loc.starts_with(&format!("http://127.0.0.1:{port}"));
+                    if same_host {
+                        path = if loc.starts_with('/') {
+                            loc
+                        } else {
+                            loc.splitn(4, '/')
+                                .nth(3)
+                                .map(|p| format!("/{p}"))
+                                .unwrap_or_else(|| "/".into())
+                        };
+                        continue;
+                    }
+                    return Done::Warning(format!(
+                        "Probe terminated redirects, Response body: {body}"
+                    ));
+                }
+            }
+            return if (200..400).contains(&code) {
+                Done::Success(body)
+            } else {
+                Done::Failure(format!("HTTP probe failed with statuscode: {code}"))
+            };
+        }
+        Done::Failure("stopped after 10 redirects".into())
+    })
+    .await
+    .unwrap_or_else(|e| Done::Error(e.to_string()))
+}
+
+/// The standard `grpc.health.v1.Health/Check` over HTTP/2 (spec §6.2): SERVING succeeds.
+pub async fn grpc(
+    h: &std::sync::Arc<PodHandle>,
+    port: u16,
+    service: &str,
+    timeout: Duration,
+) -> Done {
+    let hh = h.clone();
+    let fut = async move {
+        let stream = tokio::task::spawn_blocking(move || connect(&hh, None, port, timeout))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("dial :{port}: {e}"))?;
+        stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let stream = tokio::net::TcpStream::from_std(stream).map_err(|e| e.to_string())?;
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .map_err(|e| format!("http2: {e}"))?;
+        tokio::spawn(conn);
+        let req = hyper::Request::builder()
+            .method("POST")
+            .uri(format!(
+                "http://localhost:{port}/grpc.health.v1.Health/Check"
+            ))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                netns::grpc_health_request(service),
+            )))
+            .map_err(|e| e.to_string())?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("rpc error: {e}"))?;
+        let headers = resp.headers().clone();
+        let collected = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .map_err(|e| e.to_string())?;
+        let trailers = collected.trailers().cloned().unwrap_or_default();
+        let grpc_status = trailers
+            .get("grpc-status")
+            .or_else(|| headers.get("grpc-status"))
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("0")
+            .to_string();
+        if grpc_status != "0" {
+            return Err(format!("rpc error: code = {grpc_status}"));
+        }
+        Ok::<_, String>(netns::grpc_health_status(&collected.to_bytes()))
+    };
+    match tokio::time::timeout(timeout, fut).await {
+        Err(_) => Done::Failure(format!(
+            "timeout: health rpc did not complete within {timeout:?}"
+        )),
+        Ok(Err(e)) => Done::Failure(e),
+        Ok(Ok(Some(1))) => Done::Success(String::new()),
+        Ok(Ok(Some(s))) => Done::Failure(format!("service unhealthy (responded with {s})")),
+        Ok(Ok(None)) => Done::Failure("malformed health response".into()),
+    }
+}
