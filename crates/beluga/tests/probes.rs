@@ -231,3 +231,178 @@ impl hyper::body::Body for Frames {
         std::task::Poll::Ready(self.0.pop_front())
     }
 }
+
+/// A tiny HTTP server container that appends each request line to /log/requests (the handler
+/// pod of §13.9, inside the same pod: hooks reach it at localhost:8080).
+const HANDLER: &str = "  - name: handler\n    image: localhost/busybox:1\n    volumeMounts: [{name: log, mountPath: /log}]\n    command: [sh, -c, \"trap 'exit 0' TERM; nc -ll -p 8080 -e sh -c 'read line; echo $line >> /log/requests; printf \\\"HTTP/1.0 200 OK\\\\r\\\\n\\\\r\\\\nok\\\"' & wait\"]\n";
+
+fn log_file(d: &Daemon, pod: &str, file: &str) -> String {
+    let pods = d.state_dir().join("pods");
+    let dir = std::fs::read_dir(&pods)
+        .unwrap()
+        .flatten()
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("default_{pod}_"))
+        })
+        .expect("pod dir");
+    std::fs::read_to_string(dir.path().join(".volumes/log").join(file)).unwrap_or_default()
+}
+
+// H1/H3 + L18: postStart exec and httpGet hooks run; regular containers start one at a time and
+// postStart blocks the next one.
+#[test]
+fn h1_h3_l18_post_start_hooks() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&pod("hooks", "Always", 2, &format!(
+        "  containers:\n{HANDLER}  - name: regular-1\n    image: {IMAGE}\n    volumeMounts: [{{name: log, mountPath: /log}}]\n    command: [sh, -c, \"read up _ < /proc/uptime; echo $up regular-1 Started >> /log/order; trap 'exit 0' TERM; sleep 600 & wait\"]\n    lifecycle:\n      postStart: {{exec: {{command: [sh, -c, 'read up _ < /proc/uptime; echo $up PostStart-regular-1 Started >> /log/order; sleep 1; read up _ < /proc/uptime; echo $up PostStart-regular-1 Exiting >> /log/order']}}}}\n  - name: regular-2\n    image: {IMAGE}\n    volumeMounts: [{{name: log, mountPath: /log}}]\n    command: [sh, -c, \"read up _ < /proc/uptime; echo $up regular-2 Started >> /log/order; trap 'exit 0' TERM; sleep 600 & wait\"]\n    lifecycle:\n      postStart: {{httpGet: {{path: '/echo?msg=poststart', port: 8080}}}}\n"
+    )));
+    d.wait_running("hooks");
+    let order = order_log(&log_file(&d, "hooks", "order"));
+    let at = |n: &str, e: &str| index_of(&order, n, e);
+    assert!(
+        at("PostStart-regular-1", "Exiting") < at("regular-2", "Started"),
+        "{order:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !log_file(&d, "hooks", "requests").contains("GET /echo?msg=poststart") {
+        assert!(
+            Instant::now() < deadline,
+            "postStart httpGet never reached the handler"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// H2/H5: preStop exec and httpGet hooks run on deletion, before the stop signal.
+#[test]
+fn h2_h5_pre_stop_hooks() {
+    let Some(d) = Daemon::start() else { return };
+    let host_log = d.root.path().join("h2-log");
+    let y = pod("prestop", "Always", 5, &format!(
+        "  containers:\n{HANDLER}  - name: c\n    image: {IMAGE}\n    volumeMounts: [{{name: log, mountPath: /log}}]\n    command: [sh, -c, \"trap 'echo TERM >> /log/c; exit 0' TERM; sleep 600 & wait\"]\n    lifecycle:\n      preStop: {{exec: {{command: [sh, -c, 'echo prestop-exec >> /log/c']}}}}\n  - name: h\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n    lifecycle:\n      preStop: {{httpGet: {{path: '/echo?msg=prestop', port: 8080}}}}\n"
+    ))
+    .replace("{name: log, emptyDir: {}}", &format!("{{name: log, hostPath: {{path: {}, type: DirectoryOrCreate}}}}", host_log.display()));
+    d.apply(&y);
+    d.wait_running("prestop");
+    d.ok(&["delete", "pod", "prestop"]);
+    assert_eq!(
+        std::fs::read_to_string(host_log.join("c")).unwrap(),
+        "prestop-exec\nTERM\n"
+    );
+    assert!(std::fs::read_to_string(host_log.join("requests"))
+        .unwrap_or_default()
+        .contains("GET /echo?msg=prestop"));
+}
+
+// §7.2: a failing postStart kills the container (FailedPostStartHook) and the policy restarts it.
+#[test]
+fn failed_post_start_hook_restarts() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&pod("badhook", "Always", 2, &format!(
+        "  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n    lifecycle:\n      postStart: {{exec: {{command: [sh, -c, 'exit 3']}}}}\n"
+    )));
+    d.wait_pod("badhook", Duration::from_secs(30), "restarted", |p| {
+        restarts(p, "c") >= 1
+    });
+    let text = events_text(&d, "badhook");
+    assert!(text.contains("FailedPostStartHook") && text.contains("Exec lifecycle hook ([\"sh\", \"-c\", \"exit 3\"]) for Container \"c\" in Pod \"badhook\" failed"), "{text}");
+}
+
+// SL1–SL3: preStop sleep holds termination (bounded by the grace period, cut by a shorter
+// --grace-period), and is not run for a container that exited by itself.
+#[test]
+fn sl1_sl3_pre_stop_sleep() {
+    let Some(d) = Daemon::start() else { return };
+    let sleeper = |name: &str, grace: u32, secs: u32, script: &str| {
+        pod(name, "Never", grace, &format!(
+        "  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"{script}\"]\n    lifecycle:\n      preStop: {{sleep: {{seconds: {secs}}}}}\n"
+    ))
+    };
+    d.apply(&sleeper(
+        "sl1",
+        10,
+        3,
+        "trap 'exit 0' TERM; sleep 600 & wait",
+    ));
+    d.apply(&sleeper(
+        "sl2",
+        30,
+        20,
+        "trap 'exit 0' TERM; sleep 600 & wait",
+    ));
+    d.apply(&sleeper("sl3", 30, 10, "sleep 1"));
+    d.wait_running("sl1");
+    d.wait_running("sl2");
+    let t = Instant::now();
+    d.ok(&["delete", "pod", "sl1"]);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(9),
+        "SL1 took {took:?}"
+    );
+    let t = Instant::now();
+    d.ok(&["delete", "pod", "sl2", "--grace-period=2"]);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(10),
+        "SL2 took {took:?}"
+    );
+    let p = d.wait_phase("sl3", "Succeeded", Duration::from_secs(20));
+    let term = &status_of(&p, "containerStatuses", "c")["state"]["terminated"];
+    let started: beluga_api::k8s_openapi::jiff::Timestamp =
+        term["startedAt"].as_str().unwrap().parse().unwrap();
+    let finished: beluga_api::k8s_openapi::jiff::Timestamp =
+        term["finishedAt"].as_str().unwrap().parse().unwrap();
+    assert!(
+        finished.duration_since(started).as_secs() < 10,
+        "no preStop for a container that exited by itself"
+    );
+}
+
+// C22/C23: during termination readiness keeps running (the pod goes NotReady) while liveness
+// stops (no liveness kill during termination).
+#[test]
+fn c22_c23_probes_during_termination() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&pod("c22", "Always", 8, &format!(
+        "  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"touch /tmp/ready /tmp/alive; trap 'rm -f /tmp/ready /tmp/alive; sleep 4; exit 0' TERM; sleep 600 & wait\"]\n    readinessProbe: {{exec: {{command: [cat, /tmp/ready]}}, periodSeconds: 1, failureThreshold: 1}}\n    livenessProbe: {{exec: {{command: [cat, /tmp/alive]}}, periodSeconds: 1, failureThreshold: 1}}\n"
+    )));
+    d.wait_running("c22");
+    let del = d.cmd(&["delete", "pod", "c22"]).spawn().unwrap();
+    let p = d.wait_pod(
+        "c22",
+        Duration::from_secs(10),
+        "NotReady while terminating",
+        |p| condition(p, "Ready").0 == "False",
+    );
+    assert!(p["metadata"]["deletionTimestamp"].is_string());
+    let text = events_text(&d, "c22");
+    assert!(!text.contains("failed liveness probe"), "{text}");
+    assert!(del.wait_with_output().unwrap().status.success());
+}
+
+// §4.1/§4.2: a sidecar with a startup probe counts as started only when the probe succeeds; the
+// next init container waits for that.
+#[test]
+fn sidecar_startup_probe_gates_the_next_init_container() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&pod("gate", "Always", 2, &format!(
+        "  initContainers:\n  - name: ri-1\n    image: {IMAGE}\n    restartPolicy: Always\n    volumeMounts: [{{name: log, mountPath: /log}}]\n    command: [sh, -c, \"(sleep 2; touch /tmp/started; read up _ < /proc/uptime; echo $up ri-1 Ready >> /log/order) & trap 'exit 0' TERM; sleep 600 & wait\"]\n    startupProbe: {{exec: {{command: [cat, /tmp/started]}}, periodSeconds: 1, failureThreshold: 30}}\n  - name: init-1\n    image: {IMAGE}\n    volumeMounts: [{{name: log, mountPath: /log}}]\n    command: [sh, -c, 'read up _ < /proc/uptime; echo $up init-1 Started >> /log/order']\n  containers:\n  - name: regular-1\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n"
+    )));
+    d.wait_pod(
+        "gate",
+        Duration::from_secs(5),
+        "Init:0/2 while the sidecar is not started",
+        |p| status_of(p, "initContainerStatuses", "ri-1")["state"]["running"].is_object(),
+    );
+    assert_eq!(d.row("gate")[2], "Init:0/2");
+    d.wait_running("gate");
+    let order = order_log(&log_file(&d, "gate", "order"));
+    assert!(
+        index_of(&order, "ri-1", "Ready") < index_of(&order, "init-1", "Started"),
+        "{order:?}"
+    );
+    assert_eq!(&d.row("gate")[1..3], ["2/2", "Running"]);
+}
