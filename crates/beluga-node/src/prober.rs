@@ -147,6 +147,7 @@ async fn worker(d: Arc<Daemon>, h: Arc<PodHandle>, c: Container, id: String, kin
             }
         };
         if let Some(new) = counter.observe(result) {
+            tracing::info!(container = %c.name, id = %id, probe = kind.name(), result = ?new, "probe result recorded");
             results(&mut h.lock(), kind).insert(id.clone(), new);
             if kind == Kind::Startup && new == ProbeResult::Success {
                 h.probe_kick.notify_waiters();

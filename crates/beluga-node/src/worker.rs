@@ -326,7 +326,7 @@ async fn on_exit(d: &Arc<Daemon>, h: &Arc<PodHandle>, rec: ExitRecord) {
     };
     let msg = termination_message(h, c.as_ref(), &inst, rec.exit_code);
     let _ = h.apply_exit(&rec, msg);
-    info!(container = %inst.name, exit_code = rec.exit_code, "container exited");
+    info!(container = %inst.name, id = %rec.id, exit_code = rec.exit_code, "container exited");
     h.exited.notify_waiters();
     h.wake.notify_one();
     // Release the runtime's container and the rootfs; logs and records stay.

@@ -406,3 +406,50 @@ fn sidecar_startup_probe_gates_the_next_init_container() {
     );
     assert_eq!(&d.row("gate")[1..3], ["2/2", "Running"]);
 }
+
+// C8, C10–C13, C16, C18: a healthy http probe never restarts; an exec readiness timeout keeps the
+// container unready; `sleep & exit 1` with a 1 s timeout fails; a same-host redirect is followed
+// (to a failing endpoint → restart); a redirect to another host is a success with a
+// ProbeWarning; liveness starts only after startup succeeds; a probe's own
+// terminationGracePeriodSeconds bounds the kill (not the pod's 500 s).
+#[test]
+fn more_probe_rules() {
+    let Some(d) = Daemon::start() else { return };
+    let web = "mkdir -p /www/cgi-bin; echo ok > /www/healthz; printf '#!/bin/sh\\\\necho Status: 302 Found\\\\necho Location: /healthz\\\\necho\\\\n' > /www/cgi-bin/local; printf '#!/bin/sh\\\\necho Status: 302 Found\\\\necho Location: http://0.0.0.0/\\\\necho\\\\n' > /www/cgi-bin/away; chmod +x /www/cgi-bin/*; (sleep 2; rm /www/healthz) & trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait";
+    let sleeper = "trap 'exit 0' TERM; sleep 600 & wait";
+    d.apply(&pod("c8", "Always", 2, &format!("  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"{HTTPD}\"]\n    livenessProbe: {{httpGet: {{path: /, port: 8080}}, periodSeconds: 1, failureThreshold: 5}}\n")));
+    d.apply(&pod("c10", "Always", 2, &format!("  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"{sleeper}\"]\n    readinessProbe: {{exec: {{command: [sleep, '10']}}, timeoutSeconds: 1, periodSeconds: 1}}\n")));
+    d.apply(&pod("c11", "Always", 2, &format!("  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"{sleeper}\"]\n    livenessProbe: {{exec: {{command: [sh, -c, 'sleep 10 & exit 1']}}, timeoutSeconds: 1, periodSeconds: 1, failureThreshold: 1}}\n")));
+    d.apply(&pod("c12", "Always", 2, &format!("  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"{web}\"]\n    livenessProbe: {{httpGet: {{path: /cgi-bin/local, port: 8080}}, periodSeconds: 1, failureThreshold: 1}}\n")));
+    d.apply(&pod("c13", "Always", 2, &format!("  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"{web}\"]\n    livenessProbe: {{httpGet: {{path: /cgi-bin/away, port: 8080}}, periodSeconds: 1, failureThreshold: 1}}\n")));
+    d.apply(&pod("c16", "Always", 2, &format!("  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"(sleep 2; touch /tmp/startup) & {sleeper}\"]\n    startupProbe: {{exec: {{command: [cat, /tmp/startup]}}, periodSeconds: 1, failureThreshold: 60}}\n    livenessProbe: {{exec: {{command: ['false']}}, periodSeconds: 1, failureThreshold: 1}}\n")));
+    d.apply(&pod("c18", "Always", 500, &format!("  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sleep, '600']\n    livenessProbe: {{exec: {{command: ['false']}}, initialDelaySeconds: 1, periodSeconds: 1, failureThreshold: 1, terminationGracePeriodSeconds: 1}}\n")));
+    for name in ["c11", "c12", "c16", "c18"] {
+        d.wait_pod(name, Duration::from_secs(40), "restarted", |p| {
+            restarts(p, "c") >= 1
+        });
+    }
+    let c16 = d.pod("c16");
+    let first = &status_of(&c16, "containerStatuses", "c")["lastState"]["terminated"];
+    let ran = first["finishedAt"]
+        .as_str()
+        .unwrap()
+        .parse::<beluga_api::k8s_openapi::jiff::Timestamp>()
+        .unwrap()
+        .duration_since(first["startedAt"].as_str().unwrap().parse().unwrap());
+    assert!(
+        ran.as_secs() >= 2,
+        "liveness must wait for the startup probe: killed after {ran:?}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    for name in ["c8", "c13"] {
+        assert_eq!(restarts(&d.pod(name), "c"), 0, "{name}");
+    }
+    assert!(
+        events_text(&d, "c13").contains("Probe terminated redirects"),
+        "{}",
+        events_text(&d, "c13")
+    );
+    let c10 = d.pod("c10");
+    assert!(!ready(&c10, "c") && restarts(&c10, "c") == 0);
+}

@@ -66,6 +66,8 @@ pub fn run(a: Args) -> i32 {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: log files and journald get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if !rustix::process::geteuid().is_root() {
         eprintln!("error: beluga daemon must run as root (it creates namespaces and mounts)");
