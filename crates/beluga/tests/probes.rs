@@ -98,7 +98,7 @@ fn http_tcp_timeout_and_startup_probes() {
         "  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"mkdir -p /www; echo ok > /www/healthz; (sleep 2; rm /www/healthz) & trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]\n    livenessProbe: {{httpGet: {{path: /healthz, port: 8080}}, periodSeconds: 1, failureThreshold: 1}}\n"
     )));
     d.apply(&pod("c6", "Always", 2, &format!(
-        "  containers:\n  - name: c\n    image: {IMAGE}\n    ports: [{{name: web, containerPort: 8080}}]\n    command: [sh, -c, \"{HTTPD}\"]\n    livenessProbe: {{tcpSocket: {{port: web}}, periodSeconds: 1, failureThreshold: 1}}\n"
+        "  containers:\n  - name: c\n    image: {IMAGE}\n    ports: [{{name: web, containerPort: 8080}}]\n    command: [sh, -c, \"{HTTPD}\"]\n    livenessProbe: {{tcpSocket: {{port: web}}, initialDelaySeconds: 1, periodSeconds: 1, failureThreshold: 3}}\n"
     )));
     d.apply(&pod("c9", "Always", 2, &format!(
         "  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n    livenessProbe: {{exec: {{command: [sleep, '10']}}, timeoutSeconds: 1, periodSeconds: 1, failureThreshold: 1}}\n"
