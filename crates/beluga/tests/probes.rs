@@ -156,13 +156,7 @@ fn c20_c21_grpc_liveness() {
     d.wait_pod("grpc", Duration::from_secs(20), "running", |p| {
         status_of(p, "containerStatuses", "ok")["state"]["running"].is_object()
     });
-    let pods = d.state_dir().join("pods");
-    let dir = std::fs::read_dir(&pods)
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    let dir = d.pod_dir("grpc");
     let listener =
         beluga_runtime::netns::listen(&dir.join(".sandbox/net"), "127.0.0.1:5000".parse().unwrap())
             .expect("listen in the pod");
@@ -237,17 +231,7 @@ impl hyper::body::Body for Frames {
 const HANDLER: &str = "  - name: handler\n    image: localhost/busybox:1\n    volumeMounts: [{name: log, mountPath: /log}]\n    command: [sh, -c, \"trap 'exit 0' TERM; nc -ll -p 8080 -e sh -c 'read line; echo $line >> /log/requests; printf \\\"HTTP/1.0 200 OK\\\\r\\\\n\\\\r\\\\nok\\\"' & wait\"]\n";
 
 fn log_file(d: &Daemon, pod: &str, file: &str) -> String {
-    let pods = d.state_dir().join("pods");
-    let dir = std::fs::read_dir(&pods)
-        .unwrap()
-        .flatten()
-        .find(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(&format!("default_{pod}_"))
-        })
-        .expect("pod dir");
-    std::fs::read_to_string(dir.path().join(".volumes/log").join(file)).unwrap_or_default()
+    std::fs::read_to_string(d.pod_dir(pod).join(".volumes/log").join(file)).unwrap_or_default()
 }
 
 // H1/H3 + L18: postStart exec and httpGet hooks run; regular containers start one at a time and

@@ -62,17 +62,9 @@ fn yaml(s: &Spec) -> String {
 
 /// The pod's event log, read from its emptyDir on the host.
 fn events(d: &Daemon, pod: &str) -> Vec<(f64, String, String)> {
-    let pods = d.state_dir().join("pods");
-    let dir = std::fs::read_dir(&pods)
-        .unwrap()
-        .flatten()
-        .find(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(&format!("default_{pod}_"))
-        })
-        .expect("pod dir");
-    order_log(&std::fs::read_to_string(dir.path().join(".volumes/log/events")).unwrap_or_default())
+    order_log(
+        &std::fs::read_to_string(d.pod_dir(pod).join(".volumes/log/events")).unwrap_or_default(),
+    )
 }
 
 fn first(ev: &[(f64, String, String)], name: &str, what: &str) -> Option<f64> {
@@ -167,10 +159,7 @@ fn l1_l3_image_update_restarts_running_container_under_every_policy() {
         s.regular[0].1 = "2";
         assert_eq!(d.apply(&yaml(&s)), format!("pod/{name} configured\n"));
         let p = d.wait_pod(&name, LONG, "c0 restarted with the new image", |p| {
-            let c = status_of(p, "containerStatuses", "c0");
-            c["restartCount"] == 1
-                && c["image"] == "localhost/busybox:2"
-                && c["state"]["running"].is_object()
+            restarted_with_image(p, "containerStatuses", "c0", "localhost/busybox:2")
         });
         assert_eq!(restarts(&p, "containerStatuses", "c1"), 0, "{policy}");
         assert_eq!(p["status"]["phase"], "Running");
@@ -480,10 +469,7 @@ fn s4_sidecar_image_update_restarts_only_it() {
     s.inits[0].2 = "2";
     d.apply(&yaml(&s));
     let p = d.wait_pod("s4", LONG, "ri-1 restarted with the new image", |p| {
-        let c = status_of(p, "initContainerStatuses", "ri-1");
-        c["restartCount"] == 1
-            && c["image"] == "localhost/busybox:2"
-            && c["state"]["running"].is_object()
+        restarted_with_image(p, "initContainerStatuses", "ri-1", "localhost/busybox:2")
     });
     assert_eq!(restarts(&p, "initContainerStatuses", "ri-2"), 0);
     assert_eq!(restarts(&p, "containerStatuses", "regular-1"), 0);
@@ -720,10 +706,7 @@ fn s2_sidecar_image_update_during_init() {
     s.inits[1].2 = "2";
     d.apply(&yaml(&s));
     let p = d.wait_pod("s2", LONG, "ri-1 restarted with the new image", |p| {
-        let c = status_of(p, "initContainerStatuses", "ri-1");
-        c["restartCount"] == 1
-            && c["image"] == "localhost/busybox:2"
-            && c["state"]["running"].is_object()
+        restarted_with_image(p, "initContainerStatuses", "ri-1", "localhost/busybox:2")
     });
     assert_eq!(p["status"]["phase"], "Pending");
     let ev = events(&d, "s2");
@@ -1046,13 +1029,7 @@ fn l34_lost_init_records_do_not_rerun() {
     }));
     let before = d.wait_running("l34");
     d.stop();
-    let pods = d.state_dir().join("pods");
-    let dir = std::fs::read_dir(&pods)
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    let dir = d.pod_dir("l34");
     std::fs::remove_dir_all(dir.join("init-1")).unwrap();
     d.restart();
     std::thread::sleep(Duration::from_secs(2));

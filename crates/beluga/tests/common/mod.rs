@@ -113,6 +113,17 @@ impl Daemon {
         self.root.path().join("state")
     }
 
+    /// The pod's directory under the daemon's state (`<ns>_<name>_<uid>`).
+    pub fn pod_dir(&self, pod: &str) -> PathBuf {
+        let prefix = format!("default_{pod}_");
+        std::fs::read_dir(self.state_dir().join("pods"))
+            .expect("pods dir")
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            .unwrap_or_else(|| panic!("no directory for pod {pod}"))
+    }
+
     pub fn daemon_log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -347,4 +358,10 @@ pub fn index_of(log: &[(f64, String, String)], name: &str, event: &str) -> usize
     log.iter()
         .position(|(_, n, e)| n == name && e == event)
         .unwrap_or_else(|| panic!("{name} {event} not in {log:?}"))
+}
+
+/// The container has been restarted once, runs, and shows the new image.
+pub fn restarted_with_image(p: &Value, list: &str, name: &str, image: &str) -> bool {
+    let c = status_of(p, list, name);
+    c["restartCount"] == 1 && c["image"] == image && c["state"]["running"].is_object()
 }
