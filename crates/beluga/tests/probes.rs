@@ -437,3 +437,124 @@ fn more_probe_rules() {
     let c10 = d.pod("c10");
     assert!(!ready(&c10, "c") && restarts(&c10, "c") == 0);
 }
+
+fn host_log_pod(
+    d: &Daemon,
+    name: &str,
+    grace: u32,
+    policy: &str,
+    containers: &str,
+) -> (String, std::path::PathBuf) {
+    let host_log = d.root.path().join(format!("{name}-log"));
+    let y = pod(name, policy, grace, containers).replace(
+        "{name: log, emptyDir: {}}",
+        &format!(
+            "{{name: log, hostPath: {{path: {}, type: DirectoryOrCreate}}}}",
+            host_log.display()
+        ),
+    );
+    (y, host_log)
+}
+
+const MARK: &str = "read up _ < /proc/uptime; echo $up";
+
+// L25/L26: under Never, a liveness failure kills the container: its preStop runs while it still
+// runs, then it exits and is not restarted (`Killing` without ", will be restarted"). A second
+// container keeps the pod from completing, so the kill is the probe's own (not KillPod's).
+#[test]
+fn l26_liveness_kill_runs_pre_stop_and_never_restarts() {
+    let Some(d) = Daemon::start() else { return };
+    let (y, log) = host_log_pod(&d, "l26", 10, "Never", &format!(
+        "  containers:\n  - name: c\n    image: {IMAGE}\n    volumeMounts: [{{name: log, mountPath: /log}}]\n    command: [sh, -c, \"trap '{MARK} c Exiting >> /log/order; exit 0' TERM; sleep 600 & wait\"]\n    livenessProbe: {{exec: {{command: ['false']}}, initialDelaySeconds: 1, periodSeconds: 1, failureThreshold: 1}}\n    lifecycle:\n      preStop: {{exec: {{command: [sh, -c, '{MARK} PreStop Started >> /log/order']}}}}\n  - name: other\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n"
+    ));
+    d.apply(&y);
+    let p = d.wait_pod("l26", Duration::from_secs(30), "c terminated", |p| {
+        status_of(p, "containerStatuses", "c")["state"]["terminated"].is_object()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let p2 = d.pod("l26");
+    assert_eq!((restarts(&p, "c"), restarts(&p2, "c")), (0, 0));
+    assert_eq!(p2["status"]["phase"], "Running");
+    let order = order_log(&std::fs::read_to_string(log.join("order")).unwrap());
+    assert!(
+        index_of(&order, "PreStop", "Started") < index_of(&order, "c", "Exiting"),
+        "{order:?}"
+    );
+    let ev: serde_json::Value =
+        serde_json::from_str(&d.ok(&["get", "events", "-o", "json"])).unwrap();
+    let killing: Vec<&str> = ev["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reason"] == "Killing")
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert_eq!(killing, ["Container c failed liveness probe"]);
+}
+
+// T5/T6 + L28: on deletion every preStop starts at once (sidecars' too); the sidecar's stop
+// signal waits for the main container; the sidecar's liveness stops and it is not restarted.
+#[test]
+fn t5_pre_stops_start_together_and_sidecar_waits() {
+    let Some(d) = Daemon::start() else { return };
+    let (y, log) = host_log_pod(&d, "t5", 20, "Always", &format!(
+        "  initContainers:\n  - name: side\n    image: {IMAGE}\n    restartPolicy: Always\n    volumeMounts: [{{name: log, mountPath: /log}}]\n    command: [sh, -c, \"touch /tmp/alive; trap '{MARK} side Exiting >> /log/order; exit 0' TERM; sleep 600 & wait\"]\n    livenessProbe: {{exec: {{command: [cat, /tmp/alive]}}, periodSeconds: 1, failureThreshold: 1}}\n    lifecycle:\n      preStop: {{exec: {{command: [sh, -c, '{MARK} side-prestop Started >> /log/order; rm /tmp/alive']}}}}\n  containers:\n  - name: main\n    image: {IMAGE}\n    volumeMounts: [{{name: log, mountPath: /log}}]\n    command: [sh, -c, \"trap '{MARK} main Exiting >> /log/order; exit 0' TERM; sleep 600 & wait\"]\n    lifecycle:\n      preStop: {{exec: {{command: [sh, -c, '{MARK} main-prestop Started >> /log/order; sleep 3']}}}}\n"
+    ));
+    d.apply(&y);
+    d.wait_running("t5");
+    d.ok(&["delete", "pod", "t5"]);
+    let order = order_log(&std::fs::read_to_string(log.join("order")).unwrap());
+    let t = |n: &str, e: &str| order[index_of(&order, n, e)].0;
+    assert!(
+        (t("side-prestop", "Started") - t("main-prestop", "Started")).abs() < 1.5,
+        "preStops start together: {order:?}"
+    );
+    assert!(t("main", "Exiting") <= t("side", "Exiting"), "{order:?}");
+    assert!(
+        t("main", "Exiting") - t("main-prestop", "Started") >= 2.5,
+        "main's signal waits for its preStop: {order:?}"
+    );
+    assert_eq!(
+        order
+            .iter()
+            .filter(|(_, n, e)| n == "side" && e == "Exiting")
+            .count(),
+        1,
+        "the sidecar is not restarted while terminating: {order:?}"
+    );
+}
+
+// §4.2 / P6: a sidecar's failing liveness restarts only the sidecar.
+#[test]
+fn sidecar_liveness_restarts_only_the_sidecar() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&pod("sl", "Always", 2, &format!(
+        "  initContainers:\n  - name: side\n    image: {IMAGE}\n    restartPolicy: Always\n    command: [sh, -c, \"touch /tmp/alive; (sleep 2; rm /tmp/alive) & trap 'exit 0' TERM; sleep 600 & wait\"]\n    livenessProbe: {{exec: {{command: [cat, /tmp/alive]}}, periodSeconds: 1, failureThreshold: 1}}\n  containers:\n  - name: main\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n"
+    )));
+    let p = d.wait_pod("sl", Duration::from_secs(30), "sidecar restarted", |p| {
+        status_of(p, "initContainerStatuses", "side")["restartCount"]
+            .as_i64()
+            .unwrap_or(0)
+            >= 1
+    });
+    assert_eq!(restarts(&p, "main"), 0);
+    assert!(events_text(&d, "sl").contains("Init container side failed liveness probe"));
+}
+
+// L24 / §7.3: a preStop longer than the grace period is cut off; the container is killed at
+// the grace period (+ the 2 s floor at most).
+#[test]
+fn l24_pre_stop_cut_off_by_grace() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&pod("l24", "Always", 3, &format!(
+        "  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sleep, '600']\n    lifecycle:\n      preStop: {{exec: {{command: [sleep, '600']}}}}\n"
+    )));
+    d.wait_running("l24");
+    let t = Instant::now();
+    d.ok(&["delete", "pod", "l24"]);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(12),
+        "took {took:?}"
+    );
+}
