@@ -3,7 +3,7 @@
 # busybox-static (the test image). Rust (cargo) must already be there.
 set -euo pipefail
 need=()
-for pkg in runc crun busybox-static tar; do
+for pkg in runc crun busybox-static tar openssl util-linux; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

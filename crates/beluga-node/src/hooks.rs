@@ -32,9 +32,32 @@ pub async fn run(
         };
     }
     if let Some(g) = &handler.http_get {
-        // Only transport errors fail an HTTP hook; the status code is not looked at (§7.1).
+        // Only transport errors fail an HTTP hook; the status code is not looked at. A failed
+        // HTTPS request is retried over HTTP, with a LifecycleHTTPFallback event (§7.1).
         let timeout = limit.unwrap_or(Duration::from_secs(30));
-        return match handlers::http(h, c, g, timeout, false).await {
+        let mut outcome = handlers::http(h, c, g, timeout, false).await;
+        if g.scheme.as_deref() == Some("HTTPS")
+            && matches!(outcome, Done::Failure(_) | Done::Error(_))
+        {
+            let mut plain = g.clone();
+            plain.scheme = Some("HTTP".into());
+            {
+                let mut st = h.lock();
+                let p = st.pod.clone();
+                st.events.record(
+                    &p,
+                    Some(&c.name),
+                    "Warning",
+                    "LifecycleHTTPFallback",
+                    format!(
+                        "Lifecycle hook for container {:?} in pod {pod:?} fell back to HTTP",
+                        c.name
+                    ),
+                );
+            }
+            outcome = handlers::http(h, c, &plain, timeout, false).await;
+        }
+        return match outcome {
             Done::Success(_) | Done::Warning(_) => Ok(()),
             Done::Failure(e) | Done::Error(e) => Err(format!(
                 "HTTP lifecycle hook ({}) for Container {:?} in Pod {pod:?} failed - error: {e}",

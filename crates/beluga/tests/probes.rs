@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn pod(name: &str, policy: &str, grace: u32, containers: &str) -> String {
@@ -231,7 +232,11 @@ impl hyper::body::Body for Frames {
 const HANDLER: &str = "  - name: handler\n    image: localhost/busybox:1\n    volumeMounts: [{name: log, mountPath: /log}]\n    command: [sh, -c, \"trap 'exit 0' TERM; nc -ll -p 8080 -e sh -c 'read line; echo $line >> /log/requests; printf \\\"HTTP/1.0 200 OK\\\\r\\\\n\\\\r\\\\nok\\\"' & wait\"]\n";
 
 fn log_file(d: &Daemon, pod: &str, file: &str) -> String {
-    std::fs::read_to_string(d.pod_dir(pod).join(".volumes/log").join(file)).unwrap_or_default()
+    // Lossy: a handler may log binary bytes (a TLS hello sent to a plain HTTP server).
+    String::from_utf8_lossy(
+        &std::fs::read(d.pod_dir(pod).join(".volumes/log").join(file)).unwrap_or_default(),
+    )
+    .into_owned()
 }
 
 // H1/H3 + L18: postStart exec and httpGet hooks run; regular containers start one at a time and
@@ -557,4 +562,84 @@ fn l24_pre_stop_cut_off_by_grace() {
         took >= Duration::from_secs(3) && took < Duration::from_secs(12),
         "took {took:?}"
     );
+}
+
+// §6.2 / H4 / H6: HTTPS probes (certificates not verified) against a TLS server in the pod's
+// network namespace; an HTTPS hook whose TLS fails falls back to HTTP (LifecycleHTTPFallback).
+#[test]
+fn https_probe_and_hook_fallback() {
+    let Some(d) = Daemon::start() else { return };
+    if Command::new("openssl").arg("version").output().is_err()
+        || Command::new("nsenter").arg("--version").output().is_err()
+    {
+        eprintln!("skipped: needs openssl and nsenter");
+        return;
+    }
+    let www = d.root.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("healthz"), "ok\n").unwrap();
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "k.pem",
+            "-out",
+            "c.pem",
+        ])
+        .current_dir(&www)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    d.apply(&pod("tls", "Always", 2, &format!(
+        "  containers:\n{HANDLER}  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n    readinessProbe: {{httpGet: {{scheme: HTTPS, path: /healthz, port: 9443}}, periodSeconds: 1}}\n    lifecycle:\n      postStart: {{httpGet: {{scheme: HTTPS, path: '/echo?msg=fallback', port: 8080}}}}\n"
+    )));
+    d.wait_pod("tls", Duration::from_secs(20), "c running", |p| {
+        status_of(p, "containerStatuses", "c")["state"]["running"].is_object()
+    });
+    assert!(!ready(&d.pod("tls"), "c"));
+    let netns = d.pod_dir("tls").join(".sandbox/net");
+    let mut server = Command::new("nsenter")
+        .arg(format!("--net={}", netns.display()))
+        .args([
+            "openssl", "s_server", "-quiet", "-accept", "9443", "-cert", "c.pem", "-key", "k.pem",
+            "-WWW",
+        ])
+        .current_dir(&www)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ok = std::panic::catch_unwind(|| {
+        d.wait_pod("tls", Duration::from_secs(20), "ready over HTTPS", |p| {
+            ready(p, "c")
+        })
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(ok.is_ok(), "the HTTPS readiness probe never succeeded");
+    // The hook may first run before the handler listens (then it fails and is retried).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log_file(&d, "tls", "requests").contains("GET /echo?msg=fallback") {
+        assert!(
+            Instant::now() < deadline,
+            "the HTTPS hook never fell back to HTTP: {}\n{}",
+            log_file(&d, "tls", "requests"),
+            events_text(&d, "tls")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(events_text(&d, "tls").contains("LifecycleHTTPFallback"));
 }
