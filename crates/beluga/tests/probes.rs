@@ -643,3 +643,131 @@ fn https_probe_and_hook_fallback() {
     }
     assert!(events_text(&d, "tls").contains("LifecycleHTTPFallback"));
 }
+
+// C7: restart counts only ever go up (≥ 4 restarts seen, strictly increasing); C19: a startup
+// probe's own terminationGracePeriodSeconds bounds its kill (pod TGPS 500 s).
+#[test]
+fn c7_c19_restart_counts_and_startup_grace() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&pod("c7", "Always", 2, &format!("  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n    livenessProbe: {{exec: {{command: ['false']}}, periodSeconds: 1, failureThreshold: 1}}\n")));
+    d.apply(&pod("c19", "Always", 500, &format!("  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sleep, '600']\n    startupProbe: {{exec: {{command: ['false']}}, periodSeconds: 1, failureThreshold: 1, terminationGracePeriodSeconds: 1}}\n")));
+    let mut seen: Vec<i64> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.last().copied().unwrap_or(0) < 4 {
+        assert!(Instant::now() < deadline, "restarts seen: {seen:?}");
+        let r = restarts(&d.pod("c7"), "c");
+        if seen.last() != Some(&r) {
+            seen.push(r);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "restart count went down: {seen:?}"
+    );
+    d.wait_pod(
+        "c19",
+        Duration::from_secs(30),
+        "restarted despite TGPS 500",
+        |p| restarts(p, "c") >= 1,
+    );
+}
+
+// Sidecar variants (§4.1, §4.2, [e2e] P2–P5): a sidecar's readiness counts in READY; a sidecar
+// whose startup probe fails is restarted even in a Never pod, which stays Pending.
+#[test]
+fn sidecar_probe_variants() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&pod("sready", "Always", 2, &format!(
+        "  initContainers:\n  - name: side\n    image: {IMAGE}\n    restartPolicy: Always\n    command: [sh, -c, \"(sleep 2; touch /tmp/ready) & trap 'exit 0' TERM; sleep 600 & wait\"]\n    readinessProbe: {{exec: {{command: [cat, /tmp/ready]}}, periodSeconds: 1}}\n  containers:\n  - name: main\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n"
+    )));
+    d.apply(&pod("sstart", "Never", 2, &format!(
+        "  initContainers:\n  - name: side\n    image: {IMAGE}\n    restartPolicy: Always\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n    startupProbe: {{exec: {{command: ['false']}}, periodSeconds: 1, failureThreshold: 2}}\n  containers:\n  - name: main\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n"
+    )));
+    d.wait_pod("sready", Duration::from_secs(20), "main running", |p| {
+        status_of(p, "containerStatuses", "main")["state"]["running"].is_object()
+    });
+    assert_eq!(d.row("sready")[1], "1/2", "the sidecar is not ready yet");
+    d.wait_running("sready");
+    assert_eq!(&d.row("sready")[1..3], ["2/2", "Running"]);
+    let p = d.wait_pod(
+        "sstart",
+        Duration::from_secs(30),
+        "sidecar restarted",
+        |p| {
+            status_of(p, "initContainerStatuses", "side")["restartCount"]
+                .as_i64()
+                .unwrap_or(0)
+                >= 1
+        },
+    );
+    assert_eq!(p["status"]["phase"], "Pending");
+    assert_eq!(
+        status_of(&p, "containerStatuses", "main")["state"]["waiting"]["reason"],
+        "PodInitializing"
+    );
+    assert!(events_text(&d, "sstart").contains("Init container side failed startup probe"));
+}
+
+// H4: a postStart httpGet hook over HTTPS (certificate not verified) to a TLS server in the pod:
+// it succeeds without falling back to HTTP.
+#[test]
+fn h4_https_post_start_hook() {
+    let Some(d) = Daemon::start() else { return };
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("skipped: needs openssl");
+        return;
+    }
+    let dir = d.root.path().join("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "k.pem",
+            "-out",
+            "c.pem",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    // The init container holds the pod back while the test starts the TLS server in its sandbox.
+    d.apply(&pod("h4", "Always", 2, &format!(
+        "  initContainers:\n  - name: wait\n    image: {IMAGE}\n    command: [sleep, '3']\n  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n    lifecycle:\n      postStart: {{httpGet: {{scheme: HTTPS, path: '/echo?msg=poststart', port: 9090}}}}\n"
+    )));
+    d.wait_pod("h4", Duration::from_secs(10), "init running", |p| {
+        status_of(p, "initContainerStatuses", "wait")["state"]["running"].is_object()
+    });
+    let netns = d.pod_dir("h4").join(".sandbox/net");
+    let mut server = Command::new("nsenter")
+        .arg(format!("--net={}", netns.display()))
+        .args([
+            "openssl", "s_server", "-quiet", "-accept", "9090", "-cert", "c.pem", "-key", "k.pem",
+            "-www",
+        ])
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let r = std::panic::catch_unwind(|| d.wait_running("h4"));
+    let text = events_text(&d, "h4");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(r.is_ok());
+    assert_eq!(restarts(&d.pod("h4"), "c"), 0, "{text}");
+    assert!(
+        !text.contains("LifecycleHTTPFallback") && !text.contains("FailedPostStartHook"),
+        "{text}"
+    );
+}
