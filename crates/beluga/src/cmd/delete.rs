@@ -14,6 +14,7 @@ pub struct Args {
     /// Delete the pods of a manifest.
     #[arg(short = 'f', long = "filename")]
     file: Option<String>,
+    /// The namespace of the pods.
     #[arg(short = 'n', long, default_value = "default")]
     namespace: String,
     /// Seconds given to the pod to stop; -1 uses the pod's terminationGracePeriodSeconds.

@@ -10,6 +10,7 @@ use hyper::Method;
 pub struct Args {
     /// `pod NAME` or `pod/NAME`.
     args: Vec<String>,
+    /// The namespace of the pods.
     #[arg(short = 'n', long, default_value = "default")]
     namespace: String,
     #[command(flatten)]

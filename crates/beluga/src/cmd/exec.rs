@@ -14,6 +14,7 @@ pub struct Args {
     command: Vec<String>,
     #[arg(short = 'c', long)]
     container: Option<String>,
+    /// The namespace of the pods.
     #[arg(short = 'n', long, default_value = "default")]
     namespace: String,
     /// Pass stdin to the command.

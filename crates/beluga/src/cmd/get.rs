@@ -14,6 +14,7 @@ pub struct Args {
     resource: String,
     /// Pod names (all pods when none).
     names: Vec<String>,
+    /// The namespace of the pods.
     #[arg(short = 'n', long, default_value = "default")]
     namespace: String,
     /// All namespaces.

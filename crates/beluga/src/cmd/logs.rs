@@ -12,6 +12,7 @@ pub struct Args {
     /// The container (required when the pod has several).
     #[arg(short = 'c', long)]
     container: Option<String>,
+    /// The namespace of the pods.
     #[arg(short = 'n', long, default_value = "default")]
     namespace: String,
     /// Stream new lines until the container exits.

@@ -10,6 +10,7 @@ pub struct Args {
     /// condition=NAME[=VALUE], delete, or jsonpath='{.path}'=VALUE.
     #[arg(long = "for")]
     for_: String,
+    /// The namespace of the pods.
     #[arg(short = 'n', long, default_value = "default")]
     namespace: String,
     /// How long to wait (30s, 5m).
