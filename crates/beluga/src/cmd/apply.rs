@@ -13,7 +13,6 @@ pub struct Args {
     #[arg(short = 'f', long = "filename", required = true)]
     file: String,
     /// Namespace for objects that name none.
-    /// The namespace of the pods.
     #[arg(short = 'n', long)]
     namespace: Option<String>,
     /// strict (or true): unknown fields are errors; warn: printed; ignore (or false).
