@@ -159,7 +159,10 @@ pub async fn serve(d: Arc<Daemon>) -> std::io::Result<()> {
                 let d = d.clone();
                 async move { Ok::<_, Infallible>(route(d, req).await) }
             });
+            // A half-sent request is dropped after 30 s instead of holding its task forever.
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(30))
                 .serve_connection(io, svc)
                 .with_upgrades()
                 .await;

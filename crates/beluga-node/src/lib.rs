@@ -38,6 +38,9 @@ pub struct Config {
     pub backoff_max: Duration,
     /// This binary, re-executed as `beluga shim`.
     pub exe: PathBuf,
+    /// kubelet's `--container-log-max-size` (bytes) and `--container-log-max-files`.
+    pub log_max_size: u64,
+    pub log_max_files: usize,
 }
 
 /// A change to a pod, for `?watch=1`.

@@ -216,6 +216,8 @@ async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Result<(), Strin
         pod_dir: h.dir.path().to_path_buf(),
         hostname,
         runtime: d.runtime.clone(),
+        log_max_size: d.cfg.log_max_size,
+        log_max_files: d.cfg.log_max_files,
     };
     let mut child = shim::spawn(&d.cfg.exe, &opts)
         .await

@@ -46,6 +46,96 @@ impl LineSplitter {
     }
 }
 
+/// A CRI log file that rotates like kubelet's (`--container-log-max-size`,
+/// `--container-log-max-files`): when the next record would pass the size limit, the file is
+/// renamed to `<n>.log.<YYYYMMDD-HHMMSS.ffffff>` and a new one started; only the newest
+/// `max_files - 1` rotated files are kept. Records are never split across files.
+pub struct RotatingLog {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    size: u64,
+    max_size: u64,
+    max_files: usize,
+}
+
+impl RotatingLog {
+    /// `max_size` 0 disables rotation.
+    pub fn open(
+        path: &std::path::Path,
+        max_size: u64,
+        max_files: usize,
+    ) -> std::io::Result<RotatingLog> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let size = file.metadata()?.len();
+        Ok(RotatingLog {
+            path: path.to_path_buf(),
+            file,
+            size,
+            max_size,
+            max_files: max_files.max(1),
+        })
+    }
+
+    fn rotated(&self) -> Vec<std::path::PathBuf> {
+        let Some(dir) = self.path.parent() else {
+            return vec![];
+        };
+        let prefix = format!(
+            "{}.",
+            self.path.file_name().and_then(|n| n.to_str()).unwrap_or("")
+        );
+        let mut v: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(&prefix))
+            })
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let stamp = beluga_api::k8s_openapi::jiff::Timestamp::now()
+            .strftime("%Y%m%d-%H%M%S%.6f")
+            .to_string();
+        let target = std::path::PathBuf::from(format!("{}.{stamp}", self.path.display()));
+        std::fs::rename(&self.path, &target)?;
+        self.file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size = 0;
+        let rotated = self.rotated();
+        let excess = rotated.len().saturating_sub(self.max_files - 1);
+        for old in &rotated[..excess] {
+            let _ = std::fs::remove_file(old);
+        }
+        Ok(())
+    }
+}
+
+impl Write for RotatingLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.max_size > 0 && self.size > 0 && self.size + buf.len() as u64 > self.max_size {
+            self.rotate()?;
+        }
+        let n = self.file.write(buf)?;
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// Appends one record to a CRI log.
 pub fn write_record(
     w: &mut impl Write,
@@ -144,6 +234,33 @@ mod tests {
         assert_eq!(recs, vec![(true, vec![b'x'; MAX_LINE])]);
         assert_eq!(s.finish(), Some((true, vec![b'x'; 10])));
         assert_eq!(s.finish(), None);
+    }
+
+    // Issue 5 "bounded logs": the live file stays under the limit, at most max_files - 1 rotated
+    // files are kept, and every kept record is whole.
+    #[test]
+    fn rotation_bounds_the_log() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("0.log");
+        let mut log = RotatingLog::open(&path, 1000, 3).unwrap();
+        for i in 0..200 {
+            write_record(&mut log, "stdout", false, format!("line {i:04}").as_bytes()).unwrap();
+        }
+        let files: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(files.len(), 3, "{files:?}");
+        for f in &files {
+            let data = std::fs::read(f).unwrap();
+            assert!(data.len() <= 1000);
+            assert!(read_lines(&data)
+                .iter()
+                .all(|l| l.content.starts_with(b"line ") && l.content.ends_with(b"\n")));
+        }
+        let live = read_lines(&std::fs::read(&path).unwrap());
+        assert_eq!(live.last().unwrap().content, b"line 0199\n");
     }
 
     #[test]

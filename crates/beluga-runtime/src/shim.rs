@@ -68,6 +68,9 @@ pub struct ShimOptions {
     pub pod_dir: PathBuf,
     pub hostname: String,
     pub runtime: OciRuntime,
+    /// Container log rotation: size in bytes (0 = never) and files kept.
+    pub log_max_size: u64,
+    pub log_max_files: usize,
 }
 
 fn errno(what: &str) -> std::io::Error {
@@ -183,6 +186,8 @@ pub fn main(opts: ShimOptions) -> std::io::Result<()> {
 
 struct Shim {
     runtime: OciRuntime,
+    log_max_size: u64,
+    log_max_files: usize,
     running: HashMap<String, i32>,
     subscribers: Vec<tokio::sync::mpsc::UnboundedSender<ExitRecord>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -198,6 +203,8 @@ async fn serve(
     let (tx, rx) = tokio::sync::oneshot::channel();
     let shim = Rc::new(RefCell::new(Shim {
         runtime: opts.runtime.clone(),
+        log_max_size: opts.log_max_size,
+        log_max_files: opts.log_max_files,
         running: HashMap::new(),
         subscribers: Vec::new(),
         shutdown: Some(tx),
@@ -367,10 +374,11 @@ fn start_inner(
     }
     // SAFETY: a fresh fd returned by the kernel.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
+    let (max_size, max_files) = {
+        let s = shim.borrow();
+        (s.log_max_size, s.log_max_files)
+    };
+    let log_file = crate::crilog::RotatingLog::open(log, max_size, max_files)
         .map_err(|e| format!("opening log {}: {e}", log.display()))?;
     let log_file = Rc::new(RefCell::new(log_file));
     let pumps = vec![
@@ -395,7 +403,7 @@ fn start_inner(
     Ok(Response::Started { pid, started_at })
 }
 
-async fn pump(fd: OwnedFd, stream: &'static str, log: Rc<RefCell<std::fs::File>>) {
+async fn pump(fd: OwnedFd, stream: &'static str, log: Rc<RefCell<crate::crilog::RotatingLog>>) {
     let Ok(mut rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
         return;
     };
@@ -543,6 +551,10 @@ pub async fn spawn(exe: &Path, opts: &ShimOptions) -> std::io::Result<tokio::pro
         .arg(&opts.runtime.path)
         .arg("--runtime-root")
         .arg(&opts.runtime.state_root)
+        .arg("--log-max-size")
+        .arg(opts.log_max_size.to_string())
+        .arg("--log-max-files")
+        .arg(opts.log_max_files.to_string())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::from(log))

@@ -21,6 +21,16 @@ pub struct Args {
     /// Longest crash-loop back-off delay (kubelet's 5m).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     crash_loop_backoff_max: Duration,
+    /// Rotate a container's log when it reaches this size (a quantity: 10Mi).
+    #[arg(long, default_value = "10Mi", value_parser = parse_size)]
+    container_log_max_size: u64,
+    /// How many log files to keep per container, the live one included.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(2..))]
+    container_log_max_files: u64,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    beluga_api::quantity::parse_bytes(s).ok_or_else(|| format!("invalid quantity {s:?}"))
 }
 
 /// Go's `time.ParseDuration` for the units a flag needs (`300ms`, `10s`, `5m`, `1h30m`).
@@ -87,6 +97,8 @@ pub fn run(a: Args) -> i32 {
         backoff_initial: a.crash_loop_backoff_initial,
         backoff_max: a.crash_loop_backoff_max,
         exe,
+        log_max_size: a.container_log_max_size,
+        log_max_files: a.container_log_max_files as usize,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -14,6 +14,10 @@ pub struct Args {
     runtime_path: PathBuf,
     #[arg(long)]
     runtime_root: PathBuf,
+    #[arg(long, default_value_t = 10 << 20)]
+    log_max_size: u64,
+    #[arg(long, default_value_t = 5)]
+    log_max_files: usize,
 }
 
 pub fn run(a: Args) -> i32 {
@@ -31,6 +35,8 @@ pub fn run(a: Args) -> i32 {
             path: a.runtime_path,
             state_root: a.runtime_root,
         },
+        log_max_size: a.log_max_size,
+        log_max_files: a.log_max_files,
     };
     match shim::main(opts) {
         Ok(()) => 0,
