@@ -410,6 +410,9 @@ impl Daemon {
             } else {
                 None
             };
+            if lines.is_some() {
+                reconcile_with_shim(&client, &mut instances).await;
+            }
             if lines.is_none() {
                 // The sandbox is gone (a reboot, or the shim died): its containers went with it.
                 let now = Timestamp::now();
@@ -441,9 +444,64 @@ impl Daemon {
             );
             if let Some(lines) = lines {
                 tokio::spawn(worker::follow_exits(self.clone(), h.clone(), lines));
+                // Probe state is not persisted: re-adopted containers start from the initial
+                // results, as after a kubelet restart.
+                let running: Vec<(beluga_api::Container, String)> = {
+                    let st = h.lock();
+                    st.observed
+                        .instances
+                        .iter()
+                        .filter(|i| i.state == State::Running)
+                        .filter_map(|i| {
+                            podutil::init_containers(&st.pod)
+                                .iter()
+                                .chain(podutil::containers(&st.pod))
+                                .find(|c| c.name == i.name)
+                                .map(|c| (c.clone(), i.id.clone()))
+                        })
+                        .collect()
+                };
+                for (c, id) in running {
+                    prober::start(self, &h, &c, &id);
+                }
             }
             info!(pod = %format!("{}/{}", podutil::namespace(&pod), podutil::name(&pod)), "re-adopted");
             tokio::spawn(worker::run(self.clone(), h));
+        }
+    }
+}
+
+/// After a daemon crash the records may lag behind the shim: a container started after its record
+/// was written (still `Created`), or one that is no longer known. The shim's running set wins.
+async fn reconcile_with_shim(
+    client: &beluga_runtime::shim::ShimClient,
+    instances: &mut [beluga_lifecycle::observed::Instance],
+) {
+    let Ok(beluga_runtime::shim::Response::Running { containers }) =
+        client.call(&beluga_runtime::shim::Request::List).await
+    else {
+        return;
+    };
+    let now = Timestamp::now();
+    for i in instances.iter_mut() {
+        match containers.iter().find(|c| c.id == i.id) {
+            Some(c) => {
+                if i.state != State::Running {
+                    tracing::info!(container = %i.name, id = %i.id, "re-adopted a container the records had not seen start");
+                }
+                i.state = State::Running;
+                i.started_at = i.started_at.or_else(|| c.started_at.parse().ok());
+            }
+            None if matches!(i.state, State::Running | State::Created | State::Unknown) => {
+                // Neither running nor recorded as exited: it never started, or its exit was lost.
+                i.state = State::Exited;
+                i.exit_code = Some(137);
+                i.reason = Some("ContainerStatusUnknown".into());
+                i.message =
+                    Some("The container could not be located when the pod was terminated".into());
+                i.finished_at = Some(now);
+            }
+            None => {}
         }
     }
 }

@@ -132,9 +132,8 @@ impl PodHandle {
                 inst.started_at = parse_ts(&rec.started_at);
             }
             inst.message = message;
-            if rec.oom_killed {
-                inst.reason = Some("OOMKilled".into());
-            }
+            // The runtime's word replaces any provisional reason set at re-adoption.
+            inst.reason = rec.oom_killed.then(|| "OOMKilled".to_string());
             (inst.clone(), sandbox)
         };
         let _ = self.persist_instance(&inst, sandbox);

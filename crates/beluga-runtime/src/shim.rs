@@ -24,6 +24,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
     Ping,
+    /// The containers this shim started that have not exited.
+    List,
     /// Create and start a container from its bundle.
     Start {
         id: String,
@@ -47,7 +49,16 @@ pub enum Request {
 pub enum Response {
     Ok,
     Started { pid: i32, started_at: String },
+    Running { containers: Vec<RunningContainer> },
     Error { message: String },
+}
+
+/// A container the shim runs: its id, pid and start time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunningContainer {
+    pub id: String,
+    pub pid: i32,
+    pub started_at: String,
 }
 
 /// How one container instance ended.
@@ -188,7 +199,7 @@ struct Shim {
     runtime: OciRuntime,
     log_max_size: u64,
     log_max_files: usize,
-    running: HashMap<String, i32>,
+    running: HashMap<String, RunningContainer>,
     subscribers: Vec<tokio::sync::mpsc::UnboundedSender<ExitRecord>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -243,6 +254,9 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
         };
         let resp = match req {
             Request::Ping => Response::Ok,
+            Request::List => Response::Running {
+                containers: shim.borrow().running.values().cloned().collect(),
+            },
             Request::Start {
                 id,
                 bundle,
@@ -391,7 +405,14 @@ fn start_inner(
         return Err(e.to_string());
     }
     let started_at = now();
-    shim.borrow_mut().running.insert(id.to_string(), pid);
+    shim.borrow_mut().running.insert(
+        id.to_string(),
+        RunningContainer {
+            id: id.to_string(),
+            pid,
+            started_at: started_at.clone(),
+        },
+    );
     tokio::task::spawn_local(watch_exit(
         shim.clone(),
         id.to_string(),

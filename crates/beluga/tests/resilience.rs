@@ -118,3 +118,126 @@ fn bad_requests_do_not_hurt_the_daemon() {
     d.wait_running("still");
     drop(half);
 }
+
+/// A tiny deterministic pseudo-random sequence (no dependency needed for jitter).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+fn running_runtime_containers(d: &Daemon) -> Vec<String> {
+    let out = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(d.state_dir().join("runtime"))
+        .args(["list", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] == "running")
+        .filter_map(|c| c["id"].as_str().map(String::from))
+        .collect()
+}
+
+// Issue 5 "the daemon can die at any moment": SIGKILL the daemon at random points of a churn of
+// creates, crash-restarts and deletes; after each restart every pod is re-adopted, no container
+// runs twice, restart counts never go down, interrupted deletes finish, and nothing is left.
+#[test]
+fn daemon_sigkill_during_churn_loses_nothing() {
+    let Some(mut d) = Daemon::start() else { return };
+    let mut rng = Lcg(std::process::id() as u64);
+    let mut max_restarts: std::collections::HashMap<String, i64> = Default::default();
+    let mut live: Vec<String> = Vec::new();
+    let kills = 8;
+    for i in 0..kills {
+        let name = format!("churn-{i}");
+        d.apply(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  initContainers: [{{name: init, image: {IMAGE}, command: ['true']}}]\n  containers:\n  - {{name: steady, image: {IMAGE}, command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]}}\n  - {{name: crashy, image: {IMAGE}, command: [sh, -c, 'sleep 0.3; exit 1']}}\n"
+        ));
+        live.push(name);
+        if i % 3 == 2 {
+            // Delete the oldest pod without waiting: the kill may land in the middle of it.
+            let victim = live.remove(0);
+            d.ok(&["delete", "pod", &victim, "--wait=false"]);
+        }
+        std::thread::sleep(Duration::from_millis(rng.next(1200)));
+        d.stop(); // SIGKILL
+        std::thread::sleep(Duration::from_millis(rng.next(300)));
+        d.restart();
+        // Every live pod converges: steady runs, exactly one runtime container per running name.
+        for p in &live {
+            let pod = d.wait_pod(p, Duration::from_secs(30), "steady running", |v| {
+                status_of(v, "containerStatuses", "steady")["state"]["running"].is_object()
+            });
+            for c in ["steady", "crashy"] {
+                let r = status_of(&pod, "containerStatuses", c)["restartCount"]
+                    .as_i64()
+                    .unwrap_or(0);
+                let key = format!("{p}/{c}");
+                let before = max_restarts.get(&key).copied().unwrap_or(0);
+                assert!(
+                    r >= before,
+                    "{key}: restart count went from {before} to {r}"
+                );
+                max_restarts.insert(key, r);
+            }
+            assert_eq!(
+                status_of(&pod, "initContainerStatuses", "init")["restartCount"],
+                0,
+                "{p}: init re-run"
+            );
+        }
+        let running = running_runtime_containers(&d);
+        let mut names: Vec<String> = running
+            .iter()
+            .map(|id| {
+                id.rsplit_once('-')
+                    .map(|x| x.0.to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        names.sort();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "a container runs twice: {running:?}");
+    }
+    // Interrupted deletes finished; then everything goes, leaving nothing behind.
+    let listed = d.ok(&["get", "pods", "-o", "name"]);
+    for p in &live {
+        assert!(listed.contains(&format!("pod/{p}\n")), "{p} lost: {listed}");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = d.ok(&["get", "pods", "-o", "name"]);
+        if listed.lines().count() == live.len() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "interrupted deletes never finished: {listed}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for p in &live {
+        d.ok(&["delete", "pod", p]);
+    }
+    assert!(running_runtime_containers(&d).is_empty());
+    let prefix = d.state_dir().to_string_lossy().into_owned();
+    let mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|m| m.starts_with(&prefix))
+        .map(String::from)
+        .collect();
+    assert!(mounts.is_empty(), "{mounts:?}");
+    eprintln!("survived {kills} daemon SIGKILLs");
+}
