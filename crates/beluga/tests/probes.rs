@@ -578,30 +578,7 @@ fn https_probe_and_hook_fallback() {
     let www = d.root.path().join("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("healthz"), "ok\n").unwrap();
-    let st = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "k.pem",
-            "-out",
-            "c.pem",
-        ])
-        .current_dir(&www)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    self_signed_cert(&www);
     d.apply(&pod("tls", "Always", 2, &format!(
         "  containers:\n{HANDLER}  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n    readinessProbe: {{httpGet: {{scheme: HTTPS, path: /healthz, port: 9443}}, periodSeconds: 1}}\n    lifecycle:\n      postStart: {{httpGet: {{scheme: HTTPS, path: '/echo?msg=fallback', port: 8080}}}}\n"
     )));
@@ -720,26 +697,7 @@ fn h4_https_post_start_hook() {
     }
     let dir = d.root.path().join("tls");
     std::fs::create_dir_all(&dir).unwrap();
-    let st = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "k.pem",
-            "-out",
-            "c.pem",
-        ])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(st.status.success());
+    self_signed_cert(&dir);
     // The init container holds the pod back while the test starts the TLS server in its sandbox.
     d.apply(&pod("h4", "Always", 2, &format!(
         "  initContainers:\n  - name: wait\n    image: {IMAGE}\n    command: [sleep, '3']\n  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n    lifecycle:\n      postStart: {{httpGet: {{scheme: HTTPS, path: '/echo?msg=poststart', port: 9090}}}}\n"
@@ -769,5 +727,33 @@ fn h4_https_post_start_hook() {
     assert!(
         !text.contains("LifecycleHTTPFallback") && !text.contains("FailedPostStartHook"),
         "{text}"
+    );
+}
+
+/// A throw-away self-signed certificate (`c.pem`, `k.pem`) in `dir`, for TLS servers in tests.
+fn self_signed_cert(dir: &std::path::Path) {
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "k.pem",
+            "-out",
+            "c.pem",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
