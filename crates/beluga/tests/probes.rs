@@ -757,3 +757,49 @@ fn self_signed_cert(dir: &std::path::Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// H6: a preStop httpGet hook over HTTPS to a TLS server in the pod succeeds (no fallback, no
+// FailedPreStopHook); the container's slow SIGTERM handler lets the events be read mid-termination.
+#[test]
+fn h6_https_pre_stop_hook() {
+    let Some(d) = Daemon::start() else { return };
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("skipped: needs openssl");
+        return;
+    }
+    let dir = d.root.path().join("tls6");
+    std::fs::create_dir_all(&dir).unwrap();
+    self_signed_cert(&dir);
+    d.apply(&pod("h6", "Always", 10, &format!(
+        "  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'sleep 3; exit 0' TERM; sleep 600 & wait\"]\n    lifecycle:\n      preStop: {{httpGet: {{scheme: HTTPS, path: '/echo?msg=prestop', port: 9090}}}}\n"
+    )));
+    d.wait_running("h6");
+    let netns = d.pod_dir("h6").join(".sandbox/net");
+    let mut server = Command::new("nsenter")
+        .arg(format!("--net={}", netns.display()))
+        .args([
+            "openssl", "s_server", "-quiet", "-accept", "9090", "-cert", "c.pem", "-key", "k.pem",
+            "-www",
+        ])
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let del = d.cmd(&["delete", "pod", "h6"]).spawn().unwrap();
+    // preStop ran and the stop signal was sent once the container is marked Killing; read the
+    // events while its SIGTERM handler still runs.
+    std::thread::sleep(Duration::from_millis(1500));
+    let ev = d.ok(&["get", "events"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(del.wait_with_output().unwrap().status.success());
+    assert!(
+        ev.contains("Killing")
+            && !ev.contains("LifecycleHTTPFallback")
+            && !ev.contains("FailedPreStopHook"),
+        "{ev}"
+    );
+}
