@@ -272,7 +272,10 @@ fn h2_h5_pre_stop_hooks() {
     let y = pod("prestop", "Always", 5, &format!(
         "  containers:\n{HANDLER}  - name: c\n    image: {IMAGE}\n    volumeMounts: [{{name: log, mountPath: /log}}]\n    command: [sh, -c, \"trap 'echo TERM >> /log/c; exit 0' TERM; sleep 600 & wait\"]\n    lifecycle:\n      preStop: {{exec: {{command: [sh, -c, 'echo prestop-exec >> /log/c']}}}}\n  - name: h\n    image: {IMAGE}\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n    lifecycle:\n      preStop: {{httpGet: {{path: '/echo?msg=prestop', port: 8080}}}}\n"
     ))
-    .replace("{name: log, emptyDir: {}}", &format!("{{name: log, hostPath: {{path: {}, type: DirectoryOrCreate}}}}", host_log.display()));
+    .replace("{name: log, emptyDir: {}}", &format!("{{name: log, hostPath: {{path: {}, type: DirectoryOrCreate}}}}", host_log.display()))
+    // Every container is stopped at once on deletion: the in-pod handler keeps serving for 3 s
+    // after its SIGTERM so the other container's preStop request still reaches it.
+    .replacen("trap 'exit 0' TERM; nc -ll", "trap 'sleep 3; exit 0' TERM; nc -ll", 1);
     d.apply(&y);
     d.wait_running("prestop");
     d.ok(&["delete", "pod", "prestop"]);
