@@ -26,17 +26,40 @@ pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-/// The busybox rootfs, built once per test process.
+/// The busybox rootfs, shared by every test process: keyed by the build script and the busybox
+/// binary, built once into a private directory and renamed into place (so parallel tests never
+/// see a half-built one), and reused afterwards instead of piling up a copy per process.
 pub fn rootfs() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("beluga-test-rootfs-{}", std::process::id()));
+        let script = workspace().join("scripts/busybox-rootfs.sh");
+        let mut key: u64 = 0xcbf29ce484222325;
+        let bb = std::fs::metadata("/bin/busybox")
+            .map(|m| format!("{}:{:?}", m.len(), m.modified().ok()))
+            .unwrap_or_default();
+        for b in std::fs::read(&script)
+            .unwrap_or_default()
+            .iter()
+            .chain(bb.as_bytes())
+        {
+            key = (key ^ u64::from(*b)).wrapping_mul(0x100000001b3);
+        }
+        let dir = std::env::temp_dir().join(format!("beluga-test-rootfs-{key:016x}"));
+        if dir.join("bin/busybox").exists() {
+            return dir;
+        }
+        let tmp =
+            std::env::temp_dir().join(format!("beluga-test-rootfs-build-{}", std::process::id()));
         let st = Command::new("sh")
-            .arg(workspace().join("scripts/busybox-rootfs.sh"))
-            .arg(&dir)
+            .arg(&script)
+            .arg(&tmp)
             .status()
             .expect("running busybox-rootfs.sh");
         assert!(st.success(), "building the busybox rootfs failed");
+        if std::fs::rename(&tmp, &dir).is_err() {
+            // Another test process got there first.
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
         dir
     })
 }
