@@ -105,6 +105,14 @@ fn state_lines(out: &mut String, label: &str, s: &ContainerState) {
     }
 }
 
+/// A port as kubectl prints it: the number, or the name.
+fn port_text(p: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString) -> String {
+    match p {
+        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => i.to_string(),
+        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
+    }
+}
+
 fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init: bool) {
     out.push_str(&format!("  {}:\n", c.name));
     out.push_str(&format!(
@@ -201,14 +209,7 @@ fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init
             let what = if let Some(e) = &p.exec {
                 format!("exec [{}]", e.command.clone().unwrap_or_default().join(" "))
             } else if let Some(g) = &p.http_get {
-                let port = match &g.port {
-                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => {
-                        i.to_string()
-                    }
-                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => {
-                        s.clone()
-                    }
-                };
+                let port = port_text(&g.port);
                 format!(
                     "http-get {}://{}:{port}{}",
                     g.scheme
@@ -219,14 +220,7 @@ fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init
                     g.path.clone().unwrap_or_default()
                 )
             } else if let Some(t) = &p.tcp_socket {
-                let port = match &t.port {
-                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => {
-                        i.to_string()
-                    }
-                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => {
-                        s.clone()
-                    }
-                };
+                let port = port_text(&t.port);
                 format!("tcp-socket :{port}")
             } else if let Some(g) = &p.grpc {
                 format!(

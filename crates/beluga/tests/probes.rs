@@ -590,18 +590,7 @@ fn https_probe_and_hook_fallback() {
     });
     assert!(!ready(&d.pod("tls"), "c"));
     let netns = d.pod_dir("tls").join(".sandbox/net");
-    let mut server = Command::new("nsenter")
-        .arg(format!("--net={}", netns.display()))
-        .args([
-            "openssl", "s_server", "-quiet", "-accept", "9443", "-cert", "c.pem", "-key", "k.pem",
-            "-WWW",
-        ])
-        .current_dir(&www)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = tls_server_in_pod(&netns, &www, "9443", "-WWW");
     let ok = std::panic::catch_unwind(|| {
         d.wait_pod("tls", Duration::from_secs(20), "ready over HTTPS", |p| {
             ready(p, "c")
@@ -709,18 +698,7 @@ fn h4_https_post_start_hook() {
         status_of(p, "initContainerStatuses", "wait")["state"]["running"].is_object()
     });
     let netns = d.pod_dir("h4").join(".sandbox/net");
-    let mut server = Command::new("nsenter")
-        .arg(format!("--net={}", netns.display()))
-        .args([
-            "openssl", "s_server", "-quiet", "-accept", "9090", "-cert", "c.pem", "-key", "k.pem",
-            "-www",
-        ])
-        .current_dir(&dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = tls_server_in_pod(&netns, &dir, "9090", "-www");
     let r = std::panic::catch_unwind(|| d.wait_running("h4"));
     let text = events_text(&d, "h4");
     let _ = server.kill();
@@ -778,18 +756,7 @@ fn h6_https_pre_stop_hook() {
     )));
     d.wait_running("h6");
     let netns = d.pod_dir("h6").join(".sandbox/net");
-    let mut server = Command::new("nsenter")
-        .arg(format!("--net={}", netns.display()))
-        .args([
-            "openssl", "s_server", "-quiet", "-accept", "9090", "-cert", "c.pem", "-key", "k.pem",
-            "-www",
-        ])
-        .current_dir(&dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = tls_server_in_pod(&netns, &dir, "9090", "-www");
     std::thread::sleep(Duration::from_millis(500));
     let del = d.cmd(&["delete", "pod", "h6"]).spawn().unwrap();
     // preStop ran and the stop signal was sent once the container is marked Killing; read the
@@ -805,4 +772,26 @@ fn h6_https_pre_stop_hook() {
             && !ev.contains("FailedPreStopHook"),
         "{ev}"
     );
+}
+
+/// `openssl s_server` on `port` inside the pod's network namespace (`mode`: `-www` answers any
+/// GET with a status page, `-WWW` serves files from `dir`), with the certificate of `dir`.
+fn tls_server_in_pod(
+    netns: &std::path::Path,
+    dir: &std::path::Path,
+    port: &str,
+    mode: &str,
+) -> std::process::Child {
+    Command::new("nsenter")
+        .arg(format!("--net={}", netns.display()))
+        .args([
+            "openssl", "s_server", "-quiet", "-accept", port, "-cert", "c.pem", "-key", "k.pem",
+            mode,
+        ])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
 }
