@@ -3,93 +3,35 @@
 //!
 //!   cargo bench -p beluga --bench probe_kill [-- CYCLES]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::Duration;
 
 fn main() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("probe_kill: needs root; skipped");
-        return;
-    }
-    let cycles: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(10);
-    let root = tempfile::tempdir().expect("tempdir");
-    let sock = root.path().join("api.sock").to_string_lossy().into_owned();
-    let log = root.path().join("daemon.log");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_beluga"))
-        .args([
-            "daemon",
-            "--root",
-            &root.path().join("state").to_string_lossy(),
-            "--socket",
-            &sock,
+    let Some(d) = support::start(
+        "probe_kill",
+        &[
             "--crash-loop-backoff-initial",
             "100ms",
             "--crash-loop-backoff-max",
             "100ms",
-        ])
-        .env("BELUGA_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("daemon");
-    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let beluga = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_beluga"))
-            .args(args)
-            .env("BELUGA_SOCKET", &sock)
-            .output()
-            .expect("beluga")
+        ],
+    ) else {
+        return;
     };
-    let rootfs = root.path().join("rootfs");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scripts/busybox-rootfs.sh"
-    );
-    assert!(Command::new("sh")
-        .arg(script)
-        .arg(&rootfs)
-        .status()
-        .expect("rootfs")
-        .success());
-    assert!(beluga(&[
-        "image",
-        "import",
-        &rootfs.to_string_lossy(),
-        "--tag",
-        "localhost/busybox:1"
-    ])
-    .status
-    .success());
+    let cycles = support::count_arg(10);
     let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: live}\nspec:\n  containers:\n  - name: c\n    image: localhost/busybox:1\n    command: [sh, -c, \"trap 'exit 0' TERM; sleep 600 & wait\"]\n    livenessProbe: {exec: {command: ['false']}, periodSeconds: 1, failureThreshold: 1}\n";
-    let mut c = Command::new(env!("CARGO_BIN_EXE_beluga"))
-        .args(["apply", "-f", "-"])
-        .env("BELUGA_SOCKET", &sock)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("apply");
-    c.stdin
-        .take()
-        .expect("stdin")
-        .write_all(yaml.as_bytes())
-        .expect("write");
-    c.wait().expect("apply");
+    d.apply(yaml);
     // Each cycle: start, first probe fails (threshold 1) → kill → exit → restart.
     let deadline = std::time::Instant::now() + Duration::from_secs(30 + 3 * cycles as u64);
     let mut samples = Vec::new();
     while samples.len() < cycles && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(500));
-        samples = measure(&std::fs::read_to_string(&log).unwrap_or_default());
+        samples = measure(&std::fs::read_to_string(&d.log).unwrap_or_default());
     }
-    let _ = beluga(&["delete", "pod", "live", "--grace-period=1"]);
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    let _ = d.beluga(&["delete", "pod", "live", "--grace-period=1"]);
+    drop(d);
     samples.sort_by(f64::total_cmp);
     if samples.is_empty() {
         println!("no samples");
