@@ -36,7 +36,7 @@ pub struct Config {
     pub runtime: Option<String>,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
-    /// This binary, re-executed as `beluga shim`.
+    /// The `beluga-shim` binary, started once per pod.
     pub exe: PathBuf,
     /// kubelet's `--container-log-max-size` (bytes) and `--container-log-max-files`.
     pub log_max_size: u64,

@@ -1,4 +1,4 @@
-//! The per-pod shim (`beluga shim …`): one single-threaded process per pod that
+//! The per-pod shim (the `beluga-shim` binary): one single-threaded process per pod that
 //! * holds the pod's network, IPC and UTS namespaces (bind-mounted to files, so no pause process),
 //! * is the child subreaper of the pod's containers and waits each one with a pidfd,
 //! * owns their stdout/stderr and writes CRI logs, and
@@ -161,7 +161,7 @@ fn create_sandbox(dir: &PodDir, hostname: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Entry point of `beluga shim`. Sets up the sandbox *before* any thread exists (unshare applies
+/// Entry point of `beluga-shim`. Sets up the sandbox *before* any thread exists (unshare applies
 /// to the calling thread only), reports `ready` on stdout, then serves requests.
 pub fn main(opts: ShimOptions) -> std::io::Result<()> {
     // SAFETY: prctl with constant arguments.
@@ -553,7 +553,7 @@ impl ShimClient {
     }
 }
 
-/// Starts `exe shim …` for a pod and waits for its `ready` line. The shim is its own session so
+/// Starts the shim binary `exe` for a pod and waits for its `ready` line. The shim is its own session so
 /// it survives the daemon.
 pub async fn spawn(exe: &Path, opts: &ShimOptions) -> std::io::Result<tokio::process::Child> {
     let dir = PodDir(opts.pod_dir.clone());
@@ -563,8 +563,7 @@ pub async fn spawn(exe: &Path, opts: &ShimOptions) -> std::io::Result<tokio::pro
         .append(true)
         .open(dir.sandbox().join("shim.log"))?;
     let mut cmd = tokio::process::Command::new(exe);
-    cmd.arg("shim")
-        .arg("--pod-dir")
+    cmd.arg("--pod-dir")
         .arg(&opts.pod_dir)
         .arg("--hostname")
         .arg(&opts.hostname)

@@ -43,9 +43,6 @@ enum Command {
     Wait(cmd::wait::Args),
     /// Manage the image store.
     Image(cmd::image::Args),
-    /// Internal: the per-pod shim (started by the daemon).
-    #[command(hide = true)]
-    Shim(cmd::shim::Args),
 }
 
 /// Every client command's `--socket`.
@@ -59,8 +56,6 @@ pub struct SocketArg {
 fn main() {
     let cli = Cli::parse();
     let code = match cli.cmd {
-        // The shim must unshare namespaces before any thread exists: no runtime here.
-        Command::Shim(a) => cmd::shim::run(a),
         Command::Daemon(a) => cmd::daemon::run(a),
         other => {
             let rt = match tokio::runtime::Builder::new_current_thread()
@@ -83,7 +78,7 @@ fn main() {
                     Command::Delete(a) => cmd::delete::run(a).await,
                     Command::Wait(a) => cmd::wait::run(a).await,
                     Command::Image(a) => cmd::image::run(a).await,
-                    Command::Daemon(_) | Command::Shim(_) => Ok(0),
+                    Command::Daemon(_) => Ok(0),
                 };
                 match r {
                     Ok(code) => code,

@@ -83,13 +83,21 @@ pub fn run(a: Args) -> i32 {
         eprintln!("error: beluga daemon must run as root (it creates namespaces and mounts)");
         return 1;
     }
+    // The shim is installed beside this binary (one package, two executables).
     let exe = match std::env::current_exe() {
-        Ok(e) => e,
+        Ok(e) => e.with_file_name("beluga-shim"),
         Err(e) => {
             eprintln!("error: cannot find this executable: {e}");
             return 1;
         }
     };
+    if !exe.is_file() {
+        eprintln!(
+            "error: {} is missing: install beluga-shim beside beluga",
+            exe.display()
+        );
+        return 1;
+    }
     let cfg = Config {
         root: a.root,
         socket: a.socket,

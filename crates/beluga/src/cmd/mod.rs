@@ -8,7 +8,6 @@ pub mod exec;
 pub mod get;
 pub mod image;
 pub mod logs;
-pub mod shim;
 pub mod wait;
 
 /// Reads `-f FILE` (`-` for stdin).
