@@ -531,3 +531,60 @@ fn restarts_of(p: &serde_json::Value) -> i64 {
         .as_i64()
         .unwrap_or(0)
 }
+
+// kubectl's `wait pods --all` and `delete pods --all`: every pod of the namespace; a multi-pod
+// delete sends every delete before waiting, so the pods' grace periods run side by side (§7.5).
+#[test]
+fn wait_all_and_delete_all() {
+    let Some(d) = Daemon::start() else { return };
+    for n in ["a1", "a2", "a3"] {
+        d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {n}}}\nspec:\n  terminationGracePeriodSeconds: 5\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
+    }
+    let out = d.ok(&[
+        "wait",
+        "pods",
+        "--all",
+        "--for=condition=Ready",
+        "--timeout=60s",
+    ]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "pod/a1 condition met",
+            "pod/a2 condition met",
+            "pod/a3 condition met"
+        ]
+    );
+    let mut del = d
+        .cmd(&["delete", "pods", "--all"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // PID 1 ignores SIGTERM, so each pod lives out its 5 s grace period; all three must be
+    // terminating at once while the first still exists.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let list: serde_json::Value =
+            serde_json::from_str(&d.ok(&["get", "pods", "-o", "json"])).unwrap();
+        let items = list["items"].as_array().unwrap();
+        let terminating = items
+            .iter()
+            .filter(|p| p["metadata"]["deletionTimestamp"].is_string())
+            .count();
+        if terminating == 3 {
+            break;
+        }
+        assert_eq!(items.len(), 3, "a pod went away before all were deleted");
+        assert!(std::time::Instant::now() < deadline, "{list}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(del.wait().unwrap().success());
+    assert_eq!(
+        stderr(&d.run(&["get", "pods"])),
+        "No resources found in default namespace.\n"
+    );
+    let o = d.run(&["wait", "pods", "--all", "--for=delete"]);
+    assert_eq!(stderr(&o).trim(), "error: no matching resources found");
+}

@@ -14,6 +14,9 @@ pub struct Args {
     /// Delete the pods of a manifest.
     #[arg(short = 'f', long = "filename")]
     file: Option<String>,
+    /// Delete every pod of the namespace.
+    #[arg(long)]
+    all: bool,
     /// The namespace of the pods.
     #[arg(short = 'n', long, default_value = "default")]
     namespace: String,
@@ -35,7 +38,24 @@ pub struct Args {
 
 pub async fn run(a: Args) -> Result<i32> {
     let mut targets: Vec<(String, String)> = Vec::new();
-    if let Some(f) = &a.file {
+    let client = Client::new(&a.socket.socket);
+    if a.all {
+        if !matches!(a.args.as_slice(), [r] if matches!(r.as_str(), "pod" | "pods" | "po")) {
+            bail!("--all applies to a resource type alone: `delete pods --all`");
+        }
+        let list = client
+            .json(Method::GET, &pods_path(Some(&a.namespace), None), None)
+            .await?;
+        for p in list["items"].as_array().into_iter().flatten() {
+            if let Some(name) = p["metadata"]["name"].as_str() {
+                targets.push((a.namespace.clone(), name.to_string()));
+            }
+        }
+        if targets.is_empty() {
+            println!("No resources found");
+            return Ok(0);
+        }
+    } else if let Some(f) = &a.file {
         let text = super::read_source(f)?;
         for p in parse_pods(&text, f, ValidateMode::Ignore)?.pods {
             targets.push((
@@ -82,8 +102,9 @@ pub async fn run(a: Args) -> Result<i32> {
     if a.force && grace == 0 {
         eprintln!("Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.");
     }
-    let client = Client::new(&a.socket.socket);
     let mut code = 0;
+    // As kubectl: every delete is sent first, then the waits, so pods stop in parallel.
+    let mut waits = Vec::new();
     for (ns, name) in &targets {
         let mut path = pods_path(Some(ns), Some(name));
         // Subscribe before deleting so the DELETED event cannot be missed.
@@ -104,14 +125,19 @@ pub async fn run(a: Args) -> Result<i32> {
             }
         }
         if let Some(Ok(body)) = watch {
-            let mut lines = Lines::new(body);
-            while let Some(l) = lines.next().await {
-                let v: serde_json::Value = serde_json::from_slice(&l).unwrap_or_default();
-                if v["type"] == "DELETED" {
-                    break;
+            waits.push(tokio::spawn(async move {
+                let mut lines = Lines::new(body);
+                while let Some(l) = lines.next().await {
+                    let v: serde_json::Value = serde_json::from_slice(&l).unwrap_or_default();
+                    if v["type"] == "DELETED" {
+                        break;
+                    }
                 }
-            }
+            }));
         }
+    }
+    for w in waits {
+        let _ = w.await;
     }
     Ok(code)
 }

@@ -1,12 +1,17 @@
-//! `beluga wait pod/NAME --for=condition=Ready|--for=delete|--for=jsonpath='{.status.phase}'=Running`.
+//! `beluga wait pod/NAME --for=condition=Ready|--for=delete|--for=jsonpath='{.status.phase}'=Running`,
+//! or `beluga wait pods --all --for=…`: every pod of the namespace as it was when the wait began.
 
 use crate::client::{pods_path, Client, Lines};
 use anyhow::{bail, Result};
+use hyper::Method;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// `pod/NAME`.
+    /// `pod/NAME`, or `pods` with --all.
     target: String,
+    /// Wait for every pod of the namespace (those present when the wait starts).
+    #[arg(long)]
+    all: bool,
     /// condition=NAME[=VALUE], delete, or jsonpath='{.path}'=VALUE.
     #[arg(long = "for")]
     for_: String,
@@ -81,6 +86,9 @@ fn met(want: &Want, pod: &serde_json::Value) -> bool {
 }
 
 pub async fn run(a: Args) -> Result<i32> {
+    if a.all {
+        return run_all(a).await;
+    }
     let name = a
         .target
         .strip_prefix("pod/")
@@ -121,4 +129,65 @@ pub async fn run(a: Args) -> Result<i32> {
         Ok(false) => bail!("pods {name:?} was deleted while waiting"),
         Err(_) => bail!("timed out waiting for the condition on pods/{name}"),
     }
+}
+
+/// `--all`: one namespace watch; its initial ADDED events name the pods to wait for.
+async fn run_all(a: Args) -> Result<i32> {
+    if !matches!(a.target.as_str(), "pod" | "pods" | "po") {
+        bail!(
+            "--all applies to a resource type (pods), not to {:?}",
+            a.target
+        );
+    }
+    let want = parse_for(&a.for_)?;
+    let client = Client::new(&a.socket.socket);
+    let list = client
+        .json(Method::GET, &pods_path(Some(&a.namespace), None), None)
+        .await?;
+    let mut pending: std::collections::BTreeSet<String> = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["metadata"]["name"].as_str().map(String::from))
+        .collect();
+    if pending.is_empty() {
+        bail!("no matching resources found");
+    }
+    let body = client
+        .stream(&format!("{}?watch=1", pods_path(Some(&a.namespace), None)))
+        .await?;
+    let mut lines = Lines::new(body);
+    let mut failed = false;
+    let fut = async {
+        while let Some(l) = lines.next().await {
+            let v: serde_json::Value = serde_json::from_slice(&l).unwrap_or_default();
+            let Some(name) = v["object"]["metadata"]["name"].as_str() else {
+                continue;
+            };
+            let done = if v["type"] == "DELETED" {
+                matches!(want, Want::Delete)
+            } else {
+                met(&want, &v["object"])
+            };
+            if (done || v["type"] == "DELETED") && pending.remove(name) {
+                if done {
+                    println!("pod/{name} condition met");
+                } else {
+                    eprintln!("error: pods {name:?} was deleted while waiting");
+                    failed = true;
+                }
+            }
+            if pending.is_empty() {
+                break;
+            }
+        }
+    };
+    let timed_out = tokio::time::timeout(a.timeout, fut).await.is_err();
+    if timed_out {
+        for name in &pending {
+            eprintln!("error: timed out waiting for the condition on pods/{name}");
+        }
+        return Ok(1);
+    }
+    Ok(i32::from(failed))
 }
