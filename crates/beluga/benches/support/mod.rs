@@ -1,6 +1,11 @@
 //! What the benchmarks share: a private daemon with the busybox image imported, and the CLI.
 #![allow(dead_code)] // each benchmark uses part of this module
 
+pub mod floor;
+pub mod podman;
+pub mod procs;
+pub mod stats;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};

@@ -1,0 +1,166 @@
+//! The floor: the same container sequence started directly with the OCI runtime, from bundles
+//! prepared beforehand over one read-only copy of the image's files. As in a pod, the containers
+//! of a sequence join one network, IPC and UTS namespace, created first (`unshare` pins them to
+//! files; that is timed too); each gets its own PID and mount namespace. Nothing else happens:
+//! no overlay, no volumes, no logs, no daemon.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Floor {
+    pub runtime: PathBuf,
+    pub name: String,
+    dir: tempfile::TempDir,
+    template: serde_json::Value,
+    rootfs: PathBuf,
+    next: usize,
+}
+
+/// One container of a sequence: run to completion (init) or start and leave running.
+pub enum Step<'a> {
+    RunToCompletion(&'a [&'a str]),
+    Start(&'a [&'a str]),
+}
+
+impl Floor {
+    /// None with the runtime's own words when it cannot run a container on this host.
+    pub fn new(runtime: &Path, rootfs: &Path) -> Result<Floor, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let name = runtime
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let o = Command::new(runtime)
+            .args(["spec", "--bundle"])
+            .arg(dir.path())
+            .output()
+            .map_err(|e| format!("{name}: {e}"))?;
+        if !o.status.success() {
+            return Err(format!("{name} spec: {}", String::from_utf8_lossy(&o.stderr)));
+        }
+        let text = std::fs::read_to_string(dir.path().join("config.json")).map_err(|e| e.to_string())?;
+        let template = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let mut f = Floor {
+            runtime: runtime.to_path_buf(),
+            name,
+            dir,
+            template,
+            rootfs: rootfs.to_path_buf(),
+            next: 0,
+        };
+        // A probe run tells whether the host allows this runtime at all.
+        let probe = f.bundle(&["true"], None);
+        let ok = f
+            .command(&["run", "--bundle"])
+            .arg(&probe.1)
+            .arg(&probe.0)
+            .status()
+            .map_err(|e| e.to_string())?
+            .success();
+        if !ok {
+            let err = f.stderr();
+            let _ = f.command(&["delete", "--force", &probe.0]).status();
+            return Err(format!("{} refused on this host: {err}", f.name));
+        }
+        Ok(f)
+    }
+
+    /// A runtime command; its stderr goes to a file, since a created container inherits the
+    /// runtime's stdio and would hold a pipe open for as long as it runs.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.runtime);
+        let err = std::fs::File::create(self.dir.path().join("stderr")).expect("stderr file");
+        c.arg("--root")
+            .arg(self.dir.path().join("state"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err);
+        c
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    /// A new bundle running `args`, joining the namespaces pinned in `ns` when given:
+    /// (container id, bundle directory).
+    fn bundle(&mut self, args: &[&str], ns: Option<&Path>) -> (String, PathBuf) {
+        self.next += 1;
+        let id = format!("floor-{}", self.next);
+        let b = self.dir.path().join(&id);
+        std::fs::create_dir_all(&b).expect("bundle dir");
+        let mut c = self.template.clone();
+        c["process"]["terminal"] = false.into();
+        c["process"]["args"] = args.iter().map(|a| serde_json::Value::from(*a)).collect();
+        c["root"] = serde_json::json!({"path": self.rootfs, "readonly": true});
+        if let Some(ns) = ns {
+            c["linux"]["namespaces"] = serde_json::json!([
+                {"type": "pid"},
+                {"type": "mount"},
+                {"type": "network", "path": ns.join("net")},
+                {"type": "ipc", "path": ns.join("ipc")},
+                {"type": "uts", "path": ns.join("uts")},
+            ]);
+        }
+        std::fs::write(b.join("config.json"), c.to_string()).expect("config.json");
+        (id, b)
+    }
+
+    /// Times the sequence from its first runtime call until its last container runs; then
+    /// removes every container of it (untimed).
+    pub fn run(&mut self, steps: &[Step]) -> Duration {
+        let ns = self.dir.path().join(format!("ns-{}", self.next));
+        std::fs::create_dir_all(&ns).expect("ns dir");
+        let kinds = ["net", "ipc", "uts"];
+        for k in kinds {
+            std::fs::File::create(ns.join(k)).expect("ns file");
+        }
+        let bundles: Vec<(String, PathBuf, bool)> = steps
+            .iter()
+            .map(|s| match s {
+                Step::RunToCompletion(a) => {
+                    let (id, b) = self.bundle(a, Some(&ns));
+                    (id, b, true)
+                }
+                Step::Start(a) => {
+                    let (id, b) = self.bundle(a, Some(&ns));
+                    (id, b, false)
+                }
+            })
+            .collect();
+        let t = Instant::now();
+        let mut unshare = Command::new("unshare");
+        for k in kinds {
+            unshare.arg(format!("--{k}={}", ns.join(k).display()));
+        }
+        self.ok(unshare.arg("true"));
+        for (id, b, to_completion) in &bundles {
+            if *to_completion {
+                self.ok(self.command(&["run", "--bundle"]).arg(b).arg(id));
+            } else {
+                self.ok(self.command(&["create", "--bundle"]).arg(b).arg(id));
+                self.ok(&mut self.command(&["start", id]));
+            }
+        }
+        let took = t.elapsed();
+        for (id, b, _) in &bundles {
+            let _ = self.command(&["delete", "--force", id]).status();
+            let _ = std::fs::remove_dir_all(b);
+        }
+        for k in kinds {
+            let _ = rustix::mount::unmount(&ns.join(k), rustix::mount::UnmountFlags::DETACH);
+        }
+        let _ = std::fs::remove_dir_all(&ns);
+        took
+    }
+
+    fn ok(&self, c: &mut Command) {
+        let ok = c.status().expect("runtime").success();
+        assert!(ok, "{}: {}", self.name, self.stderr());
+    }
+}
