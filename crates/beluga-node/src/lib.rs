@@ -494,6 +494,12 @@ async fn reconcile_with_shim(
             }
             None if matches!(i.state, State::Running | State::Created | State::Unknown) => {
                 // Neither running nor recorded as exited: it never started, or its exit was lost.
+                // One created but never started (a crash between the two) is removed.
+                if i.state == State::Created {
+                    let _ = client
+                        .call(&beluga_runtime::shim::Request::Delete { id: i.id.clone() })
+                        .await;
+                }
                 i.state = State::Exited;
                 i.exit_code = Some(137);
                 i.reason = Some("ContainerStatusUnknown".into());

@@ -174,10 +174,13 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
         }
     }
     let regular = containers(&pod);
-    for i in plan.containers_to_start {
-        if let Err(retry) = start_container(d, h, &regular[i]).await {
-            min(retry);
-        }
+    let to_start: Vec<&Container> = plan
+        .containers_to_start
+        .iter()
+        .map(|&i| &regular[i])
+        .collect();
+    if let Some(r) = start_containers(d, h, &to_start).await {
+        min(r);
     }
     match requeue {
         Some(r) => Next::After(r),
@@ -434,11 +437,123 @@ fn image_missing(
 }
 
 /// kubelet's `startContainer` (spec §2.3) with the back-off check first (§5.3).
+/// A container instance set up for the runtime: overlay mounted, `config.json` written, its
+/// record persisted as Created.
+struct Prepared {
+    c: Container,
+    pod: Pod,
+    id: String,
+    inst: Instance,
+    sandbox_gen: u32,
+    bundle: std::path::PathBuf,
+    now: beluga_api::k8s_openapi::jiff::Timestamp,
+}
+
+impl Prepared {
+    fn files(&self, h: &PodHandle) -> (std::path::PathBuf, std::path::PathBuf) {
+        (
+            h.dir.log(&self.c.name, self.inst.attempt),
+            h.dir.exit_file(&self.c.name, self.inst.attempt),
+        )
+    }
+}
+
+/// Records a container that could not be started as waiting with `reason`, removes its bundle,
+/// and returns the retry delay.
+fn fail_start(h: &PodHandle, name: &str, id: &str, reason: &str, msg: String) -> Duration {
+    set_waiting(
+        h,
+        name,
+        reason,
+        msg.clone(),
+        Some(("Warning", "Failed", format!("Error: {msg}"))),
+    );
+    let b = h.dir.bundle(id);
+    volumes::unmount_below(&b);
+    let _ = std::fs::remove_dir_all(&b);
+    RETRY
+}
+
+/// kubelet's startContainer: back-off, image, bundle, then the runtime (create + start in one
+/// shim request), then postStart.
 async fn start_container(
     d: &Arc<Daemon>,
     h: &Arc<PodHandle>,
     c: &Container,
 ) -> Result<(), Duration> {
+    let p = prepare_container(d, h, c).await?;
+    let (log, exit_file) = p.files(h);
+    let req = Request::Start {
+        id: p.id.clone(),
+        bundle: p.bundle.clone(),
+        log,
+        exit_file,
+    };
+    let resp = shim_client(h).call(&req).await;
+    launch(d, h, p, resp).await
+}
+
+/// Starts regular containers in order as kubelet does, but has the runtime create them all at
+/// once first: one container's setup (namespaces, mounts, cgroups) overlaps another's, while
+/// their processes still begin one by one, each after the previous one's postStart hook.
+async fn start_containers(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    list: &[&Container],
+) -> Option<Duration> {
+    let mut requeue: Option<Duration> = None;
+    let mut min = |r: Duration| requeue = Some(requeue.map_or(r, |q| q.min(r)));
+    if let [c] = list {
+        if let Err(r) = start_container(d, h, c).await {
+            min(r);
+        }
+        return requeue;
+    }
+    let mut prepared = Vec::new();
+    for c in list {
+        match prepare_container(d, h, c).await {
+            Ok(p) => prepared.push(p),
+            Err(r) => min(r),
+        }
+    }
+    let creating: Vec<_> = prepared
+        .iter()
+        .map(|p| {
+            let client = shim_client(h);
+            let (log, exit_file) = p.files(h);
+            let req = Request::Create {
+                id: p.id.clone(),
+                bundle: p.bundle.clone(),
+                log,
+                exit_file,
+            };
+            tokio::spawn(async move { client.call(&req).await })
+        })
+        .collect();
+    for (p, task) in prepared.into_iter().zip(creating) {
+        let resp = match task.await {
+            Ok(Ok(Response::Created { .. })) => {
+                shim_client(h)
+                    .call(&Request::StartCreated { id: p.id.clone() })
+                    .await
+            }
+            Ok(other) => other,
+            Err(e) => Err(std::io::Error::other(e)),
+        };
+        if let Err(r) = launch(d, h, p, resp).await {
+            min(r);
+        }
+    }
+    requeue
+}
+
+/// Everything before the runtime: back-off, image, bundle (overlay, config.json), the Created
+/// record and events. Err is the delay before the next attempt.
+async fn prepare_container(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    c: &Container,
+) -> Result<Prepared, Duration> {
     let (pod, newest, attempt) = {
         let st = h.lock();
         let newest = st.observed.newest(&c.name).cloned();
@@ -507,19 +622,7 @@ async fn start_container(
     let uid = podutil::uid(&pod).to_string();
     let id = beluga_runtime::layout::container_id(&uid, &c.name, attempt);
     let bundle = h.dir.bundle(&id);
-    let fail = |reason: &str, msg: String| {
-        set_waiting(
-            h,
-            &c.name,
-            reason,
-            msg.clone(),
-            Some(("Warning", "Failed", format!("Error: {msg}"))),
-        );
-        let b = h.dir.bundle(&id);
-        volumes::unmount_below(&b);
-        let _ = std::fs::remove_dir_all(&b);
-        Err(RETRY)
-    };
+    let fail = |reason: &str, msg: String| Err(fail_start(h, &c.name, &id, reason, msg));
     let lower = d.images.lower_dirs(&record);
     let rootfs = match volumes::mount_overlay(&lower, &bundle) {
         Ok(r) => r,
@@ -596,7 +699,7 @@ async fn start_container(
     if let Some(dir) = h.dir.log(&c.name, attempt).parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let mut inst = Instance {
+    let inst = Instance {
         name: c.name.clone(),
         attempt,
         id: id.clone(),
@@ -631,13 +734,37 @@ async fn start_container(
         st.observed.sandbox_attempt
     };
     let _ = h.persist_instance(&inst, sandbox_gen);
-    let req = Request::Start {
-        id: id.clone(),
-        bundle: bundle.clone(),
-        log: h.dir.log(&c.name, attempt),
-        exit_file: h.dir.exit_file(&c.name, attempt),
-    };
-    match shim_client(h).call(&req).await {
+    Ok(Prepared {
+        c: c.clone(),
+        pod,
+        id,
+        inst,
+        sandbox_gen,
+        bundle,
+        now,
+    })
+}
+
+/// What the runtime answered for a prepared container: a started container gets its postStart
+/// hook and probes; a failure is kept as containerd does (exit 128, StartError).
+async fn launch(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    p: Prepared,
+    resp: std::io::Result<Response>,
+) -> Result<(), Duration> {
+    let Prepared {
+        c,
+        pod,
+        id,
+        mut inst,
+        sandbox_gen,
+        now,
+        ..
+    } = p;
+    let c = &c;
+    let attempt = inst.attempt;
+    match resp {
         Ok(Response::Started { started_at, .. }) => {
             {
                 let mut st = h.lock();
@@ -718,8 +845,7 @@ async fn start_container(
                 }
             }
             let _ = h.persist_instance(&inst, sandbox_gen);
-            let reason = "RunContainerError";
-            fail(reason, msg)
+            Err(fail_start(h, &c.name, &id, "RunContainerError", msg))
         }
     }
 }

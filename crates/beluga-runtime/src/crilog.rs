@@ -49,13 +49,17 @@ impl LineSplitter {
 /// A CRI log file that rotates like kubelet's (`--container-log-max-size`,
 /// `--container-log-max-files`): when the next record would pass the size limit, the file is
 /// renamed to `<n>.log.<YYYYMMDD-HHMMSS.ffffff>` and a new one started; only the newest
-/// `max_files - 1` rotated files are kept. Records are never split across files.
+/// `max_files - 1` rotated files are kept. Records are never split across files. As kubelet does,
+/// rotated files other than the newest are gzipped (`….gz`), on a thread of their own so that a
+/// flood never stalls the shim: a rotation while the previous compression still runs leaves its
+/// files for the next one.
 pub struct RotatingLog {
     path: std::path::PathBuf,
     file: std::fs::File,
     size: u64,
     max_size: u64,
     max_files: usize,
+    compressor: Option<std::thread::JoinHandle<()>>,
 }
 
 impl RotatingLog {
@@ -76,7 +80,15 @@ impl RotatingLog {
             size,
             max_size,
             max_files: max_files.max(1),
+            compressor: None,
         })
+    }
+
+    /// Waits for the compression started by the last rotation (tests).
+    pub fn wait_compression(&mut self) {
+        if let Some(h) = self.compressor.take() {
+            let _ = h.join();
+        }
     }
 
     fn rotated(&self) -> Vec<std::path::PathBuf> {
@@ -94,7 +106,7 @@ impl RotatingLog {
             .filter(|e| {
                 e.file_name()
                     .to_str()
-                    .is_some_and(|n| n.starts_with(&prefix))
+                    .is_some_and(|n| n.starts_with(&prefix) && !n.ends_with(".tmp"))
             })
             .map(|e| e.path())
             .collect();
@@ -118,8 +130,50 @@ impl RotatingLog {
         for old in &rotated[..excess] {
             let _ = std::fs::remove_file(old);
         }
+        let busy = self.compressor.as_ref().is_some_and(|h| !h.is_finished());
+        if !busy {
+            self.wait_compression();
+            let kept = &rotated[excess..];
+            let older = &kept[..kept.len().saturating_sub(1)];
+            let todo: Vec<std::path::PathBuf> = older
+                .iter()
+                .filter(|p| p.extension().is_none_or(|e| e != "gz"))
+                .cloned()
+                .collect();
+            if !todo.is_empty() {
+                self.compressor = std::thread::Builder::new()
+                    .name("log-gzip".into())
+                    .spawn(move || {
+                        for p in todo {
+                            let _ = gzip_file(&p);
+                        }
+                    })
+                    .ok();
+            }
+        }
         Ok(())
     }
+}
+
+/// `f` → `f.gz` (through `f.gz.tmp`, so a crash never leaves a torn `.gz`), then `f` is removed.
+pub fn gzip_file(f: &std::path::Path) -> std::io::Result<()> {
+    let gz = std::path::PathBuf::from(format!("{}.gz", f.display()));
+    let tmp = std::path::PathBuf::from(format!("{}.gz.tmp", f.display()));
+    let result = (|| {
+        let mut src = std::fs::File::open(f)?;
+        let mut enc = flate2::write::GzEncoder::new(
+            std::fs::File::create(&tmp)?,
+            flate2::Compression::default(),
+        );
+        std::io::copy(&mut src, &mut enc)?;
+        enc.finish()?;
+        std::fs::rename(&tmp, &gz)?;
+        std::fs::remove_file(f)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 impl Write for RotatingLog {
@@ -261,6 +315,49 @@ mod tests {
         }
         let live = read_lines(&std::fs::read(&path).unwrap());
         assert_eq!(live.last().unwrap().content, b"line 0199\n");
+    }
+
+    // Issue 5 "bounded logs" (kubelet's container log manager): rotated files older than the
+    // newest are gzipped; what they hold is unchanged.
+    #[test]
+    fn older_rotated_files_are_gzipped() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("0.log");
+        let mut log = RotatingLog::open(&path, 1000, 4).unwrap();
+        let mut i = 0;
+        let mut gz = Vec::new();
+        while gz.is_empty() {
+            write_record(&mut log, "stdout", false, format!("line {i:04}").as_bytes()).unwrap();
+            i += 1;
+            assert!(i < 10_000, "no compression happened");
+            log.wait_compression();
+            gz = std::fs::read_dir(d.path())
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(".gz"))
+                .collect();
+        }
+        let mut names: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        // Sorted: the live file, the oldest rotated one (compressed), the newest (not).
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert_eq!(names[0], "0.log");
+        assert!(names[1].ends_with(".gz"), "{names:?}");
+        assert!(!names[2].ends_with(".gz"), "{names:?}");
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&gz[0]).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        let lines = read_lines(&text);
+        assert_eq!(lines.first().unwrap().content, b"line 0000\n");
+        assert!(lines.iter().all(|l| l.content.starts_with(b"line ")));
     }
 
     #[test]

@@ -33,6 +33,18 @@ pub enum Request {
         log: PathBuf,
         exit_file: PathBuf,
     },
+    /// Create a container (the runtime's namespaces, mounts and cgroups; its process waits) so
+    /// that several can be set up at once and then started one by one, in order.
+    Create {
+        id: String,
+        bundle: PathBuf,
+        log: PathBuf,
+        exit_file: PathBuf,
+    },
+    /// Start a container made by `Create`.
+    StartCreated {
+        id: String,
+    },
     Kill {
         id: String,
         signal: String,
@@ -48,6 +60,7 @@ pub enum Request {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
     Ok,
+    Created { pid: i32 },
     Started { pid: i32, started_at: String },
     Running { containers: Vec<RunningContainer> },
     Error { message: String },
@@ -200,11 +213,27 @@ struct Shim {
     log_max_size: u64,
     log_max_files: usize,
     running: HashMap<String, RunningContainer>,
+    /// Created, not yet started.
+    created: HashMap<String, Created>,
     subscribers: Vec<tokio::sync::mpsc::UnboundedSender<ExitRecord>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 type Shared = Rc<RefCell<Shim>>;
+
+/// A container the runtime created whose process has not been started.
+#[derive(Clone)]
+struct Created {
+    /// The runtime's init, waiting to exec the container's process.
+    pid: i32,
+    created_at: String,
+    /// A start is under way (a `Start` request, or `StartCreated` received): `List` reports it as
+    /// running, so a daemon reconciling meanwhile neither loses nor duplicates it. One created
+    /// for a `StartCreated` that never came (the daemon died) is not listed.
+    starting: bool,
+    /// `Delete` arrived while the runtime was still creating it: delete once created.
+    cancelled: bool,
+}
 
 async fn serve(
     opts: ShimOptions,
@@ -217,6 +246,7 @@ async fn serve(
         log_max_size: opts.log_max_size,
         log_max_files: opts.log_max_files,
         running: HashMap::new(),
+        created: HashMap::new(),
         subscribers: Vec::new(),
         shutdown: Some(tx),
     }));
@@ -252,68 +282,98 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
                 continue;
             }
         };
-        let resp = match req {
-            Request::Ping => Response::Ok,
-            Request::List => Response::Running {
-                containers: shim.borrow().running.values().cloned().collect(),
-            },
-            Request::Start {
-                id,
-                bundle,
-                log,
-                exit_file,
-            } => start(&shim, &id, &bundle, &log, &exit_file),
-            Request::Kill { id, signal } => {
-                let rt = shim.borrow().runtime.clone();
-                match rt.kill(&id, &signal) {
-                    Ok(()) => Response::Ok,
-                    // Already gone: the exit is (or will be) reported through the pidfd.
-                    Err(e) if !shim.borrow().running.contains_key(&id) => {
-                        let _ = e;
-                        Response::Ok
+        let resp =
+            match req {
+                Request::Ping => Response::Ok,
+                Request::List => {
+                    let s = shim.borrow();
+                    let starting = s.created.iter().filter(|(_, c)| c.starting).map(|(id, c)| {
+                        RunningContainer {
+                            id: id.clone(),
+                            pid: c.pid,
+                            started_at: c.created_at.clone(),
+                        }
+                    });
+                    Response::Running {
+                        containers: s.running.values().cloned().chain(starting).collect(),
                     }
-                    Err(e) => Response::Error {
-                        message: e.to_string(),
-                    },
                 }
-            }
-            Request::Delete { id } => {
-                let rt = shim.borrow().runtime.clone();
-                match rt.delete_force(&id) {
-                    Ok(()) => Response::Ok,
-                    Err(e) => Response::Error {
-                        message: e.to_string(),
-                    },
+                Request::Start {
+                    id,
+                    bundle,
+                    log,
+                    exit_file,
+                } => match create(&shim, &id, &bundle, &log, &exit_file, true).await {
+                    Response::Created { .. } => start_created(&shim, &id).await,
+                    other => other,
+                },
+                Request::Create {
+                    id,
+                    bundle,
+                    log,
+                    exit_file,
+                } => create(&shim, &id, &bundle, &log, &exit_file, false).await,
+                Request::StartCreated { id } => start_created(&shim, &id).await,
+                Request::Kill { id, signal } => {
+                    let rt = shim.borrow().runtime.clone();
+                    match rt.kill(&id, &signal) {
+                        Ok(()) => Response::Ok,
+                        // Already gone: the exit is (or will be) reported through the pidfd.
+                        Err(e) if !shim.borrow().running.contains_key(&id) => {
+                            let _ = e;
+                            Response::Ok
+                        }
+                        Err(e) => Response::Error {
+                            message: e.to_string(),
+                        },
+                    }
                 }
-            }
-            Request::Subscribe => {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                shim.borrow_mut().subscribers.push(tx);
-                if send(&mut w, &Response::Ok).await.is_err() {
-                    return;
+                Request::Delete { id } => {
+                    let rt = {
+                        let mut s = shim.borrow_mut();
+                        if let Some(c) = s.created.get_mut(&id) {
+                            c.cancelled = true;
+                        }
+                        s.runtime.clone()
+                    };
+                    match rt.delete_force(&id) {
+                        Ok(()) => Response::Ok,
+                        Err(e) => Response::Error {
+                            message: e.to_string(),
+                        },
+                    }
                 }
-                while let Some(ev) = rx.recv().await {
-                    let mut line = serde_json::to_vec(&ev).unwrap_or_default();
-                    line.push(b'\n');
-                    if w.write_all(&line).await.is_err() {
+                Request::Subscribe => {
+                    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                    shim.borrow_mut().subscribers.push(tx);
+                    if send(&mut w, &Response::Ok).await.is_err() {
                         return;
                     }
+                    while let Some(ev) = rx.recv().await {
+                        let mut line = serde_json::to_vec(&ev).unwrap_or_default();
+                        line.push(b'\n');
+                        if w.write_all(&line).await.is_err() {
+                            return;
+                        }
+                    }
+                    return;
                 }
-                return;
-            }
-            Request::Shutdown => {
-                let ids: Vec<String> = shim.borrow().running.keys().cloned().collect();
-                let rt = shim.borrow().runtime.clone();
-                for id in ids {
-                    let _ = rt.kill(&id, "KILL");
+                Request::Shutdown => {
+                    let ids: Vec<String> = {
+                        let s = shim.borrow();
+                        s.running.keys().chain(s.created.keys()).cloned().collect()
+                    };
+                    let rt = shim.borrow().runtime.clone();
+                    for id in ids {
+                        let _ = rt.kill(&id, "KILL");
+                    }
+                    let _ = send(&mut w, &Response::Ok).await;
+                    if let Some(tx) = shim.borrow_mut().shutdown.take() {
+                        let _ = tx.send(());
+                    }
+                    return;
                 }
-                let _ = send(&mut w, &Response::Ok).await;
-                if let Some(tx) = shim.borrow_mut().shutdown.take() {
-                    let _ = tx.send(());
-                }
-                return;
-            }
-        };
+            };
         if send(&mut w, &resp).await.is_err() {
             return;
         }
@@ -336,29 +396,52 @@ fn now() -> String {
     beluga_api::k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
-fn start(shim: &Shared, id: &str, bundle: &Path, log: &Path, exit_file: &Path) -> Response {
-    match start_inner(shim, id, bundle, log, exit_file) {
-        Ok(r) => r,
-        Err(message) => Response::Error { message },
-    }
-}
-
-fn start_inner(
+async fn create(
     shim: &Shared,
     id: &str,
     bundle: &Path,
     log: &Path,
     exit_file: &Path,
+    starting: bool,
+) -> Response {
+    match create_inner(shim, id, bundle, log, exit_file, starting).await {
+        Ok(r) => r,
+        Err(message) => Response::Error { message },
+    }
+}
+
+/// `runc create`, run without blocking the shim (containers of a pod may be created at once);
+/// from here on the container's output is logged and its exit watched.
+async fn create_inner(
+    shim: &Shared,
+    id: &str,
+    bundle: &Path,
+    log: &Path,
+    exit_file: &Path,
+    starting: bool,
 ) -> Result<Response, String> {
     let rt = shim.borrow().runtime.clone();
     let (out_r, out_w) = pipe().map_err(|e| e.to_string())?;
     let (err_r, err_w) = pipe().map_err(|e| e.to_string())?;
+    // Known (and listed when starting) from now on, before the runtime has finished with it.
+    shim.borrow_mut().created.insert(
+        id.to_string(),
+        Created {
+            pid: 0,
+            created_at: now(),
+            starting,
+            cancelled: false,
+        },
+    );
+    let forget = |e: String| {
+        shim.borrow_mut().created.remove(id);
+        e
+    };
     let pid_file = bundle.join("pid");
     let _ = std::fs::remove_file(&pid_file);
     // The container inherits the runtime's stdio: our pipes become its stdout and stderr.
-    let status = rt
-        .command()
-        .arg("create")
+    let mut cmd = rt.command();
+    cmd.arg("create")
         .arg("--bundle")
         .arg(bundle)
         .arg("--pid-file")
@@ -366,25 +449,38 @@ fn start_inner(
         .arg(id)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::from(out_w))
-        .stderr(std::process::Stdio::from(err_w))
+        .stderr(std::process::Stdio::from(err_w));
+    let status = tokio::process::Command::from(cmd)
         .status()
-        .map_err(|e| format!("running {}: {e}", rt.name))?;
+        .await
+        .map_err(|e| forget(format!("running {}: {e}", rt.name)))?;
     if !status.success() {
         // Whatever the runtime printed is the error (the container never ran).
         let mut msg = String::new();
         let mut f = std::fs::File::from(err_r);
         let _ = std::io::Read::read_to_string(&mut f, &mut msg);
         let _ = rt.delete_force(id);
-        return Err(format!("{} create failed: {}", rt.name, msg.trim()));
+        return Err(forget(format!("{} create failed: {}", rt.name, msg.trim())));
     }
-    let pid: i32 = std::fs::read_to_string(&pid_file)
+    if shim.borrow().created.get(id).is_some_and(|c| c.cancelled) {
+        let _ = rt.delete_force(id);
+        return Err(forget(format!(
+            "container {id} was deleted while being created"
+        )));
+    }
+    let pid: Option<i32> = std::fs::read_to_string(&pid_file)
         .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .ok_or_else(|| format!("{} create wrote no pid file", rt.name))?;
+        .and_then(|s| s.trim().parse().ok());
+    let Some(pid) = pid else {
+        let _ = rt.delete_force(id);
+        return Err(forget(format!("{} create wrote no pid file", rt.name)));
+    };
     // SAFETY: pidfd_open syscall; the pid is our (reparented) child, so it cannot be recycled yet.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if pidfd < 0 {
-        return Err(format!("pidfd_open: {}", std::io::Error::last_os_error()));
+        let e = std::io::Error::last_os_error();
+        let _ = rt.delete_force(id);
+        return Err(forget(format!("pidfd_open: {e}")));
     }
     // SAFETY: a fresh fd returned by the kernel.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
@@ -392,36 +488,80 @@ fn start_inner(
         let s = shim.borrow();
         (s.log_max_size, s.log_max_files)
     };
-    let log_file = crate::crilog::RotatingLog::open(log, max_size, max_files)
-        .map_err(|e| format!("opening log {}: {e}", log.display()))?;
+    let log_file = match crate::crilog::RotatingLog::open(log, max_size, max_files) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = rt.delete_force(id);
+            return Err(forget(format!("opening log {}: {e}", log.display())));
+        }
+    };
     let log_file = Rc::new(RefCell::new(log_file));
     let pumps = vec![
         tokio::task::spawn_local(pump(out_r, "stdout", log_file.clone())),
         tokio::task::spawn_local(pump(err_r, "stderr", log_file.clone())),
     ];
-    if let Err(e) = rt.start(id) {
-        let _ = rt.kill(id, "KILL");
-        let _ = rt.delete_force(id);
-        return Err(e.to_string());
+    if let Some(c) = shim.borrow_mut().created.get_mut(id) {
+        c.pid = pid;
     }
-    let started_at = now();
-    shim.borrow_mut().running.insert(
-        id.to_string(),
-        RunningContainer {
-            id: id.to_string(),
-            pid,
-            started_at: started_at.clone(),
-        },
-    );
     tokio::task::spawn_local(watch_exit(
         shim.clone(),
         id.to_string(),
         pidfd,
         pumps,
-        started_at.clone(),
         exit_file.to_path_buf(),
     ));
-    Ok(Response::Started { pid, started_at })
+    Ok(Response::Created { pid })
+}
+
+/// `runc start` of a created container.
+async fn start_created(shim: &Shared, id: &str) -> Response {
+    let (rt, created) = {
+        let mut s = shim.borrow_mut();
+        if let Some(c) = s.created.get_mut(id) {
+            c.starting = true;
+        }
+        (s.runtime.clone(), s.created.get(id).cloned())
+    };
+    let Some(Created { pid, .. }) = created else {
+        return Response::Error {
+            message: format!("container {id} is not created (or already exited)"),
+        };
+    };
+    let mut cmd = rt.command();
+    cmd.arg("start")
+        .arg(id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let out = tokio::process::Command::from(cmd).output().await;
+    let failed = match out {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(format!(
+            "{} start failed: {}",
+            rt.name,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Some(format!("running {}: {e}", rt.name)),
+    };
+    if let Some(message) = failed {
+        let _ = rt.kill(id, "KILL");
+        let _ = rt.delete_force(id);
+        return Response::Error { message };
+    }
+    let started_at = now();
+    let mut s = shim.borrow_mut();
+    // The process may have exited already: its exit was announced with the creation time.
+    if s.created.remove(id).is_some() {
+        s.running.insert(
+            id.to_string(),
+            RunningContainer {
+                id: id.to_string(),
+                pid,
+                started_at: started_at.clone(),
+            },
+        );
+    }
+    Response::Started { pid, started_at }
 }
 
 async fn pump(fd: OwnedFd, stream: &'static str, log: Rc<RefCell<crate::crilog::RotatingLog>>) {
@@ -450,7 +590,6 @@ async fn watch_exit(
     id: String,
     pidfd: OwnedFd,
     pumps: Vec<tokio::task::JoinHandle<()>>,
-    started_at: String,
     exit_file: PathBuf,
 ) {
     // SAFETY: the AsyncFd owns the pidfd, which stays open until `into_inner` gives it back.
@@ -471,6 +610,12 @@ async fn watch_exit(
     }
     // Read before the runtime deletes the cgroup (the daemon deletes only after this record).
     let oom_killed = signal == Some(libc::SIGKILL) && crate::cgroups::oom_kills(&id) > 0;
+    let started_at = {
+        let s = shim.borrow();
+        let running = s.running.get(&id).map(|r| r.started_at.clone());
+        let created = s.created.get(&id).map(|c| c.created_at.clone());
+        running.or(created).unwrap_or_else(now)
+    };
     let rec = ExitRecord {
         id: id.clone(),
         exit_code: code,
@@ -482,8 +627,10 @@ async fn watch_exit(
     if let Ok(data) = serde_json::to_vec(&rec) {
         let _ = crate::write_atomic(&exit_file, &data);
     }
+    // Only now is it gone from `List`: a daemon that reconciles sees it running or its exit file.
     let mut s = shim.borrow_mut();
     s.running.remove(&id);
+    s.created.remove(&id);
     s.subscribers.retain(|tx| tx.send(rec.clone()).is_ok());
 }
 

@@ -106,6 +106,9 @@ impl Scenario {
     }
 }
 
+/// A scenario with its beluga, podman and per-floor-runtime series.
+type StartResult = (Scenario, Series, Series, Vec<(String, Series)>);
+
 fn scenarios() -> Vec<Scenario> {
     let mut v = vec![Scenario {
         title: "init + app + native sidecar".into(),
@@ -156,7 +159,11 @@ fn beluga_gone(d: &BenchDaemon, name: &str) {
     let left: Vec<_> = std::fs::read_dir(&pods)
         .map(|r| {
             r.flatten()
-                .filter(|e| e.file_name().to_string_lossy().starts_with(&format!("default_{name}_")))
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("default_{name}_"))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -224,7 +231,10 @@ fn restart_once(dir: &Path, create: impl FnOnce()) -> Option<Duration> {
         .expect("mkfifo")
         .success());
     create();
-    assert!(ready.line(Duration::from_secs(60)), "first instance never came up");
+    assert!(
+        ready.line(Duration::from_secs(60)),
+        "first instance never came up"
+    );
     // Blocks until the container opens `go` for reading; the line makes it exit at once.
     let mut go = std::fs::OpenOptions::new()
         .write(true)
@@ -301,7 +311,12 @@ fn version(cmd: &str, arg: &str) -> String {
         .arg(arg)
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(String::from))
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(String::from)
+        })
         .unwrap_or_else(|| format!("{cmd}: not found"))
 }
 
@@ -343,7 +358,7 @@ fn main() {
     println!("runs per figure: {runs}");
 
     // 1 + 5. Pod start, and the floor for the same sequence.
-    let mut starts: Vec<(Scenario, Series, Series, Vec<(String, Series)>)> = Vec::new();
+    let mut starts: Vec<StartResult> = Vec::new();
     let mut podman_failures: Vec<String> = Vec::new();
     for (k, sc) in scenarios().into_iter().enumerate() {
         let (mut b, mut p) = (Series::default(), Series::default());
@@ -397,7 +412,11 @@ fn main() {
         beluga_delete(&d, &name);
         if let Some(pm) = &podman {
             let dir = work.path().join(format!("podman-{name}"));
-            let f = write_file(work.path(), &format!("{name}.yaml"), &restart_yaml(&name, &dir));
+            let f = write_file(
+                work.path(),
+                &format!("{name}.yaml"),
+                &restart_yaml(&name, &dir),
+            );
             match restart_once(&dir, || {
                 pm.play(&f).expect("podman kube play");
             }) {
@@ -408,7 +427,11 @@ fn main() {
             pm.down(&f);
         }
     }
-    println!("restart reaction                       beluga {:<28} podman {}", rb.cell(), rp.cell());
+    println!(
+        "restart reaction                       beluga {:<28} podman {}",
+        rb.cell(),
+        rp.cell()
+    );
 
     // 3. Teardown of a 3-container pod whose processes exit on SIGTERM.
     let (mut tb, mut tp) = (Series::default(), Series::default());
@@ -423,29 +446,59 @@ fn main() {
         tb.push(beluga_delete(&d, &name));
         beluga_gone(&d, &name);
         if let Some(pm) = &podman {
-            let f = write_file(work.path(), &format!("{name}.yaml"), &three.yaml(&name, true));
+            let f = write_file(
+                work.path(),
+                &format!("{name}.yaml"),
+                &three.yaml(&name, true),
+            );
             pm.play(&f).expect("podman kube play");
             tp.push(pm.down(&f));
             assert_eq!(pm.containers(), 0, "podman left containers behind");
         }
     }
-    println!("teardown, 3 containers (SIGTERM)       beluga {:<28} podman {}", tb.cell(), tp.cell());
+    println!(
+        "teardown, 3 containers (SIGTERM)       beluga {:<28} podman {}",
+        tb.cell(),
+        tp.cell()
+    );
 
     // 4. Density.
     let mut dens: Vec<(Density, Option<Density>)> = Vec::new();
     for &n in &o.density {
         println!("density {n}: beluga");
-        let f = write_file(work.path(), &format!("density-{n}.yaml"), &density_yaml(n, "d"));
+        let f = write_file(
+            work.path(),
+            &format!("density-{n}.yaml"),
+            &density_yaml(n, "d"),
+        );
         let b = measure_density(n, &["beluga", "beluga-shim"], || {
             let t = Instant::now();
             let out = d.beluga(&["apply", "-f", &f.to_string_lossy()]);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            let out = d.beluga(&["wait", "pods", "--all", "--for=condition=Ready", "--timeout=1200s"]);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let out = d.beluga(&[
+                "wait",
+                "pods",
+                "--all",
+                "--for=condition=Ready",
+                "--timeout=1200s",
+            ]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             t.elapsed()
         });
         let out = d.beluga(&["delete", "pods", "--all", "--now"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let p = podman.as_ref().map(|pm| {
             println!("density {n}: podman");
             let r = measure_density(n, &["conmon", "catatonit"], || {
@@ -477,23 +530,42 @@ fn main() {
             .map(|(sc, b, p, fl)| {
                 let mut series: Vec<(&str, &str, &Series)> = fl
                     .iter()
-                    .map(|(n, s)| (if n == "runc" { "floor: runc" } else { "floor: crun" }, "#888", s))
+                    .map(|(n, s)| {
+                        (
+                            if n == "runc" {
+                                "floor: runc"
+                            } else {
+                                "floor: crun"
+                            },
+                            "#888",
+                            s,
+                        )
+                    })
                     .collect();
                 series.push(("beluga", "#1f6feb", b));
                 if !p.ms.is_empty() {
                     series.push(("podman kube play", "#d1242f", p));
                 }
-                Group { title: &sc.title, series }
+                Group {
+                    title: &sc.title,
+                    series,
+                }
             })
             .collect();
         std::fs::write(
             docs.join("benchmarks-start.svg"),
-            support::stats::svg("Pod start: apply / kube play → every container running", &groups),
+            support::stats::svg(
+                "Pod start: apply / kube play → every container running",
+                &groups,
+            ),
         )
         .expect("svg");
         let md_path = docs.join("benchmarks.md");
         let md = std::fs::read_to_string(&md_path).unwrap_or_default();
-        let (begin, end) = ("<!-- results: written by `cargo bench --bench compare -- --write` -->", "<!-- end of results -->");
+        let (begin, end) = (
+            "<!-- results: written by `cargo bench --bench compare -- --write` -->",
+            "<!-- end of results -->",
+        );
         let new = match (md.find(begin), md.find(end)) {
             (Some(a), Some(b)) if a < b => format!("{}{begin}\n{report}\n{}", &md[..a], &md[b..]),
             _ => format!("{md}\n{begin}\n{report}\n{end}\n"),
@@ -517,7 +589,7 @@ fn report(
     podman: Option<&Podman>,
     floor_notes: &[String],
     podman_failures: &[String],
-    starts: &[(Scenario, Series, Series, Vec<(String, Series)>)],
+    starts: &[StartResult],
     rb: &Series,
     rp: &Series,
     tb: &Series,
@@ -527,11 +599,19 @@ fn report(
     let mut r = String::new();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name")).map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
         .unwrap_or_default();
     let mem_gib = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .unwrap_or(0.0)
         / 1024.0
         / 1024.0;
@@ -565,7 +645,10 @@ fn report(
         .first()
         .map(|s| s.3.iter().map(|(n, _)| n.as_str()).collect())
         .unwrap_or_default();
-    let _ = writeln!(r, "### Pod start (apply / kube play → every container running)\n");
+    let _ = writeln!(
+        r,
+        "### Pod start (apply / kube play → every container running)\n"
+    );
     let mut head = "| pod | beluga | podman kube play | podman ÷ beluga |".to_string();
     let mut rule = "|---|---|---|---|".to_string();
     for n in &floor_names {
@@ -592,7 +675,10 @@ fn report(
     }
     let _ = writeln!(r, "\n![start-time distributions](benchmarks-start.svg)\n");
     let _ = writeln!(r, "### Restart reaction and teardown\n");
-    let _ = writeln!(r, "| figure | beluga | podman | podman ÷ beluga |\n|---|---|---|---|");
+    let _ = writeln!(
+        r,
+        "| figure | beluga | podman | podman ÷ beluga |\n|---|---|---|---|"
+    );
     let _ = writeln!(
         r,
         "| restart: exit → replacement running (first restart) | {} | {} | {} |",

@@ -915,47 +915,6 @@ fn sidecar_gets_the_two_second_floor_after_the_grace_period() {
     );
 }
 
-/// Simulates a machine reboot for a stopped daemon: every shim and container of the daemon's
-/// runtime is killed and the pinned namespaces unmounted.
-fn reboot(d: &mut Daemon) {
-    d.stop();
-    let state = d.state_dir();
-    let runtime_root = state.join("runtime");
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(" shim ") && cmd.contains(&*state.to_string_lossy()) {
-                let pid: i32 = e.file_name().to_string_lossy().parse().unwrap();
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
-    }
-    for e in std::fs::read_dir(&runtime_root)
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let id = e.file_name().to_string_lossy().into_owned();
-        let _ = std::process::Command::new("runc")
-            .arg("--root")
-            .arg(&runtime_root)
-            .args(["kill", &id, "KILL"])
-            .status();
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    for m in mi
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(4))
-        .filter(|m| m.contains("/.sandbox/"))
-    {
-        if m.starts_with(&*state.to_string_lossy()) {
-            let _ = rustix::mount::unmount(m, rustix::mount::UnmountFlags::DETACH);
-        }
-    }
-    d.restart();
-}
-
 // L32 / §3.1 / §14.16: after a reboot the sandbox is recreated and every init container runs again,
 // in order, before the regular container restarts; under Never a finished pod is not recreated.
 #[test]
@@ -981,7 +940,8 @@ fn l32_reboot_reruns_init_containers() {
     }));
     d.wait_running("l32");
     d.wait_running("l32-never");
-    reboot(&mut d);
+    machine_crash(&mut d);
+    d.restart();
     let p = d.wait_pod("l32", LONG, "regular-1 running again", |p| {
         restarts(p, "containerStatuses", "regular-1") >= 1
             && status_of(p, "containerStatuses", "regular-1")["state"]["running"].is_object()

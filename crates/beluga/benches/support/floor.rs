@@ -37,9 +37,13 @@ impl Floor {
             .output()
             .map_err(|e| format!("{name}: {e}"))?;
         if !o.status.success() {
-            return Err(format!("{name} spec: {}", String::from_utf8_lossy(&o.stderr)));
+            return Err(format!(
+                "{name} spec: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ));
         }
-        let text = std::fs::read_to_string(dir.path().join("config.json")).map_err(|e| e.to_string())?;
+        let text =
+            std::fs::read_to_string(dir.path().join("config.json")).map_err(|e| e.to_string())?;
         let template = serde_json::from_str(&text).map_err(|e| e.to_string())?;
         let mut f = Floor {
             runtime: runtime.to_path_buf(),
@@ -153,7 +157,7 @@ impl Floor {
             let _ = std::fs::remove_dir_all(b);
         }
         for k in kinds {
-            let _ = rustix::mount::unmount(&ns.join(k), rustix::mount::UnmountFlags::DETACH);
+            let _ = rustix::mount::unmount(ns.join(k), rustix::mount::UnmountFlags::DETACH);
         }
         let _ = std::fs::remove_dir_all(&ns);
         took

@@ -76,8 +76,13 @@ pub fn svg(title: &str, groups: &[Group]) -> String {
         .collect();
     let lo = all.iter().copied().fold(f64::INFINITY, f64::min).max(0.1);
     let hi = all.iter().copied().fold(0.0, f64::max).max(lo * 10.0);
-    let (l0, l1) = (10f64.powf(lo.log10().floor()), 10f64.powf(hi.log10().ceil()));
-    let x = |v: f64| left + (v.max(l0).log10() - l0.log10()) / (l1.log10() - l0.log10()) * (width - left - right);
+    let (l0, l1) = (
+        10f64.powf(lo.log10().floor()),
+        10f64.powf(hi.log10().ceil()),
+    );
+    let x = |v: f64| {
+        left + (v.max(l0).log10() - l0.log10()) / (l1.log10() - l0.log10()) * (width - left - right)
+    };
     let mut s = String::new();
     let _ = write!(
         s,
@@ -95,10 +100,10 @@ pub fn svg(title: &str, groups: &[Group]) -> String {
             if v > l1 * 1.001 {
                 break;
             }
-            let _ = write!(
+            let _ = writeln!(
                 s,
                 "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#ddd\"/>\
-                 <text x=\"{0:.1}\" y=\"{3}\" text-anchor=\"middle\" fill=\"#555\">{4}</text>\n",
+                 <text x=\"{0:.1}\" y=\"{3}\" text-anchor=\"middle\" fill=\"#555\">{4}</text>",
                 x(v),
                 top - 10.0,
                 height - 40.0,
@@ -108,9 +113,9 @@ pub fn svg(title: &str, groups: &[Group]) -> String {
         }
         d *= 10.0;
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#555\">time to every container running (log scale)</text>\n",
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#555\">time to every container running (log scale)</text>",
         (left + width - right) / 2.0,
         height - 8.0
     );
@@ -129,7 +134,11 @@ pub fn svg(title: &str, groups: &[Group]) -> String {
                 "<text x=\"24\" y=\"{:.1}\" fill=\"{colour}\">{} — median {}</text>",
                 y + 4.0,
                 esc(label),
-                if series.ms.is_empty() { "—".to_string() } else { fmt_ms(series.median()) }
+                if series.ms.is_empty() {
+                    "—".to_string()
+                } else {
+                    fmt_ms(series.median())
+                }
             );
             for v in &series.ms {
                 let _ = writeln!(
@@ -155,5 +164,7 @@ pub fn svg(title: &str, groups: &[Group]) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

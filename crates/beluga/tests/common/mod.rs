@@ -388,3 +388,43 @@ pub fn restarted_with_image(p: &Value, list: &str, name: &str, image: &str) -> b
     let c = status_of(p, list, name);
     c["restartCount"] == 1 && c["image"] == image && c["state"]["running"].is_object()
 }
+
+/// Simulates a machine going down (a reboot, without the restart): the daemon stops, every shim
+/// and container of its runtime is killed and the pinned namespaces are unmounted.
+pub fn machine_crash(d: &mut Daemon) {
+    d.stop();
+    let state = d.state_dir();
+    let runtime_root = state.join("runtime");
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains("beluga-shim ") && cmd.contains(&*state.to_string_lossy()) {
+                let pid: i32 = e.file_name().to_string_lossy().parse().unwrap();
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    for e in std::fs::read_dir(&runtime_root)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let id = e.file_name().to_string_lossy().into_owned();
+        let _ = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(&runtime_root)
+            .args(["kill", &id, "KILL"])
+            .status();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    for m in mi
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|m| m.contains("/.sandbox/"))
+    {
+        if m.starts_with(&*state.to_string_lossy()) {
+            let _ = rustix::mount::unmount(m, rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Leak check around a whole test run (issue 5 "clean teardown"):
+#   scripts/leak-check.sh snapshot FILE   before the run
+#   scripts/leak-check.sh compare FILE    after it: lists what is new and exits 1 if anything is
+# What counts: mounts, network/IPC/UTS namespaces (pinned or held by a process), beluga cgroups,
+# processes of beluga, its shims, the OCI runtimes or any container (a process whose root is not
+# the host's), runtime state under /run, and temporary directories the tests create. The shared
+# busybox rootfs the tests keep on purpose (/tmp/beluga-test-rootfs-*) is not a leak.
+set -euo pipefail
+
+# One "kind: thing" line per item, sorted as a whole (comm needs that).
+state() {
+  {
+    awk '{print "mount: " $5}' /proc/self/mountinfo || true
+    for p in /proc/[0-9]*; do
+      for k in net ipc uts; do
+        ns=$(readlink "$p/ns/$k" 2>/dev/null) && echo "namespace: $ns"
+      done
+      exe=$(readlink "$p/exe" 2>/dev/null) || continue
+      root=$(readlink "$p/root" 2>/dev/null) || root=/
+      case "$exe" in
+        */beluga | */beluga-shim | */runc | */crun | */conmon) echo "process: ${p#/proc/} $exe" ;;
+        *) [ "$root" = / ] || echo "process: ${p#/proc/} $exe (container)" ;;
+      esac
+    done
+    find /sys/fs/cgroup -maxdepth 3 -type d -name 'beluga*' 2>/dev/null | sed 's/^/cgroup: /' || true
+    ls -1 /run/runc /run/crun /run/beluga 2>/dev/null | sed 's/^/runtime state: /' || true
+    find /tmp -maxdepth 1 -mindepth 1 \( -name '.tmp*' -o -name 'beluga-*' \) \
+      ! -name 'beluga-test-rootfs-*' 2>/dev/null | sed 's/^/temporary directory: /' || true
+  } | sort -u
+}
+
+case "${1:-}" in
+  snapshot)
+    state >"$2"
+    ;;
+  compare)
+    new=$(comm -13 "$2" <(state) || true)
+    if [ -n "$new" ]; then
+      echo "leak check: left behind by the test run:" >&2
+      echo "$new" >&2
+      exit 1
+    fi
+    echo "leak check: nothing left behind (mounts, namespaces, cgroups, processes, runtime state, temp dirs)"
+    ;;
+  *)
+    echo "usage: $0 snapshot|compare FILE" >&2
+    exit 2
+    ;;
+esac
