@@ -450,11 +450,26 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn files(&self, h: &PodHandle) -> (std::path::PathBuf, std::path::PathBuf) {
-        (
-            h.dir.log(&self.c.name, self.inst.attempt),
-            h.dir.exit_file(&self.c.name, self.inst.attempt),
-        )
+    /// The shim request that creates it, and starts it too unless `create_only`.
+    fn request(&self, h: &PodHandle, create_only: bool) -> Request {
+        let (id, bundle) = (self.id.clone(), self.bundle.clone());
+        let log = h.dir.log(&self.c.name, self.inst.attempt);
+        let exit_file = h.dir.exit_file(&self.c.name, self.inst.attempt);
+        if create_only {
+            Request::Create {
+                id,
+                bundle,
+                log,
+                exit_file,
+            }
+        } else {
+            Request::Start {
+                id,
+                bundle,
+                log,
+                exit_file,
+            }
+        }
     }
 }
 
@@ -482,14 +497,7 @@ async fn start_container(
     c: &Container,
 ) -> Result<(), Duration> {
     let p = prepare_container(d, h, c).await?;
-    let (log, exit_file) = p.files(h);
-    let req = Request::Start {
-        id: p.id.clone(),
-        bundle: p.bundle.clone(),
-        log,
-        exit_file,
-    };
-    let resp = shim_client(h).call(&req).await;
+    let resp = shim_client(h).call(&p.request(h, false)).await;
     launch(d, h, p, resp).await
 }
 
@@ -520,13 +528,7 @@ async fn start_containers(
         .iter()
         .map(|p| {
             let client = shim_client(h);
-            let (log, exit_file) = p.files(h);
-            let req = Request::Create {
-                id: p.id.clone(),
-                bundle: p.bundle.clone(),
-                log,
-                exit_file,
-            };
+            let req = p.request(h, true);
             tokio::spawn(async move { client.call(&req).await })
         })
         .collect();

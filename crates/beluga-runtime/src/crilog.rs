@@ -60,6 +60,9 @@ pub struct RotatingLog {
     max_size: u64,
     max_files: usize,
     compressor: Option<std::thread::JoinHandle<()>>,
+    /// Held while rotated files are listed and pruned, and while a compression swaps a file for
+    /// its `.gz`: a file pruned meanwhile never comes back compressed.
+    files_lock: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 impl RotatingLog {
@@ -81,6 +84,7 @@ impl RotatingLog {
             max_size,
             max_files: max_files.max(1),
             compressor: None,
+            files_lock: Default::default(),
         })
     }
 
@@ -91,7 +95,8 @@ impl RotatingLog {
         }
     }
 
-    fn rotated(&self) -> Vec<std::path::PathBuf> {
+    /// Every `<n>.log.*` file beside the live one, sorted (oldest rotation first).
+    fn siblings(&self) -> Vec<std::path::PathBuf> {
         let Some(dir) = self.path.parent() else {
             return vec![];
         };
@@ -106,11 +111,18 @@ impl RotatingLog {
             .filter(|e| {
                 e.file_name()
                     .to_str()
-                    .is_some_and(|n| n.starts_with(&prefix) && !n.ends_with(".tmp"))
+                    .is_some_and(|n| n.starts_with(&prefix))
             })
             .map(|e| e.path())
             .collect();
         v.sort();
+        v
+    }
+
+    /// Rotated files, plain or gzipped (not a compression's `.tmp`).
+    fn rotated(&self) -> Vec<std::path::PathBuf> {
+        let mut v = self.siblings();
+        v.retain(|p| p.extension().is_none_or(|e| e != "tmp"));
         v
     }
 
@@ -125,14 +137,22 @@ impl RotatingLog {
             .append(true)
             .open(&self.path)?;
         self.size = 0;
+        let guard = self.files_lock.lock().unwrap_or_else(|e| e.into_inner());
         let rotated = self.rotated();
         let excess = rotated.len().saturating_sub(self.max_files - 1);
         for old in &rotated[..excess] {
             let _ = std::fs::remove_file(old);
         }
+        drop(guard);
         let busy = self.compressor.as_ref().is_some_and(|h| !h.is_finished());
         if !busy {
             self.wait_compression();
+            // No compression runs now: a `.gz.tmp` is what a crash left half-written.
+            for p in self.siblings() {
+                if p.extension().is_some_and(|e| e == "tmp") {
+                    let _ = std::fs::remove_file(p);
+                }
+            }
             let kept = &rotated[excess..];
             let older = &kept[..kept.len().saturating_sub(1)];
             let todo: Vec<std::path::PathBuf> = older
@@ -141,11 +161,12 @@ impl RotatingLog {
                 .cloned()
                 .collect();
             if !todo.is_empty() {
+                let lock = self.files_lock.clone();
                 self.compressor = std::thread::Builder::new()
                     .name("log-gzip".into())
                     .spawn(move || {
                         for p in todo {
-                            let _ = gzip_file(&p);
+                            let _ = gzip_file(&p, &lock);
                         }
                     })
                     .ok();
@@ -155,8 +176,9 @@ impl RotatingLog {
     }
 }
 
-/// `f` → `f.gz` (through `f.gz.tmp`, so a crash never leaves a torn `.gz`), then `f` is removed.
-pub fn gzip_file(f: &std::path::Path) -> std::io::Result<()> {
+/// `f` → `f.gz` (through `f.gz.tmp`, so a crash never leaves a torn `.gz`), then `f` is removed
+/// — unless `f` was pruned while it was being compressed (checked under `lock`).
+fn gzip_file(f: &std::path::Path, lock: &std::sync::Mutex<()>) -> std::io::Result<()> {
     let gz = std::path::PathBuf::from(format!("{}.gz", f.display()));
     let tmp = std::path::PathBuf::from(format!("{}.gz.tmp", f.display()));
     let result = (|| {
@@ -167,6 +189,10 @@ pub fn gzip_file(f: &std::path::Path) -> std::io::Result<()> {
         );
         std::io::copy(&mut src, &mut enc)?;
         enc.finish()?;
+        let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if !f.exists() {
+            return Err(std::io::Error::from(std::io::ErrorKind::NotFound));
+        }
         std::fs::rename(&tmp, &gz)?;
         std::fs::remove_file(f)
     })();
@@ -300,6 +326,7 @@ mod tests {
         for i in 0..200 {
             write_record(&mut log, "stdout", false, format!("line {i:04}").as_bytes()).unwrap();
         }
+        log.wait_compression();
         let files: Vec<_> = std::fs::read_dir(d.path())
             .unwrap()
             .flatten()
@@ -307,8 +334,18 @@ mod tests {
             .collect();
         assert_eq!(files.len(), 3, "{files:?}");
         for f in &files {
-            let data = std::fs::read(f).unwrap();
+            let mut data = std::fs::read(f).unwrap();
             assert!(data.len() <= 1000);
+            if f.to_string_lossy().ends_with(".gz") {
+                let mut plain = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(&data[..]),
+                    &mut plain,
+                )
+                .unwrap();
+                data = plain;
+                assert!(data.len() <= 1000);
+            }
             assert!(read_lines(&data)
                 .iter()
                 .all(|l| l.content.starts_with(b"line ") && l.content.ends_with(b"\n")));

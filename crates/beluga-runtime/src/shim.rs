@@ -304,15 +304,17 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
                     log,
                     exit_file,
                 } => match create(&shim, &id, &bundle, &log, &exit_file, true).await {
-                    Response::Created { .. } => start_created(&shim, &id).await,
-                    other => other,
+                    Ok(_) => start_created(&shim, &id).await,
+                    Err(message) => Response::Error { message },
                 },
                 Request::Create {
                     id,
                     bundle,
                     log,
                     exit_file,
-                } => create(&shim, &id, &bundle, &log, &exit_file, false).await,
+                } => create(&shim, &id, &bundle, &log, &exit_file, false)
+                    .await
+                    .unwrap_or_else(|message| Response::Error { message }),
                 Request::StartCreated { id } => start_created(&shim, &id).await,
                 Request::Kill { id, signal } => {
                     let rt = shim.borrow().runtime.clone();
@@ -396,23 +398,9 @@ fn now() -> String {
     beluga_api::k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
-async fn create(
-    shim: &Shared,
-    id: &str,
-    bundle: &Path,
-    log: &Path,
-    exit_file: &Path,
-    starting: bool,
-) -> Response {
-    match create_inner(shim, id, bundle, log, exit_file, starting).await {
-        Ok(r) => r,
-        Err(message) => Response::Error { message },
-    }
-}
-
 /// `runc create`, run without blocking the shim (containers of a pod may be created at once);
 /// from here on the container's output is logged and its exit watched.
-async fn create_inner(
+async fn create(
     shim: &Shared,
     id: &str,
     bundle: &Path,

@@ -4,6 +4,8 @@
 //!
 //!   cargo bench -p beluga --bench compare -- [--runs N] [--density 100,500] [--no-podman] [--write]
 //!
+//! (`--density 0` skips the density runs.)
+//!
 //! Measures (issue "Benchmarks side by side with podman kube play"):
 //! 1. pod start: start of `apply` / `kube play` → every container running, for init + app +
 //!    native sidecar (podman: the sidecar as a regular container) and for 1, 3, 10 containers;
@@ -49,7 +51,12 @@ fn opts() -> Opts {
     Opts {
         runs: val("--runs").and_then(|v| v.parse().ok()).unwrap_or(10),
         density: val("--density")
-            .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+            .map(|v| {
+                v.split(',')
+                    .filter_map(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .collect()
+            })
             .unwrap_or_else(|| vec![100, 500]),
         podman: !args.iter().any(|a| a == "--no-podman"),
         write: args.iter().any(|a| a == "--write"),
@@ -362,6 +369,7 @@ fn main() {
     let mut podman_failures: Vec<String> = Vec::new();
     for (k, sc) in scenarios().into_iter().enumerate() {
         let (mut b, mut p) = (Series::default(), Series::default());
+        let mut failed: Vec<String> = Vec::new();
         let mut fl: Vec<(String, Series)> = floors
             .iter()
             .map(|f| (f.name.clone(), Series::default()))
@@ -376,7 +384,7 @@ fn main() {
                     Ok(t) => p.push(t),
                     Err(e) => {
                         eprintln!("podman kube play failed ({}): {e}", sc.title);
-                        podman_failures.push(format!("{}: {e}", sc.title));
+                        failed.push(e);
                     }
                 }
                 pm.down(&f);
@@ -396,6 +404,13 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join("  ")
         );
+        if let Some(first) = failed.first() {
+            podman_failures.push(format!(
+                "{}: {} of {runs} runs failed (left out of the figures); the first said: {first}",
+                sc.title,
+                failed.len()
+            ));
+        }
         starts.push((sc, b, p, fl));
     }
 
@@ -671,7 +686,7 @@ fn report(
         r.push('\n');
     }
     for f in podman_failures {
-        let _ = writeln!(r, "\npodman kube play failed (run left out): {f}");
+        let _ = writeln!(r, "\npodman kube play, {f}");
     }
     let _ = writeln!(r, "\n![start-time distributions](benchmarks-start.svg)\n");
     let _ = writeln!(r, "### Restart reaction and teardown\n");

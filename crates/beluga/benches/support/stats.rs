@@ -108,7 +108,7 @@ pub fn svg(title: &str, groups: &[Group]) -> String {
                 top - 10.0,
                 height - 40.0,
                 height - 25.0,
-                fmt_ms(v)
+                tick(v)
             );
         }
         d *= 10.0;
@@ -161,6 +161,15 @@ pub fn svg(title: &str, groups: &[Group]) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// An axis label: whole numbers, `ms` below a second.
+fn tick(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{} s", ms / 1000.0)
+    } else {
+        format!("{ms} ms")
+    }
 }
 
 fn esc(s: &str) -> String {
