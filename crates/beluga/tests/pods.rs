@@ -588,3 +588,43 @@ fn wait_all_and_delete_all() {
     let o = d.run(&["wait", "pods", "--all", "--for=delete"]);
     assert_eq!(stderr(&o).trim(), "error: no matching resources found");
 }
+
+// kubelet's SyncPod starts the regular containers one by one and goes on past one that fails to
+// start (§5.4 StartError / RunContainerError). beluga has the runtime create them at once, then
+// starts them in order: the events keep the pod's order and the failure touches only its own.
+#[test]
+fn containers_start_in_order_and_one_failure_spares_the_others() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: trio}}\nspec:\n  restartPolicy: Never\n  containers:\n  - {{name: first, image: {IMAGE}, command: [sleep, '600']}}\n  - {{name: broken, image: {IMAGE}, command: [/no/such/binary]}}\n  - {{name: third, image: {IMAGE}, command: [sleep, '600']}}\n"));
+    let p = d.wait_pod(
+        "trio",
+        Duration::from_secs(30),
+        "first and third running",
+        |p| {
+            ["first", "third"]
+                .iter()
+                .all(|c| status_of(p, "containerStatuses", c)["state"]["running"].is_object())
+                && status_of(p, "containerStatuses", "broken")["state"]["terminated"].is_object()
+        },
+    );
+    let broken = status_of(&p, "containerStatuses", "broken");
+    assert_eq!(
+        broken["state"]["terminated"]["reason"], "StartError",
+        "{broken}"
+    );
+    assert_eq!(broken["state"]["terminated"]["exitCode"], 128, "{broken}");
+    let ev: serde_json::Value =
+        serde_json::from_str(&d.ok(&["get", "events", "-o", "json"])).unwrap();
+    let started: Vec<&str> = ev["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reason"] == "Started")
+        .filter_map(|e| e["involvedObject"]["fieldPath"].as_str())
+        .collect();
+    assert_eq!(
+        started,
+        ["spec.containers{first}", "spec.containers{third}"],
+        "{ev}"
+    );
+}
