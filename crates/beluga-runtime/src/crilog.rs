@@ -131,12 +131,24 @@ impl RotatingLog {
             .strftime("%Y%m%d-%H%M%S%.6f")
             .to_string();
         let target = std::path::PathBuf::from(format!("{}.{stamp}", self.path.display()));
-        std::fs::rename(&self.path, &target)?;
-        self.file = std::fs::OpenOptions::new()
+        // The live name never disappears (a reader would find nothing): the full file gets its
+        // rotated name as a second link, then a fresh file replaces the live name in one rename.
+        let fresh = std::path::PathBuf::from(format!("{}.new.tmp", self.path.display()));
+        std::fs::hard_link(&self.path, &target)?;
+        let file = std::fs::OpenOptions::new()
             .create(true)
-            .append(true)
-            .open(&self.path)?;
+            .truncate(true)
+            .write(true)
+            .open(&fresh)?;
+        std::fs::rename(&fresh, &self.path)?;
+        self.file = file;
         self.size = 0;
+        Ok(())
+    }
+
+    /// After a rotation, once the record that caused it is in the new file: prune rotated files
+    /// beyond `max_files`, and gzip the older ones.
+    fn housekeeping(&mut self) {
         let guard = self.files_lock.lock().unwrap_or_else(|e| e.into_inner());
         let rotated = self.rotated();
         let excess = rotated.len().saturating_sub(self.max_files - 1);
@@ -172,7 +184,6 @@ impl RotatingLog {
                     .ok();
             }
         }
-        Ok(())
     }
 }
 
@@ -204,11 +215,16 @@ fn gzip_file(f: &std::path::Path, lock: &std::sync::Mutex<()>) -> std::io::Resul
 
 impl Write for RotatingLog {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.max_size > 0 && self.size > 0 && self.size + buf.len() as u64 > self.max_size {
+        let rotate =
+            self.max_size > 0 && self.size > 0 && self.size + buf.len() as u64 > self.max_size;
+        if rotate {
             self.rotate()?;
         }
         let n = self.file.write(buf)?;
         self.size += n as u64;
+        if rotate {
+            self.housekeeping();
+        }
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {

@@ -29,6 +29,18 @@ pub struct OciRuntime {
     pub state_root: PathBuf,
 }
 
+/// A delete of a container the runtime no longer knows has nothing left to do.
+fn absent_is_deleted(r: Result<String, RuntimeError>) -> Result<(), RuntimeError> {
+    match r {
+        Err(RuntimeError::Failed { message, .. })
+            if message.contains("does not exist") || message.contains("not exist") =>
+        {
+            Ok(())
+        }
+        other => other.map(|_| ()),
+    }
+}
+
 fn which(bin: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
@@ -125,11 +137,27 @@ impl OciRuntime {
             .arg(verb)
             .args(args)
             .stdin(Stdio::null())
-            .output()
-            .map_err(|source| RuntimeError::Spawn {
-                runtime: self.name.clone(),
-                source,
-            })?;
+            .output();
+        self.result(verb, out)
+    }
+
+    /// As `run`, without blocking the calling thread (the shim serves its pod from one thread).
+    pub async fn run_async(&self, verb: &str, args: &[&str]) -> Result<String, RuntimeError> {
+        let mut c = self.command();
+        c.arg(verb).args(args).stdin(Stdio::null());
+        let out = tokio::process::Command::from(c).output().await;
+        self.result(verb, out)
+    }
+
+    fn result(
+        &self,
+        verb: &str,
+        out: std::io::Result<std::process::Output>,
+    ) -> Result<String, RuntimeError> {
+        let out = out.map_err(|source| RuntimeError::Spawn {
+            runtime: self.name.clone(),
+            source,
+        })?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -150,14 +178,15 @@ impl OciRuntime {
     }
 
     pub fn delete_force(&self, id: &str) -> Result<(), RuntimeError> {
-        match self.run("delete", &["--force", id]) {
-            Err(RuntimeError::Failed { message, .. })
-                if message.contains("does not exist") || message.contains("not exist") =>
-            {
-                Ok(())
-            }
-            other => other.map(|_| ()),
-        }
+        absent_is_deleted(self.run("delete", &["--force", id]))
+    }
+
+    pub async fn delete_force_async(&self, id: &str) -> Result<(), RuntimeError> {
+        absent_is_deleted(self.run_async("delete", &["--force", id]).await)
+    }
+
+    pub async fn kill_async(&self, id: &str, signal: &str) -> Result<(), RuntimeError> {
+        self.run_async("kill", &[id, signal]).await.map(|_| ())
     }
 
     /// `state` as JSON, or None when the container is unknown to the runtime.

@@ -318,7 +318,7 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
                 Request::StartCreated { id } => start_created(&shim, &id).await,
                 Request::Kill { id, signal } => {
                     let rt = shim.borrow().runtime.clone();
-                    match rt.kill(&id, &signal) {
+                    match rt.kill_async(&id, &signal).await {
                         Ok(()) => Response::Ok,
                         // Already gone: the exit is (or will be) reported through the pidfd.
                         Err(e) if !shim.borrow().running.contains_key(&id) => {
@@ -338,7 +338,7 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
                         }
                         s.runtime.clone()
                     };
-                    match rt.delete_force(&id) {
+                    match rt.delete_force_async(&id).await {
                         Ok(()) => Response::Ok,
                         Err(e) => Response::Error {
                             message: e.to_string(),
@@ -515,22 +515,11 @@ async fn start_created(shim: &Shared, id: &str) -> Response {
             message: format!("container {id} is not created (or already exited)"),
         };
     };
-    let mut cmd = rt.command();
-    cmd.arg("start")
-        .arg(id)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    let out = tokio::process::Command::from(cmd).output().await;
-    let failed = match out {
-        Ok(o) if o.status.success() => None,
-        Ok(o) => Some(format!(
-            "{} start failed: {}",
-            rt.name,
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Err(e) => Some(format!("running {}: {e}", rt.name)),
-    };
+    let failed = rt
+        .run_async("start", &[id])
+        .await
+        .err()
+        .map(|e| e.to_string());
     if let Some(message) = failed {
         let _ = rt.kill(id, "KILL");
         let _ = rt.delete_force(id);
