@@ -613,18 +613,8 @@ fn containers_start_in_order_and_one_failure_spares_the_others() {
         "{broken}"
     );
     assert_eq!(broken["state"]["terminated"]["exitCode"], 128, "{broken}");
-    let ev: serde_json::Value =
-        serde_json::from_str(&d.ok(&["get", "events", "-o", "json"])).unwrap();
-    let started: Vec<&str> = ev["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["reason"] == "Started")
-        .filter_map(|e| e["involvedObject"]["fieldPath"].as_str())
-        .collect();
     assert_eq!(
-        started,
-        ["spec.containers{first}", "spec.containers{third}"],
-        "{ev}"
+        d.event_fields("Started", "/involvedObject/fieldPath"),
+        ["spec.containers{first}", "spec.containers{third}"]
     );
 }

@@ -488,16 +488,10 @@ fn l26_liveness_kill_runs_pre_stop_and_never_restarts() {
         index_of(&order, "PreStop", "Started") < index_of(&order, "c", "Exiting"),
         "{order:?}"
     );
-    let ev: serde_json::Value =
-        serde_json::from_str(&d.ok(&["get", "events", "-o", "json"])).unwrap();
-    let killing: Vec<&str> = ev["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["reason"] == "Killing")
-        .filter_map(|e| e["message"].as_str())
-        .collect();
-    assert_eq!(killing, ["Container c failed liveness probe"]);
+    assert_eq!(
+        d.event_fields("Killing", "/message"),
+        ["Container c failed liveness probe"]
+    );
 }
 
 // T5/T6 + L28: on deletion every preStop starts at once (sidecars' too); the sidecar's stop

@@ -266,6 +266,19 @@ impl Daemon {
         self.run(&args)
     }
 
+    /// One field (a JSON pointer, e.g. `/message`) of every event with `reason`, oldest first.
+    pub fn event_fields(&self, reason: &str, pointer: &str) -> Vec<String> {
+        let ev: Value = serde_json::from_str(&self.ok(&["get", "events", "-o", "json"]))
+            .expect("events as JSON");
+        ev["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["reason"] == reason)
+            .filter_map(|e| e.pointer(pointer).and_then(Value::as_str).map(String::from))
+            .collect()
+    }
+
     pub fn logs(&self, pod: &str, container: &str) -> String {
         self.ok(&["logs", pod, "-c", container])
     }
