@@ -1100,6 +1100,8 @@ async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration) {
 /// before it went (an exit's own delete may race with the shutdown).
 async fn teardown(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
     let _ = shim_client(h).call(&Request::Shutdown).await;
+    // The shim answers before it exits: wait for it, so nothing of the pod outlives teardown.
+    shim::wait_exit(&h.dir, Duration::from_secs(2)).await;
     let ids: Vec<String> = h
         .lock()
         .observed

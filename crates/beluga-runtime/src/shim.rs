@@ -730,6 +730,36 @@ pub async fn spawn(exe: &Path, opts: &ShimOptions) -> std::io::Result<tokio::pro
     Ok(child)
 }
 
+/// Waits, up to `timeout`, until the pod's shim process is gone (after `Shutdown`), so that a
+/// finished teardown leaves no process of the pod. Only a process whose command line names this
+/// pod directory is waited for: a stale `shim.pid` (after a reboot) may name someone else.
+pub async fn wait_exit(dir: &PodDir, timeout: std::time::Duration) {
+    let Some(pid) = std::fs::read_to_string(dir.sandbox().join("shim.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    // SAFETY: pidfd_open syscall; an fd that pins the process, whatever happens to the pid.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return; // already gone (and reaped)
+    }
+    // SAFETY: a fresh fd returned by the kernel.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let needle = dir.path().as_os_str().as_encoded_bytes();
+    if !cmdline.windows(needle.len().max(1)).any(|w| w == needle) {
+        return;
+    }
+    // SAFETY: the AsyncFd owns the pidfd and drops it with itself.
+    if let Ok(afd) = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+    } {
+        let _ = tokio::time::timeout(timeout, afd.readable()).await;
+    }
+}
+
 /// Removes everything the sandbox pinned: namespace bind mounts and the socket.
 pub fn teardown_sandbox(dir: &PodDir) {
     for kind in ["net", "ipc", "uts"] {

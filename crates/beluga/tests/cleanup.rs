@@ -100,3 +100,51 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+// Issue 5 "clean teardown": when `delete` returns, no process of the pods is left — not even a
+// shim that has answered its shutdown but not yet exited — however many pods went at once.
+#[test]
+fn no_process_outlives_a_delete() {
+    let Some(d) = Daemon::start() else { return };
+    let pods = d.state_dir().join("pods").to_string_lossy().into_owned();
+    // Shims name their pod directory; containers sit in cgroups `/beluga/<uid>-<name>-<n>`.
+    let left = |uids: &[String]| {
+        let mut v = processes_mentioning(&pods);
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cg = std::fs::read_to_string(e.path().join("cgroup")).unwrap_or_default();
+            if uids.iter().any(|u| cg.contains(&format!("/beluga/{u}-"))) {
+                v.push(format!(
+                    "pid {} in {}",
+                    e.file_name().to_string_lossy(),
+                    cg.lines().next().unwrap_or("")
+                ));
+            }
+        }
+        v
+    };
+    let mut yaml = String::new();
+    for i in 0..12 {
+        yaml.push_str(&format!("---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\nspec:\n  containers: [{{name: c, image: {IMAGE}, command: [sh, -c, \"trap 'exit 0' TERM; sleep 3600 & wait\"]}}]\n"));
+    }
+    d.apply(&yaml);
+    d.ok(&[
+        "wait",
+        "pods",
+        "--all",
+        "--for=condition=Ready",
+        "--timeout=60s",
+    ]);
+    let list: serde_json::Value =
+        serde_json::from_str(&d.ok(&["get", "pods", "-o", "json"])).unwrap();
+    let uids: Vec<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["metadata"]["uid"].as_str().unwrap().replace('-', ""))
+        .collect();
+    let before = left(&uids);
+    // A shim and its `sh` + `sleep` per pod.
+    assert!(before.len() >= 36, "{before:?}");
+    d.ok(&["delete", "pods", "--all"]);
+    assert_eq!(left(&uids), Vec::<String>::new(), "processes left behind");
+}
