@@ -4,7 +4,9 @@
 use crate::duration::human_duration;
 use crate::podutil::is_sidecar;
 use crate::Pod;
-use k8s_openapi::api::core::v1::{Container, ContainerState, ContainerStatus, Event};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, ContainerState, ContainerStatus, Event,
+};
 use k8s_openapi::jiff::Timestamp;
 
 fn time(t: &Timestamp) -> String {
@@ -127,30 +129,16 @@ fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init
         "    Image ID:\t{}\n",
         st.map(|s| s.image_id.clone()).unwrap_or_default()
     ));
-    let ports: Vec<String> = c
-        .ports
-        .iter()
-        .flatten()
-        .map(|p| {
-            format!(
-                "{}/{}",
-                p.container_port,
-                p.protocol.clone().unwrap_or_else(|| "TCP".into())
-            )
-        })
-        .collect();
-    let hports: Vec<String> = c
-        .ports
-        .iter()
-        .flatten()
-        .map(|p| {
-            format!(
-                "{}/{}",
-                p.host_port.unwrap_or(0),
-                p.protocol.clone().unwrap_or_else(|| "TCP".into())
-            )
-        })
-        .collect();
+    // kubectl's "8080/TCP" lists, of the container ports and of the host ports.
+    let port_list = |number: fn(&ContainerPort) -> i32| -> Vec<String> {
+        c.ports
+            .iter()
+            .flatten()
+            .map(|p| format!("{}/{}", number(p), p.protocol.as_deref().unwrap_or("TCP")))
+            .collect()
+    };
+    let ports = port_list(|p| p.container_port);
+    let hports = port_list(|p| p.host_port.unwrap_or(0));
     let (pl, hl) = if ports.len() > 1 {
         ("Ports", "Host Ports")
     } else {

@@ -24,72 +24,46 @@ fn merr(volume: &str, message: impl Into<String>) -> MountError {
     }
 }
 
-/// The hostPath `type` check (spec §11.1). Creates `DirectoryOrCreate` / `FileOrCreate` targets.
+/// The hostPath `type` check (spec §11.1). Creates missing `DirectoryOrCreate` / `FileOrCreate`
+/// targets, then checks what is at the path.
 pub fn check_host_path(volume: &str, path: &Path, kind: &str) -> Result<(), MountError> {
     let p = path.display();
-    let meta = std::fs::metadata(path);
-    let fail = |what: &str| {
-        merr(
-            volume,
-            format!("hostPath type check failed: {p} is not {what}"),
-        )
-    };
+    let missing = std::fs::metadata(path).is_err();
     match kind {
-        "" => Ok(()),
-        "DirectoryOrCreate" => {
-            if meta.is_err() {
-                std::fs::create_dir_all(path).map_err(|e| merr(volume, format!("{p}: {e}")))?;
-                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
-            }
-            std::fs::metadata(path)
-                .ok()
-                .filter(|m| m.is_dir())
-                .map(|_| ())
-                .ok_or_else(|| fail("a directory"))
+        "DirectoryOrCreate" if missing => {
+            std::fs::create_dir_all(path).map_err(|e| merr(volume, format!("{p}: {e}")))?;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
         }
-        "Directory" => meta
-            .ok()
-            .filter(|m| m.is_dir())
-            .map(|_| ())
-            .ok_or_else(|| fail("a directory")),
-        "FileOrCreate" => {
-            if meta.is_err() {
-                // The parent directory is not created (spec §11.1).
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(|e| merr(volume, format!("{p}: {e}")))?;
-                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644));
-            }
-            std::fs::metadata(path)
-                .ok()
-                .filter(|m| m.is_file())
-                .map(|_| ())
-                .ok_or_else(|| fail("a file"))
+        "FileOrCreate" if missing => {
+            // The parent directory is not created (spec §11.1).
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| merr(volume, format!("{p}: {e}")))?;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644));
         }
-        "File" => meta
-            .ok()
-            .filter(|m| m.is_file())
-            .map(|_| ())
-            .ok_or_else(|| fail("a file")),
-        "Socket" => meta
-            .ok()
-            .filter(|m| m.file_type().is_socket())
-            .map(|_| ())
-            .ok_or_else(|| fail("a socket file")),
-        "CharDevice" => meta
-            .ok()
-            .filter(|m| m.file_type().is_char_device())
-            .map(|_| ())
-            .ok_or_else(|| fail("a character device")),
-        "BlockDevice" => meta
-            .ok()
-            .filter(|m| m.file_type().is_block_device())
-            .map(|_| ())
-            .ok_or_else(|| fail("a block device")),
-        other => Err(merr(volume, format!("invalid hostPath type {other:?}"))),
+        _ => {}
     }
+    let (is, what): (fn(&std::fs::Metadata) -> bool, &str) = match kind {
+        "" => return Ok(()),
+        "DirectoryOrCreate" | "Directory" => (|m| m.is_dir(), "a directory"),
+        "FileOrCreate" | "File" => (|m| m.is_file(), "a file"),
+        "Socket" => (|m| m.file_type().is_socket(), "a socket file"),
+        "CharDevice" => (|m| m.file_type().is_char_device(), "a character device"),
+        "BlockDevice" => (|m| m.file_type().is_block_device(), "a block device"),
+        other => return Err(merr(volume, format!("invalid hostPath type {other:?}"))),
+    };
+    std::fs::metadata(path)
+        .ok()
+        .filter(is)
+        .map(|_| ())
+        .ok_or_else(|| {
+            merr(
+                volume,
+                format!("hostPath type check failed: {p} is not {what}"),
+            )
+        })
 }
 
 /// Prepares the pod's volumes before any container starts: every emptyDir (tmpfs for
