@@ -453,7 +453,7 @@ mod tests {
         let p: Pod = serde_json::from_value(serde_json::json!({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
-            "spec": {"containers": [{"name": "app", "image": "busybox", "command": ["sh", "-c", "sleep 1"], "volumeMounts": [{"name": "d", "mountPath": "/d"}]}],
+            "spec": {"containers": [{"name": "app", "image": "busybox", "command": ["sh", "-c", "sleep 1"], "ports": [{"containerPort": 8080}, {"containerPort": 53, "hostPort": 5353, "protocol": "UDP"}], "volumeMounts": [{"name": "d", "mountPath": "/d"}]}],
                      "volumes": [{"name": "d", "emptyDir": {}}]},
             "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
                        "containerStatuses": [{"name": "app", "image": "busybox", "imageID": "sha256:x", "ready": true, "restartCount": 2,
@@ -471,6 +471,8 @@ mod tests {
             "    Last State:     Terminated\n",
             "      Exit Code:    1\n",
             "    Restart Count:  2\n",
+            "    Ports:         8080/TCP, 53/UDP\n",
+            "    Host Ports:    0/TCP, 5353/UDP\n",
             "      /d from d (rw)\n",
             "  Ready  True \n",
             "Events:                      <none>\n",
