@@ -169,14 +169,6 @@ impl OciRuntime {
         }
     }
 
-    pub fn start(&self, id: &str) -> Result<(), RuntimeError> {
-        self.run("start", &[id]).map(|_| ())
-    }
-
-    pub fn kill(&self, id: &str, signal: &str) -> Result<(), RuntimeError> {
-        self.run("kill", &[id, signal]).map(|_| ())
-    }
-
     pub fn delete_force(&self, id: &str) -> Result<(), RuntimeError> {
         absent_is_deleted(self.run("delete", &["--force", id]))
     }

@@ -367,7 +367,7 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
                     };
                     let rt = shim.borrow().runtime.clone();
                     for id in ids {
-                        let _ = rt.kill(&id, "KILL");
+                        let _ = rt.kill_async(&id, "KILL").await;
                     }
                     let _ = send(&mut w, &Response::Ok).await;
                     if let Some(tx) = shim.borrow_mut().shutdown.take() {
@@ -447,11 +447,11 @@ async fn create(
         let mut msg = String::new();
         let mut f = std::fs::File::from(err_r);
         let _ = std::io::Read::read_to_string(&mut f, &mut msg);
-        let _ = rt.delete_force(id);
+        let _ = rt.delete_force_async(id).await;
         return Err(forget(format!("{} create failed: {}", rt.name, msg.trim())));
     }
     if shim.borrow().created.get(id).is_some_and(|c| c.cancelled) {
-        let _ = rt.delete_force(id);
+        let _ = rt.delete_force_async(id).await;
         return Err(forget(format!(
             "container {id} was deleted while being created"
         )));
@@ -460,14 +460,14 @@ async fn create(
         .ok()
         .and_then(|s| s.trim().parse().ok());
     let Some(pid) = pid else {
-        let _ = rt.delete_force(id);
+        let _ = rt.delete_force_async(id).await;
         return Err(forget(format!("{} create wrote no pid file", rt.name)));
     };
     // SAFETY: pidfd_open syscall; the pid is our (reparented) child, so it cannot be recycled yet.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if pidfd < 0 {
         let e = std::io::Error::last_os_error();
-        let _ = rt.delete_force(id);
+        let _ = rt.delete_force_async(id).await;
         return Err(forget(format!("pidfd_open: {e}")));
     }
     // SAFETY: a fresh fd returned by the kernel.
@@ -479,7 +479,7 @@ async fn create(
     let log_file = match crate::crilog::RotatingLog::open(log, max_size, max_files) {
         Ok(f) => f,
         Err(e) => {
-            let _ = rt.delete_force(id);
+            let _ = rt.delete_force_async(id).await;
             return Err(forget(format!("opening log {}: {e}", log.display())));
         }
     };
@@ -521,8 +521,8 @@ async fn start_created(shim: &Shared, id: &str) -> Response {
         .err()
         .map(|e| e.to_string());
     if let Some(message) = failed {
-        let _ = rt.kill(id, "KILL");
-        let _ = rt.delete_force(id);
+        let _ = rt.kill_async(id, "KILL").await;
+        let _ = rt.delete_force_async(id).await;
         return Response::Error { message };
     }
     let started_at = now();

@@ -185,13 +185,17 @@ fn beluga_gone(d: &BenchDaemon, name: &str) {
 /// A FIFO the bench reads lines from without ever seeing EOF (held open read-write).
 struct Fifo(std::fs::File);
 
+fn mkfifo(path: &Path) {
+    assert!(std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo")
+        .success());
+}
+
 impl Fifo {
     fn create(path: &Path) -> Fifo {
-        assert!(std::process::Command::new("mkfifo")
-            .arg(path)
-            .status()
-            .expect("mkfifo")
-            .success());
+        mkfifo(path);
         Fifo(
             std::fs::OpenOptions::new()
                 .read(true)
@@ -232,11 +236,7 @@ fn restart_yaml(name: &str, dir: &Path) -> String {
 fn restart_once(dir: &Path, create: impl FnOnce()) -> Option<Duration> {
     std::fs::create_dir_all(dir).expect("dir");
     let mut ready = Fifo::create(&dir.join("ready"));
-    assert!(std::process::Command::new("mkfifo")
-        .arg(dir.join("go"))
-        .status()
-        .expect("mkfifo")
-        .success());
+    mkfifo(&dir.join("go"));
     create();
     assert!(
         ready.line(Duration::from_secs(60)),
