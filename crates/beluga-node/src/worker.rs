@@ -524,11 +524,13 @@ async fn start_containers(
             Err(r) => min(r),
         }
     }
+    // The first needs no wait for another: the runtime creates and starts it in one go.
     let creating: Vec<_> = prepared
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(i, p)| {
             let client = shim_client(h);
-            let req = p.request(h, true);
+            let req = p.request(h, i > 0);
             tokio::spawn(async move { client.call(&req).await })
         })
         .collect();

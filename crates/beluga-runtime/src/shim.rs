@@ -26,7 +26,7 @@ pub enum Request {
     Ping,
     /// The containers this shim started that have not exited.
     List,
-    /// Create and start a container from its bundle.
+    /// Create and start a container from its bundle, in one runtime call (`run --detach`).
     Start {
         id: String,
         bundle: PathBuf,
@@ -303,10 +303,9 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
                     bundle,
                     log,
                     exit_file,
-                } => match create(&shim, &id, &bundle, &log, &exit_file, true).await {
-                    Ok(_) => start_created(&shim, &id).await,
-                    Err(message) => Response::Error { message },
-                },
+                } => create(&shim, &id, &bundle, &log, &exit_file, true)
+                    .await
+                    .unwrap_or_else(|message| Response::Error { message }),
                 Request::Create {
                     id,
                     bundle,
@@ -398,8 +397,10 @@ fn now() -> String {
     beluga_api::k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
-/// `runc create`, run without blocking the shim (containers of a pod may be created at once);
-/// from here on the container's output is logged and its exit watched.
+/// `runc create`, or with `start` `runc run --detach` (one runtime process where create + start
+/// would be two: a Go start-up less on every start and restart), run without blocking the shim
+/// (containers of a pod may be created at once); from here on the container's output is logged
+/// and its exit watched.
 async fn create(
     shim: &Shared,
     id: &str,
@@ -429,8 +430,12 @@ async fn create(
     let _ = std::fs::remove_file(&pid_file);
     // The container inherits the runtime's stdio: our pipes become its stdout and stderr.
     let mut cmd = rt.command();
-    cmd.arg("create")
-        .arg("--bundle")
+    if starting {
+        cmd.args(["run", "--detach"]);
+    } else {
+        cmd.arg("create");
+    }
+    cmd.arg("--bundle")
         .arg(bundle)
         .arg("--pid-file")
         .arg(&pid_file)
@@ -448,9 +453,13 @@ async fn create(
         let mut f = std::fs::File::from(err_r);
         let _ = std::io::Read::read_to_string(&mut f, &mut msg);
         let _ = rt.delete_force_async(id).await;
-        return Err(forget(format!("{} create failed: {}", rt.name, msg.trim())));
+        let verb = if starting { "run" } else { "create" };
+        return Err(forget(format!("{} {verb} failed: {}", rt.name, msg.trim())));
     }
     if shim.borrow().created.get(id).is_some_and(|c| c.cancelled) {
+        if starting {
+            let _ = rt.kill_async(id, "KILL").await;
+        }
         let _ = rt.delete_force_async(id).await;
         return Err(forget(format!(
             "container {id} was deleted while being created"
@@ -488,8 +497,23 @@ async fn create(
         tokio::task::spawn_local(pump(out_r, "stdout", log_file.clone())),
         tokio::task::spawn_local(pump(err_r, "stderr", log_file.clone())),
     ];
-    if let Some(c) = shim.borrow_mut().created.get_mut(id) {
-        c.pid = pid;
+    let started_at = now();
+    {
+        let mut s = shim.borrow_mut();
+        if starting {
+            // Running from here on; the exit watch below has not run yet, so it is still listed.
+            s.created.remove(id);
+            s.running.insert(
+                id.to_string(),
+                RunningContainer {
+                    id: id.to_string(),
+                    pid,
+                    started_at: started_at.clone(),
+                },
+            );
+        } else if let Some(c) = s.created.get_mut(id) {
+            c.pid = pid;
+        }
     }
     tokio::task::spawn_local(watch_exit(
         shim.clone(),
@@ -498,7 +522,11 @@ async fn create(
         pumps,
         exit_file.to_path_buf(),
     ));
-    Ok(Response::Created { pid })
+    Ok(if starting {
+        Response::Started { pid, started_at }
+    } else {
+        Response::Created { pid }
+    })
 }
 
 /// `runc start` of a created container.
