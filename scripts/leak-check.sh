@@ -2,7 +2,7 @@
 # Leak check around a whole test run (issue 5 "clean teardown"):
 #   scripts/leak-check.sh snapshot FILE   before the run
 #   scripts/leak-check.sh compare FILE    after it: lists what is new and exits 1 if anything is
-# What counts: mounts, network/IPC/UTS namespaces (pinned or held by a process), beluga cgroups,
+# What counts: mounts, network/IPC/UTS namespaces (pinned or held by a process), beluga cgroups (each container's too),
 # processes of beluga, its shims, the OCI runtimes or any container (a process whose root is not
 # the host's), runtime state under /run, and temporary directories the tests create. The shared
 # busybox rootfs the tests keep on purpose (/tmp/beluga-test-rootfs-*) is not a leak.
@@ -23,7 +23,7 @@ state() {
         *) [ "$root" = / ] || echo "process: ${p#/proc/} $exe (container)" ;;
       esac
     done
-    find /sys/fs/cgroup -maxdepth 3 -type d -name 'beluga*' 2>/dev/null | sed 's/^/cgroup: /' || true
+    find /sys/fs/cgroup -maxdepth 4 -type d -path '*/beluga*' 2>/dev/null | sed 's/^/cgroup: /' || true
     ls -1 /run/runc /run/crun /run/beluga 2>/dev/null | sed 's/^/runtime state: /' || true
     find /tmp -maxdepth 1 -mindepth 1 \( -name '.tmp*' -o -name 'beluga-*' \) \
       ! -name 'beluga-test-rootfs-*' 2>/dev/null | sed 's/^/temporary directory: /' || true

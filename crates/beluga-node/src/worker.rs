@@ -191,6 +191,7 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
 /// Spawns the shim (which makes the namespaces), prepares volumes and the hosts files, and
 /// starts following exits. Init-container records are purged so every init container runs again.
 async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Result<(), String> {
+    let t = std::time::Instant::now();
     let pod = h.lock().pod.clone();
     // A previous sandbox (lost shim): clear it first.
     if h.dir.ns("net").exists() {
@@ -258,6 +259,7 @@ async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Result<(), Strin
     }
     let _ = h.persist();
     tokio::spawn(follow_exits(d.clone(), h.clone(), lines));
+    tracing::debug!(took = ?t.elapsed(), "sandbox ready");
     Ok(())
 }
 
@@ -496,8 +498,12 @@ async fn start_container(
     h: &Arc<PodHandle>,
     c: &Container,
 ) -> Result<(), Duration> {
+    let t = std::time::Instant::now();
     let p = prepare_container(d, h, c).await?;
+    let prepared = t.elapsed();
     let resp = shim_client(h).call(&p.request(h, false)).await;
+    // Where a start's time goes, for profiling (`BELUGA_LOG=debug`).
+    tracing::debug!(container = %c.name, ?prepared, runtime = ?(t.elapsed() - prepared), "runtime answered");
     launch(d, h, p, resp).await
 }
 
