@@ -3,7 +3,7 @@
 //!
 //!   cargo bench -p beluga --bench pod_start [-- RUNS]
 //!
-//! Prints median, min, max and p90 over the runs, for 1- and 3-container pods.
+//! Prints median, min, max and p90 over the runs, for 1-, 3- and 10-container pods.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -41,7 +41,7 @@ fn main() {
         "beluga pod start/teardown, {} runs each, runtime chosen by the daemon",
         runs
     );
-    for n in [1usize, 3] {
+    for n in [1usize, 3, 10] {
         let (mut start, mut stop) = (Vec::new(), Vec::new());
         for i in 0..runs {
             let name = format!("bench-{n}-{i}");
