@@ -282,6 +282,7 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
                 continue;
             }
         };
+        let start = matches!(req, Request::Start { .. });
         let resp =
             match req {
                 Request::Ping => Response::Ok,
@@ -303,15 +304,13 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
                     bundle,
                     log,
                     exit_file,
-                } => create(&shim, &id, &bundle, &log, &exit_file, true)
-                    .await
-                    .unwrap_or_else(|message| Response::Error { message }),
-                Request::Create {
+                }
+                | Request::Create {
                     id,
                     bundle,
                     log,
                     exit_file,
-                } => create(&shim, &id, &bundle, &log, &exit_file, false)
+                } => create(&shim, &id, &bundle, &log, &exit_file, start)
                     .await
                     .unwrap_or_else(|message| Response::Error { message }),
                 Request::StartCreated { id } => start_created(&shim, &id).await,
