@@ -41,6 +41,37 @@ fn absent_is_deleted(r: Result<String, RuntimeError>) -> Result<(), RuntimeError
     }
 }
 
+/// The runtime's stderr as a message: runc logs in logfmt (`time=… level=error msg="…"`), whose
+/// `msg` is the part a user wants (as containerd shows it); other lines (crun's) are kept as they are.
+pub fn runtime_message(stderr: &str) -> String {
+    let lines: Vec<String> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| logfmt_msg(l).unwrap_or_else(|| l.to_string()))
+        .collect();
+    lines.join("; ")
+}
+
+/// The value of `msg="…"` in a logfmt line, Go's escapes undone.
+fn logfmt_msg(line: &str) -> Option<String> {
+    let start = line.find("msg=\"")? + 5;
+    let mut out = String::new();
+    let mut chars = line[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+    }
+    None
+}
+
 fn which(bin: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
@@ -164,7 +195,7 @@ impl OciRuntime {
             Err(RuntimeError::Failed {
                 runtime: self.name.clone(),
                 verb: verb.into(),
-                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                message: runtime_message(&String::from_utf8_lossy(&out.stderr)),
             })
         }
     }
@@ -201,5 +232,37 @@ impl OciRuntime {
                 })
             })
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runtime_message;
+
+    #[test]
+    fn runtime_messages() {
+        let cases = [
+            // runc 1.1's logfmt: the msg, unescaped.
+            (
+                "time=\"2026-11-22T04:45:46Z\" level=error msg=\"runc run failed: unable to start container process: exec: \\\"/no/such/binary\\\": stat /no/such/binary: no such file or directory\"\n",
+                "runc run failed: unable to start container process: exec: \"/no/such/binary\": stat /no/such/binary: no such file or directory",
+            ),
+            (
+                "time=\"x\" level=error msg=\"container \\\"a\\\" does not exist\"",
+                "container \"a\" does not exist",
+            ),
+            // crun's plain lines, and anything else, as they are.
+            (
+                "crun: executable file `/x` not found: No such file or directory\n",
+                "crun: executable file `/x` not found: No such file or directory",
+            ),
+            ("line one\n\n  line two  \n", "line one; line two"),
+            // An unterminated msg is not cut short.
+            ("msg=\"half", "msg=\"half"),
+            ("", ""),
+        ];
+        for (stderr, want) in cases {
+            assert_eq!(runtime_message(stderr), want, "{stderr:?}");
+        }
     }
 }

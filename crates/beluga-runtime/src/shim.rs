@@ -452,8 +452,11 @@ async fn create(
         let mut f = std::fs::File::from(err_r);
         let _ = std::io::Read::read_to_string(&mut f, &mut msg);
         let _ = rt.delete_force_async(id).await;
-        let verb = if starting { "run" } else { "create" };
-        return Err(forget(format!("{} {verb} failed: {}", rt.name, msg.trim())));
+        // containerd's words for a container the runtime could not make.
+        return Err(forget(format!(
+            "OCI runtime create failed: {}",
+            crate::oci_runtime::runtime_message(&msg)
+        )));
     }
     if shim.borrow().created.get(id).is_some_and(|c| c.cancelled) {
         if starting {
