@@ -219,6 +219,25 @@ struct Shim {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
+impl Shim {
+    /// A created container's process runs from now: listed as running, unless it has exited
+    /// already (its exit was then announced with the creation time). Returns the start time.
+    fn started(&mut self, id: &str, pid: i32) -> String {
+        let started_at = now();
+        if self.created.remove(id).is_some() {
+            self.running.insert(
+                id.to_string(),
+                RunningContainer {
+                    id: id.to_string(),
+                    pid,
+                    started_at: started_at.clone(),
+                },
+            );
+        }
+        started_at
+    }
+}
+
 type Shared = Rc<RefCell<Shim>>;
 
 /// A container the runtime created whose process has not been started.
@@ -499,24 +518,14 @@ async fn create(
         tokio::task::spawn_local(pump(out_r, "stdout", log_file.clone())),
         tokio::task::spawn_local(pump(err_r, "stderr", log_file.clone())),
     ];
-    let started_at = now();
-    {
+    let started_at = {
         let mut s = shim.borrow_mut();
-        if starting {
-            // Running from here on; the exit watch below has not run yet, so it is still listed.
-            s.created.remove(id);
-            s.running.insert(
-                id.to_string(),
-                RunningContainer {
-                    id: id.to_string(),
-                    pid,
-                    started_at: started_at.clone(),
-                },
-            );
-        } else if let Some(c) = s.created.get_mut(id) {
+        if let Some(c) = s.created.get_mut(id) {
             c.pid = pid;
         }
-    }
+        // The exit watch below has not run yet, so it is still listed.
+        starting.then(|| s.started(id, pid))
+    };
     tokio::task::spawn_local(watch_exit(
         shim.clone(),
         id.to_string(),
@@ -524,10 +533,9 @@ async fn create(
         pumps,
         exit_file.to_path_buf(),
     ));
-    Ok(if starting {
-        Response::Started { pid, started_at }
-    } else {
-        Response::Created { pid }
+    Ok(match started_at {
+        Some(started_at) => Response::Started { pid, started_at },
+        None => Response::Created { pid },
     })
 }
 
@@ -555,19 +563,7 @@ async fn start_created(shim: &Shared, id: &str) -> Response {
         let _ = rt.delete_force_async(id).await;
         return Response::Error { message };
     }
-    let started_at = now();
-    let mut s = shim.borrow_mut();
-    // The process may have exited already: its exit was announced with the creation time.
-    if s.created.remove(id).is_some() {
-        s.running.insert(
-            id.to_string(),
-            RunningContainer {
-                id: id.to_string(),
-                pid,
-                started_at: started_at.clone(),
-            },
-        );
-    }
+    let started_at = shim.borrow_mut().started(id, pid);
     Response::Started { pid, started_at }
 }
 
