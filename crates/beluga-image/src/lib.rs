@@ -1,8 +1,10 @@
 //! The image store: content-addressed blobs, one directory per unpacked layer, image records,
-//! and the importers (rootfs directory or tarball, `docker save`/`podman save`, OCI archives).
+//! and the importers (rootfs directory or tarball, `docker save`/`podman save`, OCI archives, a
+//! registry).
 
 pub mod archive;
 pub mod reference;
+pub mod registry;
 pub mod store;
 pub mod unpack;
 
@@ -31,6 +33,8 @@ pub enum ImageError {
         expected: String,
         actual: String,
     },
+    #[error("failed to pull image {reference:?}: {message}")]
+    Pull { reference: String, message: String },
     #[error("corrupt image store: {0}")]
     Corrupt(String),
 }

@@ -187,6 +187,11 @@ impl Store {
         Ok(digest)
     }
 
+    /// Where downloads and unpacking in progress live (same filesystem as the store).
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
     pub fn blob_path(&self, digest: &str) -> PathBuf {
         self.root.join("blobs/sha256").join(hex_of(digest))
     }

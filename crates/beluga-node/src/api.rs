@@ -4,6 +4,7 @@
 
 use crate::{ApiError, Daemon};
 use beluga_api::podutil;
+use beluga_image::registry::PullEvent;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
 use hyper::body::{Body, Frame, Incoming};
@@ -289,6 +290,10 @@ async fn route_inner(
                 Err(e) => Err(ApiError::new(400, "BadRequest", e.to_string())),
             }
         }
+        (&Method::POST, ["beluga", "v1", "images", "pull"]) => {
+            let reference = q1(&q, "ref").unwrap_or_default().to_string();
+            Ok(pull_image(d.clone(), reference))
+        }
         (&Method::DELETE, ["beluga", "v1", "images"]) => {
             let reference = q1(&q, "ref").unwrap_or_default().to_string();
             let users = |rec: &beluga_image::ImageRecord| -> Option<String> {
@@ -329,6 +334,50 @@ async fn route_inner(
             format!("the server could not find the requested resource ({method} {path})"),
         )),
     }
+}
+
+/// `image pull`: one JSON line per progress event (`{"progress": …}`), then `{"image": record}`
+/// or `{"error": message}`; the pull goes on to its end even if the client leaves.
+fn pull_image(d: Arc<Daemon>, reference: String) -> Response<ResBody> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let line = |v: serde_json::Value| {
+            let mut b = serde_json::to_vec(&v).unwrap_or_default();
+            b.push(b'\n');
+            Bytes::from(b)
+        };
+        let progress_tx = tx.clone();
+        let res = beluga_image::registry::pull(d.images.clone(), &reference, |ev| {
+            let v = match ev {
+                PullEvent::Resolved { digest, layers } => {
+                    serde_json::json!({"progress": {"manifest": digest, "layers": layers}})
+                }
+                PullEvent::Layer {
+                    digest,
+                    done,
+                    total,
+                } => {
+                    serde_json::json!({"progress": {"layer": digest, "done": done, "total": total}})
+                }
+                PullEvent::Present { digest } => {
+                    serde_json::json!({"progress": {"layer": digest, "present": true}})
+                }
+            };
+            // Progress is best effort: a slow reader misses some, never the result.
+            let _ = progress_tx.try_send(line(v));
+        })
+        .await;
+        let last = match res {
+            Ok(rec) => serde_json::json!({ "image": rec }),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        let _ = tx.send(line(last)).await;
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json-seq")
+        .body(ChannelBody(rx).boxed())
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed()))
 }
 
 async fn list_or_watch(

@@ -52,7 +52,7 @@ pub struct WatchEvent {
 
 pub struct Daemon {
     pub cfg: Config,
-    pub images: beluga_image::Store,
+    pub images: Arc<beluga_image::Store>,
     pub runtime: OciRuntime,
     pods: Mutex<BTreeMap<(String, String), Arc<PodHandle>>>,
     pub watch: broadcast::Sender<WatchEvent>,
@@ -132,6 +132,7 @@ impl Daemon {
         std::fs::create_dir_all(cfg.root.join("pods"))
             .map_err(|e| DaemonError::Setup(format!("creating {}: {e}", cfg.root.display())))?;
         let images = beluga_image::Store::open(&cfg.root.join("images"))
+            .map(Arc::new)
             .map_err(|e| DaemonError::Setup(e.to_string()))?;
         let (runtime, why) = OciRuntime::choose(cfg.runtime.as_deref(), &cfg.root.join("runtime"))
             .map_err(|e| DaemonError::Setup(e.to_string()))?;

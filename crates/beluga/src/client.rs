@@ -117,7 +117,12 @@ impl Client {
 
     /// A streamed answer (watch, `logs -f`).
     pub async fn stream(&self, path: &str) -> Result<Incoming> {
-        let resp = self.send(Self::build(Method::GET, path, None)?).await?;
+        self.stream_with(Method::GET, path).await
+    }
+
+    /// A streamed answer to a request of any method (`image pull`'s progress).
+    pub async fn stream_with(&self, method: Method, path: &str) -> Result<Incoming> {
+        let resp = self.send(Self::build(method, path, None)?).await?;
         let status = resp.status();
         if !status.is_success() {
             let bytes = resp.into_body().collect().await?.to_bytes();

@@ -1,6 +1,6 @@
 //! `beluga image import|load|pull|ls|rm`: the daemon's image store.
 
-use crate::client::{encode, Client};
+use crate::client::{encode, Client, Lines};
 use anyhow::{bail, Result};
 use beluga_api::printer::format_table;
 use hyper::Method;
@@ -30,7 +30,8 @@ enum Cmd {
         #[arg(long, short = 't')]
         tag: Option<String>,
     },
-    /// Pull an image from a registry (not supported yet: use import or load).
+    /// Pull an image from a registry (HTTPS; plain HTTP for a registry on a loopback address, such
+    /// as 127.0.0.1:5000), with progress on stderr; anonymous access only for now.
     Pull { reference: String },
     /// List images.
     #[command(alias = "list")]
@@ -59,36 +60,133 @@ pub async fn run(a: Args) -> Result<i32> {
     let client = Client::new(&a.socket.socket);
     match a.cmd {
         Cmd::Import { path, tag } => {
-            let path = std::fs::canonicalize(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let path = std::fs::canonicalize(&path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             eprintln!("Importing {} …", path.display());
-            let v = client.json(Method::POST, "/beluga/v1/images/import", Some(serde_json::to_vec(&serde_json::json!({"path": path, "tag": tag}))?)).await?;
+            let v = client
+                .json(
+                    Method::POST,
+                    "/beluga/v1/images/import",
+                    Some(serde_json::to_vec(
+                        &serde_json::json!({"path": path, "tag": tag}),
+                    )?),
+                )
+                .await?;
             for r in v.as_array().cloned().unwrap_or_default() {
-                println!("{} {}", r["reference"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""));
+                println!(
+                    "{} {}",
+                    r["reference"].as_str().unwrap_or(""),
+                    r["id"].as_str().unwrap_or("")
+                );
             }
         }
         Cmd::Load { input, tag } => {
-            let path = std::fs::canonicalize(&input).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+            let path = std::fs::canonicalize(&input)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
             eprintln!("Loading {} …", path.display());
-            let v = client.json(Method::POST, "/beluga/v1/images/load", Some(serde_json::to_vec(&serde_json::json!({"path": path, "tag": tag}))?)).await?;
+            let v = client
+                .json(
+                    Method::POST,
+                    "/beluga/v1/images/load",
+                    Some(serde_json::to_vec(
+                        &serde_json::json!({"path": path, "tag": tag}),
+                    )?),
+                )
+                .await?;
             for r in v.as_array().cloned().unwrap_or_default() {
                 println!("Loaded image: {}", r["reference"].as_str().unwrap_or(""));
             }
         }
-        Cmd::Pull { reference } => bail!("pulling {reference:?} from a registry is not supported yet; use `beluga image load -i ARCHIVE` or `beluga image import DIR --tag REF`"),
+        Cmd::Pull { reference } => return pull(&client, &reference).await,
         Cmd::Ls => {
             let v = client.json(Method::GET, "/beluga/v1/images", None).await?;
-            let mut rows = vec![vec!["IMAGE".to_string(), "TAG".into(), "IMAGE ID".into(), "SIZE".into()]];
+            let mut rows = vec![vec![
+                "IMAGE".to_string(),
+                "TAG".into(),
+                "IMAGE ID".into(),
+                "SIZE".into(),
+            ]];
             for r in v.as_array().cloned().unwrap_or_default() {
-                let (repo, tag) = beluga_image::reference::split_repo_tag(r["reference"].as_str().unwrap_or(""));
-                let id = r["id"].as_str().unwrap_or("").trim_start_matches("sha256:").chars().take(13).collect::<String>();
-                rows.push(vec![repo, tag, id, human_size(r["size"].as_u64().unwrap_or(0))]);
+                let (repo, tag) =
+                    beluga_image::reference::split_repo_tag(r["reference"].as_str().unwrap_or(""));
+                let id = r["id"]
+                    .as_str()
+                    .unwrap_or("")
+                    .trim_start_matches("sha256:")
+                    .chars()
+                    .take(13)
+                    .collect::<String>();
+                rows.push(vec![
+                    repo,
+                    tag,
+                    id,
+                    human_size(r["size"].as_u64().unwrap_or(0)),
+                ]);
             }
             print!("{}", format_table(&rows));
         }
         Cmd::Rm { reference } => {
-            let v = client.json(Method::DELETE, &format!("/beluga/v1/images?ref={}", encode(&reference)), None).await?;
+            let v = client
+                .json(
+                    Method::DELETE,
+                    &format!("/beluga/v1/images?ref={}", encode(&reference)),
+                    None,
+                )
+                .await?;
             println!("Deleted: {}", v["reference"].as_str().unwrap_or(&reference));
         }
     }
     Ok(0)
+}
+
+/// The daemon pulls; this prints its progress: a line per layer when it is complete or found
+/// present, then the image's reference and ID on stdout (as `import` does).
+async fn pull(client: &Client, reference: &str) -> Result<i32> {
+    eprintln!("Pulling {reference} …");
+    let body = client
+        .stream_with(
+            Method::POST,
+            &format!("/beluga/v1/images/pull?ref={}", encode(reference)),
+        )
+        .await?;
+    let mut lines = Lines::new(body);
+    while let Some(l) = lines.next().await {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&l) else {
+            continue;
+        };
+        let p = &v["progress"];
+        let short = |d: &serde_json::Value| {
+            d.as_str()
+                .unwrap_or("")
+                .trim_start_matches("sha256:")
+                .chars()
+                .take(12)
+                .collect::<String>()
+        };
+        if let Some(m) = p["manifest"].as_str() {
+            eprintln!(
+                "Manifest {m} ({} layers)",
+                p["layers"].as_u64().unwrap_or(0)
+            );
+        } else if p["present"].as_bool() == Some(true) {
+            eprintln!("Layer {} already present", short(&p["layer"]));
+        } else if p["layer"].is_string() && p["done"].as_u64() == p["total"].as_u64() {
+            eprintln!(
+                "Layer {} done ({})",
+                short(&p["layer"]),
+                human_size(p["total"].as_u64().unwrap_or(0))
+            );
+        } else if let Some(e) = v["error"].as_str() {
+            bail!("{e}");
+        } else if v["image"].is_object() {
+            let r = &v["image"];
+            println!(
+                "{} {}",
+                r["reference"].as_str().unwrap_or(""),
+                r["id"].as_str().unwrap_or("")
+            );
+            return Ok(0);
+        }
+    }
+    bail!("the daemon ended the pull of {reference:?} without a result")
 }
