@@ -370,16 +370,18 @@ fn set_waiting(
     }
 }
 
-/// The image is not in the store. `Never`: `ErrImageNeverPull`. Otherwise a pull is attempted (and
-/// fails: registry pulls are not implemented yet) with kubelet's image back-off: `ErrImagePull`
-/// on each attempt, `ImagePullBackOff` while waiting for the next. Returns when to look again.
-fn image_missing(
+/// The image is not in the store. `Never`: `ErrImageNeverPull`. Otherwise it is pulled (spec
+/// §2.3 step 1), with kubelet's events; a failure is `ErrImagePull` and kubelet's image back-off
+/// applies: `ImagePullBackOff` while waiting for the next attempt. Ok is the pulled image; Err
+/// says when to look again.
+async fn pull_missing(
+    d: &Arc<Daemon>,
     h: &PodHandle,
     pod: &Pod,
     c: &Container,
     image: &str,
     now: beluga_api::k8s_openapi::jiff::Timestamp,
-) -> Duration {
+) -> Result<beluga_image::ImageRecord, Duration> {
     if c.image_pull_policy.as_deref() == Some("Never") {
         let msg = format!("Container image {image:?} is not present with pull policy of Never");
         set_waiting(
@@ -389,7 +391,7 @@ fn image_missing(
             msg.clone(),
             Some(("Warning", "ErrImageNeverPull", msg)),
         );
-        return RETRY;
+        return Err(RETRY);
     }
     let key = format!("{}_{image}", podutil::uid(pod));
     let remaining = h.lock().pull_backoff.remaining_since_update(&key, now);
@@ -402,19 +404,45 @@ fn image_missing(
             msg.clone(),
             Some(("Normal", "BackOff", msg)),
         );
-        return rem;
+        return Err(rem);
     }
-    let err = format!("failed to pull image {image:?}: pulling from registries is not supported yet; add it with `beluga image import` or `beluga image load`");
+    h.lock().events.record(
+        pod,
+        Some(&c.name),
+        "Normal",
+        "Pulling",
+        format!("Pulling image {image:?}"),
+    );
+    let started = std::time::Instant::now();
+    let normalized = beluga_image::reference::normalize(image).unwrap_or_default();
+    // `localhost/…` names images made on this machine (podman's convention): nothing to pull.
+    let pulled = if beluga_image::registry::registry_of(&normalized) == "localhost" {
+        Err(format!("image {image:?} is not present locally; add it with `beluga image import` or `beluga image load`"))
+    } else {
+        beluga_image::registry::pull(d.images.clone(), image, |_| {})
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let err = match pulled {
+        Ok(rec) => {
+            let took = started.elapsed();
+            h.lock().events.record(
+                pod,
+                Some(&c.name),
+                "Normal",
+                "Pulled",
+                format!(
+                    "Successfully pulled image {image:?} in {took:.3?} ({took:.3?} including waiting). Image size: {} bytes.",
+                    rec.size
+                ),
+            );
+            return Ok(rec);
+        }
+        Err(e) => e,
+    };
     {
         let mut st = h.lock();
         st.pull_backoff.next(&key, now, now);
-        st.events.record(
-            pod,
-            Some(&c.name),
-            "Normal",
-            "Pulling",
-            format!("Pulling image {image:?}"),
-        );
         st.events.record(
             pod,
             Some(&c.name),
@@ -431,11 +459,12 @@ fn image_missing(
         Some(("Warning", "Failed", "Error: ErrImagePull".into())),
     );
     // Look again within the back-off, so the status shows ImagePullBackOff as kubelet's does.
-    h.lock()
+    Err(h
+        .lock()
         .pull_backoff
         .current(&key)
         .map(|d| d / 2)
-        .unwrap_or(RETRY)
+        .unwrap_or(RETRY))
 }
 
 /// kubelet's `startContainer` (spec §2.3) with the back-off check first (§5.3).
@@ -624,9 +653,9 @@ async fn prepare_container(
         );
         return Err(RETRY);
     }
-    let record = match d.images.get(&image) {
-        Ok(Some(r)) => r,
-        _ => return Err(image_missing(h, &pod, c, &image, now)),
+    let (record, pulled) = match d.images.get(&image) {
+        Ok(Some(r)) => (r, false),
+        _ => (pull_missing(d, h, &pod, c, &image, now).await?, true),
     };
 
     let uid = podutil::uid(&pod).to_string();
@@ -727,13 +756,15 @@ async fn prepare_container(
     let sandbox_gen = {
         let mut st = h.lock();
         st.observed.instances.push(inst.clone());
-        st.events.record(
-            &pod,
-            Some(&c.name),
-            "Normal",
-            "Pulled",
-            format!("Container image {image:?} already present on machine"),
-        );
+        if !pulled {
+            st.events.record(
+                &pod,
+                Some(&c.name),
+                "Normal",
+                "Pulled",
+                format!("Container image {image:?} already present on machine"),
+            );
+        }
         st.events.record(
             &pod,
             Some(&c.name),

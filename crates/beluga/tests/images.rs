@@ -3,7 +3,6 @@
 
 mod common;
 use common::*;
-use std::process::Command;
 
 #[test]
 fn import_load_list_remove() {
@@ -15,32 +14,11 @@ fn import_load_list_remove() {
     );
 
     // A docker-save archive built by hand: manifest.json + config + layer tar.
-    let dir = d.root.path().join("archive");
-    std::fs::create_dir_all(&dir).unwrap();
-    let layer = dir.join("layer.tar");
-    assert!(Command::new("tar")
-        .arg("-C")
-        .arg(rootfs())
-        .arg("-cf")
-        .arg(&layer)
-        .arg(".")
-        .status()
-        .unwrap()
-        .success());
-    let diff = format!("sha256:{}", sha256(&std::fs::read(&layer).unwrap()));
-    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh", "-c", "echo from-image-cmd $GREETING; sleep 3600"], "Env": ["GREETING=hi"], "WorkingDir": "/tmp", "StopSignal": "SIGUSR1"}, "rootfs": {"type": "layers", "diff_ids": [diff]}});
-    std::fs::write(dir.join("cfg.json"), serde_json::to_vec(&config).unwrap()).unwrap();
-    std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&serde_json::json!([{"Config": "cfg.json", "RepoTags": ["example.com/saved:7"], "Layers": ["layer.tar"]}])).unwrap()).unwrap();
-    let archive = d.root.path().join("saved.tar");
-    assert!(Command::new("tar")
-        .arg("-C")
-        .arg(&dir)
-        .arg("-cf")
-        .arg(&archive)
-        .args(["manifest.json", "cfg.json", "layer.tar"])
-        .status()
-        .unwrap()
-        .success());
+    let archive = docker_archive(
+        &d.root.path().join("archive"),
+        serde_json::json!({"Cmd": ["sh", "-c", "echo from-image-cmd $GREETING; sleep 3600"], "Env": ["GREETING=hi"], "WorkingDir": "/tmp", "StopSignal": "SIGUSR1"}),
+        "example.com/saved:7",
+    );
     assert_eq!(
         d.ok(&["image", "load", "-i", archive.to_str().unwrap()]),
         "Loaded image: example.com/saved:7\n"
@@ -78,20 +56,4 @@ fn import_load_list_remove() {
         .run(&["image", "rm", "example.com/saved:7"])
         .status
         .success());
-}
-
-fn sha256(data: &[u8]) -> String {
-    let out = Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = out;
-    std::io::Write::write_all(&mut out.stdin.take().unwrap(), data).unwrap();
-    String::from_utf8(out.wait_with_output().unwrap().stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
 }

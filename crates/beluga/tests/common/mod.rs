@@ -441,3 +441,55 @@ pub fn machine_crash(d: &mut Daemon) {
         }
     }
 }
+
+/// A `docker save` archive of the busybox rootfs built by hand (manifest.json, config, one layer
+/// tar) whose image config is `config` and whose name is `tag`, in `dir`; returns its path.
+pub fn docker_archive(dir: &Path, config: Value, tag: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let layer = dir.join("layer.tar");
+    assert!(Command::new("tar")
+        .arg("-C")
+        .arg(rootfs())
+        .arg("-cf")
+        .arg(&layer)
+        .arg(".")
+        .status()
+        .unwrap()
+        .success());
+    let diff = format!("sha256:{}", sha256(&std::fs::read(&layer).unwrap()));
+    let cfg = serde_json::json!({"architecture": "amd64", "os": "linux", "config": config, "rootfs": {"type": "layers", "diff_ids": [diff]}});
+    std::fs::write(dir.join("cfg.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let manifest =
+        serde_json::json!([{"Config": "cfg.json", "RepoTags": [tag], "Layers": ["layer.tar"]}]);
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    let archive = dir.join("saved.tar");
+    assert!(Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg(&archive)
+        .args(["manifest.json", "cfg.json", "layer.tar"])
+        .status()
+        .unwrap()
+        .success());
+    archive
+}
+
+pub fn sha256(data: &[u8]) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    String::from_utf8(child.wait_with_output().unwrap().stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}

@@ -1,0 +1,163 @@
+//! Registry pulls against a real registry (Debian's `docker-registry`) on 127.0.0.1, holding an
+//! image pushed by `skopeo`: `image pull` with progress, and kubelet's pull when a pod starts
+//! (spec §2.3 step 1: Pulling / Pulled events; a failure is ErrImagePull, then ImagePullBackOff).
+
+mod common;
+use common::*;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A registry on a free loopback port, stopped (and its storage removed) on drop.
+struct Registry {
+    /// The registry's storage, removed with it.
+    _dir: tempfile::TempDir,
+    child: Child,
+    addr: String,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: {addr}}}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry (Debian package docker-registry)");
+        // Ready once it accepts connections.
+        let t = Instant::now();
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "registry did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Registry {
+            _dir: dir,
+            child,
+            addr,
+        }
+    }
+
+    /// Pushes a `docker save` archive to `name` here with skopeo.
+    fn push(&self, archive: &std::path::Path, name: &str) {
+        let o = Command::new("skopeo")
+            .args(["copy", "--quiet", "--dest-tls-verify=false"])
+            .arg(format!("docker-archive:{}", archive.display()))
+            .arg(format!("docker://{}/{name}", self.addr))
+            .output()
+            .expect("skopeo (Debian package skopeo)");
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn pull_by_command_and_on_pod_start() {
+    let Some(d) = Daemon::start() else { return };
+    let reg = Registry::start();
+    let archive = docker_archive(
+        &d.root.path().join("archive"),
+        serde_json::json!({"Cmd": ["sh", "-c", "echo from the registry; sleep 3600"]}),
+        "busybox:reg",
+    );
+    reg.push(&archive, "busybox:1");
+    reg.push(&archive, "busybox:2");
+    let image = format!("{}/busybox:1", reg.addr);
+
+    // `image pull`: progress on stderr, the reference and ID on stdout; a second pull finds the
+    // layer present.
+    let o = d.run(&["image", "pull", &image]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with(&format!("{image} sha256:")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains(&format!("Pulling {image}")) && stderr(&o).contains("done"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(d
+        .ok(&["image", "ls"])
+        .contains(&format!("{}/busybox", reg.addr)));
+    let o = d.run(&["image", "pull", &image]);
+    assert!(
+        o.status.success() && stderr(&o).contains("already present"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A missing tag: the registry's words, exit status 1, nothing stored.
+    let missing = format!("{}/busybox:nope", reg.addr);
+    let o = d.run(&["image", "pull", &missing]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("manifest unknown"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!d.ok(&["image", "ls"]).contains("nope"));
+
+    // spec §2.3: a pod whose image is not in the store gets it pulled before the container is
+    // created, with kubelet's Pulling and Pulled events, and runs the image's command.
+    let on_start = format!("{}/busybox:2", reg.addr);
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: pulled}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: '{on_start}'}}]\n"
+    ));
+    d.wait_running("pulled");
+    assert_eq!(d.logs("pulled", "c"), "from the registry\n");
+    let messages = d.event_fields("Pulled", "/message");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with(&format!("Successfully pulled image {on_start:?} in "))),
+        "{messages:?}"
+    );
+    assert!(
+        d.event_fields("Pulling", "/message")
+            .contains(&format!("Pulling image {on_start:?}")),
+        "{:?}",
+        d.event_fields("Pulling", "/message")
+    );
+
+    // A tag the registry does not have: ErrImagePull with its words, then ImagePullBackOff.
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: nope}}\nspec:\n  containers: [{{name: c, image: '{missing}'}}]\n"
+    ));
+    let p = d.wait_pod("nope", Duration::from_secs(30), "ErrImagePull", |p| {
+        status_of(p, "containerStatuses", "c")["state"]["waiting"]["reason"] == "ErrImagePull"
+    });
+    let msg = status_of(&p, "containerStatuses", "c")["state"]["waiting"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(msg.contains("manifest unknown"), "{msg}");
+    d.wait_pod("nope", Duration::from_secs(30), "ImagePullBackOff", |p| {
+        status_of(p, "containerStatuses", "c")["state"]["waiting"]["reason"] == "ImagePullBackOff"
+    });
+    d.ok(&["delete", "pods", "--all"]);
+}
