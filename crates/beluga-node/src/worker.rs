@@ -370,11 +370,11 @@ fn set_waiting(
     }
 }
 
-/// The image is not in the store. `Never`: `ErrImageNeverPull`. Otherwise it is pulled (spec
-/// §2.3 step 1), with kubelet's events; a failure is `ErrImagePull` and kubelet's image back-off
+/// The image is not in the store, or the policy is `Always`. `Never`: `ErrImageNeverPull`.
+/// Otherwise it is pulled (spec §2.3 step 1), with kubelet's events; a failure is `ErrImagePull` and kubelet's image back-off
 /// applies: `ImagePullBackOff` while waiting for the next attempt. Ok is the pulled image; Err
 /// says when to look again.
-async fn pull_missing(
+async fn pull_image(
     d: &Arc<Daemon>,
     h: &PodHandle,
     pod: &Pod,
@@ -653,9 +653,14 @@ async fn prepare_container(
         );
         return Err(RETRY);
     }
+    // `Always` pulls at every start (the registry may have a newer image under the tag), except
+    // `localhost/…` images, which only exist here.
+    let always = c.image_pull_policy.as_deref() == Some("Always")
+        && beluga_image::reference::normalize(&image)
+            .is_ok_and(|n| beluga_image::registry::registry_of(&n) != "localhost");
     let (record, pulled) = match d.images.get(&image) {
-        Ok(Some(r)) => (r, false),
-        _ => (pull_missing(d, h, &pod, c, &image, now).await?, true),
+        Ok(Some(r)) if !always => (r, false),
+        _ => (pull_image(d, h, &pod, c, &image, now).await?, true),
     };
 
     let uid = podutil::uid(&pod).to_string();

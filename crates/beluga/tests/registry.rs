@@ -144,6 +144,19 @@ fn pull_by_command_and_on_pod_start() {
         d.event_fields("Pulling", "/message")
     );
 
+    // spec §2.3: `Always` pulls even an image the store has (busybox:1 was pulled above).
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: always}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: '{image}', imagePullPolicy: Always}}]\n"
+    ));
+    d.wait_running("always");
+    assert!(
+        d.event_fields("Pulled", "/message")
+            .iter()
+            .any(|m| m.starts_with(&format!("Successfully pulled image {image:?} in "))),
+        "{:?}",
+        d.event_fields("Pulled", "/message")
+    );
+
     // A tag the registry does not have: ErrImagePull with its words, then ImagePullBackOff.
     d.apply(&format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: nope}}\nspec:\n  containers: [{{name: c, image: '{missing}'}}]\n"

@@ -60,19 +60,7 @@ pub async fn run(a: Args) -> Result<i32> {
     let client = Client::new(&a.socket.socket);
     match a.cmd {
         Cmd::Import { path, tag } => {
-            let path = std::fs::canonicalize(&path)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            eprintln!("Importing {} …", path.display());
-            let v = client
-                .json(
-                    Method::POST,
-                    "/beluga/v1/images/import",
-                    Some(serde_json::to_vec(
-                        &serde_json::json!({"path": path, "tag": tag}),
-                    )?),
-                )
-                .await?;
-            for r in v.as_array().cloned().unwrap_or_default() {
+            for r in from_file(&client, "import", "Importing", &path, Some(&tag)).await? {
                 println!(
                     "{} {}",
                     r["reference"].as_str().unwrap_or(""),
@@ -81,19 +69,7 @@ pub async fn run(a: Args) -> Result<i32> {
             }
         }
         Cmd::Load { input, tag } => {
-            let path = std::fs::canonicalize(&input)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-            eprintln!("Loading {} …", path.display());
-            let v = client
-                .json(
-                    Method::POST,
-                    "/beluga/v1/images/load",
-                    Some(serde_json::to_vec(
-                        &serde_json::json!({"path": path, "tag": tag}),
-                    )?),
-                )
-                .await?;
-            for r in v.as_array().cloned().unwrap_or_default() {
+            for r in from_file(&client, "load", "Loading", &input, tag.as_deref()).await? {
                 println!("Loaded image: {}", r["reference"].as_str().unwrap_or(""));
             }
         }
@@ -137,6 +113,28 @@ pub async fn run(a: Args) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// `import` / `load`: the daemon reads `path` itself (so it goes absolute); the stored images.
+async fn from_file(
+    client: &Client,
+    verb: &str,
+    doing: &str,
+    path: &std::path::Path,
+    tag: Option<&str>,
+) -> Result<Vec<serde_json::Value>> {
+    let path =
+        std::fs::canonicalize(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    eprintln!("{doing} {} …", path.display());
+    let body = serde_json::to_vec(&serde_json::json!({"path": path, "tag": tag}))?;
+    let v = client
+        .json(
+            Method::POST,
+            &format!("/beluga/v1/images/{verb}"),
+            Some(body),
+        )
+        .await?;
+    Ok(v.as_array().cloned().unwrap_or_default())
 }
 
 /// The daemon pulls; this prints its progress: a line per layer when it is complete or found
