@@ -46,6 +46,58 @@ pub fn is_loopback(registry: &str) -> bool {
             .is_ok_and(|a| a.is_loopback())
 }
 
+/// Credentials for `registry` from docker-style config files (`{"auths": {"host[:port]":
+/// {"auth": base64("user:pass")}}}`, or `username`/`password`), as kubelet reads node credentials
+/// from `config.json` files; the first file naming the registry wins. Keys may carry a scheme or a
+/// path (`https://index.docker.io/v1/` stands for docker.io). Anonymous when none matches.
+pub fn credentials(registry: &str, files: &[std::path::PathBuf]) -> RegistryAuth {
+    let want = if registry == "docker.io" {
+        "index.docker.io"
+    } else {
+        registry
+    };
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+            tracing::warn!(file = %f.display(), "registry credentials: not JSON, ignored");
+            continue;
+        };
+        let Some(auths) = v["auths"].as_object() else {
+            continue;
+        };
+        for (key, entry) in auths {
+            let host = key
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .split('/')
+                .next()
+                .unwrap_or("");
+            if host != want {
+                continue;
+            }
+            if let (Some(u), Some(p)) = (entry["username"].as_str(), entry["password"].as_str()) {
+                return RegistryAuth::Basic(u.to_string(), p.to_string());
+            }
+            let decoded = entry["auth"].as_str().and_then(|a| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.decode(a).ok()
+            });
+            if let Some((u, p)) = decoded
+                .and_then(|d| String::from_utf8(d).ok())
+                .and_then(|d| {
+                    d.split_once(':')
+                        .map(|(u, p)| (u.to_string(), p.to_string()))
+                })
+            {
+                return RegistryAuth::Basic(u, p);
+            }
+        }
+    }
+    RegistryAuth::Anonymous
+}
+
 fn pull_error(reference: &str, e: impl std::fmt::Display) -> ImageError {
     ImageError::Pull {
         reference: reference.to_string(),
@@ -53,10 +105,12 @@ fn pull_error(reference: &str, e: impl std::fmt::Display) -> ImageError {
     }
 }
 
-/// Pulls `reference` into the store and records it under its normalized name.
+/// Pulls `reference` into the store and records it under its normalized name; `auth_files` are
+/// docker-style config files searched for the registry's credentials.
 pub async fn pull(
     store: Arc<Store>,
     reference: &str,
+    auth_files: &[std::path::PathBuf],
     progress: impl Fn(PullEvent),
 ) -> Result<ImageRecord> {
     let normalized = crate::reference::normalize(reference)?;
@@ -75,7 +129,7 @@ pub async fn pull(
         protocol,
         ..Default::default()
     });
-    let auth = RegistryAuth::Anonymous;
+    let auth = credentials(&registry, auth_files);
     let (manifest, digest, config) = client
         .pull_manifest_and_config(&image, &auth)
         .await
@@ -182,5 +236,38 @@ mod tests {
         }
         assert_eq!(registry_of("127.0.0.1:5000/app/x:1"), "127.0.0.1:5000");
         assert_eq!(registry_of("docker.io/library/busybox:latest"), "docker.io");
+    }
+
+    #[test]
+    fn credentials_from_config_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("first.json");
+        let second = dir.path().join("second.json");
+        std::fs::write(
+            &first,
+            r#"{"auths": {"127.0.0.1:5000": {"auth": "YWxpY2U6czNjcjN0OndpdGg6Y29sb25z"}, "https://index.docker.io/v1/": {"username": "bob", "password": "pw"}}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            &second,
+            r#"{"auths": {"http://reg.example:5000/": {"auth": "Y2Fyb2w6eA=="}, "127.0.0.1:5000": {"username": "later", "password": "x"}}}"#,
+        )
+        .unwrap();
+        let broken = dir.path().join("broken.json");
+        std::fs::write(&broken, "not json").unwrap();
+        let files = vec![dir.path().join("missing.json"), broken, first, second];
+        let basic = |u: &str, p: &str| RegistryAuth::Basic(u.into(), p.into());
+        for (registry, want) in [
+            // base64 "alice:s3cr3t:with:colons": the password keeps its colons.
+            ("127.0.0.1:5000", basic("alice", "s3cr3t:with:colons")),
+            ("docker.io", basic("bob", "pw")),
+            // A scheme and a path in the key are ignored; a later file is searched too.
+            ("reg.example:5000", basic("carol", "x")),
+            ("127.0.0.1:5001", RegistryAuth::Anonymous),
+            ("reg.example", RegistryAuth::Anonymous),
+        ] {
+            assert_eq!(credentials(registry, &files), want, "{registry}");
+        }
+        assert_eq!(credentials("127.0.0.1:5000", &[]), RegistryAuth::Anonymous);
     }
 }

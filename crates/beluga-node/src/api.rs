@@ -347,7 +347,8 @@ fn pull_image(d: Arc<Daemon>, reference: String) -> Response<ResBody> {
             Bytes::from(b)
         };
         let progress_tx = tx.clone();
-        let res = beluga_image::registry::pull(d.images.clone(), &reference, |ev| {
+        let auth = d.registry_auth_files();
+        let res = beluga_image::registry::pull(d.images.clone(), &reference, &auth, |ev| {
             let v = match ev {
                 PullEvent::Resolved { digest, layers } => {
                     serde_json::json!({"progress": {"manifest": digest, "layers": layers}})

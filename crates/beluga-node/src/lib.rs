@@ -128,6 +128,18 @@ impl ApiError {
 }
 
 impl Daemon {
+    /// Where registry credentials are looked for, as kubelet looks for node credentials: the
+    /// daemon's root, then the docker client's (`$DOCKER_CONFIG` or `~/.docker`).
+    pub fn registry_auth_files(&self) -> Vec<std::path::PathBuf> {
+        let mut files = vec![self.cfg.root.join("config.json")];
+        if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
+            files.push(std::path::PathBuf::from(dir).join("config.json"));
+        } else if let Some(home) = std::env::var_os("HOME") {
+            files.push(std::path::PathBuf::from(home).join(".docker/config.json"));
+        }
+        files
+    }
+
     pub fn new(cfg: Config) -> Result<Arc<Daemon>, DaemonError> {
         std::fs::create_dir_all(cfg.root.join("pods"))
             .map_err(|e| DaemonError::Setup(format!("creating {}: {e}", cfg.root.display())))?;

@@ -419,7 +419,7 @@ async fn pull_image(
     let pulled = if beluga_image::registry::registry_of(&normalized) == "localhost" {
         Err(format!("image {image:?} is not present locally; add it with `beluga image import` or `beluga image load`"))
     } else {
-        beluga_image::registry::pull(d.images.clone(), image, |_| {})
+        beluga_image::registry::pull(d.images.clone(), image, &d.registry_auth_files(), |_| {})
             .await
             .map_err(|e| e.to_string())
     };

@@ -17,6 +17,11 @@ struct Registry {
 
 impl Registry {
     fn start() -> Registry {
+        Registry::start_with_auth(None)
+    }
+
+    /// With `Some((user, password))` the registry takes only those (htpasswd, bcrypt).
+    fn start_with_auth(auth: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -25,14 +30,24 @@ impl Registry {
             .port();
         let addr = format!("127.0.0.1:{port}");
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: {addr}}}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
+        let mut yaml = format!(
+            "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: {addr}}}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, password)) = auth {
+            let o = Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .expect("htpasswd (Debian package apache2-utils)");
+            assert!(o.status.success(), "{}", stderr(&o));
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, &o.stdout).unwrap();
+            yaml.push_str(&format!(
+                "auth: {{htpasswd: {{realm: beluga-test, path: {}}}}}\n",
+                file.display()
+            ));
+        }
+        std::fs::write(&config, yaml).unwrap();
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -56,10 +71,20 @@ impl Registry {
         }
     }
 
-    /// Pushes a `docker save` archive to `name` here with skopeo.
+    /// Pushes a `docker save` archive to `name` here with skopeo (as `creds` when given).
     fn push(&self, archive: &std::path::Path, name: &str) {
-        let o = Command::new("skopeo")
-            .args(["copy", "--quiet", "--dest-tls-verify=false"])
+        self.push_as(archive, name, None)
+    }
+
+    fn push_as(&self, archive: &std::path::Path, name: &str, creds: Option<&str>) {
+        let mut c = Command::new("skopeo");
+        if let Some(creds) = creds {
+            c.arg("copy").arg(format!("--dest-creds={creds}"));
+        } else {
+            c.arg("copy");
+        }
+        let o = c
+            .args(["--quiet", "--dest-tls-verify=false"])
             .arg(format!("docker-archive:{}", archive.display()))
             .arg(format!("docker://{}/{name}", self.addr))
             .output()
@@ -173,4 +198,33 @@ fn pull_by_command_and_on_pod_start() {
         status_of(p, "containerStatuses", "c")["state"]["waiting"]["reason"] == "ImagePullBackOff"
     });
     d.ok(&["delete", "pods", "--all"]);
+}
+
+// Credentials come from docker-style config files, as kubelet's node credentials do: without
+// them the registry refuses the pull; with `<root>/config.json` naming it, the pull succeeds.
+#[test]
+fn pull_with_credentials_from_config_json() {
+    let Some(d) = Daemon::start() else { return };
+    let reg = Registry::start_with_auth(Some(("beluga", "s3cret")));
+    let archive = docker_archive(
+        &d.root.path().join("archive"),
+        serde_json::json!({"Cmd": ["true"]}),
+        "busybox:auth",
+    );
+    reg.push_as(&archive, "private:1", Some("beluga:s3cret"));
+    let image = format!("{}/private:1", reg.addr);
+    let o = d.run(&["image", "pull", &image]);
+    assert!(
+        !o.status.success()
+            && stderr(&o).contains(&format!("failed to pull image {image:?}: Not authorized")),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        d.state_dir().join("config.json"),
+        serde_json::json!({"auths": {(reg.addr.clone()): {"username": "beluga", "password": "s3cret"}}}).to_string(),
+    )
+    .unwrap();
+    let o = d.run(&["image", "pull", &image]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }

@@ -31,7 +31,8 @@ enum Cmd {
         tag: Option<String>,
     },
     /// Pull an image from a registry (HTTPS; plain HTTP for a registry on a loopback address, such
-    /// as 127.0.0.1:5000), with progress on stderr; anonymous access only for now.
+    /// as 127.0.0.1:5000), with progress on stderr. Credentials come from docker-style config files:
+    /// `<daemon root>/config.json`, then `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
     Pull { reference: String },
     /// List images.
     #[command(alias = "list")]
