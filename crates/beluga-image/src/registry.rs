@@ -125,8 +125,13 @@ pub async fn pull(
     };
     // The TLS stack beluga already carries (ring); an error only says one is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // A registry that stops sending fails the pull instead of holding it (and every pull queued
+    // behind it) forever; like dockershim's one-minute image-pull progress deadline.
     let client = oci_client::Client::new(ClientConfig {
         protocol,
+        connect_timeout: Some(std::time::Duration::from_secs(30)),
+        read_timeout: Some(std::time::Duration::from_secs(60)),
+        user_agent: concat!("beluga/", env!("CARGO_PKG_VERSION")),
         ..Default::default()
     });
     let auth = credentials(&registry, auth_files);
@@ -166,6 +171,7 @@ pub async fn pull(
                 digest: layer.digest.clone(),
             });
             layers.push(diff_id.clone());
+            size += store.layer_size(diff_id);
             continue;
         }
         let total = u64::try_from(layer.size).unwrap_or(0);

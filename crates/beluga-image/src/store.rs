@@ -187,6 +187,11 @@ impl Store {
         Ok(digest)
     }
 
+    /// The bytes of an unpacked layer's files.
+    pub fn layer_size(&self, diff_id: &str) -> u64 {
+        dir_size(&self.layer_dir(diff_id))
+    }
+
     /// Where downloads and unpacking in progress live (same filesystem as the store).
     pub fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
@@ -204,7 +209,7 @@ impl Store {
     ) -> Result<(String, u64)> {
         if let Some(d) = expected_diff_id {
             if self.layer_dir(d).is_dir() {
-                return Ok((d.to_string(), 0));
+                return Ok((d.to_string(), self.layer_size(d)));
             }
         }
         let f = std::fs::File::open(self.blob_path(blob_digest))
@@ -230,7 +235,13 @@ impl Store {
         let dest = self.layer_dir(&diff_id);
         if !dest.exists() {
             let kept = tmp.keep();
-            std::fs::rename(&kept, &dest).ctx(|| format!("storing layer {diff_id}"))?;
+            if let Err(e) = std::fs::rename(&kept, &dest) {
+                // Another import or pull stored the same layer meanwhile: the same content.
+                let _ = std::fs::remove_dir_all(&kept);
+                if !dest.is_dir() {
+                    return Err(e).ctx(|| format!("storing layer {diff_id}"));
+                }
+            }
         }
         Ok((diff_id, stats.bytes))
     }
@@ -341,4 +352,23 @@ impl Store {
         }
         Ok(rec)
     }
+}
+
+/// Bytes of the regular files below `dir` (links not followed): an unpacked layer's size.
+fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => todo.push(e.path()),
+                Ok(m) if m.is_file() => total += m.len(),
+                _ => {}
+            }
+        }
+    }
+    total
 }

@@ -347,6 +347,7 @@ fn pull_image(d: Arc<Daemon>, reference: String) -> Response<ResBody> {
             Bytes::from(b)
         };
         let progress_tx = tx.clone();
+        let _one_at_a_time = d.pulls.lock().await;
         let auth = d.registry_auth_files();
         let res = beluga_image::registry::pull(d.images.clone(), &reference, &auth, |ev| {
             let v = match ev {

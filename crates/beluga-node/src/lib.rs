@@ -53,6 +53,9 @@ pub struct WatchEvent {
 pub struct Daemon {
     pub cfg: Config,
     pub images: Arc<beluga_image::Store>,
+    /// Held for the length of a registry pull: pulls go one at a time, as kubelet's do by default
+    /// (`serializeImagePulls`), so pods wanting one image download it once.
+    pub pulls: tokio::sync::Mutex<()>,
     pub runtime: OciRuntime,
     pods: Mutex<BTreeMap<(String, String), Arc<PodHandle>>>,
     pub watch: broadcast::Sender<WatchEvent>,
@@ -153,6 +156,7 @@ impl Daemon {
         Ok(Arc::new(Daemon {
             cfg,
             images,
+            pulls: tokio::sync::Mutex::new(()),
             runtime,
             pods: Mutex::new(BTreeMap::new()),
             watch,

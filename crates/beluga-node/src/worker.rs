@@ -372,8 +372,9 @@ fn set_waiting(
 
 /// The image is not in the store, or the policy is `Always`. `Never`: `ErrImageNeverPull`.
 /// Otherwise it is pulled (spec §2.3 step 1), with kubelet's events; a failure is `ErrImagePull` and kubelet's image back-off
-/// applies: `ImagePullBackOff` while waiting for the next attempt. Ok is the pulled image; Err
-/// says when to look again.
+/// applies: `ImagePullBackOff` while waiting for the next attempt. Pulls go one at a time; Ok is
+/// the image and whether this call pulled it (another pod's pull may have brought it meanwhile);
+/// Err says when to look again.
 async fn pull_image(
     d: &Arc<Daemon>,
     h: &PodHandle,
@@ -381,7 +382,7 @@ async fn pull_image(
     c: &Container,
     image: &str,
     now: beluga_api::k8s_openapi::jiff::Timestamp,
-) -> Result<beluga_image::ImageRecord, Duration> {
+) -> Result<(beluga_image::ImageRecord, bool), Duration> {
     if c.image_pull_policy.as_deref() == Some("Never") {
         let msg = format!("Container image {image:?} is not present with pull policy of Never");
         set_waiting(
@@ -394,6 +395,13 @@ async fn pull_image(
         return Err(RETRY);
     }
     let key = format!("{}_{image}", podutil::uid(pod));
+    let _one_at_a_time = d.pulls.lock().await;
+    // Another pod may have pulled it while this one waited its turn.
+    if c.image_pull_policy.as_deref() != Some("Always") {
+        if let Ok(Some(rec)) = d.images.get(image) {
+            return Ok((rec, false));
+        }
+    }
     let remaining = h.lock().pull_backoff.remaining_since_update(&key, now);
     if let Some(rem) = remaining {
         let msg = format!("Back-off pulling image {image:?}");
@@ -436,7 +444,7 @@ async fn pull_image(
                     rec.size
                 ),
             );
-            return Ok(rec);
+            return Ok((rec, true));
         }
         Err(e) => e,
     };
@@ -660,7 +668,7 @@ async fn prepare_container(
             .is_ok_and(|n| beluga_image::registry::registry_of(&n) != "localhost");
     let (record, pulled) = match d.images.get(&image) {
         Ok(Some(r)) if !always => (r, false),
-        _ => (pull_image(d, h, &pod, c, &image, now).await?, true),
+        _ => pull_image(d, h, &pod, c, &image, now).await?,
     };
 
     let uid = podutil::uid(&pod).to_string();
