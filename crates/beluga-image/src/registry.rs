@@ -115,6 +115,13 @@ pub async fn pull(
 ) -> Result<ImageRecord> {
     let normalized = crate::reference::normalize(reference)?;
     let registry = registry_of(&normalized).to_string();
+    // `localhost/…` names images made on this machine (podman's convention).
+    if registry == "localhost" {
+        return Err(pull_error(
+            reference,
+            "not present on this machine: localhost/ images are added with `beluga image import` or `beluga image load`, not pulled",
+        ));
+    }
     let image: oci_client::Reference = normalized
         .parse()
         .map_err(|_| ImageError::InvalidReference(reference.to_string()))?;

@@ -422,15 +422,10 @@ async fn pull_image(
         format!("Pulling image {image:?}"),
     );
     let started = std::time::Instant::now();
-    let normalized = beluga_image::reference::normalize(image).unwrap_or_default();
-    // `localhost/…` names images made on this machine (podman's convention): nothing to pull.
-    let pulled = if beluga_image::registry::registry_of(&normalized) == "localhost" {
-        Err(format!("image {image:?} is not present locally; add it with `beluga image import` or `beluga image load`"))
-    } else {
+    let pulled =
         beluga_image::registry::pull(d.images.clone(), image, &d.registry_auth_files(), |_| {})
             .await
-            .map_err(|e| e.to_string())
-    };
+            .map_err(|e| e.to_string());
     let err = match pulled {
         Ok(rec) => {
             let took = started.elapsed();

@@ -126,7 +126,21 @@ impl RotatingLog {
         v
     }
 
+    /// Removes the oldest rotated files beyond `keep`; returns those kept, oldest first.
+    fn prune(&self, keep: usize) -> Vec<std::path::PathBuf> {
+        let _guard = self.files_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let rotated = self.rotated();
+        let excess = rotated.len().saturating_sub(keep);
+        for old in &rotated[..excess] {
+            let _ = std::fs::remove_file(old);
+        }
+        rotated[excess..].to_vec()
+    }
+
     fn rotate(&mut self) -> std::io::Result<()> {
+        // kubelet's order: excess rotated files go before the rotation, so that with the new one
+        // there are never more than max_files at any moment.
+        self.prune(self.max_files.saturating_sub(2));
         let stamp = beluga_api::k8s_openapi::jiff::Timestamp::now()
             .strftime("%Y%m%d-%H%M%S%.6f")
             .to_string();
@@ -146,16 +160,11 @@ impl RotatingLog {
         Ok(())
     }
 
-    /// After a rotation, once the record that caused it is in the new file: prune rotated files
-    /// beyond `max_files`, and gzip the older ones.
+    /// After a rotation, once the record that caused it is in the new file: gzip the rotated files
+    /// but the newest.
     fn housekeeping(&mut self) {
-        let guard = self.files_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let rotated = self.rotated();
-        let excess = rotated.len().saturating_sub(self.max_files - 1);
-        for old in &rotated[..excess] {
-            let _ = std::fs::remove_file(old);
-        }
-        drop(guard);
+        // Nothing to prune unless max_files is 1 (the rotation pruned down to max_files - 2).
+        let kept = self.prune(self.max_files.saturating_sub(1));
         let busy = self.compressor.as_ref().is_some_and(|h| !h.is_finished());
         if !busy {
             self.wait_compression();
@@ -165,7 +174,6 @@ impl RotatingLog {
                     let _ = std::fs::remove_file(p);
                 }
             }
-            let kept = &rotated[excess..];
             let older = &kept[..kept.len().saturating_sub(1)];
             let todo: Vec<std::path::PathBuf> = older
                 .iter()
@@ -330,6 +338,31 @@ mod tests {
         assert_eq!(recs, vec![(true, vec![b'x'; MAX_LINE])]);
         assert_eq!(s.finish(), Some((true, vec![b'x'; 10])));
         assert_eq!(s.finish(), None);
+    }
+
+    // Issue 5 "bounded logs", at every instant: a rotation itself (before the housekeeping that
+    // follows the write) never leaves more than max_files files, as kubelet prunes before it
+    // rotates. A reader listing the directory mid-flood once saw max_files + 1.
+    #[test]
+    fn rotation_never_exceeds_max_files() {
+        for max_files in [1usize, 2, 3, 5] {
+            let d = tempfile::tempdir().unwrap();
+            let path = d.path().join("0.log");
+            let mut log = RotatingLog::open(&path, 100, max_files).unwrap();
+            for i in 0..20 {
+                write_record(&mut log, "stdout", false, format!("line {i}").as_bytes()).unwrap();
+                log.wait_compression();
+                log.rotate().unwrap();
+                let n = std::fs::read_dir(d.path())
+                    .unwrap()
+                    .flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().ends_with(".tmp"))
+                    .count();
+                // max_files 1 cannot hold a rotated file and the live one: one extra until the
+                // housekeeping after the next write.
+                assert!(n <= max_files.max(2), "max_files {max_files}: {n} files");
+            }
+        }
     }
 
     // Issue 5 "bounded logs": the live file stays under the limit, at most max_files - 1 rotated

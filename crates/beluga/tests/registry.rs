@@ -147,6 +147,13 @@ fn pull_by_command_and_on_pod_start() {
         stderr(&o)
     );
     assert!(!d.ok(&["image", "ls"]).contains("nope"));
+    // localhost/ images are made here, never pulled.
+    let o = d.run(&["image", "pull", "localhost/absent:1"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("localhost/ images are added with"),
+        "{}",
+        stderr(&o)
+    );
 
     // spec §2.3: a pod whose image is not in the store gets it pulled before the container is
     // created, with kubelet's Pulling and Pulled events, and runs the image's command.
