@@ -32,6 +32,12 @@ pub fn registry_of(normalized: &str) -> &str {
     normalized.split('/').next().unwrap_or("")
 }
 
+/// `localhost/…` names images made on this machine by import or load (podman's convention):
+/// they are never pulled.
+pub fn made_here(normalized: &str) -> bool {
+    registry_of(normalized) == "localhost"
+}
+
 /// Whether a registry address is this machine's loopback (plain HTTP is then allowed).
 pub fn is_loopback(registry: &str) -> bool {
     let host = if let Some(rest) = registry.strip_prefix('[') {
@@ -115,8 +121,7 @@ pub async fn pull(
 ) -> Result<ImageRecord> {
     let normalized = crate::reference::normalize(reference)?;
     let registry = registry_of(&normalized).to_string();
-    // `localhost/…` names images made on this machine (podman's convention).
-    if registry == "localhost" {
+    if made_here(&normalized) {
         return Err(pull_error(
             reference,
             "not present on this machine: localhost/ images are added with `beluga image import` or `beluga image load`, not pulled",
@@ -249,6 +254,9 @@ mod tests {
         }
         assert_eq!(registry_of("127.0.0.1:5000/app/x:1"), "127.0.0.1:5000");
         assert_eq!(registry_of("docker.io/library/busybox:latest"), "docker.io");
+        assert!(made_here("localhost/busybox:1"));
+        assert!(!made_here("localhost:5000/busybox:1"));
+        assert!(!made_here("docker.io/localhost/busybox:1"));
     }
 
     #[test]

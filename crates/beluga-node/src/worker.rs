@@ -370,17 +370,18 @@ fn set_waiting(
     }
 }
 
-/// The image is not in the store, or the policy is `Always`. `Never`: `ErrImageNeverPull`.
-/// Otherwise it is pulled (spec §2.3 step 1), with kubelet's events; a failure is `ErrImagePull` and kubelet's image back-off
-/// applies: `ImagePullBackOff` while waiting for the next attempt. Pulls go one at a time; Ok is
-/// the image and whether this call pulled it (another pod's pull may have brought it meanwhile);
-/// Err says when to look again.
+/// The image is not in the store, or `always` (policy `Always`). `Never`: `ErrImageNeverPull`.
+/// Otherwise it is pulled (spec §2.3 step 1), with kubelet's events; a failure is `ErrImagePull`
+/// and kubelet's image back-off applies: `ImagePullBackOff` while waiting for the next attempt.
+/// Pulls go one at a time; Ok is the image and whether this call pulled it (another pod's pull
+/// may have brought it meanwhile); Err says when to look again.
 async fn pull_image(
     d: &Arc<Daemon>,
     h: &PodHandle,
     pod: &Pod,
     c: &Container,
     image: &str,
+    always: bool,
     now: beluga_api::k8s_openapi::jiff::Timestamp,
 ) -> Result<(beluga_image::ImageRecord, bool), Duration> {
     if c.image_pull_policy.as_deref() == Some("Never") {
@@ -397,7 +398,7 @@ async fn pull_image(
     let key = format!("{}_{image}", podutil::uid(pod));
     let _one_at_a_time = d.pulls.lock().await;
     // Another pod may have pulled it while this one waited its turn.
-    if c.image_pull_policy.as_deref() != Some("Always") {
+    if !always {
         if let Ok(Some(rec)) = d.images.get(image) {
             return Ok((rec, false));
         }
@@ -660,10 +661,10 @@ async fn prepare_container(
     // `localhost/…` images, which only exist here.
     let always = c.image_pull_policy.as_deref() == Some("Always")
         && beluga_image::reference::normalize(&image)
-            .is_ok_and(|n| beluga_image::registry::registry_of(&n) != "localhost");
+            .is_ok_and(|n| !beluga_image::registry::made_here(&n));
     let (record, pulled) = match d.images.get(&image) {
         Ok(Some(r)) if !always => (r, false),
-        _ => pull_image(d, h, &pod, c, &image, now).await?,
+        _ => pull_image(d, h, &pod, c, &image, always, now).await?,
     };
 
     let uid = podutil::uid(&pod).to_string();
