@@ -1,15 +1,14 @@
 //! Pulls from an OCI distribution registry (`image pull`, and kubelet's pull when a pod starts):
 //! the manifest for this machine's platform (an index is resolved), the config, and each layer
-//! streamed into a temporary file and stored as a blob with its digest checked, then unpacked
-//! once. Layers already unpacked are not fetched again. Registries on a loopback address are
+//! streamed into the blob store, hashed as it arrives and kept only if its digest checks, then
+//! unpacked once. Layers already unpacked are not fetched again. Registries on a loopback address are
 //! spoken to over plain HTTP, as docker and containerd do by default; every other one over HTTPS.
 
 use crate::store::{ImageConfig, ImageRecord, Store};
-use crate::{ImageError, IoContext, Result};
+use crate::{ImageError, Result};
 use futures_util::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
-use std::io::Write;
 use std::sync::Arc;
 
 /// What a pull reports as it goes, for progress output.
@@ -187,8 +186,7 @@ pub async fn pull(
             continue;
         }
         let total = u64::try_from(layer.size).unwrap_or(0);
-        let mut tmp = tempfile::NamedTempFile::new_in(store.tmp_dir())
-            .ctx(|| "creating layer download".into())?;
+        let mut blob = store.blob_writer()?;
         let mut stream = client
             .pull_blob_stream(&image, layer)
             .await
@@ -197,8 +195,7 @@ pub async fn pull(
         let mut done = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| pull_error(reference, e))?;
-            tmp.write_all(&chunk)
-                .ctx(|| "writing layer download".into())?;
+            blob.write(&chunk)?;
             done += chunk.len() as u64;
             progress(PullEvent::Layer {
                 digest: layer.digest.clone(),
@@ -206,21 +203,14 @@ pub async fn pull(
                 total,
             });
         }
-        // The store hashes what it copies: the blob is kept only if its digest is the manifest's.
-        let (store2, digest, expected, path) = (
-            store.clone(),
-            layer.digest.clone(),
-            diff_id.clone(),
-            tmp.path().to_path_buf(),
-        );
+        // Kept only if its digest is the manifest's; then unpacked once.
+        let (store2, digest, expected) = (store.clone(), layer.digest.clone(), diff_id.clone());
         let (diff, s) = tokio::task::spawn_blocking(move || -> Result<(String, u64)> {
-            let f = std::fs::File::open(&path).ctx(|| "reading layer download".into())?;
-            let blob = store2.put_layer_blob(std::io::BufReader::new(f), Some(&digest))?;
-            store2.unpack_layer(&blob, Some(&expected))
+            let stored = blob.commit(Some(&digest))?;
+            store2.unpack_layer(&stored, Some(&expected))
         })
         .await
         .map_err(|e| pull_error(reference, e))??;
-        drop(tmp);
         layers.push(diff);
         size += s;
     }

@@ -156,45 +156,32 @@ impl Store {
 
     /// Stores a stream as a blob, checking its digest when one is expected.
     fn put_blob(&self, mut r: impl Read, expected: Option<&str>) -> Result<String> {
-        let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp"))
-            .ctx(|| "creating blob".into())?;
-        let mut h = Sha256::new();
+        let mut w = self.blob_writer()?;
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let n = r.read(&mut buf).ctx(|| "reading blob".into())?;
             if n == 0 {
                 break;
             }
-            h.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).ctx(|| "writing blob".into())?;
+            w.write(&buf[..n])?;
         }
-        let digest = format!("sha256:{}", hex::encode(h.finalize()));
-        if let Some(e) = expected {
-            if e != digest {
-                return Err(ImageError::DigestMismatch {
-                    what: "blob".into(),
-                    expected: e.into(),
-                    actual: digest,
-                });
-            }
-        }
-        tmp.as_file().sync_all().ctx(|| "syncing blob".into())?;
-        tmp.persist(self.root.join("blobs/sha256").join(hex_of(&digest)))
-            .map_err(|e| ImageError::Io {
-                context: "storing blob".into(),
-                source: e.error,
-            })?;
-        Ok(digest)
+        w.commit(expected)
+    }
+
+    /// A blob written piece by piece (a download) and hashed as it is written, so it is copied
+    /// nowhere else before it is stored.
+    pub fn blob_writer(&self) -> Result<BlobWriter> {
+        Ok(BlobWriter {
+            tmp: tempfile::NamedTempFile::new_in(self.root.join("tmp"))
+                .ctx(|| "creating blob".into())?,
+            hash: Sha256::new(),
+            dir: self.root.join("blobs/sha256"),
+        })
     }
 
     /// The bytes of an unpacked layer's files.
     pub fn layer_size(&self, diff_id: &str) -> u64 {
         dir_size(&self.layer_dir(diff_id))
-    }
-
-    /// Where downloads and unpacking in progress live (same filesystem as the store).
-    pub fn tmp_dir(&self) -> PathBuf {
-        self.root.join("tmp")
     }
 
     pub fn blob_path(&self, digest: &str) -> PathBuf {
@@ -371,4 +358,43 @@ fn dir_size(dir: &Path) -> u64 {
         }
     }
     total
+}
+
+/// See [`Store::blob_writer`].
+pub struct BlobWriter {
+    tmp: tempfile::NamedTempFile,
+    hash: Sha256,
+    dir: PathBuf,
+}
+
+impl BlobWriter {
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.hash.update(data);
+        self.tmp.write_all(data).ctx(|| "writing blob".into())
+    }
+
+    /// Keeps the blob (synced) if its digest is `expected` (when given); returns its digest.
+    pub fn commit(self, expected: Option<&str>) -> Result<String> {
+        let digest = format!("sha256:{}", hex::encode(self.hash.finalize()));
+        if let Some(e) = expected {
+            if e != digest {
+                return Err(ImageError::DigestMismatch {
+                    what: "blob".into(),
+                    expected: e.into(),
+                    actual: digest,
+                });
+            }
+        }
+        self.tmp
+            .as_file()
+            .sync_all()
+            .ctx(|| "syncing blob".into())?;
+        self.tmp
+            .persist(self.dir.join(hex_of(&digest)))
+            .map_err(|e| ImageError::Io {
+                context: "storing blob".into(),
+                source: e.error,
+            })?;
+        Ok(digest)
+    }
 }

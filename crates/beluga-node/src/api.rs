@@ -347,9 +347,8 @@ fn pull_image(d: Arc<Daemon>, reference: String) -> Response<ResBody> {
             Bytes::from(b)
         };
         let progress_tx = tx.clone();
-        let _one_at_a_time = d.pulls.lock().await;
-        let auth = d.registry_auth_files();
-        let res = beluga_image::registry::pull(d.images.clone(), &reference, &auth, |ev| {
+        let turn = d.pulls.lock().await;
+        let res = d.pull(&turn, &reference, |ev| {
             let v = match ev {
                 PullEvent::Resolved { digest, layers } => {
                     serde_json::json!({"progress": {"manifest": digest, "layers": layers}})

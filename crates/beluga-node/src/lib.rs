@@ -133,7 +133,7 @@ impl ApiError {
 impl Daemon {
     /// Where registry credentials are looked for, as kubelet looks for node credentials: the
     /// daemon's root, then the docker client's (`$DOCKER_CONFIG` or `~/.docker`).
-    pub fn registry_auth_files(&self) -> Vec<std::path::PathBuf> {
+    fn registry_auth_files(&self) -> Vec<std::path::PathBuf> {
         let mut files = vec![self.cfg.root.join("config.json")];
         if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
             files.push(std::path::PathBuf::from(dir).join("config.json"));
@@ -141,6 +141,23 @@ impl Daemon {
             files.push(std::path::PathBuf::from(home).join(".docker/config.json"));
         }
         files
+    }
+
+    /// A registry pull into the daemon's store with its credentials. `_turn` is the `pulls` lock,
+    /// held by the caller (who may check the store under it first): pulls go one at a time.
+    pub async fn pull(
+        &self,
+        _turn: &tokio::sync::MutexGuard<'_, ()>,
+        reference: &str,
+        progress: impl Fn(beluga_image::registry::PullEvent),
+    ) -> Result<beluga_image::ImageRecord, beluga_image::ImageError> {
+        beluga_image::registry::pull(
+            self.images.clone(),
+            reference,
+            &self.registry_auth_files(),
+            progress,
+        )
+        .await
     }
 
     pub fn new(cfg: Config) -> Result<Arc<Daemon>, DaemonError> {

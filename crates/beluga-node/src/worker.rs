@@ -396,7 +396,7 @@ async fn pull_image(
         return Err(RETRY);
     }
     let key = format!("{}_{image}", podutil::uid(pod));
-    let _one_at_a_time = d.pulls.lock().await;
+    let turn = d.pulls.lock().await;
     // Another pod may have pulled it while this one waited its turn.
     if !always {
         if let Ok(Some(rec)) = d.images.get(image) {
@@ -423,10 +423,10 @@ async fn pull_image(
         format!("Pulling image {image:?}"),
     );
     let started = std::time::Instant::now();
-    let pulled =
-        beluga_image::registry::pull(d.images.clone(), image, &d.registry_auth_files(), |_| {})
-            .await
-            .map_err(|e| e.to_string());
+    let pulled = d
+        .pull(&turn, image, |_| {})
+        .await
+        .map_err(|e| e.to_string());
     let err = match pulled {
         Ok(rec) => {
             let took = started.elapsed();
