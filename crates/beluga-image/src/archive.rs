@@ -1,6 +1,7 @@
 //! `image load -i`: `docker save` / `podman save` archives (`manifest.json`) and OCI image layouts
 //! (`oci-layout` + `index.json`), plain or compressed.
 
+use crate::digest::{diff_ids, Digest};
 use crate::store::{ImageConfig, ImageRecord, Store};
 use crate::unpack::{clean_components, decompress};
 use crate::{ImageError, IoContext, Result};
@@ -53,9 +54,9 @@ pub fn load(store: &Store, path: &Path, tag: Option<&str>) -> Result<Vec<ImageRe
 fn import_layers(
     store: &Store,
     files: &HashMap<String, PathBuf>,
-    layers: &[(String, Option<String>)],
-    diff_ids: &[String],
-) -> Result<(Vec<String>, u64)> {
+    layers: &[(String, Option<Digest>)],
+    diff_ids: &[Digest],
+) -> Result<(Vec<Digest>, u64)> {
     let mut out = Vec::new();
     let mut size = 0;
     for (i, (name, digest)) in layers.iter().enumerate() {
@@ -63,8 +64,8 @@ fn import_layers(
             .get(name)
             .ok_or_else(|| ImageError::InvalidArchive(format!("missing layer {name}")))?;
         let f = std::fs::File::open(p).ctx(|| format!("reading layer {name}"))?;
-        let blob = store.put_layer_blob(std::io::BufReader::new(f), digest.as_deref())?;
-        let (diff_id, s) = store.unpack_layer(&blob, diff_ids.get(i).map(String::as_str))?;
+        let blob = store.put_layer_blob(std::io::BufReader::new(f), digest.as_ref())?;
+        let (diff_id, s) = store.unpack_layer(&blob, diff_ids.get(i))?;
         out.push(diff_id);
         size += s;
     }
@@ -91,8 +92,8 @@ fn load_docker(
             .ok_or_else(|| ImageError::InvalidArchive(format!("missing {config_name}")))?;
         let config_bytes = std::fs::read(config_path).ctx(|| "reading config".into())?;
         let (config_digest, config) = store.put_config(&config_bytes, None)?;
-        let diff_ids = diff_ids(&config);
-        let layers: Vec<(String, Option<String>)> = m["Layers"]
+        let diff_ids = diff_ids(&config)?;
+        let layers: Vec<(String, Option<Digest>)> = m["Layers"]
             .as_array()
             .map(|a| {
                 a.iter()
@@ -131,20 +132,13 @@ fn load_docker(
     Ok(out)
 }
 
-/// `rootfs.diff_ids` of an image config, bottom layer first.
-fn diff_ids(config: &serde_json::Value) -> Vec<String> {
-    config["rootfs"]["diff_ids"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| d.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
+/// A descriptor's `digest`, parsed; `what` names the descriptor in the error.
+fn descriptor_digest(desc: &serde_json::Value, what: &str) -> Result<Digest> {
+    Digest::parse(what, desc["digest"].as_str().unwrap_or_default())
 }
 
-fn blob_name(digest: &str) -> String {
-    format!("blobs/{}", digest.replacen(':', "/", 1))
+fn blob_name(digest: &Digest) -> String {
+    format!("blobs/sha256/{}", digest.hex())
 }
 
 fn host_arch() -> &'static str {
@@ -169,7 +163,7 @@ fn load_oci(
             .map(String::from)
             .or_else(|| tag.map(String::from))
             .ok_or_else(|| ImageError::InvalidArchive("image has no name: pass --tag".into()))?;
-        let mut manifest_digest = desc["digest"].as_str().unwrap_or_default().to_string();
+        let mut manifest_digest = descriptor_digest(&desc, "manifest digest")?;
         let mut manifest = read_json(files, &blob_name(&manifest_digest))?;
         // A multi-arch index: take this machine's platform.
         if manifest.get("manifests").is_some() {
@@ -184,13 +178,10 @@ fn load_oci(
                 .ok_or_else(|| {
                     ImageError::InvalidArchive(format!("no linux/{} image in {name}", host_arch()))
                 })?;
-            manifest_digest = pick["digest"].as_str().unwrap_or_default().to_string();
+            manifest_digest = descriptor_digest(pick, "manifest digest")?;
             manifest = read_json(files, &blob_name(&manifest_digest))?;
         }
-        let config_digest = manifest["config"]["digest"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let config_digest = descriptor_digest(&manifest["config"], "config digest")?;
         let config_path = files
             .get(&blob_name(&config_digest))
             .ok_or_else(|| ImageError::InvalidArchive(format!("missing config {config_digest}")))?;
@@ -198,16 +189,16 @@ fn load_oci(
             &std::fs::read(config_path).ctx(|| "reading config".into())?,
             Some(&config_digest),
         )?;
-        let diff_ids = diff_ids(&config);
-        let layers: Vec<(String, Option<String>)> = manifest["layers"]
+        let diff_ids = diff_ids(&config)?;
+        let layers = manifest["layers"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|l| l["digest"].as_str())
-                    .map(|d| (blob_name(d), Some(d.to_string())))
-                    .collect()
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                let d = descriptor_digest(l, "layer digest")?;
+                Ok((blob_name(&d), Some(d)))
             })
-            .unwrap_or_default();
+            .collect::<Result<Vec<_>>>()?;
         let (diff, size) = import_layers(store, files, &layers, &diff_ids)?;
         // `ref.name` may be only a tag ("1.0"); then the reference comes from --tag.
         let reference = if name.contains('/') || name.contains(':') || tag.is_none() {

@@ -3,11 +3,13 @@
 //! registry).
 
 pub mod archive;
+pub mod digest;
 pub mod reference;
 pub mod registry;
 pub mod store;
 pub mod unpack;
 
+pub use digest::Digest;
 pub use store::{ImageConfig, ImageRecord, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,8 @@ pub enum ImageError {
     },
     #[error("failed to pull image {reference:?}: {message}")]
     Pull { reference: String, message: String },
+    #[error("invalid {what} {value:?}: a digest is \"sha256:\" and 64 lowercase hex digits")]
+    InvalidDigest { what: String, value: String },
     #[error("corrupt image store: {0}")]
     Corrupt(String),
 }

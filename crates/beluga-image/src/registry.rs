@@ -4,6 +4,7 @@
 //! unpacked once. Layers already unpacked are not fetched again. Registries on a loopback address are
 //! spoken to over plain HTTP, as docker and containerd do by default; every other one over HTTPS.
 
+use crate::digest::{diff_ids, Digest};
 use crate::store::{ImageConfig, ImageRecord, Store};
 use crate::{ImageError, Result};
 use futures_util::StreamExt;
@@ -154,16 +155,14 @@ pub async fn pull(
         digest,
         layers: manifest.layers.len(),
     });
-    let (config_digest, config_json) =
-        store.put_config(config.as_bytes(), Some(&manifest.config.digest))?;
-    let diff_ids: Vec<String> = config_json["rootfs"]["diff_ids"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| d.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let config_digest = Digest::parse("config digest", &manifest.config.digest)?;
+    let (config_digest, config_json) = store.put_config(config.as_bytes(), Some(&config_digest))?;
+    let diff_ids = diff_ids(&config_json)?;
+    let layer_digests = manifest
+        .layers
+        .iter()
+        .map(|l| Digest::parse("layer digest", &l.digest))
+        .collect::<Result<Vec<_>>>()?;
     if diff_ids.len() != manifest.layers.len() {
         return Err(pull_error(
             reference,
@@ -176,13 +175,13 @@ pub async fn pull(
     }
     let mut layers = Vec::new();
     let mut size = 0;
-    for (layer, diff_id) in manifest.layers.iter().zip(&diff_ids) {
-        if store.layer_dir(diff_id).is_dir() {
+    for ((layer, digest), diff_id) in manifest.layers.iter().zip(layer_digests).zip(diff_ids) {
+        if let Some(s) = store.layer_present(&diff_id) {
             progress(PullEvent::Present {
                 digest: layer.digest.clone(),
             });
-            layers.push(diff_id.clone());
-            size += store.layer_size(diff_id);
+            layers.push(diff_id);
+            size += s;
             continue;
         }
         let total = u64::try_from(layer.size).unwrap_or(0);
@@ -204,10 +203,10 @@ pub async fn pull(
             });
         }
         // Kept only if its digest is the manifest's; then unpacked once.
-        let (store2, digest, expected) = (store.clone(), layer.digest.clone(), diff_id.clone());
-        let (diff, s) = tokio::task::spawn_blocking(move || -> Result<(String, u64)> {
+        let store2 = store.clone();
+        let (diff, s) = tokio::task::spawn_blocking(move || -> Result<(Digest, u64)> {
             let stored = blob.commit(Some(&digest))?;
-            store2.unpack_layer(&stored, Some(&expected))
+            store2.unpack_layer(&stored, Some(&diff_id))
         })
         .await
         .map_err(|e| pull_error(reference, e))??;

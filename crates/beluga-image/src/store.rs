@@ -1,12 +1,15 @@
 //! The store on disk:
 //! `blobs/sha256/<hex>` (content-addressed), `layers/<diffid-hex>/` (one unpacked directory per
-//! layer, shared by every image that has it), `images.json` (reference → record, written atomically).
+//! layer, shared by every image that has it) beside `layers/<diffid-hex>.json` (the record that it
+//! was unpacked here, and its size), `images.json` (reference → record, written atomically).
+//! Every name below the store's root is a parsed [`Digest`]'s hex, never text from an image.
 
+use crate::digest::Digest;
 use crate::reference::normalize;
 use crate::unpack::{apply_layer, decompress, tar_directory, HashingReader};
 use crate::{ImageError, IoContext, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -56,9 +59,9 @@ pub struct ImageRecord {
     /// Normalized reference (`localhost/busybox:1`).
     pub reference: String,
     /// `sha256:<config digest>`: the image ID, and the status `imageID`.
-    pub id: String,
+    pub id: Digest,
     /// Diff IDs, bottom layer first.
-    pub layers: Vec<String>,
+    pub layers: Vec<Digest>,
     pub config: ImageConfig,
     /// Unpacked size in bytes.
     pub size: u64,
@@ -75,6 +78,17 @@ fn hex_of(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap_or(digest)
 }
 
+/// What `layers/<hex>.json` records of a layer unpacked here.
+#[derive(Serialize, Deserialize)]
+struct LayerRecord {
+    diff_id: Digest,
+    size: u64,
+}
+
+/// The store's directories: root-only, so that nothing in an image (a setuid binary, a device
+/// node) can be reached by another local user (attack report 3.8).
+const PRIVATE: u32 = 0o700;
+
 /// Writes `data` to `path` atomically (temp file, fsync, rename).
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -87,10 +101,14 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 impl Store {
     pub fn open(root: &Path) -> Result<Store> {
+        use std::os::unix::fs::PermissionsExt;
         for d in ["blobs/sha256", "layers", "tmp"] {
             std::fs::create_dir_all(root.join(d))
                 .ctx(|| format!("creating {}", root.join(d).display()))?;
         }
+        // The store's own directory, whoever made its parents: an older store was 0755.
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(PRIVATE))
+            .ctx(|| format!("securing {}", root.display()))?;
         // Leftovers of an interrupted import.
         if let Ok(rd) = std::fs::read_dir(root.join("tmp")) {
             for e in rd.flatten() {
@@ -123,8 +141,23 @@ impl Store {
         write_atomic(&self.index_path(), &data).ctx(|| "writing images.json".into())
     }
 
-    pub fn layer_dir(&self, diff_id: &str) -> PathBuf {
-        self.root.join("layers").join(hex_of(diff_id))
+    pub fn layer_dir(&self, diff_id: &Digest) -> PathBuf {
+        self.root.join("layers").join(diff_id.hex())
+    }
+
+    fn layer_record_path(&self, diff_id: &Digest) -> PathBuf {
+        self.root
+            .join("layers")
+            .join(format!("{}.json", diff_id.hex()))
+    }
+
+    /// The unpacked size of a layer this store unpacked and recorded; `None` for anything else,
+    /// even a directory of that name.
+    pub fn layer_present(&self, diff_id: &Digest) -> Option<u64> {
+        let rec: LayerRecord =
+            serde_json::from_slice(&std::fs::read(self.layer_record_path(diff_id)).ok()?).ok()?;
+        let is_dir = std::fs::symlink_metadata(self.layer_dir(diff_id)).is_ok_and(|m| m.is_dir());
+        (rec.diff_id == *diff_id && is_dir).then_some(rec.size)
     }
 
     /// Overlay `lowerdir` order: top layer first.
@@ -146,16 +179,13 @@ impl Store {
         }
         let want = hex_of(reference);
         if want.len() >= 12 && want.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(idx
-                .values()
-                .find(|r| hex_of(&r.id).starts_with(want))
-                .cloned());
+            return Ok(idx.values().find(|r| r.id.hex().starts_with(want)).cloned());
         }
         Ok(None)
     }
 
     /// Stores a stream as a blob, checking its digest when one is expected.
-    fn put_blob(&self, mut r: impl Read, expected: Option<&str>) -> Result<String> {
+    fn put_blob(&self, mut r: impl Read, expected: Option<&Digest>) -> Result<Digest> {
         let mut w = self.blob_writer()?;
         let mut buf = vec![0u8; 1 << 16];
         loop {
@@ -179,24 +209,19 @@ impl Store {
         })
     }
 
-    /// The bytes of an unpacked layer's files.
-    pub fn layer_size(&self, diff_id: &str) -> u64 {
-        dir_size(&self.layer_dir(diff_id))
-    }
-
-    pub fn blob_path(&self, digest: &str) -> PathBuf {
-        self.root.join("blobs/sha256").join(hex_of(digest))
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(digest.hex())
     }
 
     /// Unpacks a (possibly compressed) layer blob once; returns its diff ID and unpacked size.
     pub fn unpack_layer(
         &self,
-        blob_digest: &str,
-        expected_diff_id: Option<&str>,
-    ) -> Result<(String, u64)> {
+        blob_digest: &Digest,
+        expected_diff_id: Option<&Digest>,
+    ) -> Result<(Digest, u64)> {
         if let Some(d) = expected_diff_id {
-            if self.layer_dir(d).is_dir() {
-                return Ok((d.to_string(), self.layer_size(d)));
+            if let Some(size) = self.layer_present(d) {
+                return Ok((d.clone(), size));
             }
         }
         let f = std::fs::File::open(self.blob_path(blob_digest))
@@ -211,34 +236,50 @@ impl Store {
         let stats = apply_layer(&mut hr, tmp.path())?;
         let diff_id = hr.finish().ctx(|| "reading layer".into())?;
         if let Some(d) = expected_diff_id {
-            if d != diff_id {
+            if *d != diff_id {
                 return Err(ImageError::DigestMismatch {
                     what: format!("layer {blob_digest}"),
-                    expected: d.into(),
-                    actual: diff_id,
+                    expected: d.to_string(),
+                    actual: diff_id.to_string(),
                 });
             }
         }
-        let dest = self.layer_dir(&diff_id);
-        if !dest.exists() {
-            let kept = tmp.keep();
-            if let Err(e) = std::fs::rename(&kept, &dest) {
-                // Another import or pull stored the same layer meanwhile: the same content.
-                let _ = std::fs::remove_dir_all(&kept);
-                if !dest.is_dir() {
-                    return Err(e).ctx(|| format!("storing layer {diff_id}"));
-                }
-            }
-        }
+        self.store_layer(tmp, &diff_id, stats.bytes)?;
         Ok((diff_id, stats.bytes))
+    }
+
+    /// Moves an unpacked layer into place and records it, unless another import or pull stored
+    /// the same layer meanwhile. A directory of that name without a record (an interrupted
+    /// store, or an older store's layout) is replaced.
+    fn store_layer(&self, tmp: tempfile::TempDir, diff_id: &Digest, size: u64) -> Result<()> {
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.layer_present(diff_id).is_some() {
+            return Ok(());
+        }
+        let dest = self.layer_dir(diff_id);
+        if std::fs::symlink_metadata(&dest).is_ok() {
+            remove_tree(&dest).ctx(|| format!("replacing layer {diff_id}"))?;
+        }
+        let kept = tmp.keep();
+        if let Err(e) = std::fs::rename(&kept, &dest) {
+            let _ = std::fs::remove_dir_all(&kept);
+            return Err(e).ctx(|| format!("storing layer {diff_id}"));
+        }
+        let rec = serde_json::to_vec(&LayerRecord {
+            diff_id: diff_id.clone(),
+            size,
+        })
+        .map_err(|e| ImageError::Corrupt(e.to_string()))?;
+        write_atomic(&self.layer_record_path(diff_id), &rec)
+            .ctx(|| format!("recording layer {diff_id}"))
     }
 
     /// Records an image under `reference`, replacing an older image with the same name.
     pub fn commit(
         &self,
         reference: &str,
-        config_digest: &str,
-        layers: Vec<String>,
+        config_digest: &Digest,
+        layers: Vec<Digest>,
         config: ImageConfig,
         size: u64,
     ) -> Result<ImageRecord> {
@@ -247,7 +288,7 @@ impl Store {
         let mut idx = self.read_index()?;
         let rec = ImageRecord {
             reference: reference.clone(),
-            id: config_digest.to_string(),
+            id: config_digest.clone(),
             layers,
             config,
             size,
@@ -296,15 +337,15 @@ impl Store {
     pub fn put_config(
         &self,
         bytes: &[u8],
-        expected: Option<&str>,
-    ) -> Result<(String, serde_json::Value)> {
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, serde_json::Value)> {
         let digest = self.put_blob(bytes, expected)?;
         let v: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| ImageError::InvalidArchive(format!("image config: {e}")))?;
         Ok((digest, v))
     }
 
-    pub fn put_layer_blob(&self, r: impl Read, expected: Option<&str>) -> Result<String> {
+    pub fn put_layer_blob(&self, r: impl Read, expected: Option<&Digest>) -> Result<Digest> {
         self.put_blob(r, expected)
     }
 
@@ -327,11 +368,14 @@ impl Store {
         let mut idx = self.read_index()?;
         idx.remove(&rec.reference);
         self.write_index(&idx)?;
-        let still_used: std::collections::HashSet<&String> =
+        let still_used: std::collections::HashSet<&Digest> =
             idx.values().flat_map(|r| r.layers.iter()).collect();
         for l in &rec.layers {
-            if !still_used.contains(l) {
-                let _ = std::fs::remove_dir_all(self.layer_dir(l));
+            // Only what this store unpacked: the record goes first, so a half-removed layer
+            // is never taken for present.
+            if !still_used.contains(l) && self.layer_present(l).is_some() {
+                let _ = std::fs::remove_file(self.layer_record_path(l));
+                let _ = remove_tree(&self.layer_dir(l));
             }
         }
         if !idx.values().any(|r| r.id == rec.id) {
@@ -341,23 +385,13 @@ impl Store {
     }
 }
 
-/// Bytes of the regular files below `dir` (links not followed): an unpacked layer's size.
-fn dir_size(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            match e.metadata() {
-                Ok(m) if m.is_dir() => todo.push(e.path()),
-                Ok(m) if m.is_file() => total += m.len(),
-                _ => {}
-            }
-        }
+/// Removes a directory tree of the store's (never following a symlink, not even at the top).
+fn remove_tree(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) => Err(e),
     }
-    total
 }
 
 /// See [`Store::blob_writer`].
@@ -374,14 +408,14 @@ impl BlobWriter {
     }
 
     /// Keeps the blob (synced) if its digest is `expected` (when given); returns its digest.
-    pub fn commit(self, expected: Option<&str>) -> Result<String> {
-        let digest = format!("sha256:{}", hex::encode(self.hash.finalize()));
+    pub fn commit(self, expected: Option<&Digest>) -> Result<Digest> {
+        let digest = Digest::from_sha256(&self.hash.finalize());
         if let Some(e) = expected {
-            if e != digest {
+            if *e != digest {
                 return Err(ImageError::DigestMismatch {
                     what: "blob".into(),
-                    expected: e.into(),
-                    actual: digest,
+                    expected: e.to_string(),
+                    actual: digest.to_string(),
                 });
             }
         }
@@ -390,7 +424,7 @@ impl BlobWriter {
             .sync_all()
             .ctx(|| "syncing blob".into())?;
         self.tmp
-            .persist(self.dir.join(hex_of(&digest)))
+            .persist(self.dir.join(digest.hex()))
             .map_err(|e| ImageError::Io {
                 context: "storing blob".into(),
                 source: e.error,

@@ -24,10 +24,10 @@ impl<R: Read> HashingReader<R> {
             bytes: 0,
         }
     }
-    /// Reads to the end (tar readers stop before trailing padding) and returns `sha256:<hex>`.
-    pub fn finish(mut self) -> io::Result<String> {
+    /// Reads to the end (tar readers stop before trailing padding) and returns the digest.
+    pub fn finish(mut self) -> io::Result<crate::Digest> {
         io::copy(&mut self, &mut io::sink())?;
-        Ok(format!("sha256:{}", hex::encode(self.hasher.finalize())))
+        Ok(crate::Digest::from_sha256(&self.hasher.finalize()))
     }
 }
 
@@ -178,6 +178,15 @@ pub fn apply_layer(reader: impl Read, root: &Path) -> Result<ApplyStats> {
 
         let parent = open_dir(root_b, &parts)?;
         if let Some(hidden) = name.strip_prefix(".wh.") {
+            // A whiteout names an entry of this directory of this layer: never the directory
+            // itself or its parent (`.wh...` once emptied the store's staging area, attack
+            // report 3.6).
+            if matches!(hidden, "" | "." | "..") {
+                return Err(ImageError::UnsafeEntry {
+                    path: display,
+                    reason: "a whiteout must name an entry of its directory".into(),
+                });
+            }
             if hidden == ".wh..opq" {
                 rfs::fsetxattr(
                     &parent,
@@ -446,6 +455,29 @@ mod tests {
                 .unwrap()
                 .ino()
         );
+    }
+
+    // Attack report 3.6: `.wh...` at a layer's root once emptied the directory holding it.
+    #[test]
+    fn whiteouts_name_only_entries_of_their_directory() {
+        if !is_root() {
+            return;
+        }
+        let parent = tempfile::tempdir().unwrap();
+        let sibling = parent.path().join("other-import/data");
+        std::fs::create_dir_all(&sibling).unwrap();
+        let root = parent.path().join("layer");
+        for name in [".wh...", "d/.wh...", ".wh..", ".wh."] {
+            std::fs::create_dir_all(&root).unwrap();
+            let data = layer(|b| file(b, name, b""));
+            let err = apply_layer(&data[..], &root).unwrap_err();
+            assert!(
+                matches!(err, ImageError::UnsafeEntry { .. }),
+                "{name}: {err}"
+            );
+            assert!(sibling.is_dir(), "{name} removed a sibling of the layer");
+            assert!(root.is_dir(), "{name} removed the layer itself");
+        }
     }
 
     #[test]

@@ -144,3 +144,102 @@ fn load_docker_save_and_oci_archives() {
     assert!(archive::load(&store, &path, None).is_err());
     assert!(store.get("localhost/bad:1").unwrap().is_none());
 }
+
+/// A `docker save` archive of one image whose config lists `diff_ids` as given.
+fn docker_archive(layer: &[u8], diff_ids: serde_json::Value, tag: &str) -> Vec<u8> {
+    let config = serde_json::to_vec(&serde_json::json!({
+        "os": "linux", "architecture": "amd64", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(
+        &serde_json::json!([{"Config": "cfg.json", "RepoTags": [tag], "Layers": ["l/layer.tar"]}]),
+    )
+    .unwrap();
+    tar_of(&[
+        ("manifest.json", &manifest),
+        ("cfg.json", &config),
+        ("l/layer.tar", layer),
+    ])
+}
+
+// Attack report 3.4/3.5: a diff ID is a digest, never a path; the whole image is refused and
+// `image rm` has nothing to delete outside the store.
+#[test]
+fn diff_ids_that_are_not_digests_refuse_the_image() {
+    if !root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("keep"), b"host data").unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let layer = tar_of(&[("etc/motd", b"hello")]);
+    let escape = format!(
+        "sha256:{}",
+        "../".repeat(12) + victim.to_str().unwrap().trim_start_matches('/')
+    );
+    for ids in [
+        serde_json::json!([escape]),
+        serde_json::json!([sha(&layer), "sha256:../../../../../../../../etc"]),
+        serde_json::json!(["sha256:.."]),
+        serde_json::json!([42]),
+        serde_json::json!("sha256:abc"),
+    ] {
+        let path = dir.path().join("evil.tar");
+        std::fs::write(
+            &path,
+            docker_archive(&layer, ids.clone(), "localhost/evil:1"),
+        )
+        .unwrap();
+        let err = archive::load(&store, &path, None).unwrap_err();
+        assert!(err.to_string().contains("invalid "), "{ids}: {err}");
+        assert!(store.get("localhost/evil:1").unwrap().is_none(), "{ids}");
+    }
+    assert!(store.remove("localhost/evil:1", |_| None).is_err());
+    assert_eq!(std::fs::read(victim.join("keep")).unwrap(), b"host data");
+}
+
+// Attack report 3.4/3.13: "already present" means unpacked and recorded by this store, never a
+// directory (or a symlink) that merely has the layer's name.
+#[test]
+fn only_recorded_layers_count_as_present() {
+    if !root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("keep"), b"host data").unwrap();
+    let store_root = dir.path().join("store");
+    let store = Store::open(&store_root).unwrap();
+    let layer = tar_of(&[("etc/motd", b"real")]);
+    let diff_id = beluga_image::Digest::parse("diff ID", &sha(&layer)).unwrap();
+    assert_eq!(store.layer_present(&diff_id), None);
+    // A symlink where the layer would go, pointing at a host directory.
+    let planted = store.layer_dir(&diff_id);
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let path = dir.path().join("good.tar");
+    std::fs::write(
+        &path,
+        docker_archive(&layer, serde_json::json!([sha(&layer)]), "localhost/good:1"),
+    )
+    .unwrap();
+    let recs = archive::load(&store, &path, None).unwrap();
+    let lower = store.lower_dirs(&recs[0]).remove(0);
+    assert!(!std::fs::symlink_metadata(&lower)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read(lower.join("etc/motd")).unwrap(), b"real");
+    assert_eq!(store.layer_present(&diff_id), Some(4));
+    store.remove("localhost/good:1", |_| None).unwrap();
+    assert!(!lower.exists());
+    assert_eq!(store.layer_present(&diff_id), None);
+    assert_eq!(std::fs::read(victim.join("keep")).unwrap(), b"host data");
+    // The store is root's alone (attack report 3.8).
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&store_root).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}

@@ -752,7 +752,7 @@ async fn prepare_container(
         attempt,
         id: id.clone(),
         image: image.clone(),
-        image_id: record.id.clone(),
+        image_id: record.id.to_string(),
         spec_hash: hash,
         state: State::Created,
         created_at: now,
