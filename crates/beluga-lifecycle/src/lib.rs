@@ -3,6 +3,7 @@
 //! No I/O: every rule is a table test.
 
 pub mod backoff;
+pub mod grace;
 pub mod observed;
 pub mod planner;
 pub mod probe;

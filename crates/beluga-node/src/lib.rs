@@ -130,6 +130,29 @@ impl ApiError {
     }
 }
 
+/// The daemon's root, 0711 when made here (as containerd keeps `/var/lib/containerd`), and its
+/// children root's alone (0700, whatever an older daemon left), so that no other local user
+/// reaches an image's files, a pod's volumes or a container's rootfs (attack report 2.8, 3.8).
+/// An existing root keeps its mode: `--root` may name a directory that is not beluga's.
+fn private_root(root: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !root.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(root)?;
+    }
+    for d in ["pods", "images", "runtime"] {
+        let p = root.join(d);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&p)?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 impl Daemon {
     /// Where registry credentials are looked for, as kubelet looks for node credentials: the
     /// daemon's root, then the docker client's (`$DOCKER_CONFIG` or `~/.docker`).
@@ -161,7 +184,7 @@ impl Daemon {
     }
 
     pub fn new(cfg: Config) -> Result<Arc<Daemon>, DaemonError> {
-        std::fs::create_dir_all(cfg.root.join("pods"))
+        private_root(&cfg.root)
             .map_err(|e| DaemonError::Setup(format!("creating {}: {e}", cfg.root.display())))?;
         let images = beluga_image::Store::open(&cfg.root.join("images"))
             .map(Arc::new)
@@ -179,6 +202,27 @@ impl Daemon {
             watch,
             resource_version: AtomicU64::new(1),
         }))
+    }
+
+    /// Runs a pod's worker, and runs it again if it panics: a bug met by one pod's input must not
+    /// leave that pod stuck (its delete unserved) while the daemon lives on (attack report 1.15).
+    fn spawn_worker(self: &Arc<Self>, h: Arc<PodHandle>) {
+        let d = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match tokio::spawn(worker::run(d.clone(), h.clone())).await {
+                    Err(e) if e.is_panic() => {
+                        let pod = {
+                            let st = h.lock();
+                            format!("{}/{}", podutil::namespace(&st.pod), podutil::name(&st.pod))
+                        };
+                        tracing::error!(%pod, "the pod's worker panicked; starting it again");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                    _ => break,
+                }
+            }
+        });
     }
 
     fn pods(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Arc<PodHandle>>> {
@@ -335,7 +379,7 @@ impl Daemon {
             kind: "ADDED",
             pod: out.clone(),
         });
-        tokio::spawn(worker::run(self.clone(), h));
+        self.spawn_worker(h);
         Ok(out)
     }
 
@@ -385,12 +429,11 @@ impl Daemon {
                 .pod
                 .spec
                 .as_ref()
-                .and_then(|s| s.termination_grace_period_seconds)
-                .unwrap_or(30);
-            let want = grace.unwrap_or(spec_grace).max(0);
+                .and_then(|s| s.termination_grace_period_seconds);
             let current = st.pod.metadata.deletion_grace_period_seconds;
-            let g = current.map_or(want, |c| c.min(want));
-            st.pod.metadata.deletion_grace_period_seconds = Some(g);
+            st.pod.metadata.deletion_grace_period_seconds = Some(
+                beluga_lifecycle::grace::deletion_seconds(grace, spec_grace, current),
+            );
             if st.pod.metadata.deletion_timestamp.is_none() {
                 st.pod.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
             }
@@ -500,7 +543,7 @@ impl Daemon {
                 }
             }
             info!(pod = %format!("{}/{}", podutil::namespace(&pod), podutil::name(&pod)), "re-adopted");
-            tokio::spawn(worker::run(self.clone(), h));
+            self.spawn_worker(h);
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::{hooks, prober};
 use beluga_api::podutil::{self, containers, init_containers, is_sidecar};
 use beluga_api::{Container, Pod};
 use beluga_lifecycle::backoff::{self, waiting_message};
+use beluga_lifecycle::grace;
 use beluga_lifecycle::observed::{spec_hash, Instance, State};
 use beluga_lifecycle::planner::{compute_pod_actions, KillReason};
 use beluga_lifecycle::status::WaitingReason;
@@ -18,20 +19,20 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn, Instrument};
 
-/// The pod's `terminationGracePeriodSeconds` (defaulted to 30).
+/// The pod's `terminationGracePeriodSeconds` (defaulted to 30), bounded.
 fn pod_grace(pod: &Pod) -> Duration {
     let secs = pod
         .spec
         .as_ref()
         .and_then(|s| s.termination_grace_period_seconds)
-        .unwrap_or(30);
-    Duration::from_secs(secs.max(0) as u64)
+        .unwrap_or(grace::DEFAULT_SECONDS);
+    grace::from_seconds(secs)
 }
 
 /// kubelet's requeue after a failed sync (spec §1, ≈10 s).
 const RETRY: Duration = Duration::from_secs(10);
 /// The floor of any container's stop timeout (spec §4.5, §7.5).
-const MIN_GRACE: Duration = Duration::from_secs(2);
+const MIN_GRACE: Duration = grace::MIN_STOP;
 
 enum Next {
     Idle,
@@ -151,7 +152,7 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
         });
         let grace = probe
             .and_then(|p| p.termination_grace_period_seconds)
-            .map(|s| Duration::from_secs(s.max(0) as u64))
+            .map(grace::from_seconds)
             .unwrap_or_else(|| pod_grace(&pod));
         stop_container(d, h, &k.id, grace).await;
     }
@@ -681,10 +682,16 @@ async fn prepare_container(
         Err(e) => return fail("CreateContainerConfigError", e),
     };
     let env_pairs = process::container_env(&pod, c, &facts(&pod)).unwrap_or_default();
-    let mut binds = match volumes::container_binds(&pod, c, &h.dir, &env_pairs) {
-        Ok(b) => b,
-        Err(e) => return fail("CreateContainerConfigError", e.to_string()),
-    };
+    let mut binds =
+        match volumes::container_binds(&pod, c, &h.dir, &env_pairs, &bundle.join("subpaths")) {
+            Ok(b) => b,
+            Err(e) => {
+                if let volumes::BindError::SubPath { detail, .. } = &e {
+                    warn!(container = %c.name, %detail, "subPath refused");
+                }
+                return fail("CreateContainerConfigError", e.to_string());
+            }
+        };
     let mounted = |p: &str| binds.iter().any(|b| b.destination == p);
     let sandbox = h.dir.sandbox();
     let mut extra = Vec::new();
@@ -1173,12 +1180,15 @@ async fn teardown(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
 
 /// Deletion (spec §7.6): stop everything within the grace period, tear down, forget the pod.
 async fn remove_pod(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
-    let grace = {
+    let secs = {
         let mut st = h.lock();
         st.removing = true;
-        st.pod.metadata.deletion_grace_period_seconds.unwrap_or(30)
+        st.pod
+            .metadata
+            .deletion_grace_period_seconds
+            .unwrap_or(grace::DEFAULT_SECONDS)
     };
-    if grace == 0 {
+    if secs == 0 {
         // --grace-period=0 --force: no stop signal, straight to SIGKILL.
         let ids: Vec<String> = h
             .lock()
@@ -1197,7 +1207,7 @@ async fn remove_pod(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
                 .await;
         }
     }
-    kill_all(d, h, Duration::from_secs(grace.max(0) as u64)).await;
+    kill_all(d, h, grace::from_seconds(secs)).await;
     teardown(d, h).await;
     h.lock().terminal = true;
     let dir = h.dir.clone();

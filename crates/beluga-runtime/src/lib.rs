@@ -10,6 +10,7 @@ pub mod oci_runtime;
 pub mod process;
 pub mod shim;
 pub mod spec;
+pub mod subpath;
 pub mod volumes;
 
 /// Writes `data` to `path` atomically (temp file, fsync, rename).

@@ -7,7 +7,7 @@ use beluga_api::quantity::parse_bytes;
 use beluga_api::{Container, Pod};
 use rustix::mount::{self as rmount, MountFlags, UnmountFlags};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// A mount-time failure: kubelet's `FailedMount` event (`MountVolume.SetUp failed for volume …`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,6 +15,16 @@ use std::path::{Component, Path, PathBuf};
 pub struct MountError {
     pub volume: String,
     pub message: String,
+}
+
+/// Why a container's mounts could not be made: a volume's own failure, or kubelet's refusal of a
+/// subPath (`detail` is for the log: kubelet keeps host paths out of the message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindError {
+    #[error(transparent)]
+    Mount(#[from] MountError),
+    #[error("{message}")]
+    SubPath { message: String, detail: String },
 }
 
 fn merr(volume: &str, message: impl Into<String>) -> MountError {
@@ -145,54 +155,23 @@ pub fn unmount_below(dir: &Path) {
     }
 }
 
-/// Resolves `sub` inside `root`, creating it as a directory if missing; refuses escapes.
-fn sub_path(volume: &str, root: &Path, sub: &str) -> Result<PathBuf, MountError> {
-    if Path::new(sub)
-        .components()
-        .any(|c| matches!(c, Component::ParentDir | Component::RootDir))
-    {
-        return Err(merr(
-            volume,
-            format!("subPath {sub:?} must be relative and must not contain '..'"),
-        ));
-    }
-    let target = root.join(sub);
-    if std::fs::symlink_metadata(&target).is_err() {
-        std::fs::create_dir_all(&target)
-            .map_err(|e| merr(volume, format!("creating subPath {sub:?}: {e}")))?;
-        if let Ok(m) = std::fs::metadata(root) {
-            let _ = std::fs::set_permissions(&target, m.permissions());
-        }
-    }
-    let canon_root = root
-        .canonicalize()
-        .map_err(|e| merr(volume, e.to_string()))?;
-    let canon = target
-        .canonicalize()
-        .map_err(|e| merr(volume, e.to_string()))?;
-    if !canon.starts_with(&canon_root) {
-        return Err(merr(
-            volume,
-            format!("subPath {sub:?} resolves outside the volume"),
-        ));
-    }
-    Ok(canon)
-}
-
 /// The bind mounts of one container's volumeMounts, with hostPath checks done now (at start).
+/// A subPath is resolved and bind-mounted at `subpaths/<index>` (in the container's bundle), and
+/// that is what the runtime mounts (see [`crate::subpath`]).
 pub fn container_binds(
     pod: &Pod,
     c: &Container,
     dir: &PodDir,
     env: &[(String, String)],
-) -> Result<Vec<Bind>, MountError> {
+    subpaths: &Path,
+) -> Result<Vec<Bind>, BindError> {
     let volumes = pod
         .spec
         .as_ref()
         .and_then(|s| s.volumes.clone())
         .unwrap_or_default();
     let mut binds = Vec::new();
-    for m in c.volume_mounts.iter().flatten() {
+    for (index, m) in c.volume_mounts.iter().flatten().enumerate() {
         let v = volumes
             .iter()
             .find(|v| v.name == m.name)
@@ -207,7 +186,8 @@ pub fn container_binds(
             return Err(merr(
                 &v.name,
                 "this volume type is not supported on a single node (only emptyDir and hostPath)",
-            ));
+            )
+            .into());
         };
         let sub = match (
             m.sub_path.as_deref().filter(|s| !s.is_empty()),
@@ -228,14 +208,22 @@ pub fn container_binds(
                     return Err(merr(
                         &v.name,
                         format!("subPathExpr {expr:?}: variable {n} is undefined or empty"),
-                    ));
+                    )
+                    .into());
                 }
                 Some(expanded)
             }
             _ => None,
         };
         let source = match sub {
-            Some(s) => sub_path(&v.name, &root, &s)?,
+            Some(s) => {
+                let target = subpaths.join(index.to_string());
+                crate::subpath::prepare(&root, &s, &target).map_err(|f| BindError::SubPath {
+                    message: f.message(&m.name, &c.name),
+                    detail: f.detail().to_string(),
+                })?;
+                target
+            }
             None => root,
         };
         binds.push(Bind {
@@ -415,20 +403,5 @@ mod tests {
         assert!(d.path().join("newfile").is_file());
         // FileOrCreate does not create the parent.
         assert!(check_host_path("v", &d.path().join("nope/file"), "FileOrCreate").is_err());
-    }
-
-    // spec §11.2: subPath is created, and cannot escape through a symlink.
-    #[test]
-    fn sub_paths() {
-        let d = tempfile::tempdir().unwrap();
-        let root = d.path().join("vol");
-        std::fs::create_dir(&root).unwrap();
-        assert_eq!(
-            sub_path("v", &root, "a/b").unwrap(),
-            root.canonicalize().unwrap().join("a/b")
-        );
-        std::os::unix::fs::symlink("/etc", root.join("out")).unwrap();
-        assert!(sub_path("v", &root, "out").is_err());
-        assert!(sub_path("v", &root, "../x").is_err());
     }
 }
