@@ -5,7 +5,7 @@ use crate::field::{dedup, FieldError};
 use crate::podutil::is_sidecar;
 use crate::{Container, Pod};
 use k8s_openapi::api::core::v1::{
-    EnvVar, LifecycleHandler, Probe, SecurityContext, Volume, VolumeMount,
+    EnvVar, LifecycleHandler, Probe, SeccompProfile, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{HashMap, HashSet};
@@ -267,6 +267,9 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
                 id_range(&mut errs, &format!("spec.securityContext.{field}"), v);
             }
         }
+        if let Some(sp) = psc.seccomp_profile.as_ref() {
+            validate_seccomp(&mut errs, "spec.securityContext.seccompProfile", sp);
+        }
     }
     dedup(errs)
 }
@@ -387,12 +390,7 @@ fn validate_volume_source(errs: &mut Vec<FieldError>, path: &str, v: &Volume) {
         });
     if let Some((kind, paths)) = item_paths {
         for (j, p) in paths.iter().enumerate() {
-            let fp = format!("{path}{kind}.items[{j}].path");
-            if p.starts_with('/') {
-                errs.push(FieldError::invalid(&fp, *p, "must be a relative path"));
-            } else if p.split('/').any(|s| s == "..") {
-                errs.push(FieldError::invalid(&fp, *p, "must not contain '..'"));
-            }
+            local_descending_path(errs, &format!("{path}{kind}.items[{j}].path"), p);
         }
     }
 }
@@ -616,20 +614,7 @@ fn validate_mount(
     }
     let sub = m.sub_path.as_deref().unwrap_or("");
     if !sub.is_empty() {
-        if sub.starts_with('/') {
-            errs.push(FieldError::invalid(
-                format!("{path}.subPath"),
-                sub,
-                "must be a relative path",
-            ));
-        }
-        if sub.split('/').any(|s| s == "..") {
-            errs.push(FieldError::invalid(
-                format!("{path}.subPath"),
-                sub,
-                "must not contain '..'",
-            ));
-        }
+        local_descending_path(errs, &format!("{path}.subPath"), sub);
     }
     if !sub.is_empty() && m.sub_path_expr.as_deref().is_some_and(|s| !s.is_empty()) {
         errs.push(FieldError::invalid(
@@ -656,7 +641,49 @@ fn validate_mount(
     }
 }
 
+/// apiserver's `validateLocalDescendingPath`: relative, and no `..` segment.
+fn local_descending_path(errs: &mut Vec<FieldError>, path: &str, value: &str) {
+    if value.starts_with('/') {
+        errs.push(FieldError::invalid(path, value, "must be a relative path"));
+    }
+    if value.split('/').any(|s| s == "..") {
+        errs.push(FieldError::invalid(path, value, "must not contain '..'"));
+    }
+}
+
+/// apiserver's `validateSeccompProfileField` (V29).
+fn validate_seccomp(errs: &mut Vec<FieldError>, path: &str, sp: &SeccompProfile) {
+    const TYPES: [&str; 3] = ["Localhost", "RuntimeDefault", "Unconfined"];
+    match sp.type_.as_str() {
+        "" => errs.push(FieldError::required(
+            format!("{path}.type"),
+            "type is required when seccompProfile is set",
+        )),
+        t if !TYPES.contains(&t) => {
+            errs.push(FieldError::not_supported(format!("{path}.type"), t, &TYPES))
+        }
+        _ => {}
+    }
+    let lp = format!("{path}.localhostProfile");
+    match (sp.type_.as_str(), sp.localhost_profile.as_deref()) {
+        ("Localhost", None) => errs.push(FieldError::required(
+            lp,
+            "must be set when seccomp type is Localhost",
+        )),
+        ("Localhost", Some(p)) => local_descending_path(errs, &lp, p),
+        (_, Some(_)) => errs.push(FieldError::invalid(
+            lp,
+            crate::field::Value::Raw("core.SeccompProfile{…}".into()),
+            "can only be set when seccomp type is Localhost",
+        )),
+        (_, None) => {}
+    }
+}
+
 fn validate_security_context(errs: &mut Vec<FieldError>, path: &str, sc: &SecurityContext) {
+    if let Some(sp) = sc.seccomp_profile.as_ref() {
+        validate_seccomp(errs, &format!("{path}.seccompProfile"), sp);
+    }
     for (field, v) in [
         ("runAsUser", sc.run_as_user),
         ("runAsGroup", sc.run_as_group),

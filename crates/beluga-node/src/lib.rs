@@ -41,6 +41,16 @@ pub struct Config {
     /// kubelet's `--container-log-max-size` (bytes) and `--container-log-max-files`.
     pub log_max_size: u64,
     pub log_max_files: usize,
+    /// kubelet's `--pod-max-pids` (`podPidsLimit`), applied to each container; `None`: no limit.
+    pub pod_max_pids: Option<i64>,
+}
+
+impl Config {
+    /// Where `seccompProfile.localhostProfile` names are looked up (kubelet's
+    /// `<root-dir>/seccomp`).
+    pub fn seccomp_root(&self) -> PathBuf {
+        self.root.join("seccomp")
+    }
 }
 
 /// A change to a pod, for `?watch=1`.

@@ -677,11 +677,21 @@ async fn prepare_container(
         Ok(r) => r,
         Err(e) => return fail("CreateContainerError", format!("mounting rootfs: {e}")),
     };
-    let proc_ = match container_process(&pod, c, &record.config, &rootfs) {
-        Ok(p) => p,
-        Err(e) => return fail("CreateContainerConfigError", e),
+    // Off the executor: it reads the image's passwd and group, and a pod's env may be large.
+    let built = {
+        let (pod, c, image, rootfs) = (
+            pod.clone(),
+            c.clone(),
+            record.config.clone(),
+            rootfs.clone(),
+        );
+        tokio::task::spawn_blocking(move || container_process(&pod, &c, &image, &rootfs)).await
     };
-    let env_pairs = process::container_env(&pod, c, &facts(&pod)).unwrap_or_default();
+    let (proc_, env_pairs) = match built {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return fail("CreateContainerConfigError", e),
+        Err(e) => return fail("CreateContainerConfigError", e.to_string()),
+    };
     let mut binds =
         match volumes::container_binds(&pod, c, &h.dir, &env_pairs, &bundle.join("subpaths")) {
             Ok(b) => b,
@@ -727,17 +737,21 @@ async fn prepare_container(
     binds.extend(extra);
     let sc = c.security_context.clone().unwrap_or_default();
     let privileged = sc.privileged == Some(true);
-    let caps = sc.capabilities.clone().unwrap_or_default();
+    let (caps, seccomp) = match confinement(d, &pod, c, privileged) {
+        Ok(s) => s,
+        Err(e) => {
+            let msg = format!("failed to generate container {id:?} spec: {e}");
+            return fail("CreateContainerError", msg);
+        }
+    };
     let cfg = spec::config_json(&ContainerSpec {
         process: &proc_,
         rootfs: &rootfs,
         readonly_rootfs: sc.read_only_root_filesystem == Some(true),
         privileged,
-        caps: spec::capabilities(
-            &caps.add.unwrap_or_default(),
-            &caps.drop.unwrap_or_default(),
-            privileged,
-        ),
+        caps,
+        seccomp,
+        pids_limit: d.cfg.pod_max_pids,
         no_new_privileges: sc.allow_privilege_escalation == Some(false) && !privileged,
         binds,
         sandbox: &sandbox,
@@ -800,6 +814,29 @@ async fn prepare_container(
         bundle,
         now,
     })
+}
+
+/// The container's capabilities and seccomp filter (spec §10.5), containerd's words on failure.
+fn confinement(
+    d: &Daemon,
+    pod: &Pod,
+    c: &Container,
+    privileged: bool,
+) -> Result<(Vec<String>, Option<serde_json::Value>), String> {
+    let caps = c
+        .security_context
+        .as_ref()
+        .and_then(|s| s.capabilities.clone())
+        .unwrap_or_default();
+    let caps = spec::capabilities(
+        &caps.add.unwrap_or_default(),
+        &caps.drop.unwrap_or_default(),
+        privileged,
+    );
+    let profile = beluga_runtime::seccomp::profile_of(pod, c);
+    let filter =
+        beluga_runtime::seccomp::linux_seccomp(&profile, &caps, privileged, &d.cfg.seccomp_root())?;
+    Ok((caps, filter))
 }
 
 /// What the runtime answered for a prepared container: a started container gets its postStart
@@ -930,13 +967,13 @@ fn read_in_rootfs(rootfs: &std::path::Path, path: &str) -> String {
     beluga_image::unpack::read_in_root(rootfs, path).unwrap_or_default()
 }
 
-/// Spec §10: the full process of a container.
+/// Spec §10: the full process of a container, and the container's own env (for subPathExpr).
 pub fn container_process(
     pod: &Pod,
     c: &Container,
     image: &beluga_image::ImageConfig,
     rootfs: &std::path::Path,
-) -> Result<Process, String> {
+) -> Result<(Process, Vec<(String, String)>), String> {
     let env = process::container_env(pod, c, &facts(pod)).map_err(|e| e.0)?;
     let args = process::argv(c, image, &env);
     if args.is_empty() {
@@ -952,14 +989,15 @@ pub fn container_process(
         .filter(|w| !w.is_empty())
         .or_else(|| image.working_dir.clone())
         .unwrap_or_else(|| "/".into());
-    Ok(Process {
+    let process = Process {
         args,
         env: process::merged_env(image, &env, &podutil::hostname(pod)),
         cwd,
         uid,
         gid,
         additional_gids,
-    })
+    };
+    Ok((process, env))
 }
 
 fn stop_signal(d: &Daemon, h: &PodHandle, id: &str) -> String {
@@ -1150,6 +1188,47 @@ async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration) {
     while set.join_next().await.is_some() {}
 }
 
+fn deletion_seconds(h: &PodHandle) -> i64 {
+    h.lock()
+        .pod
+        .metadata
+        .deletion_grace_period_seconds
+        .unwrap_or(grace::DEFAULT_SECONDS)
+}
+
+/// Returns once a delete has shortened the grace period below `secs`.
+async fn grace_shortened(h: &PodHandle, secs: i64) {
+    loop {
+        let woken = h.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        if deletion_seconds(h) < secs {
+            return;
+        }
+        woken.await;
+    }
+}
+
+/// SIGKILL to every running container of the pod, without waiting.
+async fn kill_running_now(h: &PodHandle) {
+    let ids: Vec<String> = h
+        .lock()
+        .observed
+        .instances
+        .iter()
+        .filter(|i| i.state == State::Running)
+        .map(|i| i.id.clone())
+        .collect();
+    for id in ids {
+        let _ = shim_client(h)
+            .call(&Request::Kill {
+                id,
+                signal: "KILL".into(),
+            })
+            .await;
+    }
+}
+
 /// Stops the shim and removes the sandbox's namespaces and mounts (volumes stay for the pod).
 /// Every runtime container of the pod is deleted here too, whatever the shim managed to do
 /// before it went (an exit's own delete may race with the shutdown).
@@ -1179,35 +1258,21 @@ async fn teardown(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
 }
 
 /// Deletion (spec §7.6): stop everything within the grace period, tear down, forget the pod.
+/// A later delete with a shorter period (`--now`, `--force --grace-period=0`) restarts the kill
+/// with it, as kubelet's pod workers cancel a termination whose grace was shortened.
 async fn remove_pod(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
-    let secs = {
-        let mut st = h.lock();
-        st.removing = true;
-        st.pod
-            .metadata
-            .deletion_grace_period_seconds
-            .unwrap_or(grace::DEFAULT_SECONDS)
-    };
-    if secs == 0 {
-        // --grace-period=0 --force: no stop signal, straight to SIGKILL.
-        let ids: Vec<String> = h
-            .lock()
-            .observed
-            .instances
-            .iter()
-            .filter(|i| i.state == State::Running)
-            .map(|i| i.id.clone())
-            .collect();
-        for id in ids {
-            let _ = shim_client(h)
-                .call(&Request::Kill {
-                    id,
-                    signal: "KILL".into(),
-                })
-                .await;
+    h.lock().removing = true;
+    loop {
+        let secs = deletion_seconds(h);
+        if secs == 0 {
+            // --grace-period=0 --force: no stop signal, straight to SIGKILL.
+            kill_running_now(h).await;
+        }
+        tokio::select! {
+            _ = kill_all(d, h, grace::from_seconds(secs)) => break,
+            _ = grace_shortened(h, secs) => {}
         }
     }
-    kill_all(d, h, grace::from_seconds(secs)).await;
     teardown(d, h).await;
     h.lock().terminal = true;
     let dir = h.dir.clone();

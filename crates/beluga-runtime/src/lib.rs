@@ -8,6 +8,7 @@ pub mod layout;
 pub mod netns;
 pub mod oci_runtime;
 pub mod process;
+pub mod seccomp;
 pub mod shim;
 pub mod spec;
 pub mod subpath;

@@ -183,3 +183,30 @@ fn identity_rules() {
     assert!(nonroot(json!({"runAsNonRoot": true}), Some("33")).is_ok());
     assert!(nonroot(json!({"runAsNonRoot": true, "runAsUser": 5}), None).is_ok());
 }
+
+// §10.2 at scale (attack report 1.7): 60 000 variables, each expanding the one before, the last
+// set twice; built in linear time (quadratic took minutes), order and last-wins kept.
+#[test]
+fn large_environments() {
+    let n = 60_000;
+    let mut env: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            let value = if i == 0 {
+                "v".to_string()
+            } else {
+                format!("$(V{})", i - 1)
+            };
+            json!({"name": format!("V{i}"), "value": value})
+        })
+        .collect();
+    env.push(json!({"name": "V0", "value": "last"}));
+    let p = pod(json!({"name": "c", "env": env}));
+    let c = &p.spec.as_ref().unwrap().containers[0];
+    let built = container_env(&p, c, &PodFacts::default()).unwrap();
+    assert_eq!(built.len(), n);
+    assert_eq!(built[0], ("V0".to_string(), "last".to_string()));
+    assert_eq!(built[n - 1], (format!("V{}", n - 1), "v".to_string()));
+    let merged = merged_env(&ImageConfig::default(), &built, "h");
+    assert_eq!(merged.len(), n + 2);
+    assert_eq!(merged[2], "V0=last");
+}

@@ -27,6 +27,10 @@ pub struct Args {
     /// How many log files to keep per container, the live one included.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(2..))]
     container_log_max_files: u64,
+    /// The most processes each container of a pod may have (kubelet's --pod-max-pids), so that a
+    /// fork bomb is bounded; -1 for no limit.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(i64).range(-1..))]
+    pod_max_pids: i64,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -122,6 +126,7 @@ pub fn run(a: Args) -> i32 {
         exe,
         log_max_size: a.container_log_max_size,
         log_max_files: a.container_log_max_files as usize,
+        pod_max_pids: (a.pod_max_pids > 0).then_some(a.pod_max_pids),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

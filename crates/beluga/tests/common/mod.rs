@@ -84,6 +84,16 @@ impl Daemon {
     }
 
     pub fn start_with(extra: &[&str]) -> Option<Daemon> {
+        Self::start_custom(&[], None, extra)
+    }
+
+    /// A daemon run through `wrapper` (e.g. `prlimit --nofile=…`, which then execs it) serving
+    /// `socket` (default: `api.sock` in its private root).
+    pub fn start_custom(
+        wrapper: &[&str],
+        socket: Option<PathBuf>,
+        extra: &[&str],
+    ) -> Option<Daemon> {
         if !is_root() {
             eprintln!("skipped: needs root (namespaces, mounts, an OCI runtime)");
             return None;
@@ -92,10 +102,18 @@ impl Daemon {
             .prefix("beluga-test-")
             .tempdir()
             .expect("tempdir");
-        let socket = root.path().join("api.sock");
+        let socket = socket.unwrap_or_else(|| root.path().join("api.sock"));
         let log = root.path().join("daemon.log");
         let logf = std::fs::File::create(&log).expect("daemon log");
-        let child = Command::new(bin())
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let child = cmd
             .arg("daemon")
             .arg("--root")
             .arg(root.path().join("state"))
@@ -281,6 +299,18 @@ impl Daemon {
 
     pub fn logs(&self, pod: &str, container: &str) -> String {
         self.ok(&["logs", pod, "-c", container])
+    }
+
+    /// The daemon's pid, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the daemon process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     pub fn stop(&mut self) {
