@@ -20,7 +20,7 @@ use beluga_lifecycle::backoff::Backoff;
 use beluga_lifecycle::observed::{Observed, State};
 use beluga_runtime::layout::PodDir;
 use beluga_runtime::oci_runtime::OciRuntime;
-use podstate::{PodHandle, PodRecord, PodState};
+use podstate::{PodHandle, PodState};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -453,19 +453,67 @@ impl Daemon {
 
     /// Re-adopts the pods found on disk: their shims are reconnected when alive; otherwise the
     /// planner sees a lost sandbox and acts as kubelet does after a reboot.
+    /// A pod directory whose record cannot be read: nothing of it may run unmanaged (attack
+    /// report 6.3), so its shim and containers are stopped and its mounts undone, as kubelet
+    /// removes the containers of a pod it does not know; the directory (logs included) is kept
+    /// aside under `pods-orphaned/`, so the name is free and nothing is lost.
+    async fn abandon(&self, dir: &std::path::Path, why: &str) {
+        let pd = PodDir(dir.to_path_buf());
+        let uid = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.rsplit('_').next())
+            .unwrap_or_default()
+            .replace('-', "");
+        if pd.shim_socket().exists() {
+            let client = beluga_runtime::shim::ShimClient {
+                socket: pd.shim_socket(),
+            };
+            let _ = client.call(&beluga_runtime::shim::Request::Shutdown).await;
+            beluga_runtime::shim::wait_exit(&pd, std::time::Duration::from_secs(2)).await;
+        }
+        let runtime = self.runtime.clone();
+        let aside = self.cfg.root.join("pods-orphaned");
+        let dir = dir.to_path_buf();
+        let moved = tokio::task::spawn_blocking(move || {
+            if !uid.is_empty() {
+                for id in runtime
+                    .list()
+                    .into_iter()
+                    .filter(|id| id.starts_with(&format!("{uid}-")))
+                {
+                    let _ = runtime.delete_force(&id);
+                }
+            }
+            beluga_runtime::shim::teardown_sandbox(&pd);
+            beluga_runtime::volumes::unmount_below(&dir);
+            let _ = std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+                .create(&aside);
+            let to = aside.join(dir.file_name().unwrap_or_default());
+            std::fs::rename(&dir, &to).map(|_| to)
+        })
+        .await;
+        match moved {
+            Ok(Ok(to)) => {
+                warn!(error = %why, kept = %to.display(), "pod record unreadable: its shim and containers were stopped; its files are kept")
+            }
+            other => {
+                warn!(error = %why, result = ?other.map(|r| r.map(|_| ())), "pod record unreadable: its shim and containers were stopped")
+            }
+        }
+    }
+
     pub async fn adopt(self: &Arc<Self>) {
         let Ok(rd) = std::fs::read_dir(self.cfg.root.join("pods")) else {
             return;
         };
         for e in rd.flatten() {
-            let path = e.path().join("pod.json");
-            let rec: PodRecord = match std::fs::read(&path).map(|d| serde_json::from_slice(&d)) {
-                Ok(Ok(r)) => r,
-                Ok(Err(err)) => {
-                    warn!(path = %path.display(), error = %err, "skipping corrupt pod record");
+            let (rec, recovered) = match podstate::read_record(&PodDir(e.path())) {
+                Ok(r) => r,
+                Err(err) => {
+                    self.abandon(&e.path(), &err).await;
                     continue;
                 }
-                Err(_) => continue,
             };
             let pod = rec.pod.clone();
             let names: Vec<String> = podutil::init_containers(&pod)
@@ -522,6 +570,17 @@ impl Daemon {
                 instances,
             };
             let h = self.new_handle(pod.clone(), observed, rec.terminal, rec.status);
+            if let Some(why) = recovered {
+                warn!(dir = %e.path().display(), error = %why, "pod.json unreadable: re-adopted from the record before it");
+                let mut st = h.lock();
+                st.events.record(
+                    &pod,
+                    None,
+                    "Warning",
+                    "PodRecordRecovered",
+                    format!("The pod's record could not be read ({why}); it was re-adopted from the record before it"),
+                );
+            }
             self.pods().insert(
                 (
                     podutil::namespace(&pod).to_string(),

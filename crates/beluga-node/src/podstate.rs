@@ -103,7 +103,12 @@ impl PodHandle {
         };
         std::fs::create_dir_all(self.dir.path())?;
         let data = serde_json::to_vec_pretty(&rec).map_err(std::io::Error::other)?;
-        beluga_runtime::write_atomic(&self.dir.path().join("pod.json"), &data)
+        let (current, previous) = record_paths(&self.dir);
+        // The record before this one stays, linked (so `pod.json` itself never goes missing):
+        // if `pod.json` is found damaged, the pod is re-adopted from it (attack report 6.3).
+        let _ = std::fs::remove_file(&previous);
+        let _ = std::fs::hard_link(&current, &previous);
+        beluga_runtime::write_atomic(&current, &data)
     }
 
     pub fn persist_instance(&self, inst: &Instance, sandbox: u32) -> std::io::Result<()> {
@@ -138,6 +143,31 @@ impl PodHandle {
         };
         let _ = self.persist_instance(&inst, sandbox);
         Some(inst)
+    }
+}
+
+/// `pod.json` and the record before it.
+fn record_paths(dir: &PodDir) -> (std::path::PathBuf, std::path::PathBuf) {
+    (
+        dir.path().join("pod.json"),
+        dir.path().join("pod.prev.json"),
+    )
+}
+
+/// A pod directory's record: `pod.json`, else the one before it, with a note saying why the
+/// latter was used. `Err` when neither can be read.
+pub fn read_record(dir: &PodDir) -> Result<(PodRecord, Option<String>), String> {
+    let (current, previous) = record_paths(dir);
+    let read = |p: &std::path::Path| -> Result<PodRecord, String> {
+        let data = std::fs::read(p).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&data).map_err(|e| e.to_string())
+    };
+    match read(&current) {
+        Ok(r) => Ok((r, None)),
+        Err(first) => match read(&previous) {
+            Ok(r) => Ok((r, Some(first))),
+            Err(second) => Err(format!("pod.json: {first}; pod.prev.json: {second}")),
+        },
     }
 }
 

@@ -276,9 +276,42 @@ pub async fn follow_exits(
         };
         on_exit(&d, &h, rec).await;
     }
-    h.lock().observed.sandbox_ready = false;
+    sandbox_lost(&h);
     h.exited.notify_waiters();
     h.wake.notify_one();
+}
+
+/// The shim is gone (killed, or shut down): whatever it ran is gone with it. A container it
+/// never reported exiting is recorded as containerd records a task of a dead shim: exited 255,
+/// so the planner restarts it per the restart policy instead of showing it running (attack report
+/// 6.2: `2/2 Running` with nothing running).
+fn sandbox_lost(h: &PodHandle) {
+    let orphans: Vec<Instance> = {
+        let mut st = h.lock();
+        st.observed.sandbox_ready = false;
+        st.observed
+            .instances
+            .iter()
+            .filter(|i| matches!(i.state, State::Running | State::Created))
+            .cloned()
+            .collect()
+    };
+    let now = beluga_api::k8s_openapi::jiff::Timestamp::now().to_string();
+    for inst in orphans {
+        let rec = ExitRecord {
+            id: inst.id.clone(),
+            exit_code: 255,
+            signal: None,
+            oom_killed: false,
+            started_at: inst
+                .started_at
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| now.clone()),
+            finished_at: now.clone(),
+        };
+        let _ = h.apply_exit(&rec, None);
+        warn!(container = %inst.name, id = %inst.id, "the pod's shim is gone: container recorded as exited (255)");
+    }
 }
 
 /// Reads the termination message (spec §8.3): the file, or with FallbackToLogsOnError the log tail.

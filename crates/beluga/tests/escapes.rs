@@ -446,3 +446,106 @@ fn process_count_is_bounded() {
         d.logs("forks", "c")
     );
 }
+
+// Report 6.2 (medium): after `kill -9` of a pod's shim its containers were gone, yet the pod
+// showed `2/2 Running` and only the init container ran again. Now the lost containers are
+// recorded as exited (255, as containerd records a dead shim's tasks), the sandbox is made again
+// and every container restarts per the restart policy.
+#[test]
+fn a_killed_shim_is_noticed_and_the_pod_recovered() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: k2}}\nspec:\n  initContainers: [{{name: init, image: {IMAGE}, command: ['true']}}]\n  containers:\n  - {{name: a, image: {IMAGE}, command: [sleep, '3600']}}\n  - {{name: b, image: {IMAGE}, command: [sleep, '3600']}}\n"
+    ));
+    d.wait_running("k2");
+    let pidfile = d.pod_dir("k2").join(".sandbox/shim.pid");
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    let p = d.wait_pod(
+        "k2",
+        Duration::from_secs(60),
+        "both containers restarted",
+        |p| {
+            ["a", "b"].iter().all(|c| {
+                let s = status_of(p, "containerStatuses", c);
+                s["restartCount"].as_i64().unwrap_or(0) >= 1 && s["state"]["running"].is_object()
+            })
+        },
+    );
+    let a = status_of(&p, "containerStatuses", "a");
+    assert_eq!(a["lastState"]["terminated"]["exitCode"], 255, "{a}");
+    // Really running: exec reaches both.
+    for c in ["a", "b"] {
+        assert!(d.exec("k2", c, &["true"]).status.success(), "{c}");
+    }
+    let new_pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(new_pid, pid);
+}
+
+// Report 6.3 (medium): a truncated pod.json at start left that pod's shim and containers running
+// unmanaged, and a re-apply ran a second copy. Now the pod is re-adopted from the record before
+// (with an event saying so), or, when no record can be read, stopped and set aside.
+#[test]
+fn a_damaged_pod_record_never_leaves_containers_unmanaged() {
+    let Some(mut d) = Daemon::start() else { return };
+    let manifest = |name: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers:\n  - {{name: a, image: {IMAGE}, command: [sh, -c, 'echo hello from {name}; sleep 3600']}}\n  - {{name: b, image: {IMAGE}, command: [sleep, '3600']}}\n")
+    };
+    d.apply(&manifest("k1"));
+    d.apply(&manifest("k3"));
+    let k1 = d.wait_running("k1");
+    let k3 = d.wait_running("k3");
+    let (k1_dir, k3_dir) = (d.pod_dir("k1"), d.pod_dir("k3"));
+    let k3_uid = k3["metadata"]["uid"].as_str().unwrap().replace('-', "");
+    d.stop();
+    let truncate = |p: std::path::PathBuf| {
+        let data = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &data[..200.min(data.len())]).unwrap();
+    };
+    truncate(k1_dir.join("pod.json"));
+    truncate(k3_dir.join("pod.json"));
+    truncate(k3_dir.join("pod.prev.json"));
+    d.restart();
+    // k1: re-adopted, the same containers, one copy, an event.
+    let p = d.wait_running("k1");
+    assert_eq!(p["metadata"]["uid"], k1["metadata"]["uid"]);
+    assert_eq!(status_of(&p, "containerStatuses", "a")["restartCount"], 0);
+    assert!(d
+        .ok(&["describe", "pod", "k1"])
+        .contains("PodRecordRecovered"));
+    // k3: nothing of it runs, its files (logs) are kept aside, and it can be created again once.
+    assert!(!d.run(&["get", "pod", "k3"]).status.success());
+    assert!(
+        !d.running_runtime_containers()
+            .iter()
+            .any(|id| id.starts_with(&k3_uid)),
+        "{:?}",
+        d.running_runtime_containers()
+    );
+    let aside = d
+        .state_dir()
+        .join("pods-orphaned")
+        .join(k3_dir.file_name().unwrap());
+    let log = std::fs::read_to_string(aside.join("a/0.log")).unwrap();
+    assert!(log.contains("hello from k3"), "{log}");
+    d.apply(&manifest("k3"));
+    d.wait_running("k3");
+    let dirs = std::fs::read_dir(d.state_dir().join("pods"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("default_k3_"))
+        .count();
+    assert_eq!(dirs, 1);
+}

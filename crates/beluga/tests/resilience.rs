@@ -135,22 +135,6 @@ impl Lcg {
     }
 }
 
-fn running_runtime_containers(d: &Daemon) -> Vec<String> {
-    let out = std::process::Command::new("runc")
-        .arg("--root")
-        .arg(d.state_dir().join("runtime"))
-        .args(["list", "--format", "json"])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["status"] == "running")
-        .filter_map(|c| c["id"].as_str().map(String::from))
-        .collect()
-}
-
 // Issue 5 "the daemon can die at any moment": SIGKILL the daemon at random points of a churn of
 // creates, crash-restarts and deletes; after each restart every pod is re-adopted, no container
 // runs twice, restart counts never go down, interrupted deletes finish, and nothing is left.
@@ -199,7 +183,7 @@ fn daemon_sigkill_during_churn_loses_nothing() {
                 "{p}: init re-run"
             );
         }
-        let running = running_runtime_containers(&d);
+        let running = d.running_runtime_containers();
         let mut names: Vec<String> = running
             .iter()
             .map(|id| {
@@ -233,7 +217,7 @@ fn daemon_sigkill_during_churn_loses_nothing() {
     for p in &live {
         d.ok(&["delete", "pod", p]);
     }
-    assert!(running_runtime_containers(&d).is_empty());
+    assert!(d.running_runtime_containers().is_empty());
     let prefix = d.state_dir().to_string_lossy().into_owned();
     let mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()

@@ -301,6 +301,23 @@ impl Daemon {
         self.ok(&["logs", pod, "-c", container])
     }
 
+    /// Ids of the runtime's running containers in this daemon's state.
+    pub fn running_runtime_containers(&self) -> Vec<String> {
+        let out = Command::new("runc")
+            .arg("--root")
+            .arg(self.state_dir().join("runtime"))
+            .args(["list", "--format", "json"])
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["status"] == "running")
+            .filter_map(|c| c["id"].as_str().map(String::from))
+            .collect()
+    }
+
     /// The daemon's pid, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
