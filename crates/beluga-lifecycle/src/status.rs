@@ -37,6 +37,8 @@ pub struct StatusInput<'a> {
     pub pod_ip: Option<String>,
     pub start_time: Option<Timestamp>,
     pub now: Option<Timestamp>,
+    /// kubelet ended the pod itself, with this (reason, message): an eviction (`Evicted`).
+    pub ended: Option<(String, String)>,
 }
 
 fn terminated(i: &Instance, runtime: &str) -> ContainerStateTerminated {
@@ -384,6 +386,7 @@ pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
 
     let prev_phase = input.previous.and_then(|p| p.phase.as_deref());
     let phase = match prev_phase {
+        _ if input.ended.is_some() => "Failed".to_string(),
         Some(p @ ("Succeeded" | "Failed")) => p.to_string(),
         _ => phase(
             pod,
@@ -490,8 +493,18 @@ pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
     ));
 
     let pod_ip = input.pod_ip.clone();
+    // An eviction's reason and message stay with the terminal phase they came with.
+    let (reason, message) = match (&input.ended, input.previous) {
+        (Some((r, m)), _) => (Some(r.clone()), Some(m.clone())),
+        (None, Some(p)) if matches!(prev_phase, Some("Succeeded" | "Failed")) => {
+            (p.reason.clone(), p.message.clone())
+        }
+        _ => (None, None),
+    };
     PodStatus {
         phase: Some(phase),
+        reason,
+        message,
         conditions: Some(conditions),
         init_container_statuses: (!inits.is_empty()).then_some(init_statuses),
         container_statuses: Some(statuses),

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod events;
+pub mod eviction;
 pub mod exec;
 pub mod handlers;
 pub mod hooks;
@@ -327,6 +328,7 @@ impl Daemon {
                 pull_backoff: Backoff::default(),
                 probes: Default::default(),
                 removing: false,
+                ended: None,
             }),
             wake: Notify::new(),
             exited: Notify::new(),

@@ -45,6 +45,8 @@ pub struct PodState {
     pub probes: beluga_lifecycle::planner::ProbeResults,
     /// A worker is tearing the pod down; nothing else may start containers.
     pub removing: bool,
+    /// kubelet ended the pod itself: (reason, message), e.g. an eviction.
+    pub ended: Option<(String, String)>,
 }
 
 pub struct PodHandle {
@@ -81,6 +83,7 @@ impl PodHandle {
                 host_ip: Some("127.0.0.1".into()),
                 pod_ip: None,
                 start_time: st.pod.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                ended: st.ended.clone(),
                 ..Default::default()
             };
             pod_status(&st.pod, &input)

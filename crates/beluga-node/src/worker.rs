@@ -97,6 +97,15 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
     if terminal {
         return Next::Idle;
     }
+    if h.lock().ended.is_some() {
+        // Evicted (kubelet's grace override 0: each container still gets the 2 s floor).
+        kill_all(d, h, Duration::ZERO).await;
+        teardown(d, h).await;
+        h.lock().terminal = true;
+        let _ = h.persist();
+        info!("pod evicted");
+        return Next::Idle;
+    }
     let plan = compute_pod_actions(&pod, &observed, &probes);
     tracing::debug!(?plan, "planned");
 

@@ -549,3 +549,25 @@ fn a_damaged_pod_record_never_leaves_containers_unmanaged() {
         .count();
     assert_eq!(dirs, 1);
 }
+
+// Report 5.11 (medium): 2 GiB written to an emptyDir with `sizeLimit: 100Mi` went unnoticed.
+// Now the pod is evicted as kubelet evicts it (spec §11.1): Failed, reason Evicted, its
+// containers stopped, and the event says why.
+#[test]
+fn an_emptydir_over_its_size_limit_evicts_the_pod() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: hog}}\nspec:\n  volumes: [{{name: v, emptyDir: {{sizeLimit: 8Mi}}}}]\n  containers: [{{name: c, image: {IMAGE}, command: [sh, -c, 'dd if=/dev/zero of=/v/fill bs=1M count=16; sleep 3600'], volumeMounts: [{{name: v, mountPath: /v}}]}}]\n"
+    ));
+    let p = d.wait_pod("hog", Duration::from_secs(45), "eviction", |p| {
+        p["status"]["phase"] == "Failed"
+            && status_of(p, "containerStatuses", "c")["state"]["terminated"].is_object()
+    });
+    let msg = "Usage of EmptyDir volume \"v\" exceeds the limit \"8Mi\". ";
+    assert_eq!(p["status"]["reason"], "Evicted");
+    assert_eq!(p["status"]["message"], msg);
+    // kubectl's STATUS column shows the killed container's reason, as for evictions on a cluster.
+    assert_eq!(d.row("hog")[2], "Error");
+    assert_eq!(d.event_fields("Evicted", "/message"), vec![msg.to_string()]);
+    assert!(d.running_runtime_containers().is_empty());
+}

@@ -431,3 +431,46 @@ fn lost_init_record_after_initialization() {
     assert_eq!(st.phase.as_deref(), Some("Running"));
     assert_eq!(cond(&st, "Initialized").status, "True");
 }
+
+// spec §11.1 (emptyDir sizeLimit eviction), attack report 5.11: an evicted pod is Failed with
+// kubelet's reason and message, which stay once the pod is terminal.
+#[test]
+fn evicted_pods_are_failed_with_reason() {
+    let p = pod("Always", &[], &["a"]);
+    let o = Observed {
+        sandbox_ready: true,
+        sandbox_attempt: 0,
+        instances: vec![inst(&p, "a", 0, Running, None)],
+    };
+    let msg = "Usage of EmptyDir volume \"v\" exceeds the limit \"100Mi\". ".to_string();
+    let evicted = pod_status(
+        &p,
+        &StatusInput {
+            observed: Some(&o),
+            runtime: "runc",
+            ended: Some(("Evicted".into(), msg.clone())),
+            ..Default::default()
+        },
+    );
+    assert_eq!(evicted.phase.as_deref(), Some("Failed"));
+    assert_eq!(evicted.reason.as_deref(), Some("Evicted"));
+    assert_eq!(evicted.message.as_deref(), Some(msg.as_str()));
+    // Later statuses keep them through the previous one (after a daemon restart too).
+    let later = pod_status(
+        &p,
+        &StatusInput {
+            observed: Some(&o),
+            runtime: "runc",
+            terminal: true,
+            previous: Some(&evicted),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        (later.phase, later.reason),
+        (Some("Failed".into()), Some("Evicted".into()))
+    );
+    // A pod that is not ended has neither.
+    let running = status(&p, vec![inst(&p, "a", 0, Running, None)], false);
+    assert_eq!((running.reason, running.message), (None, None));
+}

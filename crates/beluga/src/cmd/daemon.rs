@@ -147,6 +147,7 @@ pub fn run(a: Args) -> i32 {
             }
         };
         d.adopt().await;
+        tokio::spawn(beluga_node::eviction::run(d.clone()));
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
                 Ok(s) => s,
