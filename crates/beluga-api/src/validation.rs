@@ -88,6 +88,9 @@ fn label_errors(errs: &mut Vec<FieldError>, path: &str, value: &str) {
 }
 
 /// `ValidatePodCreate`: every problem, deduplicated, in check order.
+/// The most bytes a pod's annotations may take (256 KiB).
+const ANNOTATIONS_MAX_BYTES: usize = 256 << 10;
+
 pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
     let mut errs = Vec::new();
     match pod.metadata.name.as_deref() {
@@ -103,6 +106,20 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
     }
     if let Some(ns) = pod.metadata.namespace.as_deref() {
         label_errors(&mut errs, "metadata.namespace", ns);
+    }
+    // apiserver's TotalAnnotationSizeLimitB: keys and values together (attack report 1.6).
+    let annotations: usize = pod
+        .metadata
+        .annotations
+        .iter()
+        .flatten()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    if annotations > ANNOTATIONS_MAX_BYTES {
+        errs.push(FieldError::too_long(
+            "metadata.annotations",
+            ANNOTATIONS_MAX_BYTES,
+        ));
     }
     let Some(spec) = pod.spec.as_ref() else {
         errs.push(FieldError::required("spec.containers", ""));

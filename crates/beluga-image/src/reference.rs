@@ -31,10 +31,81 @@ pub fn normalize(reference: &str) -> Result<String> {
         full.push('@');
         full.push_str(d);
     }
-    if full.split('/').any(|seg| seg.is_empty()) {
+    if !grammar_ok(&first, &rest, digest) {
         return Err(ImageError::InvalidReference(reference.to_string()));
     }
     Ok(full)
+}
+
+/// The distribution reference grammar (`docker/distribution/reference`): a domain, path
+/// components `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`, a tag `\w[\w.-]{0,127}`, a digest `alg:hex`.
+/// So `..` or an empty segment is never a name (attack report 3.12).
+fn grammar_ok(domain: &str, path: &str, digest: Option<&str>) -> bool {
+    let (path, tag) = match path.rsplit_once(':') {
+        Some((p, t)) if !t.contains('/') => (p, Some(t)),
+        _ => (path, None),
+    };
+    // host, or host:port; a host is a name or a bracketed IPv6 address.
+    let (host, port) = match domain.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, Some(p)),
+        _ => (domain, None),
+    };
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b))
+        }
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let domain_ok = host_ok && port_ok;
+    let tag_ok = tag.is_none_or(|t| {
+        t.len() <= 128
+            && t.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    });
+    let digest_ok = digest.is_none_or(|d| {
+        d.split_once(':').is_some_and(|(alg, hex)| {
+            !alg.is_empty()
+                && alg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_+.".contains(&b))
+                && !hex.is_empty()
+                && hex.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+    });
+    domain_ok && tag_ok && digest_ok && path.split('/').all(component_ok)
+}
+
+fn component_ok(c: &str) -> bool {
+    let b = c.as_bytes();
+    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return false;
+    }
+    // Separators: one '.', one or two '_', or any run of '-', each between alphanumerics.
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !alnum(b[i]) {
+            i += 1;
+        }
+        let sep = &c[start..i];
+        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-');
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 /// The `REPOSITORY` and `TAG` columns of `image ls`.
@@ -68,6 +139,30 @@ mod tests {
         assert!(normalize("").is_err());
         assert!(normalize("a b").is_err());
         assert!(normalize("Busybox").is_err());
+        // Attack report 3.12: the grammar, not just any text.
+        for bad in [
+            "../../x:1",
+            "a/../b",
+            "a//b",
+            "a/.b",
+            "a..b",
+            "a_-b",
+            "a:ta/g",
+            "a:-t",
+            "a@sha256:",
+            "a@:abc",
+            "-a",
+            "a-",
+        ] {
+            assert!(normalize(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "a.b/c__d-e--f:t_1.x-y",
+            "my-registry.local:5000/team/app:v1.2",
+            "a@sha256:0123abc",
+        ] {
+            assert!(normalize(good).is_ok(), "{good}");
+        }
         assert_eq!(
             split_repo_tag("localhost/busybox:1"),
             ("localhost/busybox".into(), "1".into())

@@ -72,7 +72,13 @@ pub struct ImageRecord {
 pub struct Store {
     root: PathBuf,
     lock: Mutex<()>,
+    /// The most bytes one layer may inflate to (a gzip bomb is refused, not stored).
+    max_layer_bytes: u64,
 }
+
+/// The default bound on a layer's uncompressed size: generous (the largest real layers are a
+/// few GiB), yet far from a disk-filling bomb.
+pub const DEFAULT_MAX_LAYER_BYTES: u64 = 64 << 30;
 
 fn hex_of(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap_or(digest)
@@ -119,7 +125,14 @@ impl Store {
         Ok(Store {
             root: root.to_path_buf(),
             lock: Mutex::new(()),
+            max_layer_bytes: DEFAULT_MAX_LAYER_BYTES,
         })
+    }
+
+    /// The bound on a layer's uncompressed size (attack report 3.10).
+    pub fn with_max_layer_bytes(mut self, n: u64) -> Store {
+        self.max_layer_bytes = n;
+        self
     }
 
     fn index_path(&self) -> PathBuf {
@@ -226,9 +239,12 @@ impl Store {
         }
         let f = std::fs::File::open(self.blob_path(blob_digest))
             .ctx(|| format!("opening blob {blob_digest}"))?;
-        let mut hr = HashingReader::new(
-            decompress(std::io::BufReader::new(f)).ctx(|| "decompressing layer".into())?,
-        );
+        let inflated =
+            decompress(std::io::BufReader::new(f)).ctx(|| "decompressing layer".into())?;
+        let mut hr = HashingReader::new(Bounded {
+            inner: inflated,
+            left: self.max_layer_bytes,
+        });
         let tmp = tempfile::Builder::new()
             .prefix("layer-")
             .tempdir_in(self.root.join("tmp"))
@@ -382,6 +398,22 @@ impl Store {
             let _ = std::fs::remove_file(self.blob_path(&rec.id));
         }
         Ok(rec)
+    }
+}
+
+/// A reader that fails once more than `left` bytes come out of it.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::other("the layer inflates past the store's bound (--max-layer-size)")
+        })?;
+        Ok(n)
     }
 }
 

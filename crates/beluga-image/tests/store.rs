@@ -243,3 +243,42 @@ fn only_recorded_layers_count_as_present() {
     let mode = std::fs::metadata(&store_root).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
 }
+
+// Attack report 3.10: a small gzip layer that inflates past the store's bound is refused, and
+// nothing of it is kept.
+#[test]
+fn layers_inflating_past_the_bound_are_refused() {
+    if !root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store_root = dir.path().join("store");
+    let store = Store::open(&store_root)
+        .unwrap()
+        .with_max_layer_bytes(1 << 20);
+    let zeros = vec![0u8; 2 << 20];
+    let layer = tar_of(&[("big", &zeros)]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&layer).unwrap();
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 64 << 10);
+    let path = dir.path().join("bomb.tar");
+    std::fs::write(
+        &path,
+        docker_archive(&bomb, serde_json::json!([sha(&layer)]), "localhost/bomb:1"),
+    )
+    .unwrap();
+    let err = archive::load(&store, &path, None).unwrap_err();
+    assert!(err.to_string().contains("inflates past"), "{err}");
+    assert!(store.get("localhost/bomb:1").unwrap().is_none());
+    assert_eq!(
+        std::fs::read_dir(store_root.join("tmp")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(store_root.join("layers"))
+            .unwrap()
+            .count(),
+        0
+    );
+}

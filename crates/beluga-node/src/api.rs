@@ -120,10 +120,15 @@ pub fn q_bool(q: &HashMap<String, Vec<String>>, k: &str) -> bool {
     matches!(q1(q, k), Some("1" | "true" | ""))
 }
 
+/// How long a request body may take to arrive (attack report 4.4: bodies that never ended held
+/// a task and a descriptor each, forever); the apiserver's request timeout is a minute too.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 async fn body_bytes(req: Request<Incoming>) -> Result<Bytes, ApiError> {
-    Limited::new(req.into_body(), MAX_BODY)
-        .collect()
+    let collect = Limited::new(req.into_body(), MAX_BODY).collect();
+    tokio::time::timeout(BODY_TIMEOUT, collect)
         .await
+        .map_err(|_| ApiError::new(408, "Timeout", "the request body did not arrive in time"))?
         .map(|c| c.to_bytes())
         .map_err(|e| {
             ApiError::new(

@@ -44,6 +44,10 @@ pub struct Config {
     pub log_max_files: usize,
     /// kubelet's `--pod-max-pids` (`podPidsLimit`), applied to each container; `None`: no limit.
     pub pod_max_pids: Option<i64>,
+    /// The most bytes one image layer may inflate to.
+    pub max_layer_bytes: u64,
+    /// kubelet's `--seccomp-default`: RuntimeDefault for containers that name no profile.
+    pub seccomp_default: bool,
 }
 
 impl Config {
@@ -198,7 +202,7 @@ impl Daemon {
         private_root(&cfg.root)
             .map_err(|e| DaemonError::Setup(format!("creating {}: {e}", cfg.root.display())))?;
         let images = beluga_image::Store::open(&cfg.root.join("images"))
-            .map(Arc::new)
+            .map(|s| Arc::new(s.with_max_layer_bytes(cfg.max_layer_bytes)))
             .map_err(|e| DaemonError::Setup(e.to_string()))?;
         let (runtime, why) = OciRuntime::choose(cfg.runtime.as_deref(), &cfg.root.join("runtime"))
             .map_err(|e| DaemonError::Setup(e.to_string()))?;

@@ -875,7 +875,12 @@ fn confinement(
         &caps.drop.unwrap_or_default(),
         privileged,
     );
-    let profile = beluga_runtime::seccomp::profile_of(pod, c);
+    let default = if d.cfg.seccomp_default {
+        beluga_runtime::seccomp::Profile::RuntimeDefault
+    } else {
+        beluga_runtime::seccomp::Profile::Unconfined
+    };
+    let profile = beluga_runtime::seccomp::profile_of(pod, c, default);
     let filter =
         beluga_runtime::seccomp::linux_seccomp(&profile, &caps, privileged, &d.cfg.seccomp_root())?;
     Ok((caps, filter))

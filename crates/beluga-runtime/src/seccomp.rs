@@ -18,8 +18,9 @@ pub enum Profile {
     Localhost(String),
 }
 
-/// The profile in force for `c`: its own `securityContext.seccompProfile`, else the pod's.
-pub fn profile_of(pod: &Pod, c: &Container) -> Profile {
+/// The profile in force for `c`: its own `securityContext.seccompProfile`, else the pod's, else
+/// `default` (Unconfined, or RuntimeDefault under kubelet's `--seccomp-default`).
+pub fn profile_of(pod: &Pod, c: &Container, default: Profile) -> Profile {
     let own = c
         .security_context
         .as_ref()
@@ -30,11 +31,12 @@ pub fn profile_of(pod: &Pod, c: &Container) -> Profile {
         .and_then(|s| s.security_context.as_ref())
         .and_then(|s| s.seccomp_profile.as_ref());
     match own.or(pod_level) {
+        None => default,
         Some(p) if p.type_ == "RuntimeDefault" => Profile::RuntimeDefault,
         Some(p) if p.type_ == "Localhost" => {
             Profile::Localhost(p.localhost_profile.clone().unwrap_or_default())
         }
-        _ => Profile::Unconfined,
+        Some(_) => Profile::Unconfined,
     }
 }
 
@@ -663,12 +665,31 @@ mod tests {
             "containers": [{"name": "a"}, {"name": "b", "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "x.json"}}},
                            {"name": "c", "securityContext": {"seccompProfile": {"type": "Unconfined"}}}]}})).unwrap();
         let cs = &pod.spec.as_ref().unwrap().containers;
-        assert_eq!(profile_of(&pod, &cs[0]), Profile::RuntimeDefault);
+        let unconfined = || Profile::Unconfined;
         assert_eq!(
-            profile_of(&pod, &cs[1]),
+            profile_of(&pod, &cs[0], unconfined()),
+            Profile::RuntimeDefault
+        );
+        assert_eq!(
+            profile_of(&pod, &cs[1], unconfined()),
             Profile::Localhost("x.json".into())
         );
-        assert_eq!(profile_of(&pod, &cs[2]), Profile::Unconfined);
+        assert_eq!(
+            profile_of(&pod, &cs[2], Profile::RuntimeDefault),
+            Profile::Unconfined
+        );
+        // With nothing set, the node's default (kubelet's --seccomp-default).
+        let bare: Pod = serde_json::from_value(
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "a"}]}}),
+        )
+        .unwrap();
+        let c = &bare.spec.as_ref().unwrap().containers[0];
+        assert_eq!(profile_of(&bare, c, unconfined()), Profile::Unconfined);
+        assert_eq!(
+            profile_of(&bare, c, Profile::RuntimeDefault),
+            Profile::RuntimeDefault
+        );
         let dir = tempfile::tempdir().unwrap();
         let e = linux_seccomp(&Profile::Localhost("x.json".into()), &[], false, dir.path())
             .unwrap_err();

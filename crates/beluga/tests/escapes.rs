@@ -571,3 +571,24 @@ fn an_emptydir_over_its_size_limit_evicts_the_pod() {
     assert_eq!(d.event_fields("Evicted", "/message"), vec![msg.to_string()]);
     assert!(d.running_runtime_containers().is_empty());
 }
+
+// Report 5.6 (low): with kubelet's `--seccomp-default`, a container naming no profile gets
+// RuntimeDefault; one that asks for Unconfined keeps it.
+#[test]
+fn seccomp_default_flag() {
+    let Some(d) = Daemon::start_with(&["--seccomp-default"]) else {
+        return;
+    };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: sd}}\nspec:\n  containers:\n  - {{name: plain, image: {IMAGE}, command: [sh, -c, 'grep Seccomp: /proc/self/status; sleep 3600']}}\n  - {{name: open, image: {IMAGE}, command: [sh, -c, 'grep Seccomp: /proc/self/status; sleep 3600'], securityContext: {{seccompProfile: {{type: Unconfined}}}}}}\n"
+    ));
+    d.wait_running("sd");
+    let t = std::time::Instant::now();
+    while (d.logs("sd", "plain").is_empty() || d.logs("sd", "open").is_empty())
+        && t.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(d.logs("sd", "plain"), "Seccomp:\t2\n");
+    assert_eq!(d.logs("sd", "open"), "Seccomp:\t0\n");
+}

@@ -24,6 +24,23 @@ fn msgs(spec_yaml: &str) -> Vec<String> {
 
 const OK: &str = "  containers: [{name: app, image: busybox}]\n";
 
+// Attack report 1.6: annotations over the apiserver's 256 KiB total are refused.
+#[test]
+fn annotation_size_limit() {
+    let mut p = pod(OK);
+    let mut big = std::collections::BTreeMap::new();
+    big.insert("a".to_string(), "x".repeat((256 << 10) - 1));
+    p.metadata.annotations = Some(big.clone());
+    assert!(validate_pod(&p).is_empty());
+    big.insert("b".to_string(), String::new());
+    p.metadata.annotations = Some(big);
+    let msgs: Vec<String> = validate_pod(&p).iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        msgs,
+        vec!["metadata.annotations: Too long: must have at most 262144 bytes"]
+    );
+}
+
 #[test]
 fn valid_pod_has_no_errors() {
     assert!(msgs(OK).is_empty());

@@ -31,6 +31,15 @@ pub struct Args {
     /// fork bomb is bounded; -1 for no limit.
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(i64).range(-1..))]
     pod_max_pids: i64,
+    /// Refuse an image layer that inflates past this size (a quantity: 64Gi), so that a small
+    /// compressed layer cannot fill the disk.
+    #[arg(long, default_value = "64Gi", value_parser = parse_size)]
+    max_layer_size: u64,
+    /// Give containers that name no seccompProfile the RuntimeDefault one (kubelet's
+    /// --seccomp-default); otherwise they run Unconfined, Kubernetes' default. Localhost
+    /// profiles are read from <root>/seccomp.
+    #[arg(long)]
+    seccomp_default: bool,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -127,6 +136,8 @@ pub fn run(a: Args) -> i32 {
         log_max_size: a.container_log_max_size,
         log_max_files: a.container_log_max_files as usize,
         pod_max_pids: (a.pod_max_pids > 0).then_some(a.pod_max_pids),
+        max_layer_bytes: a.max_layer_size,
+        seccomp_default: a.seccomp_default,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
