@@ -263,3 +263,115 @@ fn pull_with_credentials_from_config_json() {
     let o = d.run(&["image", "pull", &image]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// One HTTP/1.1 request to the registry: (status, Location header).
+fn http(addr: &str, method: &str, path: &str, kind: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let location = out
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    (status, location)
+}
+
+/// Pushes a blob by the registry's monolithic upload (POST, then PUT with the digest).
+fn push_blob(addr: &str, name: &str, data: &[u8]) -> String {
+    let digest = format!("sha256:{}", sha256(data));
+    let (status, location) = http(
+        addr,
+        "POST",
+        &format!("/v2/{name}/blobs/uploads/"),
+        "application/octet-stream",
+        b"",
+    );
+    assert_eq!(status, 202, "upload start");
+    let path = location
+        .split_once(addr)
+        .map(|(_, p)| p.to_string())
+        .unwrap_or(location);
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (status, _) = http(
+        addr,
+        "PUT",
+        &format!("{path}{sep}digest={digest}"),
+        "application/octet-stream",
+        data,
+    );
+    assert_eq!(status, 201, "blob upload");
+    digest
+}
+
+// Attack report 3.13 (critical): a registry serving an image whose config lists a diff ID that
+// is a path (`sha256:../../…/etc`) made the pull take the host's /etc for a layer "already
+// present" without fetching anything. The pull is refused now, by command and by a pod.
+#[test]
+fn a_registry_cannot_name_host_paths_as_layers() {
+    let Some(d) = Daemon::start() else { return };
+    let reg = Registry::start();
+    let dir = d.root.path().join("evil");
+    std::fs::create_dir_all(&dir).unwrap();
+    let layer_path = dir.join("layer.tar");
+    assert!(Command::new("tar")
+        .arg("-C")
+        .arg(rootfs())
+        .arg("-cf")
+        .arg(&layer_path)
+        .arg(".")
+        .status()
+        .unwrap()
+        .success());
+    let layer = std::fs::read(&layer_path).unwrap();
+    let diff = format!("sha256:{}", sha256(&layer));
+    let escape = format!("sha256:{}etc", "../".repeat(12));
+    let config = serde_json::to_vec(
+        &serde_json::json!({"architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [diff, escape]}}),
+    )
+    .unwrap();
+    let layer_digest = push_blob(&reg.addr, "evil", &layer);
+    let config_digest = push_blob(&reg.addr, "evil", &config);
+    let layer_desc = serde_json::json!({"mediaType": "application/vnd.docker.image.rootfs.diff.tar", "size": layer.len(), "digest": layer_digest});
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": config_digest},
+        "layers": [layer_desc, layer_desc]})).unwrap();
+    let (status, _) = http(
+        &reg.addr,
+        "PUT",
+        "/v2/evil/manifests/1",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        &manifest,
+    );
+    assert_eq!(status, 201, "manifest upload");
+    let image = format!("{}/evil:1", reg.addr);
+    let o = d.run(&["image", "pull", &image]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(stderr(&o).contains("invalid diff ID"), "{}", stderr(&o));
+    assert!(!d.ok(&["image", "ls"]).contains("evil"));
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: evil}}\nspec:\n  containers: [{{name: c, image: '{image}', command: [cat, /shadow]}}]\n"
+    ));
+    let p = d.wait_pod("evil", Duration::from_secs(30), "ErrImagePull", |p| {
+        status_of(p, "containerStatuses", "c")["state"]["waiting"]["reason"] == "ErrImagePull"
+    });
+    let msg = status_of(&p, "containerStatuses", "c")["state"]["waiting"]["message"].to_string();
+    assert!(msg.contains("invalid diff ID"), "{msg}");
+}
