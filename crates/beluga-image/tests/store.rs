@@ -163,6 +163,14 @@ fn docker_archive(layer: &[u8], diff_ids: serde_json::Value, tag: &str) -> Vec<u
     ])
 }
 
+/// A directory standing for the host's, with a file the attacks must leave alone.
+fn host_victim(dir: &std::path::Path) -> std::path::PathBuf {
+    let victim = dir.join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("keep"), b"host data").unwrap();
+    victim
+}
+
 // Attack report 3.4/3.5: a diff ID is a digest, never a path; the whole image is refused and
 // `image rm` has nothing to delete outside the store.
 #[test]
@@ -171,9 +179,7 @@ fn diff_ids_that_are_not_digests_refuse_the_image() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let victim = dir.path().join("victim");
-    std::fs::create_dir(&victim).unwrap();
-    std::fs::write(victim.join("keep"), b"host data").unwrap();
+    let victim = host_victim(dir.path());
     let store = Store::open(&dir.path().join("store")).unwrap();
     let layer = tar_of(&[("etc/motd", b"hello")]);
     let escape = format!(
@@ -209,9 +215,7 @@ fn only_recorded_layers_count_as_present() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let victim = dir.path().join("victim");
-    std::fs::create_dir(&victim).unwrap();
-    std::fs::write(victim.join("keep"), b"host data").unwrap();
+    let victim = host_victim(dir.path());
     let store_root = dir.path().join("store");
     let store = Store::open(&store_root).unwrap();
     let layer = tar_of(&[("etc/motd", b"real")]);

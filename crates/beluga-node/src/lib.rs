@@ -490,6 +490,7 @@ impl Daemon {
                 {
                     let _ = runtime.delete_force(&id);
                 }
+                beluga_runtime::cgroups::remove_pod(&uid);
             }
             beluga_runtime::shim::teardown_sandbox(&pd);
             beluga_runtime::volumes::unmount_below(&dir);

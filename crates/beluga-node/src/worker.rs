@@ -213,6 +213,9 @@ async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Result<(), Strin
             .record(&pod, None, "Warning", "FailedMount", e.to_string());
         return Err(e.to_string());
     }
+    if let Err(e) = beluga_runtime::cgroups::create_pod(podutil::uid(&pod), d.cfg.pod_max_pids) {
+        warn!(error = %e, "the pod's cgroup (and its pids limit) could not be made");
+    }
     let hostname = podutil::hostname(&pod);
     let sandbox = h.dir.sandbox();
     std::fs::create_dir_all(&sandbox).map_err(|e| e.to_string())?;
@@ -793,11 +796,10 @@ async fn prepare_container(
         privileged,
         caps,
         seccomp,
-        pids_limit: d.cfg.pod_max_pids,
         no_new_privileges: sc.allow_privilege_escalation == Some(false) && !privileged,
         binds,
         sandbox: &sandbox,
-        cgroups_path: format!("/beluga/{id}"),
+        cgroups_path: beluga_runtime::cgroups::container_path(&id),
         memory_limit: limit(c, "memory").and_then(|q| beluga_api::quantity::parse_bytes(&q)),
         cpu_limit_millis: limit(c, "cpu").and_then(|q| beluga_api::quantity::parse_millicores(&q)),
     });
@@ -1292,10 +1294,12 @@ async fn teardown(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
         .collect();
     let dir = h.dir.clone();
     let runtime = d.runtime.clone();
+    let uid = podutil::uid(&h.lock().pod).to_string();
     let _ = tokio::task::spawn_blocking(move || {
         for id in ids {
             let _ = runtime.delete_force(&id);
         }
+        beluga_runtime::cgroups::remove_pod(&uid);
         // Any container bundle still mounted (a container that never exited cleanly).
         volumes::unmount_below(&dir.path().join(".containers"));
         shim::teardown_sandbox(&dir);

@@ -1,11 +1,72 @@
-//! The runtime creates each container's cgroup at `/beluga/<id>` and removes it on delete; the
-//! shared `/beluga` parent is ours to remove once no container is left in it (v1 and v2).
+//! A pod's cgroup is `/beluga/pod<uid>` (kubelet's `kubepods/pod<uid>`), made here with the
+//! pod's pids limit (kubelet's `podPidsLimit`); the runtime creates each container's cgroup at
+//! `/beluga/pod<uid>/<id>` and removes it on delete. The pod's cgroup and the shared `/beluga`
+//! parent are ours to remove once empty (v1 and v2).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+const ROOT: &str = "/sys/fs/cgroup";
+
+/// The pod's cgroup, relative to a hierarchy's root (the uid without dashes, as in container ids).
+pub fn pod_path(uid: &str) -> String {
+    format!("beluga/pod{}", uid.replace('-', ""))
+}
+
+/// A container's cgroup (the OCI `cgroupsPath`): beneath its pod's, which its id names
+/// (`<uid without dashes>-<name>-<attempt>`, see `layout::container_id`).
+pub fn container_path(id: &str) -> String {
+    let uid = id.split('-').next().unwrap_or(id);
+    format!("/{}/{id}", pod_path(uid))
+}
+
+/// Whether this host's cgroups are v2 only (`cgroup.controllers` at the root).
+fn unified_only() -> bool {
+    Path::new(ROOT).join("cgroup.controllers").exists()
+}
+
+/// Where the pids controller's cgroups of `rel` live: the v1 `pids` hierarchy, or the v2 tree.
+fn pids_dir(rel: &str) -> PathBuf {
+    if unified_only() {
+        Path::new(ROOT).join(rel)
+    } else {
+        Path::new(ROOT).join("pids").join(rel)
+    }
+}
+
+/// Makes the pod's cgroup and bounds its processes (every container of the pod together, as
+/// kubelet's `podPidsLimit`; attack report 5.9). On v2 the pids controller is enabled for
+/// `/beluga`'s children first.
+pub fn create_pod(uid: &str, pids_max: Option<i64>) -> std::io::Result<()> {
+    let dir = pids_dir(&pod_path(uid));
+    std::fs::create_dir_all(&dir)?;
+    let Some(max) = pids_max else {
+        return Ok(());
+    };
+    if unified_only() {
+        for parent in [
+            Path::new(ROOT).to_path_buf(),
+            Path::new(ROOT).join("beluga"),
+        ] {
+            std::fs::write(parent.join("cgroup.subtree_control"), "+pids")?;
+        }
+    }
+    std::fs::write(dir.join("pids.max"), max.to_string())
+}
+
+/// Removes the pod's cgroup from every hierarchy where it is empty (after its containers').
+pub fn remove_pod(uid: &str) {
+    let rel = pod_path(uid);
+    let _ = std::fs::remove_dir(Path::new(ROOT).join(&rel));
+    if let Ok(rd) = std::fs::read_dir(ROOT) {
+        for e in rd.flatten() {
+            let _ = std::fs::remove_dir(e.path().join(&rel));
+        }
+    }
+}
 
 /// Removes `/beluga` under every cgroup hierarchy where it is empty (rmdir fails when not).
 pub fn remove_parent_if_empty() {
-    let root = Path::new("/sys/fs/cgroup");
+    let root = Path::new(ROOT);
     let _ = std::fs::remove_dir(root.join("beluga"));
     if let Ok(rd) = std::fs::read_dir(root) {
         for e in rd.flatten() {
@@ -14,18 +75,20 @@ pub fn remove_parent_if_empty() {
     }
 }
 
-/// OOM kills recorded for a container's cgroup `/beluga/<id>` (v2 `memory.events`, or v1
+/// OOM kills recorded for a container's cgroup (v2 `memory.events`, or v1
 /// `memory.oom_control`), read before the runtime deletes the cgroup.
 pub fn oom_kills(id: &str) -> u64 {
+    let rel = container_path(id);
+    let rel = rel.trim_start_matches('/');
     let candidates = [
-        Path::new("/sys/fs/cgroup/beluga")
-            .join(id)
-            .join("memory.events"),
-        Path::new("/sys/fs/cgroup/memory/beluga")
-            .join(id)
+        Path::new(ROOT).join(rel).join("memory.events"),
+        Path::new(ROOT)
+            .join("memory")
+            .join(rel)
             .join("memory.oom_control"),
-        Path::new("/sys/fs/cgroup/unified/beluga")
-            .join(id)
+        Path::new(ROOT)
+            .join("unified")
+            .join(rel)
             .join("memory.events"),
     ];
     for file in candidates {
@@ -48,6 +111,20 @@ pub fn parse_oom_kill(text: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn paths() {
+        let uid = "5feae3f4-b2cd-4c93-b2cc-ec9df2bc1336";
+        let id = crate::layout::container_id(uid, "app", 2);
+        assert_eq!(
+            super::pod_path(uid),
+            "beluga/pod5feae3f4b2cd4c93b2ccec9df2bc1336"
+        );
+        assert_eq!(
+            super::container_path(&id),
+            format!("/beluga/pod5feae3f4b2cd4c93b2ccec9df2bc1336/{id}")
+        );
+    }
+
     #[test]
     fn oom_kill_lines() {
         assert_eq!(

@@ -137,8 +137,6 @@ pub struct ContainerSpec<'a> {
     pub memory_limit: Option<u64>,
     /// `resources.limits.cpu` in millicores (CFS quota over a 100 ms period).
     pub cpu_limit_millis: Option<u64>,
-    /// The most processes the container may have (kubelet's `podPidsLimit`).
-    pub pids_limit: Option<i64>,
     /// `linux.seccomp`, from [`crate::seccomp`]; `None` is no filter.
     pub seccomp: Option<Value>,
 }
@@ -169,9 +167,6 @@ pub fn config_json(s: &ContainerSpec) -> Value {
     }
     if let Some(c) = s.cpu_limit_millis {
         linux["resources"]["cpu"] = json!({"quota": c * 100, "period": 100_000u64});
-    }
-    if let Some(n) = s.pids_limit {
-        linux["resources"]["pids"] = json!({"limit": n});
     }
     if let Some(sc) = &s.seccomp {
         linux["seccomp"] = sc.clone();
@@ -246,7 +241,6 @@ mod tests {
             cgroups_path: "/beluga/x".into(),
             memory_limit: Some(64 << 20),
             cpu_limit_millis: Some(500),
-            pids_limit: Some(4096),
             seccomp: Some(json!({"defaultAction": "SCMP_ACT_ERRNO"})),
         };
         let c = config_json(&s);
@@ -258,7 +252,6 @@ mod tests {
         assert_eq!(c["mounts"][5]["options"][3], "ro");
         assert_eq!(c["linux"]["resources"]["memory"]["limit"], 64 << 20);
         assert_eq!(c["linux"]["resources"]["cpu"]["quota"], 50_000);
-        assert_eq!(c["linux"]["resources"]["pids"]["limit"], 4096);
         assert_eq!(c["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
     }
 }
