@@ -304,15 +304,6 @@ fn descriptor_exhaustion_never_ends_the_daemon() {
     assert!(d.alive());
 }
 
-/// A container's id, from its status (`runc://<id>`).
-fn container_id(p: &serde_json::Value, name: &str) -> String {
-    let cid = status_of(p, "containerStatuses", name)["containerID"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    cid.split("://").nth(1).unwrap_or_default().to_string()
-}
-
 // Report 5.7 (medium): seccompProfile was ignored. RuntimeDefault is now containerd's filter
 // (`Seccomp: 2`, no user namespaces without CAP_SYS_ADMIN), a Localhost profile is loaded from
 // `<root>/seccomp`, and a missing one fails the container as containerd does (spec §10.5).
