@@ -107,12 +107,15 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn no_process_outlives_a_delete() {
     let Some(d) = Daemon::start() else { return };
     let pods = d.state_dir().join("pods").to_string_lossy().into_owned();
-    // Shims name their pod directory; containers sit in cgroups `/beluga/<uid>-<name>-<n>`.
+    // Shims name their pod directory; containers sit in cgroups `/beluga/pod<uid>/<uid>-<name>-<n>`.
     let left = |uids: &[String]| {
         let mut v = processes_mentioning(&pods);
         for e in std::fs::read_dir("/proc").unwrap().flatten() {
             let cg = std::fs::read_to_string(e.path().join("cgroup")).unwrap_or_default();
-            if uids.iter().any(|u| cg.contains(&format!("/beluga/{u}-"))) {
+            if uids
+                .iter()
+                .any(|u| cg.contains(&format!("/beluga/pod{u}/{u}-")))
+            {
                 v.push(format!(
                     "pid {} in {}",
                     e.file_name().to_string_lossy(),
