@@ -11,7 +11,7 @@ use beluga_lifecycle::observed::State;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -87,10 +87,14 @@ pub async fn serve(
     let pty = if tty {
         let (master, slave) = openpty(cols, rows)
             .map_err(|e| ApiError::new(500, "InternalError", format!("openpty: {e}")))?;
-        let s = slave.as_raw_fd();
-        // SAFETY: dup of a valid fd, each owned by the Stdio it becomes.
-        let dup = |fd| unsafe { std::process::Stdio::from(OwnedFd::from_raw_fd(libc::dup(fd))) };
-        cmd.stdin(dup(s)).stdout(dup(s)).stderr(dup(s));
+        // The pty's slave end as the process's stdio: three checked dups (EMFILE is an error
+        // here, not a descriptor -1 handed to `from_raw_fd`).
+        let dup = || {
+            rustix::io::dup(&slave)
+                .map(std::process::Stdio::from)
+                .map_err(|e| ApiError::new(500, "InternalError", format!("dup: {e}")))
+        };
+        cmd.stdin(dup()?).stdout(dup()?).stderr(dup()?);
         // SAFETY: setsid + TIOCSCTTY in the child, async-signal-safe.
         unsafe {
             cmd.pre_exec(|| {
@@ -125,11 +129,11 @@ pub async fn serve(
         let wr = Arc::new(tokio::sync::Mutex::new(wr));
         let mut tasks = Vec::new();
         if let Some(master) = pty {
-            let m2 = std::fs::File::from(
-                master
-                    .try_clone()
-                    .unwrap_or_else(|_| master.try_clone().expect("dup pty")),
-            );
+            let Ok(m2) = master.try_clone().map(std::fs::File::from) else {
+                tracing::warn!("exec: could not duplicate the pty");
+                let _ = child.start_kill();
+                return;
+            };
             let mut reader = tokio::fs::File::from_std(std::fs::File::from(master));
             let mut writer = tokio::fs::File::from_std(m2);
             let w = wr.clone();

@@ -325,7 +325,7 @@ pub async fn grpc(
             .header("content-type", "application/grpc")
             .header("te", "trailers")
             .body(http_body_util::Full::new(bytes::Bytes::from(
-                netns::grpc_health_request(service),
+                beluga_runtime::grpc_health::request(service),
             )))
             .map_err(|e| e.to_string())?;
         let resp = sender
@@ -346,7 +346,7 @@ pub async fn grpc(
         if grpc_status != "0" {
             return Err(format!("rpc error: code = {grpc_status}"));
         }
-        Ok::<_, String>(netns::grpc_health_status(&collected.to_bytes()))
+        Ok::<_, String>(beluga_runtime::grpc_health::status(&collected.to_bytes()))
     };
     match tokio::time::timeout(timeout, fut).await {
         Err(_) => Done::Failure(format!(

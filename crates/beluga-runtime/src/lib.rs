@@ -4,6 +4,7 @@
 
 pub mod cgroups;
 pub mod crilog;
+pub mod grpc_health;
 pub mod layout;
 pub mod netns;
 pub mod oci_runtime;

@@ -697,8 +697,9 @@ impl ShimClient {
         {
             return Err(std::io::Error::other("shim refused subscription"));
         }
-        // Keep the write half alive for as long as the read half: leak it into the task's scope.
-        std::mem::forget(w);
+        // The write half stays open as long as the read half (dropping it would shut the
+        // socket's write side); `forget` ties it to the read half instead of leaking the socket.
+        w.forget();
         Ok(lines)
     }
 }

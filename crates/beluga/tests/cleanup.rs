@@ -151,3 +151,34 @@ fn no_process_outlives_a_delete() {
     d.ok(&["delete", "pods", "--all"]);
     assert_eq!(left(&uids), Vec::<String>::new(), "processes left behind");
 }
+
+// Review P9: each sandbox's exit subscription leaked its socket (`mem::forget` of the write
+// half). After pods come and go, the daemon holds no more descriptors than before.
+#[test]
+fn no_descriptor_outlives_a_pod() {
+    let Some(d) = Daemon::start() else { return };
+    let pid = d.pid().unwrap();
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count()
+    };
+    // One pod first, so that lazily opened descriptors (the runtime, the watch) are counted.
+    let pod = |i: usize| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: fd{i}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sh, -c, 'trap \"exit 0\" TERM; while :; do sleep 0.1; done']}}]\n")
+    };
+    d.apply(&pod(0));
+    d.wait_running("fd0");
+    d.ok(&["delete", "pod", "fd0"]);
+    let before = fds();
+    for i in 1..=8 {
+        d.apply(&pod(i));
+        d.wait_running(&format!("fd{i}"));
+        d.ok(&["delete", "pod", &format!("fd{i}")]);
+    }
+    let after = fds();
+    assert!(
+        after <= before + 1,
+        "descriptors: {before} before, {after} after 8 pods"
+    );
+}
