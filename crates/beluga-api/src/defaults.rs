@@ -85,8 +85,16 @@ fn container(c: &mut Container) {
         .get_or_insert_with(|| DEFAULT_TERMINATION_MESSAGE_PATH.into());
     c.termination_message_policy
         .get_or_insert_with(|| "File".into());
-    c.resources
+    let r = c
+        .resources
         .get_or_insert_with(ResourceRequirements::default);
+    // apiserver's SetDefaults_Pod: a limit without a request requests the limit.
+    if let Some(limits) = r.limits.clone() {
+        let requests = r.requests.get_or_insert_with(Default::default);
+        for (k, v) in limits {
+            requests.entry(k).or_insert(v);
+        }
+    }
     for p in c.ports.iter_mut().flatten() {
         p.protocol.get_or_insert_with(|| "TCP".into());
     }

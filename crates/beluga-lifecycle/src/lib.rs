@@ -7,6 +7,7 @@ pub mod grace;
 pub mod observed;
 pub mod planner;
 pub mod probe;
+pub mod qos;
 pub mod status;
 
 pub use k8s_openapi_jiff::Timestamp;

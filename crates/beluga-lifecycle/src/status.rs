@@ -516,7 +516,7 @@ pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
         pod_ip: pod_ip.clone(),
         pod_ips: pod_ip.map(|ip| vec![beluga_api::k8s_openapi::api::core::v1::PodIP { ip }]),
         start_time: input.start_time.map(Time),
-        qos_class: Some("BestEffort".into()),
+        qos_class: Some(crate::qos::qos_class(pod).into()),
         ..Default::default()
     }
 }

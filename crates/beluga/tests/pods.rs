@@ -489,6 +489,10 @@ fn oom_start_error_and_invalid_image_reasons() {
         "{t}"
     );
     assert_eq!(d.row("oom")[2], "OOMKilled");
+    // A memory limit alone (requests defaulted to it, no cpu) is Burstable; nothing is BestEffort.
+    assert_eq!(p["status"]["qosClass"], "Burstable");
+    assert_eq!(p["spec"]["containers"][0]["resources"]["requests"]["memory"], "16Mi");
+    assert_eq!(d.pod("noexec")["status"]["qosClass"], "BestEffort");
     let p = d.wait_phase("noexec", "Failed", Duration::from_secs(30));
     let t = &status_of(&p, "containerStatuses", "c")["state"]["terminated"];
     assert_eq!(
