@@ -263,15 +263,14 @@ async fn route_inner(
             Ok(json(StatusCode::CREATED, &created))
         }
         (&Method::GET, ["api", "v1", "namespaces", ns, "pods", name]) => {
-            let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
             if q_bool(&q, "watch") {
-                return Ok(watch(
-                    &d,
-                    Some(ns.to_string()),
-                    Some(name.to_string()),
-                    vec![h.current(&rt)],
-                ));
+                // Subscribed before the pod is read: nothing published in between is lost.
+                let rx = d.watch.subscribe();
+                let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
+                let (ns, name) = (Some(ns.to_string()), Some(name.to_string()));
+                return Ok(watch(rx, ns, name, vec![h.current(&rt)]));
             }
+            let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
             Ok(json(StatusCode::OK, &h.current(&rt)))
         }
         (&Method::PUT, ["api", "v1", "namespaces", ns, "pods", name]) => {
@@ -434,25 +433,47 @@ async fn list_or_watch(
     ns: Option<&str>,
     q: &HashMap<String, Vec<String>>,
 ) -> Result<Response<ResBody>, ApiError> {
+    // A watch subscribes before it lists (review P5): a change published in between is seen.
+    let rx = q_bool(q, "watch").then(|| d.watch.subscribe());
     let pods: Vec<beluga_api::Pod> = d
         .list(ns)
         .iter()
         .map(|h| h.current(&d.runtime.name))
         .collect();
-    if q_bool(q, "watch") {
-        return Ok(watch(d, ns.map(String::from), None, pods));
+    if let Some(rx) = rx {
+        return Ok(watch(rx, ns.map(String::from), None, pods));
     }
     Ok(json(StatusCode::OK, &pod_list(pods)))
 }
 
-/// A watch: the current objects as ADDED, then every change, one JSON event per line.
+/// A pod's resourceVersion as a number (0 when unset).
+fn rv_of(p: &beluga_api::Pod) -> u64 {
+    p.metadata
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A watch: the current objects as ADDED, then every change, one JSON event per line. `rx` was
+/// subscribed before `initial` was read; an event no newer than what `initial` showed of that
+/// pod is skipped, so nothing is lost and nothing is sent twice.
 fn watch(
-    d: &Arc<Daemon>,
+    mut rx: tokio::sync::broadcast::Receiver<crate::WatchEvent>,
     ns: Option<String>,
     name: Option<String>,
     initial: Vec<beluga_api::Pod>,
 ) -> Response<ResBody> {
-    let mut rx = d.watch.subscribe();
+    let seen: HashMap<(String, String), u64> = initial
+        .iter()
+        .map(|p| {
+            let key = (
+                podutil::namespace(p).to_string(),
+                podutil::name(p).to_string(),
+            );
+            (key, rv_of(p))
+        })
+        .collect();
     let (tx, resp) = streaming("application/json");
     tokio::spawn(async move {
         let line = |kind: &str, pod: &beluga_api::Pod| {
@@ -469,10 +490,14 @@ fn watch(
         loop {
             match rx.recv().await {
                 Ok(ev) => {
-                    if ns
-                        .as_deref()
-                        .is_some_and(|n| n != podutil::namespace(&ev.pod))
-                        || name.as_deref().is_some_and(|n| n != podutil::name(&ev.pod))
+                    let key = (
+                        podutil::namespace(&ev.pod).to_string(),
+                        podutil::name(&ev.pod).to_string(),
+                    );
+                    if ns.as_deref().is_some_and(|n| n != key.0)
+                        || name.as_deref().is_some_and(|n| n != key.1)
+                        || (ev.kind != "DELETED"
+                            && seen.get(&key).is_some_and(|&r| rv_of(&ev.pod) <= r))
                     {
                         continue;
                     }

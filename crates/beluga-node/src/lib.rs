@@ -145,6 +145,15 @@ impl ApiError {
     }
 }
 
+/// Where resourceVersions start: the clock in microseconds, so that a restarted daemon issues
+/// versions above any it issued before (for pods since deleted too) unless the clock went back
+/// or it issued more than a million a second; adopted pods' versions raise it further.
+fn first_resource_version() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))
+}
+
 /// The daemon's root, 0711 when made here (as containerd keeps `/var/lib/containerd`), and its
 /// children root's alone (0700, whatever an older daemon left), so that no other local user
 /// reaches an image's files, a pod's volumes or a container's rootfs (attack report 2.8, 3.8).
@@ -215,7 +224,7 @@ impl Daemon {
             runtime,
             pods: Mutex::new(BTreeMap::new()),
             watch,
-            resource_version: AtomicU64::new(1),
+            resource_version: AtomicU64::new(first_resource_version()),
         }))
     }
 
@@ -258,6 +267,13 @@ impl Daemon {
             .collect()
     }
 
+    /// Never reissues one given before a restart: the counter starts past every adopted pod's.
+    fn resume_rv(&self, rv: Option<&str>) {
+        if let Some(n) = rv.and_then(|v| v.parse::<u64>().ok()) {
+            self.resource_version.fetch_max(n + 1, Ordering::SeqCst);
+        }
+    }
+
     fn next_rv(&self) -> String {
         self.resource_version
             .fetch_add(1, Ordering::SeqCst)
@@ -272,6 +288,7 @@ impl Daemon {
             return;
         }
         pod.metadata.resource_version = Some(self.next_rv());
+        h.remember(&pod);
         if !h.lock().removing {
             let _ = h.persist();
         }
@@ -280,11 +297,12 @@ impl Daemon {
 
     /// After a spec or deletion change: persist, wake the worker (and any waiter), announce.
     fn changed(&self, h: &PodHandle) -> Pod {
+        let mut out = h.current(&self.runtime.name);
+        out.metadata.resource_version = Some(self.next_rv());
+        h.remember(&out);
         let _ = h.persist();
         h.wake.notify_one();
         h.exited.notify_waiters();
-        let mut out = h.current(&self.runtime.name);
-        out.metadata.resource_version = Some(self.next_rv());
         let _ = self.watch.send(WatchEvent {
             kind: "MODIFIED",
             pod: out.clone(),
@@ -576,6 +594,7 @@ impl Daemon {
                 sandbox_attempt: rec.sandbox_attempt,
                 instances,
             };
+            self.resume_rv(pod.metadata.resource_version.as_deref());
             let h = self.new_handle(pod.clone(), observed, rec.terminal, rec.status);
             if let Some(why) = recovered {
                 warn!(dir = %e.path().display(), error = %why, "pod.json unreadable: re-adopted from the record before it");

@@ -69,9 +69,11 @@ impl PodHandle {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The pod with a freshly derived status (spec §8), remembered for transition times.
+    /// The pod with a freshly derived status (spec §8). A read only: what was last published
+    /// stays the reference for transition times and for "did it change" (a GET used to store
+    /// it, and so swallowed the MODIFIED event the worker was about to publish; review P5).
     pub fn current(&self, runtime: &str) -> Pod {
-        let mut st = self.lock();
+        let st = self.lock();
         let status = {
             let input = StatusInput {
                 observed: Some(&st.observed),
@@ -88,10 +90,16 @@ impl PodHandle {
             };
             pod_status(&st.pod, &input)
         };
-        st.status = Some(status.clone());
         let mut pod = st.pod.clone();
         pod.status = Some(status);
         pod
+    }
+
+    /// Records `pod` as published: its status and resourceVersion become the stored ones.
+    pub fn remember(&self, pod: &Pod) {
+        let mut st = self.lock();
+        st.status = pod.status.clone();
+        st.pod.metadata.resource_version = pod.metadata.resource_version.clone();
     }
 
     pub fn persist(&self) -> std::io::Result<()> {

@@ -491,7 +491,10 @@ fn oom_start_error_and_invalid_image_reasons() {
     assert_eq!(d.row("oom")[2], "OOMKilled");
     // A memory limit alone (requests defaulted to it, no cpu) is Burstable; nothing is BestEffort.
     assert_eq!(p["status"]["qosClass"], "Burstable");
-    assert_eq!(p["spec"]["containers"][0]["resources"]["requests"]["memory"], "16Mi");
+    assert_eq!(
+        p["spec"]["containers"][0]["resources"]["requests"]["memory"],
+        "16Mi"
+    );
     assert_eq!(d.pod("noexec")["status"]["qosClass"], "BestEffort");
     let p = d.wait_phase("noexec", "Failed", Duration::from_secs(30));
     let t = &status_of(&p, "containerStatuses", "c")["state"]["terminated"];
@@ -624,4 +627,40 @@ fn containers_start_in_order_and_one_failure_spares_the_others() {
         d.event_fields("Started", "/involvedObject/fieldPath"),
         ["spec.containers{first}", "spec.containers{third}"]
     );
+}
+
+// Review P5: a GET stored the status it computed, so a change read by someone before the worker
+// published it never reached watchers, and a watch listed before it subscribed. 200 short pods,
+// each waited on while another client polls `get pods`: every wait returns.
+#[test]
+fn waits_never_miss_a_change() {
+    let Some(d) = Daemon::start() else { return };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (stop, socket) = (stop.clone(), d.socket.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::process::Command::new(bin())
+                    .args(["get", "pods", "-o", "json"])
+                    .env("BELUGA_SOCKET", &socket)
+                    .output();
+            }
+        })
+    };
+    for i in 0..200 {
+        let name = format!("short{i}");
+        d.apply(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  restartPolicy: Never\n  containers: [{{name: c, image: {IMAGE}, command: ['true']}}]\n"
+        ));
+        let o = d.run(&[
+            "wait",
+            &format!("pod/{name}"),
+            "--for=jsonpath={.status.phase}=Succeeded",
+            "--timeout=20s",
+        ]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        d.ok(&["delete", "pod", &name, "--wait=false"]);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    poller.join().unwrap();
 }

@@ -286,3 +286,29 @@ fn delete_interrupted_after_runtime_teardown_finishes_on_restart() {
         tail(&d.daemon_log(), 20)
     );
 }
+
+// Review P5: resourceVersions only grow, across a daemon restart too (a restarted daemon that
+// started again from 1 reissued versions clients had already seen).
+#[test]
+fn resource_versions_grow_across_restarts() {
+    let Some(mut d) = Daemon::start() else { return };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: rv}}\nspec:\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"
+    ));
+    let rv = |p: &serde_json::Value| -> u64 {
+        p["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let first = rv(&d.wait_running("rv"));
+    let again = rv(&d.pod("rv"));
+    assert!(again >= first, "a read never goes back: {first} → {again}");
+    d.restart();
+    let after = rv(&d.pod("rv"));
+    assert!(after >= again, "{again} → {after}");
+    d.ok(&["delete", "pod", "rv", "--wait=false"]);
+    let deleting = rv(&d.pod("rv"));
+    assert!(deleting > again, "{again} → {deleting}");
+}
