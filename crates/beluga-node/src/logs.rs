@@ -1,6 +1,6 @@
 //! `GET …/pods/{name}/log`: reads the CRI log files (spec §2.3.7) with kubectl's options
-//! (`container`, `previous`, `tailLines`, `timestamps`, `follow`). Follow wakes on inotify events
-//! and ends when the container instance exits.
+//! (`container`, `previous`, `tailLines`, `timestamps`, `follow`). Follow wakes on inotify events,
+//! reads across rotations (`logfollow`), and ends when the container instance exits.
 
 use crate::api::{full, q1, q_bool, streaming, ResBody};
 use crate::podstate::PodHandle;
@@ -8,10 +8,10 @@ use crate::ApiError;
 use beluga_api::podutil;
 use beluga_lifecycle::observed::{Instance, State};
 use beluga_runtime::crilog::{read_lines, render, LogParser};
+use beluga_runtime::logfollow::Follower;
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
 use std::collections::HashMap;
-use std::io::{Read, Seek, SeekFrom};
 
 /// Which instance to read, with kubelet's messages when there is none.
 pub fn pick(h: &PodHandle, container: Option<&str>, previous: bool) -> Result<Instance, ApiError> {
@@ -95,7 +95,13 @@ pub async fn serve(
         .and_then(|t| t.parse::<i64>().ok())
         .filter(|t| *t >= 0);
     let path = h.dir.log(&inst.name, inst.attempt);
-    let data = std::fs::read(&path).unwrap_or_default();
+    // Off the executor: a log file may be large.
+    let data = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || std::fs::read(path).unwrap_or_default())
+            .await
+            .unwrap_or_default()
+    };
     // Only whole records now; a trailing partial record is re-read by follow.
     let complete = data
         .iter()
@@ -127,7 +133,7 @@ pub async fn serve(
         let Ok(watch) = crate::inotify::Watch::dir(&dir) else {
             return;
         };
-        let mut offset = upto as u64;
+        let mut follower = Some(Follower::new(&path, upto as u64));
         let mut parser = LogParser::default();
         let mut carry: Vec<u8> = Vec::new();
         loop {
@@ -140,13 +146,17 @@ pub async fn serve(
                     .is_none_or(|i| i.state == State::Exited)
                     || !st.observed.sandbox_ready
             } || h.dir.exit_file(&inst.name, inst.attempt).exists();
-            let mut chunk = Vec::new();
-            if let Ok(mut f) = std::fs::File::open(&path) {
-                if f.seek(SeekFrom::Start(offset)).is_ok() {
-                    let _ = f.read_to_end(&mut chunk);
-                }
-            }
-            offset += chunk.len() as u64;
+            // What was written since, across rotations, read off the executor.
+            let Some(mut f) = follower.take() else { return };
+            let Ok((f, chunk)) = tokio::task::spawn_blocking(move || {
+                let chunk = f.read_new();
+                (f, chunk)
+            })
+            .await
+            else {
+                return;
+            };
+            follower = Some(f);
             carry.extend_from_slice(&chunk);
             let mut out = Vec::new();
             while let Some(p) = carry.iter().position(|b| *b == b'\n') {

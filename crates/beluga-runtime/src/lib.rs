@@ -6,6 +6,7 @@ pub mod cgroups;
 pub mod crilog;
 pub mod grpc_health;
 pub mod layout;
+pub mod logfollow;
 pub mod netns;
 pub mod oci_runtime;
 pub mod process;
