@@ -290,7 +290,7 @@ impl Daemon {
         pod.metadata.resource_version = Some(self.next_rv());
         h.remember(&pod);
         if !h.lock().removing {
-            let _ = h.persist();
+            h.persist();
         }
         let _ = self.watch.send(WatchEvent { kind, pod });
     }
@@ -300,7 +300,7 @@ impl Daemon {
         let mut out = h.current(&self.runtime.name);
         out.metadata.resource_version = Some(self.next_rv());
         h.remember(&out);
-        let _ = h.persist();
+        h.persist();
         h.wake.notify_one();
         h.exited.notify_waiters();
         let _ = self.watch.send(WatchEvent {
@@ -404,10 +404,19 @@ impl Daemon {
         let spec = pod.spec.get_or_insert_with(Default::default);
         spec.node_name = Some(node_name());
         let h = self.new_handle(pod, Observed::default(), false, None);
-        h.persist()
-            .map_err(|e| ApiError::new(500, "InternalError", format!("persisting pod: {e}")))?;
-        pods.insert(key, h.clone());
+        // The name is taken under the lock; the record (an fsync) is written after it, so that
+        // no reader waits on the disk (review P8). A failed write gives the name back.
+        pods.insert(key.clone(), h.clone());
         drop(pods);
+        if let Err(e) = h.write_record() {
+            self.pods().remove(&key);
+            let _ = std::fs::remove_dir_all(h.dir.path());
+            return Err(ApiError::new(
+                500,
+                "InternalError",
+                format!("persisting pod: {e}"),
+            ));
+        }
         let out = h.current(&self.runtime.name);
         let _ = self.watch.send(WatchEvent {
             kind: "ADDED",

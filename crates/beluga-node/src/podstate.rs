@@ -102,7 +102,35 @@ impl PodHandle {
         st.pod.metadata.resource_version = pod.metadata.resource_version.clone();
     }
 
-    pub fn persist(&self) -> std::io::Result<()> {
+    /// Writes `pod.json`; a failure is logged and becomes a Warning event on the pod (review P7:
+    /// re-adoption trusts these records, so a failed write must not pass unseen).
+    pub fn persist(&self) {
+        if let Err(e) = self.write_record() {
+            self.persist_failed("pod.json", &e);
+        }
+    }
+
+    /// Writes one instance's record; failures as [`PodHandle::persist`].
+    pub fn persist_instance(&self, inst: &Instance, sandbox: u32) {
+        if let Err(e) = self.write_instance(inst, sandbox) {
+            self.persist_failed(&format!("the record of {}", inst.id), &e);
+        }
+    }
+
+    fn persist_failed(&self, what: &str, e: &std::io::Error) {
+        tracing::warn!(dir = %self.dir.path().display(), error = %e, "writing {what}");
+        let mut st = self.lock();
+        let pod = st.pod.clone();
+        st.events.record(
+            &pod,
+            None,
+            "Warning",
+            "FailedToPersist",
+            format!("Failed to record the pod's state ({what}): {e}"),
+        );
+    }
+
+    pub fn write_record(&self) -> std::io::Result<()> {
         let rec = {
             let st = self.lock();
             PodRecord {
@@ -122,7 +150,7 @@ impl PodHandle {
         beluga_runtime::write_atomic(&current, &data)
     }
 
-    pub fn persist_instance(&self, inst: &Instance, sandbox: u32) -> std::io::Result<()> {
+    fn write_instance(&self, inst: &Instance, sandbox: u32) -> std::io::Result<()> {
         let path = self.dir.record(&inst.name, inst.attempt);
         if let Some(p) = path.parent() {
             std::fs::create_dir_all(p)?;
@@ -152,7 +180,7 @@ impl PodHandle {
             inst.reason = rec.oom_killed.then(|| "OOMKilled".to_string());
             (inst.clone(), sandbox)
         };
-        let _ = self.persist_instance(&inst, sandbox);
+        self.persist_instance(&inst, sandbox);
         Some(inst)
     }
 }

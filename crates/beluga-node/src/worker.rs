@@ -102,7 +102,7 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
         kill_all(d, h, Duration::ZERO).await;
         teardown(d, h).await;
         h.lock().terminal = true;
-        let _ = h.persist();
+        h.persist();
         info!("pod evicted");
         return Next::Idle;
     }
@@ -115,7 +115,7 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
         kill_all(d, h, grace).await;
         teardown(d, h).await;
         h.lock().terminal = true;
-        let _ = h.persist();
+        h.persist();
         info!("pod completed");
         return Next::Idle;
     }
@@ -270,7 +270,7 @@ async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Result<(), Strin
         }
         st.observed.sandbox_ready = true;
     }
-    let _ = h.persist();
+    h.persist();
     tokio::spawn(follow_exits(d.clone(), h.clone(), lines));
     tracing::debug!(took = ?t.elapsed(), "sandbox ready");
     Ok(())
@@ -848,7 +848,7 @@ async fn prepare_container(
         );
         st.observed.sandbox_attempt
     };
-    let _ = h.persist_instance(&inst, sandbox_gen);
+    h.persist_instance(&inst, sandbox_gen);
     Ok(Prepared {
         c: c.clone(),
         pod,
@@ -960,7 +960,7 @@ async fn launch(
                     inst = i.clone();
                 }
             }
-            let _ = h.persist_instance(&inst, sandbox_gen);
+            h.persist_instance(&inst, sandbox_gen);
             if inst.state == State::Running {
                 prober::start(d, h, c, &id);
             }
@@ -987,7 +987,7 @@ async fn launch(
                     *i = inst.clone();
                 }
             }
-            let _ = h.persist_instance(&inst, sandbox_gen);
+            h.persist_instance(&inst, sandbox_gen);
             Err(fail_start(h, &c.name, &id, "RunContainerError", msg))
         }
     }

@@ -312,3 +312,42 @@ fn resource_versions_grow_across_restarts() {
     let deleting = rv(&d.pod("rv"));
     assert!(deleting > again, "{again} → {deleting}");
 }
+
+// Review P7: writes of the records re-adoption trusts were dropped with `let _ =`. A failed
+// write is now logged and shown as a Warning event on the pod.
+#[test]
+fn failed_record_writes_are_events() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: ro}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"
+    ));
+    d.wait_running("ro");
+    // pod.json becomes a non-empty directory: the atomic rename over it fails.
+    let record = d.pod_dir("ro").join("pod.json");
+    std::fs::remove_file(&record).unwrap();
+    std::fs::create_dir_all(record.join("blocker")).unwrap();
+    d.ok(&["delete", "pod", "ro", "--wait=false"]);
+    let t = std::time::Instant::now();
+    let failed = loop {
+        let o = d.run(&["get", "events", "-o", "json"]);
+        let ev: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        let found: Vec<String> = ev["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["reason"] == "FailedToPersist")
+            .filter_map(|e| e["message"].as_str().map(String::from))
+            .collect();
+        if !found.is_empty() || t.elapsed() > Duration::from_secs(10) {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        failed
+            .iter()
+            .any(|m| m.starts_with("Failed to record the pod's state (pod.json): ")),
+        "{failed:?}"
+    );
+    assert!(d.daemon_log().contains("writing pod.json"));
+}
