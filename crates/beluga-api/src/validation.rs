@@ -963,10 +963,5 @@ pub fn validate_update(new: &Pod, old: &Pod) -> Vec<FieldError> {
     dedup(errs)
 }
 
-/// The env var names allowed by validation (exported for tests of other layers).
-pub fn is_env_name(s: &str) -> bool {
-    env_name_ok(s)
-}
-
 #[cfg(test)]
 mod tests;

@@ -52,16 +52,16 @@ pub async fn run(d: Arc<Daemon>, h: Arc<PodHandle>) {
     let span = tracing::info_span!("pod", pod = %format!("{ns}/{name}"));
     async move {
         loop {
-            let next = sync(&d, &h).await;
-            if matches!(next, Next::Done) {
-                break;
-            }
-            d.publish(&h, "MODIFIED");
-            match next {
+            let wait = match sync(&d, &h).await {
                 Next::Done => break,
-                Next::Idle => h.wake.notified().await,
-                Next::After(t) if t.is_zero() => {}
-                Next::After(t) => {
+                Next::Idle => None,
+                Next::After(t) => Some(t),
+            };
+            d.publish(&h, "MODIFIED");
+            match wait {
+                None => h.wake.notified().await,
+                Some(t) if t.is_zero() => {}
+                Some(t) => {
                     tokio::select! {
                         _ = h.wake.notified() => {}
                         _ = tokio::time::sleep(t) => {}
@@ -687,6 +687,8 @@ async fn prepare_container(
             return Err(rem);
         }
         st.backoff.next(&key, finished, now);
+        // Entries of container specs no longer in use (an image update) go, as client-go's do.
+        st.backoff.gc(now);
     }
 
     let image = c.image.clone().unwrap_or_default();

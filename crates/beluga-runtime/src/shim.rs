@@ -23,7 +23,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    Ping,
     /// The containers this shim started that have not exited.
     List,
     /// Create and start a container from its bundle, in one runtime call (`run --detach`).
@@ -304,7 +303,6 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
         let start = matches!(req, Request::Start { .. });
         let resp =
             match req {
-                Request::Ping => Response::Ok,
                 Request::List => {
                     let s = shim.borrow();
                     let starting = s.created.iter().filter(|(_, c)| c.starting).map(|(id, c)| {
