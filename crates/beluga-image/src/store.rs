@@ -95,15 +95,7 @@ struct LayerRecord {
 /// node) can be reached by another local user (attack report 3.8).
 const PRIVATE: u32 = 0o700;
 
-/// Writes `data` to `path` atomically (temp file, fsync, rename).
-pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
+pub use beluga_fsutil::write_atomic;
 
 impl Store {
     pub fn open(root: &Path) -> Result<Store> {

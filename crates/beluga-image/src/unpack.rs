@@ -1,10 +1,12 @@
 //! Whiteout-aware layer applier. Every path is resolved beneath the layer root with
-//! `openat2(RESOLVE_IN_ROOT)`, so no entry name, symlink or hard link can reach outside it.
+//! `openat2(RESOLVE_IN_ROOT)` (`beluga-fsutil`), so no entry name, symlink or hard link can
+//! reach outside it.
 //! OCI whiteouts become overlayfs whiteouts (a 0:0 character device; `trusted.overlay.opaque=y`).
 
 use crate::{ImageError, IoContext, Result};
+use beluga_fsutil::{make_dirs, open_at, Resolve};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -77,40 +79,18 @@ pub fn clean_components(raw: &[u8]) -> Vec<String> {
 }
 
 fn in_root(root: BorrowedFd<'_>, path: &str, flags: OFlags) -> rustix::io::Result<OwnedFd> {
-    let p = if path.is_empty() { "." } else { path };
-    rfs::openat2(
-        root,
-        p,
-        flags | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-    )
+    open_at(root, path, flags, Resolve::InRoot)
 }
 
-/// Opens (creating as needed) the directory `parts` beneath `root`.
+/// Opens (creating as needed, 0755) the directory `parts` beneath `root`.
 fn open_dir(root: BorrowedFd<'_>, parts: &[String]) -> Result<OwnedFd> {
-    let joined = parts.join("/");
-    match in_root(root, &joined, OFlags::DIRECTORY | OFlags::RDONLY) {
-        Ok(fd) => return Ok(fd),
-        Err(rustix::io::Errno::NOENT) => {}
-        Err(e) => return Err(e).ctx(|| format!("opening {joined}")),
-    }
-    let mut cur = in_root(root, "", OFlags::DIRECTORY | OFlags::RDONLY)
-        .ctx(|| "opening layer root".into())?;
-    for (i, comp) in parts.iter().enumerate() {
-        let prefix = parts[..=i].join("/");
-        match in_root(root, &prefix, OFlags::DIRECTORY | OFlags::RDONLY) {
-            Ok(fd) => cur = fd,
-            Err(rustix::io::Errno::NOENT) => {
-                rfs::mkdirat(&cur, comp.as_str(), Mode::from_raw_mode(0o755))
-                    .ctx(|| format!("creating {prefix}"))?;
-                cur = in_root(root, &prefix, OFlags::DIRECTORY | OFlags::RDONLY)
-                    .ctx(|| format!("opening {prefix}"))?;
-            }
-            Err(e) => return Err(e).ctx(|| format!("opening {prefix}")),
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    make_dirs(root, &parts, Mode::from_raw_mode(0o755), Resolve::InRoot).map_err(|e| {
+        ImageError::Io {
+            context: format!("creating {}", e.prefix),
+            source: e.errno.into(),
         }
-    }
-    Ok(cur)
+    })
 }
 
 /// Removes whatever is at `name` in `dir` (recursively for directories); absent is fine.

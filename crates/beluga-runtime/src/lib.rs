@@ -16,7 +16,4 @@ pub mod spec;
 pub mod subpath;
 pub mod volumes;
 
-/// Writes `data` to `path` atomically (temp file, fsync, rename).
-pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
-    beluga_image::store::write_atomic(path, data)
-}
+pub use beluga_fsutil::write_atomic;

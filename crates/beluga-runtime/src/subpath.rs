@@ -1,14 +1,15 @@
 //! Safe subPath mounts (spec §11.2), as kubelet does them since CVE-2017-1002101: the subPath is
 //! resolved beneath the volume root on descriptors (`openat2(RESOLVE_BENEATH |
-//! RESOLVE_NO_MAGICLINKS)`), missing directories are made with `mkdirat` relative to the
-//! descriptor of their parent, and what was resolved is bind-mounted through its descriptor
+//! RESOLVE_NO_MAGICLINKS)`, `beluga-fsutil`), missing directories are made with `mkdirat`
+//! relative to the descriptor of their parent, and what was resolved is bind-mounted through its descriptor
 //! (`/proc/self/fd/N`) onto a path of beluga's own, which the runtime then mounts. Nothing
 //! re-resolves the user's path after the check, so a container swapping a directory for a
 //! symlink cannot redirect the mount (attack report 2.2–2.4), and nothing is ever made outside
 //! the volume.
 
-use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use rustix::fs::{self as rfs, Mode, OFlags, ResolveFlags};
+use beluga_fsutil::{make_dirs, open_at, Resolve};
+use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use rustix::fs::{self as rfs, Mode, OFlags};
 use rustix::io::Errno;
 use std::path::Path;
 
@@ -62,51 +63,11 @@ pub fn components(sub: &str) -> Result<Vec<&str>, Failure> {
     Ok(parts)
 }
 
-/// Opens `path` beneath `root`; an escape (an absolute or climbing symlink) is `EXDEV`.
-fn beneath(root: BorrowedFd<'_>, path: &str, flags: OFlags) -> rustix::io::Result<OwnedFd> {
-    rfs::openat2(
-        root,
-        if path.is_empty() { "." } else { path },
-        flags | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
-    )
-}
-
 fn describe(sub: &str, e: Errno) -> String {
     match e {
         Errno::XDEV | Errno::LOOP => format!("subPath {sub:?} resolves outside the volume"),
         e => format!("subPath {sub:?}: {}", std::io::Error::from(e)),
     }
-}
-
-/// Makes every missing directory of `parts` beneath `root` with the volume root's `mode`,
-/// each relative to its parent's descriptor; an existing prefix must resolve beneath `root`.
-fn make_dirs(root: BorrowedFd<'_>, parts: &[&str], mode: Mode) -> Result<(), Failure> {
-    let sub = parts.join("/");
-    let mut parent = rfs::openat(root, ".", OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Failure::Create(describe(&sub, e)))?;
-    for i in 0..parts.len() {
-        let prefix = parts[..=i].join("/");
-        match beneath(root, &prefix, OFlags::PATH) {
-            Ok(fd) => parent = fd,
-            Err(Errno::NOENT) => {
-                // mkdirat never follows a symlink in its last component: a name swapped for
-                // one meanwhile is EEXIST, and the re-open below judges what is there now.
-                match rfs::mkdirat(&parent, parts[i], mode) {
-                    Ok(()) | Err(Errno::EXIST) => {}
-                    Err(e) => return Err(Failure::Create(describe(&sub, e))),
-                }
-                let dir = beneath(root, &prefix, OFlags::RDONLY | OFlags::DIRECTORY)
-                    .map_err(|e| Failure::Create(describe(&sub, e)))?;
-                // As kubelet: the volume root's mode, not the daemon's umask.
-                rfs::fchmod(&dir, mode).map_err(|e| Failure::Create(describe(&sub, e)))?;
-                parent = dir;
-            }
-            Err(e) => return Err(Failure::Create(describe(&sub, e))),
-        }
-    }
-    Ok(())
 }
 
 /// Resolves `sub` beneath the volume at `root` (creating missing directories) and bind-mounts
@@ -127,12 +88,20 @@ pub fn prepare(root: &Path, sub: &str, target: &Path) -> Result<(), Failure> {
             std::io::Error::from(e)
         ))
     })?;
-    let mode = rfs::fstat(&rootfd)
-        .map(|st| Mode::from_raw_mode(st.st_mode & 0o7777))
-        .map_err(|e| Failure::Prepare(describe(sub, e)))?;
-    make_dirs(rootfd.as_fd(), &parts, mode)?;
-    let fd = beneath(rootfd.as_fd(), &parts.join("/"), OFlags::PATH)
-        .map_err(|e| Failure::Prepare(describe(sub, e)))?;
+    let joined = parts.join("/");
+    let fd = match open_at(rootfd.as_fd(), &joined, OFlags::PATH, Resolve::Beneath) {
+        Ok(fd) => fd,
+        // Missing: made as a directory with the volume root's mode, as kubelet does.
+        Err(Errno::NOENT) => {
+            let mode = rfs::fstat(&rootfd)
+                .map(|st| Mode::from_raw_mode(st.st_mode & 0o7777))
+                .map_err(|e| Failure::Create(describe(sub, e)))?;
+            make_dirs(rootfd.as_fd(), &parts, mode, Resolve::Beneath)
+                .map_err(|e| Failure::Create(describe(sub, e.errno)))?
+        }
+        // kubelet's first step (SafeMakeDir) is what refuses a subPath leaving the volume.
+        Err(e) => return Err(Failure::Create(describe(sub, e))),
+    };
     let is_dir = rfs::fstat(&fd)
         .map(|st| rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::Directory)
         .map_err(|e| Failure::Prepare(describe(sub, e)))?;
