@@ -1,0 +1,122 @@
+//! Container exits: the shim's exit stream, a lost shim's containers, termination messages.
+
+use super::*;
+
+/// Follows the shim's exit stream; when it ends the sandbox is gone.
+pub async fn follow_exits(
+    d: Arc<Daemon>,
+    h: Arc<PodHandle>,
+    mut lines: tokio::io::Lines<tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>>,
+) {
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Ok(rec) = serde_json::from_str::<ExitRecord>(&line) else {
+            continue;
+        };
+        on_exit(&d, &h, rec).await;
+    }
+    sandbox_lost(&h);
+    h.exited.notify_waiters();
+    h.wake.notify_one();
+}
+
+/// The shim is gone (killed, or shut down): whatever it ran is gone with it. A container it
+/// never reported exiting is recorded as containerd records a task of a dead shim: exited 255,
+/// so the planner restarts it per the restart policy instead of showing it running (attack report
+/// 6.2: `2/2 Running` with nothing running).
+pub(super) fn sandbox_lost(h: &PodHandle) {
+    let orphans: Vec<Instance> = {
+        let mut st = h.lock();
+        st.observed.sandbox_ready = false;
+        st.observed
+            .instances
+            .iter()
+            .filter(|i| matches!(i.state, State::Running | State::Created))
+            .cloned()
+            .collect()
+    };
+    let now = beluga_api::k8s_openapi::jiff::Timestamp::now().to_string();
+    for inst in orphans {
+        let rec = ExitRecord {
+            id: inst.id.clone(),
+            exit_code: 255,
+            signal: None,
+            oom_killed: false,
+            started_at: inst
+                .started_at
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| now.clone()),
+            finished_at: now.clone(),
+        };
+        let _ = h.apply_exit(&rec, None);
+        warn!(container = %inst.name, id = %inst.id, "the pod's shim is gone: container recorded as exited (255)");
+    }
+}
+
+/// Reads the termination message (spec §8.3): the file, or with FallbackToLogsOnError the log tail.
+pub(super) fn termination_message(
+    h: &PodHandle,
+    c: Option<&Container>,
+    inst: &Instance,
+    code: i32,
+) -> Option<String> {
+    let bundle = h.dir.bundle(&inst.id);
+    let mut msg = std::fs::read(bundle.join("termination-log"))
+        .ok()
+        .map(|mut b| {
+            b.truncate(4096);
+            String::from_utf8_lossy(&b).into_owned()
+        });
+    let fallback =
+        c.and_then(|c| c.termination_message_policy.as_deref()) == Some("FallbackToLogsOnError");
+    if fallback && code != 0 && msg.as_deref().is_none_or(str::is_empty) {
+        let data = std::fs::read(h.dir.log(&inst.name, inst.attempt)).unwrap_or_default();
+        let lines = beluga_runtime::crilog::read_lines(&data);
+        let tail: Vec<u8> = lines
+            .iter()
+            .rev()
+            .take(80)
+            .rev()
+            .flat_map(|l| l.content.clone())
+            .collect();
+        let start = tail.len().saturating_sub(2048);
+        msg = Some(String::from_utf8_lossy(&tail[start..]).into_owned());
+    }
+    msg.filter(|m| !m.is_empty())
+}
+
+pub(super) async fn on_exit(d: &Arc<Daemon>, h: &Arc<PodHandle>, rec: ExitRecord) {
+    let (inst, c) = {
+        let st = h.lock();
+        let Some(inst) = st
+            .observed
+            .instances
+            .iter()
+            .find(|i| i.id == rec.id)
+            .cloned()
+        else {
+            return;
+        };
+        let c = init_containers(&st.pod)
+            .iter()
+            .chain(containers(&st.pod))
+            .find(|c| c.name == inst.name)
+            .cloned();
+        (inst, c)
+    };
+    let msg = termination_message(h, c.as_ref(), &inst, rec.exit_code);
+    let _ = h.apply_exit(&rec, msg);
+    info!(container = %inst.name, id = %rec.id, exit_code = rec.exit_code, "container exited");
+    h.exited.notify_waiters();
+    h.wake.notify_one();
+    // Release the runtime's container and the rootfs; logs and records stay.
+    let _ = shim_client(h)
+        .call(&Request::Delete { id: rec.id.clone() })
+        .await;
+    let bundle = h.dir.bundle(&rec.id);
+    let _ = tokio::task::spawn_blocking(move || {
+        volumes::unmount_below(&bundle);
+        let _ = std::fs::remove_dir_all(&bundle);
+    })
+    .await;
+    let _ = d;
+}

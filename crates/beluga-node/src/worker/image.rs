@@ -1,0 +1,104 @@
+//! The image a container needs: kubelet's pull policy, Pulling/Pulled events and pull back-off.
+
+use super::*;
+
+/// The image is not in the store, or `always` (policy `Always`). `Never`: `ErrImageNeverPull`.
+/// Otherwise it is pulled (spec §2.3 step 1), with kubelet's events; a failure is `ErrImagePull`
+/// and kubelet's image back-off applies: `ImagePullBackOff` while waiting for the next attempt.
+/// Pulls go one at a time; Ok is the image and whether this call pulled it (another pod's pull
+/// may have brought it meanwhile); Err says when to look again.
+pub(super) async fn pull_image(
+    d: &Arc<Daemon>,
+    h: &PodHandle,
+    pod: &Pod,
+    c: &Container,
+    image: &str,
+    always: bool,
+    now: beluga_api::k8s_openapi::jiff::Timestamp,
+) -> Result<(beluga_image::ImageRecord, bool), Duration> {
+    if c.image_pull_policy.as_deref() == Some("Never") {
+        let msg = format!("Container image {image:?} is not present with pull policy of Never");
+        set_waiting(
+            h,
+            &c.name,
+            "ErrImageNeverPull",
+            msg.clone(),
+            Some(("Warning", "ErrImageNeverPull", msg)),
+        );
+        return Err(RETRY);
+    }
+    let key = format!("{}_{image}", podutil::uid(pod));
+    let turn = d.pulls.lock().await;
+    // Another pod may have pulled it while this one waited its turn.
+    if !always {
+        if let Ok(Some(rec)) = d.images.get(image) {
+            return Ok((rec, false));
+        }
+    }
+    let remaining = h.lock().pull_backoff.remaining_since_update(&key, now);
+    if let Some(rem) = remaining {
+        let msg = format!("Back-off pulling image {image:?}");
+        set_waiting(
+            h,
+            &c.name,
+            "ImagePullBackOff",
+            msg.clone(),
+            Some(("Normal", "BackOff", msg)),
+        );
+        return Err(rem);
+    }
+    h.lock().events.record(
+        pod,
+        Some(&c.name),
+        "Normal",
+        "Pulling",
+        format!("Pulling image {image:?}"),
+    );
+    let started = std::time::Instant::now();
+    let pulled = d
+        .pull(&turn, image, |_| {})
+        .await
+        .map_err(|e| e.to_string());
+    let err = match pulled {
+        Ok(rec) => {
+            let took = started.elapsed();
+            h.lock().events.record(
+                pod,
+                Some(&c.name),
+                "Normal",
+                "Pulled",
+                format!(
+                    "Successfully pulled image {image:?} in {took:.3?} ({took:.3?} including waiting). Image size: {} bytes.",
+                    rec.size
+                ),
+            );
+            return Ok((rec, true));
+        }
+        Err(e) => e,
+    };
+    {
+        let mut st = h.lock();
+        st.pull_backoff.next(&key, now, now);
+        st.events.record(
+            pod,
+            Some(&c.name),
+            "Warning",
+            "Failed",
+            format!("Failed to pull image {image:?}: {err}"),
+        );
+    }
+    set_waiting(
+        h,
+        &c.name,
+        "ErrImagePull",
+        err,
+        Some(("Warning", "Failed", "Error: ErrImagePull".into())),
+    );
+    // Look again within the back-off, so the status shows ImagePullBackOff as kubelet's does.
+    Err(h
+        .lock()
+        .pull_backoff
+        .current(&key)
+        .map(|d| d / 2)
+        .unwrap_or(RETRY))
+}

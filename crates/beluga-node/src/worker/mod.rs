@@ -1,0 +1,237 @@
+//! The pod worker: one task per pod that re-runs the planner on every event (container exit,
+//! back-off expiry, spec change, delete) and carries out its actions in kubelet's order (spec §2.2).
+
+use crate::podstate::{highest_log_attempt, PodHandle};
+use crate::Daemon;
+use crate::{hooks, prober};
+use beluga_api::podutil::{self, containers, init_containers, is_sidecar};
+use beluga_api::{Container, Pod};
+use beluga_lifecycle::backoff::{self, waiting_message};
+use beluga_lifecycle::grace;
+use beluga_lifecycle::observed::{spec_hash, Instance, State};
+use beluga_lifecycle::planner::{compute_pod_actions, KillReason};
+use beluga_lifecycle::status::WaitingReason;
+use beluga_runtime::process::{self, PodFacts, Process};
+use beluga_runtime::shim::{self, ExitRecord, Request, Response, ShimClient, ShimOptions};
+use beluga_runtime::spec::{self, Bind, ContainerSpec};
+use beluga_runtime::volumes;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn, Instrument};
+
+mod bundle;
+mod exits;
+mod image;
+mod remove;
+mod sandbox;
+mod start;
+mod stop;
+
+use bundle::*;
+pub use exits::follow_exits;
+use image::*;
+use remove::*;
+use sandbox::*;
+use start::*;
+use stop::*;
+
+/// The pod's `terminationGracePeriodSeconds` (defaulted to 30), bounded.
+fn pod_grace(pod: &Pod) -> Duration {
+    let secs = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(grace::DEFAULT_SECONDS);
+    grace::from_seconds(secs)
+}
+
+/// kubelet's requeue after a failed sync (spec §1, ≈10 s).
+const RETRY: Duration = Duration::from_secs(10);
+
+/// The floor of any container's stop timeout (spec §4.5, §7.5).
+const MIN_GRACE: Duration = grace::MIN_STOP;
+
+enum Next {
+    Idle,
+    After(Duration),
+    Done,
+}
+
+/// Runs a pod's worker until the pod is removed.
+pub async fn run(d: Arc<Daemon>, h: Arc<PodHandle>) {
+    let (ns, name) = {
+        let st = h.lock();
+        (
+            podutil::namespace(&st.pod).to_string(),
+            podutil::name(&st.pod).to_string(),
+        )
+    };
+    let span = tracing::info_span!("pod", pod = %format!("{ns}/{name}"));
+    async move {
+        loop {
+            let wait = match sync(&d, &h).await {
+                Next::Done => break,
+                Next::Idle => None,
+                Next::After(t) => Some(t),
+            };
+            d.publish(&h, "MODIFIED");
+            match wait {
+                None => h.wake.notified().await,
+                Some(t) if t.is_zero() => {}
+                Some(t) => {
+                    tokio::select! {
+                        _ = h.wake.notified() => {}
+                        _ = tokio::time::sleep(t) => {}
+                    }
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn shim_client(h: &PodHandle) -> ShimClient {
+    ShimClient {
+        socket: h.dir.shim_socket(),
+    }
+}
+
+async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
+    let (pod, observed, terminal, probes) = {
+        let st = h.lock();
+        (
+            st.pod.clone(),
+            st.observed.clone(),
+            st.terminal,
+            st.probes.clone(),
+        )
+    };
+    if pod.metadata.deletion_timestamp.is_some() {
+        remove_pod(d, h).await;
+        return Next::Done;
+    }
+    if terminal {
+        return Next::Idle;
+    }
+    if h.lock().ended.is_some() {
+        // Evicted (kubelet's grace override 0: each container still gets the 2 s floor).
+        kill_all(d, h, Duration::ZERO).await;
+        teardown(d, h).await;
+        h.lock().terminal = true;
+        h.persist();
+        info!("pod evicted");
+        return Next::Idle;
+    }
+    let plan = compute_pod_actions(&pod, &observed, &probes);
+    tracing::debug!(?plan, "planned");
+
+    if plan.kill_pod && !plan.create_sandbox {
+        // The pod is finished (§2.1.5, §4.4): stop what still runs, then tear the sandbox down.
+        let grace = pod_grace(&pod);
+        kill_all(d, h, grace).await;
+        teardown(d, h).await;
+        h.lock().terminal = true;
+        h.persist();
+        info!("pod completed");
+        return Next::Idle;
+    }
+    if plan.create_sandbox {
+        if observed.instances.iter().any(|i| i.state == State::Running) {
+            kill_all(d, h, MIN_GRACE).await;
+        }
+        if let Err(e) = create_sandbox(d, h).await {
+            warn!(error = %e, "sandbox creation failed");
+            let mut st = h.lock();
+            let pod = st.pod.clone();
+            st.events.record(
+                &pod,
+                None,
+                "Warning",
+                "FailedCreatePodSandBox",
+                format!("Failed to create pod sandbox: {e}"),
+            );
+            return Next::After(RETRY);
+        }
+    }
+    for k in &plan.to_kill {
+        {
+            let mut st = h.lock();
+            let pod = st.pod.clone();
+            st.events.record(
+                &pod,
+                Some(&k.container),
+                "Normal",
+                "Killing",
+                k.message.clone(),
+            );
+        }
+        // Liveness/startup kills use the probe's terminationGracePeriodSeconds when set (§7.5).
+        let c = init_containers(&pod)
+            .iter()
+            .chain(containers(&pod))
+            .find(|c| c.name == k.container);
+        let probe = c.and_then(|c| match k.reason {
+            KillReason::LivenessProbe => c.liveness_probe.as_ref(),
+            KillReason::StartupProbe => c.startup_probe.as_ref(),
+            _ => None,
+        });
+        let grace = probe
+            .and_then(|p| p.termination_grace_period_seconds)
+            .map(grace::from_seconds)
+            .unwrap_or_else(|| pod_grace(&pod));
+        stop_container(d, h, &k.id, grace).await;
+    }
+    let mut requeue: Option<Duration> = None;
+    let mut min = |r: Duration| requeue = Some(requeue.map_or(r, |q| q.min(r)));
+    let inits = init_containers(&pod);
+    for i in plan.init_to_start {
+        let c = &inits[i];
+        match start_container(d, h, c).await {
+            // A started container is an event (kubelet's PLEG "ContainerStarted"): plan again,
+            // so the next init container or the regular containers follow a started sidecar.
+            Ok(()) => min(Duration::ZERO),
+            Err(retry) => {
+                min(retry);
+                // A regular init container that fails to start aborts this sync (§2.2.6).
+                if !is_sidecar(c) {
+                    break;
+                }
+            }
+        }
+    }
+    let regular = containers(&pod);
+    let to_start: Vec<&Container> = plan
+        .containers_to_start
+        .iter()
+        .map(|&i| &regular[i])
+        .collect();
+    if let Some(r) = start_containers(d, h, &to_start).await {
+        min(r);
+    }
+    match requeue {
+        Some(r) => Next::After(r),
+        None => Next::Idle,
+    }
+}
+
+fn set_waiting(
+    h: &PodHandle,
+    name: &str,
+    reason: &str,
+    message: String,
+    event: Option<(&str, &str, String)>,
+) {
+    let mut st = h.lock();
+    st.waiting.insert(
+        name.to_string(),
+        WaitingReason {
+            reason: reason.into(),
+            message,
+        },
+    );
+    if let Some((kind, ev_reason, ev_msg)) = event {
+        let pod = st.pod.clone();
+        st.events.record(&pod, Some(name), kind, ev_reason, ev_msg);
+    }
+}

@@ -1,0 +1,460 @@
+//! Starting containers (kubelet's startContainer): back-off, image, bundle, the runtime call,
+//! then postStart; the container's process, env and confinement.
+
+use super::*;
+
+/// kubelet's `startContainer` (spec §2.3) with the back-off check first (§5.3).
+/// A container instance set up for the runtime: overlay mounted, `config.json` written, its
+/// record persisted as Created.
+pub(super) struct Prepared {
+    c: Container,
+    pod: Pod,
+    id: String,
+    inst: Instance,
+    sandbox_gen: u32,
+    bundle: std::path::PathBuf,
+    now: beluga_api::k8s_openapi::jiff::Timestamp,
+}
+
+impl Prepared {
+    /// The shim request that creates it, and starts it too unless `create_only`.
+    fn request(&self, h: &PodHandle, create_only: bool) -> Request {
+        let (id, bundle) = (self.id.clone(), self.bundle.clone());
+        let log = h.dir.log(&self.c.name, self.inst.attempt);
+        let exit_file = h.dir.exit_file(&self.c.name, self.inst.attempt);
+        if create_only {
+            Request::Create {
+                id,
+                bundle,
+                log,
+                exit_file,
+            }
+        } else {
+            Request::Start {
+                id,
+                bundle,
+                log,
+                exit_file,
+            }
+        }
+    }
+}
+
+/// Records a container that could not be started as waiting with `reason`, removes its bundle,
+/// and returns the retry delay.
+pub(super) fn fail_start(
+    h: &PodHandle,
+    name: &str,
+    id: &str,
+    reason: &str,
+    msg: String,
+) -> Duration {
+    set_waiting(
+        h,
+        name,
+        reason,
+        msg.clone(),
+        Some(("Warning", "Failed", format!("Error: {msg}"))),
+    );
+    let b = h.dir.bundle(id);
+    volumes::unmount_below(&b);
+    let _ = std::fs::remove_dir_all(&b);
+    RETRY
+}
+
+/// kubelet's startContainer: back-off, image, bundle, then the runtime (create + start in one
+/// shim request), then postStart.
+pub(super) async fn start_container(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    c: &Container,
+) -> Result<(), Duration> {
+    let t = std::time::Instant::now();
+    let p = prepare_container(d, h, c).await?;
+    let prepared = t.elapsed();
+    let resp = shim_client(h).call(&p.request(h, false)).await;
+    // Where a start's time goes, for profiling (`BELUGA_LOG=debug`).
+    tracing::debug!(container = %c.name, ?prepared, runtime = ?(t.elapsed() - prepared), "runtime answered");
+    launch(d, h, p, resp).await
+}
+
+/// Starts regular containers in order as kubelet does, but has the runtime create them all at
+/// once first: one container's setup (namespaces, mounts, cgroups) overlaps another's, while
+/// their processes still begin one by one, each after the previous one's postStart hook.
+pub(super) async fn start_containers(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    list: &[&Container],
+) -> Option<Duration> {
+    let mut requeue: Option<Duration> = None;
+    let mut min = |r: Duration| requeue = Some(requeue.map_or(r, |q| q.min(r)));
+    if let [c] = list {
+        if let Err(r) = start_container(d, h, c).await {
+            min(r);
+        }
+        return requeue;
+    }
+    let mut prepared = Vec::new();
+    for c in list {
+        match prepare_container(d, h, c).await {
+            Ok(p) => prepared.push(p),
+            Err(r) => min(r),
+        }
+    }
+    // The first needs no wait for another: the runtime creates and starts it in one go.
+    let creating: Vec<_> = prepared
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let client = shim_client(h);
+            let req = p.request(h, i > 0);
+            tokio::spawn(async move { client.call(&req).await })
+        })
+        .collect();
+    for (p, task) in prepared.into_iter().zip(creating) {
+        let resp = match task.await {
+            Ok(Ok(Response::Created { .. })) => {
+                shim_client(h)
+                    .call(&Request::StartCreated { id: p.id.clone() })
+                    .await
+            }
+            Ok(other) => other,
+            Err(e) => Err(std::io::Error::other(e)),
+        };
+        if let Err(r) = launch(d, h, p, resp).await {
+            min(r);
+        }
+    }
+    requeue
+}
+
+/// Everything before the runtime: back-off, image, bundle (overlay, config.json), the Created
+/// record and events. Err is the delay before the next attempt.
+pub(super) async fn prepare_container(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    c: &Container,
+) -> Result<Prepared, Duration> {
+    let (pod, newest, attempt) = {
+        let st = h.lock();
+        let newest = st.observed.newest(&c.name).cloned();
+        let from_logs = highest_log_attempt(&h.dir, &c.name)
+            .map(|a| a + 1)
+            .unwrap_or(0);
+        (
+            st.pod.clone(),
+            newest,
+            st.observed.next_attempt(&c.name).max(from_logs),
+        )
+    };
+    let kpod = podutil::kubelet_name(&pod);
+    let hash = spec_hash(c);
+    let now = beluga_api::k8s_openapi::jiff::Timestamp::now();
+    if let Some(finished) = newest.as_ref().and_then(|i| i.finished_at) {
+        let key = backoff::key(
+            podutil::name(&pod),
+            podutil::namespace(&pod),
+            podutil::uid(&pod),
+            &c.name,
+            hash,
+        );
+        let mut st = h.lock();
+        if let Some(rem) = st.backoff.remaining(&key, finished, now) {
+            let delay = st.backoff.current(&key).unwrap_or(rem);
+            drop(st);
+            set_waiting(
+                h,
+                &c.name,
+                "CrashLoopBackOff",
+                waiting_message(delay, &c.name, &kpod),
+                Some((
+                    "Warning",
+                    "BackOff",
+                    format!(
+                        "Back-off restarting failed container {} in pod {kpod}",
+                        c.name
+                    ),
+                )),
+            );
+            return Err(rem);
+        }
+        st.backoff.next(&key, finished, now);
+        // Entries of container specs no longer in use (an image update) go, as client-go's do.
+        st.backoff.gc(now);
+    }
+
+    let image = c.image.clone().unwrap_or_default();
+    if let Err(e) = beluga_image::reference::normalize(&image) {
+        let msg = format!(
+            "Failed to apply default image tag {image:?}: couldn't parse image name {image:?}: {e}"
+        );
+        set_waiting(
+            h,
+            &c.name,
+            "InvalidImageName",
+            msg.clone(),
+            Some(("Warning", "InspectFailed", msg)),
+        );
+        return Err(RETRY);
+    }
+    // `Always` pulls at every start (the registry may have a newer image under the tag), except
+    // `localhost/…` images, which only exist here.
+    let always = c.image_pull_policy.as_deref() == Some("Always")
+        && beluga_image::reference::normalize(&image)
+            .is_ok_and(|n| !beluga_image::registry::made_here(&n));
+    let (record, pulled) = match d.images.get(&image) {
+        Ok(Some(r)) if !always => (r, false),
+        _ => pull_image(d, h, &pod, c, &image, always, now).await?,
+    };
+
+    let uid = podutil::uid(&pod).to_string();
+    let id = beluga_runtime::layout::container_id(&uid, &c.name, attempt);
+    let bundle = h.dir.bundle(&id);
+    let fail = |reason: &str, msg: String| Err(fail_start(h, &c.name, &id, reason, msg));
+    let lower = d.images.lower_dirs(&record);
+    let rootfs = match volumes::mount_overlay(&lower, &bundle) {
+        Ok(r) => r,
+        Err(e) => return fail("CreateContainerError", format!("mounting rootfs: {e}")),
+    };
+    // Off the executor: it reads the image's passwd and group, and a pod's env may be large.
+    let built = {
+        let (pod, c, image, rootfs) = (
+            pod.clone(),
+            c.clone(),
+            record.config.clone(),
+            rootfs.clone(),
+        );
+        tokio::task::spawn_blocking(move || container_process(&pod, &c, &image, &rootfs)).await
+    };
+    let (proc_, env_pairs) = match built {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return fail("CreateContainerConfigError", e),
+        Err(e) => return fail("CreateContainerConfigError", e.to_string()),
+    };
+    let mut binds =
+        match volumes::container_binds(&pod, c, &h.dir, &env_pairs, &bundle.join("subpaths")) {
+            Ok(b) => b,
+            Err(e) => {
+                if let volumes::BindError::SubPath { detail, .. } = &e {
+                    warn!(container = %c.name, %detail, "subPath refused");
+                }
+                return fail("CreateContainerConfigError", e.to_string());
+            }
+        };
+    let mounted = |p: &str| binds.iter().any(|b| b.destination == p);
+    let sandbox = h.dir.sandbox();
+    let mut extra = Vec::new();
+    for (file, dest) in [
+        ("hosts", "/etc/hosts"),
+        ("hostname", "/etc/hostname"),
+        ("resolv.conf", "/etc/resolv.conf"),
+    ] {
+        if !mounted(dest) {
+            extra.push(Bind {
+                source: sandbox.join(file).to_string_lossy().into_owned(),
+                destination: dest.into(),
+                readonly: false,
+            });
+        }
+    }
+    let tlog = bundle.join("termination-log");
+    if std::fs::write(&tlog, b"").is_ok() {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&tlog, std::fs::Permissions::from_mode(0o666));
+        let dest = c
+            .termination_message_path
+            .clone()
+            .unwrap_or_else(|| "/dev/termination-log".into());
+        if !mounted(&dest) {
+            extra.push(Bind {
+                source: tlog.to_string_lossy().into_owned(),
+                destination: dest,
+                readonly: false,
+            });
+        }
+    }
+    binds.extend(extra);
+    let sc = c.security_context.clone().unwrap_or_default();
+    let privileged = sc.privileged == Some(true);
+    let (caps, seccomp) = match confinement(d, &pod, c, privileged) {
+        Ok(s) => s,
+        Err(e) => {
+            let msg = format!("failed to generate container {id:?} spec: {e}");
+            return fail("CreateContainerError", msg);
+        }
+    };
+    let cfg = spec::config_json(&ContainerSpec {
+        process: &proc_,
+        rootfs: &rootfs,
+        readonly_rootfs: sc.read_only_root_filesystem == Some(true),
+        privileged,
+        caps,
+        seccomp,
+        no_new_privileges: sc.allow_privilege_escalation == Some(false) && !privileged,
+        binds,
+        sandbox: &sandbox,
+        cgroups_path: beluga_runtime::cgroups::container_path(&id),
+        memory_limit: limit(c, "memory").and_then(|q| beluga_api::quantity::parse_bytes(&q)),
+        cpu_limit_millis: limit(c, "cpu").and_then(|q| beluga_api::quantity::parse_millicores(&q)),
+    });
+    if let Err(e) = std::fs::write(
+        bundle.join("config.json"),
+        serde_json::to_vec_pretty(&cfg).unwrap_or_default(),
+    ) {
+        return fail("CreateContainerError", e.to_string());
+    }
+    if let Some(dir) = h.dir.log(&c.name, attempt).parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let inst = Instance {
+        name: c.name.clone(),
+        attempt,
+        id: id.clone(),
+        image: image.clone(),
+        image_id: record.id.to_string(),
+        spec_hash: hash,
+        state: State::Created,
+        created_at: now,
+        started_at: None,
+        finished_at: None,
+        exit_code: None,
+        reason: None,
+        message: None,
+    };
+    let sandbox_gen = {
+        let mut st = h.lock();
+        st.observed.instances.push(inst.clone());
+        if !pulled {
+            st.events.record(
+                &pod,
+                Some(&c.name),
+                "Normal",
+                "Pulled",
+                format!("Container image {image:?} already present on machine"),
+            );
+        }
+        st.events.record(
+            &pod,
+            Some(&c.name),
+            "Normal",
+            "Created",
+            format!("Created container: {}", c.name),
+        );
+        st.observed.sandbox_attempt
+    };
+    h.persist_instance(&inst, sandbox_gen);
+    Ok(Prepared {
+        c: c.clone(),
+        pod,
+        id,
+        inst,
+        sandbox_gen,
+        bundle,
+        now,
+    })
+}
+
+/// What the runtime answered for a prepared container: a started container gets its postStart
+/// hook and probes; a failure is kept as containerd does (exit 128, StartError).
+pub(super) async fn launch(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    p: Prepared,
+    resp: std::io::Result<Response>,
+) -> Result<(), Duration> {
+    let Prepared {
+        c,
+        pod,
+        id,
+        mut inst,
+        sandbox_gen,
+        now,
+        ..
+    } = p;
+    let c = &c;
+    let attempt = inst.attempt;
+    match resp {
+        Ok(Response::Started { started_at, .. }) => {
+            {
+                let mut st = h.lock();
+                if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
+                    i.started_at = started_at.parse().ok();
+                }
+                st.waiting.remove(&c.name);
+                st.events.record(
+                    &pod,
+                    Some(&c.name),
+                    "Normal",
+                    "Started",
+                    format!("Started container {}", c.name),
+                );
+            }
+            // postStart blocks the next container; until it returns the container still reads as
+            // ContainerCreating (§7.2).
+            if let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+                if let Err(msg) = hooks::run(d, h, c, &id, hook, None).await {
+                    {
+                        let mut st = h.lock();
+                        st.events.record(
+                            &pod,
+                            Some(&c.name),
+                            "Warning",
+                            "FailedPostStartHook",
+                            msg.clone(),
+                        );
+                        if let Some(i) = st
+                            .observed
+                            .instances
+                            .iter_mut()
+                            .find(|i| i.id == id && i.state == State::Created)
+                        {
+                            i.state = State::Running;
+                        }
+                    }
+                    stop_container(d, h, &id, pod_grace(&pod)).await;
+                    set_waiting(h, &c.name, "PostStartHookError", msg, None);
+                    return Err(Duration::ZERO);
+                }
+            }
+            {
+                let mut st = h.lock();
+                // The exit may already have been applied by the exit stream.
+                if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
+                    if i.state == State::Created {
+                        i.state = State::Running;
+                    }
+                    inst = i.clone();
+                }
+            }
+            h.persist_instance(&inst, sandbox_gen);
+            if inst.state == State::Running {
+                prober::start(d, h, c, &id);
+            }
+            info!(container = %c.name, attempt, "container started");
+            Ok(())
+        }
+        other => {
+            let msg = match other {
+                Ok(Response::Error { message }) => message,
+                Ok(r) => format!("unexpected shim answer {r:?}"),
+                Err(e) => format!("shim: {e}"),
+            };
+            // containerd keeps such a container as exited with 128 / StartError, so the restart
+            // policy and back-off apply to it like to any other exit.
+            inst.state = State::Exited;
+            inst.exit_code = Some(128);
+            inst.reason = Some("StartError".into());
+            inst.message = Some(msg.clone());
+            inst.started_at = Some(now);
+            inst.finished_at = Some(beluga_api::k8s_openapi::jiff::Timestamp::now());
+            {
+                let mut st = h.lock();
+                if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
+                    *i = inst.clone();
+                }
+            }
+            h.persist_instance(&inst, sandbox_gen);
+            Err(fail_start(h, &c.name, &id, "RunContainerError", msg))
+        }
+    }
+}

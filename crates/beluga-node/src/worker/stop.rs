@@ -1,0 +1,207 @@
+//! Stopping containers: preStop, the stop signal, SIGKILL after the grace period (2 s floor),
+//! and the pod-wide kill in kubelet's sidecar order (spec §4.5).
+
+use super::*;
+
+pub(super) fn stop_signal(d: &Daemon, h: &PodHandle, id: &str) -> String {
+    let image = h
+        .lock()
+        .observed
+        .instances
+        .iter()
+        .find(|i| i.id == id)
+        .map(|i| i.image.clone());
+    image
+        .and_then(|img| d.images.get(&img).ok().flatten())
+        .and_then(|r| r.config.stop_signal)
+        .map(|s| s.trim_start_matches("SIG").to_string())
+        .unwrap_or_else(|| "TERM".into())
+}
+
+pub(super) fn is_stopped(h: &PodHandle, id: &str) -> bool {
+    let st = h.lock();
+    !st.observed.sandbox_ready
+        || st
+            .observed
+            .instances
+            .iter()
+            .find(|i| i.id == id)
+            .is_none_or(|i| i.state == State::Exited)
+}
+
+/// Waits until `done()` or the deadline; true if done.
+pub(super) async fn wait_until(
+    h: &PodHandle,
+    deadline: tokio::time::Instant,
+    done: impl Fn() -> bool,
+) -> bool {
+    loop {
+        let notified = h.exited.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if done() {
+            return true;
+        }
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep_until(deadline) => return done(),
+        }
+    }
+}
+
+/// Runs the container's preStop hook, if it has one and still runs, bounded by `deadline` (§7.3).
+pub(super) async fn pre_stop(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    id: &str,
+    deadline: tokio::time::Instant,
+) {
+    let (c, running) = {
+        let st = h.lock();
+        let inst = st.observed.instances.iter().find(|i| i.id == id);
+        let c = inst.and_then(|i| {
+            init_containers(&st.pod)
+                .iter()
+                .chain(containers(&st.pod))
+                .find(|c| c.name == i.name)
+                .cloned()
+        });
+        (c, inst.is_some_and(|i| i.state == State::Running))
+    };
+    let Some(c) = c.filter(|_| running) else {
+        return;
+    };
+    let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.clone()) else {
+        return;
+    };
+    let limit = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if let Err(msg) = hooks::run(d, h, &c, id, &hook, Some(limit)).await {
+        let mut st = h.lock();
+        let pod = st.pod.clone();
+        // A preStop failure is only an event: it changes no exit code or reason (§7.3).
+        st.events
+            .record(&pod, Some(&c.name), "Warning", "FailedPreStopHook", msg);
+    }
+}
+
+/// `StopContainer(timeout)`: preStop, then the stop signal, then SIGKILL once what is left of
+/// the timeout (at least 2 s) passes.
+pub(super) async fn stop_container(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    id: &str,
+    timeout: Duration,
+) {
+    if is_stopped(h, id) {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    pre_stop(d, h, id, deadline).await;
+    signal_and_wait(
+        d,
+        h,
+        id,
+        deadline.saturating_duration_since(tokio::time::Instant::now()),
+    )
+    .await;
+}
+
+/// The stop signal, then SIGKILL after `timeout` (floored at 2 s).
+pub(super) async fn signal_and_wait(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    id: &str,
+    timeout: Duration,
+) {
+    if is_stopped(h, id) {
+        return;
+    }
+    let client = shim_client(h);
+    let timeout = timeout.max(MIN_GRACE);
+    let sig = stop_signal(d, h, id);
+    let _ = client
+        .call(&Request::Kill {
+            id: id.to_string(),
+            signal: sig,
+        })
+        .await;
+    let deadline = tokio::time::Instant::now() + timeout;
+    if wait_until(h, deadline, || is_stopped(h, id)).await {
+        return;
+    }
+    let _ = client
+        .call(&Request::Kill {
+            id: id.to_string(),
+            signal: "KILL".into(),
+        })
+        .await;
+    let _ = wait_until(
+        h,
+        tokio::time::Instant::now() + Duration::from_secs(10),
+        || is_stopped(h, id),
+    )
+    .await;
+}
+
+/// Kills every running container in parallel with kubelet's order (spec §4.5, §7.6): regular
+/// containers at once; each sidecar after every regular container and every later sidecar exited.
+pub(super) async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration) {
+    let (running, sidecar_order) = {
+        let st = h.lock();
+        let running: Vec<Instance> = st
+            .observed
+            .instances
+            .iter()
+            .filter(|i| matches!(i.state, State::Running | State::Created))
+            .cloned()
+            .collect();
+        let order: Vec<String> = init_containers(&st.pod)
+            .iter()
+            .filter(|c| is_sidecar(c))
+            .map(|c| c.name.clone())
+            .collect();
+        (running, order)
+    };
+    {
+        let mut st = h.lock();
+        let pod = st.pod.clone();
+        for inst in &running {
+            st.events.record(
+                &pod,
+                Some(&inst.name),
+                "Normal",
+                "Killing",
+                format!("Stopping container {}", inst.name),
+            );
+        }
+    }
+    let start = tokio::time::Instant::now();
+    let deadline = start + grace;
+    let mut set = tokio::task::JoinSet::new();
+    for inst in running {
+        let (d, h) = (d.clone(), h.clone());
+        let pos = sidecar_order.iter().position(|n| *n == inst.name);
+        let order = sidecar_order.clone();
+        set.spawn(async move {
+            // Every preStop starts at once, sidecars' included (§4.5, [e2e] T5/T6).
+            pre_stop(&d, &h, &inst.id, deadline).await;
+            if let Some(pos) = pos {
+                let later: Vec<String> = order[pos + 1..].to_vec();
+                let hh = h.clone();
+                let others_done = move || {
+                    let st = hh.lock();
+                    let regular: Vec<String> =
+                        containers(&st.pod).iter().map(|c| c.name.clone()).collect();
+                    !st.observed.instances.iter().any(|i| {
+                        matches!(i.state, State::Running | State::Created)
+                            && (regular.contains(&i.name) || later.contains(&i.name))
+                    })
+                };
+                wait_until(&h, deadline, others_done).await;
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            signal_and_wait(&d, &h, &inst.id, left).await;
+        });
+    }
+    while set.join_next().await.is_some() {}
+}
