@@ -9,6 +9,7 @@ pub mod planner;
 pub mod probe;
 pub mod qos;
 pub mod status;
+pub mod termination;
 
 pub use k8s_openapi_jiff::Timestamp;
 

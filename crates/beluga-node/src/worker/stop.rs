@@ -146,7 +146,7 @@ pub(super) async fn signal_and_wait(
 /// Kills every running container in parallel with kubelet's order (spec §4.5, §7.6): regular
 /// containers at once; each sidecar after every regular container and every later sidecar exited.
 pub(super) async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration) {
-    let (running, sidecar_order) = {
+    let (running, order) = {
         let st = h.lock();
         let running: Vec<Instance> = st
             .observed
@@ -155,11 +155,8 @@ pub(super) async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duratio
             .filter(|i| matches!(i.state, State::Running | State::Created))
             .cloned()
             .collect();
-        let order: Vec<String> = init_containers(&st.pod)
-            .iter()
-            .filter(|c| is_sidecar(c))
-            .map(|c| c.name.clone())
-            .collect();
+        let names: Vec<&str> = running.iter().map(|i| i.name.as_str()).collect();
+        let order = beluga_lifecycle::termination::waits_for(&st.pod, &names);
         (running, order)
     };
     {
@@ -175,26 +172,21 @@ pub(super) async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duratio
             );
         }
     }
-    let start = tokio::time::Instant::now();
-    let deadline = start + grace;
+    let deadline = tokio::time::Instant::now() + grace;
     let mut set = tokio::task::JoinSet::new();
     for inst in running {
         let (d, h) = (d.clone(), h.clone());
-        let pos = sidecar_order.iter().position(|n| *n == inst.name);
-        let order = sidecar_order.clone();
+        let first = order.get(&inst.name).cloned().unwrap_or_default();
         set.spawn(async move {
             // Every preStop starts at once, sidecars' included (§4.5, [e2e] T5/T6).
             pre_stop(&d, &h, &inst.id, deadline).await;
-            if let Some(pos) = pos {
-                let later: Vec<String> = order[pos + 1..].to_vec();
+            if !first.is_empty() {
                 let hh = h.clone();
                 let others_done = move || {
                     let st = hh.lock();
-                    let regular: Vec<String> =
-                        containers(&st.pod).iter().map(|c| c.name.clone()).collect();
                     !st.observed.instances.iter().any(|i| {
                         matches!(i.state, State::Running | State::Created)
-                            && (regular.contains(&i.name) || later.contains(&i.name))
+                            && first.contains(&i.name)
                     })
                 };
                 wait_until(&h, deadline, others_done).await;
