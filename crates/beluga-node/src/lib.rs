@@ -1,14 +1,12 @@
 //! The node daemon: owns the image store and every pod's worker, persists pod state, and serves
 //! the Kubernetes-shaped REST API on a root-only unix socket.
 
-pub mod api;
 pub mod events;
 pub mod eviction;
-pub mod exec;
 pub mod handlers;
 pub mod hooks;
+pub mod http;
 pub mod inotify;
-pub mod logs;
 pub mod podstate;
 pub mod prober;
 pub mod worker;

@@ -2,7 +2,9 @@
 //! cannot tell again) and one record per container instance. All writes are atomic.
 
 use crate::events::Events;
+use crate::ApiError;
 use beluga_api::k8s_openapi::api::core::v1::PodStatus;
+use beluga_api::podutil;
 use beluga_api::Pod;
 use beluga_lifecycle::backoff::Backoff;
 use beluga_lifecycle::observed::{Instance, Observed, State};
@@ -65,6 +67,78 @@ pub fn parse_ts(s: &str) -> Option<beluga_api::k8s_openapi::jiff::Timestamp> {
 }
 
 impl PodHandle {
+    /// Which instance `logs` or `exec` means, with kubelet's messages when there is none.
+    pub fn pick(&self, container: Option<&str>, previous: bool) -> Result<Instance, ApiError> {
+        let st = self.lock();
+        let pod = &st.pod;
+        let name = podutil::name(pod);
+        let regular: Vec<&str> = podutil::containers(pod)
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        let inits: Vec<&str> = podutil::init_containers(pod)
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        let c = match container {
+            Some(c) => {
+                if !regular.contains(&c) && !inits.contains(&c) {
+                    return Err(ApiError::new(
+                        400,
+                        "BadRequest",
+                        format!("container {c} is not valid for pod {name}"),
+                    ));
+                }
+                c.to_string()
+            }
+            None if regular.len() == 1 => regular[0].to_string(),
+            None => {
+                let mut msg = format!(
+                    "a container name must be specified for pod {name}, choose one of: [{}]",
+                    regular.join(" ")
+                );
+                if !inits.is_empty() {
+                    msg.push_str(&format!(
+                        " or one of the init containers: [{}]",
+                        inits.join(" ")
+                    ));
+                }
+                return Err(ApiError::new(400, "BadRequest", msg));
+            }
+        };
+        let found = if previous {
+            st.observed.previous(&c)
+        } else {
+            st.observed.newest(&c)
+        };
+        match found {
+            Some(i) => Ok(i.clone()),
+            None if previous => Err(ApiError::new(
+                400,
+                "BadRequest",
+                format!("previous terminated container {c:?} in pod {name:?} not found"),
+            )),
+            None => {
+                let reason = st
+                    .waiting
+                    .get(&c)
+                    .map(|w| w.reason.clone())
+                    .unwrap_or_else(|| {
+                        if inits.is_empty() {
+                            "ContainerCreating".into()
+                        } else {
+                            "PodInitializing".into()
+                        }
+                    });
+                Err(ApiError::new(
+                    400,
+                    "BadRequest",
+                    format!("container {c:?} in pod {name:?} is waiting to start: {reason}"),
+                ))
+            }
+        }
+    }
+
     pub fn lock(&self) -> std::sync::MutexGuard<'_, PodState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

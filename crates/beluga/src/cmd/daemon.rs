@@ -1,6 +1,6 @@
 //! `beluga daemon`: the node agent.
 
-use beluga_node::{api, Config, Daemon};
+use beluga_node::{http, Config, Daemon};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -169,7 +169,7 @@ pub fn run(a: Args) -> i32 {
             };
         // Containers keep running when the daemon stops; a new daemon re-adopts them.
         tokio::select! {
-            r = api::serve(d.clone()) => {
+            r = http::serve(d.clone()) => {
                 if let Err(e) = r {
                     eprintln!("error: {e}");
                     return 1;

@@ -2,94 +2,22 @@
 //! (`container`, `previous`, `tailLines`, `timestamps`, `follow`). Follow wakes on inotify events,
 //! reads across rotations (`logfollow`), and ends when the container instance exits.
 
-use crate::api::{full, q1, q_bool, streaming, ResBody};
+use super::body::{full, streaming, ResBody};
+use super::query::{q1, q_bool};
 use crate::podstate::PodHandle;
 use crate::ApiError;
-use beluga_api::podutil;
-use beluga_lifecycle::observed::{Instance, State};
+use beluga_lifecycle::observed::State;
 use beluga_runtime::crilog::{read_lines, render, LogParser};
 use beluga_runtime::logfollow::Follower;
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
 use std::collections::HashMap;
 
-/// Which instance to read, with kubelet's messages when there is none.
-pub fn pick(h: &PodHandle, container: Option<&str>, previous: bool) -> Result<Instance, ApiError> {
-    let st = h.lock();
-    let pod = &st.pod;
-    let name = podutil::name(pod);
-    let regular: Vec<&str> = podutil::containers(pod)
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
-    let inits: Vec<&str> = podutil::init_containers(pod)
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
-    let c = match container {
-        Some(c) => {
-            if !regular.contains(&c) && !inits.contains(&c) {
-                return Err(ApiError::new(
-                    400,
-                    "BadRequest",
-                    format!("container {c} is not valid for pod {name}"),
-                ));
-            }
-            c.to_string()
-        }
-        None if regular.len() == 1 => regular[0].to_string(),
-        None => {
-            let mut msg = format!(
-                "a container name must be specified for pod {name}, choose one of: [{}]",
-                regular.join(" ")
-            );
-            if !inits.is_empty() {
-                msg.push_str(&format!(
-                    " or one of the init containers: [{}]",
-                    inits.join(" ")
-                ));
-            }
-            return Err(ApiError::new(400, "BadRequest", msg));
-        }
-    };
-    let found = if previous {
-        st.observed.previous(&c)
-    } else {
-        st.observed.newest(&c)
-    };
-    match found {
-        Some(i) => Ok(i.clone()),
-        None if previous => Err(ApiError::new(
-            400,
-            "BadRequest",
-            format!("previous terminated container {c:?} in pod {name:?} not found"),
-        )),
-        None => {
-            let reason = st
-                .waiting
-                .get(&c)
-                .map(|w| w.reason.clone())
-                .unwrap_or_else(|| {
-                    if inits.is_empty() {
-                        "ContainerCreating".into()
-                    } else {
-                        "PodInitializing".into()
-                    }
-                });
-            Err(ApiError::new(
-                400,
-                "BadRequest",
-                format!("container {c:?} in pod {name:?} is waiting to start: {reason}"),
-            ))
-        }
-    }
-}
-
 pub async fn serve(
     h: &std::sync::Arc<PodHandle>,
     q: &HashMap<String, Vec<String>>,
 ) -> Result<Response<ResBody>, ApiError> {
-    let inst = pick(h, q1(q, "container"), q_bool(q, "previous"))?;
+    let inst = h.pick(q1(q, "container"), q_bool(q, "previous"))?;
     let timestamps = q_bool(q, "timestamps");
     let tail = q1(q, "tailLines")
         .and_then(|t| t.parse::<i64>().ok())

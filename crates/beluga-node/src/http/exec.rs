@@ -4,7 +4,8 @@
 //! 1 = stdout, 2 = stderr, 3 = exit code (4 bytes, i32 BE). With `tty=1` the process gets a pty
 //! and everything arrives on stream 1.
 
-use crate::api::{full, q1, q_bool, ResBody};
+use super::body::{full, ResBody};
+use super::query::{q1, q_bool};
 use crate::podstate::PodHandle;
 use crate::{ApiError, Daemon};
 use beluga_lifecycle::observed::State;
@@ -58,7 +59,7 @@ pub async fn serve(
     req: Request<Incoming>,
     q: &HashMap<String, Vec<String>>,
 ) -> Result<Response<ResBody>, ApiError> {
-    let inst = crate::logs::pick(&h, q1(q, "container"), false)?;
+    let inst = h.pick(q1(q, "container"), false)?;
     if inst.state != State::Running {
         return Err(ApiError::new(
             400,

@@ -1,0 +1,91 @@
+//! The socket: bound root-only without touching directories beluga did not make, connections
+//! bounded by the open-files limit, accept errors survived; one hyper connection each.
+
+use super::*;
+
+/// Binds the socket root-only (0600) without touching the mode of a directory beluga did not
+/// make (`--socket /tmp/x.sock` once turned `/tmp` 0700, attack report 4.0): missing parents are
+/// made 0700, and the socket is bound in a private directory beside it and renamed into place,
+/// so it is never reachable before its mode is set.
+pub(super) fn bind_private(sock: &std::path::Path) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = sock.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = dir.unwrap_or(std::path::Path::new("."));
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let private = tempfile::Builder::new()
+        .prefix(".beluga-sock-")
+        .tempdir_in(dir)?;
+    let staged = private.path().join("s");
+    let listener = tokio::net::UnixListener::bind(&staged)?;
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+    let _ = std::fs::remove_file(sock);
+    std::fs::rename(&staged, sock)?;
+    Ok(listener)
+}
+
+/// How many connections are served at once: half the open-files limit (the rest is for pods,
+/// logs and the runtime), at least 16.
+pub(super) fn connection_bound() -> usize {
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(1 << 20);
+    usize::try_from(soft / 2).unwrap_or(usize::MAX).max(16)
+}
+
+/// Serves the API; an accept error never ends it. The socket is root-only (0600 in a 0700 directory).
+pub async fn serve(d: Arc<Daemon>) -> std::io::Result<()> {
+    let sock = d.cfg.socket.clone();
+    if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!("another daemon is serving {}", sock.display()),
+        ));
+    }
+    let listener = bind_private(&sock)?;
+    tracing::info!(socket = %sock.display(), "serving the API");
+    let slots = Arc::new(tokio::sync::Semaphore::new(connection_bound()));
+    loop {
+        // Past the bound, clients wait in the listen backlog instead of taking the daemon's
+        // last descriptors (attack report 4.6).
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return Ok(());
+        };
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // EMFILE and the like pass; they never end the daemon.
+                tracing::warn!(error = %e, "accepting a connection");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let d = d.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let svc = hyper::service::service_fn(move |req| {
+                let d = d.clone();
+                async move { Ok::<_, Infallible>(route(d, req).await) }
+            });
+            // A half-sent request is dropped after 30 s instead of holding its task forever.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(30))
+                .serve_connection(io, svc)
+                .with_upgrades()
+                .await;
+        });
+    }
+}
+
+pub(super) async fn route(d: Arc<Daemon>, req: Request<Incoming>) -> Response<ResBody> {
+    match route_inner(d, req).await {
+        Ok(r) => r,
+        Err(e) => error(&e),
+    }
+}
