@@ -45,6 +45,16 @@ pub fn containers(pod: &Pod) -> &[Container] {
         .unwrap_or(&[])
 }
 
+/// Every container of the pod, init containers first (sidecars included), then the regular ones.
+pub fn all_containers(pod: &Pod) -> impl Iterator<Item = &Container> {
+    init_containers(pod).iter().chain(containers(pod))
+}
+
+/// The container (init or regular) of that name.
+pub fn find_container<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
+    all_containers(pod).find(|c| c.name == name)
+}
+
 /// Hostname per spec §11.4: `spec.hostname` or the name, cut to 63 chars, trailing `-`/`.` trimmed.
 pub fn hostname(pod: &Pod) -> String {
     let h = pod

@@ -34,6 +34,23 @@ pub struct Instance {
     pub message: Option<String>,
 }
 
+/// kubelet's words for a container that vanished with its sandbox (a reboot, a lost shim's
+/// records): exit code 137, `ContainerStatusUnknown`.
+pub const LOST_EXIT_CODE: i32 = 137;
+pub const LOST_REASON: &str = "ContainerStatusUnknown";
+pub const LOST_MESSAGE: &str = "The container could not be located when the pod was terminated";
+
+impl Instance {
+    /// Records the instance as lost at `now` (see [`LOST_REASON`]).
+    pub fn mark_lost(&mut self, now: Timestamp) {
+        self.state = State::Exited;
+        self.exit_code = Some(LOST_EXIT_CODE);
+        self.reason = Some(LOST_REASON.into());
+        self.message = Some(LOST_MESSAGE.into());
+        self.finished_at = Some(now);
+    }
+}
+
 /// Everything the runtime can say about one pod.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Observed {

@@ -152,11 +152,9 @@ fn container_status(
         },
         State::Unknown => ContainerState {
             terminated: Some(ContainerStateTerminated {
-                exit_code: 137,
-                reason: Some("ContainerStatusUnknown".into()),
-                message: Some(
-                    "The container could not be located when the pod was terminated".into(),
-                ),
+                exit_code: crate::observed::LOST_EXIT_CODE,
+                reason: Some(crate::observed::LOST_REASON.into()),
+                message: Some(crate::observed::LOST_MESSAGE.into()),
                 ..Default::default()
             }),
             ..Default::default()

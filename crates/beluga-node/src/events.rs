@@ -9,7 +9,8 @@ const MAX_EVENTS: usize = 1000;
 
 #[derive(Debug, Default, Clone)]
 pub struct Events {
-    pub list: Vec<Event>,
+    /// Oldest first; a deque, since the oldest goes when the list is full.
+    pub list: std::collections::VecDeque<Event>,
 }
 
 impl Events {
@@ -45,7 +46,7 @@ impl Events {
         let name = beluga_api::podutil::name(pod);
         let ns = beluga_api::podutil::namespace(pod).to_string();
         let seq = self.list.len();
-        self.list.push(Event {
+        self.list.push_back(Event {
             metadata: ObjectMeta {
                 name: Some(format!(
                     "{name}.{:x}{seq:04x}",
@@ -76,7 +77,7 @@ impl Events {
             ..Default::default()
         });
         if self.list.len() > MAX_EVENTS {
-            self.list.remove(0);
+            self.list.pop_front();
         }
     }
 }

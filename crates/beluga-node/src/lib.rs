@@ -143,6 +143,10 @@ impl ApiError {
     }
 }
 
+/// The node's address as pods see it (`status.hostIP`, the downward API's `status.hostIP`): the
+/// loopback until pods have a network of their own.
+pub const HOST_IP: &str = "127.0.0.1";
+
 /// Where resourceVersions start: the clock in microseconds, so that a restarted daemon issues
 /// versions above any it issued before (for pods since deleted too) unless the clock went back
 /// or it issued more than a million a second; adopted pods' versions raise it further.
@@ -548,9 +552,7 @@ impl Daemon {
                 }
             };
             let pod = rec.pod.clone();
-            let names: Vec<String> = podutil::init_containers(&pod)
-                .iter()
-                .chain(podutil::containers(&pod))
+            let names: Vec<String> = podutil::all_containers(&pod)
                 .map(|c| c.name.clone())
                 .collect();
             let dir = PodDir::new(
@@ -587,13 +589,7 @@ impl Daemon {
                     .iter_mut()
                     .filter(|i| matches!(i.state, State::Running | State::Created | State::Unknown))
                 {
-                    i.state = State::Exited;
-                    i.exit_code = Some(137);
-                    i.reason = Some("ContainerStatusUnknown".into());
-                    i.message = Some(
-                        "The container could not be located when the pod was terminated".into(),
-                    );
-                    i.finished_at = Some(now);
+                    i.mark_lost(now);
                 }
             }
             let observed = Observed {
@@ -632,10 +628,7 @@ impl Daemon {
                         .iter()
                         .filter(|i| i.state == State::Running)
                         .filter_map(|i| {
-                            podutil::init_containers(&st.pod)
-                                .iter()
-                                .chain(podutil::containers(&st.pod))
-                                .find(|c| c.name == i.name)
+                            podutil::find_container(&st.pod, &i.name)
                                 .map(|c| (c.clone(), i.id.clone()))
                         })
                         .collect()
@@ -679,12 +672,7 @@ async fn reconcile_with_shim(
                         .call(&beluga_runtime::shim::Request::Delete { id: i.id.clone() })
                         .await;
                 }
-                i.state = State::Exited;
-                i.exit_code = Some(137);
-                i.reason = Some("ContainerStatusUnknown".into());
-                i.message =
-                    Some("The container could not be located when the pod was terminated".into());
-                i.finished_at = Some(now);
+                i.mark_lost(now);
             }
             None => {}
         }

@@ -156,7 +156,7 @@ impl PodHandle {
                 terminal: st.terminal,
                 previous: st.status.as_ref(),
                 runtime,
-                host_ip: Some("127.0.0.1".into()),
+                host_ip: Some(crate::HOST_IP.into()),
                 pod_ip: None,
                 start_time: st.pod.metadata.creation_timestamp.as_ref().map(|t| t.0),
                 ended: st.ended.clone(),

@@ -657,13 +657,35 @@ pub struct ShimClient {
     pub socket: PathBuf,
 }
 
+/// kubelet's default `--runtime-request-timeout`.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+async fn bounded<T>(
+    f: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    tokio::time::timeout(CALL_TIMEOUT, f)
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the pod's shim did not answer within 2m0s",
+            ))
+        })
+}
+
 impl ShimClient {
     async fn connect(&self) -> std::io::Result<tokio::net::UnixStream> {
         let (path, _guard) = short_socket_path(&self.socket)?;
         tokio::net::UnixStream::connect(&path).await
     }
 
+    /// One request and its answer, within kubelet's `runtimeRequestTimeout` (2 minutes): a
+    /// stuck shim fails the call instead of holding the pod's worker forever.
     pub async fn call(&self, req: &Request) -> std::io::Result<Response> {
+        bounded(self.call_unbounded(req)).await
+    }
+
+    async fn call_unbounded(&self, req: &Request) -> std::io::Result<Response> {
         let stream = self.connect().await?;
         let (r, mut w) = stream.into_split();
         let mut line = serde_json::to_vec(req).map_err(std::io::Error::other)?;
@@ -681,6 +703,13 @@ impl ShimClient {
 
     /// A stream of exits; ends (None) when the shim goes away.
     pub async fn subscribe(
+        &self,
+    ) -> std::io::Result<tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>> {
+        // The handshake is bounded; the stream itself lasts as long as the shim.
+        bounded(self.subscribe_unbounded()).await
+    }
+
+    async fn subscribe_unbounded(
         &self,
     ) -> std::io::Result<tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>> {
         let stream = self.connect().await?;
@@ -741,8 +770,9 @@ pub async fn spawn(exe: &Path, opts: &ShimOptions) -> std::io::Result<tokio::pro
         .take()
         .ok_or_else(|| std::io::Error::other("no shim stdout"))?;
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).await?;
-    if line.trim() != "ready" {
+    // A shim that never says `ready` is killed rather than waited on forever.
+    let read = bounded(BufReader::new(stdout).read_line(&mut line)).await;
+    if read.is_err() || line.trim() != "ready" {
         let _ = child.start_kill();
         let _ = child.wait().await;
         let log = std::fs::read_to_string(dir.sandbox().join("shim.log")).unwrap_or_default();

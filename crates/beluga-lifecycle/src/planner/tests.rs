@@ -29,9 +29,7 @@ pub fn pod(policy: &str, inits: &[(&str, bool)], regular: &[&str]) -> Pod {
 }
 
 pub fn inst(pod: &Pod, name: &str, attempt: i32, state: State, exit: Option<i32>) -> Instance {
-    let c = beluga_api::podutil::init_containers(pod)
-        .iter()
-        .chain(beluga_api::podutil::containers(pod))
+    let c = beluga_api::podutil::all_containers(pod)
         .find(|c| c.name == name)
         .unwrap();
     let t0 = Timestamp::from_second(1_700_000_000).unwrap();

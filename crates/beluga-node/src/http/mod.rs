@@ -153,16 +153,13 @@ async fn route_inner(
             let users = |rec: &beluga_image::ImageRecord| -> Option<String> {
                 d.list(None).iter().find_map(|h| {
                     let st = h.lock();
-                    let uses = podutil::init_containers(&st.pod)
-                        .iter()
-                        .chain(podutil::containers(&st.pod))
-                        .any(|c| {
-                            c.image
-                                .as_deref()
-                                .and_then(|i| beluga_image::reference::normalize(i).ok())
-                                .as_deref()
-                                == Some(rec.reference.as_str())
-                        });
+                    let uses = podutil::all_containers(&st.pod).any(|c| {
+                        c.image
+                            .as_deref()
+                            .and_then(|i| beluga_image::reference::normalize(i).ok())
+                            .as_deref()
+                            == Some(rec.reference.as_str())
+                    });
                     uses.then(|| {
                         format!(
                             "pod {}/{}",

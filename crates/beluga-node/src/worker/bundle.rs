@@ -43,7 +43,7 @@ pub(super) fn limit(c: &Container, resource: &str) -> Option<String> {
 pub fn facts(pod: &Pod) -> PodFacts {
     PodFacts {
         pod_ip: String::new(),
-        host_ip: "127.0.0.1".into(),
+        host_ip: crate::HOST_IP.into(),
         node_name: crate::node_name(),
         hostname: podutil::hostname(pod),
     }

@@ -96,11 +96,7 @@ pub(super) async fn on_exit(d: &Arc<Daemon>, h: &Arc<PodHandle>, rec: ExitRecord
         else {
             return;
         };
-        let c = init_containers(&st.pod)
-            .iter()
-            .chain(containers(&st.pod))
-            .find(|c| c.name == inst.name)
-            .cloned();
+        let c = find_container(&st.pod, &inst.name).cloned();
         (inst, c)
     };
     let msg = termination_message(h, c.as_ref(), &inst, rec.exit_code);

@@ -4,7 +4,7 @@
 use crate::podstate::{highest_log_attempt, PodHandle};
 use crate::Daemon;
 use crate::{hooks, prober};
-use beluga_api::podutil::{self, containers, init_containers, is_sidecar};
+use beluga_api::podutil::{self, containers, find_container, init_containers, is_sidecar};
 use beluga_api::{Container, Pod};
 use beluga_lifecycle::backoff::{self, waiting_message};
 use beluga_lifecycle::grace;
@@ -167,10 +167,7 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
             );
         }
         // Liveness/startup kills use the probe's terminationGracePeriodSeconds when set (§7.5).
-        let c = init_containers(&pod)
-            .iter()
-            .chain(containers(&pod))
-            .find(|c| c.name == k.container);
+        let c = find_container(&pod, &k.container);
         let probe = c.and_then(|c| match k.reason {
             KillReason::LivenessProbe => c.liveness_probe.as_ref(),
             KillReason::StartupProbe => c.startup_probe.as_ref(),

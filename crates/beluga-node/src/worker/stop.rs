@@ -59,13 +59,7 @@ pub(super) async fn pre_stop(
     let (c, running) = {
         let st = h.lock();
         let inst = st.observed.instances.iter().find(|i| i.id == id);
-        let c = inst.and_then(|i| {
-            init_containers(&st.pod)
-                .iter()
-                .chain(containers(&st.pod))
-                .find(|c| c.name == i.name)
-                .cloned()
-        });
+        let c = inst.and_then(|i| find_container(&st.pod, &i.name).cloned());
         (c, inst.is_some_and(|i| i.state == State::Running))
     };
     let Some(c) = c.filter(|_| running) else {
