@@ -102,3 +102,38 @@ pub(super) async fn pull_image(
         .map(|d| d / 2)
         .unwrap_or(RETRY))
 }
+
+/// The container's image: its name checked (`InvalidImageName`), kubelet's pull policy applied
+/// (`Always` pulls at every start, except `localhost/…` images, which only exist here), pulled
+/// when needed. Returns the record and whether it was pulled now.
+pub(super) async fn ensure_image(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    pod: &Pod,
+    c: &Container,
+    now: beluga_api::k8s_openapi::jiff::Timestamp,
+) -> Result<(beluga_image::ImageRecord, bool), Duration> {
+    let image = c.image.clone().unwrap_or_default();
+    let normalized = match beluga_image::reference::normalize(&image) {
+        Ok(n) => n,
+        Err(e) => {
+            let msg = format!(
+                "Failed to apply default image tag {image:?}: couldn't parse image name {image:?}: {e}"
+            );
+            set_waiting(
+                h,
+                &c.name,
+                "InvalidImageName",
+                msg.clone(),
+                Some(("Warning", "InspectFailed", msg)),
+            );
+            return Err(RETRY);
+        }
+    };
+    let always = c.image_pull_policy.as_deref() == Some("Always")
+        && !beluga_image::registry::made_here(&normalized);
+    match d.images.get(&image) {
+        Ok(Some(r)) if !always => Ok((r, false)),
+        _ => pull_image(d, h, pod, c, &image, always, now).await,
+    }
+}

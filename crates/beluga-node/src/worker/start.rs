@@ -147,170 +147,36 @@ pub(super) async fn prepare_container(
             st.observed.next_attempt(&c.name).max(from_logs),
         )
     };
-    let kpod = podutil::kubelet_name(&pod);
     let hash = spec_hash(c);
     let now = beluga_api::k8s_openapi::jiff::Timestamp::now();
-    if let Some(finished) = newest.as_ref().and_then(|i| i.finished_at) {
-        let key = backoff::key(
-            podutil::name(&pod),
-            podutil::namespace(&pod),
-            podutil::uid(&pod),
-            &c.name,
-            hash,
-        );
-        let mut st = h.lock();
-        if let Some(rem) = st.backoff.remaining(&key, finished, now) {
-            let delay = st.backoff.current(&key).unwrap_or(rem);
-            drop(st);
-            set_waiting(
-                h,
-                &c.name,
-                "CrashLoopBackOff",
-                waiting_message(delay, &c.name, &kpod),
-                Some((
-                    "Warning",
-                    "BackOff",
-                    format!(
-                        "Back-off restarting failed container {} in pod {kpod}",
-                        c.name
-                    ),
-                )),
-            );
-            return Err(rem);
-        }
-        st.backoff.next(&key, finished, now);
-        // Entries of container specs no longer in use (an image update) go, as client-go's do.
-        st.backoff.gc(now);
-    }
+    crash_loop_backoff(h, &pod, c, newest.as_ref(), hash, now)?;
+    let (record, pulled) = ensure_image(d, h, &pod, c, now).await?;
 
-    let image = c.image.clone().unwrap_or_default();
-    if let Err(e) = beluga_image::reference::normalize(&image) {
-        let msg = format!(
-            "Failed to apply default image tag {image:?}: couldn't parse image name {image:?}: {e}"
-        );
-        set_waiting(
-            h,
-            &c.name,
-            "InvalidImageName",
-            msg.clone(),
-            Some(("Warning", "InspectFailed", msg)),
-        );
-        return Err(RETRY);
-    }
-    // `Always` pulls at every start (the registry may have a newer image under the tag), except
-    // `localhost/…` images, which only exist here.
-    let always = c.image_pull_policy.as_deref() == Some("Always")
-        && beluga_image::reference::normalize(&image)
-            .is_ok_and(|n| !beluga_image::registry::made_here(&n));
-    let (record, pulled) = match d.images.get(&image) {
-        Ok(Some(r)) if !always => (r, false),
-        _ => pull_image(d, h, &pod, c, &image, always, now).await?,
-    };
-
-    let uid = podutil::uid(&pod).to_string();
-    let id = beluga_runtime::layout::container_id(&uid, &c.name, attempt);
+    let id = beluga_runtime::layout::container_id(podutil::uid(&pod), &c.name, attempt);
     let bundle = h.dir.bundle(&id);
-    let fail = |reason: &str, msg: String| Err(fail_start(h, &c.name, &id, reason, msg));
-    let lower = d.images.lower_dirs(&record);
-    let rootfs = match volumes::mount_overlay(&lower, &bundle) {
-        Ok(r) => r,
-        Err(e) => return fail("CreateContainerError", format!("mounting rootfs: {e}")),
+    let inputs = BundleInputs {
+        pod: pod.clone(),
+        c: c.clone(),
+        image: record.config.clone(),
+        lower: d.images.lower_dirs(&record),
+        dir: h.dir.clone(),
+        bundle: bundle.clone(),
+        id: id.clone(),
+        seccomp_root: d.cfg.seccomp_root(),
+        seccomp_default: d.cfg.seccomp_default,
     };
-    // Off the executor: it reads the image's passwd and group, and a pod's env may be large.
-    let built = {
-        let (pod, c, image, rootfs) = (
-            pod.clone(),
-            c.clone(),
-            record.config.clone(),
-            rootfs.clone(),
-        );
-        tokio::task::spawn_blocking(move || container_process(&pod, &c, &image, &rootfs)).await
-    };
-    let (proc_, env_pairs) = match built {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return fail("CreateContainerConfigError", e),
-        Err(e) => return fail("CreateContainerConfigError", e.to_string()),
-    };
-    let mut binds =
-        match volumes::container_binds(&pod, c, &h.dir, &env_pairs, &bundle.join("subpaths")) {
-            Ok(b) => b,
-            Err(e) => {
-                if let volumes::BindError::SubPath { detail, .. } = &e {
-                    warn!(container = %c.name, %detail, "subPath refused");
-                }
-                return fail("CreateContainerConfigError", e.to_string());
-            }
-        };
-    let mounted = |p: &str| binds.iter().any(|b| b.destination == p);
-    let sandbox = h.dir.sandbox();
-    let mut extra = Vec::new();
-    for (file, dest) in [
-        ("hosts", "/etc/hosts"),
-        ("hostname", "/etc/hostname"),
-        ("resolv.conf", "/etc/resolv.conf"),
-    ] {
-        if !mounted(dest) {
-            extra.push(Bind {
-                source: sandbox.join(file).to_string_lossy().into_owned(),
-                destination: dest.into(),
-                readonly: false,
-            });
-        }
-    }
-    let tlog = bundle.join("termination-log");
-    if std::fs::write(&tlog, b"").is_ok() {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&tlog, std::fs::Permissions::from_mode(0o666));
-        let dest = c
-            .termination_message_path
-            .clone()
-            .unwrap_or_else(|| "/dev/termination-log".into());
-        if !mounted(&dest) {
-            extra.push(Bind {
-                source: tlog.to_string_lossy().into_owned(),
-                destination: dest,
-                readonly: false,
-            });
-        }
-    }
-    binds.extend(extra);
-    let sc = c.security_context.clone().unwrap_or_default();
-    let privileged = sc.privileged == Some(true);
-    let (caps, seccomp) = match confinement(d, &pod, c, privileged) {
-        Ok(s) => s,
-        Err(e) => {
-            let msg = format!("failed to generate container {id:?} spec: {e}");
-            return fail("CreateContainerError", msg);
-        }
-    };
-    let cfg = spec::config_json(&ContainerSpec {
-        process: &proc_,
-        rootfs: &rootfs,
-        readonly_rootfs: sc.read_only_root_filesystem == Some(true),
-        privileged,
-        caps,
-        seccomp,
-        no_new_privileges: sc.allow_privilege_escalation == Some(false) && !privileged,
-        binds,
-        sandbox: &sandbox,
-        cgroups_path: beluga_runtime::cgroups::container_path(&id),
-        memory_limit: limit(c, "memory").and_then(|q| beluga_api::quantity::parse_bytes(&q)),
-        cpu_limit_millis: limit(c, "cpu").and_then(|q| beluga_api::quantity::parse_millicores(&q)),
-    });
-    if let Err(e) = std::fs::write(
-        bundle.join("config.json"),
-        serde_json::to_vec_pretty(&cfg).unwrap_or_default(),
-    ) {
-        return fail("CreateContainerError", e.to_string());
-    }
-    if let Some(dir) = h.dir.log(&c.name, attempt).parent() {
-        let _ = std::fs::create_dir_all(dir);
+    // Mounts, reads of the image's passwd/group and file writes: off the executor.
+    let made = tokio::task::spawn_blocking(move || materialize(&inputs))
+        .await
+        .unwrap_or_else(|e| Err(("CreateContainerError", e.to_string())));
+    if let Err((reason, msg)) = made {
+        return Err(fail_start(h, &c.name, &id, reason, msg));
     }
     let inst = Instance {
         name: c.name.clone(),
         attempt,
         id: id.clone(),
-        image: image.clone(),
+        image: c.image.clone().unwrap_or_default(),
         image_id: record.id.to_string(),
         spec_hash: hash,
         state: State::Created,
@@ -321,28 +187,7 @@ pub(super) async fn prepare_container(
         reason: None,
         message: None,
     };
-    let sandbox_gen = {
-        let mut st = h.lock();
-        st.observed.instances.push(inst.clone());
-        if !pulled {
-            st.events.record(
-                &pod,
-                Some(&c.name),
-                "Normal",
-                "Pulled",
-                format!("Container image {image:?} already present on machine"),
-            );
-        }
-        st.events.record(
-            &pod,
-            Some(&c.name),
-            "Normal",
-            "Created",
-            format!("Created container: {}", c.name),
-        );
-        st.observed.sandbox_attempt
-    };
-    h.persist_instance(&inst, sandbox_gen);
+    let sandbox_gen = record_created(h, &pod, c, &inst, pulled);
     Ok(Prepared {
         c: c.clone(),
         pod,
@@ -352,6 +197,83 @@ pub(super) async fn prepare_container(
         bundle,
         now,
     })
+}
+
+/// kubelet's crash-loop back-off (spec §5.3): Err(remaining) while it lasts, with the
+/// `CrashLoopBackOff` reason and `BackOff` event; otherwise the next step is taken.
+fn crash_loop_backoff(
+    h: &PodHandle,
+    pod: &Pod,
+    c: &Container,
+    newest: Option<&Instance>,
+    hash: u64,
+    now: beluga_api::k8s_openapi::jiff::Timestamp,
+) -> Result<(), Duration> {
+    let Some(finished) = newest.and_then(|i| i.finished_at) else {
+        return Ok(());
+    };
+    let key = backoff::key(
+        podutil::name(pod),
+        podutil::namespace(pod),
+        podutil::uid(pod),
+        &c.name,
+        hash,
+    );
+    let mut st = h.lock();
+    if let Some(rem) = st.backoff.remaining(&key, finished, now) {
+        let delay = st.backoff.current(&key).unwrap_or(rem);
+        drop(st);
+        let kpod = podutil::kubelet_name(pod);
+        set_waiting(
+            h,
+            &c.name,
+            "CrashLoopBackOff",
+            waiting_message(delay, &c.name, &kpod),
+            Some((
+                "Warning",
+                "BackOff",
+                format!(
+                    "Back-off restarting failed container {} in pod {kpod}",
+                    c.name
+                ),
+            )),
+        );
+        return Err(rem);
+    }
+    st.backoff.next(&key, finished, now);
+    // Entries of container specs no longer in use (an image update) go, as client-go's do.
+    st.backoff.gc(now);
+    Ok(())
+}
+
+/// The instance is created: its record, and kubelet's Pulled (when present) and Created events.
+fn record_created(h: &PodHandle, pod: &Pod, c: &Container, inst: &Instance, pulled: bool) -> u32 {
+    let sandbox_gen = {
+        let mut st = h.lock();
+        st.observed.instances.push(inst.clone());
+        if !pulled {
+            st.events.record(
+                pod,
+                Some(&c.name),
+                "Normal",
+                "Pulled",
+                format!(
+                    "Container image {:?} already present on machine",
+                    inst.image
+                ),
+            );
+        }
+        st.events.record(
+            pod,
+            Some(&c.name),
+            "Normal",
+            "Created",
+            format!("Created container: {}", c.name),
+        );
+        st.observed.sandbox_attempt
+    };
+    h.persist_instance(inst, sandbox_gen);
+    sandbox_gen
 }
 
 /// What the runtime answered for a prepared container: a started container gets its postStart
