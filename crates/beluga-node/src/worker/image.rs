@@ -6,7 +6,7 @@ use super::*;
 /// Otherwise it is pulled (spec §2.3 step 1), with kubelet's events; a failure is `ErrImagePull`
 /// and kubelet's image back-off applies: `ImagePullBackOff` while waiting for the next attempt.
 /// Pulls go one at a time; Ok is the image and whether this call pulled it (another pod's pull
-/// may have brought it meanwhile); Err says when to look again.
+/// may have brought it meanwhile); Err says why and when to look again.
 pub(super) async fn pull_image(
     d: &Arc<Daemon>,
     h: &PodHandle,
@@ -15,17 +15,17 @@ pub(super) async fn pull_image(
     image: &str,
     always: bool,
     now: beluga_api::k8s_openapi::jiff::Timestamp,
-) -> Result<(beluga_image::ImageRecord, bool), Duration> {
+) -> Result<(beluga_image::ImageRecord, bool), Retry> {
     if c.image_pull_policy.as_deref() == Some("Never") {
         let msg = format!("Container image {image:?} is not present with pull policy of Never");
-        set_waiting(
+        return Err(waiting(
             h,
             &c.name,
             "ErrImageNeverPull",
             msg.clone(),
             Some(("Warning", "ErrImageNeverPull", msg)),
-        );
-        return Err(RETRY);
+            RETRY,
+        ));
     }
     let key = format!("{}_{image}", podutil::uid(pod));
     let turn = d.pulls.lock().await;
@@ -38,14 +38,14 @@ pub(super) async fn pull_image(
     let remaining = h.lock().pull_backoff.remaining_since_update(&key, now);
     if let Some(rem) = remaining {
         let msg = format!("Back-off pulling image {image:?}");
-        set_waiting(
+        return Err(waiting(
             h,
             &c.name,
             "ImagePullBackOff",
             msg.clone(),
             Some(("Normal", "BackOff", msg)),
-        );
-        return Err(rem);
+            rem,
+        ));
     }
     h.lock().events.record(
         pod,
@@ -87,20 +87,21 @@ pub(super) async fn pull_image(
             format!("Failed to pull image {image:?}: {err}"),
         );
     }
-    set_waiting(
+    // Look again within the back-off, so the status shows ImagePullBackOff as kubelet's does.
+    let again = h
+        .lock()
+        .pull_backoff
+        .current(&key)
+        .map(|d| d / 2)
+        .unwrap_or(RETRY);
+    Err(waiting(
         h,
         &c.name,
         "ErrImagePull",
         err,
         Some(("Warning", "Failed", "Error: ErrImagePull".into())),
-    );
-    // Look again within the back-off, so the status shows ImagePullBackOff as kubelet's does.
-    Err(h
-        .lock()
-        .pull_backoff
-        .current(&key)
-        .map(|d| d / 2)
-        .unwrap_or(RETRY))
+        again,
+    ))
 }
 
 /// The container's image: its name checked (`InvalidImageName`), kubelet's pull policy applied
@@ -112,7 +113,7 @@ pub(super) async fn ensure_image(
     pod: &Pod,
     c: &Container,
     now: beluga_api::k8s_openapi::jiff::Timestamp,
-) -> Result<(beluga_image::ImageRecord, bool), Duration> {
+) -> Result<(beluga_image::ImageRecord, bool), Retry> {
     let image = c.image.clone().unwrap_or_default();
     let normalized = match beluga_image::reference::normalize(&image) {
         Ok(n) => n,
@@ -120,14 +121,14 @@ pub(super) async fn ensure_image(
             let msg = format!(
                 "Failed to apply default image tag {image:?}: couldn't parse image name {image:?}: {e}"
             );
-            set_waiting(
+            return Err(waiting(
                 h,
                 &c.name,
                 "InvalidImageName",
                 msg.clone(),
                 Some(("Warning", "InspectFailed", msg)),
-            );
-            return Err(RETRY);
+                RETRY,
+            ));
         }
     };
     let always = c.image_pull_policy.as_deref() == Some("Always")

@@ -179,17 +179,16 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
             .unwrap_or_else(|| pod_grace(&pod));
         stop_container(d, h, &k.id, grace).await;
     }
-    let mut requeue: Option<Duration> = None;
-    let mut min = |r: Duration| requeue = Some(requeue.map_or(r, |q| q.min(r)));
+    let mut out = SyncOutcome::default();
     let inits = init_containers(&pod);
     for i in plan.init_to_start {
         let c = &inits[i];
         match start_container(d, h, c).await {
             // A started container is an event (kubelet's PLEG "ContainerStarted"): plan again,
             // so the next init container or the regular containers follow a started sidecar.
-            Ok(()) => min(Duration::ZERO),
+            Ok(()) => out.again_after(Duration::ZERO),
             Err(retry) => {
-                min(retry);
+                out.failed(&c.name, retry);
                 // A regular init container that fails to start aborts this sync (§2.2.6).
                 if !is_sidecar(c) {
                     break;
@@ -203,12 +202,56 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
         .iter()
         .map(|&i| &regular[i])
         .collect();
-    if let Some(r) = start_containers(d, h, &to_start).await {
-        min(r);
+    start_containers(d, h, &to_start, &mut out).await;
+    if !out.failures.is_empty() {
+        tracing::debug!(failures = ?out.failures, "sync steps that did not go through");
     }
-    match requeue {
-        Some(r) => Next::After(r),
-        None => Next::Idle,
+    out.next()
+}
+
+/// A step that did not go through: kubelet's reason (shown as the container's waiting reason or
+/// an event) and when to try again — kept apart, as kube-rs keeps its `Action` apart from errors.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Retry {
+    pub reason: String,
+    pub after: Duration,
+}
+
+/// What a sync's actions leave: when to run again, and which steps did not go through.
+#[derive(Debug, Default)]
+pub(super) struct SyncOutcome {
+    requeue: Option<Duration>,
+    failures: Vec<(String, Retry)>,
+}
+
+impl SyncOutcome {
+    fn again_after(&mut self, t: Duration) {
+        self.requeue = Some(self.requeue.map_or(t, |q| q.min(t)));
+    }
+
+    pub(super) fn failed(&mut self, container: &str, r: Retry) {
+        self.again_after(r.after);
+        self.failures.push((container.to_string(), r));
+    }
+
+    fn next(&self) -> Next {
+        self.requeue.map_or(Next::Idle, Next::After)
+    }
+}
+
+/// Sets the container's waiting reason (and an event), and says when to try again.
+fn waiting(
+    h: &PodHandle,
+    name: &str,
+    reason: &str,
+    message: String,
+    event: Option<(&str, &str, String)>,
+    after: Duration,
+) -> Retry {
+    set_waiting(h, name, reason, message, event);
+    Retry {
+        reason: reason.to_string(),
+        after,
     }
 }
 
@@ -230,5 +273,32 @@ fn set_waiting(
     if let Some((kind, ev_reason, ev_msg)) = event {
         let pod = st.pod.clone();
         st.events.record(&pod, Some(name), kind, ev_reason, ev_msg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The earliest retry wins; a started container plans again at once; no retry is idle.
+    #[test]
+    fn sync_outcomes() {
+        let mut out = SyncOutcome::default();
+        assert!(matches!(out.next(), Next::Idle));
+        let retry = |reason: &str, s| Retry {
+            reason: reason.into(),
+            after: Duration::from_secs(s),
+        };
+        out.failed("a", retry("CrashLoopBackOff", 8));
+        out.failed("b", retry("ErrImagePull", 3));
+        assert!(matches!(out.next(), Next::After(t) if t == Duration::from_secs(3)));
+        out.again_after(Duration::ZERO);
+        assert!(matches!(out.next(), Next::After(t) if t.is_zero()));
+        let reasons: Vec<&str> = out
+            .failures
+            .iter()
+            .map(|(_, r)| r.reason.as_str())
+            .collect();
+        assert_eq!(reasons, ["CrashLoopBackOff", "ErrImagePull"]);
     }
 }

@@ -42,24 +42,12 @@ impl Prepared {
 
 /// Records a container that could not be started as waiting with `reason`, removes its bundle,
 /// and returns the retry delay.
-pub(super) fn fail_start(
-    h: &PodHandle,
-    name: &str,
-    id: &str,
-    reason: &str,
-    msg: String,
-) -> Duration {
-    set_waiting(
-        h,
-        name,
-        reason,
-        msg.clone(),
-        Some(("Warning", "Failed", format!("Error: {msg}"))),
-    );
+pub(super) fn fail_start(h: &PodHandle, name: &str, id: &str, reason: &str, msg: String) -> Retry {
     let b = h.dir.bundle(id);
     volumes::unmount_below(&b);
     let _ = std::fs::remove_dir_all(&b);
-    RETRY
+    let event = Some(("Warning", "Failed", format!("Error: {msg}")));
+    waiting(h, name, reason, msg, event, RETRY)
 }
 
 /// kubelet's startContainer: back-off, image, bundle, then the runtime (create + start in one
@@ -68,7 +56,7 @@ pub(super) async fn start_container(
     d: &Arc<Daemon>,
     h: &Arc<PodHandle>,
     c: &Container,
-) -> Result<(), Duration> {
+) -> Result<(), Retry> {
     let t = std::time::Instant::now();
     let p = prepare_container(d, h, c).await?;
     let prepared = t.elapsed();
@@ -85,20 +73,19 @@ pub(super) async fn start_containers(
     d: &Arc<Daemon>,
     h: &Arc<PodHandle>,
     list: &[&Container],
-) -> Option<Duration> {
-    let mut requeue: Option<Duration> = None;
-    let mut min = |r: Duration| requeue = Some(requeue.map_or(r, |q| q.min(r)));
+    out: &mut SyncOutcome,
+) {
     if let [c] = list {
         if let Err(r) = start_container(d, h, c).await {
-            min(r);
+            out.failed(&c.name, r);
         }
-        return requeue;
+        return;
     }
     let mut prepared = Vec::new();
     for c in list {
         match prepare_container(d, h, c).await {
             Ok(p) => prepared.push(p),
-            Err(r) => min(r),
+            Err(r) => out.failed(&c.name, r),
         }
     }
     // The first needs no wait for another: the runtime creates and starts it in one go.
@@ -121,20 +108,20 @@ pub(super) async fn start_containers(
             Ok(other) => other,
             Err(e) => Err(std::io::Error::other(e)),
         };
+        let name = p.c.name.clone();
         if let Err(r) = launch(d, h, p, resp).await {
-            min(r);
+            out.failed(&name, r);
         }
     }
-    requeue
 }
 
 /// Everything before the runtime: back-off, image, bundle (overlay, config.json), the Created
-/// record and events. Err is the delay before the next attempt.
+/// record and events. Err says why not, and when to try again.
 pub(super) async fn prepare_container(
     d: &Arc<Daemon>,
     h: &Arc<PodHandle>,
     c: &Container,
-) -> Result<Prepared, Duration> {
+) -> Result<Prepared, Retry> {
     let (pod, newest, attempt) = {
         let st = h.lock();
         let newest = st.observed.newest(&c.name).cloned();
@@ -208,7 +195,7 @@ fn crash_loop_backoff(
     newest: Option<&Instance>,
     hash: u64,
     now: beluga_api::k8s_openapi::jiff::Timestamp,
-) -> Result<(), Duration> {
+) -> Result<(), Retry> {
     let Some(finished) = newest.and_then(|i| i.finished_at) else {
         return Ok(());
     };
@@ -224,7 +211,7 @@ fn crash_loop_backoff(
         let delay = st.backoff.current(&key).unwrap_or(rem);
         drop(st);
         let kpod = podutil::kubelet_name(pod);
-        set_waiting(
+        return Err(waiting(
             h,
             &c.name,
             "CrashLoopBackOff",
@@ -237,8 +224,8 @@ fn crash_loop_backoff(
                     c.name
                 ),
             )),
-        );
-        return Err(rem);
+            rem,
+        ));
     }
     st.backoff.next(&key, finished, now);
     // Entries of container specs no longer in use (an image update) go, as client-go's do.
@@ -283,7 +270,7 @@ pub(super) async fn launch(
     h: &Arc<PodHandle>,
     p: Prepared,
     resp: std::io::Result<Response>,
-) -> Result<(), Duration> {
+) -> Result<(), Retry> {
     let Prepared {
         c,
         pod,
@@ -334,8 +321,14 @@ pub(super) async fn launch(
                         }
                     }
                     stop_container(d, h, &id, pod_grace(&pod)).await;
-                    set_waiting(h, &c.name, "PostStartHookError", msg, None);
-                    return Err(Duration::ZERO);
+                    return Err(waiting(
+                        h,
+                        &c.name,
+                        "PostStartHookError",
+                        msg,
+                        None,
+                        Duration::ZERO,
+                    ));
                 }
             }
             {
