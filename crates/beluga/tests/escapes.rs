@@ -406,15 +406,26 @@ fn process_count_is_bounded_per_pod() {
     let Some(d) = Daemon::start_with(&["--pod-max-pids", "40"]) else {
         return;
     };
-    let bomb = "(for i in $(seq 100); do sleep 3600 & done) 2>&1; echo spawned; exec sleep 3600";
+    // `first` takes 16 processes of the pod's 40, then the bomb starts (once `first` is up, so
+    // that the runtime's own processes for `first` never meet a full cgroup).
     d.apply(&format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: forks}}\nspec:\n  containers:\n  - {{name: a, image: {IMAGE}, command: [sh, -c, '{bomb}']}}\n  - {{name: b, image: {IMAGE}, command: [sh, -c, 'sleep 1; {bomb}']}}\n"
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: forks}}
+spec:
+  volumes: [{{name: shared, emptyDir: {{}}}}]
+  containers:
+  - name: first
+    image: {IMAGE}
+    command: [sh, -c, 'for i in $(seq 15); do sleep 3600 & done; touch /shared/ready; exec sleep 3600']
+    volumeMounts: [{{name: shared, mountPath: /shared}}]
+  - name: bomb
+    image: {IMAGE}
+    command: [sh, -c, 'until [ -e /shared/ready ]; do sleep 0.1; done; (for i in $(seq 100); do sleep 3600 & done) 2>&1; echo spawned; exec sleep 3600']
+    volumeMounts: [{{name: shared, mountPath: /shared}}]
+"#
     ));
-    let p = d.wait_pod("forks", Duration::from_secs(30), "both started", |p| {
-        ["a", "b"]
-            .iter()
-            .all(|c| status_of(p, "containerStatuses", c)["state"]["running"].is_object())
-    });
+    let p = d.wait_running("forks");
     let uid = p["metadata"]["uid"].as_str().unwrap().replace('-', "");
     let cgroup = ["/sys/fs/cgroup/pids/beluga", "/sys/fs/cgroup/beluga"]
         .iter()
@@ -428,9 +439,7 @@ fn process_count_is_bounded_per_pod() {
         "40"
     );
     let t = std::time::Instant::now();
-    while !(d.logs("forks", "a").contains("spawned") && d.logs("forks", "b").contains("spawned"))
-        && t.elapsed() < Duration::from_secs(20)
-    {
+    while !d.logs("forks", "bomb").contains("spawned") && t.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let current: u64 = std::fs::read_to_string(cgroup.join("pids.current"))
@@ -438,12 +447,12 @@ fn process_count_is_bounded_per_pod() {
         .trim()
         .parse()
         .unwrap();
+    // A limit per container would have let the bomb reach 40 on its own, 56 in all.
     assert!((30..=40).contains(&current), "{current} processes");
-    // The second container found the pod's budget spent by the first.
+    let log = d.logs("forks", "bomb");
     assert!(
-        d.logs("forks", "b").contains("can't fork"),
-        "{}",
-        d.logs("forks", "b")
+        log.contains("spawned") && log.contains("can't fork"),
+        "{log}"
     );
     d.ok(&["delete", "pod", "forks", "--grace-period=1"]);
     assert!(!cgroup.exists(), "the pod's cgroup outlived it");
