@@ -156,6 +156,28 @@ fn first_resource_version() -> u64 {
         .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))
 }
 
+/// The instances a pod's records hold: every regular container's, and the init containers' of
+/// the current sandbox only (a new sandbox runs them again).
+fn recorded_instances(
+    dir: &PodDir,
+    pod: &Pod,
+    sandbox: u32,
+) -> Vec<beluga_lifecycle::observed::Instance> {
+    let names: Vec<String> = podutil::all_containers(pod)
+        .map(|c| c.name.clone())
+        .collect();
+    podstate::load_instances(dir, &names)
+        .into_iter()
+        .filter(|r| {
+            r.sandbox == sandbox
+                || !podutil::init_containers(pod)
+                    .iter()
+                    .any(|c| c.name == r.instance.name)
+        })
+        .map(|r| r.instance)
+        .collect()
+}
+
 /// The daemon's root, 0711 when made here (as containerd keeps `/var/lib/containerd`), and its
 /// children root's alone (0700, whatever an older daemon left), so that no other local user
 /// reaches an image's files, a pod's volumes or a container's rootfs (attack report 2.8, 3.8).
@@ -544,101 +566,95 @@ impl Daemon {
             return;
         };
         for e in rd.flatten() {
-            let (rec, recovered) = match podstate::read_record(&PodDir(e.path())) {
-                Ok(r) => r,
-                Err(err) => {
-                    self.abandon(&e.path(), &err).await;
-                    continue;
-                }
-            };
-            let pod = rec.pod.clone();
-            let names: Vec<String> = podutil::all_containers(&pod)
-                .map(|c| c.name.clone())
-                .collect();
-            let dir = PodDir::new(
-                &self.cfg.root,
-                podutil::namespace(&pod),
-                podutil::name(&pod),
-                podutil::uid(&pod),
+            match podstate::read_record(&PodDir(e.path())) {
+                Ok((rec, recovered)) => self.adopt_one(&e.path(), rec, recovered).await,
+                Err(err) => self.abandon(&e.path(), &err).await,
+            }
+        }
+    }
+
+    /// One pod found on disk: its instances from their records, reconciled with what its shim
+    /// still runs (or all lost, when the shim is gone), then its worker, exit follower and probes.
+    async fn adopt_one(
+        self: &Arc<Self>,
+        path: &std::path::Path,
+        rec: podstate::PodRecord,
+        recovered: Option<String>,
+    ) {
+        let pod = rec.pod.clone();
+        let dir = PodDir::new(
+            &self.cfg.root,
+            podutil::namespace(&pod),
+            podutil::name(&pod),
+            podutil::uid(&pod),
+        );
+        let mut instances = recorded_instances(&dir, &pod, rec.sandbox_attempt);
+        let client = beluga_runtime::shim::ShimClient {
+            socket: dir.shim_socket(),
+        };
+        let lines = if dir.shim_socket().exists() {
+            client.subscribe().await.ok()
+        } else {
+            None
+        };
+        if lines.is_some() {
+            reconcile_with_shim(&client, &mut instances).await;
+        } else {
+            // The sandbox is gone (a reboot, or the shim died): its containers went with it.
+            let now = Timestamp::now();
+            for i in instances
+                .iter_mut()
+                .filter(|i| matches!(i.state, State::Running | State::Created | State::Unknown))
+            {
+                i.mark_lost(now);
+            }
+        }
+        let observed = Observed {
+            sandbox_ready: lines.is_some(),
+            sandbox_attempt: rec.sandbox_attempt,
+            instances,
+        };
+        self.resume_rv(pod.metadata.resource_version.as_deref());
+        let h = self.new_handle(pod.clone(), observed, rec.terminal, rec.status);
+        if let Some(why) = recovered {
+            warn!(dir = %path.display(), error = %why, "pod.json unreadable: re-adopted from the record before it");
+            h.lock().events.record(
+                &pod,
+                None,
+                "Warning",
+                "PodRecordRecovered",
+                format!("The pod's record could not be read ({why}); it was re-adopted from the record before it"),
             );
-            let mut instances: Vec<_> = podstate::load_instances(&dir, &names)
-                .into_iter()
-                .filter(|r| {
-                    r.sandbox == rec.sandbox_attempt
-                        || !podutil::init_containers(&pod)
-                            .iter()
-                            .any(|c| c.name == r.instance.name)
+        }
+        let key = (
+            podutil::namespace(&pod).to_string(),
+            podutil::name(&pod).to_string(),
+        );
+        self.pods().insert(key, h.clone());
+        if let Some(lines) = lines {
+            tokio::spawn(worker::follow_exits(self.clone(), h.clone(), lines));
+            self.restart_probes(&h);
+        }
+        info!(pod = %format!("{}/{}", podutil::namespace(&pod), podutil::name(&pod)), "re-adopted");
+        self.spawn_worker(h);
+    }
+
+    /// Probe state is not persisted: re-adopted containers start from the initial results, as
+    /// after a kubelet restart.
+    fn restart_probes(self: &Arc<Self>, h: &Arc<PodHandle>) {
+        let running: Vec<(beluga_api::Container, String)> = {
+            let st = h.lock();
+            st.observed
+                .instances
+                .iter()
+                .filter(|i| i.state == State::Running)
+                .filter_map(|i| {
+                    podutil::find_container(&st.pod, &i.name).map(|c| (c.clone(), i.id.clone()))
                 })
-                .map(|r| r.instance)
-                .collect();
-            let client = beluga_runtime::shim::ShimClient {
-                socket: dir.shim_socket(),
-            };
-            let lines = if dir.shim_socket().exists() {
-                client.subscribe().await.ok()
-            } else {
-                None
-            };
-            if lines.is_some() {
-                reconcile_with_shim(&client, &mut instances).await;
-            }
-            if lines.is_none() {
-                // The sandbox is gone (a reboot, or the shim died): its containers went with it.
-                let now = Timestamp::now();
-                for i in instances
-                    .iter_mut()
-                    .filter(|i| matches!(i.state, State::Running | State::Created | State::Unknown))
-                {
-                    i.mark_lost(now);
-                }
-            }
-            let observed = Observed {
-                sandbox_ready: lines.is_some(),
-                sandbox_attempt: rec.sandbox_attempt,
-                instances,
-            };
-            self.resume_rv(pod.metadata.resource_version.as_deref());
-            let h = self.new_handle(pod.clone(), observed, rec.terminal, rec.status);
-            if let Some(why) = recovered {
-                warn!(dir = %e.path().display(), error = %why, "pod.json unreadable: re-adopted from the record before it");
-                let mut st = h.lock();
-                st.events.record(
-                    &pod,
-                    None,
-                    "Warning",
-                    "PodRecordRecovered",
-                    format!("The pod's record could not be read ({why}); it was re-adopted from the record before it"),
-                );
-            }
-            self.pods().insert(
-                (
-                    podutil::namespace(&pod).to_string(),
-                    podutil::name(&pod).to_string(),
-                ),
-                h.clone(),
-            );
-            if let Some(lines) = lines {
-                tokio::spawn(worker::follow_exits(self.clone(), h.clone(), lines));
-                // Probe state is not persisted: re-adopted containers start from the initial
-                // results, as after a kubelet restart.
-                let running: Vec<(beluga_api::Container, String)> = {
-                    let st = h.lock();
-                    st.observed
-                        .instances
-                        .iter()
-                        .filter(|i| i.state == State::Running)
-                        .filter_map(|i| {
-                            podutil::find_container(&st.pod, &i.name)
-                                .map(|c| (c.clone(), i.id.clone()))
-                        })
-                        .collect()
-                };
-                for (c, id) in running {
-                    prober::start(self, &h, &c, &id);
-                }
-            }
-            info!(pod = %format!("{}/{}", podutil::namespace(&pod), podutil::name(&pod)), "re-adopted");
-            self.spawn_worker(h);
+                .collect()
+        };
+        for (c, id) in running {
+            prober::start(self, h, &c, &id);
         }
     }
 }

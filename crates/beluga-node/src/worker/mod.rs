@@ -116,24 +116,14 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
     }
     if h.lock().ended.is_some() {
         // Evicted (kubelet's grace override 0: each container still gets the 2 s floor).
-        kill_all(d, h, Duration::ZERO).await;
-        teardown(d, h).await;
-        h.lock().terminal = true;
-        h.persist();
-        info!("pod evicted");
+        finish(d, h, Duration::ZERO, "pod evicted").await;
         return Next::Idle;
     }
     let plan = compute_pod_actions(&pod, &observed, &probes);
     tracing::debug!(?plan, "planned");
-
     if plan.kill_pod && !plan.create_sandbox {
         // The pod is finished (§2.1.5, §4.4): stop what still runs, then tear the sandbox down.
-        let grace = pod_grace(&pod);
-        kill_all(d, h, grace).await;
-        teardown(d, h).await;
-        h.lock().terminal = true;
-        h.persist();
-        info!("pod completed");
+        finish(d, h, pod_grace(&pod), "pod completed").await;
         return Next::Idle;
     }
     if plan.create_sandbox {
@@ -154,20 +144,41 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
             return Next::After(RETRY);
         }
     }
-    for k in &plan.to_kill {
-        {
-            let mut st = h.lock();
-            let pod = st.pod.clone();
-            st.events.record(
-                &pod,
-                Some(&k.container),
-                "Normal",
-                "Killing",
-                k.message.clone(),
-            );
-        }
-        // Liveness/startup kills use the probe's terminationGracePeriodSeconds when set (§7.5).
-        let c = find_container(&pod, &k.container);
+    kill_planned(d, h, &pod, &plan.to_kill).await;
+    let out = start_planned(d, h, &pod, &plan.init_to_start, &plan.containers_to_start).await;
+    if !out.failures.is_empty() {
+        tracing::debug!(failures = ?out.failures, "sync steps that did not go through");
+    }
+    out.next()
+}
+
+/// The pod ends (completed or evicted): everything stopped within `grace`, the sandbox torn
+/// down, the pod terminal.
+async fn finish(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration, what: &str) {
+    kill_all(d, h, grace).await;
+    teardown(d, h).await;
+    h.lock().terminal = true;
+    h.persist();
+    info!("{what}");
+}
+
+/// SyncPod step 2: the containers the plan kills, each with kubelet's `Killing` event and its
+/// grace (a liveness or startup kill uses the probe's `terminationGracePeriodSeconds`, §7.5).
+async fn kill_planned(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    pod: &Pod,
+    to_kill: &[beluga_lifecycle::planner::Kill],
+) {
+    for k in to_kill {
+        h.lock().events.record(
+            pod,
+            Some(&k.container),
+            "Normal",
+            "Killing",
+            k.message.clone(),
+        );
+        let c = find_container(pod, &k.container);
         let probe = c.and_then(|c| match k.reason {
             KillReason::LivenessProbe => c.liveness_probe.as_ref(),
             KillReason::StartupProbe => c.startup_probe.as_ref(),
@@ -176,12 +187,23 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
         let grace = probe
             .and_then(|p| p.termination_grace_period_seconds)
             .map(grace::from_seconds)
-            .unwrap_or_else(|| pod_grace(&pod));
+            .unwrap_or_else(|| pod_grace(pod));
         stop_container(d, h, &k.id, grace).await;
     }
+}
+
+/// SyncPod steps 6 and 8: init containers in order (a regular one that fails to start ends the
+/// step, §2.2.6), then the regular containers.
+async fn start_planned(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    pod: &Pod,
+    init_to_start: &[usize],
+    containers_to_start: &[usize],
+) -> SyncOutcome {
     let mut out = SyncOutcome::default();
-    let inits = init_containers(&pod);
-    for i in plan.init_to_start {
+    let inits = init_containers(pod);
+    for &i in init_to_start {
         let c = &inits[i];
         match start_container(d, h, c).await {
             // A started container is an event (kubelet's PLEG "ContainerStarted"): plan again,
@@ -189,24 +211,16 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
             Ok(()) => out.again_after(Duration::ZERO),
             Err(retry) => {
                 out.failed(&c.name, retry);
-                // A regular init container that fails to start aborts this sync (§2.2.6).
                 if !is_sidecar(c) {
                     break;
                 }
             }
         }
     }
-    let regular = containers(&pod);
-    let to_start: Vec<&Container> = plan
-        .containers_to_start
-        .iter()
-        .map(|&i| &regular[i])
-        .collect();
+    let regular = containers(pod);
+    let to_start: Vec<&Container> = containers_to_start.iter().map(|&i| &regular[i]).collect();
     start_containers(d, h, &to_start, &mut out).await;
-    if !out.failures.is_empty() {
-        tracing::debug!(failures = ?out.failures, "sync steps that did not go through");
-    }
-    out.next()
+    out
 }
 
 /// A step that did not go through: kubelet's reason (shown as the container's waiting reason or

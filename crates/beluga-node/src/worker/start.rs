@@ -271,105 +271,122 @@ pub(super) async fn launch(
     p: Prepared,
     resp: std::io::Result<Response>,
 ) -> Result<(), Retry> {
-    let Prepared {
-        c,
-        pod,
-        id,
-        mut inst,
-        sandbox_gen,
-        now,
-        ..
-    } = p;
-    let c = &c;
-    let attempt = inst.attempt;
     match resp {
-        Ok(Response::Started { started_at, .. }) => {
-            {
-                let mut st = h.lock();
-                if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
-                    i.started_at = started_at.parse().ok();
-                }
-                st.waiting.remove(&c.name);
-                st.events.record(
-                    &pod,
-                    Some(&c.name),
-                    "Normal",
-                    "Started",
-                    format!("Started container {}", c.name),
-                );
-            }
-            // postStart blocks the next container; until it returns the container still reads as
-            // ContainerCreating (§7.2).
-            if let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
-                if let Err(msg) = hooks::run(d, h, c, &id, hook, None).await {
-                    {
-                        let mut st = h.lock();
-                        st.events.record(
-                            &pod,
-                            Some(&c.name),
-                            "Warning",
-                            "FailedPostStartHook",
-                            msg.clone(),
-                        );
-                        if let Some(i) = st
-                            .observed
-                            .instances
-                            .iter_mut()
-                            .find(|i| i.id == id && i.state == State::Created)
-                        {
-                            i.state = State::Running;
-                        }
-                    }
-                    stop_container(d, h, &id, pod_grace(&pod)).await;
-                    return Err(waiting(
-                        h,
-                        &c.name,
-                        "PostStartHookError",
-                        msg,
-                        None,
-                        Duration::ZERO,
-                    ));
-                }
-            }
-            {
-                let mut st = h.lock();
-                // The exit may already have been applied by the exit stream.
-                if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
-                    if i.state == State::Created {
-                        i.state = State::Running;
-                    }
-                    inst = i.clone();
-                }
-            }
-            h.persist_instance(&inst, sandbox_gen);
-            if inst.state == State::Running {
-                prober::start(d, h, c, &id);
-            }
-            info!(container = %c.name, attempt, "container started");
-            Ok(())
-        }
+        Ok(Response::Started { started_at, .. }) => started(d, h, p, &started_at).await,
         other => {
             let msg = match other {
                 Ok(Response::Error { message }) => message,
                 Ok(r) => format!("unexpected shim answer {r:?}"),
                 Err(e) => format!("shim: {e}"),
             };
-            // containerd keeps such a container as exited with 128 / StartError, so the restart
-            // policy and back-off apply to it like to any other exit.
-            inst.state = State::Exited;
-            inst.exit_code = Some(128);
-            inst.reason = Some("StartError".into());
-            inst.message = Some(msg.clone());
-            inst.started_at = Some(now);
-            inst.finished_at = Some(beluga_api::k8s_openapi::jiff::Timestamp::now());
-            {
-                let mut st = h.lock();
-                if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
-                    *i = inst.clone();
-                }
-            }
-            h.persist_instance(&inst, sandbox_gen);
-            Err(fail_start(h, &c.name, &id, "RunContainerError", msg))
+            Err(start_failed(h, p, msg))
         }
     }
+}
+
+/// The runtime started the container: `Started`, then postStart (which blocks the next
+/// container; until it returns the container still reads as ContainerCreating, §7.2; a failure
+/// kills it), then the probes.
+async fn started(
+    d: &Arc<Daemon>,
+    h: &Arc<PodHandle>,
+    p: Prepared,
+    started_at: &str,
+) -> Result<(), Retry> {
+    let Prepared {
+        c,
+        pod,
+        id,
+        mut inst,
+        sandbox_gen,
+        ..
+    } = p;
+    {
+        let mut st = h.lock();
+        if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
+            i.started_at = started_at.parse().ok();
+        }
+        st.waiting.remove(&c.name);
+        st.events.record(
+            &pod,
+            Some(&c.name),
+            "Normal",
+            "Started",
+            format!("Started container {}", c.name),
+        );
+    }
+    if let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+        if let Err(msg) = hooks::run(d, h, &c, &id, hook, None).await {
+            {
+                let mut st = h.lock();
+                st.events.record(
+                    &pod,
+                    Some(&c.name),
+                    "Warning",
+                    "FailedPostStartHook",
+                    msg.clone(),
+                );
+                if let Some(i) = st
+                    .observed
+                    .instances
+                    .iter_mut()
+                    .find(|i| i.id == id && i.state == State::Created)
+                {
+                    i.state = State::Running;
+                }
+            }
+            stop_container(d, h, &id, pod_grace(&pod)).await;
+            return Err(waiting(
+                h,
+                &c.name,
+                "PostStartHookError",
+                msg,
+                None,
+                Duration::ZERO,
+            ));
+        }
+    }
+    {
+        let mut st = h.lock();
+        // The exit may already have been applied by the exit stream.
+        if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
+            if i.state == State::Created {
+                i.state = State::Running;
+            }
+            inst = i.clone();
+        }
+    }
+    h.persist_instance(&inst, sandbox_gen);
+    if inst.state == State::Running {
+        prober::start(d, h, &c, &id);
+    }
+    info!(container = %c.name, attempt = inst.attempt, "container started");
+    Ok(())
+}
+
+/// The runtime could not start it: containerd keeps such a container as exited with 128 /
+/// StartError, so the restart policy and back-off apply to it like to any other exit.
+fn start_failed(h: &PodHandle, p: Prepared, msg: String) -> Retry {
+    let Prepared {
+        c,
+        id,
+        mut inst,
+        sandbox_gen,
+        now,
+        ..
+    } = p;
+    inst.state = State::Exited;
+    inst.exit_code = Some(128);
+    inst.reason = Some("StartError".into());
+    inst.message = Some(msg.clone());
+    inst.started_at = Some(now);
+    inst.finished_at = Some(beluga_api::k8s_openapi::jiff::Timestamp::now());
+    {
+        let mut st = h.lock();
+        if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
+            *i = inst.clone();
+        }
+    }
+    h.persist_instance(&inst, sandbox_gen);
+    fail_start(h, &c.name, &id, "RunContainerError", msg)
 }
