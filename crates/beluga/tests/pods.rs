@@ -708,3 +708,28 @@ fn logs_follow_across_rotations() {
         .count();
     assert!(rotated >= 3, "{rotated} rotations");
 }
+
+// `exec -it`: the command gets a terminal (the pty path of the exec endpoint), its exit code
+// comes back.
+#[test]
+fn exec_with_a_terminal() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: term}}\nspec:\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"
+    ));
+    d.wait_running("term");
+    let o = d.run(&[
+        "exec",
+        "-i",
+        "-t",
+        "term",
+        "-c",
+        "c",
+        "--",
+        "sh",
+        "-c",
+        "tty; exit 3",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stdout(&o).contains("/dev/pts/"), "{}", stdout(&o));
+}

@@ -75,149 +75,66 @@ pub async fn serve(
             "you must specify at least one command for the container",
         ));
     }
-    let stdin = q_bool(q, "stdin");
+    let (mut cmd, pty) = exec_command(&d, &inst.id, &command, q)?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| ApiError::new(500, "InternalError", format!("exec: {e}")))?;
+    let upgrade = hyper::upgrade::on(req);
+    tokio::spawn(relay(upgrade, child, pty));
+    Ok(switching_protocols())
+}
+
+/// The runtime's `exec` for `command` in container `id`: with `tty=1` on a pty of the asked size
+/// (the process its session leader, the pty its controlling terminal), else on pipes.
+fn exec_command(
+    d: &Daemon,
+    id: &str,
+    command: &[String],
+    q: &HashMap<String, Vec<String>>,
+) -> Result<(tokio::process::Command, Option<OwnedFd>), ApiError> {
     let tty = q_bool(q, "tty");
-    let cols = q1(q, "cols").and_then(|c| c.parse().ok()).unwrap_or(80);
-    let rows = q1(q, "rows").and_then(|c| c.parse().ok()).unwrap_or(24);
     let mut cmd = tokio::process::Command::from(d.runtime.command());
     cmd.arg("exec");
     if tty {
         cmd.arg("--tty");
     }
-    cmd.arg(&inst.id).args(&command).kill_on_drop(true);
-    let pty = if tty {
-        let (master, slave) = openpty(cols, rows)
-            .map_err(|e| ApiError::new(500, "InternalError", format!("openpty: {e}")))?;
-        // The pty's slave end as the process's stdio: three checked dups (EMFILE is an error
-        // here, not a descriptor -1 handed to `from_raw_fd`).
-        let dup = || {
-            rustix::io::dup(&slave)
-                .map(std::process::Stdio::from)
-                .map_err(|e| ApiError::new(500, "InternalError", format!("dup: {e}")))
-        };
-        cmd.stdin(dup()?).stdout(dup()?).stderr(dup()?);
-        // SAFETY: setsid + TIOCSCTTY in the child, async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                libc::ioctl(0, libc::TIOCSCTTY, 0);
-                Ok(())
-            });
-        }
-        drop(slave);
-        Some(master)
-    } else {
-        cmd.stdin(if stdin {
+    cmd.arg(id).args(command).kill_on_drop(true);
+    if !tty {
+        let stdin = if q_bool(q, "stdin") {
             std::process::Stdio::piped()
         } else {
             std::process::Stdio::null()
-        })
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-        None
-    };
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| ApiError::new(500, "InternalError", format!("exec: {e}")))?;
-    let upgrade = hyper::upgrade::on(req);
-    tokio::spawn(async move {
-        let Ok(upgraded) = upgrade.await else {
-            let _ = child.start_kill();
-            return;
         };
-        let io = hyper_util::rt::TokioIo::new(upgraded);
-        let (mut rd, wr) = tokio::io::split(io);
-        let wr = Arc::new(tokio::sync::Mutex::new(wr));
-        let mut tasks = Vec::new();
-        if let Some(master) = pty {
-            let Ok(m2) = master.try_clone().map(std::fs::File::from) else {
-                tracing::warn!("exec: could not duplicate the pty");
-                let _ = child.start_kill();
-                return;
-            };
-            let mut reader = tokio::fs::File::from_std(std::fs::File::from(master));
-            let mut writer = tokio::fs::File::from_std(m2);
-            let w = wr.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut buf = vec![0u8; 32 * 1024];
-                while let Ok(n) = reader.read(&mut buf).await {
-                    if n == 0
-                        || w.lock()
-                            .await
-                            .write_all(&frame(STDOUT, &buf[..n]))
-                            .await
-                            .is_err()
-                    {
-                        break;
-                    }
-                }
-            }));
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 32 * 1024];
-                while let Ok(n) = rd.read(&mut buf).await {
-                    if n == 0 || writer.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        } else {
-            if let Some(mut cin) = child.stdin.take() {
-                tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut rd, &mut cin).await;
-                    let _ = cin.shutdown().await;
-                });
-            }
-            for (stream, pipe) in [
-                (
-                    STDOUT,
-                    child
-                        .stdout
-                        .take()
-                        .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-                ),
-                (
-                    STDERR,
-                    child
-                        .stderr
-                        .take()
-                        .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-                ),
-            ] {
-                let Some(mut pipe) = pipe else { continue };
-                let w = wr.clone();
-                tasks.push(tokio::spawn(async move {
-                    let mut buf = vec![0u8; 32 * 1024];
-                    while let Ok(n) = pipe.read(&mut buf).await {
-                        if n == 0
-                            || w.lock()
-                                .await
-                                .write_all(&frame(stream, &buf[..n]))
-                                .await
-                                .is_err()
-                        {
-                            break;
-                        }
-                    }
-                }));
-            }
-        }
-        let code = child
-            .wait()
-            .await
-            .ok()
-            .and_then(|s| {
-                s.code()
-                    .or_else(|| std::os::unix::process::ExitStatusExt::signal(&s).map(|s| 128 + s))
-            })
-            .unwrap_or(255);
-        for t in tasks {
-            // A pty reader ends with EIO once the child and its descendants closed the slave.
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), t).await;
-        }
-        let mut w = wr.lock().await;
-        let _ = w.write_all(&frame(EXIT, &code.to_be_bytes())).await;
-        let _ = w.shutdown().await;
-    });
+        cmd.stdin(stdin)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        return Ok((cmd, None));
+    }
+    let cols = q1(q, "cols").and_then(|c| c.parse().ok()).unwrap_or(80);
+    let rows = q1(q, "rows").and_then(|c| c.parse().ok()).unwrap_or(24);
+    let (master, slave) = openpty(cols, rows)
+        .map_err(|e| ApiError::new(500, "InternalError", format!("openpty: {e}")))?;
+    // The pty's slave end as the process's stdio: three checked dups (EMFILE is an error here,
+    // not a descriptor -1 handed to `from_raw_fd`).
+    let dup = || {
+        rustix::io::dup(&slave)
+            .map(std::process::Stdio::from)
+            .map_err(|e| ApiError::new(500, "InternalError", format!("dup: {e}")))
+    };
+    cmd.stdin(dup()?).stdout(dup()?).stderr(dup()?);
+    // SAFETY: setsid + TIOCSCTTY in the child, async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    Ok((cmd, Some(master)))
+}
+
+/// The `101 Switching Protocols` answer that hands the connection to [`relay`].
+fn switching_protocols() -> Response<ResBody> {
     let mut resp = full(
         StatusCode::SWITCHING_PROTOCOLS,
         "application/octet-stream",
@@ -231,5 +148,83 @@ pub async fn serve(
         "upgrade",
         hyper::header::HeaderValue::from_static("beluga-exec"),
     );
-    Ok(resp)
+    resp
+}
+
+type FrameWriter = Arc<
+    tokio::sync::Mutex<tokio::io::WriteHalf<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>>,
+>;
+
+/// Copies `from` to the client as `stream` frames until either side ends.
+async fn pump(mut from: impl tokio::io::AsyncRead + Unpin, w: FrameWriter, stream: u8) {
+    let mut buf = vec![0u8; 32 * 1024];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0
+            || w.lock()
+                .await
+                .write_all(&frame(stream, &buf[..n]))
+                .await
+                .is_err()
+        {
+            break;
+        }
+    }
+}
+
+/// The upgraded connection: the client's bytes to the process's stdin (or pty), its output as
+/// frames, then the exit code frame.
+async fn relay(
+    upgrade: hyper::upgrade::OnUpgrade,
+    mut child: tokio::process::Child,
+    pty: Option<OwnedFd>,
+) {
+    let Ok(upgraded) = upgrade.await else {
+        let _ = child.start_kill();
+        return;
+    };
+    let (mut rd, wr) = tokio::io::split(hyper_util::rt::TokioIo::new(upgraded));
+    let wr: FrameWriter = Arc::new(tokio::sync::Mutex::new(wr));
+    let mut tasks = Vec::new();
+    if let Some(master) = pty {
+        let Ok(m2) = master.try_clone().map(std::fs::File::from) else {
+            tracing::warn!("exec: could not duplicate the pty");
+            let _ = child.start_kill();
+            return;
+        };
+        let reader = tokio::fs::File::from_std(std::fs::File::from(master));
+        let mut writer = tokio::fs::File::from_std(m2);
+        tasks.push(tokio::spawn(pump(reader, wr.clone(), STDOUT)));
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut rd, &mut writer).await;
+        });
+    } else {
+        if let Some(mut cin) = child.stdin.take() {
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut rd, &mut cin).await;
+                let _ = cin.shutdown().await;
+            });
+        }
+        if let Some(out) = child.stdout.take() {
+            tasks.push(tokio::spawn(pump(out, wr.clone(), STDOUT)));
+        }
+        if let Some(err) = child.stderr.take() {
+            tasks.push(tokio::spawn(pump(err, wr.clone(), STDERR)));
+        }
+    }
+    let code = child
+        .wait()
+        .await
+        .ok()
+        .and_then(|s| {
+            s.code()
+                .or_else(|| std::os::unix::process::ExitStatusExt::signal(&s).map(|s| 128 + s))
+        })
+        .unwrap_or(255);
+    for t in tasks {
+        // A pty reader ends with EIO once the child and its descendants closed the slave.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), t).await;
+    }
+    let mut w = wr.lock().await;
+    let _ = w.write_all(&frame(EXIT, &code.to_be_bytes())).await;
+    let _ = w.shutdown().await;
 }

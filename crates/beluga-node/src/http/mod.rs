@@ -23,6 +23,7 @@ mod exec;
 mod images;
 mod listen;
 mod logs;
+mod pods;
 mod query;
 mod watch;
 
@@ -30,6 +31,7 @@ use body::*;
 use events::*;
 use images::*;
 pub use listen::serve;
+use pods::*;
 use query::*;
 use watch::*;
 
@@ -63,47 +65,18 @@ async fn route_inner(
         }
         (&Method::POST, ["api", "v1", "namespaces", ns, "pods"]) => {
             let ns = ns.to_string();
-            let body = body_bytes(req).await?;
-            let pod = beluga_api::manifest::pod_from_json(&body)
-                .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
-            let created = d.create(pod, &ns)?;
-            Ok(json(StatusCode::CREATED, &created))
+            create_pod(&d, &ns, req).await
         }
         (&Method::GET, ["api", "v1", "namespaces", ns, "pods", name]) => {
-            if q_bool(&q, "watch") {
-                // Subscribed before the pod is read: nothing published in between is lost.
-                let rx = d.watch.subscribe();
-                let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
-                let (ns, name) = (Some(ns.to_string()), Some(name.to_string()));
-                return Ok(watch(rx, ns, name, vec![h.current(&rt)]));
-            }
-            let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
-            Ok(json(StatusCode::OK, &h.current(&rt)))
+            get_pod(&d, ns, name, q_bool(&q, "watch"))
         }
         (&Method::PUT, ["api", "v1", "namespaces", ns, "pods", name]) => {
             let (ns, name) = (ns.to_string(), name.to_string());
-            let body = body_bytes(req).await?;
-            let pod = beluga_api::manifest::pod_from_json(&body)
-                .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
-            if pod.metadata.name.as_deref().is_some_and(|n| n != name) {
-                return Err(ApiError::new(
-                    400,
-                    "BadRequest",
-                    "the name of the object does not match the name on the URL",
-                ));
-            }
-            Ok(json(StatusCode::OK, &d.update(pod, &ns, &name)?))
+            update_pod(&d, &ns, &name, req).await
         }
         (&Method::DELETE, ["api", "v1", "namespaces", ns, "pods", name]) => {
             let (ns, name) = (ns.to_string(), name.to_string());
-            let mut grace = q1(&q, "gracePeriodSeconds").and_then(|g| g.parse::<i64>().ok());
-            let body = body_bytes(req).await?;
-            if !body.is_empty() {
-                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
-                    grace = grace.or(v.get("gracePeriodSeconds").and_then(|g| g.as_i64()));
-                }
-            }
-            Ok(json(StatusCode::OK, &d.delete(&ns, &name, grace)?))
+            delete_pod(&d, &ns, &name, &q, req).await
         }
         (&Method::GET, ["api", "v1", "namespaces", ns, "pods", name, "log"]) => {
             let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
@@ -124,60 +97,14 @@ async fn route_inner(
         }
         (&Method::POST, ["beluga", "v1", "images", verb @ ("import" | "load")]) => {
             let verb = verb.to_string();
-            let body = body_bytes(req).await?;
-            let v: serde_json::Value = serde_json::from_slice(&body)
-                .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
-            let path = std::path::PathBuf::from(v["path"].as_str().unwrap_or_default());
-            let tag = v["tag"].as_str().map(String::from);
-            let d2 = d.clone();
-            let res = tokio::task::spawn_blocking(move || match verb.as_str() {
-                "import" => d2
-                    .images
-                    .import_rootfs(&path, tag.as_deref().unwrap_or_default())
-                    .map(|r| vec![r]),
-                _ => beluga_image::archive::load(&d2.images, &path, tag.as_deref()),
-            })
-            .await
-            .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
-            match res {
-                Ok(recs) => Ok(json(StatusCode::CREATED, &recs)),
-                Err(e) => Err(ApiError::new(400, "BadRequest", e.to_string())),
-            }
+            import_image(&d, &verb, req).await
         }
         (&Method::POST, ["beluga", "v1", "images", "pull"]) => {
             let reference = q1(&q, "ref").unwrap_or_default().to_string();
             Ok(pull_image(d.clone(), reference))
         }
         (&Method::DELETE, ["beluga", "v1", "images"]) => {
-            let reference = q1(&q, "ref").unwrap_or_default().to_string();
-            let users = |rec: &beluga_image::ImageRecord| -> Option<String> {
-                d.list(None).iter().find_map(|h| {
-                    let st = h.lock();
-                    let uses = podutil::all_containers(&st.pod).any(|c| {
-                        c.image
-                            .as_deref()
-                            .and_then(|i| beluga_image::reference::normalize(i).ok())
-                            .as_deref()
-                            == Some(rec.reference.as_str())
-                    });
-                    uses.then(|| {
-                        format!(
-                            "pod {}/{}",
-                            podutil::namespace(&st.pod),
-                            podutil::name(&st.pod)
-                        )
-                    })
-                })
-            };
-            match d.images.remove(&reference, users) {
-                Ok(rec) => Ok(json(StatusCode::OK, &rec)),
-                Err(beluga_image::ImageError::NotFound(r)) => Err(ApiError::new(
-                    404,
-                    "NotFound",
-                    format!("image {r:?} not found"),
-                )),
-                Err(e) => Err(ApiError::new(409, "Conflict", e.to_string())),
-            }
+            remove_image(&d, q1(&q, "ref").unwrap_or_default())
         }
         _ => Err(ApiError::new(
             404,

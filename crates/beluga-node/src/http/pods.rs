@@ -1,0 +1,70 @@
+//! The pod verbs: create (`POST`), get and watch one, update (`PUT`, only the image may
+//! change), delete (with kubectl's `gracePeriodSeconds` in the query or the body).
+
+use super::*;
+
+pub(super) async fn create_pod(
+    d: &Arc<Daemon>,
+    ns: &str,
+    req: Request<Incoming>,
+) -> Result<Response<ResBody>, ApiError> {
+    let body = body_bytes(req).await?;
+    let pod = beluga_api::manifest::pod_from_json(&body)
+        .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+    let created = d.create(pod, ns)?;
+    Ok(json(StatusCode::CREATED, &created))
+}
+
+pub(super) fn get_pod(
+    d: &Arc<Daemon>,
+    ns: &str,
+    name: &str,
+    follow: bool,
+) -> Result<Response<ResBody>, ApiError> {
+    let rt = &d.runtime.name;
+    if follow {
+        // Subscribed before the pod is read: nothing published in between is lost.
+        let rx = d.watch.subscribe();
+        let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
+        let (ns, name) = (Some(ns.to_string()), Some(name.to_string()));
+        return Ok(watch(rx, ns, name, vec![h.current(rt)]));
+    }
+    let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
+    Ok(json(StatusCode::OK, &h.current(rt)))
+}
+
+pub(super) async fn update_pod(
+    d: &Arc<Daemon>,
+    ns: &str,
+    name: &str,
+    req: Request<Incoming>,
+) -> Result<Response<ResBody>, ApiError> {
+    let body = body_bytes(req).await?;
+    let pod = beluga_api::manifest::pod_from_json(&body)
+        .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+    if pod.metadata.name.as_deref().is_some_and(|n| n != name) {
+        return Err(ApiError::new(
+            400,
+            "BadRequest",
+            "the name of the object does not match the name on the URL",
+        ));
+    }
+    Ok(json(StatusCode::OK, &d.update(pod, ns, name)?))
+}
+
+pub(super) async fn delete_pod(
+    d: &Arc<Daemon>,
+    ns: &str,
+    name: &str,
+    q: &HashMap<String, Vec<String>>,
+    req: Request<Incoming>,
+) -> Result<Response<ResBody>, ApiError> {
+    let mut grace = q1(q, "gracePeriodSeconds").and_then(|g| g.parse::<i64>().ok());
+    let body = body_bytes(req).await?;
+    if !body.is_empty() {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+            grace = grace.or(v.get("gracePeriodSeconds").and_then(|g| g.as_i64()));
+        }
+    }
+    Ok(json(StatusCode::OK, &d.delete(ns, name, grace)?))
+}
