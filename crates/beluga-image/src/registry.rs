@@ -130,22 +130,7 @@ pub async fn pull(
     let image: oci_client::Reference = normalized
         .parse()
         .map_err(|_| ImageError::InvalidReference(reference.to_string()))?;
-    let protocol = if is_loopback(&registry) {
-        ClientProtocol::HttpsExcept(vec![registry.clone()])
-    } else {
-        ClientProtocol::Https
-    };
-    // The TLS stack beluga already carries (ring); an error only says one is installed already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    // A registry that stops sending fails the pull instead of holding it (and every pull queued
-    // behind it) forever; like dockershim's one-minute image-pull progress deadline.
-    let client = oci_client::Client::new(ClientConfig {
-        protocol,
-        connect_timeout: Some(std::time::Duration::from_secs(30)),
-        read_timeout: Some(std::time::Duration::from_secs(60)),
-        user_agent: concat!("beluga/", env!("CARGO_PKG_VERSION")),
-        ..Default::default()
-    });
+    let client = client_for(&registry);
     let auth = credentials(&registry, auth_files);
     let (manifest, digest, config) = client
         .pull_manifest_and_config(&image, &auth)
@@ -158,6 +143,7 @@ pub async fn pull(
     let config_digest = Digest::parse("config digest", &manifest.config.digest)?;
     let (config_digest, config_json) = store.put_config(config.as_bytes(), Some(&config_digest))?;
     let diff_ids = diff_ids(&config_json)?;
+    // Every digest is checked before anything is fetched: a bad one refuses the whole image.
     let layer_digests = manifest
         .layers
         .iter()
@@ -175,41 +161,16 @@ pub async fn pull(
     }
     let mut layers = Vec::new();
     let mut size = 0;
-    for ((layer, digest), diff_id) in manifest.layers.iter().zip(layer_digests).zip(diff_ids) {
-        if let Some(s) = store.layer_present(&diff_id) {
-            progress(PullEvent::Present {
-                digest: layer.digest.clone(),
-            });
-            layers.push(diff_id);
-            size += s;
-            continue;
-        }
-        let total = u64::try_from(layer.size).unwrap_or(0);
-        let mut blob = store.blob_writer()?;
-        let mut stream = client
-            .pull_blob_stream(&image, layer)
-            .await
-            .map_err(|e| pull_error(reference, e))?
-            .stream;
-        let mut done = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| pull_error(reference, e))?;
-            blob.write(&chunk)?;
-            done += chunk.len() as u64;
-            progress(PullEvent::Layer {
-                digest: layer.digest.clone(),
-                done,
-                total,
-            });
-        }
-        // Kept only if its digest is the manifest's; then unpacked once.
-        let store2 = store.clone();
-        let (diff, s) = tokio::task::spawn_blocking(move || -> Result<(Digest, u64)> {
-            let stored = blob.commit(Some(&digest))?;
-            store2.unpack_layer(&stored, Some(&diff_id))
-        })
-        .await
-        .map_err(|e| pull_error(reference, e))??;
+    let ids = layer_digests.into_iter().zip(diff_ids);
+    for (layer, (digest, diff_id)) in manifest.layers.iter().zip(ids) {
+        let fetch = LayerFetch {
+            client: &client,
+            image: &image,
+            reference,
+        };
+        let (diff, s) = fetch
+            .layer(&store, layer, digest, diff_id, &progress)
+            .await?;
         layers.push(diff);
         size += s;
     }
@@ -220,6 +181,79 @@ pub async fn pull(
         ImageConfig::from_config_json(&config_json),
         size,
     )
+}
+
+/// A client for `registry`: plain HTTP only for loopback registries, and timeouts, so that a
+/// registry that stops sending fails the pull instead of holding it (and every pull queued behind
+/// it) forever — like dockershim's one-minute image-pull progress deadline.
+fn client_for(registry: &str) -> oci_client::Client {
+    let protocol = if is_loopback(registry) {
+        ClientProtocol::HttpsExcept(vec![registry.to_string()])
+    } else {
+        ClientProtocol::Https
+    };
+    // The TLS stack beluga already carries (ring); an error only says one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    oci_client::Client::new(ClientConfig {
+        protocol,
+        connect_timeout: Some(std::time::Duration::from_secs(30)),
+        read_timeout: Some(std::time::Duration::from_secs(60)),
+        user_agent: concat!("beluga/", env!("CARGO_PKG_VERSION")),
+        ..Default::default()
+    })
+}
+
+/// Fetching one image's layers.
+struct LayerFetch<'a> {
+    client: &'a oci_client::Client,
+    image: &'a oci_client::Reference,
+    reference: &'a str,
+}
+
+impl LayerFetch<'_> {
+    /// One layer: skipped when this store already unpacked it, else streamed into a blob (kept
+    /// only if its digest is the manifest's) and unpacked once. Returns its diff ID and size.
+    async fn layer(
+        &self,
+        store: &Arc<Store>,
+        layer: &oci_client::manifest::OciDescriptor,
+        digest: Digest,
+        diff_id: Digest,
+        progress: &impl Fn(PullEvent),
+    ) -> Result<(Digest, u64)> {
+        if let Some(s) = store.layer_present(&diff_id) {
+            progress(PullEvent::Present {
+                digest: layer.digest.clone(),
+            });
+            return Ok((diff_id, s));
+        }
+        let total = u64::try_from(layer.size).unwrap_or(0);
+        let mut blob = store.blob_writer()?;
+        let mut stream = self
+            .client
+            .pull_blob_stream(self.image, layer)
+            .await
+            .map_err(|e| pull_error(self.reference, e))?
+            .stream;
+        let mut done = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| pull_error(self.reference, e))?;
+            blob.write(&chunk)?;
+            done += chunk.len() as u64;
+            progress(PullEvent::Layer {
+                digest: layer.digest.clone(),
+                done,
+                total,
+            });
+        }
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || -> Result<(Digest, u64)> {
+            let stored = blob.commit(Some(&digest))?;
+            store.unpack_layer(&stored, Some(&diff_id))
+        })
+        .await
+        .map_err(|e| pull_error(self.reference, e))?
+    }
 }
 
 #[cfg(test)]
