@@ -37,62 +37,11 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<i32> {
-    let mut targets: Vec<(String, String)> = Vec::new();
     let client = Client::new(&a.socket.socket);
-    if a.all {
-        if !matches!(a.args.as_slice(), [r] if matches!(r.as_str(), "pod" | "pods" | "po")) {
-            bail!("--all applies to a resource type alone: `delete pods --all`");
-        }
-        let list = client
-            .json(Method::GET, &pods_path(Some(&a.namespace), None), None)
-            .await?;
-        for p in list["items"].as_array().into_iter().flatten() {
-            if let Some(name) = p["metadata"]["name"].as_str() {
-                targets.push((a.namespace.clone(), name.to_string()));
-            }
-        }
-        if targets.is_empty() {
-            println!("No resources found");
-            return Ok(0);
-        }
-    } else if let Some(f) = &a.file {
-        let text = super::read_source(f)?;
-        for p in parse_pods(&text, f, ValidateMode::Ignore)?.pods {
-            targets.push((
-                p.metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| a.namespace.clone()),
-                podutil::name(&p).to_string(),
-            ));
-        }
-    } else {
-        let mut it = a.args.iter();
-        match it.next().map(String::as_str) {
-            Some(r) if r.starts_with("pod/") || r.starts_with("pods/") => {
-                targets.push((
-                    a.namespace.clone(),
-                    r.split_once('/')
-                        .map(|x| x.1)
-                        .unwrap_or_default()
-                        .to_string(),
-                ));
-                for r in it {
-                    targets.push((
-                        a.namespace.clone(),
-                        r.rsplit('/').next().unwrap_or(r).to_string(),
-                    ));
-                }
-            }
-            Some("pod" | "pods" | "po") => {
-                targets.extend(it.map(|n| (a.namespace.clone(), n.clone())))
-            }
-            Some(other) => bail!("the server doesn't have a resource type {other:?}"),
-            None => bail!("You must provide one or more resources by argument or filename."),
-        }
-        if targets.is_empty() {
-            bail!("resource(s) were provided, but no name was specified");
-        }
+    let targets = targets(&a, &client).await?;
+    if a.all && targets.is_empty() {
+        println!("No resources found");
+        return Ok(0);
     }
     let mut grace = if a.now { 1 } else { a.grace_period };
     if grace == 0 && !a.force {
@@ -125,19 +74,71 @@ pub async fn run(a: Args) -> Result<i32> {
             }
         }
         if let Some(Ok(body)) = watch {
-            waits.push(tokio::spawn(async move {
-                let mut lines = Lines::new(body);
-                while let Some(l) = lines.next().await {
-                    let v: serde_json::Value = serde_json::from_slice(&l).unwrap_or_default();
-                    if v["type"] == "DELETED" {
-                        break;
-                    }
-                }
-            }));
+            waits.push(tokio::spawn(until_deleted(body)));
         }
     }
     for w in waits {
         let _ = w.await;
     }
     Ok(code)
+}
+
+/// Reads a pod's watch until its DELETED event.
+async fn until_deleted(body: hyper::body::Incoming) {
+    let mut lines = Lines::new(body);
+    while let Some(l) = lines.next().await {
+        let v: serde_json::Value = serde_json::from_slice(&l).unwrap_or_default();
+        if v["type"] == "DELETED" {
+            break;
+        }
+    }
+}
+
+/// The (namespace, name) pairs to delete: every pod (`--all`), those of a file (`-f`), or the
+/// arguments (`pod NAME…`, `pod/NAME…`), with kubectl's errors.
+async fn targets(a: &Args, client: &Client) -> Result<Vec<(String, String)>> {
+    let mut targets: Vec<(String, String)> = Vec::new();
+    if a.all {
+        if !matches!(a.args.as_slice(), [r] if matches!(r.as_str(), "pod" | "pods" | "po")) {
+            bail!("--all applies to a resource type alone: `delete pods --all`");
+        }
+        let list = client
+            .json(Method::GET, &pods_path(Some(&a.namespace), None), None)
+            .await?;
+        for p in list["items"].as_array().into_iter().flatten() {
+            if let Some(name) = p["metadata"]["name"].as_str() {
+                targets.push((a.namespace.clone(), name.to_string()));
+            }
+        }
+        return Ok(targets);
+    }
+    if let Some(f) = &a.file {
+        let text = super::read_source(f)?;
+        for p in parse_pods(&text, f, ValidateMode::Ignore)?.pods {
+            let ns = p.metadata.namespace.clone();
+            targets.push((
+                ns.unwrap_or_else(|| a.namespace.clone()),
+                podutil::name(&p).to_string(),
+            ));
+        }
+        return Ok(targets);
+    }
+    let mut it = a.args.iter();
+    match it.next().map(String::as_str) {
+        Some(r) if r.starts_with("pod/") || r.starts_with("pods/") => {
+            let first = r.split_once('/').map(|x| x.1).unwrap_or_default();
+            targets.push((a.namespace.clone(), first.to_string()));
+            for r in it {
+                let name = r.rsplit('/').next().unwrap_or(r);
+                targets.push((a.namespace.clone(), name.to_string()));
+            }
+        }
+        Some("pod" | "pods" | "po") => targets.extend(it.map(|n| (a.namespace.clone(), n.clone()))),
+        Some(other) => bail!("the server doesn't have a resource type {other:?}"),
+        None => bail!("You must provide one or more resources by argument or filename."),
+    }
+    if targets.is_empty() {
+        bail!("resource(s) were provided, but no name was specified");
+    }
+    Ok(targets)
 }
