@@ -290,110 +290,115 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
         let req: Request = match serde_json::from_str(&line) {
             Ok(r) => r,
             Err(e) => {
-                let _ = send(
-                    &mut w,
-                    &Response::Error {
-                        message: format!("bad request: {e}"),
-                    },
-                )
-                .await;
+                let message = format!("bad request: {e}");
+                let _ = send(&mut w, &Response::Error { message }).await;
                 continue;
             }
         };
         let start = matches!(req, Request::Start { .. });
-        let resp =
-            match req {
-                Request::List => {
-                    let s = shim.borrow();
-                    let starting = s.created.iter().filter(|(_, c)| c.starting).map(|(id, c)| {
-                        RunningContainer {
-                            id: id.clone(),
-                            pid: c.pid,
-                            started_at: c.created_at.clone(),
-                        }
-                    });
-                    Response::Running {
-                        containers: s.running.values().cloned().chain(starting).collect(),
-                    }
-                }
-                Request::Start {
-                    id,
-                    bundle,
-                    log,
-                    exit_file,
-                }
-                | Request::Create {
-                    id,
-                    bundle,
-                    log,
-                    exit_file,
-                } => create(&shim, &id, &bundle, &log, &exit_file, start)
-                    .await
-                    .unwrap_or_else(|message| Response::Error { message }),
-                Request::StartCreated { id } => start_created(&shim, &id).await,
-                Request::Kill { id, signal } => {
-                    let rt = shim.borrow().runtime.clone();
-                    match rt.kill_async(&id, &signal).await {
-                        Ok(()) => Response::Ok,
-                        // Already gone: the exit is (or will be) reported through the pidfd.
-                        Err(e) if !shim.borrow().running.contains_key(&id) => {
-                            let _ = e;
-                            Response::Ok
-                        }
-                        Err(e) => Response::Error {
-                            message: e.to_string(),
-                        },
-                    }
-                }
-                Request::Delete { id } => {
-                    let rt = {
-                        let mut s = shim.borrow_mut();
-                        if let Some(c) = s.created.get_mut(&id) {
-                            c.cancelled = true;
-                        }
-                        s.runtime.clone()
-                    };
-                    match rt.delete_force_async(&id).await {
-                        Ok(()) => Response::Ok,
-                        Err(e) => Response::Error {
-                            message: e.to_string(),
-                        },
-                    }
-                }
-                Request::Subscribe => {
-                    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                    shim.borrow_mut().subscribers.push(tx);
-                    if send(&mut w, &Response::Ok).await.is_err() {
-                        return;
-                    }
-                    while let Some(ev) = rx.recv().await {
-                        let mut line = serde_json::to_vec(&ev).unwrap_or_default();
-                        line.push(b'\n');
-                        if w.write_all(&line).await.is_err() {
-                            return;
-                        }
-                    }
-                    return;
-                }
-                Request::Shutdown => {
-                    let ids: Vec<String> = {
-                        let s = shim.borrow();
-                        s.running.keys().chain(s.created.keys()).cloned().collect()
-                    };
-                    let rt = shim.borrow().runtime.clone();
-                    for id in ids {
-                        let _ = rt.kill_async(&id, "KILL").await;
-                    }
-                    let _ = send(&mut w, &Response::Ok).await;
-                    if let Some(tx) = shim.borrow_mut().shutdown.take() {
-                        let _ = tx.send(());
-                    }
-                    return;
-                }
-            };
+        let resp = match req {
+            Request::List => list(&shim),
+            Request::Start {
+                id,
+                bundle,
+                log,
+                exit_file,
+            }
+            | Request::Create {
+                id,
+                bundle,
+                log,
+                exit_file,
+            } => create(&shim, &id, &bundle, &log, &exit_file, start)
+                .await
+                .unwrap_or_else(|message| Response::Error { message }),
+            Request::StartCreated { id } => start_created(&shim, &id).await,
+            Request::Kill { id, signal } => kill(&shim, &id, &signal).await,
+            Request::Delete { id } => delete(&shim, &id).await,
+            // These two keep the connection to themselves until it ends.
+            Request::Subscribe => return subscribe(&shim, w).await,
+            Request::Shutdown => return shutdown(&shim, w).await,
+        };
         if send(&mut w, &resp).await.is_err() {
             return;
         }
+    }
+}
+
+/// What runs, and what is being started (for re-adoption).
+fn list(shim: &Shared) -> Response {
+    let s = shim.borrow();
+    let starting = s
+        .created
+        .iter()
+        .filter(|(_, c)| c.starting)
+        .map(|(id, c)| RunningContainer {
+            id: id.clone(),
+            pid: c.pid,
+            started_at: c.created_at.clone(),
+        });
+    Response::Running {
+        containers: s.running.values().cloned().chain(starting).collect(),
+    }
+}
+
+async fn kill(shim: &Shared, id: &str, signal: &str) -> Response {
+    let rt = shim.borrow().runtime.clone();
+    match rt.kill_async(id, signal).await {
+        Ok(()) => Response::Ok,
+        // Already gone: the exit is (or will be) reported through the pidfd.
+        Err(_) if !shim.borrow().running.contains_key(id) => Response::Ok,
+        Err(e) => Response::Error {
+            message: e.to_string(),
+        },
+    }
+}
+
+async fn delete(shim: &Shared, id: &str) -> Response {
+    let rt = {
+        let mut s = shim.borrow_mut();
+        if let Some(c) = s.created.get_mut(id) {
+            c.cancelled = true;
+        }
+        s.runtime.clone()
+    };
+    match rt.delete_force_async(id).await {
+        Ok(()) => Response::Ok,
+        Err(e) => Response::Error {
+            message: e.to_string(),
+        },
+    }
+}
+
+/// The exit stream: every exit record, one line each, until the connection or the shim ends.
+async fn subscribe(shim: &Shared, mut w: tokio::net::unix::OwnedWriteHalf) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    shim.borrow_mut().subscribers.push(tx);
+    if send(&mut w, &Response::Ok).await.is_err() {
+        return;
+    }
+    while let Some(ev) = rx.recv().await {
+        let mut line = serde_json::to_vec(&ev).unwrap_or_default();
+        line.push(b'\n');
+        if w.write_all(&line).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// SIGKILL to everything, the answer, then the shim's end.
+async fn shutdown(shim: &Shared, mut w: tokio::net::unix::OwnedWriteHalf) {
+    let ids: Vec<String> = {
+        let s = shim.borrow();
+        s.running.keys().chain(s.created.keys()).cloned().collect()
+    };
+    let rt = shim.borrow().runtime.clone();
+    for id in ids {
+        let _ = rt.kill_async(&id, "KILL").await;
+    }
+    let _ = send(&mut w, &Response::Ok).await;
+    if let Some(tx) = shim.borrow_mut().shutdown.take() {
+        let _ = tx.send(());
     }
 }
 
@@ -417,6 +422,34 @@ fn now() -> String {
 /// would be two: a Go start-up less on every start and restart), run without blocking the shim
 /// (containers of a pod may be created at once); from here on the container's output is logged
 /// and its exit watched.
+/// What a created container is followed with: its pid (from the runtime's pid file), a pidfd
+/// to wait on (`pidfd_open`: the pid is our reparented child, so it cannot be recycled yet), and
+/// its CRI log.
+fn follow_created(
+    shim: &Shared,
+    runtime: &str,
+    pid_file: &Path,
+    log: &Path,
+) -> Result<(i32, OwnedFd, Rc<RefCell<crate::crilog::RotatingLog>>), String> {
+    let pid: Option<i32> = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let pid = pid.ok_or_else(|| format!("{runtime} create wrote no pid file"))?;
+    let pidfd = rustix::process::Pid::from_raw(pid)
+        .ok_or_else(|| format!("{runtime} wrote pid {pid}"))
+        .and_then(|p| {
+            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
+                .map_err(|e| format!("pidfd_open: {}", std::io::Error::from(e)))
+        })?;
+    let (max_size, max_files) = {
+        let s = shim.borrow();
+        (s.log_max_size, s.log_max_files)
+    };
+    let log_file = crate::crilog::RotatingLog::open(log, max_size, max_files)
+        .map_err(|e| format!("opening log {}: {e}", log.display()))?;
+    Ok((pid, pidfd, Rc::new(RefCell::new(log_file))))
+}
+
 async fn create(
     shim: &Shared,
     id: &str,
@@ -484,34 +517,14 @@ async fn create(
             "container {id} was deleted while being created"
         )));
     }
-    let pid: Option<i32> = std::fs::read_to_string(&pid_file)
-        .ok()
-        .and_then(|s| s.trim().parse().ok());
-    let Some(pid) = pid else {
-        let _ = rt.delete_force_async(id).await;
-        return Err(forget(format!("{} create wrote no pid file", rt.name)));
-    };
-    // SAFETY: pidfd_open syscall; the pid is our (reparented) child, so it cannot be recycled yet.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if pidfd < 0 {
-        let e = std::io::Error::last_os_error();
-        let _ = rt.delete_force_async(id).await;
-        return Err(forget(format!("pidfd_open: {e}")));
-    }
-    // SAFETY: a fresh fd returned by the kernel.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
-    let (max_size, max_files) = {
-        let s = shim.borrow();
-        (s.log_max_size, s.log_max_files)
-    };
-    let log_file = match crate::crilog::RotatingLog::open(log, max_size, max_files) {
+    let followed = follow_created(shim, &rt.name, &pid_file, log);
+    let (pid, pidfd, log_file) = match followed {
         Ok(f) => f,
         Err(e) => {
             let _ = rt.delete_force_async(id).await;
-            return Err(forget(format!("opening log {}: {e}", log.display())));
+            return Err(forget(e));
         }
     };
-    let log_file = Rc::new(RefCell::new(log_file));
     let pumps = vec![
         tokio::task::spawn_local(pump(out_r, "stdout", log_file.clone())),
         tokio::task::spawn_local(pump(err_r, "stderr", log_file.clone())),
