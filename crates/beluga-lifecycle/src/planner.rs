@@ -98,6 +98,68 @@ fn kill(c: &Container, s: &Instance, reason: KillReason, message: String) -> Kil
 }
 
 /// `computeInitContainerActions`: returns whether the pod is initialized.
+/// Where a running sidecar stands in the init-container walk.
+struct SidecarCtx {
+    index: usize,
+    last: usize,
+    previously_initialized: bool,
+}
+
+/// The walk's step for a running sidecar (spec §3.3): a startup probe not yet passed holds
+/// everything after it, a failed one restarts it; once started it lets the next init container
+/// start (or, as the last, initializes the pod), and is restarted on a changed image or a failed
+/// liveness probe. Returns whether it initializes the pod.
+fn running_sidecar(
+    c: &Container,
+    status: &Instance,
+    ctx: &SidecarCtx,
+    probes: &ProbeResults,
+    a: &mut PodActions,
+) -> bool {
+    let i = ctx.index;
+    if c.startup_probe.is_some() {
+        match probes.startup.get(&status.id) {
+            None => return false,
+            Some(ProbeResult::Failure) => {
+                a.to_kill.push(kill(
+                    c,
+                    status,
+                    KillReason::StartupProbe,
+                    format!("Init container {} failed startup probe", c.name),
+                ));
+                a.init_to_start.push(i);
+                return false;
+            }
+            Some(ProbeResult::Success) => {}
+        }
+    }
+    let initializes = i == ctx.last;
+    if !initializes && !ctx.previously_initialized {
+        a.init_to_start.push(i + 1);
+    }
+    if changed(c, status) {
+        a.to_kill.push(kill(
+            c,
+            status,
+            KillReason::DefinitionChanged,
+            format!("Init container {} definition changed", c.name),
+        ));
+        a.init_to_start.push(i);
+        return initializes;
+    }
+    if c.liveness_probe.is_some() && probes.liveness.get(&status.id) == Some(&ProbeResult::Failure)
+    {
+        a.to_kill.push(kill(
+            c,
+            status,
+            KillReason::LivenessProbe,
+            format!("Init container {} failed liveness probe", c.name),
+        ));
+        a.init_to_start.push(i);
+    }
+    initializes
+}
+
 fn compute_init_actions(
     pod: &Pod,
     observed: &Observed,
@@ -132,48 +194,14 @@ fn compute_init_actions(
         }
         match status.state {
             State::Created => a.init_to_start.push(i),
-            State::Running if sidecar => 'sidecar: {
-                if c.startup_probe.is_some() {
-                    match probes.startup.get(&status.id) {
-                        None => break 'sidecar,
-                        Some(ProbeResult::Failure) => {
-                            a.to_kill.push(kill(
-                                c,
-                                status,
-                                KillReason::StartupProbe,
-                                format!("Init container {} failed startup probe", c.name),
-                            ));
-                            a.init_to_start.push(i);
-                            break 'sidecar;
-                        }
-                        Some(ProbeResult::Success) => {}
-                    }
-                }
-                if i == last {
+            State::Running if sidecar => {
+                let ctx = SidecarCtx {
+                    index: i,
+                    last,
+                    previously_initialized,
+                };
+                if running_sidecar(c, status, &ctx, probes, a) {
                     pod_has_initialized = true;
-                } else if !previously_initialized {
-                    a.init_to_start.push(i + 1);
-                }
-                if changed(c, status) {
-                    a.to_kill.push(kill(
-                        c,
-                        status,
-                        KillReason::DefinitionChanged,
-                        format!("Init container {} definition changed", c.name),
-                    ));
-                    a.init_to_start.push(i);
-                    break 'sidecar;
-                }
-                if c.liveness_probe.is_some()
-                    && probes.liveness.get(&status.id) == Some(&ProbeResult::Failure)
-                {
-                    a.to_kill.push(kill(
-                        c,
-                        status,
-                        KillReason::LivenessProbe,
-                        format!("Init container {} failed liveness probe", c.name),
-                    ));
-                    a.init_to_start.push(i);
                 }
             }
             // A regular init container that runs: wait for it.
