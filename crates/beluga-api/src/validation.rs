@@ -5,7 +5,8 @@ use crate::field::{dedup, FieldError};
 use crate::podutil::is_sidecar;
 use crate::{Container, Pod};
 use k8s_openapi::api::core::v1::{
-    EnvVar, LifecycleHandler, Probe, SeccompProfile, SecurityContext, Volume, VolumeMount,
+    EmptyDirVolumeSource, EnvVar, HostPathVolumeSource, LifecycleHandler, Probe, SeccompProfile,
+    SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{HashMap, HashSet};
@@ -301,6 +302,58 @@ fn id_range(errs: &mut Vec<FieldError>, path: &str, v: i64) {
     }
 }
 
+/// A hostPath's path (no `..`) and type (V5).
+fn validate_host_path(errs: &mut Vec<FieldError>, path: &str, hp: &HostPathVolumeSource) {
+    if hp.path.is_empty() {
+        errs.push(FieldError::required(format!("{path}.hostPath.path"), ""));
+    } else if hp.path.split('/').any(|seg| seg == "..") {
+        errs.push(FieldError::invalid(
+            format!("{path}.hostPath.path"),
+            &hp.path,
+            "must not contain '..'",
+        ));
+    }
+    const TYPES: [&str; 8] = [
+        "",
+        "BlockDevice",
+        "CharDevice",
+        "Directory",
+        "DirectoryOrCreate",
+        "File",
+        "FileOrCreate",
+        "Socket",
+    ];
+    let t = hp.type_.as_deref().unwrap_or("");
+    if !TYPES.contains(&t) {
+        errs.push(FieldError::not_supported(
+            format!("{path}.hostPath.type"),
+            t,
+            &TYPES,
+        ));
+    }
+}
+
+/// An emptyDir's `sizeLimit` and `medium` (V6).
+fn validate_empty_dir(errs: &mut Vec<FieldError>, path: &str, ed: &EmptyDirVolumeSource) {
+    if let Some(q) = ed.size_limit.as_ref() {
+        if q.0.trim_start().starts_with('-') || !crate::quantity::is_valid(&q.0) {
+            errs.push(FieldError::forbidden(
+                format!("{path}.emptyDir.sizeLimit"),
+                "SizeLimit field must be a valid resource quantity",
+            ));
+        }
+    }
+    if let Some(m) = ed.medium.as_deref() {
+        if !["", "Memory", "HugePages"].contains(&m) && !m.starts_with("HugePages-") {
+            errs.push(FieldError::not_supported(
+                format!("{path}.emptyDir.medium"),
+                m,
+                &["", "Memory", "HugePages"],
+            ));
+        }
+    }
+}
+
 fn validate_volume_source(errs: &mut Vec<FieldError>, path: &str, v: &Volume) {
     let mut kinds: Vec<&str> = Vec::new();
     let sources: [(&str, bool); 11] = [
@@ -331,52 +384,10 @@ fn validate_volume_source(errs: &mut Vec<FieldError>, path: &str, v: &Volume) {
         errs.push(FieldError::required(path, "must specify a volume type"));
     }
     if let Some(hp) = v.host_path.as_ref() {
-        if hp.path.is_empty() {
-            errs.push(FieldError::required(format!("{path}.hostPath.path"), ""));
-        } else if hp.path.split('/').any(|seg| seg == "..") {
-            errs.push(FieldError::invalid(
-                format!("{path}.hostPath.path"),
-                &hp.path,
-                "must not contain '..'",
-            ));
-        }
-        const TYPES: [&str; 8] = [
-            "",
-            "BlockDevice",
-            "CharDevice",
-            "Directory",
-            "DirectoryOrCreate",
-            "File",
-            "FileOrCreate",
-            "Socket",
-        ];
-        let t = hp.type_.as_deref().unwrap_or("");
-        if !TYPES.contains(&t) {
-            errs.push(FieldError::not_supported(
-                format!("{path}.hostPath.type"),
-                t,
-                &TYPES,
-            ));
-        }
+        validate_host_path(errs, path, hp);
     }
     if let Some(ed) = v.empty_dir.as_ref() {
-        if let Some(q) = ed.size_limit.as_ref() {
-            if q.0.trim_start().starts_with('-') || !crate::quantity::is_valid(&q.0) {
-                errs.push(FieldError::forbidden(
-                    format!("{path}.emptyDir.sizeLimit"),
-                    "SizeLimit field must be a valid resource quantity",
-                ));
-            }
-        }
-        if let Some(m) = ed.medium.as_deref() {
-            if !["", "Memory", "HugePages"].contains(&m) && !m.starts_with("HugePages-") {
-                errs.push(FieldError::not_supported(
-                    format!("{path}.emptyDir.medium"),
-                    m,
-                    &["", "Memory", "HugePages"],
-                ));
-            }
-        }
+        validate_empty_dir(errs, path, ed);
     }
     let item_paths = v
         .config_map
