@@ -424,6 +424,48 @@ fn validate_volume_source(errs: &mut Vec<FieldError>, path: &str, v: &Volume) {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// A container's ports: names (IANA, unique), container and host port ranges, protocols (V14, V15).
+fn validate_ports(errs: &mut Vec<FieldError>, path: &str, c: &Container) {
+    let mut port_names = HashSet::new();
+    for (j, p) in c.ports.iter().flatten().enumerate() {
+        let pp = format!("{path}.ports[{j}]");
+        if let Some(n) = p.name.as_deref().filter(|n| !n.is_empty()) {
+            for msg in port_name(n) {
+                errs.push(FieldError::invalid(format!("{pp}.name"), n, msg));
+            }
+            if !port_names.insert(n) {
+                errs.push(FieldError::duplicate(format!("{pp}.name"), n));
+            }
+        }
+        if p.container_port == 0 {
+            errs.push(FieldError::required(format!("{pp}.containerPort"), ""));
+        } else if !(1..=65535).contains(&p.container_port) {
+            errs.push(FieldError::invalid(
+                format!("{pp}.containerPort"),
+                p.container_port,
+                "must be between 1 and 65535, inclusive",
+            ));
+        }
+        if let Some(h) = p.host_port.filter(|h| *h != 0) {
+            if !(1..=65535).contains(&h) {
+                errs.push(FieldError::invalid(
+                    format!("{pp}.hostPort"),
+                    h,
+                    "must be between 1 and 65535, inclusive",
+                ));
+            }
+        }
+        match p.protocol.as_deref() {
+            None | Some("TCP" | "UDP" | "SCTP") => {}
+            Some(other) => errs.push(FieldError::not_supported(
+                format!("{pp}.protocol"),
+                other,
+                &["SCTP", "TCP", "UDP"],
+            )),
+        }
+    }
+}
+
 fn validate_container<'a>(
     errs: &mut Vec<FieldError>,
     path: &str,
@@ -484,44 +526,7 @@ fn validate_container<'a>(
             &["File", "FallbackToLogsOnError"],
         )),
     }
-    let mut port_names = HashSet::new();
-    for (j, p) in c.ports.iter().flatten().enumerate() {
-        let pp = format!("{path}.ports[{j}]");
-        if let Some(n) = p.name.as_deref().filter(|n| !n.is_empty()) {
-            for msg in port_name(n) {
-                errs.push(FieldError::invalid(format!("{pp}.name"), n, msg));
-            }
-            if !port_names.insert(n) {
-                errs.push(FieldError::duplicate(format!("{pp}.name"), n));
-            }
-        }
-        if p.container_port == 0 {
-            errs.push(FieldError::required(format!("{pp}.containerPort"), ""));
-        } else if !(1..=65535).contains(&p.container_port) {
-            errs.push(FieldError::invalid(
-                format!("{pp}.containerPort"),
-                p.container_port,
-                "must be between 1 and 65535, inclusive",
-            ));
-        }
-        if let Some(h) = p.host_port.filter(|h| *h != 0) {
-            if !(1..=65535).contains(&h) {
-                errs.push(FieldError::invalid(
-                    format!("{pp}.hostPort"),
-                    h,
-                    "must be between 1 and 65535, inclusive",
-                ));
-            }
-        }
-        match p.protocol.as_deref() {
-            None | Some("TCP" | "UDP" | "SCTP") => {}
-            Some(other) => errs.push(FieldError::not_supported(
-                format!("{pp}.protocol"),
-                other,
-                &["SCTP", "TCP", "UDP"],
-            )),
-        }
-    }
+    validate_ports(errs, path, c);
     for (j, e) in c.env.iter().flatten().enumerate() {
         validate_env(errs, &format!("{path}.env[{j}]"), e);
     }
