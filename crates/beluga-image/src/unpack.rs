@@ -158,34 +158,7 @@ pub fn apply_layer(reader: impl Read, root: &Path) -> Result<ApplyStats> {
 
         let parent = open_dir(root_b, &parts)?;
         if let Some(hidden) = name.strip_prefix(".wh.") {
-            // A whiteout names an entry of this directory of this layer: never the directory
-            // itself or its parent (`.wh...` once emptied the store's staging area, attack
-            // report 3.6).
-            if matches!(hidden, "" | "." | "..") {
-                return Err(ImageError::UnsafeEntry {
-                    path: display,
-                    reason: "a whiteout must name an entry of its directory".into(),
-                });
-            }
-            if hidden == ".wh..opq" {
-                rfs::fsetxattr(
-                    &parent,
-                    "trusted.overlay.opaque",
-                    b"y",
-                    rfs::XattrFlags::empty(),
-                )
-                .ctx(|| format!("marking {display} opaque"))?;
-            } else {
-                remove_at(parent.as_fd(), hidden)?;
-                rfs::mknodat(
-                    &parent,
-                    hidden,
-                    FileType::CharacterDevice,
-                    Mode::empty(),
-                    rfs::makedev(0, 0),
-                )
-                .ctx(|| format!("creating whiteout for {display}"))?;
-            }
+            apply_whiteout(parent.as_fd(), hidden, &display)?;
             continue;
         }
         let mode = Mode::from_raw_mode(header.mode().unwrap_or(0o644) & 0o7777);
@@ -226,23 +199,8 @@ pub fn apply_layer(reader: impl Read, root: &Path) -> Result<ApplyStats> {
                     .ctx(|| format!("creating symlink {display}"))?;
             }
             tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| ImageError::UnsafeEntry {
-                        path: display.clone(),
-                        reason: "hard link without target".into(),
-                    })?;
-                let target = clean_components(&target).join("/");
-                let src =
-                    in_root(root_b, &target, OFlags::PATH | OFlags::NOFOLLOW).map_err(|e| {
-                        ImageError::UnsafeEntry {
-                            path: display.clone(),
-                            reason: format!("hard link target {target:?}: {e}"),
-                        }
-                    })?;
-                remove_at(parent.as_fd(), &name)?;
-                rfs::linkat(&src, "", &parent, name.as_str(), AtFlags::EMPTY_PATH)
-                    .ctx(|| format!("linking {display}"))?;
+                let target = entry.link_name_bytes().map(|t| t.into_owned());
+                hard_link(root_b, parent.as_fd(), &name, target.as_deref(), &display)?;
                 continue; // a hard link shares the target's metadata
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
@@ -262,37 +220,98 @@ pub fn apply_layer(reader: impl Read, root: &Path) -> Result<ApplyStats> {
             // PAX/GNU metadata entries are consumed by the tar reader; anything else is skipped.
             _ => continue,
         }
-        let uid = header.uid().unwrap_or(0) as u32;
-        let gid = header.gid().unwrap_or(0) as u32;
-        rfs::chownat(
-            &parent,
-            name.as_str(),
-            Some(rfs::Uid::from_raw(uid)),
-            Some(rfs::Gid::from_raw(gid)),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .ctx(|| format!("chown {display}"))?;
-        if kind != tar::EntryType::Symlink {
-            // After chown, which clears set-id bits; mkdirat/openat modes are also umasked.
-            rfs::chmodat(&parent, name.as_str(), mode, AtFlags::empty())
-                .ctx(|| format!("chmod {display}"))?;
-        }
-        let mtime = header.mtime().unwrap_or(0) as i64;
-        let ts = rfs::Timespec {
-            tv_sec: mtime,
-            tv_nsec: 0,
-        };
-        let _ = rfs::utimensat(
-            &parent,
-            name.as_str(),
-            &rfs::Timestamps {
-                last_access: ts,
-                last_modification: ts,
-            },
-            AtFlags::SYMLINK_NOFOLLOW,
-        );
+        set_metadata(parent.as_fd(), &name, &header, mode, &display)?;
     }
     Ok(stats)
+}
+
+/// An OCI whiteout in `dir`: `.wh..wh..opq` marks the directory opaque, `.wh.<name>` hides
+/// `<name>` of the layers below (an overlayfs 0:0 character device). It names an entry of this
+/// directory of this layer: never the directory itself or its parent (`.wh...` once emptied the
+/// store's staging area, attack report 3.6).
+fn apply_whiteout(dir: BorrowedFd<'_>, hidden: &str, display: &str) -> Result<()> {
+    if matches!(hidden, "" | "." | "..") {
+        return Err(ImageError::UnsafeEntry {
+            path: display.to_string(),
+            reason: "a whiteout must name an entry of its directory".into(),
+        });
+    }
+    if hidden == ".wh..opq" {
+        return rfs::fsetxattr(
+            dir,
+            "trusted.overlay.opaque",
+            b"y",
+            rfs::XattrFlags::empty(),
+        )
+        .ctx(|| format!("marking {display} opaque"));
+    }
+    remove_at(dir, hidden)?;
+    rfs::mknodat(
+        dir,
+        hidden,
+        FileType::CharacterDevice,
+        Mode::empty(),
+        rfs::makedev(0, 0),
+    )
+    .ctx(|| format!("creating whiteout for {display}"))
+}
+
+/// A hard link to an entry already in the layer (resolved inside its root, never outside).
+fn hard_link(
+    root: BorrowedFd<'_>,
+    dir: BorrowedFd<'_>,
+    name: &str,
+    target: Option<&[u8]>,
+    display: &str,
+) -> Result<()> {
+    let unsafe_entry = |reason: String| ImageError::UnsafeEntry {
+        path: display.to_string(),
+        reason,
+    };
+    let target = target.ok_or_else(|| unsafe_entry("hard link without target".into()))?;
+    let target = clean_components(target).join("/");
+    let src = in_root(root, &target, OFlags::PATH | OFlags::NOFOLLOW)
+        .map_err(|e| unsafe_entry(format!("hard link target {target:?}: {e}")))?;
+    remove_at(dir, name)?;
+    rfs::linkat(&src, "", dir, name, AtFlags::EMPTY_PATH).ctx(|| format!("linking {display}"))
+}
+
+/// Owner, mode (after chown, which clears set-id bits; creation modes are also umasked) and
+/// modification time of an entry, as the tar header says.
+fn set_metadata(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    header: &tar::Header,
+    mode: Mode,
+    display: &str,
+) -> Result<()> {
+    let uid = header.uid().unwrap_or(0) as u32;
+    let gid = header.gid().unwrap_or(0) as u32;
+    rfs::chownat(
+        dir,
+        name,
+        Some(rfs::Uid::from_raw(uid)),
+        Some(rfs::Gid::from_raw(gid)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .ctx(|| format!("chown {display}"))?;
+    if header.entry_type() != tar::EntryType::Symlink {
+        rfs::chmodat(dir, name, mode, AtFlags::empty()).ctx(|| format!("chmod {display}"))?;
+    }
+    let ts = rfs::Timespec {
+        tv_sec: header.mtime().unwrap_or(0) as i64,
+        tv_nsec: 0,
+    };
+    let _ = rfs::utimensat(
+        dir,
+        name,
+        &rfs::Timestamps {
+            last_access: ts,
+            last_modification: ts,
+        },
+        AtFlags::SYMLINK_NOFOLLOW,
+    );
+    Ok(())
 }
 
 /// Writes a directory tree as an uncompressed tar (the layer of `image import DIR`).
