@@ -361,42 +361,25 @@ fn condition(
 }
 
 /// The whole `PodStatus` (spec §8).
-pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
-    let now = input.now.unwrap_or_else(Timestamp::now);
-    let empty = Observed::default();
-    let observed = input.observed.unwrap_or(&empty);
-    let inits = init_containers(pod);
-    let regular = containers(pod);
-    let default_waiting = if inits.is_empty() {
-        "ContainerCreating"
-    } else {
-        "PodInitializing"
-    };
-    let init_statuses: Vec<ContainerStatus> = inits
-        .iter()
-        .map(|c| container_status(pod, c, true, "PodInitializing", input))
-        .collect();
-    let statuses: Vec<ContainerStatus> = regular
-        .iter()
-        .map(|c| container_status(pod, c, false, default_waiting, input))
-        .collect();
-    let pod_has_initialized = regular.iter().any(|c| observed.newest(&c.name).is_some());
+/// The pod's containers beside their statuses, spec order.
+struct ContainerStatuses<'a> {
+    inits: &'a [Container],
+    regular: &'a [Container],
+    init_statuses: &'a [ContainerStatus],
+    statuses: &'a [ContainerStatus],
+}
 
-    let prev_phase = input.previous.and_then(|p| p.phase.as_deref());
-    let phase = match prev_phase {
-        _ if input.ended.is_some() => "Failed".to_string(),
-        Some(p @ ("Succeeded" | "Failed")) => p.to_string(),
-        _ => phase(
-            pod,
-            &init_statuses,
-            &statuses,
-            pod_has_initialized,
-            input.terminal,
-        )
-        .to_string(),
-    };
-
-    // Conditions, in kubelet's order.
+/// kubelet's conditions, in its order (spec §8.2): PodReadyToStartContainers, Initialized, Ready,
+/// ContainersReady, PodScheduled.
+fn conditions(
+    cs: &ContainerStatuses<'_>,
+    phase: &str,
+    observed: &Observed,
+    input: &StatusInput,
+    now: Timestamp,
+) -> Vec<PodCondition> {
+    let (inits, regular) = (cs.inits, cs.regular);
+    let (init_statuses, statuses) = (cs.init_statuses, cs.statuses);
     let sandbox_ok = observed.sandbox_ready && !input.terminal;
     let mut conditions = vec![condition(
         "PodReadyToStartContainers",
@@ -408,7 +391,7 @@ pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
     )];
     let incomplete: Vec<&str> = inits
         .iter()
-        .zip(&init_statuses)
+        .zip(init_statuses)
         .filter(|(c, s)| {
             if is_sidecar(c) {
                 s.started != Some(true)
@@ -442,17 +425,17 @@ pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
         )
     });
     let mut unready: Vec<&str> = Vec::new();
-    for (c, s) in inits.iter().zip(&init_statuses) {
+    for (c, s) in inits.iter().zip(init_statuses) {
         if is_sidecar(c) && !s.ready {
             unready.push(&c.name);
         }
     }
-    for (c, s) in regular.iter().zip(&statuses) {
+    for (c, s) in regular.iter().zip(statuses) {
         if !s.ready {
             unready.push(&c.name);
         }
     }
-    let (cr_ok, cr_reason, cr_msg) = match phase.as_str() {
+    let (cr_ok, cr_reason, cr_msg) = match phase {
         "Succeeded" => (false, Some("PodCompleted".to_string()), None),
         "Failed" => (false, Some("PodFailed".to_string()), None),
         _ if unready.is_empty() => (true, None, None),
@@ -490,6 +473,51 @@ pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
         now,
     ));
 
+    conditions
+}
+
+pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
+    let now = input.now.unwrap_or_else(Timestamp::now);
+    let empty = Observed::default();
+    let observed = input.observed.unwrap_or(&empty);
+    let inits = init_containers(pod);
+    let regular = containers(pod);
+    let default_waiting = if inits.is_empty() {
+        "ContainerCreating"
+    } else {
+        "PodInitializing"
+    };
+    let init_statuses: Vec<ContainerStatus> = inits
+        .iter()
+        .map(|c| container_status(pod, c, true, "PodInitializing", input))
+        .collect();
+    let statuses: Vec<ContainerStatus> = regular
+        .iter()
+        .map(|c| container_status(pod, c, false, default_waiting, input))
+        .collect();
+    let pod_has_initialized = regular.iter().any(|c| observed.newest(&c.name).is_some());
+
+    let prev_phase = input.previous.and_then(|p| p.phase.as_deref());
+    let phase = match prev_phase {
+        _ if input.ended.is_some() => "Failed".to_string(),
+        Some(p @ ("Succeeded" | "Failed")) => p.to_string(),
+        _ => phase(
+            pod,
+            &init_statuses,
+            &statuses,
+            pod_has_initialized,
+            input.terminal,
+        )
+        .to_string(),
+    };
+
+    let statuses_of = ContainerStatuses {
+        inits,
+        regular,
+        init_statuses: &init_statuses,
+        statuses: &statuses,
+    };
+    let conditions = conditions(&statuses_of, &phase, observed, input, now);
     let pod_ip = input.pod_ip.clone();
     // An eviction's reason and message stay with the terminal phase they came with.
     let (reason, message) = match (&input.ended, input.previous) {
