@@ -115,21 +115,8 @@ fn port_text(p: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString) -> S
     }
 }
 
-fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init: bool) {
-    out.push_str(&format!("  {}:\n", c.name));
-    out.push_str(&format!(
-        "    Container ID:\t{}\n",
-        st.and_then(|s| s.container_id.clone()).unwrap_or_default()
-    ));
-    out.push_str(&format!(
-        "    Image:\t{}\n",
-        c.image.clone().unwrap_or_default()
-    ));
-    out.push_str(&format!(
-        "    Image ID:\t{}\n",
-        st.map(|s| s.image_id.clone()).unwrap_or_default()
-    ));
-    // kubectl's "8080/TCP" lists, of the container ports and of the host ports.
+/// kubectl's `Port:`/`Ports:` and `Host Port(s):` lines ("8080/TCP" lists).
+fn ports_lines(out: &mut String, c: &Container) {
     let port_list = |number: fn(&ContainerPort) -> i32| -> Vec<String> {
         c.ports
             .iter()
@@ -160,34 +147,10 @@ fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init
             hports.join(", ")
         }
     ));
-    for (label, list) in [("Command", &c.command), ("Args", &c.args)] {
-        if let Some(l) = list.as_ref().filter(|l| !l.is_empty()) {
-            out.push_str(&format!("    {label}:\n"));
-            for a in l {
-                for line in a.lines() {
-                    out.push_str(&format!("      {line}\n"));
-                }
-            }
-        }
-    }
-    if let Some(s) = st {
-        state_lines(
-            out,
-            "State",
-            s.state.as_ref().unwrap_or(&ContainerState::default()),
-        );
-        if let Some(ls) = s.last_state.as_ref().filter(|l| l.terminated.is_some()) {
-            state_lines(out, "Last State", ls);
-        }
-        out.push_str(&format!(
-            "    Ready:\t{}\n",
-            if s.ready { "True" } else { "False" }
-        ));
-        out.push_str(&format!("    Restart Count:\t{}\n", s.restart_count));
-    } else {
-        out.push_str("    State:\tWaiting\n    Ready:\tFalse\n    Restart Count:\t0\n");
-    }
-    let _ = init;
+}
+
+/// One line per probe: its handler and its timing and thresholds.
+fn probe_lines(out: &mut String, c: &Container) {
     for (label, p) in [
         ("Liveness", &c.liveness_probe),
         ("Readiness", &c.readiness_probe),
@@ -229,6 +192,10 @@ fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init
             ));
         }
     }
+}
+
+/// The `Environment:` and `Mounts:` blocks.
+fn env_and_mount_lines(out: &mut String, c: &Container) {
     match c.env.as_ref().filter(|e| !e.is_empty()) {
         None => out.push_str("    Environment:\t<none>\n"),
         Some(env) => {
@@ -273,6 +240,53 @@ fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init
             }
         }
     }
+}
+
+fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init: bool) {
+    out.push_str(&format!("  {}:\n", c.name));
+    out.push_str(&format!(
+        "    Container ID:\t{}\n",
+        st.and_then(|s| s.container_id.clone()).unwrap_or_default()
+    ));
+    out.push_str(&format!(
+        "    Image:\t{}\n",
+        c.image.clone().unwrap_or_default()
+    ));
+    out.push_str(&format!(
+        "    Image ID:\t{}\n",
+        st.map(|s| s.image_id.clone()).unwrap_or_default()
+    ));
+    ports_lines(out, c);
+    for (label, list) in [("Command", &c.command), ("Args", &c.args)] {
+        if let Some(l) = list.as_ref().filter(|l| !l.is_empty()) {
+            out.push_str(&format!("    {label}:\n"));
+            for a in l {
+                for line in a.lines() {
+                    out.push_str(&format!("      {line}\n"));
+                }
+            }
+        }
+    }
+    if let Some(s) = st {
+        state_lines(
+            out,
+            "State",
+            s.state.as_ref().unwrap_or(&ContainerState::default()),
+        );
+        if let Some(ls) = s.last_state.as_ref().filter(|l| l.terminated.is_some()) {
+            state_lines(out, "Last State", ls);
+        }
+        out.push_str(&format!(
+            "    Ready:\t{}\n",
+            if s.ready { "True" } else { "False" }
+        ));
+        out.push_str(&format!("    Restart Count:\t{}\n", s.restart_count));
+    } else {
+        out.push_str("    State:\tWaiting\n    Ready:\tFalse\n    Restart Count:\t0\n");
+    }
+    let _ = init;
+    probe_lines(out, c);
+    env_and_mount_lines(out, c);
 }
 
 /// The whole `describe pod` text.
