@@ -289,6 +289,75 @@ fn container(out: &mut String, c: &Container, st: Option<&ContainerStatus>, init
     env_and_mount_lines(out, c);
 }
 
+/// The `Volumes:` block.
+fn volume_lines(out: &mut String, vols: &[k8s_openapi::api::core::v1::Volume]) {
+    if vols.is_empty() {
+        out.push_str("Volumes:\t<none>\n");
+    } else {
+        out.push_str("Volumes:\n");
+        for v in vols {
+            out.push_str(&format!("  {}:\n", v.name));
+            if let Some(e) = &v.empty_dir {
+                out.push_str(
+                    "    Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n",
+                );
+                out.push_str(&format!(
+                    "    Medium:\t{}\n",
+                    e.medium.clone().unwrap_or_default()
+                ));
+                out.push_str(&format!(
+                    "    SizeLimit:\t{}\n",
+                    e.size_limit
+                        .as_ref()
+                        .map(|q| q.0.clone())
+                        .unwrap_or_else(|| "<unset>".into())
+                ));
+            } else if let Some(h) = &v.host_path {
+                out.push_str("    Type:\tHostPath (bare host directory volume)\n");
+                out.push_str(&format!("    Path:\t{}\n", h.path));
+                out.push_str(&format!(
+                    "    HostPathType:\t{}\n",
+                    h.type_.clone().unwrap_or_default()
+                ));
+            } else {
+                out.push_str("    Type:\t<unsupported on this node>\n");
+            }
+        }
+    }
+}
+
+/// The `Events:` table, with kubectl's `<age> (x<n> over <span>)`.
+fn event_lines(events: &[Event], now: Timestamp) -> String {
+    let mut ev = String::from(
+        "Events:\n  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------\n",
+    );
+    for e in events {
+        let first = e.first_timestamp.as_ref().map(|t| t.0);
+        let last = e.last_timestamp.as_ref().map(|t| t.0).or(first);
+        let age = match (first, last, e.count.unwrap_or(1)) {
+            (Some(f), Some(l), n) if n > 1 => format!(
+                "{} (x{n} over {})",
+                human_duration(now.duration_since(l)),
+                human_duration(now.duration_since(f))
+            ),
+            (_, Some(l), _) => human_duration(now.duration_since(l)),
+            _ => "<unknown>".into(),
+        };
+        let from = e
+            .source
+            .as_ref()
+            .and_then(|s| s.component.clone())
+            .unwrap_or_default();
+        ev.push_str(&format!(
+            "  {}\t{}\t{age}\t{from}\t{}\n",
+            e.type_.clone().unwrap_or_default(),
+            e.reason.clone().unwrap_or_default(),
+            e.message.clone().unwrap_or_default().trim()
+        ));
+    }
+    ev
+}
+
 /// The whole `describe pod` text.
 pub fn pod(pod: &Pod, events: &[Event], now: Timestamp) -> String {
     let spec = pod.spec.clone().unwrap_or_default();
@@ -371,40 +440,7 @@ pub fn pod(pod: &Pod, events: &[Event], now: Timestamp) -> String {
     for c in status.conditions.iter().flatten() {
         out.push_str(&format!("  {}\t{} \n", c.type_, c.status));
     }
-    let vols = spec.volumes.clone().unwrap_or_default();
-    if vols.is_empty() {
-        out.push_str("Volumes:\t<none>\n");
-    } else {
-        out.push_str("Volumes:\n");
-        for v in &vols {
-            out.push_str(&format!("  {}:\n", v.name));
-            if let Some(e) = &v.empty_dir {
-                out.push_str(
-                    "    Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n",
-                );
-                out.push_str(&format!(
-                    "    Medium:\t{}\n",
-                    e.medium.clone().unwrap_or_default()
-                ));
-                out.push_str(&format!(
-                    "    SizeLimit:\t{}\n",
-                    e.size_limit
-                        .as_ref()
-                        .map(|q| q.0.clone())
-                        .unwrap_or_else(|| "<unset>".into())
-                ));
-            } else if let Some(h) = &v.host_path {
-                out.push_str("    Type:\tHostPath (bare host directory volume)\n");
-                out.push_str(&format!("    Path:\t{}\n", h.path));
-                out.push_str(&format!(
-                    "    HostPathType:\t{}\n",
-                    h.type_.clone().unwrap_or_default()
-                ));
-            } else {
-                out.push_str("    Type:\t<unsupported on this node>\n");
-            }
-        }
-    }
+    volume_lines(&mut out, spec.volumes.as_deref().unwrap_or(&[]));
     out.push_str(&format!(
         "QoS Class:\t{}\n",
         status
@@ -419,34 +455,7 @@ pub fn pod(pod: &Pod, events: &[Event], now: Timestamp) -> String {
         text.push_str("Events:                      <none>\n");
         return text;
     }
-    let mut ev = String::from(
-        "Events:\n  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------\n",
-    );
-    for e in events {
-        let first = e.first_timestamp.as_ref().map(|t| t.0);
-        let last = e.last_timestamp.as_ref().map(|t| t.0).or(first);
-        let age = match (first, last, e.count.unwrap_or(1)) {
-            (Some(f), Some(l), n) if n > 1 => format!(
-                "{} (x{n} over {})",
-                human_duration(now.duration_since(l)),
-                human_duration(now.duration_since(f))
-            ),
-            (_, Some(l), _) => human_duration(now.duration_since(l)),
-            _ => "<unknown>".into(),
-        };
-        let from = e
-            .source
-            .as_ref()
-            .and_then(|s| s.component.clone())
-            .unwrap_or_default();
-        ev.push_str(&format!(
-            "  {}\t{}\t{age}\t{from}\t{}\n",
-            e.type_.clone().unwrap_or_default(),
-            e.reason.clone().unwrap_or_default(),
-            e.message.clone().unwrap_or_default().trim()
-        ));
-    }
-    text.push_str(&tabwrite(&ev));
+    text.push_str(&tabwrite(&event_lines(events, now)));
     text
 }
 
