@@ -3,7 +3,7 @@
 use crate::duration::human_duration;
 use crate::podutil::is_sidecar;
 use crate::Pod;
-use k8s_openapi::api::core::v1::ContainerStatus;
+use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, PodSpec, PodStatus};
 use k8s_openapi::jiff::Timestamp;
 
 pub const HEADERS: [&str; 5] = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
@@ -40,6 +40,84 @@ fn finished_at(cs: &ContainerStatus) -> Option<Timestamp> {
 }
 
 /// One row, exactly as `printPod` computes it.
+/// An unfinished init container's STATUS: `Init:<reason>`, `Init:Signal:<n>`,
+/// `Init:ExitCode:<n>`, or `Init:<i>/<n>` while it simply runs or waits to.
+fn init_reason(state: &ContainerState, i: usize, n: usize) -> String {
+    if let Some(t) = state.terminated.as_ref() {
+        return match (
+            t.reason.as_deref().filter(|r| !r.is_empty()),
+            t.signal.unwrap_or(0),
+        ) {
+            (Some(r), _) => format!("Init:{r}"),
+            (None, s) if s != 0 => format!("Init:Signal:{s}"),
+            (None, _) => format!("Init:ExitCode:{}", t.exit_code),
+        };
+    }
+    match state
+        .waiting
+        .as_ref()
+        .and_then(|w| w.reason.as_deref())
+        .filter(|r| !r.is_empty() && *r != "PodInitializing")
+    {
+        Some(r) => format!("Init:{r}"),
+        None => format!("Init:{i}/{n}"),
+    }
+}
+
+/// A regular container's STATUS word when it waits or has terminated (its reason, or
+/// `Signal:<n>` / `ExitCode:<n>`); `None` when it runs.
+fn container_reason(state: &ContainerState) -> Option<String> {
+    if let Some(r) = state
+        .waiting
+        .as_ref()
+        .and_then(|w| w.reason.clone())
+        .filter(|r| !r.is_empty())
+    {
+        return Some(r);
+    }
+    let t = state.terminated.as_ref()?;
+    Some(match t.reason.as_deref().filter(|r| !r.is_empty()) {
+        Some(r) => r.to_string(),
+        None => match t.signal.unwrap_or(0) {
+            0 => format!("ExitCode:{}", t.exit_code),
+            s => format!("Signal:{s}"),
+        },
+    })
+}
+
+/// `-o wide`'s IP, NODE, NOMINATED NODE and READINESS GATES.
+fn wide_columns(pod: &Pod, spec: &PodSpec, status: &PodStatus) -> (String, String, String, String) {
+    let none = || "<none>".to_string();
+    let ip = status
+        .pod_ips
+        .as_ref()
+        .and_then(|ips| ips.first())
+        .map(|i| i.ip.clone())
+        .or(status.pod_ip.clone())
+        .unwrap_or_else(none);
+    let node = spec
+        .node_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(none);
+    let nominated = status
+        .nominated_node_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(none);
+    let gates = match spec.readiness_gates.as_ref().filter(|g| !g.is_empty()) {
+        None => none(),
+        Some(gs) => {
+            let ok = gs
+                .iter()
+                .filter(|g| condition_true(pod, &g.condition_type))
+                .count();
+            format!("{ok}/{}", gs.len())
+        }
+    };
+    (ip, node, nominated, gates)
+}
+
 pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
     let spec = pod.spec.clone().unwrap_or_default();
     let status = pod.status.clone().unwrap_or_default();
@@ -94,25 +172,7 @@ pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
             }
             continue;
         }
-        if let Some(t) = state.terminated.as_ref() {
-            reason = match (
-                t.reason.as_deref().filter(|r| !r.is_empty()),
-                t.signal.unwrap_or(0),
-            ) {
-                (Some(r), _) => format!("Init:{r}"),
-                (None, s) if s != 0 => format!("Init:Signal:{s}"),
-                (None, _) => format!("Init:ExitCode:{}", t.exit_code),
-            };
-        } else if let Some(r) = state
-            .waiting
-            .as_ref()
-            .and_then(|w| w.reason.as_deref())
-            .filter(|r| !r.is_empty() && *r != "PodInitializing")
-        {
-            reason = format!("Init:{r}");
-        } else {
-            reason = format!("Init:{i}/{}", init_specs.len());
-        }
+        reason = init_reason(&state, i, init_specs.len());
         initializing = true;
         break;
     }
@@ -127,25 +187,8 @@ pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
                 last_restart = last_restart.max(Some(t));
             }
             let state = cs.state.clone().unwrap_or_default();
-            if let Some(r) = state
-                .waiting
-                .as_ref()
-                .and_then(|w| w.reason.clone())
-                .filter(|r| !r.is_empty())
-            {
+            if let Some(r) = container_reason(&state) {
                 reason = r;
-            } else if let Some(t) = state.terminated.as_ref() {
-                match t.reason.as_deref().filter(|r| !r.is_empty()) {
-                    Some(r) => reason = r.to_string(),
-                    None => {
-                        let s = t.signal.unwrap_or(0);
-                        reason = if s != 0 {
-                            format!("Signal:{s}")
-                        } else {
-                            format!("ExitCode:{}", t.exit_code)
-                        };
-                    }
-                }
             } else if cs.ready && state.running.is_some() {
                 has_running = true;
                 ready += 1;
@@ -178,33 +221,7 @@ pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
         Some(t) => human_duration(now.duration_since(t.0)),
         None => "<unknown>".into(),
     };
-    let ip = status
-        .pod_ips
-        .as_ref()
-        .and_then(|ips| ips.first())
-        .map(|i| i.ip.clone())
-        .or(status.pod_ip.clone())
-        .unwrap_or_else(|| "<none>".into());
-    let node = spec
-        .node_name
-        .clone()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "<none>".into());
-    let nominated = status
-        .nominated_node_name
-        .clone()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "<none>".into());
-    let gates = match spec.readiness_gates.as_ref().filter(|g| !g.is_empty()) {
-        None => "<none>".into(),
-        Some(gs) => {
-            let ok = gs
-                .iter()
-                .filter(|g| condition_true(pod, &g.condition_type))
-                .count();
-            format!("{ok}/{}", gs.len())
-        }
-    };
+    let (ip, node, nominated, gates) = wide_columns(pod, &spec, &status);
     PodRow {
         name: pod.metadata.name.clone().unwrap_or_default(),
         ready: format!("{ready}/{total}"),
