@@ -118,6 +118,23 @@ fn wide_columns(pod: &Pod, spec: &PodSpec, status: &PodStatus) -> (String, Strin
     (ip, node, nominated, gates)
 }
 
+/// STATUS before the containers are looked at: the pod's reason, else its phase;
+/// `SchedulingGated` while the scheduler holds it.
+fn starting_reason(status: &PodStatus) -> String {
+    let gated = status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated"));
+    if gated {
+        return "SchedulingGated".into();
+    }
+    match status.reason.as_deref().filter(|r| !r.is_empty()) {
+        Some(r) => r.to_string(),
+        None => status.phase.clone().unwrap_or_default(),
+    }
+}
+
 pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
     let spec = pod.spec.clone().unwrap_or_default();
     let status = pod.status.clone().unwrap_or_default();
@@ -133,18 +150,7 @@ pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
     let mut ready = 0;
     let mut last_restart: Option<Timestamp> = None;
     let mut sidecar_last_restart: Option<Timestamp> = None;
-    let mut reason = status.phase.clone().unwrap_or_default();
-    if let Some(r) = status.reason.as_deref().filter(|r| !r.is_empty()) {
-        reason = r.to_string();
-    }
-    let scheduling_gated = status
-        .conditions
-        .iter()
-        .flatten()
-        .any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated"));
-    if scheduling_gated {
-        reason = "SchedulingGated".into();
-    }
+    let mut reason = starting_reason(&status);
 
     let mut initializing = false;
     let init_statuses = status.init_container_statuses.clone().unwrap_or_default();
@@ -204,11 +210,12 @@ pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
     }
 
     let phase = status.phase.as_deref().unwrap_or("");
-    if pod.metadata.deletion_timestamp.is_some() && status.reason.as_deref() == Some("NodeLost") {
-        reason = "Unknown".into();
-    } else if pod.metadata.deletion_timestamp.is_some() && phase != "Succeeded" && phase != "Failed"
-    {
-        reason = "Terminating".into();
+    if pod.metadata.deletion_timestamp.is_some() {
+        if status.reason.as_deref() == Some("NodeLost") {
+            reason = "Unknown".into();
+        } else if phase != "Succeeded" && phase != "Failed" {
+            reason = "Terminating".into();
+        }
     }
 
     let restarts_col = match last_restart {
@@ -217,10 +224,10 @@ pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
         }
         _ => restarts.to_string(),
     };
-    let age = match pod.metadata.creation_timestamp.as_ref() {
-        Some(t) => human_duration(now.duration_since(t.0)),
-        None => "<unknown>".into(),
-    };
+    let age = pod.metadata.creation_timestamp.as_ref().map_or_else(
+        || "<unknown>".to_string(),
+        |t| human_duration(now.duration_since(t.0)),
+    );
     let (ip, node, nominated, gates) = wide_columns(pod, &spec, &status);
     PodRow {
         name: pod.metadata.name.clone().unwrap_or_default(),

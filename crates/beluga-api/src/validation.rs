@@ -92,8 +92,8 @@ fn label_errors(errs: &mut Vec<FieldError>, path: &str, value: &str) {
 /// The most bytes a pod's annotations may take (256 KiB).
 const ANNOTATIONS_MAX_BYTES: usize = 256 << 10;
 
-pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
-    let mut errs = Vec::new();
+/// The pod's name (V1), namespace, and annotations (at most 256 KiB in all).
+fn validate_metadata(errs: &mut Vec<FieldError>, pod: &Pod) {
     match pod.metadata.name.as_deref() {
         None | Some("") => errs.push(FieldError::required(
             "metadata.name",
@@ -106,7 +106,7 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
         }
     }
     if let Some(ns) = pod.metadata.namespace.as_deref() {
-        label_errors(&mut errs, "metadata.namespace", ns);
+        label_errors(errs, "metadata.namespace", ns);
     }
     // apiserver's TotalAnnotationSizeLimitB: keys and values together (attack report 1.6).
     let annotations: usize = pod
@@ -122,6 +122,125 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
             ANNOTATIONS_MAX_BYTES,
         ));
     }
+}
+
+/// What only init containers are checked for: `restartPolicy` (`Always`, a sidecar, or
+/// nothing), no probes or hooks unless a sidecar, no resize policy (V30–V33).
+fn validate_init_only(errs: &mut Vec<FieldError>, path: &str, c: &Container, sidecar: bool) {
+    match c.restart_policy.as_deref() {
+        None | Some("Always") => {}
+        Some(other) => errs.push(FieldError::not_supported(
+            format!("{path}.restartPolicy"),
+            other,
+            &["Always"],
+        )),
+    }
+    if !sidecar {
+        let forbid = "may not be set for init containers without restartPolicy=Always";
+        if c.lifecycle.is_some() {
+            errs.push(FieldError::forbidden(format!("{path}.lifecycle"), forbid));
+        }
+        if c.liveness_probe.is_some() {
+            errs.push(FieldError::forbidden(
+                format!("{path}.livenessProbe"),
+                forbid,
+            ));
+        }
+        if c.readiness_probe.is_some() {
+            errs.push(FieldError::forbidden(
+                format!("{path}.readinessProbe"),
+                forbid,
+            ));
+        }
+        if c.startup_probe.is_some() {
+            errs.push(FieldError::forbidden(
+                format!("{path}.startupProbe"),
+                forbid,
+            ));
+        }
+    }
+    if c.resize_policy.as_ref().is_some_and(|r| !r.is_empty()) {
+        errs.push(FieldError::invalid(
+            format!("{path}.resizePolicy"),
+            crate::field::Value::Raw("[…]".into()),
+            "must not be set for init containers",
+        ));
+    }
+}
+
+/// Pod-level fields (V34–V39): restart and DNS policies, active deadline, hostname and
+/// subdomain, PID namespace sharing, the pod security context.
+fn validate_pod_fields(errs: &mut Vec<FieldError>, spec: &k8s_openapi::api::core::v1::PodSpec) {
+    match spec.restart_policy.as_deref() {
+        Some("Always" | "OnFailure" | "Never") => {}
+        None | Some("") => errs.push(FieldError::required("spec.restartPolicy", "")),
+        Some(other) => errs.push(FieldError::not_supported(
+            "spec.restartPolicy",
+            other,
+            &["Always", "OnFailure", "Never"],
+        )),
+    }
+    match spec.dns_policy.as_deref() {
+        Some("ClusterFirstWithHostNet" | "ClusterFirst" | "Default") | None => {}
+        Some("None") => {
+            if spec
+                .dns_config
+                .as_ref()
+                .and_then(|d| d.nameservers.as_ref())
+                .is_none_or(|n| n.is_empty())
+            {
+                errs.push(FieldError::required(
+                    "spec.dnsConfig",
+                    "must provide `dnsConfig` when `dnsPolicy` is None",
+                ));
+            }
+        }
+        Some(other) => errs.push(FieldError::not_supported(
+            "spec.dnsPolicy",
+            other,
+            &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
+        )),
+    }
+    if let Some(a) = spec.active_deadline_seconds {
+        if !(1..=2147483647).contains(&a) {
+            errs.push(FieldError::invalid(
+                "spec.activeDeadlineSeconds",
+                a,
+                "must be between 1 and 2147483647, inclusive",
+            ));
+        }
+    }
+    if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
+        label_errors(errs, "spec.hostname", h);
+    }
+    if let Some(s) = spec.subdomain.as_deref().filter(|h| !h.is_empty()) {
+        label_errors(errs, "spec.subdomain", s);
+    }
+    if spec.share_process_namespace == Some(true) && spec.host_pid == Some(true) {
+        errs.push(FieldError::invalid(
+            "spec.securityContext.shareProcessNamespace",
+            true,
+            "ShareProcessNamespace and HostPID cannot both be enabled",
+        ));
+    }
+    if let Some(psc) = spec.security_context.as_ref() {
+        for (field, v) in [
+            ("runAsUser", psc.run_as_user),
+            ("runAsGroup", psc.run_as_group),
+        ] {
+            if let Some(v) = v {
+                id_range(errs, &format!("spec.securityContext.{field}"), v);
+            }
+        }
+        if let Some(sp) = psc.seccomp_profile.as_ref() {
+            validate_seccomp(errs, "spec.securityContext.seccompProfile", sp);
+        }
+    }
+}
+
+pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    validate_metadata(&mut errs, pod);
     let Some(spec) = pod.spec.as_ref() else {
         errs.push(FieldError::required("spec.containers", ""));
         return errs;
@@ -175,45 +294,7 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
             sidecar,
             &mut all_names,
         );
-        match c.restart_policy.as_deref() {
-            None | Some("Always") => {}
-            Some(other) => errs.push(FieldError::not_supported(
-                format!("{path}.restartPolicy"),
-                other,
-                &["Always"],
-            )),
-        }
-        if !sidecar {
-            let forbid = "may not be set for init containers without restartPolicy=Always";
-            if c.lifecycle.is_some() {
-                errs.push(FieldError::forbidden(format!("{path}.lifecycle"), forbid));
-            }
-            if c.liveness_probe.is_some() {
-                errs.push(FieldError::forbidden(
-                    format!("{path}.livenessProbe"),
-                    forbid,
-                ));
-            }
-            if c.readiness_probe.is_some() {
-                errs.push(FieldError::forbidden(
-                    format!("{path}.readinessProbe"),
-                    forbid,
-                ));
-            }
-            if c.startup_probe.is_some() {
-                errs.push(FieldError::forbidden(
-                    format!("{path}.startupProbe"),
-                    forbid,
-                ));
-            }
-        }
-        if c.resize_policy.as_ref().is_some_and(|r| !r.is_empty()) {
-            errs.push(FieldError::invalid(
-                format!("{path}.resizePolicy"),
-                crate::field::Value::Raw("[…]".into()),
-                "must not be set for init containers",
-            ));
-        }
+        validate_init_only(&mut errs, &path, c, sidecar);
         validate_host_ports(&mut errs, std::slice::from_ref(c), "spec.initContainers");
     }
     for (i, c) in spec.ephemeral_containers.iter().flatten().enumerate() {
@@ -223,72 +304,7 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
         }
     }
 
-    // Pod-level (V34–V39).
-    match spec.restart_policy.as_deref() {
-        Some("Always" | "OnFailure" | "Never") => {}
-        None | Some("") => errs.push(FieldError::required("spec.restartPolicy", "")),
-        Some(other) => errs.push(FieldError::not_supported(
-            "spec.restartPolicy",
-            other,
-            &["Always", "OnFailure", "Never"],
-        )),
-    }
-    match spec.dns_policy.as_deref() {
-        Some("ClusterFirstWithHostNet" | "ClusterFirst" | "Default") | None => {}
-        Some("None") => {
-            if spec
-                .dns_config
-                .as_ref()
-                .and_then(|d| d.nameservers.as_ref())
-                .is_none_or(|n| n.is_empty())
-            {
-                errs.push(FieldError::required(
-                    "spec.dnsConfig",
-                    "must provide `dnsConfig` when `dnsPolicy` is None",
-                ));
-            }
-        }
-        Some(other) => errs.push(FieldError::not_supported(
-            "spec.dnsPolicy",
-            other,
-            &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
-        )),
-    }
-    if let Some(a) = spec.active_deadline_seconds {
-        if !(1..=2147483647).contains(&a) {
-            errs.push(FieldError::invalid(
-                "spec.activeDeadlineSeconds",
-                a,
-                "must be between 1 and 2147483647, inclusive",
-            ));
-        }
-    }
-    if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
-        label_errors(&mut errs, "spec.hostname", h);
-    }
-    if let Some(s) = spec.subdomain.as_deref().filter(|h| !h.is_empty()) {
-        label_errors(&mut errs, "spec.subdomain", s);
-    }
-    if spec.share_process_namespace == Some(true) && spec.host_pid == Some(true) {
-        errs.push(FieldError::invalid(
-            "spec.securityContext.shareProcessNamespace",
-            true,
-            "ShareProcessNamespace and HostPID cannot both be enabled",
-        ));
-    }
-    if let Some(psc) = spec.security_context.as_ref() {
-        for (field, v) in [
-            ("runAsUser", psc.run_as_user),
-            ("runAsGroup", psc.run_as_group),
-        ] {
-            if let Some(v) = v {
-                id_range(&mut errs, &format!("spec.securityContext.{field}"), v);
-            }
-        }
-        if let Some(sp) = psc.seccomp_profile.as_ref() {
-            validate_seccomp(&mut errs, "spec.securityContext.seccompProfile", sp);
-        }
-    }
+    validate_pod_fields(&mut errs, spec);
     dedup(errs)
 }
 

@@ -327,6 +327,7 @@ fn version(cmd: &str, arg: &str) -> String {
         .unwrap_or_else(|| format!("{cmd}: not found"))
 }
 
+#[allow(clippy::too_many_lines)] // the benchmark script, step by step
 fn main() {
     let o = opts();
     let Some(d) = support::start("compare", &["--runtime", "runc"]) else {
@@ -599,6 +600,7 @@ fn ratio(a: f64, b: f64) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_lines)] // the report, section by section
 fn report(
     o: &Opts,
     podman: Option<&Podman>,

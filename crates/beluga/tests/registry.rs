@@ -101,6 +101,7 @@ impl Drop for Registry {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 fn pull_by_command_and_on_pod_start() {
     let Some(d) = Daemon::start() else { return };
     let reg = Registry::start();

@@ -38,6 +38,7 @@ fn row(p: &Pod) -> (String, String, String) {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // a table of cases
 fn status_table() {
     let one = json!({"containers": [{"name": "a"}]});
     let two = json!({"containers": [{"name": "a"}, {"name": "b"}]});

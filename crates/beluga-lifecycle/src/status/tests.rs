@@ -32,6 +32,7 @@ fn cond<'a>(s: &'a PodStatus, kind: &str) -> &'a PodCondition {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // a table of cases
 fn phase_table() {
     let cases: Vec<(&str, Pod, Vec<(&str, i32, State, Option<i32>)>, bool, &str)> = vec![
         (
