@@ -1,7 +1,8 @@
 //! A small inotify wrapper for `logs -f`: wake up when a log grows or an exit file appears,
 //! instead of polling.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use tokio::io::unix::AsyncFd;
 
@@ -12,49 +13,32 @@ pub struct Watch {
 impl Watch {
     /// Watches a directory for writes, creations and renames into it.
     pub fn dir(path: &Path) -> std::io::Result<Watch> {
-        // SAFETY: inotify_init1 returns a new fd or -1.
-        let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
-        if raw < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: raw is a fresh fd we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-            .map_err(std::io::Error::other)?;
-        // SAFETY: valid fd and NUL-terminated path.
-        let wd = unsafe {
-            libc::inotify_add_watch(
-                fd.as_raw_fd(),
-                c.as_ptr(),
-                libc::IN_MODIFY | libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE,
-            )
-        };
-        if wd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: the AsyncFd owns the fd until dropped.
+        let fd = inotify::init(CreateFlags::NONBLOCK | CreateFlags::CLOEXEC)?;
+        inotify::add_watch(
+            &fd,
+            path,
+            WatchFlags::MODIFY
+                | WatchFlags::CREATE
+                | WatchFlags::MOVED_TO
+                | WatchFlags::CLOSE_WRITE,
+        )?;
+        // SAFETY: the AsyncFd owns the fd until it is dropped; nothing else closes it.
         let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
             .map_err(|e| e.into_parts().1)?;
         Ok(Watch { fd })
     }
 
-    /// Waits for the next batch of events (their content does not matter: callers re-read).
+    /// Waits for the next batch of events (their content does not matter: callers re-read). A
+    /// broken watch is an error, not a wait forever.
     pub async fn changed(&self) -> std::io::Result<()> {
         loop {
             let mut guard = self.fd.readable().await?;
             let mut buf = [0u8; 4096];
-            // SAFETY: reading into a stack buffer from our fd.
-            let n = unsafe {
-                libc::read(
-                    self.fd.get_ref().as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                )
-            };
-            if n > 0 {
-                return Ok(());
+            match rustix::io::read(self.fd.get_ref(), &mut buf) {
+                Ok(n) if n > 0 => return Ok(()),
+                Ok(_) | Err(rustix::io::Errno::AGAIN) => guard.clear_ready(),
+                Err(e) => return Err(e.into()),
             }
-            guard.clear_ready();
         }
     }
 }

@@ -122,11 +122,12 @@ fn exec_command(
             .map_err(|e| ApiError::new(500, "InternalError", format!("dup: {e}")))
     };
     cmd.stdin(dup()?).stdout(dup()?).stderr(dup()?);
-    // SAFETY: setsid + TIOCSCTTY in the child, async-signal-safe.
+    // SAFETY: the closure runs in the child between fork and exec, and only makes two raw
+    // syscalls (setsid, TIOCSCTTY on its stdin, the pty), which are async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {
-            libc::setsid();
-            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            rustix::process::setsid()?;
+            rustix::process::ioctl_tiocsctty(std::os::fd::BorrowedFd::borrow_raw(0))?;
             Ok(())
         });
     }
