@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -176,8 +176,8 @@ fn create_sandbox(dir: &PodDir, hostname: &str) -> std::io::Result<()> {
 /// Entry point of `beluga-shim`. Sets up the sandbox *before* any thread exists (unshare applies
 /// to the calling thread only), reports `ready` on stdout, then serves requests.
 pub fn main(opts: ShimOptions) -> std::io::Result<()> {
-    // SAFETY: prctl with constant arguments.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    // Orphaned container processes are reparented to the shim, which waits them.
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
     let dir = PodDir(opts.pod_dir.clone());
     let mut stdout = std::io::stdout();
     if let Err(e) = create_sandbox(&dir, &opts.hostname) {
@@ -616,7 +616,7 @@ async fn watch_exit(
         }
         Err(e) => e.into_parts().0,
     };
-    let (code, signal) = reap(pidfd.as_raw_fd());
+    let (code, signal) = reap(pidfd.as_fd());
     let finished_at = now();
     // Every byte the container wrote is in the log before its exit is announced.
     for p in pumps {
@@ -649,19 +649,16 @@ async fn watch_exit(
 }
 
 /// Reaps the process behind a pidfd: (exit code, terminating signal).
-fn reap(pidfd: RawFd) -> (i32, Option<i32>) {
-    // SAFETY: siginfo is plain data; waitid writes it.
-    unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        if libc::waitid(libc::P_PIDFD, pidfd as libc::id_t, &mut info, libc::WEXITED) != 0 {
-            return (255, None);
-        }
-        let status = info.si_status();
-        match info.si_code {
-            libc::CLD_EXITED => (status, None),
-            libc::CLD_KILLED | libc::CLD_DUMPED => (128 + status, Some(status)),
-            _ => (255, None),
-        }
+fn reap(pidfd: std::os::fd::BorrowedFd<'_>) -> (i32, Option<i32>) {
+    use rustix::process::{waitid, WaitId, WaitIdOptions};
+    let status = match waitid(WaitId::PidFd(pidfd), WaitIdOptions::EXITED) {
+        Ok(Some(st)) => st,
+        _ => return (255, None),
+    };
+    match (status.exit_status(), status.terminating_signal()) {
+        (Some(code), _) => (code, None),
+        (None, Some(sig)) => (128 + sig, Some(sig)),
+        _ => (255, None),
     }
 }
 
@@ -808,13 +805,12 @@ pub async fn wait_exit(dir: &PodDir, timeout: std::time::Duration) {
     else {
         return;
     };
-    // SAFETY: pidfd_open syscall; an fd that pins the process, whatever happens to the pid.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return; // already gone (and reaped)
-    }
-    // SAFETY: a fresh fd returned by the kernel.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    // A pidfd pins the process, whatever happens to the pid; none: already gone (and reaped).
+    let Some(fd) = rustix::process::Pid::from_raw(pid)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())
+    else {
+        return;
+    };
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let needle = dir.path().as_os_str().as_encoded_bytes();
     if !cmdline.windows(needle.len().max(1)).any(|w| w == needle) {
