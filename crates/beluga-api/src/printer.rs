@@ -39,7 +39,6 @@ fn finished_at(cs: &ContainerStatus) -> Option<Timestamp> {
         .map(|t| t.0)
 }
 
-/// One row, exactly as `printPod` computes it.
 /// An unfinished init container's STATUS: `Init:<reason>`, `Init:Signal:<n>`,
 /// `Init:ExitCode:<n>`, or `Init:<i>/<n>` while it simply runs or waits to.
 fn init_reason(state: &ContainerState, i: usize, n: usize) -> String {
@@ -135,6 +134,7 @@ fn starting_reason(status: &PodStatus) -> String {
     }
 }
 
+/// One row, exactly as `printPod` computes it.
 pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
     let spec = pod.spec.clone().unwrap_or_default();
     let status = pod.status.clone().unwrap_or_default();

@@ -88,7 +88,6 @@ fn label_errors(errs: &mut Vec<FieldError>, path: &str, value: &str) {
     }
 }
 
-/// `ValidatePodCreate`: every problem, deduplicated, in check order.
 /// The most bytes a pod's annotations may take (256 KiB).
 const ANNOTATIONS_MAX_BYTES: usize = 256 << 10;
 
@@ -238,6 +237,7 @@ fn validate_pod_fields(errs: &mut Vec<FieldError>, spec: &k8s_openapi::api::core
     }
 }
 
+/// `ValidatePodCreate`: every problem, deduplicated, in check order.
 pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
     let mut errs = Vec::new();
     validate_metadata(&mut errs, pod);
@@ -439,7 +439,6 @@ fn validate_volume_source(errs: &mut Vec<FieldError>, path: &str, v: &Volume) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 /// A container's ports: names (IANA, unique), container and host port ranges, protocols (V14, V15).
 fn validate_ports(errs: &mut Vec<FieldError>, path: &str, c: &Container) {
     let mut port_names = HashSet::new();
@@ -482,6 +481,7 @@ fn validate_ports(errs: &mut Vec<FieldError>, path: &str, c: &Container) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn validate_container<'a>(
     errs: &mut Vec<FieldError>,
     path: &str,

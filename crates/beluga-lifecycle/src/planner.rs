@@ -97,7 +97,20 @@ fn kill(c: &Container, s: &Instance, reason: KillReason, message: String) -> Kil
     }
 }
 
-/// `computeInitContainerActions`: returns whether the pod is initialized.
+/// Kills an init container (or sidecar) and starts it again: `Init container <c> <what>`.
+fn restart_init(
+    a: &mut PodActions,
+    c: &Container,
+    status: &Instance,
+    i: usize,
+    reason: KillReason,
+    what: &str,
+) {
+    let message = format!("Init container {} {what}", c.name);
+    a.to_kill.push(kill(c, status, reason, message));
+    a.init_to_start.push(i);
+}
+
 /// Where a running sidecar stands in the init-container walk.
 struct SidecarCtx {
     index: usize,
@@ -121,13 +134,14 @@ fn running_sidecar(
         match probes.startup.get(&status.id) {
             None => return false,
             Some(ProbeResult::Failure) => {
-                a.to_kill.push(kill(
+                restart_init(
+                    a,
                     c,
                     status,
+                    i,
                     KillReason::StartupProbe,
-                    format!("Init container {} failed startup probe", c.name),
-                ));
-                a.init_to_start.push(i);
+                    "failed startup probe",
+                );
                 return false;
             }
             Some(ProbeResult::Success) => {}
@@ -138,28 +152,31 @@ fn running_sidecar(
         a.init_to_start.push(i + 1);
     }
     if changed(c, status) {
-        a.to_kill.push(kill(
+        restart_init(
+            a,
             c,
             status,
+            i,
             KillReason::DefinitionChanged,
-            format!("Init container {} definition changed", c.name),
-        ));
-        a.init_to_start.push(i);
+            "definition changed",
+        );
         return initializes;
     }
     if c.liveness_probe.is_some() && probes.liveness.get(&status.id) == Some(&ProbeResult::Failure)
     {
-        a.to_kill.push(kill(
+        restart_init(
+            a,
             c,
             status,
+            i,
             KillReason::LivenessProbe,
-            format!("Init container {} failed liveness probe", c.name),
-        ));
-        a.init_to_start.push(i);
+            "failed liveness probe",
+        );
     }
     initializes
 }
 
+/// `computeInitContainerActions`: returns whether the pod is initialized.
 fn compute_init_actions(
     pod: &Pod,
     observed: &Observed,
@@ -228,13 +245,7 @@ fn compute_init_actions(
                     a.init_to_start.clear();
                     return false;
                 }
-                a.to_kill.push(kill(
-                    c,
-                    status,
-                    KillReason::Unknown,
-                    format!("Init container {} is in unknown state", c.name),
-                ));
-                a.init_to_start.push(i);
+                restart_init(a, c, status, i, KillReason::Unknown, "is in unknown state");
             }
         }
         previously_initialized = true;

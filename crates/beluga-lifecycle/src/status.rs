@@ -360,7 +360,6 @@ fn condition(
     }
 }
 
-/// The whole `PodStatus` (spec §8).
 /// The pod's containers beside their statuses, spec order.
 struct ContainerStatuses<'a> {
     inits: &'a [Container],
@@ -476,6 +475,7 @@ fn conditions(
     conditions
 }
 
+/// The whole `PodStatus` (spec §8).
 pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
     let now = input.now.unwrap_or_else(Timestamp::now);
     let empty = Observed::default();

@@ -349,16 +349,9 @@ spec:
     ));
     d.wait_running("filtered");
     let wait_log = |c: &str| {
-        let t = std::time::Instant::now();
-        loop {
-            let l = d.logs("filtered", c);
-            if l.contains("Seccomp:") && l.lines().count() >= 2
-                || t.elapsed() > Duration::from_secs(10)
-            {
-                return l;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        d.wait_logs("filtered", c, Duration::from_secs(10), |l| {
+            l.contains("Seccomp:") && l.lines().count() >= 2
+        })
     };
     let l = wait_log("default");
     assert!(
@@ -438,10 +431,9 @@ spec:
             .trim(),
         "40"
     );
-    let t = std::time::Instant::now();
-    while !d.logs("forks", "bomb").contains("spawned") && t.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    d.wait_logs("forks", "bomb", Duration::from_secs(30), |l| {
+        l.contains("spawned")
+    });
     let current: u64 = std::fs::read_to_string(cgroup.join("pids.current"))
         .unwrap()
         .trim()
@@ -594,14 +586,9 @@ fn seccomp_default_flag() {
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: sd}}\nspec:\n  containers:\n  - {{name: plain, image: {IMAGE}, command: [sh, -c, 'grep Seccomp: /proc/self/status; sleep 3600']}}\n  - {{name: open, image: {IMAGE}, command: [sh, -c, 'grep Seccomp: /proc/self/status; sleep 3600'], securityContext: {{seccompProfile: {{type: Unconfined}}}}}}\n"
     ));
     d.wait_running("sd");
-    let t = std::time::Instant::now();
-    while (d.logs("sd", "plain").is_empty() || d.logs("sd", "open").is_empty())
-        && t.elapsed() < Duration::from_secs(10)
-    {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(d.logs("sd", "plain"), "Seccomp:\t2\n");
-    assert_eq!(d.logs("sd", "open"), "Seccomp:\t0\n");
+    let seccomp_line = |c: &str| d.wait_logs("sd", c, Duration::from_secs(10), |l| !l.is_empty());
+    assert_eq!(seccomp_line("plain"), "Seccomp:\t2\n");
+    assert_eq!(seccomp_line("open"), "Seccomp:\t0\n");
 }
 
 // Report 1.7 (medium): 60 000 variables took seven minutes to start and blocked `get pods` for
@@ -624,9 +611,6 @@ fn large_environments_start_without_blocking_the_daemon() {
     // Answered while the pod starts (before the fix this blocked for tens of seconds).
     assert!(d.run(&["get", "pods"]).status.success());
     d.wait_running("envy");
-    let t = std::time::Instant::now();
-    while d.logs("envy", "c").is_empty() && t.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(d.logs("envy", "c"), "20000\n");
+    let count = d.wait_logs("envy", "c", Duration::from_secs(20), |l| !l.is_empty());
+    assert_eq!(count, "20000\n");
 }

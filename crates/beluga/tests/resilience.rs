@@ -329,15 +329,7 @@ fn failed_record_writes_are_events() {
     d.ok(&["delete", "pod", "ro", "--wait=false"]);
     let t = std::time::Instant::now();
     let failed = loop {
-        let o = d.run(&["get", "events", "-o", "json"]);
-        let ev: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
-        let found: Vec<String> = ev["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|e| e["reason"] == "FailedToPersist")
-            .filter_map(|e| e["message"].as_str().map(String::from))
-            .collect();
+        let found = d.event_fields("FailedToPersist", "/message");
         if !found.is_empty() || t.elapsed() > Duration::from_secs(10) {
             break found;
         }

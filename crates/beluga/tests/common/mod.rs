@@ -301,6 +301,30 @@ impl Daemon {
         self.ok(&["logs", pod, "-c", container])
     }
 
+    /// Polls a container's log until `done` holds or `timeout` passes; returns the last read
+    /// (tests only; empty while the log cannot be read yet).
+    pub fn wait_logs(
+        &self,
+        pod: &str,
+        container: &str,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> String {
+        let t = Instant::now();
+        loop {
+            let o = self.run(&["logs", pod, "-c", container]);
+            let log = if o.status.success() {
+                stdout(&o)
+            } else {
+                String::new()
+            };
+            if done(&log) || t.elapsed() > timeout {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Ids of the runtime's running containers in this daemon's state.
     pub fn running_runtime_containers(&self) -> Vec<String> {
         let out = Command::new("runc")
