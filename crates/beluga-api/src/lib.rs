@@ -1,5 +1,6 @@
 //! Pod types, strict parsing, defaulting, validation and kubectl printing. Pure: no I/O.
 
+pub mod builder;
 pub mod defaults;
 pub mod describe;
 pub mod duration;

@@ -1,8 +1,7 @@
-//! The actions probes and hooks run (spec §6.2, §7.1): exec in the container through the OCI
-//! runtime, HTTP GET and TCP connect inside the pod's network namespace, gRPC health checks.
+//! The actions probes and hooks run (spec §6.2, §7.1): HTTP GET and TCP connect inside the pod's
+//! network namespace, gRPC health checks (exec goes through the executor's container runtime).
 
 use crate::podstate::PodHandle;
-use crate::Daemon;
 use beluga_api::k8s_openapi::api::core::v1::{Container, HTTPGetAction};
 use beluga_api::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use beluga_runtime::netns;
@@ -11,49 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How a handler ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Done {
-    Success(String),
-    Failure(String),
-    /// Succeeded, with a warning for a `ProbeWarning` event (a redirect to another host).
-    Warning(String),
-    /// Could not be run at all.
-    Error(String),
-}
-
-/// Runs `command` in container `id`; Failure on a non-zero exit or a timeout.
-pub async fn exec(d: &Daemon, id: &str, command: &[String], timeout: Option<Duration>) -> Done {
-    let mut cmd = tokio::process::Command::from(d.runtime.command());
-    cmd.arg("exec")
-        .arg(id)
-        .args(command)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let out = cmd.output();
-    let res = match timeout {
-        Some(t) => match tokio::time::timeout(t, out).await {
-            Ok(r) => r,
-            Err(_) => return Done::Failure(format!("command {command:?} timed out")),
-        },
-        None => out.await,
-    };
-    match res {
-        Ok(o) => {
-            let mut text = String::from_utf8_lossy(&o.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&o.stderr));
-            if o.status.success() {
-                Done::Success(text)
-            } else {
-                Done::Failure(format!(
-                    "command {command:?} exited with {}: {text}",
-                    o.status.code().unwrap_or(-1)
-                ))
-            }
-        }
-        Err(e) => Done::Error(e.to_string()),
-    }
-}
+pub use crate::executor::Done;
 
 /// A named or numbered port of the container.
 pub fn resolve_port(c: &Container, port: &IntOrString) -> Result<u16, String> {

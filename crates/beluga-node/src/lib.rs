@@ -1,8 +1,10 @@
 //! The node daemon: owns the image store and every pod's worker, persists pod state, and serves
 //! the Kubernetes-shaped REST API on a root-only unix socket.
 
+pub mod bundle;
 pub mod events;
 pub mod eviction;
+pub mod executor;
 pub mod handlers;
 pub mod hooks;
 pub mod http;
@@ -13,12 +15,12 @@ pub mod worker;
 
 use beluga_api::field::FieldError;
 use beluga_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use beluga_api::k8s_openapi::jiff::Timestamp;
 use beluga_api::{podutil, Pod};
 use beluga_lifecycle::backoff::Backoff;
 use beluga_lifecycle::observed::{Observed, State};
 use beluga_runtime::layout::PodDir;
 use beluga_runtime::oci_runtime::OciRuntime;
+use executor::Executor;
 use podstate::{PodHandle, PodState};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -69,7 +71,10 @@ pub struct Daemon {
     /// Held for the length of a registry pull: pulls go one at a time, as kubelet's do by default
     /// (`serializeImagePulls`), so pods wanting one image download it once.
     pub pulls: tokio::sync::Mutex<()>,
+    /// The OCI runtime, for interactive `exec` (the worker's runtime calls go through `exec`).
     pub runtime: OciRuntime,
+    /// What pod workers act through (the shim, the store, the clock; fakes in tests).
+    pub exec: Executor,
     pods: Mutex<BTreeMap<(String, String), Arc<PodHandle>>>,
     pub watch: broadcast::Sender<WatchEvent>,
     resource_version: AtomicU64,
@@ -202,18 +207,6 @@ fn private_root(root: &std::path::Path) -> std::io::Result<()> {
 }
 
 impl Daemon {
-    /// Where registry credentials are looked for, as kubelet looks for node credentials: the
-    /// daemon's root, then the docker client's (`$DOCKER_CONFIG` or `~/.docker`).
-    fn registry_auth_files(&self) -> Vec<std::path::PathBuf> {
-        let mut files = vec![self.cfg.root.join("config.json")];
-        if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
-            files.push(std::path::PathBuf::from(dir).join("config.json"));
-        } else if let Some(home) = std::env::var_os("HOME") {
-            files.push(std::path::PathBuf::from(home).join(".docker/config.json"));
-        }
-        files
-    }
-
     /// A registry pull into the daemon's store with its credentials. `_turn` is the `pulls` lock,
     /// held by the caller (who may check the store under it first): pulls go one at a time.
     pub async fn pull(
@@ -225,7 +218,7 @@ impl Daemon {
         beluga_image::registry::pull(
             self.images.clone(),
             reference,
-            &self.registry_auth_files(),
+            &executor::store::registry_auth_files(&self.cfg.root),
             progress,
         )
         .await
@@ -240,16 +233,50 @@ impl Daemon {
         let (runtime, why) = OciRuntime::choose(cfg.runtime.as_deref(), &cfg.root.join("runtime"))
             .map_err(|e| DaemonError::Setup(e.to_string()))?;
         info!(runtime = %runtime.path.display(), "OCI runtime: {why}");
+        let exec = Executor {
+            sandbox: Arc::new(executor::shim::ShimSandbox {
+                exe: cfg.exe.clone(),
+                runtime: runtime.clone(),
+                log_max_size: cfg.log_max_size,
+                log_max_files: cfg.log_max_files,
+                pod_max_pids: cfg.pod_max_pids,
+            }),
+            runtime: Arc::new(executor::shim::ShimRuntime {
+                runtime: runtime.clone(),
+            }),
+            images: Arc::new(executor::store::StoreImages {
+                store: images.clone(),
+                auth_files: executor::store::registry_auth_files(&cfg.root),
+            }),
+            clock: Arc::new(executor::store::SystemClock),
+        };
+        Ok(Self::assemble(cfg, images, runtime, exec))
+    }
+
+    /// A daemon from its parts: the store (for the image API), the OCI runtime (for interactive
+    /// exec) and what its workers act through.
+    pub fn assemble(
+        cfg: Config,
+        images: Arc<beluga_image::Store>,
+        runtime: OciRuntime,
+        exec: Executor,
+    ) -> Arc<Daemon> {
         let (watch, _) = broadcast::channel(1024);
-        Ok(Arc::new(Daemon {
+        Arc::new(Daemon {
             cfg,
             images,
             pulls: tokio::sync::Mutex::new(()),
             runtime,
+            exec,
             pods: Mutex::new(BTreeMap::new()),
             watch,
             resource_version: AtomicU64::new(first_resource_version()),
-        }))
+        })
+    }
+
+    /// The name of the runtime, the scheme of `containerID`.
+    pub fn runtime_name(&self) -> &str {
+        self.exec.runtime.name()
     }
 
     /// Runs a pod's worker, and runs it again if it panics: a bug met by one pod's input must not
@@ -307,7 +334,7 @@ impl Daemon {
     /// Sends a watch event with the pod's current status (if it changed, for MODIFIED).
     pub fn publish(&self, h: &PodHandle, kind: &'static str) {
         let before = h.lock().status.clone();
-        let mut pod = h.current(&self.runtime.name);
+        let mut pod = h.current(self.runtime_name());
         if kind == "MODIFIED" && before.as_ref() == pod.status.as_ref() {
             return;
         }
@@ -321,7 +348,7 @@ impl Daemon {
 
     /// After a spec or deletion change: persist, wake the worker (and any waiter), announce.
     fn changed(&self, h: &PodHandle) -> Pod {
-        let mut out = h.current(&self.runtime.name);
+        let mut out = h.current(self.runtime_name());
         out.metadata.resource_version = Some(self.next_rv());
         h.remember(&out);
         h.persist();
@@ -379,6 +406,7 @@ impl Daemon {
             wake: Notify::new(),
             exited: Notify::new(),
             probe_kick: Notify::new(),
+            tasks: Mutex::new(tokio::task::JoinSet::new()),
         })
     }
 
@@ -420,7 +448,7 @@ impl Daemon {
             });
         }
         pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
-        pod.metadata.creation_timestamp = Some(Time(Timestamp::now()));
+        pod.metadata.creation_timestamp = Some(Time(self.exec.clock.now()));
         pod.metadata.resource_version = Some(self.next_rv());
         pod.metadata.deletion_timestamp = None;
         pod.metadata.deletion_grace_period_seconds = None;
@@ -441,7 +469,7 @@ impl Daemon {
                 format!("persisting pod: {e}"),
             ));
         }
-        let out = h.current(&self.runtime.name);
+        let out = h.current(self.runtime_name());
         let _ = self.watch.send(WatchEvent {
             kind: "ADDED",
             pod: out.clone(),
@@ -477,7 +505,7 @@ impl Daemon {
                 && pod.metadata.annotations == old.metadata.annotations
             {
                 drop(st);
-                return Ok(h.current(&self.runtime.name));
+                return Ok(h.current(self.runtime_name()));
             }
             pod.status = None;
             st.pod = pod;
@@ -502,7 +530,7 @@ impl Daemon {
                 beluga_lifecycle::grace::deletion_seconds(grace, spec_grace, current),
             );
             if st.pod.metadata.deletion_timestamp.is_none() {
-                st.pod.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+                st.pod.metadata.deletion_timestamp = Some(Time(self.exec.clock.now()));
             }
         }
         Ok(self.changed(&h))
@@ -515,48 +543,13 @@ impl Daemon {
     /// removes the containers of a pod it does not know; the directory (logs included) is kept
     /// aside under `pods-orphaned/`, so the name is free and nothing is lost.
     async fn abandon(&self, dir: &std::path::Path, why: &str) {
-        let pd = PodDir(dir.to_path_buf());
-        let uid = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.rsplit('_').next())
-            .unwrap_or_default()
-            .replace('-', "");
-        if pd.shim_socket().exists() {
-            let client = beluga_runtime::shim::ShimClient {
-                socket: pd.shim_socket(),
-            };
-            let _ = client.call(&beluga_runtime::shim::Request::Shutdown).await;
-            beluga_runtime::shim::wait_exit(&pd, std::time::Duration::from_secs(2)).await;
-        }
-        let runtime = self.runtime.clone();
         let aside = self.cfg.root.join("pods-orphaned");
-        let dir = dir.to_path_buf();
-        let moved = tokio::task::spawn_blocking(move || {
-            if !uid.is_empty() {
-                for id in runtime
-                    .list()
-                    .into_iter()
-                    .filter(|id| id.starts_with(&format!("{uid}-")))
-                {
-                    let _ = runtime.delete_force(&id);
-                }
-                beluga_runtime::cgroups::remove_pod(&uid);
-            }
-            beluga_runtime::shim::teardown_sandbox(&pd);
-            beluga_runtime::volumes::unmount_below(&dir);
-            let _ = std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
-                .create(&aside);
-            let to = aside.join(dir.file_name().unwrap_or_default());
-            std::fs::rename(&dir, &to).map(|_| to)
-        })
-        .await;
-        match moved {
-            Ok(Ok(to)) => {
+        match self.exec.sandbox.abandon(dir, &aside).await {
+            Ok(to) => {
                 warn!(error = %why, kept = %to.display(), "pod record unreadable: its shim and containers were stopped; its files are kept")
             }
-            other => {
-                warn!(error = %why, result = ?other.map(|r| r.map(|_| ())), "pod record unreadable: its shim and containers were stopped")
+            Err(e) => {
+                warn!(error = %why, result = %e, "pod record unreadable: its shim and containers were stopped")
             }
         }
     }
@@ -589,19 +582,12 @@ impl Daemon {
             podutil::uid(&pod),
         );
         let mut instances = recorded_instances(&dir, &pod, rec.sandbox_attempt);
-        let client = beluga_runtime::shim::ShimClient {
-            socket: dir.shim_socket(),
-        };
-        let lines = if dir.shim_socket().exists() {
-            client.subscribe().await.ok()
-        } else {
-            None
-        };
-        if lines.is_some() {
-            reconcile_with_shim(&client, &mut instances).await;
+        let exits = self.exec.sandbox.reconnect(&dir).await;
+        if exits.is_some() {
+            self.reconcile_with_sandbox(&dir, &mut instances).await;
         } else {
             // The sandbox is gone (a reboot, or the shim died): its containers went with it.
-            let now = Timestamp::now();
+            let now = self.exec.clock.now();
             for i in instances
                 .iter_mut()
                 .filter(|i| matches!(i.state, State::Running | State::Created | State::Unknown))
@@ -610,7 +596,7 @@ impl Daemon {
             }
         }
         let observed = Observed {
-            sandbox_ready: lines.is_some(),
+            sandbox_ready: exits.is_some(),
             sandbox_attempt: rec.sandbox_attempt,
             instances,
         };
@@ -631,8 +617,8 @@ impl Daemon {
             podutil::name(&pod).to_string(),
         );
         self.pods().insert(key, h.clone());
-        if let Some(lines) = lines {
-            tokio::spawn(worker::follow_exits(self.clone(), h.clone(), lines));
+        if let Some(exits) = exits {
+            h.spawn(worker::follow_exits(self.clone(), h.clone(), exits));
             self.restart_probes(&h);
         }
         info!(pod = %format!("{}/{}", podutil::namespace(&pod), podutil::name(&pod)), "re-adopted");
@@ -657,40 +643,38 @@ impl Daemon {
             prober::start(self, h, &c, &id);
         }
     }
-}
 
-/// After a daemon crash the records may lag behind the shim: a container started after its record
-/// was written (still `Created`), or one that is no longer known. The shim's running set wins.
-async fn reconcile_with_shim(
-    client: &beluga_runtime::shim::ShimClient,
-    instances: &mut [beluga_lifecycle::observed::Instance],
-) {
-    let Ok(beluga_runtime::shim::Response::Running { containers }) =
-        client.call(&beluga_runtime::shim::Request::List).await
-    else {
-        return;
-    };
-    let now = Timestamp::now();
-    for i in instances.iter_mut() {
-        match containers.iter().find(|c| c.id == i.id) {
-            Some(c) => {
-                if i.state != State::Running {
-                    tracing::info!(container = %i.name, id = %i.id, "re-adopted a container the records had not seen start");
+    /// After a daemon crash the records may lag behind the sandbox: a container started after its
+    /// record was written (still `Created`), or one that is no longer known. The runtime's
+    /// running set wins.
+    async fn reconcile_with_sandbox(
+        &self,
+        dir: &PodDir,
+        instances: &mut [beluga_lifecycle::observed::Instance],
+    ) {
+        let Some(containers) = self.exec.runtime.list(dir).await else {
+            return;
+        };
+        let now = self.exec.clock.now();
+        for i in instances.iter_mut() {
+            match containers.iter().find(|c| c.id == i.id) {
+                Some(c) => {
+                    if i.state != State::Running {
+                        tracing::info!(container = %i.name, id = %i.id, "re-adopted a container the records had not seen start");
+                    }
+                    i.state = State::Running;
+                    i.started_at = i.started_at.or_else(|| c.started_at.parse().ok());
                 }
-                i.state = State::Running;
-                i.started_at = i.started_at.or_else(|| c.started_at.parse().ok());
-            }
-            None if matches!(i.state, State::Running | State::Created | State::Unknown) => {
-                // Neither running nor recorded as exited: it never started, or its exit was lost.
-                // One created but never started (a crash between the two) is removed.
-                if i.state == State::Created {
-                    let _ = client
-                        .call(&beluga_runtime::shim::Request::Delete { id: i.id.clone() })
-                        .await;
+                None if matches!(i.state, State::Running | State::Created | State::Unknown) => {
+                    // Neither running nor recorded as exited: it never started, or its exit was
+                    // lost. One created but never started (a crash between the two) is removed.
+                    if i.state == State::Created {
+                        self.exec.runtime.delete(dir, &i.id).await;
+                    }
+                    i.mark_lost(now);
                 }
-                i.mark_lost(now);
+                None => {}
             }
-            None => {}
         }
     }
 }

@@ -60,6 +60,9 @@ pub struct PodHandle {
     pub exited: Notify,
     /// Wakes readiness/liveness workers at once when a startup probe succeeds.
     pub probe_kick: Notify,
+    /// The pod's own tasks (probe workers, the exit follower): owned here and cancelled with
+    /// the pod, so none outlives it.
+    pub tasks: Mutex<tokio::task::JoinSet<()>>,
 }
 
 pub fn parse_ts(s: &str) -> Option<beluga_api::k8s_openapi::jiff::Timestamp> {
@@ -137,6 +140,29 @@ impl PodHandle {
                 ))
             }
         }
+    }
+
+    /// Runs one of the pod's tasks (a probe worker, the exit follower); finished ones are
+    /// reaped here, so the set holds only live ones.
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(task);
+    }
+
+    /// Ends every task of the pod (it is gone).
+    pub fn cancel_tasks(&self) {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .abort_all();
+    }
+
+    /// How many of the pod's tasks still run.
+    pub fn live_tasks(&self) -> usize {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        while tasks.try_join_next().is_some() {}
+        tasks.len()
     }
 
     pub fn lock(&self) -> std::sync::MutexGuard<'_, PodState> {

@@ -37,7 +37,7 @@ pub fn start(d: &Arc<Daemon>, h: &Arc<PodHandle>, c: &Container, id: &str) {
                 results(&mut st, kind).insert(id.to_string(), r);
             }
         }
-        tokio::spawn(worker(
+        h.spawn(worker(
             d.clone(),
             h.clone(),
             c.clone(),
@@ -57,15 +57,12 @@ struct Tick {
     started: bool,
 }
 
-fn tick_state(h: &PodHandle, c: &Container, id: &str) -> Tick {
+fn tick_state(d: &Daemon, h: &PodHandle, c: &Container, id: &str) -> Tick {
     let st = h.lock();
     let inst = st.observed.instances.iter().find(|i| i.id == id);
     let since_start = inst
         .and_then(|i| i.started_at)
-        .map(|t| {
-            Duration::try_from(beluga_api::k8s_openapi::jiff::Timestamp::now().duration_since(t))
-                .unwrap_or_default()
-        })
+        .map(|t| Duration::try_from(d.exec.clock.now().duration_since(t)).unwrap_or_default())
         .unwrap_or_default();
     Tick {
         running: inst.is_some_and(|i| i.state == State::Running),
@@ -94,7 +91,7 @@ async fn worker(d: Arc<Daemon>, h: Arc<PodHandle>, c: Container, id: String, kin
             _ = ticker.tick() => {}
             _ = h.probe_kick.notified(), if kind != Kind::Startup => {}
         }
-        let t = tick_state(&h, &c, &id);
+        let t = tick_state(&d, &h, &c, &id);
         if t.terminal || !t.running {
             return;
         }
@@ -193,7 +190,7 @@ async fn run(
                 })
             })
             .collect();
-        return handlers::exec(d, id, &cmd, Some(timeout)).await;
+        return d.exec.runtime.exec(id, &cmd, Some(timeout)).await;
     }
     if let Some(g) = &p.http_get {
         return handlers::http(h, c, g, timeout, true).await;

@@ -2,19 +2,12 @@
 
 use super::*;
 
-/// Follows the shim's exit stream; when it ends the sandbox is gone.
-pub async fn follow_exits(
-    d: Arc<Daemon>,
-    h: Arc<PodHandle>,
-    mut lines: tokio::io::Lines<tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>>,
-) {
-    while let Ok(Some(line)) = lines.next_line().await {
-        let Ok(rec) = serde_json::from_str::<ExitRecord>(&line) else {
-            continue;
-        };
+/// Follows the sandbox's exits; when they end the sandbox is gone.
+pub async fn follow_exits(d: Arc<Daemon>, h: Arc<PodHandle>, mut exits: Exits) {
+    while let Some(rec) = exits.recv().await {
         on_exit(&d, &h, rec).await;
     }
-    sandbox_lost(&h);
+    sandbox_lost(&d, &h);
     h.exited.notify_waiters();
     h.wake.notify_one();
 }
@@ -23,7 +16,7 @@ pub async fn follow_exits(
 /// never reported exiting is recorded as containerd records a task of a dead shim: exited 255,
 /// so the planner restarts it per the restart policy instead of showing it running (attack report
 /// 6.2: `2/2 Running` with nothing running).
-pub(super) fn sandbox_lost(h: &PodHandle) {
+pub(super) fn sandbox_lost(d: &Daemon, h: &PodHandle) {
     let orphans: Vec<Instance> = {
         let mut st = h.lock();
         st.observed.sandbox_ready = false;
@@ -34,7 +27,7 @@ pub(super) fn sandbox_lost(h: &PodHandle) {
             .cloned()
             .collect()
     };
-    let now = beluga_api::k8s_openapi::jiff::Timestamp::now().to_string();
+    let now = d.exec.clock.now().to_string();
     for inst in orphans {
         let rec = ExitRecord {
             id: inst.id.clone(),
@@ -105,14 +98,6 @@ pub(super) async fn on_exit(d: &Arc<Daemon>, h: &Arc<PodHandle>, rec: ExitRecord
     h.exited.notify_waiters();
     h.wake.notify_one();
     // Release the runtime's container and the rootfs; logs and records stay.
-    let _ = shim_client(h)
-        .call(&Request::Delete { id: rec.id.clone() })
-        .await;
-    let bundle = h.dir.bundle(&rec.id);
-    let _ = tokio::task::spawn_blocking(move || {
-        volumes::unmount_below(&bundle);
-        let _ = std::fs::remove_dir_all(&bundle);
-    })
-    .await;
-    let _ = d;
+    d.exec.runtime.delete(&h.dir, &rec.id).await;
+    d.exec.runtime.discard(&h.dir, &rec.id).await;
 }

@@ -31,7 +31,7 @@ pub(super) async fn pull_image(
     let turn = d.pulls.lock().await;
     // Another pod may have pulled it while this one waited its turn.
     if !always {
-        if let Ok(Some(rec)) = d.images.get(image) {
+        if let Some(rec) = d.exec.images.get(image) {
             return Ok((rec, false));
         }
     }
@@ -55,10 +55,8 @@ pub(super) async fn pull_image(
         format!("Pulling image {image:?}"),
     );
     let started = std::time::Instant::now();
-    let pulled = d
-        .pull(&turn, image, |_| {})
-        .await
-        .map_err(|e| e.to_string());
+    let pulled = d.exec.images.pull(image).await;
+    drop(turn);
     let err = match pulled {
         Ok(rec) => {
             let took = started.elapsed();
@@ -133,8 +131,8 @@ pub(super) async fn ensure_image(
     };
     let always = c.image_pull_policy.as_deref() == Some("Always")
         && !beluga_image::registry::made_here(&normalized);
-    match d.images.get(&image) {
-        Ok(Some(r)) if !always => Ok((r, false)),
+    match d.exec.images.get(&image) {
+        Some(r) if !always => Ok((r, false)),
         _ => pull_image(d, h, pod, c, &image, always, now).await,
     }
 }

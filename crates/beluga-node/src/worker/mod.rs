@@ -1,6 +1,8 @@
 //! The pod worker: one task per pod that re-runs the planner on every event (container exit,
 //! back-off expiry, spec change, delete) and carries out its actions in kubelet's order (spec §2.2).
 
+use crate::bundle::BundleInputs;
+use crate::executor::{Exits, Launch, SandboxError};
 use crate::podstate::{highest_log_attempt, PodHandle};
 use crate::Daemon;
 use crate::{hooks, prober};
@@ -11,15 +13,11 @@ use beluga_lifecycle::grace;
 use beluga_lifecycle::observed::{spec_hash, Instance, State};
 use beluga_lifecycle::planner::{compute_pod_actions, KillReason};
 use beluga_lifecycle::status::WaitingReason;
-use beluga_runtime::process::{self, PodFacts, Process};
-use beluga_runtime::shim::{self, ExitRecord, Request, Response, ShimClient, ShimOptions};
-use beluga_runtime::spec::{self, Bind, ContainerSpec};
-use beluga_runtime::volumes;
+use beluga_runtime::shim::ExitRecord;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn, Instrument};
 
-mod bundle;
 mod exits;
 mod image;
 mod remove;
@@ -27,7 +25,6 @@ mod sandbox;
 mod start;
 mod stop;
 
-use bundle::*;
 pub use exits::follow_exits;
 use image::*;
 use remove::*;
@@ -89,12 +86,6 @@ pub async fn run(d: Arc<Daemon>, h: Arc<PodHandle>) {
     }
     .instrument(span)
     .await
-}
-
-fn shim_client(h: &PodHandle) -> ShimClient {
-    ShimClient {
-        socket: h.dir.shim_socket(),
-    }
 }
 
 async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
@@ -291,7 +282,10 @@ fn set_waiting(
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod outcome_tests {
     use super::*;
 
     // The earliest retry wins; a started container plans again at once; no retry is idle.

@@ -25,7 +25,7 @@ pub(super) async fn grace_shortened(h: &PodHandle, secs: i64) {
 }
 
 /// SIGKILL to every running container of the pod, without waiting.
-pub(super) async fn kill_running_now(h: &PodHandle) {
+pub(super) async fn kill_running_now(d: &Daemon, h: &PodHandle) {
     let ids: Vec<String> = h
         .lock()
         .observed
@@ -35,12 +35,7 @@ pub(super) async fn kill_running_now(h: &PodHandle) {
         .map(|i| i.id.clone())
         .collect();
     for id in ids {
-        let _ = shim_client(h)
-            .call(&Request::Kill {
-                id,
-                signal: "KILL".into(),
-            })
-            .await;
+        d.exec.runtime.kill(&h.dir, &id, "KILL").await;
     }
 }
 
@@ -48,29 +43,12 @@ pub(super) async fn kill_running_now(h: &PodHandle) {
 /// Every runtime container of the pod is deleted here too, whatever the shim managed to do
 /// before it went (an exit's own delete may race with the shutdown).
 pub(super) async fn teardown(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
-    let _ = shim_client(h).call(&Request::Shutdown).await;
-    // The shim answers before it exits: wait for it, so nothing of the pod outlives teardown.
-    shim::wait_exit(&h.dir, Duration::from_secs(2)).await;
-    let ids: Vec<String> = h
-        .lock()
-        .observed
-        .instances
-        .iter()
-        .map(|i| i.id.clone())
-        .collect();
-    let dir = h.dir.clone();
-    let runtime = d.runtime.clone();
-    let uid = podutil::uid(&h.lock().pod).to_string();
-    let _ = tokio::task::spawn_blocking(move || {
-        for id in ids {
-            let _ = runtime.delete_force(&id);
-        }
-        beluga_runtime::cgroups::remove_pod(&uid);
-        // Any container bundle still mounted (a container that never exited cleanly).
-        volumes::unmount_below(&dir.path().join(".containers"));
-        shim::teardown_sandbox(&dir);
-    })
-    .await;
+    let (pod, ids) = {
+        let st = h.lock();
+        let ids = st.observed.instances.iter().map(|i| i.id.clone()).collect();
+        (st.pod.clone(), ids)
+    };
+    d.exec.sandbox.teardown(&pod, &h.dir, ids).await;
     h.lock().observed.sandbox_ready = false;
 }
 
@@ -83,7 +61,7 @@ pub(super) async fn remove_pod(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
         let secs = deletion_seconds(h);
         if secs == 0 {
             // --grace-period=0 --force: no stop signal, straight to SIGKILL.
-            kill_running_now(h).await;
+            kill_running_now(d, h).await;
         }
         tokio::select! {
             _ = kill_all(d, h, grace::from_seconds(secs)) => break,
@@ -92,13 +70,9 @@ pub(super) async fn remove_pod(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
     }
     teardown(d, h).await;
     h.lock().terminal = true;
-    let dir = h.dir.clone();
-    let _ = tokio::task::spawn_blocking(move || {
-        volumes::unmount_below(dir.path());
-        let _ = std::fs::remove_dir_all(dir.path());
-        beluga_runtime::cgroups::remove_parent_if_empty();
-    })
-    .await;
+    d.exec.sandbox.remove(&h.dir).await;
+    // Its probers and exit follower end with it.
+    h.cancel_tasks();
     // Gone from the API before anyone watching hears DELETED.
     d.forget(h);
     d.publish(h, "DELETED");

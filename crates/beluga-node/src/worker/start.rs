@@ -17,35 +17,28 @@ pub(super) struct Prepared {
 }
 
 impl Prepared {
-    /// The shim request that creates it, and starts it too unless `create_only`.
-    fn request(&self, h: &PodHandle, create_only: bool) -> Request {
-        let (id, bundle) = (self.id.clone(), self.bundle.clone());
-        let log = h.dir.log(&self.c.name, self.inst.attempt);
-        let exit_file = h.dir.exit_file(&self.c.name, self.inst.attempt);
-        if create_only {
-            Request::Create {
-                id,
-                bundle,
-                log,
-                exit_file,
-            }
-        } else {
-            Request::Start {
-                id,
-                bundle,
-                log,
-                exit_file,
-            }
+    /// What the runtime is given for it.
+    fn launch(&self, h: &PodHandle) -> Launch {
+        Launch {
+            id: self.id.clone(),
+            bundle: self.bundle.clone(),
+            log: h.dir.log(&self.c.name, self.inst.attempt),
+            exit_file: h.dir.exit_file(&self.c.name, self.inst.attempt),
         }
     }
 }
 
 /// Records a container that could not be started as waiting with `reason`, removes its bundle,
 /// and returns the retry delay.
-pub(super) fn fail_start(h: &PodHandle, name: &str, id: &str, reason: &str, msg: String) -> Retry {
-    let b = h.dir.bundle(id);
-    volumes::unmount_below(&b);
-    let _ = std::fs::remove_dir_all(&b);
+pub(super) async fn fail_start(
+    d: &Daemon,
+    h: &PodHandle,
+    name: &str,
+    id: &str,
+    reason: &str,
+    msg: String,
+) -> Retry {
+    d.exec.runtime.discard(&h.dir, id).await;
     let event = Some(("Warning", "Failed", format!("Error: {msg}")));
     waiting(h, name, reason, msg, event, RETRY)
 }
@@ -60,7 +53,7 @@ pub(super) async fn start_container(
     let t = std::time::Instant::now();
     let p = prepare_container(d, h, c).await?;
     let prepared = t.elapsed();
-    let resp = shim_client(h).call(&p.request(h, false)).await;
+    let resp = d.exec.runtime.run(&h.dir, &p.launch(h)).await;
     // Where a start's time goes, for profiling (`BELUGA_LOG=debug`).
     tracing::debug!(container = %c.name, ?prepared, runtime = ?(t.elapsed() - prepared), "runtime answered");
     launch(d, h, p, resp).await
@@ -93,20 +86,22 @@ pub(super) async fn start_containers(
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let client = shim_client(h);
-            let req = p.request(h, i > 0);
-            tokio::spawn(async move { client.call(&req).await })
+            let (rt, dir, l) = (d.exec.runtime.clone(), h.dir.clone(), p.launch(h));
+            tokio::spawn(async move {
+                if i == 0 {
+                    rt.run(&dir, &l).await.map(Some)
+                } else {
+                    rt.create(&dir, &l).await.map(|()| None)
+                }
+            })
         })
         .collect();
     for (p, task) in prepared.into_iter().zip(creating) {
         let resp = match task.await {
-            Ok(Ok(Response::Created { .. })) => {
-                shim_client(h)
-                    .call(&Request::StartCreated { id: p.id.clone() })
-                    .await
-            }
-            Ok(other) => other,
-            Err(e) => Err(std::io::Error::other(e)),
+            Ok(Ok(None)) => d.exec.runtime.start(&h.dir, &p.id).await,
+            Ok(Ok(Some(started_at))) => Ok(started_at),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(format!("creating the container: {e}")),
         };
         let name = p.c.name.clone();
         if let Err(r) = launch(d, h, p, resp).await {
@@ -135,7 +130,7 @@ pub(super) async fn prepare_container(
         )
     };
     let hash = spec_hash(c);
-    let now = beluga_api::k8s_openapi::jiff::Timestamp::now();
+    let now = d.exec.clock.now();
     crash_loop_backoff(h, &pod, c, newest.as_ref(), hash, now)?;
     let (record, pulled) = ensure_image(d, h, &pod, c, now).await?;
 
@@ -145,19 +140,15 @@ pub(super) async fn prepare_container(
         pod: pod.clone(),
         c: c.clone(),
         image: record.config.clone(),
-        lower: d.images.lower_dirs(&record),
+        lower: d.exec.images.lower_dirs(&record),
         dir: h.dir.clone(),
         bundle: bundle.clone(),
         id: id.clone(),
         seccomp_root: d.cfg.seccomp_root(),
         seccomp_default: d.cfg.seccomp_default,
     };
-    // Mounts, reads of the image's passwd/group and file writes: off the executor.
-    let made = tokio::task::spawn_blocking(move || materialize(&inputs))
-        .await
-        .unwrap_or_else(|e| Err(("CreateContainerError", e.to_string())));
-    if let Err((reason, msg)) = made {
-        return Err(fail_start(h, &c.name, &id, reason, msg));
+    if let Err((reason, msg)) = d.exec.runtime.prepare(inputs).await {
+        return Err(fail_start(d, h, &c.name, &id, reason, msg).await);
     }
     let inst = Instance {
         name: c.name.clone(),
@@ -269,18 +260,11 @@ pub(super) async fn launch(
     d: &Arc<Daemon>,
     h: &Arc<PodHandle>,
     p: Prepared,
-    resp: std::io::Result<Response>,
+    resp: Result<String, String>,
 ) -> Result<(), Retry> {
     match resp {
-        Ok(Response::Started { started_at, .. }) => started(d, h, p, &started_at).await,
-        other => {
-            let msg = match other {
-                Ok(Response::Error { message }) => message,
-                Ok(r) => format!("unexpected shim answer {r:?}"),
-                Err(e) => format!("shim: {e}"),
-            };
-            Err(start_failed(h, p, msg))
-        }
+        Ok(started_at) => started(d, h, p, &started_at).await,
+        Err(msg) => Err(start_failed(d, h, p, msg).await),
     }
 }
 
@@ -366,7 +350,7 @@ async fn started(
 
 /// The runtime could not start it: containerd keeps such a container as exited with 128 /
 /// StartError, so the restart policy and back-off apply to it like to any other exit.
-fn start_failed(h: &PodHandle, p: Prepared, msg: String) -> Retry {
+async fn start_failed(d: &Daemon, h: &PodHandle, p: Prepared, msg: String) -> Retry {
     let Prepared {
         c,
         id,
@@ -380,7 +364,7 @@ fn start_failed(h: &PodHandle, p: Prepared, msg: String) -> Retry {
     inst.reason = Some("StartError".into());
     inst.message = Some(msg.clone());
     inst.started_at = Some(now);
-    inst.finished_at = Some(beluga_api::k8s_openapi::jiff::Timestamp::now());
+    inst.finished_at = Some(d.exec.clock.now());
     {
         let mut st = h.lock();
         if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {
@@ -388,5 +372,5 @@ fn start_failed(h: &PodHandle, p: Prepared, msg: String) -> Retry {
         }
     }
     h.persist_instance(&inst, sandbox_gen);
-    fail_start(h, &c.name, &id, "RunContainerError", msg)
+    fail_start(d, h, &c.name, &id, "RunContainerError", msg).await
 }

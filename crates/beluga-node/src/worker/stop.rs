@@ -12,7 +12,7 @@ pub(super) fn stop_signal(d: &Daemon, h: &PodHandle, id: &str) -> String {
         .find(|i| i.id == id)
         .map(|i| i.image.clone());
     image
-        .and_then(|img| d.images.get(&img).ok().flatten())
+        .and_then(|img| d.exec.images.get(&img))
         .and_then(|r| r.config.stop_signal)
         .map(|s| s.trim_start_matches("SIG").to_string())
         .unwrap_or_else(|| "TERM".into())
@@ -110,25 +110,14 @@ pub(super) async fn signal_and_wait(
     if is_stopped(h, id) {
         return;
     }
-    let client = shim_client(h);
     let timeout = timeout.max(MIN_GRACE);
     let sig = stop_signal(d, h, id);
-    let _ = client
-        .call(&Request::Kill {
-            id: id.to_string(),
-            signal: sig,
-        })
-        .await;
+    d.exec.runtime.kill(&h.dir, id, &sig).await;
     let deadline = tokio::time::Instant::now() + timeout;
     if wait_until(h, deadline, || is_stopped(h, id)).await {
         return;
     }
-    let _ = client
-        .call(&Request::Kill {
-            id: id.to_string(),
-            signal: "KILL".into(),
-        })
-        .await;
+    d.exec.runtime.kill(&h.dir, id, "KILL").await;
     let _ = wait_until(
         h,
         tokio::time::Instant::now() + Duration::from_secs(10),

@@ -28,45 +28,42 @@ pub struct Args {
 }
 
 /// Puts the terminal in raw mode for the session; restores it on drop.
-struct RawMode(Option<libc::termios>);
+struct RawMode(Option<rustix::termios::Termios>);
 
 impl RawMode {
     fn enable() -> RawMode {
-        // SAFETY: termios calls on fd 0 with a zeroed struct filled by tcgetattr.
-        unsafe {
-            if libc::isatty(0) != 1 {
-                return RawMode(None);
-            }
-            let mut t: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(0, &mut t) != 0 {
-                return RawMode(None);
-            }
-            let saved = t;
-            libc::cfmakeraw(&mut t);
-            libc::tcsetattr(0, libc::TCSANOW, &t);
-            RawMode(Some(saved))
+        use rustix::termios::{isatty, tcgetattr, tcsetattr, OptionalActions};
+        let stdin = std::io::stdin();
+        if !isatty(&stdin) {
+            return RawMode(None);
         }
+        let Ok(saved) = tcgetattr(&stdin) else {
+            return RawMode(None);
+        };
+        let mut raw = saved.clone();
+        raw.make_raw();
+        let _ = tcsetattr(&stdin, OptionalActions::Now, &raw);
+        RawMode(Some(saved))
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
-        if let Some(t) = self.0 {
-            // SAFETY: restoring the saved attributes.
-            unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
+        if let Some(t) = &self.0 {
+            let _ = rustix::termios::tcsetattr(
+                std::io::stdin(),
+                rustix::termios::OptionalActions::Now,
+                t,
+            );
         }
     }
 }
 
 fn window() -> (u16, u16) {
-    // SAFETY: TIOCGWINSZ fills a winsize.
-    unsafe {
-        let mut ws: libc::winsize = std::mem::zeroed();
-        if libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) == 0 && ws.ws_col > 0 {
-            return (ws.ws_col, ws.ws_row);
-        }
+    match rustix::termios::tcgetwinsize(std::io::stdout()) {
+        Ok(ws) if ws.ws_col > 0 => (ws.ws_col, ws.ws_row),
+        _ => (80, 24),
     }
-    (80, 24)
 }
 
 pub async fn run(a: Args) -> Result<i32> {

@@ -2,10 +2,14 @@
 //! the termination log), process (command, env, user, working directory; spec §10), limits and
 //! confinement (capabilities, seccomp; spec §10.5), written as `config.json`.
 
-use super::*;
+use beluga_api::{podutil, Container, Pod};
+use beluga_runtime::process::{self, PodFacts, Process};
+use beluga_runtime::spec::{self, Bind, ContainerSpec};
+use beluga_runtime::volumes;
+use tracing::warn;
 
 /// Everything a bundle is made from: plain data, so that making it can run off the executor.
-pub(super) struct BundleInputs {
+pub struct BundleInputs {
     pub pod: Pod,
     pub c: Container,
     pub image: beluga_image::ImageConfig,
@@ -20,7 +24,7 @@ pub(super) struct BundleInputs {
 
 /// Makes the bundle: the overlay rootfs, the binds (subPaths resolved and mounted), the
 /// termination log, and `config.json`. Err is kubelet's (reason, message).
-pub(super) fn materialize(i: &BundleInputs) -> Result<(), (&'static str, String)> {
+pub fn materialize(i: &BundleInputs) -> Result<(), (&'static str, String)> {
     let (pod, c) = (&i.pod, &i.c);
     let rootfs = volumes::mount_overlay(&i.lower, &i.bundle)
         .map_err(|e| ("CreateContainerError", format!("mounting rootfs: {e}")))?;
@@ -79,7 +83,7 @@ pub(super) fn materialize(i: &BundleInputs) -> Result<(), (&'static str, String)
 /// The binds every container gets unless a volume is mounted there already: the pod's
 /// `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`, and the termination log at
 /// `terminationMessagePath` (spec §8.3, §11.4). Pure.
-pub(super) fn pod_binds(
+pub fn pod_binds(
     volume_binds: &[Bind],
     sandbox: &std::path::Path,
     c: &Container,
@@ -115,7 +119,7 @@ pub(super) fn pod_binds(
 }
 
 /// The container's capabilities and seccomp filter (spec §10.5), containerd's words on failure.
-pub(super) fn confinement(
+pub fn confinement(
     seccomp_root: &std::path::Path,
     seccomp_default: bool,
     pod: &Pod,
@@ -142,7 +146,7 @@ pub(super) fn confinement(
     Ok((caps, filter))
 }
 
-pub(super) fn limit(c: &Container, resource: &str) -> Option<String> {
+pub fn limit(c: &Container, resource: &str) -> Option<String> {
     c.resources
         .as_ref()?
         .limits
@@ -161,7 +165,7 @@ pub fn facts(pod: &Pod) -> PodFacts {
 }
 
 /// Reads a file of the image beneath its rootfs, never following a link out of it.
-pub(super) fn read_in_rootfs(rootfs: &std::path::Path, path: &str) -> String {
+pub fn read_in_rootfs(rootfs: &std::path::Path, path: &str) -> String {
     beluga_image::unpack::read_in_root(rootfs, path).unwrap_or_default()
 }
 

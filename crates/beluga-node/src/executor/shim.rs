@@ -1,0 +1,302 @@
+//! The real sandbox and container runtime: the pod's shim (`beluga-runtime::shim`), which holds
+//! the namespaces and runs containers with the OCI runtime; volumes, cgroups and bundle mounts.
+
+use super::{ContainerRuntime, Done, Exits, Launch, Sandbox, SandboxError};
+use crate::bundle::{materialize, BundleInputs};
+use beluga_api::{podutil, Pod};
+use beluga_runtime::layout::PodDir;
+use beluga_runtime::oci_runtime::OciRuntime;
+use beluga_runtime::shim::{self, ExitRecord, Request, Response, RunningContainer, ShimClient};
+use beluga_runtime::{cgroups, volumes};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tracing::warn;
+
+fn client(dir: &PodDir) -> ShimClient {
+    ShimClient {
+        socket: dir.shim_socket(),
+    }
+}
+
+/// Runs blocking work (mounts, file writes) off the async executor.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
+/// Pods' sandboxes as shims: one `beluga-shim` process per pod.
+pub struct ShimSandbox {
+    /// The `beluga-shim` binary.
+    pub exe: PathBuf,
+    pub runtime: OciRuntime,
+    pub log_max_size: u64,
+    pub log_max_files: usize,
+    /// kubelet's `podPidsLimit`.
+    pub pod_max_pids: Option<i64>,
+}
+
+/// The pod's volumes, cgroup, and the files every container mounts (`/etc/hosts`,
+/// `/etc/hostname`, `/etc/resolv.conf`).
+fn prepare_sandbox(pod: &Pod, dir: &PodDir, max_pids: Option<i64>) -> Result<(), SandboxError> {
+    volumes::setup_pod_volumes(pod, dir).map_err(|e| SandboxError::Mount(e.to_string()))?;
+    if let Err(e) = cgroups::create_pod(podutil::uid(pod), max_pids) {
+        warn!(error = %e, "the pod's cgroup (and its pids limit) could not be made");
+    }
+    let other = |e: std::io::Error| SandboxError::Other(e.to_string());
+    let hostname = podutil::hostname(pod);
+    let sandbox = dir.sandbox();
+    std::fs::create_dir_all(&sandbox).map_err(other)?;
+    let hosts = volumes::hosts_file(pod, &hostname, &["127.0.1.1".to_string()]);
+    std::fs::write(sandbox.join("hosts"), hosts).map_err(other)?;
+    std::fs::write(sandbox.join("hostname"), format!("{hostname}\n")).map_err(other)?;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    std::fs::write(
+        sandbox.join("resolv.conf"),
+        volumes::resolv_conf(pod, &host_resolv),
+    )
+    .map_err(other)
+}
+
+/// The shim's exit stream, forwarded until the shim goes away (its socket closes).
+async fn exits_of(dir: &PodDir) -> std::io::Result<Exits> {
+    let mut lines = client(dir).subscribe().await?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(rec) = serde_json::from_str::<ExitRecord>(&line) {
+                if tx.send(rec).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(rx)
+}
+
+#[async_trait::async_trait]
+impl Sandbox for ShimSandbox {
+    async fn create(&self, pod: &Pod, dir: &PodDir) -> Result<Exits, SandboxError> {
+        let (p, d, pids) = (pod.clone(), dir.clone(), self.pod_max_pids);
+        blocking(move || prepare_sandbox(&p, &d, pids))
+            .await
+            .unwrap_or_else(|| Err(SandboxError::Other("sandbox preparation panicked".into())))?;
+        let opts = shim::ShimOptions {
+            pod_dir: dir.path().to_path_buf(),
+            hostname: podutil::hostname(pod),
+            runtime: self.runtime.clone(),
+            log_max_size: self.log_max_size,
+            log_max_files: self.log_max_files,
+        };
+        let other = |e: std::io::Error| SandboxError::Other(e.to_string());
+        let mut child = shim::spawn(&self.exe, &opts).await.map_err(other)?;
+        // Reap the shim whenever it exits; its exit is seen through the subscription's end.
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+        exits_of(dir).await.map_err(other)
+    }
+
+    async fn reconnect(&self, dir: &PodDir) -> Option<Exits> {
+        if !dir.shim_socket().exists() {
+            return None;
+        }
+        exits_of(dir).await.ok()
+    }
+
+    async fn teardown(&self, pod: &Pod, dir: &PodDir, ids: Vec<String>) {
+        let _ = client(dir).call(&Request::Shutdown).await;
+        // The shim answers before it exits: wait for it, so nothing of the pod outlives teardown.
+        shim::wait_exit(dir, Duration::from_secs(2)).await;
+        let (dir, runtime) = (dir.clone(), self.runtime.clone());
+        let uid = podutil::uid(pod).to_string();
+        blocking(move || {
+            for id in ids {
+                let _ = runtime.delete_force(&id);
+            }
+            cgroups::remove_pod(&uid);
+            // Any container bundle still mounted (a container that never exited cleanly).
+            volumes::unmount_below(&dir.path().join(".containers"));
+            shim::teardown_sandbox(&dir);
+        })
+        .await;
+    }
+
+    async fn remove(&self, dir: &PodDir) {
+        let dir = dir.clone();
+        blocking(move || {
+            volumes::unmount_below(dir.path());
+            let _ = std::fs::remove_dir_all(dir.path());
+            cgroups::remove_parent_if_empty();
+        })
+        .await;
+    }
+
+    async fn abandon(&self, dir: &Path, aside: &Path) -> std::io::Result<PathBuf> {
+        let pd = PodDir(dir.to_path_buf());
+        let uid = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.rsplit('_').next())
+            .unwrap_or_default()
+            .replace('-', "");
+        if pd.shim_socket().exists() {
+            let _ = client(&pd).call(&Request::Shutdown).await;
+            shim::wait_exit(&pd, Duration::from_secs(2)).await;
+        }
+        let (runtime, aside, dir) = (self.runtime.clone(), aside.to_path_buf(), dir.to_path_buf());
+        blocking(move || {
+            if !uid.is_empty() {
+                for id in runtime
+                    .list()
+                    .into_iter()
+                    .filter(|id| id.starts_with(&format!("{uid}-")))
+                {
+                    let _ = runtime.delete_force(&id);
+                }
+                cgroups::remove_pod(&uid);
+            }
+            shim::teardown_sandbox(&pd);
+            volumes::unmount_below(&dir);
+            let _ = std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+                .create(&aside);
+            let to = aside.join(dir.file_name().unwrap_or_default());
+            std::fs::rename(&dir, &to).map(|_| to)
+        })
+        .await
+        .unwrap_or_else(|| Err(std::io::Error::other("abandoning the pod panicked")))
+    }
+}
+
+/// Containers run by the pod's shim with the OCI runtime.
+pub struct ShimRuntime {
+    pub runtime: OciRuntime,
+}
+
+/// A shim answer that is not the one wanted, as the error kubelet shows.
+fn unexpected(resp: std::io::Result<Response>) -> String {
+    match resp {
+        Ok(Response::Error { message }) => message,
+        Ok(r) => format!("unexpected shim answer {r:?}"),
+        Err(e) => format!("shim: {e}"),
+    }
+}
+
+fn started(resp: std::io::Result<Response>) -> Result<String, String> {
+    match resp {
+        Ok(Response::Started { started_at, .. }) => Ok(started_at),
+        other => Err(unexpected(other)),
+    }
+}
+
+#[async_trait::async_trait]
+impl ContainerRuntime for ShimRuntime {
+    fn name(&self) -> &str {
+        &self.runtime.name
+    }
+
+    async fn prepare(&self, inputs: BundleInputs) -> Result<(), (&'static str, String)> {
+        // Mounts, reads of the image's passwd/group and file writes: off the executor.
+        blocking(move || materialize(&inputs))
+            .await
+            .unwrap_or_else(|| Err(("CreateContainerError", "bundle preparation panicked".into())))
+    }
+
+    async fn discard(&self, dir: &PodDir, id: &str) {
+        let b = dir.bundle(id);
+        blocking(move || {
+            volumes::unmount_below(&b);
+            let _ = std::fs::remove_dir_all(&b);
+        })
+        .await;
+    }
+
+    async fn create(&self, dir: &PodDir, l: &Launch) -> Result<(), String> {
+        let req = Request::Create {
+            id: l.id.clone(),
+            bundle: l.bundle.clone(),
+            log: l.log.clone(),
+            exit_file: l.exit_file.clone(),
+        };
+        match client(dir).call(&req).await {
+            Ok(Response::Created { .. }) => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn start(&self, dir: &PodDir, id: &str) -> Result<String, String> {
+        let req = Request::StartCreated { id: id.to_string() };
+        started(client(dir).call(&req).await)
+    }
+
+    async fn run(&self, dir: &PodDir, l: &Launch) -> Result<String, String> {
+        let req = Request::Start {
+            id: l.id.clone(),
+            bundle: l.bundle.clone(),
+            log: l.log.clone(),
+            exit_file: l.exit_file.clone(),
+        };
+        started(client(dir).call(&req).await)
+    }
+
+    async fn kill(&self, dir: &PodDir, id: &str, signal: &str) {
+        let req = Request::Kill {
+            id: id.to_string(),
+            signal: signal.to_string(),
+        };
+        let _ = client(dir).call(&req).await;
+    }
+
+    async fn delete(&self, dir: &PodDir, id: &str) {
+        let _ = client(dir)
+            .call(&Request::Delete { id: id.to_string() })
+            .await;
+    }
+
+    async fn exec(&self, id: &str, command: &[String], timeout: Option<Duration>) -> Done {
+        exec(&self.runtime, id, command, timeout).await
+    }
+
+    async fn list(&self, dir: &PodDir) -> Option<Vec<RunningContainer>> {
+        match client(dir).call(&Request::List).await {
+            Ok(Response::Running { containers }) => Some(containers),
+            _ => None,
+        }
+    }
+}
+
+/// Runs `command` in container `id`; Failure on a non-zero exit or a timeout.
+async fn exec(
+    runtime: &OciRuntime,
+    id: &str,
+    command: &[String],
+    timeout: Option<Duration>,
+) -> Done {
+    let mut cmd = tokio::process::Command::from(runtime.command());
+    cmd.arg("exec")
+        .arg(id)
+        .args(command)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = cmd.output();
+    let res = match timeout {
+        Some(t) => match tokio::time::timeout(t, out).await {
+            Ok(r) => r,
+            Err(_) => return Done::Failure(format!("command {command:?} timed out")),
+        },
+        None => out.await,
+    };
+    match res {
+        Ok(o) => {
+            let mut text = String::from_utf8_lossy(&o.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&o.stderr));
+            if o.status.success() {
+                Done::Success(text)
+            } else {
+                Done::Failure(format!(
+                    "command {command:?} exited with {}: {text}",
+                    o.status.code().unwrap_or(-1)
+                ))
+            }
+        }
+        Err(e) => Done::Error(e.to_string()),
+    }
+}

@@ -1,0 +1,148 @@
+//! The shim's command line: what the daemon passes ([`ShimOptions::to_args`]) and what the shim
+//! reads back ([`ShimOptions::parse`]), kept together so that the two never drift apart.
+
+use crate::oci_runtime::OciRuntime;
+use std::path::PathBuf;
+
+pub struct ShimOptions {
+    pub pod_dir: PathBuf,
+    pub hostname: String,
+    pub runtime: OciRuntime,
+    /// Container log rotation: size in bytes (0 = never) and files kept.
+    pub log_max_size: u64,
+    pub log_max_files: usize,
+}
+
+impl ShimOptions {
+    /// The arguments that [`ShimOptions::parse`] reads back.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> = Vec::new();
+        let mut flag = |f: &str, value: std::ffi::OsString| {
+            v.push(f.into());
+            v.push(value);
+        };
+        flag("--pod-dir", self.pod_dir.clone().into());
+        flag("--hostname", self.hostname.clone().into());
+        flag("--runtime-path", self.runtime.path.clone().into());
+        flag("--runtime-root", self.runtime.state_root.clone().into());
+        flag("--log-max-size", self.log_max_size.to_string().into());
+        flag("--log-max-files", self.log_max_files.to_string().into());
+        v
+    }
+
+    /// Reads the shim's arguments (without the program name).
+    pub fn parse(args: impl Iterator<Item = String>) -> Result<ShimOptions, String> {
+        let (mut pod_dir, mut hostname, mut runtime_path, mut runtime_root) =
+            (None, None, None, None);
+        let (mut log_max_size, mut log_max_files) = (10u64 << 20, 5usize);
+        let mut args = args;
+        while let Some(flag) = args.next() {
+            let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            match flag.as_str() {
+                "--pod-dir" => pod_dir = Some(PathBuf::from(value)),
+                "--hostname" => hostname = Some(value),
+                "--runtime-path" => runtime_path = Some(PathBuf::from(value)),
+                "--runtime-root" => runtime_root = Some(PathBuf::from(value)),
+                "--log-max-size" => log_max_size = number(&flag, &value)?,
+                "--log-max-files" => log_max_files = number(&flag, &value)?,
+                other => return Err(format!("unknown argument {other}")),
+            }
+        }
+        let runtime_path: PathBuf = required(runtime_path, "--runtime-path")?;
+        let name = runtime_path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("runc")
+            .to_string();
+        Ok(ShimOptions {
+            pod_dir: required(pod_dir, "--pod-dir")?,
+            hostname: required(hostname, "--hostname")?,
+            runtime: OciRuntime {
+                name,
+                path: runtime_path,
+                state_root: required(runtime_root, "--runtime-root")?,
+            },
+            log_max_size,
+            log_max_files,
+        })
+    }
+}
+
+fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{flag}: not a number: {value}"))
+}
+
+fn required<T>(v: Option<T>, flag: &str) -> Result<T, String> {
+    v.ok_or_else(|| format!("{flag} is required"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> impl Iterator<Item = String> + '_ {
+        s.split_whitespace().map(String::from)
+    }
+
+    #[test]
+    fn parses_every_flag_and_defaults() {
+        let o = ShimOptions::parse(args(
+            "--pod-dir /p --hostname h --runtime-path /usr/sbin/runc --runtime-root /r",
+        ))
+        .unwrap();
+        assert_eq!(o.pod_dir, PathBuf::from("/p"));
+        assert_eq!(o.runtime.name, "runc");
+        assert_eq!((o.log_max_size, o.log_max_files), (10 << 20, 5));
+        let o = ShimOptions::parse(args(
+            "--pod-dir /p --hostname h --runtime-path /bin/crun --runtime-root /r \
+             --log-max-size 100 --log-max-files 2",
+        ))
+        .unwrap();
+        assert_eq!(o.runtime.name, "crun");
+        assert_eq!((o.log_max_size, o.log_max_files), (100, 2));
+    }
+
+    // What the daemon passes is what the shim reads.
+    #[test]
+    fn to_args_round_trips() {
+        let o = ShimOptions::parse(args(
+            "--pod-dir /p/q --hostname web-0 --runtime-path /bin/crun --runtime-root /r \
+             --log-max-size 7 --log-max-files 3",
+        ))
+        .unwrap();
+        let back: Vec<String> = o
+            .to_args()
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let again = ShimOptions::parse(back.into_iter()).unwrap();
+        assert_eq!(again.pod_dir, o.pod_dir);
+        assert_eq!(again.hostname, o.hostname);
+        assert_eq!(again.runtime.path, o.runtime.path);
+        assert_eq!(again.runtime.state_root, o.runtime.state_root);
+        assert_eq!((again.log_max_size, again.log_max_files), (7, 3));
+    }
+
+    #[test]
+    fn refuses_missing_and_unknown() {
+        let parse = ShimOptions::parse;
+        assert_eq!(
+            parse(args("--pod-dir /p --hostname h --runtime-root /r")).err(),
+            Some("--runtime-path is required".to_string())
+        );
+        assert_eq!(
+            parse(args("--bogus x")).err(),
+            Some("unknown argument --bogus".to_string())
+        );
+        assert_eq!(
+            parse(args("--pod-dir")).err(),
+            Some("--pod-dir needs a value".to_string())
+        );
+        assert!(parse(args(
+            "--pod-dir /p --hostname h --runtime-path /r --runtime-root /r --log-max-size ten"
+        ))
+        .is_err());
+    }
+}

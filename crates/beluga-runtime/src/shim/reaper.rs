@@ -1,0 +1,76 @@
+//! Exits: each container waited with its pidfd, its output drained, its exit recorded in its
+//! exit file and then announced to subscribers.
+
+use super::protocol::ExitRecord;
+use super::server::Shared;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+/// Now, as the records and the protocol write it (RFC 3339).
+pub(super) fn now() -> String {
+    beluga_api::k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+/// Waits for a container's process to end, then records and announces its exit.
+pub(super) async fn watch_exit(
+    shim: Shared,
+    id: String,
+    pidfd: OwnedFd,
+    pumps: Vec<tokio::task::JoinHandle<()>>,
+    exit_file: PathBuf,
+) {
+    // SAFETY: the AsyncFd owns the pidfd, which stays open until `into_inner` gives it back.
+    let pidfd = match unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE)
+    } {
+        Ok(afd) => {
+            let _ = afd.readable().await;
+            afd.into_inner()
+        }
+        Err(e) => e.into_parts().0,
+    };
+    let (code, signal) = reap(pidfd.as_fd());
+    let finished_at = now();
+    // Every byte the container wrote is in the log before its exit is announced.
+    for p in pumps {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), p).await;
+    }
+    // Read before the runtime deletes the cgroup (the daemon deletes only after this record).
+    let oom_killed = signal == Some(libc::SIGKILL) && crate::cgroups::oom_kills(&id) > 0;
+    let started_at = {
+        let s = shim.borrow();
+        let running = s.running.get(&id).map(|r| r.started_at.clone());
+        let created = s.created.get(&id).map(|c| c.created_at.clone());
+        running.or(created).unwrap_or_else(now)
+    };
+    let rec = ExitRecord {
+        id: id.clone(),
+        exit_code: code,
+        signal,
+        oom_killed,
+        started_at,
+        finished_at,
+    };
+    if let Ok(data) = serde_json::to_vec(&rec) {
+        let _ = crate::write_atomic(&exit_file, &data);
+    }
+    // Only now is it gone from `List`: a daemon that reconciles sees it running or its exit file.
+    let mut s = shim.borrow_mut();
+    s.running.remove(&id);
+    s.created.remove(&id);
+    s.subscribers.retain(|tx| tx.send(rec.clone()).is_ok());
+}
+
+/// Reaps the process behind a pidfd: (exit code, terminating signal).
+fn reap(pidfd: std::os::fd::BorrowedFd<'_>) -> (i32, Option<i32>) {
+    use rustix::process::{waitid, WaitId, WaitIdOptions};
+    let status = match waitid(WaitId::PidFd(pidfd), WaitIdOptions::EXITED) {
+        Ok(Some(st)) => st,
+        _ => return (255, None),
+    };
+    match (status.exit_status(), status.terminating_signal()) {
+        (Some(code), _) => (code, None),
+        (None, Some(sig)) => (128 + sig, Some(sig)),
+        _ => (255, None),
+    }
+}
