@@ -2,7 +2,8 @@
 //! "img").command(["sleep", "1"])).build()`. The result is a plain `v1/Pod`, not yet defaulted.
 
 use k8s_openapi::api::core::v1::{
-    Container, ExecAction, Lifecycle, LifecycleHandler, Pod, PodSpec, Probe,
+    Container, EmptyDirVolumeSource, EnvVar, ExecAction, Lifecycle, LifecycleHandler, Pod, PodSpec,
+    Probe, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -75,6 +76,19 @@ impl PodBuilder {
         self.init(c.restart_policy("Always"))
     }
 
+    /// An `emptyDir` volume.
+    pub fn empty_dir(mut self, name: &str) -> Self {
+        self.spec()
+            .volumes
+            .get_or_insert_with(Vec::new)
+            .push(Volume {
+                name: name.into(),
+                empty_dir: Some(EmptyDirVolumeSource::default()),
+                ..Default::default()
+            });
+        self
+    }
+
     pub fn label(mut self, key: &str, value: &str) -> Self {
         self.0
             .metadata
@@ -92,6 +106,29 @@ impl PodBuilder {
 impl ContainerBuilder {
     pub fn command<const N: usize>(mut self, args: [&str; N]) -> Self {
         self.0.command = Some(args.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// An environment variable with a literal value.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.0.env.get_or_insert_with(Vec::new).push(EnvVar {
+            name: name.into(),
+            value: Some(value.into()),
+            ..Default::default()
+        });
+        self
+    }
+
+    /// Mounts volume `volume` at `path`.
+    pub fn mount(mut self, volume: &str, path: &str) -> Self {
+        self.0
+            .volume_mounts
+            .get_or_insert_with(Vec::new)
+            .push(VolumeMount {
+                name: volume.into(),
+                mount_path: path.into(),
+                ..Default::default()
+            });
         self
     }
 

@@ -11,6 +11,7 @@ pub mod podutil;
 pub mod printer;
 pub mod quantity;
 pub mod validation;
+pub mod wire;
 
 pub use k8s_openapi;
 pub use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod, PodSpec, PodStatus};

@@ -36,7 +36,8 @@ pub struct StatusInput<'a> {
     pub host_ip: Option<String>,
     pub pod_ip: Option<String>,
     pub start_time: Option<Timestamp>,
-    pub now: Option<Timestamp>,
+    /// The time conditions change at (the caller's clock).
+    pub now: Timestamp,
     /// kubelet ended the pod itself, with this (reason, message): an eviction (`Evicted`).
     pub ended: Option<(String, String)>,
 }
@@ -477,7 +478,7 @@ fn conditions(
 
 /// The whole `PodStatus` (spec §8).
 pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
-    let now = input.now.unwrap_or_else(Timestamp::now);
+    let now = input.now;
     let empty = Observed::default();
     let observed = input.observed.unwrap_or(&empty);
     let inits = init_containers(pod);

@@ -7,6 +7,22 @@ use beluga_api::Pod;
 
 const MAX_EVENTS: usize = 1000;
 
+/// An event's `type`: kubelet's two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct Events {
     /// Oldest first; a deque, since the oldest goes when the list is full.
@@ -19,7 +35,7 @@ impl Events {
         &mut self,
         pod: &Pod,
         container: Option<&str>,
-        kind: &str,
+        kind: EventType,
         reason: &str,
         message: String,
     ) {
@@ -66,7 +82,7 @@ impl Events {
             },
             reason: Some(reason.to_string()),
             message: Some(message),
-            type_: Some(kind.to_string()),
+            type_: Some(kind.as_str().to_string()),
             count: Some(1),
             first_timestamp: Some(now.clone()),
             last_timestamp: Some(now),

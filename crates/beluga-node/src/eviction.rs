@@ -4,6 +4,7 @@
 //! period: disk usage has no event to wait on. (A `medium: Memory` emptyDir is a tmpfs of that
 //! size, which the kernel bounds itself.)
 
+use crate::events::EventType;
 use crate::podstate::PodHandle;
 use crate::Daemon;
 use beluga_api::Pod;
@@ -100,7 +101,7 @@ fn evict(h: &PodHandle, message: String) {
     let pod = st.pod.clone();
     tracing::warn!(pod = %beluga_api::podutil::name(&pod), %message, "evicting the pod");
     st.events
-        .record(&pod, None, "Warning", "Evicted", message.clone());
+        .record(&pod, None, EventType::Warning, "Evicted", message.clone());
     st.ended = Some(("Evicted".into(), message));
     drop(st);
     h.wake.notify_one();

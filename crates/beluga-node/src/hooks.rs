@@ -1,6 +1,7 @@
 //! Lifecycle hooks (spec §7.1–§7.3): postStart runs right after the container starts and blocks
 //! the next container; preStop runs at the start of a kill, inside the grace period.
 
+use crate::events::EventType;
 use crate::handlers::{self, Done};
 use crate::podstate::PodHandle;
 use crate::Daemon;
@@ -22,7 +23,7 @@ pub async fn run(
     let pod = podutil::name(&h.lock().pod).to_string();
     if let Some(e) = &handler.exec {
         let cmd: Vec<String> = e.command.clone().unwrap_or_default();
-        return match d.exec.runtime.exec(id, &cmd, limit).await {
+        return match d.exec().runtime.exec(id, &cmd, limit).await {
             Done::Success(_) | Done::Warning(_) => Ok(()),
             Done::Failure(out) | Done::Error(out) => Err(format!(
                 "Exec lifecycle hook ({cmd:?}) for Container {:?} in Pod {pod:?} failed - error: {out}, message: {:?}",
@@ -47,7 +48,7 @@ pub async fn run(
                 st.events.record(
                     &p,
                     Some(&c.name),
-                    "Warning",
+                    EventType::Warning,
                     "LifecycleHTTPFallback",
                     format!(
                         "Lifecycle hook for container {:?} in pod {pod:?} fell back to HTTP",

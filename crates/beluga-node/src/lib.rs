@@ -2,6 +2,7 @@
 //! the Kubernetes-shaped REST API on a root-only unix socket.
 
 pub mod bundle;
+pub mod error;
 pub mod events;
 pub mod eviction;
 pub mod executor;
@@ -13,13 +14,14 @@ pub mod podstate;
 pub mod prober;
 pub mod worker;
 
-use beluga_api::field::FieldError;
+use crate::events::EventType;
 use beluga_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use beluga_api::{podutil, Pod};
 use beluga_lifecycle::backoff::Backoff;
 use beluga_lifecycle::observed::{Observed, State};
 use beluga_runtime::layout::PodDir;
 use beluga_runtime::oci_runtime::OciRuntime;
+pub use error::ApiError;
 use executor::Executor;
 use podstate::{PodHandle, PodState};
 use std::collections::BTreeMap;
@@ -58,25 +60,25 @@ impl Config {
     }
 }
 
-/// A change to a pod, for `?watch=1`.
+/// A change to a pod, broadcast to `?watch=1` clients.
 #[derive(Debug, Clone)]
-pub struct WatchEvent {
+pub struct PodEvent {
     pub kind: &'static str,
     pub pod: Pod,
 }
 
 pub struct Daemon {
-    pub cfg: Config,
-    pub images: Arc<beluga_image::Store>,
+    cfg: Config,
+    images: Arc<beluga_image::Store>,
     /// Held for the length of a registry pull: pulls go one at a time, as kubelet's do by default
     /// (`serializeImagePulls`), so pods wanting one image download it once.
-    pub pulls: tokio::sync::Mutex<()>,
+    pulls: tokio::sync::Mutex<()>,
     /// The OCI runtime, for interactive `exec` (the worker's runtime calls go through `exec`).
-    pub runtime: OciRuntime,
+    runtime: OciRuntime,
     /// What pod workers act through (the shim, the store, the clock; fakes in tests).
-    pub exec: Executor,
+    exec: Executor,
     pods: Mutex<BTreeMap<(String, String), Arc<PodHandle>>>,
-    pub watch: broadcast::Sender<WatchEvent>,
+    watch: broadcast::Sender<PodEvent>,
     resource_version: AtomicU64,
 }
 
@@ -92,60 +94,6 @@ pub fn node_name() -> String {
 pub enum DaemonError {
     #[error("{0}")]
     Setup(String),
-}
-
-/// An API failure, rendered as a `v1.Status`.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    pub code: u16,
-    pub reason: &'static str,
-    pub message: String,
-    pub name: Option<String>,
-    pub causes: Vec<FieldError>,
-}
-
-impl ApiError {
-    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            reason,
-            message: message.into(),
-            name: None,
-            causes: vec![],
-        }
-    }
-    pub fn not_found(name: &str) -> Self {
-        ApiError {
-            name: Some(name.into()),
-            ..Self::new(404, "NotFound", format!("pods {name:?} not found"))
-        }
-    }
-    pub fn invalid(name: &str, causes: Vec<FieldError>) -> Self {
-        ApiError {
-            name: Some(name.into()),
-            causes: causes.clone(),
-            ..Self::new(
-                422,
-                "Invalid",
-                beluga_api::field::status_message("Pod", name, &causes),
-            )
-        }
-    }
-    pub fn status_json(&self) -> serde_json::Value {
-        let causes: Vec<serde_json::Value> = self
-            .causes
-            .iter()
-            .map(|c| serde_json::json!({"reason": c.kind.cause_reason(), "message": c.body(), "field": c.path}))
-            .collect();
-        let mut v = serde_json::json!({
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": self.message, "reason": self.reason, "code": self.code,
-        });
-        if self.name.is_some() || !causes.is_empty() {
-            v["details"] = serde_json::json!({"name": self.name, "kind": "pods", "causes": causes});
-        }
-        v
-    }
 }
 
 /// The node's address as pods see it (`status.hostIP`, the downward API's `status.hostIP`): the
@@ -279,6 +227,40 @@ impl Daemon {
         self.exec.runtime.name()
     }
 
+    /// The pod as the API shows it now: its status freshly derived.
+    pub fn view(&self, h: &PodHandle) -> Pod {
+        h.current(self.runtime_name(), self.exec.clock.now())
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The image store (the image API's `ls`, `rm`, `import`).
+    pub fn store(&self) -> &Arc<beluga_image::Store> {
+        &self.images
+    }
+
+    /// The OCI runtime itself, for interactive `exec`.
+    pub fn oci_runtime(&self) -> &OciRuntime {
+        &self.runtime
+    }
+
+    /// What pod workers act through.
+    pub fn exec(&self) -> &Executor {
+        &self.exec
+    }
+
+    /// A registry pull's turn: pulls go one at a time.
+    pub async fn pull_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.pulls.lock().await
+    }
+
+    /// Every pod change from now on (for watches).
+    pub fn subscribe(&self) -> broadcast::Receiver<PodEvent> {
+        self.watch.subscribe()
+    }
+
     /// Runs a pod's worker, and runs it again if it panics: a bug met by one pod's input must not
     /// leave that pod stuck (its delete unserved) while the daemon lives on (attack report 1.15).
     fn spawn_worker(self: &Arc<Self>, h: Arc<PodHandle>) {
@@ -334,7 +316,7 @@ impl Daemon {
     /// Sends a watch event with the pod's current status (if it changed, for MODIFIED).
     pub fn publish(&self, h: &PodHandle, kind: &'static str) {
         let before = h.lock().status.clone();
-        let mut pod = h.current(self.runtime_name());
+        let mut pod = self.view(h);
         if kind == "MODIFIED" && before.as_ref() == pod.status.as_ref() {
             return;
         }
@@ -343,18 +325,18 @@ impl Daemon {
         if !h.lock().removing {
             h.persist();
         }
-        let _ = self.watch.send(WatchEvent { kind, pod });
+        let _ = self.watch.send(PodEvent { kind, pod });
     }
 
     /// After a spec or deletion change: persist, wake the worker (and any waiter), announce.
     fn changed(&self, h: &PodHandle) -> Pod {
-        let mut out = h.current(self.runtime_name());
+        let mut out = self.view(h);
         out.metadata.resource_version = Some(self.next_rv());
         h.remember(&out);
         h.persist();
         h.wake.notify_one();
         h.exited.notify_waiters();
-        let _ = self.watch.send(WatchEvent {
+        let _ = self.watch.send(PodEvent {
             kind: "MODIFIED",
             pod: out.clone(),
         });
@@ -469,8 +451,8 @@ impl Daemon {
                 format!("persisting pod: {e}"),
             ));
         }
-        let out = h.current(self.runtime_name());
-        let _ = self.watch.send(WatchEvent {
+        let out = self.view(&h);
+        let _ = self.watch.send(PodEvent {
             kind: "ADDED",
             pod: out.clone(),
         });
@@ -505,7 +487,7 @@ impl Daemon {
                 && pod.metadata.annotations == old.metadata.annotations
             {
                 drop(st);
-                return Ok(h.current(self.runtime_name()));
+                return Ok(self.view(&h));
             }
             pod.status = None;
             st.pod = pod;
@@ -607,7 +589,7 @@ impl Daemon {
             h.lock().events.record(
                 &pod,
                 None,
-                "Warning",
+                EventType::Warning,
                 "PodRecordRecovered",
                 format!("The pod's record could not be read ({why}); it was re-adopted from the record before it"),
             );

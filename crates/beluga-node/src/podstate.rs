@@ -1,6 +1,7 @@
 //! One pod's state in the daemon, and its files: `pod.json` (the object and what the runtime
 //! cannot tell again) and one record per container instance. All writes are atomic.
 
+use crate::events::EventType;
 use crate::events::Events;
 use crate::ApiError;
 use beluga_api::k8s_openapi::api::core::v1::PodStatus;
@@ -172,7 +173,7 @@ impl PodHandle {
     /// The pod with a freshly derived status (spec §8). A read only: what was last published
     /// stays the reference for transition times and for "did it change" (a GET used to store
     /// it, and so swallowed the MODIFIED event the worker was about to publish; review P5).
-    pub fn current(&self, runtime: &str) -> Pod {
+    pub fn current(&self, runtime: &str, now: beluga_api::k8s_openapi::jiff::Timestamp) -> Pod {
         let st = self.lock();
         let status = {
             let input = StatusInput {
@@ -186,7 +187,7 @@ impl PodHandle {
                 pod_ip: None,
                 start_time: st.pod.metadata.creation_timestamp.as_ref().map(|t| t.0),
                 ended: st.ended.clone(),
-                ..Default::default()
+                now,
             };
             pod_status(&st.pod, &input)
         };
@@ -224,7 +225,7 @@ impl PodHandle {
         st.events.record(
             &pod,
             None,
-            "Warning",
+            EventType::Warning,
             "FailedToPersist",
             format!("Failed to record the pod's state ({what}): {e}"),
         );

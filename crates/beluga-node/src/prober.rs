@@ -1,6 +1,7 @@
 //! Probe workers (spec §6): one task per container instance and probe type, following kubelet's
 //! worker algorithm (§6.3). Results land in the pod's `ProbeResults`; a change re-plans the pod.
 
+use crate::events::EventType;
 use crate::handlers::{self, Done};
 use crate::podstate::PodHandle;
 use crate::Daemon;
@@ -62,7 +63,7 @@ fn tick_state(d: &Daemon, h: &PodHandle, c: &Container, id: &str) -> Tick {
     let inst = st.observed.instances.iter().find(|i| i.id == id);
     let since_start = inst
         .and_then(|i| i.started_at)
-        .map(|t| Duration::try_from(d.exec.clock.now().duration_since(t)).unwrap_or_default())
+        .map(|t| Duration::try_from(d.exec().clock.now().duration_since(t)).unwrap_or_default())
         .unwrap_or_default();
     Tick {
         running: inst.is_some_and(|i| i.state == State::Running),
@@ -121,7 +122,7 @@ async fn worker(d: Arc<Daemon>, h: Arc<PodHandle>, c: Container, id: String, kin
                 event(
                     &h,
                     &c,
-                    "Warning",
+                    EventType::Warning,
                     "ProbeWarning",
                     format!("{} probe warning: {w}", kind.name()),
                 );
@@ -131,7 +132,7 @@ async fn worker(d: Arc<Daemon>, h: Arc<PodHandle>, c: Container, id: String, kin
                 event(
                     &h,
                     &c,
-                    "Warning",
+                    EventType::Warning,
                     "Unhealthy",
                     format!("{} probe failed: {}", kind.name(), out.trim_end()),
                 );
@@ -158,7 +159,7 @@ async fn worker(d: Arc<Daemon>, h: Arc<PodHandle>, c: Container, id: String, kin
     }
 }
 
-fn event(h: &PodHandle, c: &Container, kind: &str, reason: &str, msg: String) {
+fn event(h: &PodHandle, c: &Container, kind: EventType, reason: &str, msg: String) {
     let mut st = h.lock();
     let pod = st.pod.clone();
     st.events.record(&pod, Some(&c.name), kind, reason, msg);
@@ -190,7 +191,7 @@ async fn run(
                 })
             })
             .collect();
-        return d.exec.runtime.exec(id, &cmd, Some(timeout)).await;
+        return d.exec().runtime.exec(id, &cmd, Some(timeout)).await;
     }
     if let Some(g) = &p.http_get {
         return handlers::http(h, c, g, timeout, true).await;

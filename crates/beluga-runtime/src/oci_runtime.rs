@@ -212,13 +212,6 @@ impl OciRuntime {
         self.run_async("kill", &[id, signal]).await.map(|_| ())
     }
 
-    /// `state` as JSON, or None when the container is unknown to the runtime.
-    pub fn state(&self, id: &str) -> Option<serde_json::Value> {
-        self.run("state", &[id])
-            .ok()
-            .and_then(|s| serde_json::from_str(&s).ok())
-    }
-
     /// Ids of every container the runtime knows in our state root.
     pub fn list(&self) -> Vec<String> {
         self.run("list", &["--format", "json"])

@@ -1,6 +1,7 @@
 //! The API client: HTTP/1.1 over the daemon's unix socket, and kubectl's rendering of errors.
 
 use anyhow::{anyhow, bail, Result};
+use beluga_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -11,45 +12,65 @@ pub struct Client {
     socket: PathBuf,
 }
 
+/// A failure already in kubectl's words (the server's `Status`, or a validation message as
+/// kubectl renders it): printed as it is, without the `error: ` prefix of other failures.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Verbatim(pub String);
+
 /// kubectl's rendering of a `v1.Status` failure.
 pub fn status_error(status: StatusCode, body: &[u8]) -> anyhow::Error {
-    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let reason = v["reason"].as_str().unwrap_or("");
-    let message = v["message"]
-        .as_str()
-        .map(String::from)
+    anyhow::Error::new(Verbatim(status_text(status, body)))
+}
+
+fn status_text(status: StatusCode, body: &[u8]) -> String {
+    let st: Status = serde_json::from_slice(body).unwrap_or_default();
+    let reason = st.reason.unwrap_or_default();
+    let message = st
+        .message
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     if reason == "Invalid" {
-        let name = v["details"]["name"].as_str().unwrap_or("");
-        let causes: Vec<String> = v["details"]["causes"]
-            .as_array()
-            .map(|cs| {
-                cs.iter()
-                    .map(|c| {
-                        format!(
-                            "{}: {}",
-                            c["field"].as_str().unwrap_or(""),
-                            c["message"].as_str().unwrap_or("")
-                        )
-                    })
-                    .collect()
+        let details = st.details.unwrap_or_default();
+        let name = details.name.unwrap_or_default();
+        let causes: Vec<String> = details
+            .causes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| {
+                format!(
+                    "{}: {}",
+                    c.field.unwrap_or_default(),
+                    c.message.unwrap_or_default()
+                )
             })
-            .unwrap_or_default();
+            .collect();
         if causes.len() == 1 {
-            return anyhow!("The Pod {name:?} is invalid: {}", causes[0]);
+            return format!("The Pod {name:?} is invalid: {}", causes[0]);
         }
         let mut s = format!("The Pod {name:?} is invalid: \n");
         for c in &causes {
             s.push_str(&format!("* {c}\n"));
         }
-        return anyhow!("{}", s.trim_end_matches('\n'));
+        return s.trim_end_matches('\n').to_string();
     }
     let reason = if reason.is_empty() {
-        status.canonical_reason().unwrap_or("Unknown")
+        status.canonical_reason().unwrap_or("Unknown").to_string()
     } else {
         reason
     };
-    anyhow!("Error from server ({reason}): {message}")
+    format!("Error from server ({reason}): {message}")
+}
+
+/// A watch line (`beluga_api::wire::WatchEvent`): whether it says the object went, and the object.
+pub fn watch_event<T: for<'de> beluga_api::k8s_openapi::serde::Deserialize<'de>>(
+    line: &[u8],
+) -> Option<(bool, T)> {
+    use beluga_api::wire::WatchEvent;
+    match serde_json::from_slice::<WatchEvent<T>>(line).ok()? {
+        WatchEvent::Added(o) | WatchEvent::Modified(o) => Some((false, o)),
+        WatchEvent::Deleted(o) => Some((true, o)),
+        _ => None,
+    }
 }
 
 impl Client {

@@ -83,11 +83,10 @@ fn main() {
                 match r {
                     Ok(code) => code,
                     Err(e) => {
-                        let msg = format!("{e:#}");
-                        if msg.starts_with("The ") || msg.starts_with("Error from server") {
-                            eprintln!("{msg}");
+                        if e.downcast_ref::<client::Verbatim>().is_some() {
+                            eprintln!("{e:#}");
                         } else {
-                            eprintln!("error: {msg}");
+                            eprintln!("error: {e:#}");
                         }
                         1
                     }

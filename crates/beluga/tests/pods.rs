@@ -3,20 +3,28 @@
 //! volumes (§11.1–§11.2), logs and exec.
 
 mod common;
+use beluga_api::builder::{ctr, PodBuilder};
 use common::*;
 use std::time::Duration;
 
 const MARK: &str = "read up _ < /proc/uptime; echo \"$up $NAME";
 
+/// A pod `p` whose init containers and `run1` each run a script, sharing `/shared`.
 fn init_pod(policy: &str, inits: &[(&str, &str)], app: &str) -> String {
-    let mut y = format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  restartPolicy: {policy}\n  volumes: [{{name: shared}}]\n  initContainers:\n");
+    let step = |name: &str, script: &str| {
+        ctr(name, IMAGE)
+            .env("NAME", name)
+            .mount("shared", "/shared")
+            .command(["sh", "-c", script])
+    };
+    let mut pod = PodBuilder::new("p")
+        .restart_policy(policy)
+        .empty_dir("shared");
     for (name, script) in inits {
-        y.push_str(&format!(
-            "  - name: {name}\n    image: {IMAGE}\n    env: [{{name: NAME, value: {name}}}]\n    volumeMounts: [{{name: shared, mountPath: /shared}}]\n    command: [sh, -c, '{script}']\n"
-        ));
+        pod = pod.init(step(name, script));
     }
-    y.push_str(&format!("  containers:\n  - name: run1\n    image: {IMAGE}\n    env: [{{name: NAME, value: run1}}]\n    volumeMounts: [{{name: shared, mountPath: /shared}}]\n    command: [sh, -c, '{app}']\n"));
-    y
+    let pod = pod.container(step("run1", app)).build();
+    serde_json::to_string(&pod).expect("a pod serializes")
 }
 
 // spec §3.1 "Sequential", [e2e] I1/L14: each init container runs after the previous exited 0,

@@ -41,7 +41,7 @@ pub fn json(status: StatusCode, v: &impl serde::Serialize) -> Response<ResBody> 
 pub fn error(e: &ApiError) -> Response<ResBody> {
     json(
         StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        &e.status_json(),
+        &e.status(),
     )
 }
 

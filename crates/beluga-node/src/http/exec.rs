@@ -1,8 +1,7 @@
 //! `POST …/pods/{name}/exec`: runs a command in a container through the OCI runtime's `exec`.
 //! The connection is upgraded (`Upgrade: beluga-exec`); the client then sends raw stdin and a
-//! write shutdown for EOF; the server sends frames `[stream u8][len u32 BE][bytes]` with stream
-//! 1 = stdout, 2 = stderr, 3 = exit code (4 bytes, i32 BE). With `tty=1` the process gets a pty
-//! and everything arrives on stream 1.
+//! write shutdown for EOF; the server sends `beluga_api::wire::exec` frames (stdout, stderr, then
+//! the exit code). With `tty=1` the process gets a pty and everything arrives on stdout.
 
 use super::body::{full, ResBody};
 use super::query::{q1, q_bool};
@@ -16,17 +15,7 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub const STDOUT: u8 = 1;
-pub const STDERR: u8 = 2;
-pub const EXIT: u8 = 3;
-
-pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(data.len() + 5);
-    v.push(stream);
-    v.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    v.extend_from_slice(data);
-    v
-}
+use beluga_api::wire::exec::{exit_frame, frame, STDERR, STDOUT};
 
 /// A new pseudo-terminal of `cols` × `rows`: (master, slave), both close-on-exec.
 fn openpty(cols: u16, rows: u16) -> std::io::Result<(OwnedFd, OwnedFd)> {
@@ -88,7 +77,7 @@ fn exec_command(
     q: &HashMap<String, Vec<String>>,
 ) -> Result<(tokio::process::Command, Option<OwnedFd>), ApiError> {
     let tty = q_bool(q, "tty");
-    let mut cmd = tokio::process::Command::from(d.runtime.command());
+    let mut cmd = tokio::process::Command::from(d.oci_runtime().command());
     cmd.arg("exec");
     if tty {
         cmd.arg("--tty");
@@ -221,6 +210,6 @@ async fn relay(
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), t).await;
     }
     let mut w = wr.lock().await;
-    let _ = w.write_all(&frame(EXIT, &code.to_be_bytes())).await;
+    let _ = w.write_all(&exit_frame(code)).await;
     let _ = w.shutdown().await;
 }

@@ -2,42 +2,57 @@
 //! progress lines), remove an image no pod uses.
 
 use super::*;
+use beluga_api::wire::{PullLine, PullProgress};
 
-/// `image pull`: one JSON line per progress event (`{"progress": …}`), then `{"image": record}`
-/// or `{"error": message}`; the pull goes on to its end even if the client leaves.
+/// `image pull`: one `beluga_api::wire::PullLine` per progress event, then the image or the
+/// error; the pull goes on to its end even if the client leaves.
 pub(super) fn pull_image(d: Arc<Daemon>, reference: String) -> Response<ResBody> {
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
-        let line = |v: serde_json::Value| {
-            let mut b = serde_json::to_vec(&v).unwrap_or_default();
+        let line = |l: PullLine| {
+            let mut b = serde_json::to_vec(&l).unwrap_or_default();
             b.push(b'\n');
             Bytes::from(b)
         };
         let progress_tx = tx.clone();
-        let turn = d.pulls.lock().await;
-        let res = d.pull(&turn, &reference, |ev| {
-            let v = match ev {
-                PullEvent::Resolved { digest, layers } => {
-                    serde_json::json!({"progress": {"manifest": digest, "layers": layers}})
-                }
-                PullEvent::Layer {
-                    digest,
-                    done,
-                    total,
-                } => {
-                    serde_json::json!({"progress": {"layer": digest, "done": done, "total": total}})
-                }
-                PullEvent::Present { digest } => {
-                    serde_json::json!({"progress": {"layer": digest, "present": true}})
-                }
-            };
-            // Progress is best effort: a slow reader misses some, never the result.
-            let _ = progress_tx.try_send(line(v));
-        })
-        .await;
+        let turn = d.pull_turn().await;
+        let res = d
+            .pull(&turn, &reference, |ev| {
+                let progress = match ev {
+                    PullEvent::Resolved { digest, layers } => PullProgress::Manifest {
+                        manifest: digest,
+                        layers,
+                    },
+                    PullEvent::Layer {
+                        digest,
+                        done,
+                        total,
+                    } => PullProgress::Layer {
+                        layer: digest,
+                        done,
+                        total,
+                    },
+                    PullEvent::Present { digest } => PullProgress::Present {
+                        layer: digest,
+                        present: true,
+                    },
+                };
+                // Progress is best effort: a slow reader misses some, never the result.
+                let _ = progress_tx.try_send(line(PullLine {
+                    progress: Some(progress),
+                    ..Default::default()
+                }));
+            })
+            .await;
         let last = match res {
-            Ok(rec) => serde_json::json!({ "image": rec }),
-            Err(e) => serde_json::json!({ "error": e.to_string() }),
+            Ok(rec) => PullLine {
+                image: serde_json::to_value(&rec).ok(),
+                ..Default::default()
+            },
+            Err(e) => PullLine {
+                error: Some(e.to_string()),
+                ..Default::default()
+            },
         };
         let _ = tx.send(line(last)).await;
     });
@@ -95,7 +110,7 @@ pub(super) fn remove_image(
             uses.then(|| format!("pod {}/{}", podutil::namespace(pod), podutil::name(pod)))
         })
     };
-    match d.images.remove(reference, users) {
+    match d.store().remove(reference, users) {
         Ok(rec) => Ok(json(StatusCode::OK, &rec)),
         Err(beluga_image::ImageError::NotFound(r)) => Err(ApiError::new(
             404,

@@ -39,7 +39,7 @@ pub(super) fn connection_bound() -> usize {
 
 /// Serves the API; an accept error never ends it. The socket is root-only (0600 in a 0700 directory).
 pub async fn serve(d: Arc<Daemon>) -> std::io::Result<()> {
-    let sock = d.cfg.socket.clone();
+    let sock = d.config().socket.clone();
     if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::AddrInUse,

@@ -52,7 +52,7 @@ async fn route_inner(
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let q = query(req.uri());
     let method = req.method().clone();
-    let rt = d.runtime.name.clone();
+    let rt = d.runtime_name().to_string();
     match (&method, segs.as_slice()) {
         (&Method::GET, ["healthz"]) => Ok(full(StatusCode::OK, "text/plain", "ok")),
         (&Method::GET, ["version"]) => Ok(json(

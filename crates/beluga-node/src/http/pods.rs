@@ -21,16 +21,15 @@ pub(super) fn get_pod(
     name: &str,
     follow: bool,
 ) -> Result<Response<ResBody>, ApiError> {
-    let rt = &d.runtime.name;
     if follow {
         // Subscribed before the pod is read: nothing published in between is lost.
-        let rx = d.watch.subscribe();
+        let rx = d.subscribe();
         let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
         let (ns, name) = (Some(ns.to_string()), Some(name.to_string()));
-        return Ok(watch(rx, ns, name, vec![h.current(rt)]));
+        return Ok(watch(rx, ns, name, vec![d.view(&h)]));
     }
     let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
-    Ok(json(StatusCode::OK, &h.current(rt)))
+    Ok(json(StatusCode::OK, &d.view(&h)))
 }
 
 pub(super) async fn update_pod(

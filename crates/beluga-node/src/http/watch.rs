@@ -1,6 +1,7 @@
 //! Pod lists and watches: a watch subscribes before it lists and skips what the list showed.
 
 use super::*;
+use beluga_api::wire::WatchEvent;
 
 pub(super) async fn list_or_watch(
     d: &Arc<Daemon>,
@@ -8,12 +9,8 @@ pub(super) async fn list_or_watch(
     q: &HashMap<String, Vec<String>>,
 ) -> Result<Response<ResBody>, ApiError> {
     // A watch subscribes before it lists (review P5): a change published in between is seen.
-    let rx = q_bool(q, "watch").then(|| d.watch.subscribe());
-    let pods: Vec<beluga_api::Pod> = d
-        .list(ns)
-        .iter()
-        .map(|h| h.current(&d.runtime.name))
-        .collect();
+    let rx = q_bool(q, "watch").then(|| d.subscribe());
+    let pods: Vec<beluga_api::Pod> = d.list(ns).iter().map(|h| d.view(h)).collect();
     if let Some(rx) = rx {
         return Ok(watch(rx, ns.map(String::from), None, pods));
     }
@@ -33,7 +30,7 @@ pub(super) fn rv_of(p: &beluga_api::Pod) -> u64 {
 /// subscribed before `initial` was read; an event no newer than what `initial` showed of that
 /// pod is skipped, so nothing is lost and nothing is sent twice.
 pub(super) fn watch(
-    mut rx: tokio::sync::broadcast::Receiver<crate::WatchEvent>,
+    mut rx: tokio::sync::broadcast::Receiver<crate::PodEvent>,
     ns: Option<String>,
     name: Option<String>,
     initial: Vec<beluga_api::Pod>,
@@ -51,8 +48,12 @@ pub(super) fn watch(
     let (tx, resp) = streaming("application/json");
     tokio::spawn(async move {
         let line = |kind: &str, pod: &beluga_api::Pod| {
-            let mut v = serde_json::to_vec(&serde_json::json!({"type": kind, "object": pod}))
-                .unwrap_or_default();
+            let ev = match kind {
+                "ADDED" => WatchEvent::Added(pod),
+                "DELETED" => WatchEvent::Deleted(pod),
+                _ => WatchEvent::Modified(pod),
+            };
+            let mut v = serde_json::to_vec(&ev).unwrap_or_default();
             v.push(b'\n');
             Bytes::from(v)
         };

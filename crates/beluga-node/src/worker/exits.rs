@@ -27,7 +27,7 @@ pub(super) fn sandbox_lost(d: &Daemon, h: &PodHandle) {
             .cloned()
             .collect()
     };
-    let now = d.exec.clock.now().to_string();
+    let now = d.exec().clock.now().to_string();
     for inst in orphans {
         let rec = ExitRecord {
             id: inst.id.clone(),
@@ -98,6 +98,6 @@ pub(super) async fn on_exit(d: &Arc<Daemon>, h: &Arc<PodHandle>, rec: ExitRecord
     h.exited.notify_waiters();
     h.wake.notify_one();
     // Release the runtime's container and the rootfs; logs and records stay.
-    d.exec.runtime.delete(&h.dir, &rec.id).await;
-    d.exec.runtime.discard(&h.dir, &rec.id).await;
+    d.exec().runtime.delete(&h.dir, &rec.id).await;
+    d.exec().runtime.discard(&h.dir, &rec.id).await;
 }

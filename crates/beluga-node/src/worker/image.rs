@@ -23,15 +23,15 @@ pub(super) async fn pull_image(
             &c.name,
             "ErrImageNeverPull",
             msg.clone(),
-            Some(("Warning", "ErrImageNeverPull", msg)),
+            Some((EventType::Warning, "ErrImageNeverPull", msg)),
             RETRY,
         ));
     }
     let key = format!("{}_{image}", podutil::uid(pod));
-    let turn = d.pulls.lock().await;
+    let turn = d.pull_turn().await;
     // Another pod may have pulled it while this one waited its turn.
     if !always {
-        if let Some(rec) = d.exec.images.get(image) {
+        if let Some(rec) = d.exec().images.get(image) {
             return Ok((rec, false));
         }
     }
@@ -43,19 +43,19 @@ pub(super) async fn pull_image(
             &c.name,
             "ImagePullBackOff",
             msg.clone(),
-            Some(("Normal", "BackOff", msg)),
+            Some((EventType::Normal, "BackOff", msg)),
             rem,
         ));
     }
     h.lock().events.record(
         pod,
         Some(&c.name),
-        "Normal",
+        EventType::Normal,
         "Pulling",
         format!("Pulling image {image:?}"),
     );
     let started = std::time::Instant::now();
-    let pulled = d.exec.images.pull(image).await;
+    let pulled = d.exec().images.pull(image).await;
     drop(turn);
     let err = match pulled {
         Ok(rec) => {
@@ -63,7 +63,7 @@ pub(super) async fn pull_image(
             h.lock().events.record(
                 pod,
                 Some(&c.name),
-                "Normal",
+                EventType::Normal,
                 "Pulled",
                 format!(
                     "Successfully pulled image {image:?} in {took:.3?} ({took:.3?} including waiting). Image size: {} bytes.",
@@ -80,7 +80,7 @@ pub(super) async fn pull_image(
         st.events.record(
             pod,
             Some(&c.name),
-            "Warning",
+            EventType::Warning,
             "Failed",
             format!("Failed to pull image {image:?}: {err}"),
         );
@@ -97,7 +97,7 @@ pub(super) async fn pull_image(
         &c.name,
         "ErrImagePull",
         err,
-        Some(("Warning", "Failed", "Error: ErrImagePull".into())),
+        Some((EventType::Warning, "Failed", "Error: ErrImagePull".into())),
         again,
     ))
 }
@@ -124,14 +124,14 @@ pub(super) async fn ensure_image(
                 &c.name,
                 "InvalidImageName",
                 msg.clone(),
-                Some(("Warning", "InspectFailed", msg)),
+                Some((EventType::Warning, "InspectFailed", msg)),
                 RETRY,
             ));
         }
     };
     let always = c.image_pull_policy.as_deref() == Some("Always")
         && !beluga_image::registry::made_here(&normalized);
-    match d.exec.images.get(&image) {
+    match d.exec().images.get(&image) {
         Some(r) if !always => Ok((r, false)),
         _ => pull_image(d, h, pod, c, &image, always, now).await,
     }

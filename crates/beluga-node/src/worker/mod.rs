@@ -2,6 +2,7 @@
 //! back-off expiry, spec change, delete) and carries out its actions in kubelet's order (spec §2.2).
 
 use crate::bundle::BundleInputs;
+use crate::events::EventType;
 use crate::executor::{Exits, Launch, SandboxError};
 use crate::podstate::{highest_log_attempt, PodHandle};
 use crate::Daemon;
@@ -128,7 +129,7 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
             st.events.record(
                 &pod,
                 None,
-                "Warning",
+                EventType::Warning,
                 "FailedCreatePodSandBox",
                 format!("Failed to create pod sandbox: {e}"),
             );
@@ -165,7 +166,7 @@ async fn kill_planned(
         h.lock().events.record(
             pod,
             Some(&k.container),
-            "Normal",
+            EventType::Normal,
             "Killing",
             k.message.clone(),
         );
@@ -250,7 +251,7 @@ fn waiting(
     name: &str,
     reason: &str,
     message: String,
-    event: Option<(&str, &str, String)>,
+    event: Option<(EventType, &str, String)>,
     after: Duration,
 ) -> Retry {
     set_waiting(h, name, reason, message, event);
@@ -265,7 +266,7 @@ fn set_waiting(
     name: &str,
     reason: &str,
     message: String,
-    event: Option<(&str, &str, String)>,
+    event: Option<(EventType, &str, String)>,
 ) {
     let mut st = h.lock();
     st.waiting.insert(

@@ -35,7 +35,7 @@ pub(super) async fn kill_running_now(d: &Daemon, h: &PodHandle) {
         .map(|i| i.id.clone())
         .collect();
     for id in ids {
-        d.exec.runtime.kill(&h.dir, &id, "KILL").await;
+        d.exec().runtime.kill(&h.dir, &id, "KILL").await;
     }
 }
 
@@ -48,7 +48,7 @@ pub(super) async fn teardown(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
         let ids = st.observed.instances.iter().map(|i| i.id.clone()).collect();
         (st.pod.clone(), ids)
     };
-    d.exec.sandbox.teardown(&pod, &h.dir, ids).await;
+    d.exec().sandbox.teardown(&pod, &h.dir, ids).await;
     h.lock().observed.sandbox_ready = false;
 }
 
@@ -70,7 +70,7 @@ pub(super) async fn remove_pod(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
     }
     teardown(d, h).await;
     h.lock().terminal = true;
-    d.exec.sandbox.remove(&h.dir).await;
+    d.exec().sandbox.remove(&h.dir).await;
     // Its probers and exit follower end with it.
     h.cancel_tasks();
     // Gone from the API before anyone watching hears DELETED.

@@ -16,12 +16,12 @@ pub(super) async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Resul
     if had_sandbox || h.dir.ns("net").exists() {
         teardown(d, h).await;
     }
-    let exits = match d.exec.sandbox.create(&pod, &h.dir).await {
+    let exits = match d.exec().sandbox.create(&pod, &h.dir).await {
         Ok(exits) => exits,
         Err(SandboxError::Mount(e)) => {
             h.lock()
                 .events
-                .record(&pod, None, "Warning", "FailedMount", e.clone());
+                .record(&pod, None, EventType::Warning, "FailedMount", e.clone());
             return Err(e);
         }
         Err(SandboxError::Other(e)) => return Err(e),
@@ -41,7 +41,7 @@ pub(super) async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Resul
             st.events.record(
                 &pod,
                 None,
-                "Normal",
+                EventType::Normal,
                 "SandboxChanged",
                 "Pod sandbox changed, it will be killed and re-created.".into(),
             );

@@ -38,8 +38,8 @@ pub(super) async fn fail_start(
     reason: &str,
     msg: String,
 ) -> Retry {
-    d.exec.runtime.discard(&h.dir, id).await;
-    let event = Some(("Warning", "Failed", format!("Error: {msg}")));
+    d.exec().runtime.discard(&h.dir, id).await;
+    let event = Some((EventType::Warning, "Failed", format!("Error: {msg}")));
     waiting(h, name, reason, msg, event, RETRY)
 }
 
@@ -53,7 +53,7 @@ pub(super) async fn start_container(
     let t = std::time::Instant::now();
     let p = prepare_container(d, h, c).await?;
     let prepared = t.elapsed();
-    let resp = d.exec.runtime.run(&h.dir, &p.launch(h)).await;
+    let resp = d.exec().runtime.run(&h.dir, &p.launch(h)).await;
     // Where a start's time goes, for profiling (`BELUGA_LOG=debug`).
     tracing::debug!(container = %c.name, ?prepared, runtime = ?(t.elapsed() - prepared), "runtime answered");
     launch(d, h, p, resp).await
@@ -86,7 +86,7 @@ pub(super) async fn start_containers(
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let (rt, dir, l) = (d.exec.runtime.clone(), h.dir.clone(), p.launch(h));
+            let (rt, dir, l) = (d.exec().runtime.clone(), h.dir.clone(), p.launch(h));
             tokio::spawn(async move {
                 if i == 0 {
                     rt.run(&dir, &l).await.map(Some)
@@ -98,7 +98,7 @@ pub(super) async fn start_containers(
         .collect();
     for (p, task) in prepared.into_iter().zip(creating) {
         let resp = match task.await {
-            Ok(Ok(None)) => d.exec.runtime.start(&h.dir, &p.id).await,
+            Ok(Ok(None)) => d.exec().runtime.start(&h.dir, &p.id).await,
             Ok(Ok(Some(started_at))) => Ok(started_at),
             Ok(Err(e)) => Err(e),
             Err(e) => Err(format!("creating the container: {e}")),
@@ -130,7 +130,7 @@ pub(super) async fn prepare_container(
         )
     };
     let hash = spec_hash(c);
-    let now = d.exec.clock.now();
+    let now = d.exec().clock.now();
     crash_loop_backoff(h, &pod, c, newest.as_ref(), hash, now)?;
     let (record, pulled) = ensure_image(d, h, &pod, c, now).await?;
 
@@ -140,14 +140,14 @@ pub(super) async fn prepare_container(
         pod: pod.clone(),
         c: c.clone(),
         image: record.config.clone(),
-        lower: d.exec.images.lower_dirs(&record),
+        lower: d.exec().images.lower_dirs(&record),
         dir: h.dir.clone(),
         bundle: bundle.clone(),
         id: id.clone(),
-        seccomp_root: d.cfg.seccomp_root(),
-        seccomp_default: d.cfg.seccomp_default,
+        seccomp_root: d.config().seccomp_root(),
+        seccomp_default: d.config().seccomp_default,
     };
-    if let Err((reason, msg)) = d.exec.runtime.prepare(inputs).await {
+    if let Err((reason, msg)) = d.exec().runtime.prepare(inputs).await {
         return Err(fail_start(d, h, &c.name, &id, reason, msg).await);
     }
     let inst = Instance {
@@ -208,7 +208,7 @@ fn crash_loop_backoff(
             "CrashLoopBackOff",
             waiting_message(delay, &c.name, &kpod),
             Some((
-                "Warning",
+                EventType::Warning,
                 "BackOff",
                 format!(
                     "Back-off restarting failed container {} in pod {kpod}",
@@ -233,7 +233,7 @@ fn record_created(h: &PodHandle, pod: &Pod, c: &Container, inst: &Instance, pull
             st.events.record(
                 pod,
                 Some(&c.name),
-                "Normal",
+                EventType::Normal,
                 "Pulled",
                 format!(
                     "Container image {:?} already present on machine",
@@ -244,7 +244,7 @@ fn record_created(h: &PodHandle, pod: &Pod, c: &Container, inst: &Instance, pull
         st.events.record(
             pod,
             Some(&c.name),
-            "Normal",
+            EventType::Normal,
             "Created",
             format!("Created container: {}", c.name),
         );
@@ -294,7 +294,7 @@ async fn started(
         st.events.record(
             &pod,
             Some(&c.name),
-            "Normal",
+            EventType::Normal,
             "Started",
             format!("Started container {}", c.name),
         );
@@ -306,7 +306,7 @@ async fn started(
                 st.events.record(
                     &pod,
                     Some(&c.name),
-                    "Warning",
+                    EventType::Warning,
                     "FailedPostStartHook",
                     msg.clone(),
                 );
@@ -364,7 +364,7 @@ async fn start_failed(d: &Daemon, h: &PodHandle, p: Prepared, msg: String) -> Re
     inst.reason = Some("StartError".into());
     inst.message = Some(msg.clone());
     inst.started_at = Some(now);
-    inst.finished_at = Some(d.exec.clock.now());
+    inst.finished_at = Some(d.exec().clock.now());
     {
         let mut st = h.lock();
         if let Some(i) = st.observed.instances.iter_mut().find(|i| i.id == id) {

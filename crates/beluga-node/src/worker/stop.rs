@@ -12,7 +12,7 @@ pub(super) fn stop_signal(d: &Daemon, h: &PodHandle, id: &str) -> String {
         .find(|i| i.id == id)
         .map(|i| i.image.clone());
     image
-        .and_then(|img| d.exec.images.get(&img))
+        .and_then(|img| d.exec().images.get(&img))
         .and_then(|r| r.config.stop_signal)
         .map(|s| s.trim_start_matches("SIG").to_string())
         .unwrap_or_else(|| "TERM".into())
@@ -73,8 +73,13 @@ pub(super) async fn pre_stop(
         let mut st = h.lock();
         let pod = st.pod.clone();
         // A preStop failure is only an event: it changes no exit code or reason (§7.3).
-        st.events
-            .record(&pod, Some(&c.name), "Warning", "FailedPreStopHook", msg);
+        st.events.record(
+            &pod,
+            Some(&c.name),
+            EventType::Warning,
+            "FailedPreStopHook",
+            msg,
+        );
     }
 }
 
@@ -112,12 +117,12 @@ pub(super) async fn signal_and_wait(
     }
     let timeout = timeout.max(MIN_GRACE);
     let sig = stop_signal(d, h, id);
-    d.exec.runtime.kill(&h.dir, id, &sig).await;
+    d.exec().runtime.kill(&h.dir, id, &sig).await;
     let deadline = tokio::time::Instant::now() + timeout;
     if wait_until(h, deadline, || is_stopped(h, id)).await {
         return;
     }
-    d.exec.runtime.kill(&h.dir, id, "KILL").await;
+    d.exec().runtime.kill(&h.dir, id, "KILL").await;
     let _ = wait_until(
         h,
         tokio::time::Instant::now() + Duration::from_secs(10),
@@ -149,7 +154,7 @@ pub(super) async fn kill_all(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duratio
             st.events.record(
                 &pod,
                 Some(&inst.name),
-                "Normal",
+                EventType::Normal,
                 "Killing",
                 format!("Stopping container {}", inst.name),
             );

@@ -2,7 +2,7 @@
 //! defaulted and validated first, so a bad document creates nothing.
 
 use crate::client::{pods_path, Client};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use beluga_api::manifest::{parse_pods, ValidateMode};
 use beluga_api::{defaults, field, podutil, validation};
 use hyper::Method;
@@ -37,10 +37,8 @@ pub async fn run(a: Args) -> Result<i32> {
         defaults::apply(&mut checked);
         let errs = validation::validate_pod(&checked);
         if !errs.is_empty() {
-            bail!(
-                "{}",
-                field::kubectl_message("Pod", podutil::name(&checked), &errs)
-            );
+            let msg = field::kubectl_message("Pod", podutil::name(&checked), &errs);
+            return Err(crate::client::Verbatim(msg).into());
         }
     }
     let client = Client::new(&a.socket.socket);

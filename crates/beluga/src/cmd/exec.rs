@@ -2,6 +2,7 @@
 
 use crate::client::{encode, pods_path, Client};
 use anyhow::{bail, Result};
+use beluga_api::wire::exec;
 use std::io::Write;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -118,28 +119,28 @@ pub async fn run(a: Args) -> Result<i32> {
     }
     let mut code = None;
     loop {
-        let mut head = [0u8; 5];
+        let mut head = [0u8; exec::HEADER];
         if rd.read_exact(&mut head).await.is_err() {
             break;
         }
-        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let (stream, len) = exec::header(head);
         let mut data = vec![0u8; len];
         if rd.read_exact(&mut data).await.is_err() {
             break;
         }
-        match head[0] {
-            1 => {
+        match stream {
+            exec::STDOUT => {
                 let mut o = std::io::stdout().lock();
                 let _ = o.write_all(&data);
                 let _ = o.flush();
             }
-            2 => {
+            exec::STDERR => {
                 let mut e = std::io::stderr().lock();
                 let _ = e.write_all(&data);
                 let _ = e.flush();
             }
-            3 if len == 4 => {
-                code = Some(i32::from_be_bytes([data[0], data[1], data[2], data[3]]));
+            exec::EXIT => {
+                code = exec::exit_code(&data);
                 break;
             }
             _ => {}

@@ -135,8 +135,7 @@ async fn watch_pods(
     let mut lines = crate::client::Lines::new(client.stream(&path).await?);
     let mut header = true;
     while let Some(l) = lines.next().await {
-        let ev: serde_json::Value = serde_json::from_slice(&l).unwrap_or_default();
-        let Ok(pod) = serde_json::from_value::<Pod>(ev["object"].clone()) else {
+        let Some((_, pod)) = crate::client::watch_event::<Pod>(&l) else {
             continue;
         };
         if !names.is_empty()

@@ -3,6 +3,7 @@
 use crate::client::{encode, Client, Lines};
 use anyhow::{bail, Result};
 use beluga_api::printer::format_table;
+use beluga_api::wire::{PullLine, PullProgress};
 use hyper::Method;
 
 #[derive(clap::Args)]
@@ -150,41 +151,35 @@ async fn pull(client: &Client, reference: &str) -> Result<i32> {
         .await?;
     let mut lines = Lines::new(body);
     while let Some(l) = lines.next().await {
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&l) else {
+        let Ok(line) = serde_json::from_slice::<PullLine>(&l) else {
             continue;
         };
-        let p = &v["progress"];
-        let short = |d: &serde_json::Value| {
-            d.as_str()
-                .unwrap_or("")
-                .trim_start_matches("sha256:")
+        let short = |d: &str| {
+            d.trim_start_matches("sha256:")
                 .chars()
                 .take(12)
                 .collect::<String>()
         };
-        if let Some(m) = p["manifest"].as_str() {
-            eprintln!(
-                "Manifest {m} ({} layers)",
-                p["layers"].as_u64().unwrap_or(0)
-            );
-        } else if p["present"].as_bool() == Some(true) {
-            eprintln!("Layer {} already present", short(&p["layer"]));
-        } else if p["layer"].is_string() && p["done"].as_u64() == p["total"].as_u64() {
-            eprintln!(
-                "Layer {} done ({})",
-                short(&p["layer"]),
-                human_size(p["total"].as_u64().unwrap_or(0))
-            );
-        } else if let Some(e) = v["error"].as_str() {
-            bail!("{e}");
-        } else if v["image"].is_object() {
-            let r = &v["image"];
-            println!(
-                "{} {}",
-                r["reference"].as_str().unwrap_or(""),
-                r["id"].as_str().unwrap_or("")
-            );
-            return Ok(0);
+        match (line.progress, line.image, line.error) {
+            (Some(PullProgress::Manifest { manifest, layers }), ..) => {
+                eprintln!("Manifest {manifest} ({layers} layers)")
+            }
+            (Some(PullProgress::Present { layer, .. }), ..) => {
+                eprintln!("Layer {} already present", short(&layer))
+            }
+            (Some(PullProgress::Layer { layer, done, total }), ..) if done == total => {
+                eprintln!("Layer {} done ({})", short(&layer), human_size(total))
+            }
+            (_, _, Some(e)) => bail!("{e}"),
+            (_, Some(r), _) => {
+                println!(
+                    "{} {}",
+                    r["reference"].as_str().unwrap_or(""),
+                    r["id"].as_str().unwrap_or("")
+                );
+                return Ok(0);
+            }
+            _ => {}
         }
     }
     bail!("the daemon ended the pull of {reference:?} without a result")

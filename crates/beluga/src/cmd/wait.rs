@@ -1,7 +1,7 @@
 //! `beluga wait pod/NAME --for=condition=Ready|--for=delete|--for=jsonpath='{.status.phase}'=Running`,
 //! or `beluga wait pods --all --for=…`: every pod of the namespace as it was when the wait began.
 
-use crate::client::{pods_path, Client, Lines};
+use crate::client::{pods_path, watch_event, Client, Lines};
 use anyhow::{bail, Result};
 use hyper::Method;
 
@@ -111,11 +111,13 @@ pub async fn run(a: Args) -> Result<i32> {
     let mut lines = Lines::new(body);
     let fut = async {
         while let Some(l) = lines.next().await {
-            let v: serde_json::Value = serde_json::from_slice(&l).unwrap_or_default();
-            if v["type"] == "DELETED" {
+            let Some((deleted, pod)) = watch_event::<serde_json::Value>(&l) else {
+                continue;
+            };
+            if deleted {
                 return matches!(want, Want::Delete);
             }
-            if met(&want, &v["object"]) {
+            if met(&want, &pod) {
                 return true;
             }
         }
@@ -160,16 +162,18 @@ async fn run_all(a: Args) -> Result<i32> {
     let mut failed = false;
     let fut = async {
         while let Some(l) = lines.next().await {
-            let v: serde_json::Value = serde_json::from_slice(&l).unwrap_or_default();
-            let Some(name) = v["object"]["metadata"]["name"].as_str() else {
+            let Some((deleted, pod)) = watch_event::<serde_json::Value>(&l) else {
                 continue;
             };
-            let done = if v["type"] == "DELETED" {
+            let Some(name) = pod["metadata"]["name"].as_str() else {
+                continue;
+            };
+            let done = if deleted {
                 matches!(want, Want::Delete)
             } else {
-                met(&want, &v["object"])
+                met(&want, &pod)
             };
-            if (done || v["type"] == "DELETED") && pending.remove(name) {
+            if (done || deleted) && pending.remove(name) {
                 if done {
                     println!("pod/{name} condition met");
                 } else {

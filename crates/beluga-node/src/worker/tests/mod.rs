@@ -87,7 +87,7 @@ impl Node {
     }
 
     pub fn pod(&self, name: &str) -> Pod {
-        self.handle(name).current("fake")
+        self.d.view(&self.handle(name))
     }
 
     /// Waits (in virtual time, up to an hour) until `f` holds for the pod.
@@ -95,7 +95,7 @@ impl Node {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
         loop {
             if let Some(h) = self.d.get("default", name) {
-                let p = h.current("fake");
+                let p = self.d.view(&h);
                 if f(&p) {
                     return p;
                 }
