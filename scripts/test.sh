@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as root: formatting, lints, unit tables and
-# integration tests on real containers (runc or crun, overlayfs, namespaces).
+# integration tests on real containers (crun where it can run, runc again for the lifecycle
+# tests; overlayfs, namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -14,10 +15,16 @@ if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-run
   scripts/leak-check.sh snapshot "$snapshot"
   cargo nextest run --workspace --no-fail-fast || status=$?
+  # The runtime matrix: the suite runs on the runtime chosen for this host (crun here); the
+  # lifecycle tests run again on runc, so that every path stays covered on both.
+  BELUGA_TEST_RUNTIME=runc cargo nextest run -p beluga --no-fail-fast \
+    --test pods --test probes --test scenarios --test resilience --test images || status=$?
 else
   cargo test --workspace --no-run
   scripts/leak-check.sh snapshot "$snapshot"
   cargo test --workspace --no-fail-fast || status=$?
+  BELUGA_TEST_RUNTIME=runc cargo test -p beluga --no-fail-fast \
+    --test pods --test probes --test scenarios --test resilience --test images || status=$?
 fi
 # Whatever the tests' own verdict, nothing of theirs may outlive them.
 scripts/leak-check.sh compare "$snapshot" || status=1

@@ -23,7 +23,7 @@ pub async fn run(
     let pod = podutil::name(&h.lock().pod).to_string();
     if let Some(e) = &handler.exec {
         let cmd: Vec<String> = e.command.clone().unwrap_or_default();
-        return match d.exec().runtime.exec(id, &cmd, limit).await {
+        return match d.exec().runtime.exec(&h.dir, id, &cmd, limit).await {
             Done::Success(_) | Done::Warning(_) => Ok(()),
             Done::Failure(out) | Done::Error(out) => Err(format!(
                 "Exec lifecycle hook ({cmd:?}) for Container {:?} in Pod {pod:?} failed - error: {out}, message: {:?}",

@@ -191,6 +191,7 @@ impl Daemon {
             }),
             runtime: Arc::new(executor::shim::ShimRuntime {
                 runtime: runtime.clone(),
+                unmanaged: runtime.unmanaged(),
             }),
             images: Arc::new(executor::store::StoreImages {
                 store: images.clone(),

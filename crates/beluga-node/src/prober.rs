@@ -191,7 +191,7 @@ async fn run(
                 })
             })
             .collect();
-        return d.exec().runtime.exec(id, &cmd, Some(timeout)).await;
+        return d.exec().runtime.exec(&h.dir, id, &cmd, Some(timeout)).await;
     }
     if let Some(g) = &p.http_get {
         return handlers::http(h, c, g, timeout, true).await;

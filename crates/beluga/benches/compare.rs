@@ -1,5 +1,7 @@
 //! Benchmark (not a test): beluga side by side with `podman kube play` and with the OCI runtime
-//! alone (the floor), in one run, same machine, same busybox files, runc underneath. Needs root;
+//! alone (the floor), in one run, same machine, same busybox files, both on the runtime beluga
+//! chooses (crun wherever it can be made to run: on a hybrid host each in a mount namespace
+//! without the cgroup2 mount). Needs root;
 //! installs podman from Debian's packages when it is missing.
 //!
 //!   cargo bench -p beluga --bench compare -- [--runs N] [--density 100,500] [--no-podman] [--write]
@@ -13,7 +15,7 @@
 //! 3. teardown: `delete` / `kube down` of a 3-container pod that exits on SIGTERM → nothing left;
 //! 4. density: 100 and 500 one-container pods: total time, memory outside the containers'
 //!    processes per pod, idle CPU;
-//! 5. the floor: the start sequences with `runc create/start` (and crun where the host allows).
+//! 5. the floor: the start sequences with runc and with crun alone (`run --detach` each).
 //!
 //! `--write` replaces the results section of `docs/benchmarks.md` and `docs/benchmarks-start.svg`.
 
@@ -330,7 +332,8 @@ fn version(cmd: &str, arg: &str) -> String {
 #[allow(clippy::too_many_lines)] // the benchmark script, step by step
 fn main() {
     let o = opts();
-    let Some(d) = support::start("compare", &["--runtime", "runc"]) else {
+    // beluga on the runtime it chooses here (crun, issue 13); podman on the same one.
+    let Some(d) = support::start("compare", &[]) else {
         return;
     };
     let work = tempfile::tempdir().expect("tempdir");

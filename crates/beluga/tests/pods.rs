@@ -741,3 +741,18 @@ fn exec_with_a_terminal() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stdout(&o).contains("/dev/pts/"), "{}", stdout(&o));
 }
+
+// Issue 13: containers run on the runtime chosen for this host (crun wherever it can be made to
+// run), or on the one the runtime matrix asks for (`BELUGA_TEST_RUNTIME`).
+#[test]
+fn containers_run_on_the_chosen_runtime() {
+    let Some(d) = Daemon::start() else { return };
+    let want = test_runtime(&d.state_dir().join("runtime")).name;
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: rt}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
+    let p = d.wait_running("rt");
+    let id = status_of(&p, "containerStatuses", "c")["containerID"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(id.starts_with(&format!("{want}://")), "{id}");
+}

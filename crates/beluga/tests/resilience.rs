@@ -248,9 +248,8 @@ fn delete_interrupted_after_runtime_teardown_finishes_on_restart() {
         .flatten()
         .flatten()
     {
-        let _ = std::process::Command::new("runc")
-            .arg("--root")
-            .arg(&runtime_root)
+        let _ = test_runtime(&runtime_root)
+            .command()
             .args(["delete", "--force", &e.file_name().to_string_lossy()])
             .status();
     }

@@ -86,6 +86,7 @@ struct World {
     /// Pulls that succeed (the image appears); others fail with this message.
     pullable: HashMap<String, ImageRecord>,
     last_now: Option<Timestamp>,
+    unmanaged: Vec<String>,
 }
 
 /// The fakes, sharing one world: clone it into each seam.
@@ -150,6 +151,11 @@ impl Fake {
         self.world()
             .execs
             .insert(format!("{container} {command}"), s);
+    }
+
+    /// Controllers the runtime does not manage (as crun with cgroup2 hidden).
+    pub fn unmanage(&self, controllers: &[&str]) {
+        self.world().unmanaged = controllers.iter().map(|c| c.to_string()).collect();
     }
 
     pub fn fail_next_sandbox(&self, e: SandboxError) {
@@ -403,7 +409,13 @@ impl ContainerRuntime for Fake {
         self.log(Call::Delete(self.name_of(id)));
     }
 
-    async fn exec(&self, id: &str, command: &[String], timeout: Option<Duration>) -> Done {
+    async fn exec(
+        &self,
+        _dir: &PodDir,
+        id: &str,
+        command: &[String],
+        timeout: Option<Duration>,
+    ) -> Done {
         let name = self.name_of(id);
         let cmd = command.join(" ");
         self.log(Call::Exec(name.clone(), cmd.clone()));
@@ -422,6 +434,10 @@ impl ContainerRuntime for Fake {
                 script.done
             }
         }
+    }
+
+    fn unmanaged(&self) -> Vec<String> {
+        self.world().unmanaged.clone()
     }
 
     async fn list(&self, dir: &PodDir) -> Option<Vec<RunningContainer>> {

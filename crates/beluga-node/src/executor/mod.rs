@@ -88,9 +88,19 @@ pub trait ContainerRuntime: Send + Sync {
     /// Releases an exited container.
     async fn delete(&self, dir: &PodDir, id: &str);
     /// Runs a command in a running container (exec probes and hooks).
-    async fn exec(&self, id: &str, command: &[String], timeout: Option<Duration>) -> Done;
+    async fn exec(
+        &self,
+        dir: &PodDir,
+        id: &str,
+        command: &[String],
+        timeout: Option<Duration>,
+    ) -> Done;
     /// The containers the sandbox runs; None when it cannot say.
     async fn list(&self, dir: &PodDir) -> Option<Vec<RunningContainer>>;
+    /// cgroup controllers that do not limit its containers (hidden from the runtime).
+    fn unmanaged(&self) -> Vec<String> {
+        vec![]
+    }
 }
 
 /// The images containers run from.

@@ -169,6 +169,8 @@ impl Sandbox for ShimSandbox {
 /// Containers run by the pod's shim with the OCI runtime.
 pub struct ShimRuntime {
     pub runtime: OciRuntime,
+    /// The controllers hidden from it (read once, at start).
+    pub unmanaged: Vec<String>,
 }
 
 /// A shim answer that is not the one wanted, as the error kubelet shows.
@@ -251,8 +253,14 @@ impl ContainerRuntime for ShimRuntime {
             .await;
     }
 
-    async fn exec(&self, id: &str, command: &[String], timeout: Option<Duration>) -> Done {
-        exec(&self.runtime, id, command, timeout).await
+    async fn exec(
+        &self,
+        dir: &PodDir,
+        id: &str,
+        command: &[String],
+        timeout: Option<Duration>,
+    ) -> Done {
+        exec(&self.runtime, &dir.bundle(id), id, command, timeout).await
     }
 
     async fn list(&self, dir: &PodDir) -> Option<Vec<RunningContainer>> {
@@ -261,19 +269,22 @@ impl ContainerRuntime for ShimRuntime {
             _ => None,
         }
     }
+
+    fn unmanaged(&self) -> Vec<String> {
+        self.unmanaged.clone()
+    }
 }
 
 /// Runs `command` in container `id`; Failure on a non-zero exit or a timeout.
 async fn exec(
     runtime: &OciRuntime,
+    bundle: &Path,
     id: &str,
     command: &[String],
     timeout: Option<Duration>,
 ) -> Done {
-    let mut cmd = tokio::process::Command::from(runtime.command());
-    cmd.arg("exec")
-        .arg(id)
-        .args(command)
+    let mut cmd = tokio::process::Command::from(runtime.exec_command(bundle, id, false));
+    cmd.args(command)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     let out = cmd.output();

@@ -59,7 +59,7 @@ pub async fn serve(
             "you must specify at least one command for the container",
         ));
     }
-    let (mut cmd, pty) = exec_command(&d, &inst.id, &command, q)?;
+    let (mut cmd, pty) = exec_command(&d, &h, &inst.id, &command, q)?;
     let child = cmd
         .spawn()
         .map_err(|e| ApiError::new(500, "InternalError", format!("exec: {e}")))?;
@@ -72,17 +72,15 @@ pub async fn serve(
 /// (the process its session leader, the pty its controlling terminal), else on pipes.
 fn exec_command(
     d: &Daemon,
+    h: &PodHandle,
     id: &str,
     command: &[String],
     q: &HashMap<String, Vec<String>>,
 ) -> Result<(tokio::process::Command, Option<OwnedFd>), ApiError> {
     let tty = q_bool(q, "tty");
-    let mut cmd = tokio::process::Command::from(d.oci_runtime().command());
-    cmd.arg("exec");
-    if tty {
-        cmd.arg("--tty");
-    }
-    cmd.arg(id).args(command).kill_on_drop(true);
+    let std_cmd = d.oci_runtime().exec_command(&h.dir.bundle(id), id, tty);
+    let mut cmd = tokio::process::Command::from(std_cmd);
+    cmd.args(command).kill_on_drop(true);
     if !tty {
         let stdin = if q_bool(q, "stdin") {
             std::process::Stdio::piped()

@@ -49,7 +49,47 @@ pub(super) async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Resul
         st.observed.sandbox_ready = true;
     }
     h.persist();
+    warn_unmanaged_hugepages(d, h);
     h.spawn(follow_exits(d.clone(), h.clone(), exits));
     tracing::debug!(took = ?t.elapsed(), "sandbox ready");
     Ok(())
+}
+
+/// The hugepages a container asks for, when the node's runtime does not manage hugetlb (crun with
+/// the cgroup2 hierarchy hidden, issue 13): a Warning event per container, not a silent success.
+fn warn_unmanaged_hugepages(d: &Daemon, h: &PodHandle) {
+    if !d.exec().runtime.unmanaged().iter().any(|c| c == "hugetlb") {
+        return;
+    }
+    let mut st = h.lock();
+    let pod = st.pod.clone();
+    for c in podutil::all_containers(&pod) {
+        let Some(r) = c.resources.as_ref() else {
+            continue;
+        };
+        let mut asked: Vec<&String> = r
+            .limits
+            .iter()
+            .chain(r.requests.iter())
+            .flat_map(|m| m.keys())
+            .filter(|k| k.starts_with("hugepages-"))
+            .collect();
+        asked.sort();
+        asked.dedup();
+        if asked.is_empty() {
+            continue;
+        }
+        let names: Vec<&str> = asked.iter().map(|k| k.as_str()).collect();
+        st.events.record(
+            &pod,
+            Some(&c.name),
+            EventType::Warning,
+            "HugePagesNotEnforced",
+            format!(
+                "{} of container {} not enforced: this node's OCI runtime does not manage the hugetlb cgroup controller",
+                names.join(", "),
+                c.name
+            ),
+        );
+    }
 }

@@ -27,6 +27,9 @@ impl ShimOptions {
         flag("--runtime-root", self.runtime.state_root.clone().into());
         flag("--log-max-size", self.log_max_size.to_string().into());
         flag("--log-max-files", self.log_max_files.to_string().into());
+        if let Some(m) = &self.runtime.hide_mount {
+            flag("--runtime-hide-mount", m.clone().into());
+        }
         v
     }
 
@@ -35,6 +38,7 @@ impl ShimOptions {
         let (mut pod_dir, mut hostname, mut runtime_path, mut runtime_root) =
             (None, None, None, None);
         let (mut log_max_size, mut log_max_files) = (10u64 << 20, 5usize);
+        let mut hide_mount = None;
         let mut args = args;
         while let Some(flag) = args.next() {
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -43,6 +47,7 @@ impl ShimOptions {
                 "--hostname" => hostname = Some(value),
                 "--runtime-path" => runtime_path = Some(PathBuf::from(value)),
                 "--runtime-root" => runtime_root = Some(PathBuf::from(value)),
+                "--runtime-hide-mount" => hide_mount = Some(PathBuf::from(value)),
                 "--log-max-size" => log_max_size = number(&flag, &value)?,
                 "--log-max-files" => log_max_files = number(&flag, &value)?,
                 other => return Err(format!("unknown argument {other}")),
@@ -61,6 +66,7 @@ impl ShimOptions {
                 name,
                 path: runtime_path,
                 state_root: required(runtime_root, "--runtime-root")?,
+                hide_mount,
             },
             log_max_size,
             log_max_files,
@@ -109,7 +115,7 @@ mod tests {
     fn to_args_round_trips() {
         let o = ShimOptions::parse(args(
             "--pod-dir /p/q --hostname web-0 --runtime-path /bin/crun --runtime-root /r \
-             --log-max-size 7 --log-max-files 3",
+             --log-max-size 7 --log-max-files 3 --runtime-hide-mount /sys/fs/cgroup/unified",
         ))
         .unwrap();
         let back: Vec<String> = o
@@ -122,6 +128,10 @@ mod tests {
         assert_eq!(again.hostname, o.hostname);
         assert_eq!(again.runtime.path, o.runtime.path);
         assert_eq!(again.runtime.state_root, o.runtime.state_root);
+        assert_eq!(
+            again.runtime.hide_mount.as_deref(),
+            Some(std::path::Path::new("/sys/fs/cgroup/unified"))
+        );
         assert_eq!((again.log_max_size, again.log_max_files), (7, 3));
     }
 

@@ -29,7 +29,7 @@ pub(super) async fn watch_exit(
         }
         Err(e) => e.into_parts().0,
     };
-    let (code, signal) = reap(pidfd.as_fd());
+    let (code, signal) = reap(pidfd.as_fd()).await;
     let finished_at = now();
     // Every byte the container wrote is in the log before its exit is announced.
     for p in pumps {
@@ -61,13 +61,34 @@ pub(super) async fn watch_exit(
     s.subscribers.retain(|tx| tx.send(rec.clone()).is_ok());
 }
 
-/// Reaps the process behind a pidfd: (exit code, terminating signal).
-fn reap(pidfd: std::os::fd::BorrowedFd<'_>) -> (i32, Option<i32>) {
+/// Reaps the process behind a pidfd: (exit code, terminating signal). The process may have
+/// ended before it became our child: crun's `run --detach` returns while a helper of its own is
+/// still the container's parent, so a quick container can be gone (the pidfd readable) yet not
+/// ours to wait for (ECHILD) until that helper exits. The kernel then hands it to us, the
+/// subreaper, with a SIGCHLD: each one is a reason to try again.
+async fn reap(pidfd: std::os::fd::BorrowedFd<'_>) -> (i32, Option<i32>) {
     use rustix::process::{waitid, WaitId, WaitIdOptions};
-    let status = match waitid(WaitId::PidFd(pidfd), WaitIdOptions::EXITED) {
-        Ok(Some(st)) => st,
-        _ => return (255, None),
-    };
+    use tokio::signal::unix::{signal, SignalKind};
+    // Made before the first try, so a SIGCHLD in between is not missed.
+    let mut sigchld = signal(SignalKind::child()).ok();
+    for _ in 0..50 {
+        match waitid(WaitId::PidFd(pidfd), WaitIdOptions::EXITED) {
+            Ok(Some(st)) => return exit_of(&st),
+            Err(rustix::io::Errno::CHILD) => {}
+            _ => return (255, None),
+        }
+        let wait = std::time::Duration::from_millis(100);
+        match sigchld.as_mut() {
+            Some(s) => {
+                let _ = tokio::time::timeout(wait, s.recv()).await;
+            }
+            None => tokio::time::sleep(wait).await,
+        }
+    }
+    (255, None)
+}
+
+fn exit_of(status: &rustix::process::WaitIdStatus) -> (i32, Option<i32>) {
     match (status.exit_status(), status.terminating_signal()) {
         (Some(code), _) => (code, None),
         (None, Some(sig)) => (128 + sig, Some(sig)),

@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Floor {
-    pub runtime: PathBuf,
+    /// The runtime as beluga runs it: crun on a hybrid host with cgroup2 hidden (issue 13).
+    rt: beluga_runtime::oci_runtime::OciRuntime,
     pub name: String,
     dir: tempfile::TempDir,
     template: serde_json::Value,
@@ -45,8 +46,17 @@ impl Floor {
         let text =
             std::fs::read_to_string(dir.path().join("config.json")).map_err(|e| e.to_string())?;
         let template = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let layout = beluga_runtime::oci_runtime::Layout::detect();
+        let flag = runtime.to_string_lossy().into_owned();
+        let (rt, _) = beluga_runtime::oci_runtime::OciRuntime::choose_on(
+            &layout,
+            Some(&flag),
+            &dir.path().join("state"),
+            |_| None,
+        )
+        .map_err(|e| e.to_string())?;
         let mut f = Floor {
-            runtime: runtime.to_path_buf(),
+            rt,
             name,
             dir,
             template,
@@ -73,11 +83,9 @@ impl Floor {
     /// A runtime command; its stderr goes to a file, since a created container inherits the
     /// runtime's stdio and would hold a pipe open for as long as it runs.
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.runtime);
+        let mut c = self.rt.command();
         let err = std::fs::File::create(self.dir.path().join("stderr")).expect("stderr file");
-        c.arg("--root")
-            .arg(self.dir.path().join("state"))
-            .args(args)
+        c.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(err);

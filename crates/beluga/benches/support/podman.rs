@@ -8,6 +8,44 @@ use std::time::{Duration, Instant};
 pub struct Podman {
     pub dir: PathBuf,
     pub version: String,
+    /// The OCI runtime podman runs, the one beluga runs on this host.
+    pub runtime: String,
+    /// On a hybrid host whose cgroup2 crun must not see: a process holding one private mount
+    /// namespace without that mount, which every podman command joins (its storage mounts must
+    /// outlive one command, so one namespace serves them all), and that namespace.
+    holder: Option<(std::process::Child, std::fs::File)>,
+}
+
+/// The runtime beluga would choose here, and the cgroup2 mount to hide from it.
+fn runtime_like_beluga() -> (String, Option<PathBuf>) {
+    let dir = std::env::temp_dir();
+    match beluga_runtime::oci_runtime::OciRuntime::choose(None, &dir) {
+        Ok((rt, _)) => (rt.name, rt.hide_mount),
+        Err(_) => ("runc".into(), None),
+    }
+}
+
+/// A `sleep` in a mount namespace of its own (a copy of ours with `mount` detached), and that
+/// namespace opened.
+fn hold_namespace(mount: &Path) -> Result<(std::process::Child, std::fs::File), String> {
+    let script = format!("umount -l {} && exec sleep infinity", mount.display());
+    let child = Command::new("unshare")
+        .args(["--mount", "--propagation", "slave", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("unshare: {e}"))?;
+    let ours = std::fs::read_link("/proc/self/ns/mnt").map_err(|e| e.to_string())?;
+    let theirs = format!("/proc/{}/ns/mnt", child.id());
+    for _ in 0..200 {
+        let unmounted = std::fs::read_to_string(format!("/proc/{}/mountinfo", child.id()))
+            .is_ok_and(|m| !m.contains(&format!(" {} ", mount.display())));
+        if std::fs::read_link(&theirs).is_ok_and(|l| l != ours) && unmounted {
+            let ns = std::fs::File::open(&theirs).map_err(|e| e.to_string())?;
+            return Ok((child, ns));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Err("the private mount namespace for podman never came up".into())
 }
 
 impl Podman {
@@ -27,17 +65,22 @@ impl Podman {
                 return Err("apt-get install podman failed".into());
             }
         }
+        let (runtime, hide) = runtime_like_beluga();
+        let holder = match &hide {
+            Some(m) => Some(hold_namespace(m)?),
+            None => None,
+        };
         let dir = PathBuf::from(format!("/tmp/beluga-bench-podman-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let d = dir.display();
-        // Podman 4.3 needs both settings on these machines: ulimits within the hard limits (no
-        // CAP_SYS_RESOURCE) and runc (crun refuses hybrid cgroups). Events go to a file: there is
-        // no journald.
+        // Podman 4.3 needs ulimits within the hard limits on these machines (no
+        // CAP_SYS_RESOURCE); its runtime is beluga's (crun, like for like). Events go to a file:
+        // there is no journald.
         std::fs::write(
             dir.join("containers.conf"),
             format!(
                 "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
-                 [engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\n\
+                 [engine]\nruntime = \"{runtime}\"\ncgroup_manager = \"cgroupfs\"\n\
                  events_logger = \"file\"\nevents_logfile_path = \"{d}/events.log\"\n\
                  tmp_dir = \"{d}/libpod\"\n[network]\nnetwork_config_dir = \"{d}/networks\"\n"
             ),
@@ -53,6 +96,8 @@ impl Podman {
         let mut p = Podman {
             dir,
             version: String::new(),
+            runtime,
+            holder,
         };
         let version = p.output(&["--version"])?;
         // The same files as beluga's image; `import` keeps no config, so PATH is given as the
@@ -91,6 +136,23 @@ impl Podman {
         c.args(args)
             .env("CONTAINERS_CONF", self.dir.join("containers.conf"))
             .env("CONTAINERS_STORAGE_CONF", self.dir.join("storage.conf"));
+        if let Some((_, ns)) = &self.holder {
+            use std::os::fd::AsRawFd;
+            use std::os::unix::process::CommandExt;
+            let fd = ns.as_raw_fd();
+            // SAFETY: between fork and exec only setns runs, on a descriptor this struct keeps
+            // open for as long as it lives.
+            unsafe {
+                c.pre_exec(move || {
+                    let ns = std::os::fd::BorrowedFd::borrow_raw(fd);
+                    rustix::thread::move_into_link_name_space(
+                        ns,
+                        Some(rustix::thread::LinkNameSpaceType::Mount),
+                    )?;
+                    Ok(())
+                });
+            }
+        }
         c
     }
 
@@ -162,5 +224,9 @@ impl Drop for Podman {
             .stderr(Stdio::null())
             .status();
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((mut child, _)) = self.holder.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

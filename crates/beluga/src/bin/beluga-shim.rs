@@ -7,7 +7,7 @@
 use beluga_runtime::shim::{self, ShimOptions};
 
 const USAGE: &str = "usage: beluga-shim --pod-dir DIR --hostname NAME --runtime-path PATH \
---runtime-root DIR [--log-max-size BYTES] [--log-max-files N]
+--runtime-root DIR [--log-max-size BYTES] [--log-max-files N] [--runtime-hide-mount DIR]
 Started by `beluga daemon`, one per pod; not meant to be run by hand.";
 
 fn main() {

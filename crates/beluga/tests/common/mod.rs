@@ -113,13 +113,16 @@ impl Daemon {
             }
             None => Command::new(bin()),
         };
-        let child = cmd
-            .arg("daemon")
+        cmd.arg("daemon")
             .arg("--root")
             .arg(root.path().join("state"))
             .arg("--socket")
             .arg(&socket)
-            .args(extra)
+            .args(extra);
+        if !extra.contains(&"--runtime") {
+            matrix_runtime(&mut cmd);
+        }
+        let child = cmd
             .env("BELUGA_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(logf)
@@ -327,9 +330,8 @@ impl Daemon {
 
     /// Ids of the runtime's running containers in this daemon's state.
     pub fn running_runtime_containers(&self) -> Vec<String> {
-        let out = Command::new("runc")
-            .arg("--root")
-            .arg(self.state_dir().join("runtime"))
+        let out = test_runtime(&self.state_dir().join("runtime"))
+            .command()
             .args(["list", "--format", "json"])
             .output()
             .unwrap();
@@ -367,8 +369,8 @@ impl Daemon {
             .append(true)
             .open(&self.log)
             .expect("daemon log");
-        let child = Command::new(bin())
-            .arg("daemon")
+        let mut cmd = Command::new(bin());
+        cmd.arg("daemon")
             .arg("--root")
             .arg(self.state_dir())
             .arg("--socket")
@@ -378,7 +380,9 @@ impl Daemon {
                 "1s",
                 "--crash-loop-backoff-max",
                 "4s",
-            ])
+            ]);
+        matrix_runtime(&mut cmd);
+        let child = cmd
             .env("BELUGA_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(logf)
@@ -507,6 +511,22 @@ pub fn restarted_with_image(p: &Value, list: &str, name: &str, image: &str) -> b
     c["restartCount"] == 1 && c["image"] == image && c["state"]["running"].is_object()
 }
 
+/// The runtime matrix (issue 13): `scripts/test.sh` runs the lifecycle tests again with
+/// `BELUGA_TEST_RUNTIME=runc`; a test that names its runtime keeps it.
+fn matrix_runtime(cmd: &mut Command) {
+    if let Ok(rt) = std::env::var("BELUGA_TEST_RUNTIME") {
+        cmd.args(["--runtime", &rt]);
+    }
+}
+
+/// The runtime the tests' daemons use, with its state in `state_root`.
+pub fn test_runtime(state_root: &Path) -> beluga_runtime::oci_runtime::OciRuntime {
+    let flag = std::env::var("BELUGA_TEST_RUNTIME").ok();
+    beluga_runtime::oci_runtime::OciRuntime::choose(flag.as_deref(), state_root)
+        .expect("an OCI runtime")
+        .0
+}
+
 /// Simulates a machine going down (a reboot, without the restart): the daemon stops, every shim
 /// and container of its runtime is killed and the pinned namespaces are unmounted.
 pub fn machine_crash(d: &mut Daemon) {
@@ -528,9 +548,8 @@ pub fn machine_crash(d: &mut Daemon) {
         .flatten()
     {
         let id = e.file_name().to_string_lossy().into_owned();
-        let _ = std::process::Command::new("runc")
-            .arg("--root")
-            .arg(&runtime_root)
+        let _ = test_runtime(&runtime_root)
+            .command()
             .args(["kill", &id, "KILL"])
             .status();
     }

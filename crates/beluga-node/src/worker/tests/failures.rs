@@ -239,3 +239,46 @@ async fn termination_messages_from_the_file_or_the_log() {
         Some((4, "Error".into(), Some("starting\nlast words\n".into())))
     );
 }
+
+// Issue 13: hugepages asked for on a node whose runtime does not manage hugetlb is a Warning
+// event, not a silent success; a node that manages it says nothing.
+#[tokio::test(start_paused = true)]
+async fn unmanaged_hugepages_are_an_event() {
+    use beluga_api::k8s_openapi::api::core::v1::ResourceRequirements;
+    use beluga_api::k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    let pod = || {
+        let c = ctr("a", IMG).with(|c| {
+            let q = |v: &str| Quantity(v.into());
+            c.resources = Some(ResourceRequirements {
+                limits: Some(
+                    [
+                        ("hugepages-2Mi".to_string(), q("4Mi")),
+                        ("memory".to_string(), q("64Mi")),
+                    ]
+                    .into(),
+                ),
+                requests: Some(
+                    [
+                        ("hugepages-2Mi".to_string(), q("4Mi")),
+                        ("memory".to_string(), q("64Mi")),
+                    ]
+                    .into(),
+                ),
+                ..Default::default()
+            });
+        });
+        PodBuilder::new("p").container(c).build()
+    };
+    let n = Node::new();
+    n.fake.unmanage(&["hugetlb"]);
+    n.apply(pod());
+    n.until("p", "running", |p| running(p, "a")).await;
+    assert!(n.has_event(
+        "p",
+        "HugePagesNotEnforced: hugepages-2Mi of container a not enforced"
+    ));
+    let managed = Node::new();
+    managed.apply(pod());
+    managed.until("p", "running", |p| running(p, "a")).await;
+    assert!(!managed.has_event("p", "HugePagesNotEnforced"));
+}

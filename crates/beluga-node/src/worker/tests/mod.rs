@@ -50,6 +50,7 @@ pub(super) fn daemon(root: &Path, fake: &Fake) -> Arc<Daemon> {
         name: "fake".into(),
         path: "/nonexistent/runtime".into(),
         state_root: root.join("runtime"),
+        hide_mount: None,
     };
     Daemon::assemble(config(root), Arc::new(store), runtime, fake.executor())
 }
