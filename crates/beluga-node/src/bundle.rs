@@ -158,8 +158,8 @@ pub fn limit(c: &Container, resource: &str) -> Option<String> {
 pub fn facts(pod: &Pod) -> PodFacts {
     PodFacts {
         pod_ip: String::new(),
-        host_ip: crate::HOST_IP.into(),
-        node_name: crate::node_name(),
+        host_ip: crate::node::HOST_IP.into(),
+        node_name: crate::node::name(),
         hostname: podutil::hostname(pod),
     }
 }

@@ -88,7 +88,7 @@ impl Events {
             last_timestamp: Some(now),
             source: Some(EventSource {
                 component: Some("kubelet".into()),
-                host: Some(crate::node_name()),
+                host: Some(crate::node::name()),
             }),
             ..Default::default()
         });

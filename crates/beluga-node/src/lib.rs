@@ -1,6 +1,7 @@
 //! The node daemon: owns the image store and every pod's worker, persists pod state, and serves
 //! the Kubernetes-shaped REST API on a root-only unix socket.
 
+pub mod boot;
 pub mod bundle;
 pub mod error;
 pub mod events;
@@ -10,15 +11,15 @@ pub mod handlers;
 pub mod hooks;
 pub mod http;
 pub mod inotify;
+pub mod node;
 pub mod podstate;
 pub mod prober;
 pub mod worker;
 
-use crate::events::EventType;
 use beluga_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use beluga_api::{podutil, Pod};
 use beluga_lifecycle::backoff::Backoff;
-use beluga_lifecycle::observed::{Observed, State};
+use beluga_lifecycle::observed::Observed;
 use beluga_runtime::layout::PodDir;
 use beluga_runtime::oci_runtime::OciRuntime;
 pub use error::ApiError;
@@ -30,7 +31,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
-use tracing::{info, warn};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -77,17 +77,11 @@ pub struct Daemon {
     runtime: OciRuntime,
     /// What pod workers act through (the shim, the store, the clock; fakes in tests).
     exec: Executor,
+    /// Starts a pod's worker (`worker::spawn`).
+    spawn: fn(&Arc<Daemon>, Arc<PodHandle>),
     pods: Mutex<BTreeMap<(String, String), Arc<PodHandle>>>,
     watch: broadcast::Sender<PodEvent>,
     resource_version: AtomicU64,
-}
-
-/// The node's name: the machine's hostname.
-pub fn node_name() -> String {
-    rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,10 +89,6 @@ pub enum DaemonError {
     #[error("{0}")]
     Setup(String),
 }
-
-/// The node's address as pods see it (`status.hostIP`, the downward API's `status.hostIP`): the
-/// loopback until pods have a network of their own.
-pub const HOST_IP: &str = "127.0.0.1";
 
 /// Where resourceVersions start: the clock in microseconds, so that a restarted daemon issues
 /// versions above any it issued before (for pods since deleted too) unless the clock went back
@@ -109,33 +99,11 @@ fn first_resource_version() -> u64 {
         .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))
 }
 
-/// The instances a pod's records hold: every regular container's, and the init containers' of
-/// the current sandbox only (a new sandbox runs them again).
-fn recorded_instances(
-    dir: &PodDir,
-    pod: &Pod,
-    sandbox: u32,
-) -> Vec<beluga_lifecycle::observed::Instance> {
-    let names: Vec<String> = podutil::all_containers(pod)
-        .map(|c| c.name.clone())
-        .collect();
-    podstate::load_instances(dir, &names)
-        .into_iter()
-        .filter(|r| {
-            r.sandbox == sandbox
-                || !podutil::init_containers(pod)
-                    .iter()
-                    .any(|c| c.name == r.instance.name)
-        })
-        .map(|r| r.instance)
-        .collect()
-}
-
 /// The daemon's root, 0711 when made here (as containerd keeps `/var/lib/containerd`), and its
 /// children root's alone (0700, whatever an older daemon left), so that no other local user
 /// reaches an image's files, a pod's volumes or a container's rootfs (attack report 2.8, 3.8).
 /// An existing root keeps its mode: `--root` may name a directory that is not beluga's.
-fn private_root(root: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn private_root(root: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if !root.exists() {
         std::fs::DirBuilder::new()
@@ -172,36 +140,6 @@ impl Daemon {
         .await
     }
 
-    pub fn new(cfg: Config) -> Result<Arc<Daemon>, DaemonError> {
-        private_root(&cfg.root)
-            .map_err(|e| DaemonError::Setup(format!("creating {}: {e}", cfg.root.display())))?;
-        let images = beluga_image::Store::open(&cfg.root.join("images"))
-            .map(|s| Arc::new(s.with_max_layer_bytes(cfg.max_layer_bytes)))
-            .map_err(|e| DaemonError::Setup(e.to_string()))?;
-        let (runtime, why) = OciRuntime::choose(cfg.runtime.as_deref(), &cfg.root.join("runtime"))
-            .map_err(|e| DaemonError::Setup(e.to_string()))?;
-        info!(runtime = %runtime.path.display(), "OCI runtime: {why}");
-        let exec = Executor {
-            sandbox: Arc::new(executor::shim::ShimSandbox {
-                exe: cfg.exe.clone(),
-                runtime: runtime.clone(),
-                log_max_size: cfg.log_max_size,
-                log_max_files: cfg.log_max_files,
-                pod_max_pids: cfg.pod_max_pids,
-            }),
-            runtime: Arc::new(executor::shim::ShimRuntime {
-                runtime: runtime.clone(),
-                unmanaged: runtime.unmanaged(),
-            }),
-            images: Arc::new(executor::store::StoreImages {
-                store: images.clone(),
-                auth_files: executor::store::registry_auth_files(&cfg.root),
-            }),
-            clock: Arc::new(executor::store::SystemClock),
-        };
-        Ok(Self::assemble(cfg, images, runtime, exec))
-    }
-
     /// A daemon from its parts: the store (for the image API), the OCI runtime (for interactive
     /// exec) and what its workers act through.
     pub fn assemble(
@@ -209,6 +147,7 @@ impl Daemon {
         images: Arc<beluga_image::Store>,
         runtime: OciRuntime,
         exec: Executor,
+        spawn: fn(&Arc<Daemon>, Arc<PodHandle>),
     ) -> Arc<Daemon> {
         let (watch, _) = broadcast::channel(1024);
         Arc::new(Daemon {
@@ -217,6 +156,7 @@ impl Daemon {
             pulls: tokio::sync::Mutex::new(()),
             runtime,
             exec,
+            spawn,
             pods: Mutex::new(BTreeMap::new()),
             watch,
             resource_version: AtomicU64::new(first_resource_version()),
@@ -260,27 +200,6 @@ impl Daemon {
     /// Every pod change from now on (for watches).
     pub fn subscribe(&self) -> broadcast::Receiver<PodEvent> {
         self.watch.subscribe()
-    }
-
-    /// Runs a pod's worker, and runs it again if it panics: a bug met by one pod's input must not
-    /// leave that pod stuck (its delete unserved) while the daemon lives on (attack report 1.15).
-    fn spawn_worker(self: &Arc<Self>, h: Arc<PodHandle>) {
-        let d = self.clone();
-        tokio::spawn(async move {
-            loop {
-                match tokio::spawn(worker::run(d.clone(), h.clone())).await {
-                    Err(e) if e.is_panic() => {
-                        let pod = {
-                            let st = h.lock();
-                            format!("{}/{}", podutil::namespace(&st.pod), podutil::name(&st.pod))
-                        };
-                        tracing::error!(%pod, "the pod's worker panicked; starting it again");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    }
-                    _ => break,
-                }
-            }
-        });
     }
 
     fn pods(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Arc<PodHandle>>> {
@@ -437,7 +356,7 @@ impl Daemon {
         pod.metadata.deletion_grace_period_seconds = None;
         pod.status = None;
         let spec = pod.spec.get_or_insert_with(Default::default);
-        spec.node_name = Some(node_name());
+        spec.node_name = Some(node::name());
         let h = self.new_handle(pod, Observed::default(), false, None);
         // The name is taken under the lock; the record (an fsync) is written after it, so that
         // no reader waits on the disk (review P8). A failed write gives the name back.
@@ -457,7 +376,7 @@ impl Daemon {
             kind: "ADDED",
             pod: out.clone(),
         });
-        self.spawn_worker(h);
+        (self.spawn)(self, h);
         Ok(out)
     }
 
@@ -517,147 +436,5 @@ impl Daemon {
             }
         }
         Ok(self.changed(&h))
-    }
-
-    /// Re-adopts the pods found on disk: their shims are reconnected when alive; otherwise the
-    /// planner sees a lost sandbox and acts as kubelet does after a reboot.
-    /// A pod directory whose record cannot be read: nothing of it may run unmanaged (attack
-    /// report 6.3), so its shim and containers are stopped and its mounts undone, as kubelet
-    /// removes the containers of a pod it does not know; the directory (logs included) is kept
-    /// aside under `pods-orphaned/`, so the name is free and nothing is lost.
-    async fn abandon(&self, dir: &std::path::Path, why: &str) {
-        let aside = self.cfg.root.join("pods-orphaned");
-        match self.exec.sandbox.abandon(dir, &aside).await {
-            Ok(to) => {
-                warn!(error = %why, kept = %to.display(), "pod record unreadable: its shim and containers were stopped; its files are kept")
-            }
-            Err(e) => {
-                warn!(error = %why, result = %e, "pod record unreadable: its shim and containers were stopped")
-            }
-        }
-    }
-
-    pub async fn adopt(self: &Arc<Self>) {
-        let Ok(rd) = std::fs::read_dir(self.cfg.root.join("pods")) else {
-            return;
-        };
-        for e in rd.flatten() {
-            match podstate::read_record(&PodDir(e.path())) {
-                Ok((rec, recovered)) => self.adopt_one(&e.path(), rec, recovered).await,
-                Err(err) => self.abandon(&e.path(), &err).await,
-            }
-        }
-    }
-
-    /// One pod found on disk: its instances from their records, reconciled with what its shim
-    /// still runs (or all lost, when the shim is gone), then its worker, exit follower and probes.
-    async fn adopt_one(
-        self: &Arc<Self>,
-        path: &std::path::Path,
-        rec: podstate::PodRecord,
-        recovered: Option<String>,
-    ) {
-        let pod = rec.pod.clone();
-        let dir = PodDir::new(
-            &self.cfg.root,
-            podutil::namespace(&pod),
-            podutil::name(&pod),
-            podutil::uid(&pod),
-        );
-        let mut instances = recorded_instances(&dir, &pod, rec.sandbox_attempt);
-        let exits = self.exec.sandbox.reconnect(&dir).await;
-        if exits.is_some() {
-            self.reconcile_with_sandbox(&dir, &mut instances).await;
-        } else {
-            // The sandbox is gone (a reboot, or the shim died): its containers went with it.
-            let now = self.exec.clock.now();
-            for i in instances
-                .iter_mut()
-                .filter(|i| matches!(i.state, State::Running | State::Created | State::Unknown))
-            {
-                i.mark_lost(now);
-            }
-        }
-        let observed = Observed {
-            sandbox_ready: exits.is_some(),
-            sandbox_attempt: rec.sandbox_attempt,
-            instances,
-        };
-        self.resume_rv(pod.metadata.resource_version.as_deref());
-        let h = self.new_handle(pod.clone(), observed, rec.terminal, rec.status);
-        if let Some(why) = recovered {
-            warn!(dir = %path.display(), error = %why, "pod.json unreadable: re-adopted from the record before it");
-            h.lock().events.record(
-                &pod,
-                None,
-                EventType::Warning,
-                "PodRecordRecovered",
-                format!("The pod's record could not be read ({why}); it was re-adopted from the record before it"),
-            );
-        }
-        let key = (
-            podutil::namespace(&pod).to_string(),
-            podutil::name(&pod).to_string(),
-        );
-        self.pods().insert(key, h.clone());
-        if let Some(exits) = exits {
-            h.spawn(worker::follow_exits(self.clone(), h.clone(), exits));
-            self.restart_probes(&h);
-        }
-        info!(pod = %format!("{}/{}", podutil::namespace(&pod), podutil::name(&pod)), "re-adopted");
-        self.spawn_worker(h);
-    }
-
-    /// Probe state is not persisted: re-adopted containers start from the initial results, as
-    /// after a kubelet restart.
-    fn restart_probes(self: &Arc<Self>, h: &Arc<PodHandle>) {
-        let running: Vec<(beluga_api::Container, String)> = {
-            let st = h.lock();
-            st.observed
-                .instances
-                .iter()
-                .filter(|i| i.state == State::Running)
-                .filter_map(|i| {
-                    podutil::find_container(&st.pod, &i.name).map(|c| (c.clone(), i.id.clone()))
-                })
-                .collect()
-        };
-        for (c, id) in running {
-            prober::start(self, h, &c, &id);
-        }
-    }
-
-    /// After a daemon crash the records may lag behind the sandbox: a container started after its
-    /// record was written (still `Created`), or one that is no longer known. The runtime's
-    /// running set wins.
-    async fn reconcile_with_sandbox(
-        &self,
-        dir: &PodDir,
-        instances: &mut [beluga_lifecycle::observed::Instance],
-    ) {
-        let Some(containers) = self.exec.runtime.list(dir).await else {
-            return;
-        };
-        let now = self.exec.clock.now();
-        for i in instances.iter_mut() {
-            match containers.iter().find(|c| c.id == i.id) {
-                Some(c) => {
-                    if i.state != State::Running {
-                        tracing::info!(container = %i.name, id = %i.id, "re-adopted a container the records had not seen start");
-                    }
-                    i.state = State::Running;
-                    i.started_at = i.started_at.or_else(|| c.started_at.parse().ok());
-                }
-                None if matches!(i.state, State::Running | State::Created | State::Unknown) => {
-                    // Neither running nor recorded as exited: it never started, or its exit was
-                    // lost. One created but never started (a crash between the two) is removed.
-                    if i.state == State::Created {
-                        self.exec.runtime.delete(dir, &i.id).await;
-                    }
-                    i.mark_lost(now);
-                }
-                None => {}
-            }
-        }
     }
 }

@@ -1,9 +1,9 @@
 //! One pod's state in the daemon, and its files: `pod.json` (the object and what the runtime
 //! cannot tell again) and one record per container instance. All writes are atomic.
 
+use crate::error::ApiError;
 use crate::events::EventType;
 use crate::events::Events;
-use crate::ApiError;
 use beluga_api::k8s_openapi::api::core::v1::PodStatus;
 use beluga_api::podutil;
 use beluga_api::Pod;
@@ -183,7 +183,7 @@ impl PodHandle {
                 terminal: st.terminal,
                 previous: st.status.as_ref(),
                 runtime,
-                host_ip: Some(crate::HOST_IP.into()),
+                host_ip: Some(crate::node::HOST_IP.into()),
                 pod_ip: None,
                 start_time: st.pod.metadata.creation_timestamp.as_ref().map(|t| t.0),
                 ended: st.ended.clone(),

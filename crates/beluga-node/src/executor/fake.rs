@@ -87,6 +87,8 @@ struct World {
     pullable: HashMap<String, ImageRecord>,
     last_now: Option<Timestamp>,
     unmanaged: Vec<String>,
+    /// The runtime prefers one call per container start (as crun).
+    run_each: bool,
 }
 
 /// The fakes, sharing one world: clone it into each seam.
@@ -151,6 +153,11 @@ impl Fake {
         self.world()
             .execs
             .insert(format!("{container} {command}"), s);
+    }
+
+    /// The runtime prefers one call per container start to creating them ahead (as crun).
+    pub fn run_each(&self) {
+        self.world().run_each = true;
     }
 
     /// Controllers the runtime does not manage (as crun with cgroup2 hidden).
@@ -438,6 +445,10 @@ impl ContainerRuntime for Fake {
 
     fn unmanaged(&self) -> Vec<String> {
         self.world().unmanaged.clone()
+    }
+
+    fn create_ahead(&self) -> bool {
+        !self.world().run_each
     }
 
     async fn list(&self, dir: &PodDir) -> Option<Vec<RunningContainer>> {

@@ -55,6 +55,31 @@ enum Next {
     Done,
 }
 
+/// How the daemon starts a pod's worker (`Daemon::assemble` takes it, so the daemon never
+/// imports the worker).
+pub type Spawner = fn(&Arc<Daemon>, Arc<PodHandle>);
+
+/// Runs a pod's worker, and runs it again if it panics: a bug met by one pod's input must not
+/// leave that pod stuck (its delete unserved) while the daemon lives on (attack report 1.15).
+pub fn spawn(d: &Arc<Daemon>, h: Arc<PodHandle>) {
+    let d = d.clone();
+    tokio::spawn(async move {
+        loop {
+            match tokio::spawn(run(d.clone(), h.clone())).await {
+                Err(e) if e.is_panic() => {
+                    let pod = {
+                        let st = h.lock();
+                        format!("{}/{}", podutil::namespace(&st.pod), podutil::name(&st.pod))
+                    };
+                    tracing::error!(%pod, "the pod's worker panicked; starting it again");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                _ => break,
+            }
+        }
+    });
+}
+
 /// Runs a pod's worker until the pod is removed.
 pub async fn run(d: Arc<Daemon>, h: Arc<PodHandle>) {
     let (ns, name) = {

@@ -52,7 +52,13 @@ pub(super) fn daemon(root: &Path, fake: &Fake) -> Arc<Daemon> {
         state_root: root.join("runtime"),
         hide_mount: None,
     };
-    Daemon::assemble(config(root), Arc::new(store), runtime, fake.executor())
+    Daemon::assemble(
+        config(root),
+        Arc::new(store),
+        runtime,
+        fake.executor(),
+        crate::worker::spawn,
+    )
 }
 
 impl Node {
