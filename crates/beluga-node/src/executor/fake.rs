@@ -87,8 +87,6 @@ struct World {
     pullable: HashMap<String, ImageRecord>,
     last_now: Option<Timestamp>,
     unmanaged: Vec<String>,
-    /// The runtime prefers one call per container start (as crun).
-    run_each: bool,
 }
 
 /// The fakes, sharing one world: clone it into each seam.
@@ -153,11 +151,6 @@ impl Fake {
         self.world()
             .execs
             .insert(format!("{container} {command}"), s);
-    }
-
-    /// The runtime prefers one call per container start to creating them ahead (as crun).
-    pub fn run_each(&self) {
-        self.world().run_each = true;
     }
 
     /// Controllers the runtime does not manage (as crun with cgroup2 hidden).
@@ -445,10 +438,6 @@ impl ContainerRuntime for Fake {
 
     fn unmanaged(&self) -> Vec<String> {
         self.world().unmanaged.clone()
-    }
-
-    fn create_ahead(&self) -> bool {
-        !self.world().run_each
     }
 
     async fn list(&self, dir: &PodDir) -> Option<Vec<RunningContainer>> {

@@ -101,13 +101,6 @@ pub trait ContainerRuntime: Send + Sync {
     fn unmanaged(&self) -> Vec<String> {
         vec![]
     }
-    /// Whether a pod's containers are best created together ahead of their starts (runc: its
-    /// Go start-up is the dear part, so the creations overlap), rather than each created and
-    /// started in one call when its turn comes, as kubelet does (crun: one process is cheap,
-    /// two per container competing for the CPUs are not).
-    fn create_ahead(&self) -> bool {
-        true
-    }
 }
 
 /// The images containers run from.

@@ -273,10 +273,6 @@ impl ContainerRuntime for ShimRuntime {
     fn unmanaged(&self) -> Vec<String> {
         self.unmanaged.clone()
     }
-
-    fn create_ahead(&self) -> bool {
-        self.runtime.name != "crun"
-    }
 }
 
 /// Runs `command` in container `id`; Failure on a non-zero exit or a timeout.

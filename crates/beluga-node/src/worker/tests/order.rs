@@ -51,36 +51,6 @@ async fn sandbox_then_inits_in_order_then_regular_containers() {
     assert!(times_of(&n, &run("i2"))[0] >= Duration::from_secs(1));
 }
 
-// spec §2.2 step 8 (kubelet starts regular containers one by one): with a runtime that does
-// not create ahead (crun), each container is one runtime call, in order, none created early.
-#[tokio::test(start_paused = true)]
-async fn without_create_ahead_each_container_is_one_call_in_order() {
-    let n = Node::new();
-    n.fake.run_each();
-    n.apply(
-        PodBuilder::new("p")
-            .container(ctr("a", IMG))
-            .container(ctr("b", IMG))
-            .container(ctr("c", IMG))
-            .build(),
-    );
-    n.until("p", "all running", |p| {
-        ["a", "b", "c"].iter().all(|c| running(p, c))
-    })
-    .await;
-    let calls = n.fake.calls();
-    assert!(
-        !calls
-            .iter()
-            .any(|c| matches!(c, Call::Create(_) | Call::Start(_))),
-        "{calls:#?}"
-    );
-    let at = |c: &str| index_of(&calls, &run(c));
-    assert!(at("a") < at("b") && at("b") < at("c"));
-    // Each is prepared only when its turn comes.
-    assert!(index_of(&calls, &Call::Prepare("b".into())) > at("a"));
-}
-
 // spec §3.1 "Failure", §5.2: with restartPolicy Never a failed init container fails the pod;
 // no regular container is ever prepared.
 #[tokio::test(start_paused = true)]
