@@ -748,11 +748,6 @@ fn exec_with_a_terminal() {
 fn containers_run_on_the_chosen_runtime() {
     let Some(d) = Daemon::start() else { return };
     let want = test_runtime(&d.state_dir().join("runtime")).name;
-    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: rt}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
-    let p = d.wait_running("rt");
-    let id = status_of(&p, "containerStatuses", "c")["containerID"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
+    let id = sleeper_container_id(&d, "rt");
     assert!(id.starts_with(&format!("{want}://")), "{id}");
 }

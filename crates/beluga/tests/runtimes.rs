@@ -46,12 +46,7 @@ fn pods_run_under_each_usable_runtime() {
         let Some(d) = Daemon::start_with(&["--runtime", rt]) else {
             return;
         };
-        d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: rt}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
-        let p = d.wait_running("rt");
-        let id = status_of(&p, "containerStatuses", "c")["containerID"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
+        let id = sleeper_container_id(&d, "rt");
         assert!(id.starts_with(&format!("{rt}://")), "{id}");
         assert_eq!(stdout(&d.exec("rt", "c", &["hostname"])), "rt\n");
     }

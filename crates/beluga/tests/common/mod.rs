@@ -511,6 +511,16 @@ pub fn restarted_with_image(p: &Value, list: &str, name: &str, image: &str) -> b
     c["restartCount"] == 1 && c["image"] == image && c["state"]["running"].is_object()
 }
 
+/// Runs a one-container `sleep` pod `name` and returns its container's `containerID`.
+pub fn sleeper_container_id(d: &Daemon, name: &str) -> String {
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
+    let p = d.wait_running(name);
+    status_of(&p, "containerStatuses", "c")["containerID"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
 /// The runtime matrix (issue 13): `scripts/test.sh` runs the lifecycle tests again with
 /// `BELUGA_TEST_RUNTIME=runc`; a test that names its runtime keeps it.
 fn matrix_runtime(cmd: &mut Command) {
