@@ -8,11 +8,16 @@ use crate::{ImageError, IoContext, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Extracts the archive's regular files into a private temp dir (names cleaned; nothing else).
-fn extract(path: &Path, into: &Path) -> Result<HashMap<String, PathBuf>> {
+/// Extracts the archive's regular files into a private directory (names cleaned; nothing else),
+/// refusing an archive that inflates past `bound` bytes (attack report 3.10).
+fn extract(path: &Path, into: &Path, bound: u64) -> Result<HashMap<String, PathBuf>> {
     let f = std::fs::File::open(path).ctx(|| format!("opening {}", path.display()))?;
-    let mut ar =
-        tar::Archive::new(decompress(std::io::BufReader::new(f)).ctx(|| "reading archive".into())?);
+    let inflated = decompress(std::io::BufReader::new(f)).ctx(|| "reading archive".into())?;
+    let mut ar = tar::Archive::new(crate::store::Bounded {
+        inner: inflated,
+        left: bound,
+        what: "archive",
+    });
     let mut files = HashMap::new();
     for (n, e) in ar.entries().ctx(|| "reading archive".into())?.enumerate() {
         let mut e = e.ctx(|| "reading archive".into())?;
@@ -38,8 +43,8 @@ fn read_json(files: &HashMap<String, PathBuf>, name: &str) -> Result<serde_json:
 
 /// Loads every image of the archive; `tag` names an image whose archive carries no name.
 pub fn load(store: &Store, path: &Path, tag: Option<&str>) -> Result<Vec<ImageRecord>> {
-    let tmp = tempfile::tempdir().ctx(|| "creating temp dir".into())?;
-    let files = extract(path, tmp.path())?;
+    let tmp = store.scratch_dir()?;
+    let files = extract(path, tmp.path(), store.max_layer_bytes())?;
     if files.contains_key("manifest.json") {
         load_docker(store, &files, tag)
     } else if files.contains_key("index.json") {

@@ -122,6 +122,20 @@ impl Store {
     }
 
     /// The bound on a layer's uncompressed size (attack report 3.10).
+    /// A private scratch directory inside the store (removed when dropped): what is unpacked
+    /// on the way in stays on the store's file system, never in `$TMPDIR`.
+    pub fn scratch_dir(&self) -> Result<tempfile::TempDir> {
+        tempfile::Builder::new()
+            .prefix("scratch-")
+            .tempdir_in(self.root.join("tmp"))
+            .ctx(|| "creating a scratch directory".into())
+    }
+
+    /// The most bytes one layer (or one archive being loaded) may inflate to.
+    pub fn max_layer_bytes(&self) -> u64 {
+        self.max_layer_bytes
+    }
+
     pub fn with_max_layer_bytes(mut self, n: u64) -> Store {
         self.max_layer_bytes = n;
         self
@@ -236,6 +250,7 @@ impl Store {
         let mut hr = HashingReader::new(Bounded {
             inner: inflated,
             left: self.max_layer_bytes,
+            what: "layer",
         });
         let tmp = tempfile::Builder::new()
             .prefix("layer-")
@@ -394,16 +409,22 @@ impl Store {
 }
 
 /// A reader that fails once more than `left` bytes come out of it.
-struct Bounded<R> {
-    inner: R,
-    left: u64,
+/// A reader that fails once more than `left` bytes came through it.
+pub(crate) struct Bounded<R> {
+    pub inner: R,
+    pub left: u64,
+    /// What inflates, for the error: "layer", "archive".
+    pub what: &'static str,
 }
 
 impl<R: Read> Read for Bounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
-            std::io::Error::other("the layer inflates past the store's bound (--max-layer-size)")
+            std::io::Error::other(format!(
+                "the {} inflates past the store's bound (--max-layer-size)",
+                self.what
+            ))
         })?;
         Ok(n)
     }

@@ -286,3 +286,38 @@ fn layers_inflating_past_the_bound_are_refused() {
         0
     );
 }
+
+// Attack report 3.10 (the half issue 11 left): `image load` unpacked the outer archive into
+// `$TMPDIR` without a bound. It now unpacks inside the store, within the layer bound, and a
+// compressed archive that inflates past it is refused with nothing left behind.
+#[test]
+fn archives_inflating_past_the_bound_are_refused() {
+    if !root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store_root = dir.path().join("store");
+    let store = Store::open(&store_root)
+        .unwrap()
+        .with_max_layer_bytes(1 << 20);
+    let zeros = vec![0u8; 2 << 20];
+    let layer = tar_of(&[("big", &zeros)]);
+    let archive = docker_archive(
+        &layer,
+        serde_json::json!([sha(&layer)]),
+        "localhost/outer:1",
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&archive).unwrap();
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 64 << 10);
+    let path = dir.path().join("bomb.tar.gz");
+    std::fs::write(&path, bomb).unwrap();
+    let err = archive::load(&store, &path, None).unwrap_err();
+    assert!(err.to_string().contains("archive inflates past"), "{err}");
+    assert!(store.get("localhost/outer:1").unwrap().is_none());
+    assert_eq!(
+        std::fs::read_dir(store_root.join("tmp")).unwrap().count(),
+        0
+    );
+}
