@@ -668,7 +668,16 @@ fn waits_never_miss_a_change() {
             "--for=jsonpath={.status.phase}=Succeeded",
             "--timeout=20s",
         ]);
-        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        if !o.status.success() {
+            // What the pod shows, and what the daemon did, for the one run in many that fails.
+            let p = d.pod(&name);
+            panic!(
+                "{name}: {}\nstatus: {}\ndaemon log:\n{}",
+                stderr(&o),
+                p["status"],
+                tail(&d.daemon_log(), 40)
+            );
+        }
         d.ok(&["delete", "pod", &name, "--wait=false"]);
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
