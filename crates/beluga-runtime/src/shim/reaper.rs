@@ -74,6 +74,8 @@ async fn reap(pidfd: std::os::fd::BorrowedFd<'_>) -> (i32, Option<i32>) {
     for _ in 0..50 {
         match waitid(WaitId::PidFd(pidfd), WaitIdOptions::EXITED) {
             Ok(Some(st)) => return exit_of(&st),
+            // A signal landed during the wait: wait again at once.
+            Err(rustix::io::Errno::INTR) => continue,
             Err(rustix::io::Errno::CHILD) => {}
             _ => return (255, None),
         }
