@@ -248,6 +248,22 @@ fn only_recorded_layers_count_as_present() {
     assert_eq!(mode, 0o700);
 }
 
+/// A store whose layers (and loaded archives) may inflate to 1 MiB: (its parent, its root, it).
+fn bounded_store() -> (tempfile::TempDir, std::path::PathBuf, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store_root = dir.path().join("store");
+    let store = Store::open(&store_root)
+        .unwrap()
+        .with_max_layer_bytes(1 << 20);
+    (dir, store_root, store)
+}
+
+fn gzipped(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
 // Attack report 3.10: a small gzip layer that inflates past the store's bound is refused, and
 // nothing of it is kept.
 #[test]
@@ -255,16 +271,9 @@ fn layers_inflating_past_the_bound_are_refused() {
     if !root() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let store_root = dir.path().join("store");
-    let store = Store::open(&store_root)
-        .unwrap()
-        .with_max_layer_bytes(1 << 20);
-    let zeros = vec![0u8; 2 << 20];
-    let layer = tar_of(&[("big", &zeros)]);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(&layer).unwrap();
-    let bomb = gz.finish().unwrap();
+    let (dir, store_root, store) = bounded_store();
+    let layer = tar_of(&[("big", &vec![0u8; 2 << 20])]);
+    let bomb = gzipped(&layer);
     assert!(bomb.len() < 64 << 10);
     let path = dir.path().join("bomb.tar");
     std::fs::write(
@@ -295,21 +304,14 @@ fn archives_inflating_past_the_bound_are_refused() {
     if !root() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let store_root = dir.path().join("store");
-    let store = Store::open(&store_root)
-        .unwrap()
-        .with_max_layer_bytes(1 << 20);
-    let zeros = vec![0u8; 2 << 20];
-    let layer = tar_of(&[("big", &zeros)]);
+    let (dir, store_root, store) = bounded_store();
+    let layer = tar_of(&[("big", &vec![0u8; 2 << 20])]);
     let archive = docker_archive(
         &layer,
         serde_json::json!([sha(&layer)]),
         "localhost/outer:1",
     );
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(&archive).unwrap();
-    let bomb = gz.finish().unwrap();
+    let bomb = gzipped(&archive);
     assert!(bomb.len() < 64 << 10);
     let path = dir.path().join("bomb.tar.gz");
     std::fs::write(&path, bomb).unwrap();

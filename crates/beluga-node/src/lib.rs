@@ -67,6 +67,10 @@ pub struct PodEvent {
     pub pod: Pod,
 }
 
+/// How the daemon starts a pod's worker (`Daemon::assemble` takes it, so the daemon never
+/// imports the worker: `worker::spawn` in the daemon, the same in tests).
+pub type Spawner = fn(&Arc<Daemon>, Arc<PodHandle>);
+
 pub struct Daemon {
     cfg: Config,
     images: Arc<beluga_image::Store>,
@@ -78,7 +82,7 @@ pub struct Daemon {
     /// What pod workers act through (the shim, the store, the clock; fakes in tests).
     exec: Executor,
     /// Starts a pod's worker (`worker::spawn`).
-    spawn: fn(&Arc<Daemon>, Arc<PodHandle>),
+    spawn: Spawner,
     pods: Mutex<BTreeMap<(String, String), Arc<PodHandle>>>,
     watch: broadcast::Sender<PodEvent>,
     resource_version: AtomicU64,
@@ -147,7 +151,7 @@ impl Daemon {
         images: Arc<beluga_image::Store>,
         runtime: OciRuntime,
         exec: Executor,
-        spawn: fn(&Arc<Daemon>, Arc<PodHandle>),
+        spawn: Spawner,
     ) -> Arc<Daemon> {
         let (watch, _) = broadcast::channel(1024);
         Arc::new(Daemon {

@@ -55,10 +55,6 @@ enum Next {
     Done,
 }
 
-/// How the daemon starts a pod's worker (`Daemon::assemble` takes it, so the daemon never
-/// imports the worker).
-pub type Spawner = fn(&Arc<Daemon>, Arc<PodHandle>);
-
 /// Runs a pod's worker, and runs it again if it panics: a bug met by one pod's input must not
 /// leave that pod stuck (its delete unserved) while the daemon lives on (attack report 1.15).
 pub fn spawn(d: &Arc<Daemon>, h: Arc<PodHandle>) {
