@@ -10,6 +10,7 @@ pub mod manifest;
 pub mod podutil;
 pub mod printer;
 pub mod quantity;
+pub mod table;
 pub mod validation;
 pub mod wire;
 

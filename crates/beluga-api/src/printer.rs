@@ -6,9 +6,6 @@ use crate::Pod;
 use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, PodSpec, PodStatus};
 use k8s_openapi::jiff::Timestamp;
 
-pub const HEADERS: [&str; 5] = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
-pub const WIDE_HEADERS: [&str; 4] = ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"];
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodRow {
     pub name: String,
@@ -267,30 +264,10 @@ pub fn format_table(rows: &[Vec<String>]) -> String {
 }
 
 /// The `get pods` table for a set of pods (`wide` adds the four extra columns; `namespace`
-/// prepends NAMESPACE as `-A` does).
+/// prepends NAMESPACE as `-A` does): the server-side Table of them, rendered as kubectl does.
 pub fn pods_table(pods: &[Pod], now: Timestamp, wide: bool, namespace: bool) -> String {
-    let mut header: Vec<String> = Vec::new();
-    if namespace {
-        header.push("NAMESPACE".into());
-    }
-    header.extend(HEADERS.iter().map(|s| s.to_string()));
-    if wide {
-        header.extend(WIDE_HEADERS.iter().map(|s| s.to_string()));
-    }
-    let mut rows = vec![header];
-    for p in pods {
-        let r = pod_row(p, now);
-        let mut row = Vec::new();
-        if namespace {
-            row.push(p.metadata.namespace.clone().unwrap_or_default());
-        }
-        row.extend([r.name, r.ready, r.status, r.restarts, r.age]);
-        if wide {
-            row.extend([r.ip, r.node, r.nominated, r.gates]);
-        }
-        rows.push(row);
-    }
-    format_table(&rows)
+    let t = crate::table::pods(pods, now, crate::table::IncludeObject::Metadata, "");
+    crate::table::render(&t, wide, namespace)
 }
 
 #[cfg(test)]

@@ -124,7 +124,24 @@ impl Client {
 
     /// Like `call` but 404 is `None`.
     pub async fn get_opt(&self, path: &str) -> Result<Option<serde_json::Value>> {
-        let resp = self.send(Self::build(Method::GET, path, None)?).await?;
+        self.get_opt_as(path, "application/json").await
+    }
+
+    /// A GET for a server-side Table (kubectl's Accept); 404 is `None`.
+    pub async fn get_table(&self, path: &str) -> Result<Option<beluga_api::table::Table>> {
+        let v = self
+            .get_opt_as(path, beluga_api::table::TABLE_ACCEPT)
+            .await?;
+        Ok(v.map(serde_json::from_value).transpose()?)
+    }
+
+    async fn get_opt_as(&self, path: &str, accept: &str) -> Result<Option<serde_json::Value>> {
+        let mut req = Self::build(Method::GET, path, None)?;
+        req.headers_mut().insert(
+            hyper::header::ACCEPT,
+            hyper::header::HeaderValue::from_str(accept)?,
+        );
+        let resp = self.send(req).await?;
         let status = resp.status();
         let bytes = resp.into_body().collect().await?.to_bytes();
         if status == StatusCode::NOT_FOUND {

@@ -762,3 +762,60 @@ fn containers_run_on_the_chosen_runtime() {
     let id = sleeper_container_id(&d, "rt");
     assert!(id.starts_with(&format!("{want}://")), "{id}");
 }
+
+/// A GET with `accept`, over the daemon's socket: the answer's JSON body.
+fn get_as(d: &Daemon, path: &str, accept: &str) -> serde_json::Value {
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: beluga\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw_http(&d.socket, req.as_bytes());
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+// kubectl-api spec §3.2/§3.3: kubectl's human-output Accept gets a meta.k8s.io/v1 Table (a list,
+// or one row for one pod) with printPod's cells; plain JSON still gets the pods.
+#[test]
+fn kubectls_table_accept_gets_a_server_side_table() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(
+        &serde_json::to_string(
+            &PodBuilder::new("web")
+                .container(ctr("c", IMAGE).command(["sleep", "3600"]))
+                .build(),
+        )
+        .unwrap(),
+    );
+    d.wait_running("web");
+    let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+    let list = get_as(&d, "/api/v1/namespaces/default/pods", accept);
+    assert_eq!(list["kind"], "Table", "{list}");
+    assert_eq!(list["columnDefinitions"].as_array().map(Vec::len), Some(9));
+    let cells = &list["rows"][0]["cells"];
+    assert_eq!(
+        (cells[0].as_str(), cells[1].as_str(), cells[2].as_str()),
+        (Some("web"), Some("1/1"), Some("Running")),
+        "{list}"
+    );
+    assert_eq!(list["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    assert_eq!(
+        list["rows"][0]["object"]["metadata"]["namespace"],
+        "default"
+    );
+    let one = get_as(
+        &d,
+        "/api/v1/namespaces/default/pods/web?includeObject=None",
+        accept,
+    );
+    assert_eq!(one["rows"].as_array().map(Vec::len), Some(1), "{one}");
+    assert!(one["rows"][0].get("object").is_none());
+    assert!(one["metadata"]["resourceVersion"]
+        .as_str()
+        .is_some_and(|rv| !rv.is_empty()));
+    let plain = get_as(&d, "/api/v1/namespaces/default/pods", "application/json");
+    assert_eq!(plain["kind"], "PodList");
+    // The CLI prints from the Table: the same row kubectl would print.
+    let row = d.row("web");
+    assert_eq!(row[..3], ["web", "1/1", "Running"]);
+}

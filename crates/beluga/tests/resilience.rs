@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::Duration;
 
 // Issue 5 "bounded logs": a container flooding stdout cannot grow its logs past
@@ -79,21 +79,12 @@ fn non_root_users_are_refused() {
     assert!(!err.contains("secret-pod") && stdout(&o).is_empty());
 }
 
-fn raw(sock: &std::path::Path, bytes: &[u8]) -> String {
-    let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let _ = s.write_all(bytes);
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
-
 // Issue 5 "access": malformed, too large and half-sent requests are refused without affecting
 // the daemon.
 #[test]
 fn bad_requests_do_not_hurt_the_daemon() {
     let Some(d) = Daemon::start() else { return };
-    let garbage = raw(&d.socket, b"\x00\x01GARBAGE\r\n\r\n");
+    let garbage = raw_http(&d.socket, b"\x00\x01GARBAGE\r\n\r\n");
     assert!(
         garbage.is_empty() || garbage.starts_with("HTTP/1.1 400"),
         "{garbage}"
@@ -105,13 +96,13 @@ fn bad_requests_do_not_hurt_the_daemon() {
     )
     .into_bytes();
     req.extend_from_slice(&big);
-    let too_large = raw(&d.socket, &req);
+    let too_large = raw_http(&d.socket, &req);
     assert!(
         too_large.starts_with("HTTP/1.1 413"),
         "{}",
         &too_large[..too_large.len().min(200)]
     );
-    let bad_json = raw(&d.socket, b"POST /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{nope");
+    let bad_json = raw_http(&d.socket, b"POST /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{nope");
     assert!(bad_json.starts_with("HTTP/1.1 400"), "{bad_json}");
     // Half-sent: headers never finished; the daemon keeps serving everyone else.
     let mut half = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();

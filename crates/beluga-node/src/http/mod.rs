@@ -39,6 +39,17 @@ fn pod_list(pods: Vec<beluga_api::Pod>) -> serde_json::Value {
     serde_json::json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": ""}, "items": pods})
 }
 
+/// Whether the client asked for a server-side Table (its `Accept`), and what each row carries
+/// (`includeObject`).
+fn wants_table(
+    req: &Request<Incoming>,
+    q: &HashMap<String, Vec<String>>,
+) -> Option<beluga_api::table::IncludeObject> {
+    let accept = req.headers().get(hyper::header::ACCEPT)?.to_str().ok()?;
+    beluga_api::table::accepts_table(accept)
+        .then(|| beluga_api::table::IncludeObject::from_query(q1(q, "includeObject")))
+}
+
 async fn route_inner(
     d: Arc<Daemon>,
     req: Request<Incoming>,
@@ -53,22 +64,23 @@ async fn route_inner(
     let q = query(req.uri());
     let method = req.method().clone();
     let rt = d.runtime_name().to_string();
+    let table = wants_table(&req, &q);
     match (&method, segs.as_slice()) {
         (&Method::GET, ["healthz"]) => Ok(full(StatusCode::OK, "text/plain", "ok")),
         (&Method::GET, ["version"]) => Ok(json(
             StatusCode::OK,
             &serde_json::json!({"gitVersion": concat!("v", env!("CARGO_PKG_VERSION")), "platform": "linux", "runtime": rt}),
         )),
-        (&Method::GET, ["api", "v1", "pods"]) => list_or_watch(&d, None, &q).await,
+        (&Method::GET, ["api", "v1", "pods"]) => list_or_watch(&d, None, &q, table).await,
         (&Method::GET, ["api", "v1", "namespaces", ns, "pods"]) => {
-            list_or_watch(&d, Some(ns), &q).await
+            list_or_watch(&d, Some(ns), &q, table).await
         }
         (&Method::POST, ["api", "v1", "namespaces", ns, "pods"]) => {
             let ns = ns.to_string();
             create_pod(&d, &ns, req).await
         }
         (&Method::GET, ["api", "v1", "namespaces", ns, "pods", name]) => {
-            get_pod(&d, ns, name, q_bool(&q, "watch"))
+            get_pod(&d, ns, name, q_bool(&q, "watch"), table)
         }
         (&Method::PUT, ["api", "v1", "namespaces", ns, "pods", name]) => {
             let (ns, name) = (ns.to_string(), name.to_string());

@@ -20,6 +20,7 @@ pub(super) fn get_pod(
     ns: &str,
     name: &str,
     follow: bool,
+    table: Option<beluga_api::table::IncludeObject>,
 ) -> Result<Response<ResBody>, ApiError> {
     if follow {
         // Subscribed before the pod is read: nothing published in between is lost.
@@ -29,7 +30,16 @@ pub(super) fn get_pod(
         return Ok(watch(rx, ns, name, vec![d.view(&h)]));
     }
     let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
-    Ok(json(StatusCode::OK, &d.view(&h)))
+    let pod = d.view(&h);
+    match table {
+        // A GET of one object with the Table Accept is a one-row Table (kubectl-api §3.3).
+        Some(include) => {
+            let rv = pod.metadata.resource_version.clone().unwrap_or_default();
+            let t = beluga_api::table::pods(&[pod], d.exec().clock.now(), include, &rv);
+            Ok(json(StatusCode::OK, &t))
+        }
+        None => Ok(json(StatusCode::OK, &pod)),
+    }
 }
 
 pub(super) async fn update_pod(

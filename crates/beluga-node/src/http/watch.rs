@@ -1,12 +1,14 @@
 //! Pod lists and watches: a watch subscribes before it lists and skips what the list showed.
 
 use super::*;
+use beluga_api::table::IncludeObject;
 use beluga_api::wire::WatchEvent;
 
 pub(super) async fn list_or_watch(
     d: &Arc<Daemon>,
     ns: Option<&str>,
     q: &HashMap<String, Vec<String>>,
+    table: Option<IncludeObject>,
 ) -> Result<Response<ResBody>, ApiError> {
     // A watch subscribes before it lists (review P5): a change published in between is seen.
     let rx = q_bool(q, "watch").then(|| d.subscribe());
@@ -14,7 +16,13 @@ pub(super) async fn list_or_watch(
     if let Some(rx) = rx {
         return Ok(watch(rx, ns.map(String::from), None, pods));
     }
-    Ok(json(StatusCode::OK, &pod_list(pods)))
+    match table {
+        Some(include) => Ok(json(
+            StatusCode::OK,
+            &beluga_api::table::pods(&pods, d.exec().clock.now(), include, ""),
+        )),
+        None => Ok(json(StatusCode::OK, &pod_list(pods))),
+    }
 }
 
 /// A pod's resourceVersion as a number (0 when unset).

@@ -59,10 +59,11 @@ pub(super) async fn start_container(
     launch(d, h, p, resp).await
 }
 
-/// Starts regular containers in order as kubelet does, but has the runtime create them all at
-/// once first: one container's setup (namespaces, mounts, cgroups) overlaps another's, while
-/// their processes still begin one by one, each after the previous one's postStart hook. This
-/// pays on crun too (10 containers: 110–126 ms against 146 ms for one call each in turn).
+/// Starts regular containers in order as kubelet does, but has the runtime create them ahead:
+/// each container's creation (namespaces, mounts, cgroups) begins as soon as its bundle is
+/// ready and overlaps the others' preparation and starts, while their processes still begin one
+/// by one, each after the previous one's postStart hook. At most one creation per CPU runs at a
+/// time, so the first ones finish early and the starts, in order, overlap the rest.
 pub(super) async fn start_containers(
     d: &Arc<Daemon>,
     h: &Arc<PodHandle>,
@@ -75,31 +76,26 @@ pub(super) async fn start_containers(
         }
         return;
     }
-    let mut prepared = Vec::new();
+    let t = std::time::Instant::now();
+    let slots = Arc::new(tokio::sync::Semaphore::new(create_slots()));
+    let mut creating = Vec::new();
     for c in list {
         match prepare_container(d, h, c).await {
-            Ok(p) => prepared.push(p),
+            Ok(p) => {
+                // The first needs no wait for another: the runtime creates and starts it at once.
+                let task = create_ahead(d, h, &p, creating.is_empty(), slots.clone());
+                creating.push((p, task));
+            }
             Err(r) => out.failed(&c.name, r),
         }
     }
-    // The first needs no wait for another: the runtime creates and starts it in one go.
-    let creating: Vec<_> = prepared
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let (rt, dir, l) = (d.exec().runtime.clone(), h.dir.clone(), p.launch(h));
-            tokio::spawn(async move {
-                if i == 0 {
-                    rt.run(&dir, &l).await.map(Some)
-                } else {
-                    rt.create(&dir, &l).await.map(|()| None)
-                }
-            })
-        })
-        .collect();
-    for (p, task) in prepared.into_iter().zip(creating) {
+    tracing::debug!(n = creating.len(), took = ?t.elapsed(), "bundles prepared");
+    for (p, task) in creating {
         let resp = match task.await {
-            Ok(Ok(None)) => d.exec().runtime.start(&h.dir, &p.id).await,
+            Ok(Ok(None)) => {
+                tracing::debug!(container = %p.c.name, at = ?t.elapsed(), "created");
+                d.exec().runtime.start(&h.dir, &p.id).await
+            }
             Ok(Ok(Some(started_at))) => Ok(started_at),
             Ok(Err(e)) => Err(e),
             Err(e) => Err(format!("creating the container: {e}")),
@@ -109,6 +105,31 @@ pub(super) async fn start_containers(
             out.failed(&name, r);
         }
     }
+}
+
+/// How many containers of a pod the runtime creates at once: one per CPU.
+fn create_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The runtime's creation of a prepared container, in a task of its own, once a slot is free;
+/// `run_now` creates and starts it in one go (Some(startedAt)).
+fn create_ahead(
+    d: &Arc<Daemon>,
+    h: &PodHandle,
+    p: &Prepared,
+    run_now: bool,
+    slots: Arc<tokio::sync::Semaphore>,
+) -> tokio::task::JoinHandle<Result<Option<String>, String>> {
+    let (rt, dir, l) = (d.exec().runtime.clone(), h.dir.clone(), p.launch(h));
+    tokio::spawn(async move {
+        let _slot = slots.acquire_owned().await;
+        if run_now {
+            rt.run(&dir, &l).await.map(Some)
+        } else {
+            rt.create(&dir, &l).await.map(|()| None)
+        }
+    })
 }
 
 /// Everything before the runtime: back-off, image, bundle (overlay, config.json), the Created

@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use beluga_api::duration::human_duration;
 use beluga_api::k8s_openapi::jiff::Timestamp;
 use beluga_api::printer::{format_table, pods_table};
+use beluga_api::table::Table;
 use beluga_api::Pod;
 use hyper::Method;
 
@@ -58,6 +59,66 @@ async fn get_pods(
     names: &[String],
     output: Option<&str>,
 ) -> Result<i32> {
+    match output {
+        None | Some("wide") => print_pods_table(client, ns, names, output == Some("wide")).await,
+        Some("json" | "yaml" | "name") => print_pods(client, ns, names, output).await,
+        Some(other) => bail!("unable to match a printer suitable for the output format {other:?}, allowed formats are: json,name,wide,yaml"),
+    }
+}
+
+fn not_found(name: &str) {
+    eprintln!("Error from server (NotFound): pods {name:?} not found");
+}
+
+/// The table from the daemon's server-side Table, as kubectl prints one (no pod is parsed here).
+async fn print_pods_table(
+    client: &Client,
+    ns: Option<&str>,
+    names: &[String],
+    wide: bool,
+) -> Result<i32> {
+    let mut code = 0;
+    let mut table: Option<Table> = None;
+    let mut add = |t: Table| match table.as_mut() {
+        Some(all) => all.rows.extend(t.rows),
+        None => table = Some(t),
+    };
+    if names.is_empty() {
+        if let Some(t) = client.get_table(&pods_path(ns, None)).await? {
+            add(t);
+        }
+    } else {
+        for n in names {
+            match client
+                .get_table(&pods_path(Some(ns.unwrap_or("default")), Some(n)))
+                .await?
+            {
+                Some(t) => add(t),
+                None => {
+                    not_found(n);
+                    code = 1;
+                }
+            }
+        }
+    }
+    match table.filter(|t| !t.rows.is_empty()) {
+        Some(t) => print!("{}", beluga_api::table::render(&t, wide, ns.is_none())),
+        None if names.is_empty() => match ns {
+            Some(ns) => eprintln!("No resources found in {ns} namespace."),
+            None => eprintln!("No resources found"),
+        },
+        None => {}
+    }
+    Ok(code)
+}
+
+/// `-o json|yaml|name`: the pods themselves.
+async fn print_pods(
+    client: &Client,
+    ns: Option<&str>,
+    names: &[String],
+    output: Option<&str>,
+) -> Result<i32> {
     let mut pods: Vec<Pod> = Vec::new();
     let mut code = 0;
     if names.is_empty() {
@@ -73,47 +134,31 @@ async fn get_pods(
             {
                 Some(v) => pods.push(serde_json::from_value(v)?),
                 None => {
-                    eprintln!("Error from server (NotFound): pods {n:?} not found");
+                    not_found(n);
                     code = 1;
                 }
             }
         }
     }
+    if output == Some("name") {
+        for p in &pods {
+            println!("pod/{}", p.metadata.name.as_deref().unwrap_or(""));
+        }
+        return Ok(code);
+    }
     let single = names.len() == 1;
-    match output {
-        Some("json") | Some("yaml") => {
-            let v = if single && pods.len() == 1 {
-                serde_json::to_value(&pods[0])?
-            } else {
-                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": pods, "metadata": {"resourceVersion": ""}})
-            };
-            if pods.is_empty() && single {
-                return Ok(code);
-            }
-            if output == Some("json") {
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                print!("{}", to_yaml(&v)?);
-            }
-        }
-        Some("name") => {
-            for p in &pods {
-                println!("pod/{}", p.metadata.name.as_deref().unwrap_or(""));
-            }
-        }
-        None | Some("wide") => {
-            if pods.is_empty() {
-                if names.is_empty() {
-                    match ns {
-                        Some(ns) => eprintln!("No resources found in {ns} namespace."),
-                        None => eprintln!("No resources found"),
-                    }
-                }
-                return Ok(code);
-            }
-            print!("{}", pods_table(&pods, Timestamp::now(), output == Some("wide"), ns.is_none()));
-        }
-        Some(other) => bail!("unable to match a printer suitable for the output format {other:?}, allowed formats are: json,name,wide,yaml"),
+    if pods.is_empty() && single {
+        return Ok(code);
+    }
+    let v = if single && pods.len() == 1 {
+        serde_json::to_value(&pods[0])?
+    } else {
+        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": pods, "metadata": {"resourceVersion": ""}})
+    };
+    if output == Some("json") {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", to_yaml(&v)?);
     }
     Ok(code)
 }
