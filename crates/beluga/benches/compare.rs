@@ -4,9 +4,11 @@
 //! without the cgroup2 mount). Needs root;
 //! installs podman from Debian's packages when it is missing.
 //!
-//!   cargo bench -p beluga --bench compare -- [--runs N] [--density 100,500] [--no-podman] [--write]
+//!   cargo bench -p beluga --bench compare -- [--runs N] [--density 100,1000]
+//!       [--podman-density-max 100] [--no-podman] [--write]
 //!
-//! (`--density 0` skips the density runs.)
+//! (`--density 0` skips the density runs; podman's density runs stop at `--podman-density-max`
+//! pods, since removing 500 podman pods alone takes half an hour here.)
 //!
 //! Measures (issue "Benchmarks side by side with podman kube play"):
 //! 1. pod start: start of `apply` / `kube play` → every container running, for init + app +
@@ -15,7 +17,9 @@
 //! 3. teardown: `delete` / `kube down` of a 3-container pod that exits on SIGTERM → nothing left;
 //! 4. density: 100 and 500 one-container pods: total time, memory outside the containers'
 //!    processes per pod, idle CPU;
-//! 5. the floor: the start sequences with runc and with crun alone (`run --detach` each).
+//! 5. the floors: the start sequences with runc and with crun alone (`run --detach` each), and
+//!    with the kernel alone (fork, setns, unshare, chroot, exec of the same busybox binary);
+//!    for the restart, crun's own `run --detach` of the replacement into existing namespaces.
 //!
 //! `--write` replaces the results section of `docs/benchmarks.md` and `docs/benchmarks-start.svg`.
 
@@ -26,7 +30,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use support::floor::{Floor, Step};
+use support::floor::{Floor, KernelFloor, Step};
 use support::podman::Podman;
 use support::stats::{fmt_ms, Group, Series};
 use support::{procs, BenchDaemon};
@@ -38,6 +42,7 @@ const SERVE: &str = "trap 'exit 0' TERM; sleep 3600 & wait";
 struct Opts {
     runs: usize,
     density: Vec<usize>,
+    podman_density_max: usize,
     podman: bool,
     write: bool,
 }
@@ -59,7 +64,10 @@ fn opts() -> Opts {
                     .filter(|n| *n > 0)
                     .collect()
             })
-            .unwrap_or_else(|| vec![100, 500]),
+            .unwrap_or_else(|| vec![100, 1000]),
+        podman_density_max: val("--podman-density-max")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100),
         podman: !args.iter().any(|a| a == "--no-podman"),
         write: args.iter().any(|a| a == "--write"),
     }
@@ -265,6 +273,8 @@ struct Density {
     mem_drop_kib: i64,
     idle_cpu: f64,
     runtime_procs: usize,
+    /// `get pods` with every pod present (beluga only).
+    list: Series,
 }
 
 impl Density {
@@ -301,8 +311,9 @@ fn measure_density(n: usize, exes: &[&str], start: impl FnOnce() -> Duration) ->
         baseline_pss_kib,
         container_pss_kib: procs::pss_kib(&ctr),
         mem_drop_kib: avail0 as i64 - procs::mem_available_kib() as i64,
-        idle_cpu: procs::idle_cpu_percent(&rt, 10),
+        idle_cpu: procs::idle_cpu_percent(&rt, 30),
         runtime_procs: rt.len(),
+        list: Series::default(),
     };
     println!(
         "  {n} pods: {} total; runtime processes {} ({:.0} KiB PSS per pod), system {:.0} KiB per pod; idle CPU {:.2} %",
@@ -313,6 +324,18 @@ fn measure_density(n: usize, exes: &[&str], start: impl FnOnce() -> Duration) ->
         d.idle_cpu
     );
     d
+}
+
+/// `runs` timed `get pods` (the table, as a user asks for it), each printing every pod.
+fn time_get_pods(d: &BenchDaemon, runs: usize) -> Series {
+    let mut s = Series::default();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let o = d.beluga(&["get", "pods"]);
+        s.push(t.elapsed());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    s
 }
 
 fn version(cmd: &str, arg: &str) -> String {
@@ -365,6 +388,7 @@ fn main() {
     for n in &floor_notes {
         println!("floor: {n}");
     }
+    let mut kernel = KernelFloor::new(&rootfs);
     let runs = o.runs;
     println!("runs per figure: {runs}");
 
@@ -376,7 +400,9 @@ fn main() {
         let mut failed: Vec<String> = Vec::new();
         let mut fl: Vec<(String, Series)> = floors
             .iter()
-            .map(|f| (f.name.clone(), Series::default()))
+            .map(|f| f.name.clone())
+            .chain(["kernel".to_string()])
+            .map(|n| (n, Series::default()))
             .collect();
         for i in 0..runs {
             let name = format!("s{k}-{i}");
@@ -396,6 +422,9 @@ fn main() {
             }
             for (f, s) in floors.iter_mut().zip(fl.iter_mut()) {
                 s.1.push(f.run(&sc.floor_steps()));
+            }
+            if let Some((_, s)) = fl.last_mut() {
+                s.push(kernel.run(&sc.floor_steps()));
             }
         }
         println!(
@@ -418,8 +447,13 @@ fn main() {
         starts.push((sc, b, p, fl));
     }
 
-    // 2. Restart reaction.
-    let (mut rb, mut rp) = (Series::default(), Series::default());
+    // 2. Restart reaction, beside the runtime's own run of a replacement (the runtime beluga
+    // chose, which is the last floor when both are there).
+    let (mut rb, mut rp, mut rf) = (Series::default(), Series::default(), Series::default());
+    let own = floors
+        .iter()
+        .position(|f| f.name == d.runtime_name())
+        .or_else(|| floors.len().checked_sub(1));
     for i in 0..runs {
         let name = format!("r{i}");
         let dir = work.path().join(format!("beluga-{name}"));
@@ -429,6 +463,9 @@ fn main() {
             None => eprintln!("beluga: no restart within 60 s"),
         }
         beluga_delete(&d, &name);
+        if let Some(f) = own.map(|i| &mut floors[i]) {
+            rf.push(f.run_replacement(&["sh", "-c", SERVE]));
+        }
         if let Some(pm) = &podman {
             let dir = work.path().join(format!("podman-{name}"));
             let f = write_file(
@@ -447,9 +484,10 @@ fn main() {
         }
     }
     println!(
-        "restart reaction                       beluga {:<28} podman {}",
+        "restart reaction                       beluga {:<28} podman {:<28} runtime's own run {}",
         rb.cell(),
-        rp.cell()
+        rp.cell(),
+        rf.cell()
     );
 
     // 3. Teardown of a 3-container pod whose processes exit on SIGTERM.
@@ -490,7 +528,7 @@ fn main() {
             &format!("density-{n}.yaml"),
             &density_yaml(n, "d"),
         );
-        let b = measure_density(n, &["beluga", "beluga-shim"], || {
+        let mut b = measure_density(n, &["beluga", "beluga-shim"], || {
             let t = Instant::now();
             let out = d.beluga(&["apply", "-f", &f.to_string_lossy()]);
             assert!(
@@ -512,20 +550,25 @@ fn main() {
             );
             t.elapsed()
         });
+        b.list = time_get_pods(&d, 15);
+        println!("  get pods with {n} pods: {}", b.list.cell());
         let out = d.beluga(&["delete", "pods", "--all", "--now"]);
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let p = podman.as_ref().map(|pm| {
-            println!("density {n}: podman");
-            let r = measure_density(n, &["conmon", "catatonit"], || {
-                pm.play(&f).expect("podman kube play")
+        let p = podman
+            .as_ref()
+            .filter(|_| n <= o.podman_density_max)
+            .map(|pm| {
+                println!("density {n}: podman");
+                let r = measure_density(n, &["conmon", "catatonit"], || {
+                    pm.play(&f).expect("podman kube play")
+                });
+                let _ = pm.output(&["pod", "rm", "-a", "-f", "-t", "0"]);
+                r
             });
-            let _ = pm.output(&["pod", "rm", "-a", "-f", "-t", "0"]);
-            r
-        });
         dens.push((b, p));
     }
 
@@ -537,6 +580,7 @@ fn main() {
         &starts,
         &rb,
         &rp,
+        &rf,
         &tb,
         &tp,
         &dens,
@@ -551,12 +595,12 @@ fn main() {
                     .iter()
                     .map(|(n, s)| {
                         (
-                            if n == "runc" {
-                                "floor: runc"
-                            } else {
-                                "floor: crun"
+                            match n.as_str() {
+                                "runc" => "floor: runc",
+                                "crun" => "floor: crun",
+                                _ => "floor: kernel",
                             },
-                            "#888",
+                            if n == "kernel" { "#bbb" } else { "#888" },
                             s,
                         )
                     })
@@ -612,6 +656,7 @@ fn report(
     starts: &[StartResult],
     rb: &Series,
     rp: &Series,
+    rf: &Series,
     tb: &Series,
     tp: &Series,
     dens: &[(Density, Option<Density>)],
@@ -690,6 +735,15 @@ fn report(
         }
         r.push('\n');
     }
+    if let Some(p) = podman {
+        let _ = writeln!(
+            r,
+            "\nThe podman column is {}'s. For the init-container pod it waits ≈ 20 s for an init \
+             container that exits at once (containers/podman#16343), fixed in podman 4.6: read that \
+             row as podman 4.3's, not as podman's today.",
+            p.version
+        );
+    }
     for f in podman_failures {
         let _ = writeln!(r, "\npodman kube play, {f}");
     }
@@ -708,6 +762,17 @@ fn report(
     );
     let _ = writeln!(
         r,
+        "\nThe runtime's own share of a restart, in the same run: `run --detach` of the replacement \
+         container into namespaces made beforehand, {}; beluga's reaction minus it: {}.\n",
+        rf.cell(),
+        fmt_ms(rb.median() - rf.median())
+    );
+    let _ = writeln!(
+        r,
+        "| figure | beluga | podman | podman ÷ beluga |\n|---|---|---|---|"
+    );
+    let _ = writeln!(
+        r,
         "| teardown: delete / kube down, 3 containers exiting on SIGTERM | {} | {} | {} |",
         tb.cell(),
         tp.cell(),
@@ -716,20 +781,21 @@ fn report(
     let _ = writeln!(r, "\n### Density (one `sleep` container per pod)\n");
     let _ = writeln!(
         r,
-        "| pods | runtime | start all | runtime processes | their PSS per pod | system memory per pod, containers excluded | idle CPU of the runtime |\n|---|---|---|---|---|---|---|"
+        "| pods | runtime | start all | runtime processes | their PSS per pod | system memory per pod, containers excluded | idle CPU of the runtime (30 s) | `get pods` |\n|---|---|---|---|---|---|---|---|"
     );
     for (b, p) in dens {
         for (name, x) in [("beluga", Some(b)), ("podman", p.as_ref())] {
             let Some(x) = x else { continue };
             let _ = writeln!(
                 r,
-                "| {} | {name} | {} | {} | {:.0} KiB | {:.0} KiB | {:.2} % |",
+                "| {} | {name} | {} | {} | {:.0} KiB | {:.0} KiB | {:.2} % | {} |",
                 x.n,
                 fmt_ms(x.total.as_secs_f64() * 1000.0),
                 x.runtime_procs,
                 x.per_pod_kib(),
                 x.system_per_pod_kib(),
-                x.idle_cpu
+                x.idle_cpu,
+                x.list.cell()
             );
         }
     }

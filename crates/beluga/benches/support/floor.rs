@@ -127,11 +127,7 @@ impl Floor {
     /// removes every container of it (untimed).
     pub fn run(&mut self, steps: &[Step]) -> Duration {
         let ns = self.dir.path().join(format!("ns-{}", self.next));
-        std::fs::create_dir_all(&ns).expect("ns dir");
-        let kinds = ["net", "ipc", "uts"];
-        for k in kinds {
-            std::fs::File::create(ns.join(k)).expect("ns file");
-        }
+        ns_files(&ns);
         let bundles: Vec<(String, PathBuf, bool)> = steps
             .iter()
             .map(|s| match s {
@@ -146,11 +142,7 @@ impl Floor {
             })
             .collect();
         let t = Instant::now();
-        let mut unshare = Command::new("unshare");
-        for k in kinds {
-            unshare.arg(format!("--{k}={}", ns.join(k).display()));
-        }
-        self.ok(unshare.arg("true"));
+        pin_namespaces(&ns);
         for (id, b, to_completion) in &bundles {
             if *to_completion {
                 self.ok(self.command(&["run", "--bundle"]).arg(b).arg(id));
@@ -167,15 +159,139 @@ impl Floor {
             let _ = self.command(&["delete", "--force", id]).status();
             let _ = std::fs::remove_dir_all(b);
         }
-        for k in kinds {
-            let _ = rustix::mount::unmount(ns.join(k), rustix::mount::UnmountFlags::DETACH);
-        }
-        let _ = std::fs::remove_dir_all(&ns);
+        unpin_namespaces(&ns);
+        took
+    }
+
+    /// A restart's share of the runtime: one `run --detach` of a long-running container into
+    /// namespaces pinned beforehand (untimed), as a replacement joins its pod's.
+    pub fn run_replacement(&mut self, args: &[&str]) -> Duration {
+        let ns = self.dir.path().join(format!("ns-{}", self.next));
+        ns_files(&ns);
+        pin_namespaces(&ns);
+        let (id, b) = self.bundle(args, Some(&ns));
+        let t = Instant::now();
+        self.ok(self
+            .command(&["run", "--detach", "--bundle"])
+            .arg(&b)
+            .arg(&id));
+        let took = t.elapsed();
+        let _ = self.command(&["delete", "--force", &id]).status();
+        let _ = std::fs::remove_dir_all(&b);
+        unpin_namespaces(&ns);
         took
     }
 
     fn ok(&self, c: &mut Command) {
         let ok = c.status().expect("runtime").success();
         assert!(ok, "{}: {}", self.name, self.stderr());
+    }
+}
+
+const NS_KINDS: [&str; 3] = ["net", "ipc", "uts"];
+
+/// The files a pod's network, IPC and UTS namespaces are pinned to.
+fn ns_files(ns: &Path) {
+    std::fs::create_dir_all(ns).expect("ns dir");
+    for k in NS_KINDS {
+        std::fs::File::create(ns.join(k)).expect("ns file");
+    }
+}
+
+/// New namespaces pinned to those files, with `unshare`, as a pod's sandbox is made.
+fn pin_namespaces(ns: &Path) {
+    let mut unshare = Command::new("unshare");
+    for k in NS_KINDS {
+        unshare.arg(format!("--{k}={}", ns.join(k).display()));
+    }
+    assert!(unshare.arg("true").status().expect("unshare").success());
+}
+
+fn unpin_namespaces(ns: &Path) {
+    for k in NS_KINDS {
+        let _ = rustix::mount::unmount(ns.join(k), rustix::mount::UnmountFlags::DETACH);
+    }
+    let _ = std::fs::remove_dir_all(ns);
+}
+
+/// The kernel's own share of the same sequence: for each container a fork that joins the
+/// pod's namespaces, unshares a PID and a mount namespace, chroots into the image's files and
+/// execs the same busybox binary. No runtime, no cgroup, no configuration file.
+pub struct KernelFloor {
+    rootfs: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl KernelFloor {
+    pub fn new(rootfs: &Path) -> KernelFloor {
+        KernelFloor {
+            rootfs: rootfs.to_path_buf(),
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// One process for a step, started (exec done) when this returns.
+    fn spawn(&self, ns: &[std::fs::File], args: &[&str]) -> std::process::Child {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let fds: Vec<i32> = ns.iter().map(|f| f.as_raw_fd()).collect();
+        let root = std::ffi::CString::new(self.rootfs.to_string_lossy().as_bytes()).expect("path");
+        let mut c = Command::new(args[0]);
+        c.args(&args[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // A group of its own, so its children (in the new PID namespace) go with it.
+            .process_group(0);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            c.pre_exec(move || {
+                for fd in &fds {
+                    if libc::setns(*fd, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                if libc::unshare(libc::CLONE_NEWNS | libc::CLONE_NEWPID) != 0
+                    || libc::chroot(root.as_ptr()) != 0
+                    || libc::chdir(c"/".as_ptr()) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        // `spawn` returns once the exec happened (std reports exec failures through a pipe).
+        c.spawn().expect("kernel floor: spawn")
+    }
+
+    /// Times the sequence from pinning the namespaces until its last process runs.
+    pub fn run(&mut self, steps: &[Step]) -> Duration {
+        let ns = self.dir.path().join("ns");
+        ns_files(&ns);
+        let t = Instant::now();
+        pin_namespaces(&ns);
+        let files: Vec<std::fs::File> = NS_KINDS
+            .iter()
+            .map(|k| std::fs::File::open(ns.join(k)).expect("ns"))
+            .collect();
+        let mut running = Vec::new();
+        for s in steps {
+            match s {
+                Step::RunToCompletion(a) => {
+                    let st = self.spawn(&files, a).wait().expect("wait");
+                    assert!(st.success(), "kernel floor: {a:?} failed");
+                }
+                Step::Start(a) => running.push(self.spawn(&files, a)),
+            }
+        }
+        let took = t.elapsed();
+        for mut c in running {
+            // SAFETY: signals the process group made for this child alone.
+            unsafe { libc::kill(-(c.id() as i32), libc::SIGKILL) };
+            let _ = c.wait();
+        }
+        drop(files);
+        unpin_namespaces(&ns);
+        took
     }
 }

@@ -82,6 +82,16 @@ pub fn count_arg(default: usize) -> usize {
 }
 
 impl BenchDaemon {
+    /// The OCI runtime the daemon chose (its first log line names it: `OCI runtime: crun: …`).
+    pub fn runtime_name(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        log.lines()
+            .find_map(|l| l.split_once("OCI runtime: "))
+            .and_then(|(_, rest)| rest.split(':').next())
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub fn beluga(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_beluga"))
             .args(args)
