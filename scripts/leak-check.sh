@@ -2,7 +2,8 @@
 # Leak check around a whole test run (issue 5 "clean teardown"):
 #   scripts/leak-check.sh snapshot FILE   before the run
 #   scripts/leak-check.sh compare FILE    after it: lists what is new and exits 1 if anything is
-# What counts: mounts, network/IPC/UTS namespaces (pinned or held by a process), beluga cgroups (each container's too),
+# What counts: mounts, network/IPC/UTS namespaces (pinned or held by a process), beluga cgroups (each container's too,
+# and anything beneath a hybrid host's cgroup2 mount point),
 # processes of beluga, its shims, the OCI runtimes or any container (a process whose root is not
 # the host's), runtime state under /run, and temporary directories the tests create. The shared
 # busybox rootfs the tests keep on purpose (/tmp/beluga-test-rootfs-*) is not a leak.
@@ -24,6 +25,13 @@ state() {
       esac
     done
     find /sys/fs/cgroup -maxdepth 4 -type d -path '*/beluga*' 2>/dev/null | sed 's/^/cgroup: /' || true
+    # Beneath a hybrid host's cgroup2 mount, as a runtime run with it hidden would see it: nothing
+    # may be written into the host's /sys/fs/cgroup there (issue 13).
+    if mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
+      unshare -m --propagation slave sh -c \
+        'umount -l /sys/fs/cgroup/unified && find /sys/fs/cgroup/unified -mindepth 1 -maxdepth 2' \
+        2>/dev/null | sed 's/^/under the hidden cgroup2 mount: /' || true
+    fi
     ls -1 /run/runc /run/crun /run/beluga 2>/dev/null | sed 's/^/runtime state: /' || true
     find /tmp -maxdepth 1 -mindepth 1 \( -name '.tmp*' -o -name 'beluga-*' \) \
       ! -name 'beluga-test-rootfs-*' 2>/dev/null | sed 's/^/temporary directory: /' || true

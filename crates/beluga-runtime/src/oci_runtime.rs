@@ -369,9 +369,10 @@ fn bundle_cwd(bundle: &Path) -> Option<String> {
 }
 
 /// Starts the command in a mount namespace of its own: a copy of ours taken as it starts (so it
-/// sees every bundle mounted before it; downstream, should ours be shared), with `mount` detached.
+/// sees every bundle mounted before it; downstream, should ours be shared), with `mount` detached
+/// and an empty tmpfs of its own in its place.
 fn hide_in_child(c: &mut Command, mount: &Path) {
-    use rustix::mount::{mount_change, unmount, MountPropagationFlags, UnmountFlags};
+    use rustix::mount::{mount_change, unmount, MountFlags, MountPropagationFlags, UnmountFlags};
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::process::CommandExt;
     let Ok(target) = std::ffi::CString::new(mount.as_os_str().as_bytes()) else {
@@ -385,6 +386,16 @@ fn hide_in_child(c: &mut Command, mount: &Path) {
             rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS)?;
             mount_change(c"/", flags)?;
             unmount(target.as_c_str(), UnmountFlags::DETACH)?;
+            // The runtime still sees the hierarchy in /proc/self/cgroup (`0::/`) and makes the
+            // container's directories under the mount point: on a tmpfs of this namespace's own
+            // they go with it, never into the host's `/sys/fs/cgroup` beneath the hidden mount.
+            rustix::mount::mount(
+                c"tmpfs",
+                target.as_c_str(),
+                c"tmpfs",
+                MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+                Some(c"mode=755,size=64k"),
+            )?;
             Ok(())
         });
     }

@@ -51,3 +51,51 @@ fn pods_run_under_each_usable_runtime() {
         assert_eq!(stdout(&d.exec("rt", "c", &["hostname"])), "rt\n");
     }
 }
+
+/// What a runtime run with the cgroup2 mount hidden finds at the mount point.
+fn beneath_hidden_mount(mount: &std::path::Path) -> Vec<String> {
+    let script = format!(
+        "umount -l {m} && find {m} -mindepth 1 -maxdepth 3",
+        m = mount.display()
+    );
+    let o = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "slave", "sh", "-c", &script])
+        .output()
+        .expect("unshare");
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o).lines().map(String::from).collect()
+}
+
+// Issue 13 ("the host's mounts never change"): crun, with the hybrid host's cgroup2 mount
+// hidden, still sees the hierarchy in /proc/self/cgroup and makes its directories under the
+// mount point; they go to a tmpfs of its own namespace, never into the host's /sys/fs/cgroup
+// beneath the mount. Containers' v1 cgroups are made and removed as before.
+#[test]
+fn nothing_is_written_beneath_the_hidden_cgroup2_mount() {
+    let Some((mount, _)) = Layout::detect()
+        .hideable()
+        .map(|(m, c)| (m.to_path_buf(), c.len()))
+    else {
+        eprintln!("no hideable cgroup2 mount on this host");
+        return;
+    };
+    let Some(d) = Daemon::start_with(&["--runtime", "crun"]) else {
+        return;
+    };
+    let before = beneath_hidden_mount(&mount);
+    let id = sleeper_container_id(&d, "rt");
+    let uid = d.pod("rt")["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .replace('-', "");
+    assert!(std::path::Path::new(&format!("/sys/fs/cgroup/memory/beluga/pod{uid}")).is_dir());
+    let during = beneath_hidden_mount(&mount);
+    assert_eq!(
+        during,
+        before,
+        "written beneath {} while {id} runs",
+        mount.display()
+    );
+    d.ok(&["delete", "pod", "rt", "--now"]);
+    assert_eq!(beneath_hidden_mount(&mount), before);
+}

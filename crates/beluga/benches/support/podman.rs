@@ -25,10 +25,15 @@ fn runtime_like_beluga() -> (String, Option<PathBuf>) {
     }
 }
 
-/// A `sleep` in a mount namespace of its own (a copy of ours with `mount` detached), and that
-/// namespace opened.
+/// A `sleep` in a mount namespace of its own (a copy of ours with `mount` detached and a tmpfs
+/// in its place), and that namespace opened.
 fn hold_namespace(mount: &Path) -> Result<(std::process::Child, std::fs::File), String> {
-    let script = format!("umount -l {} && exec sleep infinity", mount.display());
+    // An empty tmpfs in its place, as beluga's runtime processes have: the runtime's cgroup
+    // directories for it stay out of the host's /sys/fs/cgroup.
+    let script = format!(
+        "umount -l {m} && mount -t tmpfs -o mode=755,size=64k tmpfs {m} && exec sleep infinity",
+        m = mount.display()
+    );
     let child = Command::new("unshare")
         .args(["--mount", "--propagation", "slave", "sh", "-c", &script])
         .stdin(Stdio::null())
@@ -38,7 +43,11 @@ fn hold_namespace(mount: &Path) -> Result<(std::process::Child, std::fs::File), 
     let theirs = format!("/proc/{}/ns/mnt", child.id());
     for _ in 0..200 {
         let unmounted = std::fs::read_to_string(format!("/proc/{}/mountinfo", child.id()))
-            .is_ok_and(|m| !m.contains(&format!(" {} ", mount.display())));
+            .is_ok_and(|m| {
+                m.lines().any(|l| {
+                    l.contains(&format!(" {} ", mount.display())) && l.contains(" - tmpfs ")
+                })
+            });
         if std::fs::read_link(&theirs).is_ok_and(|l| l != ours) && unmounted {
             let ns = std::fs::File::open(&theirs).map_err(|e| e.to_string())?;
             return Ok((child, ns));
