@@ -52,6 +52,16 @@ impl Daemon {
                 log_max_size: cfg.log_max_size,
                 log_max_files: cfg.log_max_files,
                 pod_max_pids: cfg.pod_max_pids,
+                spares: executor::spare::Spares::new(
+                    executor::spare::spare_dir(&cfg.root),
+                    cfg.warm_sandboxes,
+                    executor::spare::SpareConfig {
+                        exe: cfg.exe.clone(),
+                        runtime: runtime.clone(),
+                        log_max_size: cfg.log_max_size,
+                        log_max_files: cfg.log_max_files,
+                    },
+                ),
             }),
             runtime: Arc::new(executor::shim::ShimRuntime {
                 runtime: runtime.clone(),
@@ -85,15 +95,16 @@ impl Daemon {
     /// Re-adopts the pods found on disk: their shims are reconnected when alive; otherwise the
     /// planner sees a lost sandbox and acts as kubelet does after a reboot.
     pub async fn adopt(self: &Arc<Self>) {
-        let Ok(rd) = std::fs::read_dir(self.cfg.root.join("pods")) else {
-            return;
-        };
-        for e in rd.flatten() {
-            match podstate::read_record(&PodDir(e.path())) {
-                Ok((rec, recovered)) => self.adopt_one(&e.path(), rec, recovered).await,
-                Err(err) => self.abandon(&e.path(), &err).await,
+        if let Ok(rd) = std::fs::read_dir(self.cfg.root.join("pods")) {
+            for e in rd.flatten() {
+                match podstate::read_record(&PodDir(e.path())) {
+                    Ok((rec, recovered)) => self.adopt_one(&e.path(), rec, recovered).await,
+                    Err(err) => self.abandon(&e.path(), &err).await,
+                }
             }
         }
+        // Then the sandboxes the next pods will take.
+        self.exec.sandbox.warm().await;
     }
 
     /// One pod found on disk: its instances from their records, reconciled with what its shim

@@ -50,6 +50,8 @@ pub struct Config {
     pub max_layer_bytes: u64,
     /// kubelet's `--seccomp-default`: RuntimeDefault for containers that name no profile.
     pub seccomp_default: bool,
+    /// How many pod sandboxes to keep made ahead (issue 13); 0 for none.
+    pub warm_sandboxes: usize,
 }
 
 impl Config {
@@ -115,7 +117,7 @@ pub(crate) fn private_root(root: &std::path::Path) -> std::io::Result<()> {
             .mode(0o711)
             .create(root)?;
     }
-    for d in ["pods", "images", "runtime"] {
+    for d in ["pods", "images", "runtime", "spare"] {
         let p = root.join(d);
         std::fs::DirBuilder::new()
             .recursive(true)

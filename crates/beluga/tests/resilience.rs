@@ -217,7 +217,18 @@ fn daemon_sigkill_during_churn_loses_nothing() {
         .filter(|m| m.starts_with(&prefix))
         .map(String::from)
         .collect();
-    assert!(mounts.is_empty(), "{mounts:?}");
+    // Only the live daemon's spare sandbox (issue 13) may hold mounts: what the killed daemons'
+    // spares pinned was cleared.
+    let spare = d.state_dir().join("spare").to_string_lossy().into_owned();
+    let spares: std::collections::BTreeSet<&str> = mounts
+        .iter()
+        .filter_map(|m| m.strip_prefix(&spare))
+        .filter_map(|m| m.split('/').nth(1))
+        .collect();
+    assert!(
+        spares.len() <= 1 && mounts.iter().all(|m| m.starts_with(&spare)),
+        "{mounts:?}"
+    );
     eprintln!("survived {kills} daemon SIGKILLs");
 }
 
@@ -332,4 +343,121 @@ fn failed_record_writes_are_events() {
         "{failed:?}"
     );
     assert!(d.daemon_log().contains("writing pod.json"));
+}
+
+/// The ready spare sandbox of a daemon (its directory), waiting up to 20 s for one.
+fn ready_spare(d: &Daemon, not: &[std::path::PathBuf]) -> std::path::PathBuf {
+    let spares = d.state_dir().join("spare");
+    let t = std::time::Instant::now();
+    loop {
+        let found = std::fs::read_dir(&spares)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| !not.contains(p) && p.join(".sandbox/shim.sock").exists());
+        if let Some(p) = found {
+            return p;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no spare sandbox came up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn pid_in(file: &std::path::Path) -> u32 {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+}
+
+fn gone_within(pid: u32, limit: Duration) -> bool {
+    let t = std::time::Instant::now();
+    while alive(pid) {
+        if t.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+// Issue 13 item 3: a sandbox made ahead is the next pod's — the pod's own hostname and
+// namespaces, its shim the former spare — and another is made; a spare dies with its daemon
+// while a claimed one lives on, the next daemon clears what the dead spare pinned, and deleting
+// the pod still waits for its shim.
+#[test]
+fn a_spare_sandbox_becomes_the_next_pods() {
+    let Some(mut d) = Daemon::start() else { return };
+    let first = ready_spare(&d, &[]);
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: warm}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {{name: c, image: {IMAGE}, command: [sleep, '3600']}}\n"
+    ));
+    d.wait_running("warm");
+    let shim = pid_in(&d.pod_dir("warm").join(".sandbox/shim.pid"));
+    let cmdline = std::fs::read_to_string(format!("/proc/{shim}/cmdline")).unwrap();
+    assert!(
+        cmdline.contains(&*first.to_string_lossy()),
+        "not the spare's shim: {cmdline}"
+    );
+    assert!(!first.exists(), "the spare's directory stayed");
+    assert_eq!(stdout(&d.exec("warm", "c", &["hostname"])), "warm\n");
+    assert_eq!(
+        stdout(&d.exec("warm", "c", &["cat", "/etc/hostname"])),
+        "warm\n"
+    );
+    let net = std::fs::read_link(format!("/proc/{shim}/ns/net")).unwrap();
+    let theirs = stdout(&d.exec("warm", "c", &["readlink", "/proc/self/ns/net"]));
+    assert_eq!(
+        theirs.trim(),
+        net.to_string_lossy(),
+        "the container is not in the sandbox's network"
+    );
+    // Another spare, for the pod after this one.
+    let second = ready_spare(&d, std::slice::from_ref(&first));
+    let spare_shim = pid_in(&second.join(".sandbox/shim.pid"));
+    d.stop();
+    assert!(
+        gone_within(spare_shim, Duration::from_secs(5)),
+        "the spare outlived its daemon"
+    );
+    assert!(alive(shim), "the pod's shim died with the daemon");
+    d.restart();
+    d.wait_running("warm");
+    let third = ready_spare(&d, &[first, second.clone()]);
+    assert!(!second.exists(), "the dead spare's directory stayed");
+    assert_ne!(third, second);
+    d.ok(&["delete", "pod", "warm", "--grace-period=1"]);
+    assert!(
+        !alive(shim),
+        "delete returned before the pod's shim was gone"
+    );
+}
+
+// Issue 13 item 3: `--warm-sandboxes 0` makes none.
+#[test]
+fn no_spare_sandboxes_when_asked_for_none() {
+    let Some(d) = Daemon::start_with(&["--warm-sandboxes", "0"]) else {
+        return;
+    };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: cold}}\nspec:\n  containers:\n  - {{name: c, image: {IMAGE}, command: [sleep, '3600']}}\n"
+    ));
+    d.wait_running("cold");
+    std::thread::sleep(Duration::from_millis(300));
+    let spares: Vec<_> = std::fs::read_dir(d.state_dir().join("spare"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+    assert!(spares.is_empty(), "{spares:?}");
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 #[cfg(test)]
 pub mod fake;
 pub mod shim;
+pub mod spare;
 pub mod store;
 
 /// The exits of a sandbox's containers; it closes when the sandbox is gone.
@@ -57,6 +58,9 @@ pub trait Sandbox: Send + Sync {
     /// A pod directory whose record cannot be read: whatever of it runs is stopped and the
     /// directory moved under `aside`. Returns where it went.
     async fn abandon(&self, dir: &Path, aside: &Path) -> std::io::Result<PathBuf>;
+    /// Gets ready for the next pods (the real one: spare sandboxes made ahead), once the pods on
+    /// disk are adopted.
+    async fn warm(&self) {}
 }
 
 /// One container instance for the runtime: its bundle, log and exit file.

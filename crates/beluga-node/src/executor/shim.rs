@@ -32,6 +32,8 @@ pub struct ShimSandbox {
     pub log_max_files: usize,
     /// kubelet's `podPidsLimit`.
     pub pod_max_pids: Option<i64>,
+    /// Sandboxes made ahead, which a new pod takes instead of starting its shim.
+    pub spares: std::sync::Arc<super::spare::Spares>,
 }
 
 /// The pod's volumes, cgroup, and the files every container mounts (`/etc/hosts`,
@@ -79,20 +81,32 @@ impl Sandbox for ShimSandbox {
         blocking(move || prepare_sandbox(&p, &d, pids))
             .await
             .unwrap_or_else(|| Err(SandboxError::Other("sandbox preparation panicked".into())))?;
+        let other = |e: std::io::Error| SandboxError::Other(e.to_string());
+        let hostname = podutil::hostname(pod);
+        let claimed = self.claim_spare(dir, &hostname).await;
+        self.spares.refill();
+        if claimed {
+            return exits_of(dir).await.map_err(other);
+        }
         let opts = shim::ShimOptions {
             pod_dir: dir.path().to_path_buf(),
-            hostname: podutil::hostname(pod),
+            hostname,
             runtime: self.runtime.clone(),
             log_max_size: self.log_max_size,
             log_max_files: self.log_max_files,
+            spare_of: None,
         };
-        let other = |e: std::io::Error| SandboxError::Other(e.to_string());
         let mut child = shim::spawn(&self.exe, &opts).await.map_err(other)?;
         // Reap the shim whenever it exits; its exit is seen through the subscription's end.
         tokio::spawn(async move {
             let _ = child.wait().await;
         });
         exits_of(dir).await.map_err(other)
+    }
+
+    async fn warm(&self) {
+        self.spares.clear_leftovers().await;
+        self.spares.refill();
     }
 
     async fn reconnect(&self, dir: &PodDir) -> Option<Exits> {
@@ -163,6 +177,24 @@ impl Sandbox for ShimSandbox {
         })
         .await
         .unwrap_or_else(|| Err(std::io::Error::other("abandoning the pod panicked")))
+    }
+}
+
+impl ShimSandbox {
+    /// Takes a spare sandbox for the pod in `dir`, if one is ready and the claim works (a spare
+    /// that fails it is discarded, and the pod gets a shim of its own).
+    async fn claim_spare(&self, dir: &PodDir, hostname: &str) -> bool {
+        let Some(spare) = self.spares.take() else {
+            return false;
+        };
+        match super::spare::claim(&spare, dir, hostname).await {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(error = %e, spare = %spare.path().display(), "a spare sandbox could not be claimed");
+                super::spare::discard(&spare).await;
+                false
+            }
+        }
     }
 }
 

@@ -11,6 +11,9 @@ pub struct ShimOptions {
     /// Container log rotation: size in bytes (0 = never) and files kept.
     pub log_max_size: u64,
     pub log_max_files: usize,
+    /// A spare sandbox made ahead for the next pod (issue 13) by the daemon with this pid: it
+    /// dies with that daemon until a pod claims it (`Request::Claim`).
+    pub spare_of: Option<u32>,
 }
 
 impl ShimOptions {
@@ -30,6 +33,9 @@ impl ShimOptions {
         if let Some(m) = &self.runtime.hide_mount {
             flag("--runtime-hide-mount", m.clone().into());
         }
+        if let Some(pid) = self.spare_of {
+            flag("--spare-of", pid.to_string().into());
+        }
         v
     }
 
@@ -38,7 +44,7 @@ impl ShimOptions {
         let (mut pod_dir, mut hostname, mut runtime_path, mut runtime_root) =
             (None, None, None, None);
         let (mut log_max_size, mut log_max_files) = (10u64 << 20, 5usize);
-        let mut hide_mount = None;
+        let (mut hide_mount, mut spare_of) = (None, None);
         let mut args = args;
         while let Some(flag) = args.next() {
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -50,6 +56,7 @@ impl ShimOptions {
                 "--runtime-hide-mount" => hide_mount = Some(PathBuf::from(value)),
                 "--log-max-size" => log_max_size = number(&flag, &value)?,
                 "--log-max-files" => log_max_files = number(&flag, &value)?,
+                "--spare-of" => spare_of = Some(number(&flag, &value)?),
                 other => return Err(format!("unknown argument {other}")),
             }
         }
@@ -70,6 +77,7 @@ impl ShimOptions {
             },
             log_max_size,
             log_max_files,
+            spare_of,
         })
     }
 }
@@ -101,6 +109,7 @@ mod tests {
         assert_eq!(o.pod_dir, PathBuf::from("/p"));
         assert_eq!(o.runtime.name, "runc");
         assert_eq!((o.log_max_size, o.log_max_files), (10 << 20, 5));
+        assert_eq!(o.spare_of, None);
         let o = ShimOptions::parse(args(
             "--pod-dir /p --hostname h --runtime-path /bin/crun --runtime-root /r \
              --log-max-size 100 --log-max-files 2",
@@ -115,7 +124,8 @@ mod tests {
     fn to_args_round_trips() {
         let o = ShimOptions::parse(args(
             "--pod-dir /p/q --hostname web-0 --runtime-path /bin/crun --runtime-root /r \
-             --log-max-size 7 --log-max-files 3 --runtime-hide-mount /sys/fs/cgroup/unified",
+             --log-max-size 7 --log-max-files 3 --runtime-hide-mount /sys/fs/cgroup/unified \
+             --spare-of 42",
         ))
         .unwrap();
         let back: Vec<String> = o
@@ -133,6 +143,7 @@ mod tests {
             Some(std::path::Path::new("/sys/fs/cgroup/unified"))
         );
         assert_eq!((again.log_max_size, again.log_max_files), (7, 3));
+        assert_eq!(again.spare_of, Some(42));
     }
 
     #[test]

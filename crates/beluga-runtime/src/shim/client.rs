@@ -150,9 +150,23 @@ pub async fn spawn(exe: &Path, opts: &ShimOptions) -> std::io::Result<tokio::pro
     Ok(child)
 }
 
+/// Whether process `pid` is the shim of the pod in `dir`: its command line names the directory,
+/// or (a spare sandbox the pod claimed, started for another directory) it holds the network
+/// namespace pinned there. A stale `shim.pid` (after a reboot) may name someone else.
+fn is_pods_shim(pid: i32, dir: &PodDir) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let needle = dir.path().as_os_str().as_encoded_bytes();
+    if cmdline.windows(needle.len().max(1)).any(|w| w == needle) {
+        return true;
+    }
+    let ns = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let theirs = ns(Path::new(&format!("/proc/{pid}/ns/net")));
+    theirs.is_some() && theirs == ns(&dir.ns("net"))
+}
+
 /// Waits, up to `timeout`, until the pod's shim process is gone (after `Shutdown`), so that a
-/// finished teardown leaves no process of the pod. Only a process whose command line names this
-/// pod directory is waited for: a stale `shim.pid` (after a reboot) may name someone else.
+/// finished teardown leaves no process of the pod; only the pod's own shim is waited for.
 pub async fn wait_exit(dir: &PodDir, timeout: std::time::Duration) {
     let Some(pid) = std::fs::read_to_string(dir.sandbox().join("shim.pid"))
         .ok()
@@ -166,9 +180,7 @@ pub async fn wait_exit(dir: &PodDir, timeout: std::time::Duration) {
     else {
         return;
     };
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let needle = dir.path().as_os_str().as_encoded_bytes();
-    if !cmdline.windows(needle.len().max(1)).any(|w| w == needle) {
+    if !is_pods_shim(pid, dir) {
         return;
     }
     // SAFETY: the AsyncFd owns the pidfd and drops it with itself.

@@ -37,6 +37,11 @@ pub enum Request {
     },
     Subscribe,
     Shutdown,
+    /// A spare sandbox becomes a pod's: its hostname is set, and it no longer dies with the
+    /// daemon (a pod's shim outlives daemon restarts).
+    Claim {
+        hostname: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

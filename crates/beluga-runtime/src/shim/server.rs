@@ -20,6 +20,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 pub fn main(opts: ShimOptions) -> std::io::Result<()> {
     // Orphaned container processes are reparented to the shim, which waits them.
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    if let Some(daemon) = opts.spare_of {
+        die_with(daemon)?;
+    }
     let dir = PodDir(opts.pod_dir.clone());
     let mut stdout = std::io::stdout();
     if let Err(e) = create_sandbox(&dir, &opts.hostname) {
@@ -156,6 +159,7 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
             Request::StartCreated { id } => start_created(&shim, &id).await,
             Request::Kill { id, signal } => kill(&shim, &id, &signal).await,
             Request::Delete { id } => delete(&shim, &id).await,
+            Request::Claim { hostname } => claim(&hostname),
             // These two keep the connection to themselves until it ends.
             Request::Subscribe => return subscribe(&shim, w).await,
             Request::Shutdown => return shutdown(&shim, w).await,
@@ -163,6 +167,31 @@ async fn handle_conn(shim: Shared, stream: tokio::net::UnixStream) {
         if send(&mut w, &resp).await.is_err() {
             return;
         }
+    }
+}
+
+/// A spare holds nothing of a pod: it ends with the daemon that made it (SIGKILL when the thread
+/// that started it goes), and at once if that daemon is already gone.
+fn die_with(daemon: u32) -> std::io::Result<()> {
+    use rustix::process::{getppid, set_parent_process_death_signal, Pid, Signal};
+    set_parent_process_death_signal(Some(Signal::KILL))?;
+    if getppid() != Pid::from_raw(daemon as i32) {
+        return Err(std::io::Error::other(
+            "the daemon that made this spare is gone",
+        ));
+    }
+    Ok(())
+}
+
+/// The spare is a pod's from now: its hostname, and a life of its own.
+fn claim(hostname: &str) -> Response {
+    let done = rustix::system::sethostname(hostname.as_bytes())
+        .and_then(|()| rustix::process::set_parent_process_death_signal(None));
+    match done {
+        Ok(()) => Response::Ok,
+        Err(e) => Response::Error {
+            message: format!("claiming the sandbox: {e}"),
+        },
     }
 }
 

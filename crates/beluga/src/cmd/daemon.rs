@@ -40,6 +40,10 @@ pub struct Args {
     /// profiles are read from <root>/seccomp.
     #[arg(long)]
     seccomp_default: bool,
+    /// Pod sandboxes to keep made ahead (a shim with its namespaces, idle), which new pods take
+    /// instead of making theirs: a quicker start for about 300 KiB each; 0 for none.
+    #[arg(long, default_value_t = 1)]
+    warm_sandboxes: usize,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -138,6 +142,7 @@ pub fn run(a: Args) -> i32 {
         pod_max_pids: (a.pod_max_pids > 0).then_some(a.pod_max_pids),
         max_layer_bytes: a.max_layer_size,
         seccomp_default: a.seccomp_default,
+        warm_sandboxes: a.warm_sandboxes,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -33,6 +33,7 @@ pub(super) fn config(root: &Path) -> Config {
         pod_max_pids: None,
         max_layer_bytes: 1 << 30,
         seccomp_default: false,
+        warm_sandboxes: 0,
     }
 }
 

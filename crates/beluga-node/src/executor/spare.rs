@@ -1,0 +1,179 @@
+//! Sandboxes made ahead (issue 13): a shim started with its network, IPC and UTS namespaces
+//! pinned, waiting under `<root>/spare/<daemon pid>-<n>`, that the next pod takes instead of starting one. The
+//! pool is bounded (`--warm-sandboxes`, default 1) and refilled after each claim, off the pod's
+//! path. What a pod observes is its own: the claim sets the hostname before any container runs,
+//! and the namespaces were never used. A spare dies with the daemon that made it (the shim's
+//! parent-death signal, cleared by the claim), and what it pinned is cleared at the next start.
+
+use beluga_runtime::layout::PodDir;
+use beluga_runtime::shim::{self, Request, Response, ShimClient, ShimOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing::{debug, warn};
+
+/// What a spare shim is started with, but for its directory.
+#[derive(Clone)]
+pub struct SpareConfig {
+    pub exe: PathBuf,
+    pub runtime: beluga_runtime::oci_runtime::OciRuntime,
+    pub log_max_size: u64,
+    pub log_max_files: usize,
+}
+
+/// The pool of spare sandboxes.
+pub struct Spares {
+    dir: PathBuf,
+    want: usize,
+    cfg: SpareConfig,
+    ready: Mutex<Vec<PathBuf>>,
+    /// Spares being made now (so a burst of pods does not start more than `want`).
+    making: AtomicU64,
+    next: AtomicU64,
+}
+
+impl Spares {
+    /// A pool of `want` spares under `dir` (none when 0). What an earlier daemon left there is
+    /// cleared first (call [`Spares::clear_leftovers`] before the pool is used).
+    pub fn new(dir: PathBuf, want: usize, cfg: SpareConfig) -> Arc<Spares> {
+        Arc::new(Spares {
+            dir,
+            want,
+            cfg,
+            ready: Mutex::new(Vec::new()),
+            making: AtomicU64::new(0),
+            next: AtomicU64::new(0),
+        })
+    }
+
+    /// Stops and removes the spares of an earlier daemon (they died with it, but their pinned
+    /// namespaces stay mounted).
+    pub async fn clear_leftovers(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            discard(&PodDir(e.path())).await;
+        }
+    }
+
+    /// A ready spare, if there is one.
+    pub fn take(&self) -> Option<PodDir> {
+        let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
+        ready.pop().map(PodDir)
+    }
+
+    /// Starts making spares until `want` are ready or being made, in the background.
+    pub fn refill(self: &Arc<Self>) {
+        loop {
+            let ready = self.ready.lock().unwrap_or_else(|e| e.into_inner()).len() as u64;
+            let making = self.making.load(Ordering::SeqCst);
+            if ready + making >= self.want as u64 {
+                return;
+            }
+            if self
+                .making
+                .compare_exchange(making, making + 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                continue;
+            }
+            let me = self.clone();
+            tokio::spawn(async move {
+                match me.make().await {
+                    Ok(dir) => me.ready.lock().unwrap_or_else(|e| e.into_inner()).push(dir),
+                    Err(e) => warn!(error = %e, "a spare sandbox could not be made"),
+                }
+                me.making.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    }
+
+    /// One spare: a shim started for `<dir>/<n>`. Must run on a runtime worker thread (not a
+    /// blocking one): the shim's parent-death signal follows the thread that started it.
+    async fn make(&self) -> std::io::Result<PathBuf> {
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        // Named for this daemon too: a name is never reused across restarts.
+        let dir = self.dir.join(format!("{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let opts = ShimOptions {
+            pod_dir: dir.clone(),
+            hostname: format!("spare-{n}"),
+            runtime: self.cfg.runtime.clone(),
+            log_max_size: self.cfg.log_max_size,
+            log_max_files: self.cfg.log_max_files,
+            spare_of: Some(std::process::id()),
+        };
+        let mut child = shim::spawn(&self.cfg.exe, &opts).await?;
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+        debug!(spare = %dir.display(), "spare sandbox ready");
+        Ok(dir)
+    }
+}
+
+/// Makes `spare` the sandbox of the pod in `dir`: its hostname set, its pinned namespaces and
+/// its socket, pid and log moved into the pod's `.sandbox`.
+pub async fn claim(spare: &PodDir, dir: &PodDir, hostname: &str) -> std::io::Result<()> {
+    let client = ShimClient {
+        socket: spare.shim_socket(),
+    };
+    let req = Request::Claim {
+        hostname: hostname.to_string(),
+    };
+    match client.call(&req).await? {
+        Response::Ok => {}
+        other => return Err(std::io::Error::other(format!("claim: {other:?}"))),
+    }
+    let (from, to) = (spare.clone(), dir.clone());
+    tokio::task::spawn_blocking(move || move_sandbox(&from, &to))
+        .await
+        .map_err(std::io::Error::other)??;
+    // The spare's own pins go later, off the pod's path: an unmount waits for an RCU grace
+    // period, which costs more than the whole claim.
+    let spare = spare.clone();
+    tokio::task::spawn_blocking(move || {
+        shim::teardown_sandbox(&spare);
+        let _ = std::fs::remove_dir_all(spare.path());
+    });
+    Ok(())
+}
+
+/// The spare's pins become the pod's (a bind mount of each namespace file; a mount point cannot
+/// be renamed), and its socket, pid and log are renamed in.
+fn move_sandbox(spare: &PodDir, dir: &PodDir) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.sandbox())?;
+    for kind in ["net", "ipc", "uts"] {
+        let target = dir.ns(kind);
+        std::fs::File::create(&target)?;
+        rustix::mount::mount_bind(spare.ns(kind), &target)?;
+    }
+    for name in ["shim.sock", "shim.pid", "shim.log"] {
+        std::fs::rename(spare.sandbox().join(name), dir.sandbox().join(name))?;
+    }
+    Ok(())
+}
+
+/// A spare that will not be used: its shim stopped, its pins and directory removed.
+pub async fn discard(spare: &PodDir) {
+    if spare.shim_socket().exists() {
+        let client = ShimClient {
+            socket: spare.shim_socket(),
+        };
+        let _ = client.call(&Request::Shutdown).await;
+        shim::wait_exit(spare, Duration::from_secs(2)).await;
+    }
+    let spare = spare.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        shim::teardown_sandbox(&spare);
+        let _ = std::fs::remove_dir_all(spare.path());
+    })
+    .await;
+}
+
+/// Where the spares of a daemon with state under `root` wait.
+pub fn spare_dir(root: &Path) -> PathBuf {
+    root.join("spare")
+}
