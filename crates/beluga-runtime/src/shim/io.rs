@@ -53,6 +53,9 @@ pub(super) async fn pump(
         if !more {
             break;
         }
+        // `readable` answers at once while data waits: without this a flooding container would
+        // keep the shim's one thread from its other containers' output and requests.
+        tokio::task::coop::consume_budget().await;
     }
     if let Some((partial, line)) = split.finish() {
         let _ = write_record(&mut *log.borrow_mut(), stream, partial, &line);
