@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs what beluga and its tests need on Debian (run as root): the OCI runtimes and
-# busybox-static (the test image), and for the registry tests docker-registry, skopeo (which
-# pushes the test image to it) and apache2-utils (htpasswd, for a registry that wants a login).
+# Installs what beluga and its tests need on Debian (run as root): the OCI runtimes,
+# busybox-static (the test image), the standard CNI plugins and iproute2 (pod networking), and
+# for the registry tests docker-registry, skopeo (which pushes the test image to it) and
+# apache2-utils (htpasswd, for a registry that wants a login).
 # Rust (cargo) must already be there.
 set -euo pipefail
 need=()
-for pkg in runc crun busybox-static tar openssl util-linux docker-registry skopeo apache2-utils; do
+for pkg in runc crun busybox-static tar openssl util-linux iproute2 containernetworking-plugins docker-registry skopeo apache2-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

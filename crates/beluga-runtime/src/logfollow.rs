@@ -16,6 +16,9 @@ pub struct Follower {
     file: Option<std::fs::File>,
     /// (device, inode) of `file`.
     id: Option<(u64, u64)>,
+    /// The newest rotation stamp older than `file`: when `file` is rotated its stamp is the
+    /// first one after this, whatever became of it since (gzipped: another inode).
+    before: String,
 }
 
 fn id_of(m: &std::fs::Metadata) -> (u64, u64) {
@@ -33,11 +36,13 @@ impl Follower {
             path: path.to_path_buf(),
             file: None,
             id: None,
+            before: String::new(),
         };
         if let Ok(mut file) = std::fs::File::open(path) {
             if file.seek(SeekFrom::Start(offset)).is_ok() {
                 f.id = file.metadata().ok().map(|m| id_of(&m));
                 f.file = Some(file);
+                f.before = f.stamp_before_held();
             }
         }
         f
@@ -78,14 +83,13 @@ impl Follower {
         self.id = file.metadata().ok().map(|m| id_of(&m));
         read_to_end(&mut file, out);
         self.file = Some(file);
+        self.before = self.stamp_before_held();
         true
     }
 
-    /// Rotated files newer than the one held, oldest first. Rotated names sort by their stamp;
-    /// the held file is found among them by its inode (a `.gz` of it has another inode, and is
-    /// never newer than a plain file it was made from). When the held file is no longer
-    /// there by name, only the newest rotated file is certainly later than it.
-    fn rotated_after(&self) -> Vec<PathBuf> {
+    /// The rotated files by stamp, oldest first, one entry per rotation (a plain file and its
+    /// `.gz` are the same one), compressions under way left out.
+    fn rotated(&self) -> Vec<(String, PathBuf)> {
         let (Some(dir), Some(name)) = (
             self.path.parent(),
             self.path.file_name().and_then(|n| n.to_str()),
@@ -104,15 +108,69 @@ impl Follower {
             })
             .collect();
         rotated.sort();
-        // One entry per rotation: a plain file and its `.gz` are the same rotation.
         rotated.dedup_by(|a, b| a.0 == b.0);
-        let held = rotated.iter().position(|(_, p)| {
-            std::fs::symlink_metadata(p).is_ok_and(|m| Some(id_of(&m)) == self.id)
-        });
-        match held {
-            Some(i) => rotated[i + 1..].iter().map(|(_, p)| p.clone()).collect(),
-            None => rotated.last().map(|(_, p)| p.clone()).into_iter().collect(),
+        rotated
+    }
+
+    /// Where the held file's own rotation will sort: after every rotation there now, except its
+    /// own if it was rotated already between its opening and this look (found by its inode).
+    fn stamp_before_held(&self) -> String {
+        let rotated = self.rotated();
+        let own = rotated.iter().position(|(_, p)| self.is_held(p));
+        let older = match own {
+            Some(i) => &rotated[..i],
+            None => &rotated[..],
+        };
+        older.last().map(|(s, _)| s.clone()).unwrap_or_default()
+    }
+
+    fn is_held(&self, p: &Path) -> bool {
+        std::fs::symlink_metadata(p).is_ok_and(|m| Some(id_of(&m)) == self.id)
+    }
+
+    /// Rotated files newer than the one held, oldest first. The held file is found among them
+    /// by its inode while it is there as a plain file; once gzipped (another inode) by its
+    /// stamp, the first after the newest rotation older than it.
+    fn rotated_after(&self) -> Vec<PathBuf> {
+        let rotated = self.rotated();
+        let first_later = rotated.iter().position(|(s, _)| *s > self.before);
+        let held = rotated
+            .iter()
+            .position(|(_, p)| self.is_held(p))
+            .or_else(|| {
+                // Its stamp, if that is the held file gzipped (and not pruned, the next one left).
+                first_later.filter(|&i| self.is_held_gzipped(&rotated[i].1))
+            });
+        match (held, first_later) {
+            (Some(i), _) => rotated[i + 1..].iter().map(|(_, p)| p.clone()).collect(),
+            // The held file was pruned before it was seen rotated: everything after it.
+            (None, Some(i)) => rotated[i..].iter().map(|(_, p)| p.clone()).collect(),
+            (None, None) => vec![],
         }
+    }
+
+    /// Whether `p` (a rotated name) is now the held file's `.gz`: gzip's trailer gives the size
+    /// of what it holds (mod 2³²), which must be the held file's.
+    fn is_held_gzipped(&self, p: &Path) -> bool {
+        let gz = PathBuf::from(format!(
+            "{}.gz",
+            p.to_string_lossy().trim_end_matches(".gz")
+        ));
+        let Some(size) = self
+            .file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map(|m| m.len())
+        else {
+            return false;
+        };
+        let Ok(mut f) = std::fs::File::open(&gz) else {
+            return false;
+        };
+        let mut isize = [0u8; 4];
+        f.seek(SeekFrom::End(-4)).is_ok()
+            && f.read_exact(&mut isize).is_ok()
+            && u64::from(u32::from_le_bytes(isize)) == size % (1 << 32)
     }
 }
 
@@ -137,7 +195,7 @@ mod tests {
     // (one rotation, several, with gzipped files in between).
     #[test]
     fn follows_across_rotations() {
-        for (per_read, max_files) in [(1usize, 5usize), (7, 5), (40, 3), (200, 10)] {
+        for (per_read, max_files) in [(1usize, 5usize), (7, 5), (20, 12), (40, 3), (200, 10)] {
             let d = tempfile::tempdir().unwrap();
             let path = d.path().join("0.log");
             let mut log = RotatingLog::open(&path, 300, max_files).unwrap();
