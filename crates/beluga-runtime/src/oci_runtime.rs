@@ -394,7 +394,7 @@ fn hide_in_child(c: &mut Command, mount: &Path) {
                 target.as_c_str(),
                 c"tmpfs",
                 MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
-                Some(c"mode=755,size=64k"),
+                Some(c"mode=755,size=1m"),
             )?;
             Ok(())
         });

@@ -31,7 +31,7 @@ fn hold_namespace(mount: &Path) -> Result<(std::process::Child, std::fs::File), 
     // An empty tmpfs in its place, as beluga's runtime processes have: the runtime's cgroup
     // directories for it stay out of the host's /sys/fs/cgroup.
     let script = format!(
-        "umount -l {m} && mount -t tmpfs -o mode=755,size=64k tmpfs {m} && exec sleep infinity",
+        "umount -l {m} && mount -t tmpfs -o mode=755 tmpfs {m} && exec sleep infinity",
         m = mount.display()
     );
     let child = Command::new("unshare")
