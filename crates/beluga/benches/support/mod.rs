@@ -123,16 +123,6 @@ impl Drop for BenchDaemon {
         let _ = self.child.wait();
         // What the daemon held (its spare sandbox's pinned namespaces, any pod left by a failed
         // run) is unmounted, so that its directory can go.
-        let prefix = self.root.path().to_string_lossy().into_owned();
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut points: Vec<&str> = mounts
-            .lines()
-            .filter_map(|l| l.split_whitespace().nth(4))
-            .filter(|m| m.starts_with(&prefix))
-            .collect();
-        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        for p in points {
-            let _ = rustix::mount::unmount(p, rustix::mount::UnmountFlags::DETACH);
-        }
+        beluga_runtime::volumes::unmount_below(self.root.path());
     }
 }
