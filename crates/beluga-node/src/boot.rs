@@ -107,6 +107,12 @@ impl Daemon {
         self.exec.sandbox.warm().await;
     }
 
+    /// The daemon stops (SIGTERM, Ctrl-C): pods keep running for the next daemon; what was made
+    /// ahead for new ones goes.
+    pub async fn stop(&self) {
+        self.exec.sandbox.release().await;
+    }
+
     /// One pod found on disk: its instances from their records, reconciled with what its shim
     /// still runs (or all lost, when the shim is gone), then its worker, exit follower and probes.
     async fn adopt_one(

@@ -466,3 +466,30 @@ fn no_spare_sandboxes_when_asked_for_none() {
         .collect();
     assert!(spares.is_empty(), "{spares:?}");
 }
+
+// Issue 13 item 3: a daemon stopped with SIGTERM gives its spare back (shim stopped, pins and
+// directory removed); pods stay for the next daemon.
+#[test]
+fn a_stopped_daemon_leaves_no_spare() {
+    let Some(mut d) = Daemon::start() else { return };
+    let spare = ready_spare(&d, &[]);
+    let shim = pid_in(&spare.join(".sandbox/shim.pid"));
+    let pid = d.pid().unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    assert!(
+        gone_within(pid, Duration::from_secs(10)),
+        "the daemon did not stop"
+    );
+    d.stop();
+    assert!(!spare.exists(), "the spare's directory stayed");
+    assert!(!alive(shim), "the spare's shim stayed");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&*spare.to_string_lossy()),
+        "the spare's pins stayed"
+    );
+}

@@ -61,6 +61,9 @@ pub trait Sandbox: Send + Sync {
     /// Gets ready for the next pods (the real one: spare sandboxes made ahead), once the pods on
     /// disk are adopted.
     async fn warm(&self) {}
+    /// The daemon stops: what was made ahead for the next pods is given back (pods' own
+    /// sandboxes stay, for the next daemon to adopt).
+    async fn release(&self) {}
 }
 
 /// One container instance for the runtime: its bundle, log and exit file.

@@ -109,6 +109,10 @@ impl Sandbox for ShimSandbox {
         self.spares.refill();
     }
 
+    async fn release(&self) {
+        self.spares.release().await;
+    }
+
     async fn reconnect(&self, dir: &PodDir) -> Option<Exits> {
         if !dir.shim_socket().exists() {
             return None;

@@ -35,6 +35,8 @@ pub struct Spares {
     /// Spares being made now (so a burst of pods does not start more than `want`).
     making: AtomicU64,
     next: AtomicU64,
+    /// The daemon is stopping: no more spares.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl Spares {
@@ -48,6 +50,7 @@ impl Spares {
             ready: Mutex::new(Vec::new()),
             making: AtomicU64::new(0),
             next: AtomicU64::new(0),
+            closed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -62,6 +65,19 @@ impl Spares {
         }
     }
 
+    /// The daemon stops: no spare is made any more, and those made are stopped and removed
+    /// (one being made is waited for, up to 2 s).
+    pub async fn release(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let t = std::time::Instant::now();
+        while self.making.load(Ordering::SeqCst) > 0 && t.elapsed() < Duration::from_secs(2) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        while let Some(spare) = self.take() {
+            discard(&spare).await;
+        }
+    }
+
     /// A ready spare, if there is one.
     pub fn take(&self) -> Option<PodDir> {
         let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
@@ -71,6 +87,9 @@ impl Spares {
     /// Starts making spares until `want` are ready or being made, in the background.
     pub fn refill(self: &Arc<Self>) {
         loop {
+            if self.closed.load(Ordering::SeqCst) {
+                return;
+            }
             let ready = self.ready.lock().unwrap_or_else(|e| e.into_inner()).len() as u64;
             let making = self.making.load(Ordering::SeqCst);
             if ready + making >= self.want as u64 {
@@ -89,9 +108,11 @@ impl Spares {
                 // spare's shim competed with that start for the CPUs and made it slower than
                 // no spare at all (1-container start 33–35 ms against 31–32 ms, medians of 15).
                 tokio::time::sleep(REFILL_DELAY).await;
-                match me.make().await {
-                    Ok(dir) => me.ready.lock().unwrap_or_else(|e| e.into_inner()).push(dir),
-                    Err(e) => warn!(error = %e, "a spare sandbox could not be made"),
+                if !me.closed.load(Ordering::SeqCst) {
+                    match me.make().await {
+                        Ok(dir) => me.ready.lock().unwrap_or_else(|e| e.into_inner()).push(dir),
+                        Err(e) => warn!(error = %e, "a spare sandbox could not be made"),
+                    }
                 }
                 me.making.fetch_sub(1, Ordering::SeqCst);
             });

@@ -173,7 +173,7 @@ pub fn run(a: Args) -> i32 {
                 }
             };
         // Containers keep running when the daemon stops; a new daemon re-adopts them.
-        tokio::select! {
+        let code = tokio::select! {
             r = http::serve(d.clone()) => {
                 if let Err(e) = r {
                     eprintln!("error: {e}");
@@ -183,7 +183,9 @@ pub fn run(a: Args) -> i32 {
             }
             _ = tokio::signal::ctrl_c() => 0,
             _ = term.recv() => 0,
-        }
+        };
+        d.stop().await;
+        code
     })
 }
 
