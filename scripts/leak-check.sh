@@ -3,7 +3,8 @@
 #   scripts/leak-check.sh snapshot FILE   before the run
 #   scripts/leak-check.sh compare FILE    after it: lists what is new and exits 1 if anything is
 # What counts: mounts, network/IPC/UTS namespaces (pinned or held by a process), beluga cgroups (each container's too,
-# and anything beneath a hybrid host's cgroup2 mount point),
+# and anything beneath a hybrid host's cgroup2 mount point), network interfaces, CNI address
+# reservations and iptables/nftables rules,
 # processes of beluga, its shims, the OCI runtimes or any container (a process whose root is not
 # the host's), runtime state under /run, and temporary directories the tests create. The shared
 # busybox rootfs the tests keep on purpose (/tmp/beluga-test-rootfs-*) is not a leak.
@@ -33,6 +34,18 @@ state() {
         2>/dev/null | sed 's/^/under the hidden cgroup2 mount: /' || true
     fi
     ls -1 /run/runc /run/crun /run/beluga 2>/dev/null | sed 's/^/runtime state: /' || true
+    # Pod networking (issue 14): interfaces, CNI address reservations, packet-filter rules.
+    ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print "interface: " $2}' || true
+    find /var/lib/cni/networks -type f 2>/dev/null | sed 's/^/cni reservation: /' || true
+    # Rules and chains of one's own; a built-in table loaded on the way stays empty, and is not one.
+    if command -v iptables-save >/dev/null; then
+      iptables-save 2>/dev/null | grep -E '^(-A |:[^ ]+ - )' | sed 's/ \[[0-9]*:[0-9]*\]$//; s/^/iptables: /' || true
+    fi
+    # nftables tables other than iptables' own (whose rules iptables-save lists).
+    if command -v nft >/dev/null; then
+      nft list tables 2>/dev/null | grep -vE '^table (ip|ip6|inet|arp|bridge) (filter|nat|mangle|raw|security)$' \
+        | sed 's/^/nftables: /' || true
+    fi
     find /tmp -maxdepth 1 -mindepth 1 \( -name '.tmp*' -o -name 'beluga-*' \) \
       ! -name 'beluga-test-rootfs-*' 2>/dev/null | sed 's/^/temporary directory: /' || true
   } | sort -u
@@ -49,7 +62,7 @@ case "${1:-}" in
       echo "$new" >&2
       exit 1
     fi
-    echo "leak check: nothing left behind (mounts, namespaces, cgroups, processes, runtime state, temp dirs)"
+    echo "leak check: nothing left behind (mounts, namespaces, cgroups, processes, runtime state, temp dirs, interfaces, CNI reservations, packet-filter rules)"
     ;;
   *)
     echo "usage: $0 snapshot|compare FILE" >&2
