@@ -45,23 +45,21 @@ impl Daemon {
         let (runtime, why) = OciRuntime::choose(cfg.runtime.as_deref(), &cfg.root.join("runtime"))
             .map_err(|e| DaemonError::Setup(e.to_string()))?;
         info!(runtime = %runtime.path.display(), "OCI runtime: {why}");
+        let launch = executor::shim::ShimLaunch {
+            exe: cfg.exe.clone(),
+            runtime: runtime.clone(),
+            log_max_size: cfg.log_max_size,
+            log_max_files: cfg.log_max_files,
+        };
         let exec = Executor {
             sandbox: Arc::new(executor::shim::ShimSandbox {
-                exe: cfg.exe.clone(),
-                runtime: runtime.clone(),
-                log_max_size: cfg.log_max_size,
-                log_max_files: cfg.log_max_files,
-                pod_max_pids: cfg.pod_max_pids,
                 spares: executor::spare::Spares::new(
                     executor::spare::spare_dir(&cfg.root),
                     cfg.warm_sandboxes,
-                    executor::spare::SpareConfig {
-                        exe: cfg.exe.clone(),
-                        runtime: runtime.clone(),
-                        log_max_size: cfg.log_max_size,
-                        log_max_files: cfg.log_max_files,
-                    },
+                    launch.clone(),
                 ),
+                launch,
+                pod_max_pids: cfg.pod_max_pids,
             }),
             runtime: Arc::new(executor::shim::ShimRuntime {
                 runtime: runtime.clone(),

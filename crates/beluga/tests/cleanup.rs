@@ -52,7 +52,7 @@ fn delete_leaves_nothing_behind() {
         "the running pod has mounts"
     );
     // The pod's shim (a spare sandbox's, issue 13, names another directory on its command line).
-    let shim = shim_pid(&d, "gone");
+    let shim = d.shim_pid("gone");
     assert!(alive(shim), "the running pod has a shim");
 
     d.ok(&["delete", "pod", "gone"]);
@@ -90,16 +90,6 @@ fn delete_leaves_nothing_behind() {
         }
     }
     std::thread::sleep(Duration::from_millis(100));
-}
-
-/// The pid of a pod's shim, from its `shim.pid`.
-fn shim_pid(d: &Daemon, pod: &str) -> u32 {
-    let f = d.pod_dir(pod).join(".sandbox/shim.pid");
-    std::fs::read_to_string(&f).unwrap().trim().parse().unwrap()
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -166,7 +156,7 @@ fn no_process_outlives_a_delete() {
         .iter()
         .map(|p| p["metadata"]["uid"].as_str().unwrap().replace('-', ""))
         .collect();
-    let shims: Vec<u32> = (0..12).map(|i| shim_pid(&d, &format!("p{i}"))).collect();
+    let shims: Vec<u32> = (0..12).map(|i| d.shim_pid(&format!("p{i}"))).collect();
     let before = left(&uids, &shims);
     // A shim and its `sh` + `sleep` per pod (a claimed spare's shim counted once).
     assert!(before.len() >= 36, "{before:?}");

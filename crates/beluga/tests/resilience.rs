@@ -367,30 +367,6 @@ fn ready_spare(d: &Daemon, not: &[std::path::PathBuf]) -> std::path::PathBuf {
     }
 }
 
-fn pid_in(file: &std::path::Path) -> u32 {
-    std::fs::read_to_string(file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-fn alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
-}
-
-fn gone_within(pid: u32, limit: Duration) -> bool {
-    let t = std::time::Instant::now();
-    while alive(pid) {
-        if t.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    true
-}
-
 // Issue 13 item 3: a sandbox made ahead is the next pod's — the pod's own hostname and
 // namespaces, its shim the former spare — and another is made; a spare dies with its daemon
 // while a claimed one lives on, the next daemon clears what the dead spare pinned, and deleting
@@ -403,7 +379,7 @@ fn a_spare_sandbox_becomes_the_next_pods() {
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: warm}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {{name: c, image: {IMAGE}, command: [sleep, '3600']}}\n"
     ));
     d.wait_running("warm");
-    let shim = pid_in(&d.pod_dir("warm").join(".sandbox/shim.pid"));
+    let shim = d.shim_pid("warm");
     let cmdline = std::fs::read_to_string(format!("/proc/{shim}/cmdline")).unwrap();
     assert!(
         cmdline.contains(&*first.to_string_lossy()),

@@ -23,13 +23,44 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.ok()
 }
 
-/// Pods' sandboxes as shims: one `beluga-shim` process per pod.
-pub struct ShimSandbox {
+/// How a pod's shim is started: the same for a pod's own and for a spare.
+#[derive(Clone)]
+pub struct ShimLaunch {
     /// The `beluga-shim` binary.
     pub exe: PathBuf,
     pub runtime: OciRuntime,
     pub log_max_size: u64,
     pub log_max_files: usize,
+}
+
+impl ShimLaunch {
+    /// Starts a shim for `pod_dir` (a spare when `spare_of` names the daemon) and reaps it
+    /// whenever it exits; its exit is seen through the end of its exit subscription.
+    pub async fn start(
+        &self,
+        pod_dir: &Path,
+        hostname: String,
+        spare_of: Option<u32>,
+    ) -> std::io::Result<()> {
+        let opts = shim::ShimOptions {
+            pod_dir: pod_dir.to_path_buf(),
+            hostname,
+            runtime: self.runtime.clone(),
+            log_max_size: self.log_max_size,
+            log_max_files: self.log_max_files,
+            spare_of,
+        };
+        let mut child = shim::spawn(&self.exe, &opts).await?;
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+        Ok(())
+    }
+}
+
+/// Pods' sandboxes as shims: one `beluga-shim` process per pod.
+pub struct ShimSandbox {
+    pub launch: ShimLaunch,
     /// kubelet's `podPidsLimit`.
     pub pod_max_pids: Option<i64>,
     /// Sandboxes made ahead, which a new pod takes instead of starting its shim.
@@ -85,22 +116,12 @@ impl Sandbox for ShimSandbox {
         let hostname = podutil::hostname(pod);
         let claimed = self.claim_spare(dir, &hostname).await;
         self.spares.refill();
-        if claimed {
-            return exits_of(dir).await.map_err(other);
+        if !claimed {
+            self.launch
+                .start(dir.path(), hostname, None)
+                .await
+                .map_err(other)?;
         }
-        let opts = shim::ShimOptions {
-            pod_dir: dir.path().to_path_buf(),
-            hostname,
-            runtime: self.runtime.clone(),
-            log_max_size: self.log_max_size,
-            log_max_files: self.log_max_files,
-            spare_of: None,
-        };
-        let mut child = shim::spawn(&self.exe, &opts).await.map_err(other)?;
-        // Reap the shim whenever it exits; its exit is seen through the subscription's end.
-        tokio::spawn(async move {
-            let _ = child.wait().await;
-        });
         exits_of(dir).await.map_err(other)
     }
 
@@ -124,7 +145,7 @@ impl Sandbox for ShimSandbox {
         let _ = client(dir).call(&Request::Shutdown).await;
         // The shim answers before it exits: wait for it, so nothing of the pod outlives teardown.
         shim::wait_exit(dir, Duration::from_secs(2)).await;
-        let (dir, runtime) = (dir.clone(), self.runtime.clone());
+        let (dir, runtime) = (dir.clone(), self.launch.runtime.clone());
         let uid = podutil::uid(pod).to_string();
         blocking(move || {
             for id in ids {
@@ -160,7 +181,11 @@ impl Sandbox for ShimSandbox {
             let _ = client(&pd).call(&Request::Shutdown).await;
             shim::wait_exit(&pd, Duration::from_secs(2)).await;
         }
-        let (runtime, aside, dir) = (self.runtime.clone(), aside.to_path_buf(), dir.to_path_buf());
+        let (runtime, aside, dir) = (
+            self.launch.runtime.clone(),
+            aside.to_path_buf(),
+            dir.to_path_buf(),
+        );
         blocking(move || {
             if !uid.is_empty() {
                 for id in runtime

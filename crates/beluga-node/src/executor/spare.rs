@@ -5,10 +5,11 @@
 //! and the namespaces were never used. A spare dies with the daemon that made it (the shim's
 //! parent-death signal, cleared by the claim), and what it pinned is cleared at the next start.
 
+use super::shim::ShimLaunch;
 use beluga_runtime::layout::PodDir;
-use beluga_runtime::shim::{self, Request, Response, ShimClient, ShimOptions};
+use beluga_runtime::shim::{self, Request, Response, ShimClient};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::{debug, warn};
@@ -17,40 +18,31 @@ use tracing::{debug, warn};
 /// of the pod that claimed it.
 const REFILL_DELAY: Duration = Duration::from_millis(500);
 
-/// What a spare shim is started with, but for its directory.
-#[derive(Clone)]
-pub struct SpareConfig {
-    pub exe: PathBuf,
-    pub runtime: beluga_runtime::oci_runtime::OciRuntime,
-    pub log_max_size: u64,
-    pub log_max_files: usize,
-}
-
 /// The pool of spare sandboxes.
 pub struct Spares {
     dir: PathBuf,
     want: usize,
-    cfg: SpareConfig,
+    launch: ShimLaunch,
     ready: Mutex<Vec<PathBuf>>,
     /// Spares being made now (so a burst of pods does not start more than `want`).
     making: AtomicU64,
     next: AtomicU64,
     /// The daemon is stopping: no more spares.
-    closed: std::sync::atomic::AtomicBool,
+    closed: AtomicBool,
 }
 
 impl Spares {
     /// A pool of `want` spares under `dir` (none when 0). What an earlier daemon left there is
     /// cleared first (call [`Spares::clear_leftovers`] before the pool is used).
-    pub fn new(dir: PathBuf, want: usize, cfg: SpareConfig) -> Arc<Spares> {
+    pub fn new(dir: PathBuf, want: usize, launch: ShimLaunch) -> Arc<Spares> {
         Arc::new(Spares {
             dir,
             want,
-            cfg,
+            launch,
             ready: Mutex::new(Vec::new()),
             making: AtomicU64::new(0),
             next: AtomicU64::new(0),
-            closed: std::sync::atomic::AtomicBool::new(false),
+            closed: AtomicBool::new(false),
         })
     }
 
@@ -126,18 +118,9 @@ impl Spares {
         // Named for this daemon too: a name is never reused across restarts.
         let dir = self.dir.join(format!("{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        let opts = ShimOptions {
-            pod_dir: dir.clone(),
-            hostname: format!("spare-{n}"),
-            runtime: self.cfg.runtime.clone(),
-            log_max_size: self.cfg.log_max_size,
-            log_max_files: self.cfg.log_max_files,
-            spare_of: Some(std::process::id()),
-        };
-        let mut child = shim::spawn(&self.cfg.exe, &opts).await?;
-        tokio::spawn(async move {
-            let _ = child.wait().await;
-        });
+        self.launch
+            .start(&dir, format!("spare-{n}"), Some(std::process::id()))
+            .await?;
         debug!(spare = %dir.display(), "spare sandbox ready");
         Ok(dir)
     }
@@ -165,11 +148,7 @@ pub async fn claim(spare: &PodDir, dir: &PodDir, hostname: &str) -> std::io::Res
     let spare = spare.clone();
     tokio::spawn(async move {
         tokio::time::sleep(REFILL_DELAY).await;
-        let _ = tokio::task::spawn_blocking(move || {
-            shim::teardown_sandbox(&spare);
-            let _ = std::fs::remove_dir_all(spare.path());
-        })
-        .await;
+        remove(spare).await;
     });
     Ok(())
 }
@@ -198,7 +177,11 @@ pub async fn discard(spare: &PodDir) {
         let _ = client.call(&Request::Shutdown).await;
         shim::wait_exit(spare, Duration::from_secs(2)).await;
     }
-    let spare = spare.clone();
+    remove(spare.clone()).await;
+}
+
+/// A spare's pins and directory removed (its shim gone, or a pod's now).
+async fn remove(spare: PodDir) {
     let _ = tokio::task::spawn_blocking(move || {
         shim::teardown_sandbox(&spare);
         let _ = std::fs::remove_dir_all(spare.path());

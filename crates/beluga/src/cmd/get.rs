@@ -66,8 +66,24 @@ async fn get_pods(
     }
 }
 
-fn not_found(name: &str) {
-    eprintln!("Error from server (NotFound): pods {name:?} not found");
+/// One GET per named pod (in `ns`, `default` for `-A`); a missing one is kubectl's NotFound
+/// line and exit code 1.
+async fn each_named<T>(
+    ns: Option<&str>,
+    names: &[String],
+    get: impl AsyncFn(String) -> Result<Option<T>>,
+) -> Result<(Vec<T>, i32)> {
+    let (mut found, mut code) = (Vec::new(), 0);
+    for n in names {
+        match get(pods_path(Some(ns.unwrap_or("default")), Some(n))).await? {
+            Some(t) => found.push(t),
+            None => {
+                eprintln!("Error from server (NotFound): pods {n:?} not found");
+                code = 1;
+            }
+        }
+    }
+    Ok((found, code))
 }
 
 /// The table from the daemon's server-side Table, as kubectl prints one (no pod is parsed here).
@@ -77,30 +93,17 @@ async fn print_pods_table(
     names: &[String],
     wide: bool,
 ) -> Result<i32> {
-    let mut code = 0;
-    let mut table: Option<Table> = None;
-    let mut add = |t: Table| match table.as_mut() {
-        Some(all) => all.rows.extend(t.rows),
-        None => table = Some(t),
-    };
-    if names.is_empty() {
-        if let Some(t) = client.get_table(&pods_path(ns, None)).await? {
-            add(t);
-        }
+    let (tables, code) = if names.is_empty() {
+        let list = client.get_table(&pods_path(ns, None)).await?;
+        (list.into_iter().collect(), 0)
     } else {
-        for n in names {
-            match client
-                .get_table(&pods_path(Some(ns.unwrap_or("default")), Some(n)))
-                .await?
-            {
-                Some(t) => add(t),
-                None => {
-                    not_found(n);
-                    code = 1;
-                }
-            }
-        }
-    }
+        each_named(ns, names, async |path| client.get_table(&path).await).await?
+    };
+    // One table: the first one's columns, every one's rows.
+    let table = tables.into_iter().reduce(|mut all: Table, t| {
+        all.rows.extend(t.rows);
+        all
+    });
     match table.filter(|t| !t.rows.is_empty()) {
         Some(t) => print!("{}", beluga_api::table::render(&t, wide, ns.is_none())),
         None if names.is_empty() => match ns {
@@ -119,27 +122,16 @@ async fn print_pods(
     names: &[String],
     output: Option<&str>,
 ) -> Result<i32> {
-    let mut pods: Vec<Pod> = Vec::new();
-    let mut code = 0;
-    if names.is_empty() {
+    let (values, code) = if names.is_empty() {
         let list = client.json(Method::GET, &pods_path(ns, None), None).await?;
-        for item in list["items"].as_array().cloned().unwrap_or_default() {
-            pods.push(serde_json::from_value(item)?);
-        }
+        (list["items"].as_array().cloned().unwrap_or_default(), 0)
     } else {
-        for n in names {
-            match client
-                .get_opt(&pods_path(Some(ns.unwrap_or("default")), Some(n)))
-                .await?
-            {
-                Some(v) => pods.push(serde_json::from_value(v)?),
-                None => {
-                    not_found(n);
-                    code = 1;
-                }
-            }
-        }
-    }
+        each_named(ns, names, async |path| client.get_opt(&path).await).await?
+    };
+    let pods = values
+        .into_iter()
+        .map(serde_json::from_value)
+        .collect::<Result<Vec<Pod>, _>>()?;
     if output == Some("name") {
         for p in &pods {
             println!("pod/{}", p.metadata.name.as_deref().unwrap_or(""));

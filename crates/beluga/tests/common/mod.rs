@@ -168,6 +168,11 @@ impl Daemon {
             .unwrap_or_else(|| panic!("no directory for pod {pod}"))
     }
 
+    /// The pid of a pod's shim, from its `shim.pid`.
+    pub fn shim_pid(&self, pod: &str) -> u32 {
+        pid_in(&self.pod_dir(pod).join(".sandbox/shim.pid"))
+    }
+
     pub fn daemon_log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -453,6 +458,32 @@ fn processes_naming(s: &str) -> usize {
                 .is_ok_and(|c| String::from_utf8_lossy(&c).contains(s))
         })
         .count()
+}
+
+/// The pid a pid file holds.
+pub fn pid_in(file: &Path) -> u32 {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Whether process `pid` runs (a zombie does not).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+/// Waits up to `limit` for process `pid` to end; whether it did.
+pub fn gone_within(pid: u32, limit: Duration) -> bool {
+    let t = Instant::now();
+    while alive(pid) {
+        if t.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
 }
 
 /// Sends `bytes` to the daemon's socket as they are and reads the whole answer.
