@@ -101,6 +101,40 @@ pub fn oom_kills(id: &str) -> u64 {
     0
 }
 
+/// The `cgroup.procs` of the caller's own cgroup in the hierarchy that `/proc/self/cgroup`
+/// (`text`) names for `pids` (v1), or in the unified tree when the host is v2 only.
+pub fn own_procs_file(text: &str, v2_only: bool) -> Option<PathBuf> {
+    let rel = text.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+        let wanted = if v2_only {
+            controllers.is_empty()
+        } else {
+            controllers.split(',').any(|c| c == "pids")
+        };
+        wanted.then(|| path.trim_start_matches('/').to_string())
+    })?;
+    let base = if v2_only {
+        Path::new(ROOT).to_path_buf()
+    } else {
+        Path::new(ROOT).join("pids")
+    };
+    Some(base.join(rel).join("cgroup.procs"))
+}
+
+/// Moves the calling process into the cgroup it is already in: nothing changes, but the kernel
+/// takes its cgroup-migration lock for writing, which first waits for an RCU grace period
+/// (10–20 ms here) unless a migration came just before. A container start migrates its first
+/// process, so beginning that wait while the pod's files are still being made overlaps it with
+/// them (issue 13: `crun run` went from 22 to 11 ms right after such a write). Blocks for the
+/// wait; errors (a read-only cgroupfs, a v2 tree that refuses) only mean no head start.
+pub fn warm_migration_lock() -> std::io::Result<()> {
+    let text = std::fs::read_to_string("/proc/self/cgroup")?;
+    let file = own_procs_file(&text, unified_only())
+        .ok_or_else(|| std::io::Error::other("no pids cgroup in /proc/self/cgroup"))?;
+    std::fs::write(file, std::process::id().to_string())
+}
+
 /// The `oom_kill N` line of either file format.
 pub fn parse_oom_kill(text: &str) -> Option<u64> {
     text.lines().find_map(|l| {
@@ -123,6 +157,31 @@ mod tests {
             super::container_path(&id),
             format!("/beluga/pod5feae3f4b2cd4c93b2ccec9df2bc1336/{id}")
         );
+    }
+
+    /// The caller's own cgroup, found as the migration-lock warm-up needs it (issue 13 item 3).
+    #[test]
+    fn own_procs_files() {
+        let v1 = "9:name=systemd:/\n8:pids:/a/b\n4:memory:/m\n0::/\n";
+        let v2 = "0::/system.slice/x.service\n";
+        let cases: [(&str, bool, Option<&str>); 5] = [
+            (v1, false, Some("/sys/fs/cgroup/pids/a/b/cgroup.procs")),
+            (
+                v2,
+                true,
+                Some("/sys/fs/cgroup/system.slice/x.service/cgroup.procs"),
+            ),
+            ("0::/\n", true, Some("/sys/fs/cgroup/cgroup.procs")),
+            ("4:memory:/m\n", false, None),
+            ("garbage", false, None),
+        ];
+        for (text, v2_only, want) in cases {
+            assert_eq!(
+                super::own_procs_file(text, v2_only),
+                want.map(std::path::PathBuf::from),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

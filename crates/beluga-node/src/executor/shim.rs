@@ -23,6 +23,25 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.ok()
 }
 
+/// Begins, on a blocking thread, the kernel's wait that a container start's first cgroup
+/// migration would otherwise make inline (`cgroups::warm_migration_lock`). The warm-up holds the
+/// cgroup mutex while it waits, so it comes after the pod's own cgroup is made; and only for a
+/// new sandbox: ahead of a restart the exited container's cgroups are being removed, which would
+/// wait behind it (a restart measured 5 ms slower). One at a time: the kernel's lock is global,
+/// so a burst of pods shares one.
+fn warm_migration_lock() {
+    static WARMING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if WARMING.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        return;
+    }
+    tokio::task::spawn_blocking(|| {
+        if let Err(e) = cgroups::warm_migration_lock() {
+            tracing::debug!(error = %e, "no cgroup migration warm-up");
+        }
+        WARMING.store(false, std::sync::atomic::Ordering::Release);
+    });
+}
+
 /// How a pod's shim is started: the same for a pod's own and for a spare.
 #[derive(Clone)]
 pub struct ShimLaunch {
@@ -69,11 +88,8 @@ pub struct ShimSandbox {
 
 /// The pod's volumes, cgroup, and the files every container mounts (`/etc/hosts`,
 /// `/etc/hostname`, `/etc/resolv.conf`).
-fn prepare_sandbox(pod: &Pod, dir: &PodDir, max_pids: Option<i64>) -> Result<(), SandboxError> {
+fn prepare_sandbox(pod: &Pod, dir: &PodDir) -> Result<(), SandboxError> {
     volumes::setup_pod_volumes(pod, dir).map_err(|e| SandboxError::Mount(e.to_string()))?;
-    if let Err(e) = cgroups::create_pod(podutil::uid(pod), max_pids) {
-        warn!(error = %e, "the pod's cgroup (and its pids limit) could not be made");
-    }
     let other = |e: std::io::Error| SandboxError::Other(e.to_string());
     let hostname = podutil::hostname(pod);
     let sandbox = dir.sandbox();
@@ -108,8 +124,15 @@ async fn exits_of(dir: &PodDir) -> std::io::Result<Exits> {
 #[async_trait::async_trait]
 impl Sandbox for ShimSandbox {
     async fn create(&self, pod: &Pod, dir: &PodDir) -> Result<Exits, SandboxError> {
-        let (p, d, pids) = (pod.clone(), dir.clone(), self.pod_max_pids);
-        blocking(move || prepare_sandbox(&p, &d, pids))
+        let (uid, pids) = (podutil::uid(pod).to_string(), self.pod_max_pids);
+        if let Some(Err(e)) = blocking(move || cgroups::create_pod(&uid, pids)).await {
+            warn!(error = %e, "the pod's cgroup (and its pids limit) could not be made");
+        }
+        // First the cgroup (a cgroup made during the warm-up would wait for it), then the
+        // warm-up, which runs while the rest of the sandbox and the first bundle are made.
+        warm_migration_lock();
+        let (p, d) = (pod.clone(), dir.clone());
+        blocking(move || prepare_sandbox(&p, &d))
             .await
             .unwrap_or_else(|| Err(SandboxError::Other("sandbox preparation panicked".into())))?;
         let other = |e: std::io::Error| SandboxError::Other(e.to_string());
