@@ -50,8 +50,6 @@ pub struct PodState {
     pub removing: bool,
     /// kubelet ended the pod itself: (reason, message), e.g. an eviction.
     pub ended: Option<(String, String)>,
-    /// The sandbox's IPs (issue 14), kept once it is torn down, as kubelet reports them.
-    pub pod_ips: Vec<String>,
 }
 
 pub struct PodHandle {
@@ -186,7 +184,7 @@ impl PodHandle {
                 previous: st.status.as_ref(),
                 runtime,
                 host_ip: Some(crate::node::HOST_IP.into()),
-                pod_ips: st.pod_ips.clone(),
+                pod_ip: None,
                 start_time: st.pod.metadata.creation_timestamp.as_ref().map(|t| t.0),
                 ended: st.ended.clone(),
                 now,
