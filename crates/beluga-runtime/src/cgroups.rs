@@ -26,7 +26,11 @@ fn unified_only() -> bool {
 
 /// Where the pids controller's cgroups of `rel` live: the v1 `pids` hierarchy, or the v2 tree.
 fn pids_dir(rel: &str) -> PathBuf {
-    if unified_only() {
+    pids_dir_on(rel, unified_only())
+}
+
+fn pids_dir_on(rel: &str, v2_only: bool) -> PathBuf {
+    if v2_only {
         Path::new(ROOT).join(rel)
     } else {
         Path::new(ROOT).join("pids").join(rel)
@@ -114,12 +118,7 @@ pub fn own_procs_file(text: &str, v2_only: bool) -> Option<PathBuf> {
         };
         wanted.then(|| path.trim_start_matches('/').to_string())
     })?;
-    let base = if v2_only {
-        Path::new(ROOT).to_path_buf()
-    } else {
-        Path::new(ROOT).join("pids")
-    };
-    Some(base.join(rel).join("cgroup.procs"))
+    Some(pids_dir_on(&rel, v2_only).join("cgroup.procs"))
 }
 
 /// Moves the calling process into the cgroup it is already in: nothing changes, but the kernel

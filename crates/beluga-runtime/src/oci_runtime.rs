@@ -271,22 +271,22 @@ impl OciRuntime {
     }
 
     pub fn command(&self) -> Command {
-        let mut c = Command::new(&self.path);
-        c.arg("--root").arg(&self.state_root);
-        if let Some(m) = &self.hide_mount {
-            hide_in_child(&mut c, m);
-        }
-        c
+        self.command_hiding(self.hide_mount.as_deref())
     }
 
     /// The command for `verb`: one that never looks at cgroups runs without the private mount
     /// namespace, which costs ≈ 1.3 ms a call to make.
     fn command_for(&self, verb: &str) -> Command {
-        if sees_cgroups(verb) {
-            return self.command();
-        }
+        self.command_hiding(self.hide_mount.as_deref().filter(|_| sees_cgroups(verb)))
+    }
+
+    /// The runtime with its state root, in a private mount namespace without `hide` if given.
+    fn command_hiding(&self, hide: Option<&Path>) -> Command {
         let mut c = Command::new(&self.path);
         c.arg("--root").arg(&self.state_root);
+        if let Some(m) = hide {
+            hide_in_child(&mut c, m);
+        }
         c
     }
 
