@@ -36,7 +36,7 @@ state() {
     ls -1 /run/runc /run/crun /run/beluga 2>/dev/null | sed 's/^/runtime state: /' || true
     # Pod networking (issue 14): interfaces, CNI address reservations, packet-filter rules.
     ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print "interface: " $2}' || true
-    find /var/lib/cni/networks -type f 2>/dev/null | sed 's/^/cni reservation: /' || true
+    find /var/lib/cni/networks -type f ! -name lock ! -name 'last_reserved_ip.*' 2>/dev/null | sed 's/^/cni reservation: /' || true
     # Rules and chains of one's own; a built-in table loaded on the way stays empty, and is not one.
     if command -v iptables-save >/dev/null; then
       iptables-save 2>/dev/null | grep -E '^(-A |:[^ ]+ - )' | sed 's/ \[[0-9]*:[0-9]*\]$//; s/^/iptables: /' || true

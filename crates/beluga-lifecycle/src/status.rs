@@ -34,7 +34,8 @@ pub struct StatusInput<'a> {
     /// Runtime name for `containerID` (`runc://…`).
     pub runtime: &'a str,
     pub host_ip: Option<String>,
-    pub pod_ip: Option<String>,
+    /// The sandbox's IPs, IPv4 first (`podIP` is the first).
+    pub pod_ips: Vec<String>,
     pub start_time: Option<Timestamp>,
     /// The time conditions change at (the caller's clock).
     pub now: Timestamp,
@@ -519,7 +520,7 @@ pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
         statuses: &statuses,
     };
     let conditions = conditions(&statuses_of, &phase, observed, input, now);
-    let pod_ip = input.pod_ip.clone();
+    let pod_ip = input.pod_ips.first().cloned();
     // An eviction's reason and message stay with the terminal phase they came with.
     let (reason, message) = match (&input.ended, input.previous) {
         (Some((r, m)), _) => (Some(r.clone()), Some(m.clone())),
@@ -541,7 +542,13 @@ pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
             .clone()
             .map(|ip| vec![beluga_api::k8s_openapi::api::core::v1::HostIP { ip }]),
         pod_ip: pod_ip.clone(),
-        pod_ips: pod_ip.map(|ip| vec![beluga_api::k8s_openapi::api::core::v1::PodIP { ip }]),
+        pod_ips: (!input.pod_ips.is_empty()).then(|| {
+            input
+                .pod_ips
+                .iter()
+                .map(|ip| beluga_api::k8s_openapi::api::core::v1::PodIP { ip: ip.clone() })
+                .collect()
+        }),
         start_time: input.start_time.map(Time),
         qos_class: Some(crate::qos::qos_class(pod).into()),
         ..Default::default()

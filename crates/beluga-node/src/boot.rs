@@ -45,6 +45,9 @@ impl Daemon {
         let (runtime, why) = OciRuntime::choose(cfg.runtime.as_deref(), &cfg.root.join("runtime"))
             .map_err(|e| DaemonError::Setup(e.to_string()))?;
         info!(runtime = %runtime.path.display(), "OCI runtime: {why}");
+        let network = crate::network::PodNetwork::choose(&cfg.network)
+            .map_err(|e| DaemonError::Setup(format!("pod network: {e}")))?;
+        info!("pod network: {}", network.source);
         let launch = executor::shim::ShimLaunch {
             exe: cfg.exe.clone(),
             runtime: runtime.clone(),
@@ -60,6 +63,7 @@ impl Daemon {
                 ),
                 launch,
                 pod_max_pids: cfg.pod_max_pids,
+                network: Arc::new(network),
             }),
             runtime: Arc::new(executor::shim::ShimRuntime {
                 runtime: runtime.clone(),
@@ -147,6 +151,7 @@ impl Daemon {
         };
         self.resume_rv(pod.metadata.resource_version.as_deref());
         let h = self.new_handle(pod.clone(), observed, rec.terminal, rec.status);
+        h.lock().pod_ips = self.exec.sandbox.pod_ips(&dir);
         if let Some(why) = recovered {
             warn!(dir = %path.display(), error = %why, "pod.json unreadable: re-adopted from the record before it");
             h.lock().events.record(

@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod hooks;
 pub mod http;
 pub mod inotify;
+pub mod network;
 pub mod node;
 pub mod podstate;
 pub mod prober;
@@ -52,6 +53,8 @@ pub struct Config {
     pub seccomp_default: bool,
     /// How many pod sandboxes to keep made ahead (issue 13); 0 for none.
     pub warm_sandboxes: usize,
+    /// How pods are networked (issue 14).
+    pub network: network::NetworkConfig,
 }
 
 impl Config {
@@ -309,6 +312,7 @@ impl Daemon {
                 pull_backoff: Backoff::default(),
                 probes: Default::default(),
                 removing: false,
+                pod_ips: Vec::new(),
                 ended: None,
             }),
             wake: Notify::new(),

@@ -50,6 +50,8 @@ pub struct PodState {
     pub removing: bool,
     /// kubelet ended the pod itself: (reason, message), e.g. an eviction.
     pub ended: Option<(String, String)>,
+    /// The sandbox's IPs (issue 14), kept once it is torn down, as kubelet reports them.
+    pub pod_ips: Vec<String>,
 }
 
 pub struct PodHandle {
@@ -184,7 +186,7 @@ impl PodHandle {
                 previous: st.status.as_ref(),
                 runtime,
                 host_ip: Some(crate::node::HOST_IP.into()),
-                pod_ip: None,
+                pod_ips: st.pod_ips.clone(),
                 start_time: st.pod.metadata.creation_timestamp.as_ref().map(|t| t.0),
                 ended: st.ended.clone(),
                 now,

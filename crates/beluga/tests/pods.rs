@@ -256,9 +256,16 @@ fn get_json_is_a_v1_pod_with_full_status() {
         yaml.contains("kind: Pod") && yaml.contains("phase: Running"),
         "{yaml}"
     );
+    // The IP column shows the pod's address from its network (issue 14 item 2).
     let wide = d.ok(&["get", "pods", "-o", "wide"]);
+    let ip = v["status"]["podIP"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(
-        wide.starts_with("NAME   READY   STATUS    RESTARTS   AGE   IP       NODE"),
+        wide.starts_with("NAME   READY   STATUS    RESTARTS   AGE   IP ")
+            && !ip.is_empty()
+            && wide.contains(&format!("   {ip}   ")),
         "{wide}"
     );
 }

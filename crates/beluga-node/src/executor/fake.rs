@@ -17,6 +17,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 /// One call the worker made, by container name (not id) so tests read as the pod spec does.
+/// What [`Sandbox::pod_ips`] gives for a fake sandbox.
+pub const FAKE_POD_IP: &str = "10.88.0.2";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
     CreateSandbox,
@@ -313,6 +316,14 @@ impl Sandbox for Fake {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         self.world().sandboxes.insert(dir.path().to_path_buf(), tx);
         Ok(rx)
+    }
+
+    /// The address a network would have given a sandbox that exists.
+    fn pod_ips(&self, dir: &PodDir) -> Vec<String> {
+        match self.world().sandboxes.contains_key(dir.path()) {
+            true => vec![FAKE_POD_IP.to_string()],
+            false => Vec::new(),
+        }
     }
 
     async fn reconnect(&self, dir: &PodDir) -> Option<Exits> {

@@ -51,6 +51,10 @@ pub trait Sandbox: Send + Sync {
     async fn create(&self, pod: &Pod, dir: &PodDir) -> Result<Exits, SandboxError>;
     /// A sandbox that outlived the daemon, if it is still there: its exits.
     async fn reconnect(&self, dir: &PodDir) -> Option<Exits>;
+    /// The IPs the sandbox's network gave it, IPv4 first (none without one).
+    fn pod_ips(&self, _dir: &PodDir) -> Vec<String> {
+        Vec::new()
+    }
     /// Stops the sandbox and everything in it; `ids` are every container the pod has had.
     async fn teardown(&self, pod: &Pod, dir: &PodDir, ids: Vec<String>);
     /// The pod is gone: its volumes and its directory go too.

@@ -84,6 +84,8 @@ pub struct ShimSandbox {
     pub pod_max_pids: Option<i64>,
     /// Sandboxes made ahead, which a new pod takes instead of starting its shim.
     pub spares: std::sync::Arc<super::spare::Spares>,
+    /// The network every sandbox is attached to (issue 14).
+    pub network: std::sync::Arc<crate::network::PodNetwork>,
 }
 
 /// The pod's volumes, cgroup, and the files every container mounts (`/etc/hosts`,
@@ -141,11 +143,16 @@ impl Sandbox for ShimSandbox {
         self.spares.refill();
         if !claimed {
             self.launch
-                .start(dir.path(), hostname, None)
+                .start(dir.path(), hostname.clone(), None)
                 .await
                 .map_err(other)?;
         }
+        self.attach_network(pod, dir, &hostname).await?;
         exits_of(dir).await.map_err(other)
+    }
+
+    fn pod_ips(&self, dir: &PodDir) -> Vec<String> {
+        crate::network::pod_ips(dir)
     }
 
     async fn warm(&self) {
@@ -168,6 +175,7 @@ impl Sandbox for ShimSandbox {
         let _ = client(dir).call(&Request::Shutdown).await;
         // The shim answers before it exits: wait for it, so nothing of the pod outlives teardown.
         shim::wait_exit(dir, Duration::from_secs(2)).await;
+        self.detach_network(dir).await;
         let (dir, runtime) = (dir.clone(), self.launch.runtime.clone());
         let uid = podutil::uid(pod).to_string();
         blocking(move || {
@@ -204,6 +212,7 @@ impl Sandbox for ShimSandbox {
             let _ = client(&pd).call(&Request::Shutdown).await;
             shim::wait_exit(&pd, Duration::from_secs(2)).await;
         }
+        self.detach_network(&pd).await;
         let (runtime, aside, dir) = (
             self.launch.runtime.clone(),
             aside.to_path_buf(),
@@ -233,6 +242,40 @@ impl Sandbox for ShimSandbox {
 }
 
 impl ShimSandbox {
+    /// The network ADD, once the shim holds the pod's network namespace; then `/etc/hosts` gets
+    /// the pod's IPs. A failure tears the new shim down again: no half-made sandbox.
+    async fn attach_network(
+        &self,
+        pod: &Pod,
+        dir: &PodDir,
+        hostname: &str,
+    ) -> Result<(), SandboxError> {
+        let ips = match self.network.attach(pod, dir).await {
+            Ok(ips) => ips,
+            Err(e) => {
+                let _ = client(dir).call(&Request::Shutdown).await;
+                shim::wait_exit(dir, Duration::from_secs(2)).await;
+                let d = dir.clone();
+                blocking(move || shim::teardown_sandbox(&d)).await;
+                let id = podutil::uid(pod).replace('-', "");
+                return Err(SandboxError::Other(format!(
+                    "failed to setup network for sandbox {id:?}: {e}"
+                )));
+            }
+        };
+        let hosts = volumes::hosts_file(pod, hostname, &ips);
+        std::fs::write(dir.sandbox().join("hosts"), hosts)
+            .map_err(|e| SandboxError::Other(e.to_string()))
+    }
+
+    /// The network DEL (its result kept since the ADD); a failure is logged, and the next
+    /// teardown of the pod tries again.
+    async fn detach_network(&self, dir: &PodDir) {
+        if let Err(e) = self.network.detach(dir).await {
+            warn!(error = %e, "the pod's network could not be released");
+        }
+    }
+
     /// Takes a spare sandbox for the pod in `dir`, if one is ready and the claim works (a spare
     /// that fails it is discarded, and the pod gets a shim of its own).
     async fn claim_spare(&self, dir: &PodDir, hostname: &str) -> bool {

@@ -47,6 +47,7 @@ pub(super) async fn create_sandbox(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Resul
             );
         }
         st.observed.sandbox_ready = true;
+        st.pod_ips = d.exec().sandbox.pod_ips(&h.dir);
     }
     h.persist();
     warn_unmanaged_hugepages(d, h);

@@ -44,6 +44,17 @@ pub struct Args {
     /// instead of making theirs: a quicker start for about 300 KiB each; 0 for none.
     #[arg(long, default_value_t = 1)]
     warm_sandboxes: usize,
+    /// Where the pod network's configuration is read: the first *.conflist by name (CNI's
+    /// order). With none there, pods join beluga's default network: bridge beluga0 with
+    /// masquerade, host-local addresses on --pod-cidr, portmap for hostPorts, firewall.
+    #[arg(long, default_value = "/etc/beluga/net.d")]
+    cni_conf_dir: PathBuf,
+    /// Where the CNI plugins are (several directories separated by ':').
+    #[arg(long, default_value = "/usr/lib/cni")]
+    cni_bin_dir: String,
+    /// The default network's pod addresses; refused when it overlaps a route the host has.
+    #[arg(long, default_value = "10.88.0.0/16")]
+    pod_cidr: ipnet::IpNet,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -143,6 +154,11 @@ pub fn run(a: Args) -> i32 {
         max_layer_bytes: a.max_layer_size,
         seccomp_default: a.seccomp_default,
         warm_sandboxes: a.warm_sandboxes,
+        network: beluga_node::network::NetworkConfig {
+            conf_dir: a.cni_conf_dir,
+            bin_dirs: a.cni_bin_dir.split(':').map(PathBuf::from).collect(),
+            pod_cidr: a.pod_cidr,
+        },
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

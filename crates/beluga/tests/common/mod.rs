@@ -2,6 +2,8 @@
 //! image built once per test binary from Debian's busybox-static, and helpers to drive the CLI.
 #![allow(dead_code)]
 
+pub mod net;
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -69,6 +71,8 @@ pub struct Daemon {
     pub socket: PathBuf,
     child: Option<Child>,
     pub log: PathBuf,
+    /// The daemon's own pod network (dropped after the daemon).
+    pub net: Option<net::TestNet>,
 }
 
 impl Daemon {
@@ -113,11 +117,15 @@ impl Daemon {
             }
             None => Command::new(bin()),
         };
+        let conf_dir = root.path().join("net.d");
+        let net = net::TestNet::allocate(&conf_dir);
         cmd.arg("daemon")
             .arg("--root")
             .arg(root.path().join("state"))
             .arg("--socket")
             .arg(&socket)
+            .arg("--cni-conf-dir")
+            .arg(&conf_dir)
             .args(extra);
         if !extra.contains(&"--runtime") {
             matrix_runtime(&mut cmd);
@@ -133,6 +141,7 @@ impl Daemon {
             socket,
             child: Some(child),
             log,
+            net: Some(net),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::os::unix::net::UnixStream::connect(&d.socket).is_err() {
@@ -151,6 +160,11 @@ impl Daemon {
             IMAGE,
         ]);
         Some(d)
+    }
+
+    /// How many pod directories the daemon still has.
+    fn pods_on_disk(&self) -> usize {
+        std::fs::read_dir(self.state_dir().join("pods")).map_or(0, |r| r.count())
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -380,6 +394,8 @@ impl Daemon {
             .arg(self.state_dir())
             .arg("--socket")
             .arg(&self.socket)
+            .arg("--cni-conf-dir")
+            .arg(self.root.path().join("net.d"))
             .args([
                 "--crash-loop-backoff-initial",
                 "1s",
@@ -408,6 +424,11 @@ impl Drop for Daemon {
             let list = self.run(&["get", "pods", "-o", "name"]);
             for name in String::from_utf8_lossy(&list.stdout).lines() {
                 let _ = self.run(&["delete", name, "--grace-period=0", "--force"]);
+            }
+            // A forced delete answers at once: let the teardowns (the network's DEL) finish.
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(20) && self.pods_on_disk() > 0 {
+                std::thread::sleep(Duration::from_millis(50));
             }
         }
         self.stop();

@@ -34,6 +34,11 @@ pub(super) fn config(root: &Path) -> Config {
         max_layer_bytes: 1 << 30,
         seccomp_default: false,
         warm_sandboxes: 0,
+        network: crate::network::NetworkConfig {
+            conf_dir: "/nonexistent".into(),
+            bin_dirs: vec![],
+            pod_cidr: "10.88.0.0/16".parse().unwrap(),
+        },
     }
 }
 

@@ -1,0 +1,250 @@
+//! The pod network (issue 14), as kubelet + containerd set it up: one CNI configuration list,
+//! chosen at start (the first in `--cni-conf-dir`, else beluga's default bridge on
+//! `--pod-cidr`); an ADD once a sandbox's network namespace is pinned, a DEL when the sandbox is
+//! torn down; the ADD's result kept in the pod's `.sandbox/network/` until then, so that a DEL
+//! after a restart (or a configuration change) releases exactly what the ADD took, and the pod's
+//! IPs are read back from it when the daemon adopts the pod again.
+
+use beluga_api::{podutil, Pod};
+use beluga_net::cache::{self, Cached};
+use beluga_net::conf::{self, ConfList, DefaultNetwork};
+use beluga_net::invoke::{Attachment, Plugins};
+use beluga_net::{routes, NetError};
+use beluga_runtime::layout::PodDir;
+use std::path::PathBuf;
+
+/// beluga's default network: its name and its bridge.
+pub const DEFAULT_NAME: &str = "beluga";
+pub const DEFAULT_BRIDGE: &str = "beluga0";
+/// The pod's interface (kubelet's `eth0`).
+pub const IFNAME: &str = "eth0";
+/// Where `host-local` keeps its reservations (its own default, shared with other CNI users).
+pub const IPAM_DIR: &str = "/var/lib/cni/networks";
+
+/// How pods are networked (`--cni-conf-dir`, `--cni-bin-dir`, `--pod-cidr`).
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    pub conf_dir: PathBuf,
+    pub bin_dirs: Vec<PathBuf>,
+    pub pod_cidr: ipnet::IpNet,
+}
+
+/// The network pods are attached to.
+#[derive(Debug, Clone)]
+pub struct PodNetwork {
+    list: ConfList,
+    plugins: Plugins,
+    /// Where the list came from (a file, or beluga's default), for the start-up log line.
+    pub source: String,
+}
+
+impl PodNetwork {
+    /// The first list in the configuration directory, or the default one, whose pod CIDR must
+    /// not overlap a route the host has (other than our own bridge's).
+    pub fn choose(cfg: &NetworkConfig) -> Result<PodNetwork, NetError> {
+        let plugins = Plugins {
+            dirs: cfg.bin_dirs.clone(),
+        };
+        if let Some((path, list)) = conf::first_in(&cfg.conf_dir)? {
+            return Ok(PodNetwork {
+                list,
+                plugins,
+                source: path.display().to_string(),
+            });
+        }
+        let host = routes::host_routes();
+        if let Some(r) = routes::overlapping(&cfg.pod_cidr, &host, DEFAULT_BRIDGE) {
+            return Err(NetError::Config(format!(
+                "the pod CIDR {} (--pod-cidr) overlaps the host's route to {} on {}: choose another with --pod-cidr",
+                cfg.pod_cidr, r.dst, r.dev
+            )));
+        }
+        let list = conf::default_list(&DefaultNetwork {
+            name: DEFAULT_NAME.into(),
+            bridge: DEFAULT_BRIDGE.into(),
+            subnet: cfg.pod_cidr,
+            data_dir: PathBuf::from(IPAM_DIR),
+        });
+        Ok(PodNetwork {
+            list,
+            plugins,
+            source: format!(
+                "beluga's default (bridge {DEFAULT_BRIDGE} on {}; no list in {})",
+                cfg.pod_cidr,
+                cfg.conf_dir.display()
+            ),
+        })
+    }
+
+    /// Attaches the pod's sandbox (ADD) and keeps the result: the pod's IPs, IPv4 first.
+    /// A failed ADD is undone (DEL), so that nothing of it stays reserved.
+    pub async fn attach(&self, pod: &Pod, dir: &PodDir) -> Result<Vec<String>, NetError> {
+        let at = attachment(pod, dir);
+        let result = match self.plugins.add(&self.list, &at).await {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = self.plugins.del(&self.list, &at, None).await;
+                return Err(e);
+            }
+        };
+        let cached = Cached {
+            container_id: at.container_id.clone(),
+            ifname: at.ifname.clone(),
+            list: self.list.clone(),
+            result,
+        };
+        if let Err(e) = cache::write(&cache_dir(dir), &cached) {
+            let _ = self
+                .plugins
+                .del(&self.list, &at, Some(&cached.result))
+                .await;
+            return Err(e.into());
+        }
+        Ok(ip_strings(&cached))
+    }
+
+    /// Detaches the sandbox of the pod in `dir` (DEL) with what its ADD kept; with nothing kept
+    /// (an ADD cut short), a DEL with the current list still releases its reservations.
+    pub async fn detach(&self, dir: &PodDir) -> Result<(), NetError> {
+        let id = sandbox_id_of(dir);
+        let kept = cache::read_all(&cache_dir(dir), &id);
+        let mut at = Attachment {
+            container_id: id,
+            netns: dir.ns("net"),
+            ifname: IFNAME.into(),
+            ..Default::default()
+        };
+        if kept.is_empty() {
+            return self.plugins.del(&self.list, &at, None).await;
+        }
+        let mut first = Ok(());
+        for (path, c) in kept {
+            at.ifname = c.ifname.clone();
+            match self.plugins.del(&c.list, &at, Some(&c.result)).await {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(path);
+                }
+                Err(e) if first.is_ok() => first = Err(e),
+                Err(_) => {}
+            }
+        }
+        first
+    }
+}
+
+/// The IPs the sandbox in `dir` was given, from what its ADD kept (none when not attached).
+pub fn pod_ips(dir: &PodDir) -> Vec<String> {
+    let id = sandbox_id_of(dir);
+    cache::read_all(&cache_dir(dir), &id)
+        .first()
+        .map(|(_, c)| ip_strings(c))
+        .unwrap_or_default()
+}
+
+fn ip_strings(c: &Cached) -> Vec<String> {
+    c.result.pod_ips().iter().map(|ip| ip.to_string()).collect()
+}
+
+fn cache_dir(dir: &PodDir) -> PathBuf {
+    dir.sandbox().join("network")
+}
+
+/// The sandbox's id for CNI (`CNI_CONTAINERID`): the pod's uid without dashes, as the pod
+/// directory's name ends with it (`<ns>_<name>_<uid>`).
+fn sandbox_id_of(dir: &PodDir) -> String {
+    let name = dir
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    sandbox_id(name.rsplit('_').next().unwrap_or_default())
+}
+
+fn sandbox_id(uid: &str) -> String {
+    uid.replace('-', "")
+}
+
+/// What the plugins are told about the pod (kubelet's CNI_ARGS and port mappings).
+fn attachment(pod: &Pod, dir: &PodDir) -> Attachment {
+    let id = sandbox_id(podutil::uid(pod));
+    let mut capability_args = serde_json::Map::new();
+    let ports = port_mappings(pod);
+    if !ports.is_empty() {
+        capability_args.insert("portMappings".into(), ports.into());
+    }
+    Attachment {
+        container_id: id.clone(),
+        netns: dir.ns("net"),
+        ifname: IFNAME.into(),
+        args: vec![
+            ("K8S_POD_NAMESPACE".into(), podutil::namespace(pod).into()),
+            ("K8S_POD_NAME".into(), podutil::name(pod).into()),
+            ("K8S_POD_INFRA_CONTAINER_ID".into(), id),
+            ("K8S_POD_UID".into(), podutil::uid(pod).into()),
+        ],
+        capability_args,
+    }
+}
+
+/// The `portMappings` runtime config of the containers' `hostPort`s (containerd's
+/// `toCNIPortMappings`: protocol in lower case, `hostIP` when set).
+pub fn port_mappings(pod: &Pod) -> Vec<serde_json::Value> {
+    podutil::all_containers(pod)
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter(|p| p.host_port.is_some_and(|h| h > 0))
+        .map(|p| {
+            let mut m = serde_json::json!({
+                "hostPort": p.host_port,
+                "containerPort": p.container_port,
+                "protocol": p.protocol.as_deref().unwrap_or("TCP").to_lowercase(),
+            });
+            if let Some(ip) = p.host_ip.as_deref().filter(|ip| !ip.is_empty()) {
+                m["hostIP"] = ip.into();
+            }
+            m
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Issue 14 item 4: hostPorts become portmap's runtime config as containerd builds it.
+    #[test]
+    fn port_mappings_from_host_ports() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "uid": "1111-2222"},
+            "spec": {
+                "initContainers": [{"name": "i", "image": "x",
+                    "ports": [{"containerPort": 53, "hostPort": 5353, "protocol": "UDP"}]}],
+                "containers": [{"name": "a", "image": "x", "ports": [
+                    {"containerPort": 80, "hostPort": 8080},
+                    {"containerPort": 81},
+                    {"containerPort": 82, "hostPort": 8082, "hostIP": "127.0.0.1", "protocol": "TCP"},
+                ]}],
+            },
+        }))
+        .unwrap();
+        let got = port_mappings(&pod);
+        assert_eq!(
+            got,
+            vec![
+                serde_json::json!({"hostPort": 5353, "containerPort": 53, "protocol": "udp"}),
+                serde_json::json!({"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}),
+                serde_json::json!({"hostPort": 8082, "containerPort": 82, "protocol": "tcp", "hostIP": "127.0.0.1"}),
+            ]
+        );
+        let at = attachment(&pod, &PodDir("/x/default_p_1111-2222".into()));
+        assert_eq!(at.container_id, "11112222");
+        assert_eq!(
+            sandbox_id_of(&PodDir("/x/default_p_1111-2222".into())),
+            "11112222"
+        );
+        assert!(at.args.contains(&("K8S_POD_NAME".into(), "p".into())));
+        assert_eq!(
+            at.capability_args["portMappings"].as_array().map(Vec::len),
+            Some(3)
+        );
+    }
+}
