@@ -204,7 +204,8 @@ impl Plugins {
             args.insert(0, "IgnoreUnknown=1".into());
         }
         let path = std::env::join_paths(&self.dirs).map_err(|e| NetError::Config(e.to_string()))?;
-        let mut child = tokio::process::Command::new(exe)
+        let mut child = tokio::process::Command::new(exe);
+        child
             .env_clear()
             .env("CNI_COMMAND", cmd.name())
             .env("CNI_CONTAINERID", &at.container_id)
@@ -220,8 +221,20 @@ impl Plugins {
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
+            .kill_on_drop(true);
+        // A plugin dies with the daemon: an ADD the daemon did not see finish is undone and made
+        // again by the next one, which must not race a survivor still reserving an address. The
+        // signal follows the spawning thread, a runtime worker that lives as long as the daemon.
+        // SAFETY: the closure only makes one system call, which is async-signal-safe.
+        unsafe {
+            child.pre_exec(|| {
+                rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ))
+                .map_err(std::io::Error::from)
+            });
+        }
+        let mut child = child.spawn()?;
         if let Some(mut w) = child.stdin.take() {
             w.write_all(stdin).await?;
         }

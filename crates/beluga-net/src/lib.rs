@@ -6,11 +6,13 @@
 //!
 //! One concern a module: `conf` (configuration lists, the default one), `result` (the CNI 1.0
 //! result and the pod's addresses in it), `invoke` (running plugins), `cache` (results on disk),
-//! `routes` (the host's routes and the overlap check).
+//! `netns` (whether a pinned namespace is still one), `routes` (the host's routes and the overlap
+//! check).
 
 pub mod cache;
 pub mod conf;
 pub mod invoke;
+pub mod netns;
 pub mod result;
 pub mod routes;
 

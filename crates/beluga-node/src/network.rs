@@ -80,10 +80,19 @@ impl PodNetwork {
     /// A failed ADD is undone (DEL), so that nothing of it stays reserved.
     pub async fn attach(&self, pod: &Pod, dir: &PodDir) -> Result<Vec<String>, NetError> {
         let at = attachment(pod, dir);
-        let result = match self.plugins.add(&self.list, &at).await {
+        let marker = adding_marker(dir);
+        std::fs::create_dir_all(cache_dir(dir))?;
+        std::fs::write(&marker, &at.container_id)?;
+        let ips = self.add_and_keep(&at, dir).await;
+        let _ = std::fs::remove_file(&marker);
+        ips
+    }
+
+    async fn add_and_keep(&self, at: &Attachment, dir: &PodDir) -> Result<Vec<String>, NetError> {
+        let result = match self.plugins.add(&self.list, at).await {
             Ok(r) => r,
             Err(e) => {
-                let _ = self.plugins.del(&self.list, &at, None).await;
+                let _ = self.plugins.del(&self.list, at, None).await;
                 return Err(e);
             }
         };
@@ -94,10 +103,7 @@ impl PodNetwork {
             result,
         };
         if let Err(e) = cache::write(&cache_dir(dir), &cached) {
-            let _ = self
-                .plugins
-                .del(&self.list, &at, Some(&cached.result))
-                .await;
+            let _ = self.plugins.del(&self.list, at, Some(&cached.result)).await;
             return Err(e.into());
         }
         Ok(ip_strings(&cached))
@@ -110,7 +116,7 @@ impl PodNetwork {
         let kept = cache::read_all(&cache_dir(dir), &id);
         let mut at = Attachment {
             container_id: id,
-            netns: dir.ns("net"),
+            netns: beluga_net::netns::for_del(dir.ns("net")),
             ifname: IFNAME.into(),
             ..Default::default()
         };
@@ -130,6 +136,17 @@ impl PodNetwork {
         }
         first
     }
+}
+
+/// True when an ADD for the sandbox in `dir` began and never ended (the daemon was killed during
+/// it): the sandbox has no network it can account for, and is made again (its DEL first).
+pub fn attach_cut_short(dir: &PodDir) -> bool {
+    adding_marker(dir).exists()
+}
+
+/// Written before an ADD, removed once its result is kept (or it failed and was undone).
+fn adding_marker(dir: &PodDir) -> PathBuf {
+    cache_dir(dir).join("adding")
 }
 
 /// The IPs the sandbox in `dir` was given, from what its ADD kept (none when not attached).

@@ -140,3 +140,87 @@ fn a_failed_add_is_failed_create_pod_sandbox() {
     assert!(!d.pod_dir("client").join(".sandbox/shim.sock").exists());
     assert!(d.pod("client")["status"]["podIP"].is_null());
 }
+
+/// The addresses host-local holds for this daemon's network.
+fn reservations(net: &common::net::TestNet) -> Vec<String> {
+    net.leftovers()
+        .into_iter()
+        .filter(|l| l.starts_with("reservation "))
+        .collect()
+}
+
+/// Item 6: a daemon restart re-adopts the pod with the address it had: no second ADD (one
+/// reservation, the same interface inside the pod).
+#[test]
+fn a_restarted_daemon_keeps_the_pods_address() {
+    let Some(mut d) = Daemon::start() else { return };
+    d.apply(CLIENT);
+    d.wait_running("client");
+    let ip = pod_ip(&d, "client");
+    let link = stdout(&d.exec("client", "c", &["cat", "/sys/class/net/eth0/ifindex"]));
+    d.stop(); // SIGKILL
+    d.restart();
+    d.wait_running("client");
+    assert_eq!(pod_ip(&d, "client"), ip);
+    assert_eq!(
+        stdout(&d.exec("client", "c", &["cat", "/sys/class/net/eth0/ifindex"])),
+        link
+    );
+    let net = d.net.as_ref().expect("test network");
+    assert_eq!(reservations(net).len(), 1, "{:?}", reservations(net));
+}
+
+/// Item 6: a daemon killed in the middle of an ADD: the plugin dies with it, and the next daemon
+/// undoes the cut-short attachment (DEL) and makes the sandbox again, so the pod runs with one
+/// address and nothing stays reserved once it is deleted (the test network's drop checks).
+#[test]
+fn a_daemon_killed_during_an_add_leaves_one_address() {
+    let plugins = tempfile::tempdir().expect("tempdir");
+    let started = plugins.path().join("add-started");
+    let survived = plugins.path().join("add-survived");
+    // A bridge plugin whose first ADD waits before it works, found ahead of the real one.
+    let wrapper = format!(
+        "#!/bin/sh\nif [ \"$CNI_COMMAND\" = ADD ] && [ ! -e {s} ]; then : > {s}; sleep 2; : > {v}; fi\nexec /usr/lib/cni/bridge\n",
+        s = started.display(),
+        v = survived.display()
+    );
+    let exe = plugins.path().join("bridge");
+    std::fs::write(&exe, wrapper).expect("wrapper");
+    let mut perms = std::fs::metadata(&exe).expect("wrapper").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&exe, perms).expect("chmod");
+    let bins = format!("{}:/usr/lib/cni", plugins.path().display());
+    let Some(mut d) = Daemon::start_with(&["--cni-bin-dir", &bins]) else {
+        return;
+    };
+    d.apply(CLIENT);
+    let t = std::time::Instant::now();
+    while !started.exists() {
+        assert!(t.elapsed() < Duration::from_secs(20), "the ADD never began");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    d.stop(); // SIGKILL, in the middle of the ADD
+    d.restart(); // with the plugins as they are
+    d.wait_running("client");
+    let ip = pod_ip(&d, "client");
+    assert!(!ip.is_empty());
+    let addr = stdout(&d.exec("client", "c", &["ip", "-4", "-o", "addr", "show", "eth0"]));
+    assert!(addr.contains(&format!("inet {ip}/")), "{addr}");
+    // Past the first ADD's wait: it died with its daemon, and never raced the second one.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        !survived.exists(),
+        "the plugin outlived the daemon that ran it"
+    );
+    let net = d.net.as_ref().expect("test network");
+    assert_eq!(
+        reservations(net),
+        vec![format!(
+            "reservation /var/lib/cni/networks/{}/{ip}",
+            net.bridge()
+        )]
+    );
+    assert!(d
+        .daemon_log()
+        .contains("while the pod's network was being set up"));
+}

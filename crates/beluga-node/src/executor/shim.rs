@@ -168,6 +168,12 @@ impl Sandbox for ShimSandbox {
         if !dir.shim_socket().exists() {
             return None;
         }
+        if crate::network::attach_cut_short(dir) {
+            // Killed during the network's ADD: the planner sees a lost sandbox, which is torn
+            // down (DEL) and made again.
+            warn!("the daemon stopped while the pod's network was being set up: its sandbox is made again");
+            return None;
+        }
         exits_of(dir).await.ok()
     }
 

@@ -432,6 +432,10 @@ impl Drop for Daemon {
             }
         }
         self.stop();
+        // The network's leftovers fail the test (TestNet's drop): show the daemon's account.
+        if self.net.as_ref().is_some_and(|n| !n.leftovers().is_empty()) {
+            eprintln!("--- daemon log tail ---\n{}", tail(&self.daemon_log(), 60));
+        }
         // Never leave a mount of ours on the machine, whatever the test did.
         let prefix = self.root.path().to_string_lossy().into_owned();
         let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
@@ -601,7 +605,9 @@ pub fn test_runtime(state_root: &Path) -> beluga_runtime::oci_runtime::OciRuntim
 }
 
 /// Simulates a machine going down (a reboot, without the restart): the daemon stops, every shim
-/// and container of its runtime is killed and the pinned namespaces are unmounted.
+/// and container of its runtime is killed, the pinned namespaces are unmounted, and what a reboot
+/// loses of the pod network (the bridge, the masquerade rules; not host-local's reservations,
+/// which are files on disk) is gone.
 pub fn machine_crash(d: &mut Daemon) {
     d.stop();
     let state = d.state_dir();
@@ -636,6 +642,9 @@ pub fn machine_crash(d: &mut Daemon) {
         if m.starts_with(&*state.to_string_lossy()) {
             let _ = rustix::mount::unmount(m, rustix::mount::UnmountFlags::DETACH);
         }
+    }
+    if let Some(net) = &d.net {
+        net.lose_at_reboot();
     }
 }
 
