@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo, on a fresh Debian machine as root: builds beluga, starts a private daemon, imports a
-# busybox image built from busybox-static, and runs the sidecar example the way a user would.
+# busybox image built from busybox-static, and runs the sidecar example (a web pod whose log agent
+# ships to a log-collector pod) the way a user would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -11,7 +12,7 @@ export BELUGA_SOCKET=$work/beluga.sock
 "$beluga" daemon --root "$work/state" --socket "$BELUGA_SOCKET" 2>"$work/daemon.log" &
 daemon=$!
 cleanup() {
-  "$beluga" delete pod web --grace-period=1 >/dev/null 2>&1 || true
+  "$beluga" delete pod web log-collector --grace-period=1 >/dev/null 2>&1 || true
   kill "$daemon" 2>/dev/null || true
   wait "$daemon" 2>/dev/null || true
   rm -rf "$work"
@@ -22,12 +23,13 @@ run() { echo "\$ beluga $*"; "$beluga" "$@"; echo; }
 scripts/busybox-rootfs.sh "$work/rootfs"
 run image import "$work/rootfs" --tag localhost/busybox:1
 run apply -f examples/sidecar-logging.yaml
+run wait pod/log-collector --for=condition=Ready --timeout=60s
 run wait pod/web --for=condition=Ready --timeout=60s
-run get pods
+run get pods -o wide
 run exec web -c app -- wget -qO- http://localhost:8080/
 run exec web -c app -- wget -qO- http://localhost:8080/cgi-bin/hit
 sleep 1.5 # the agent's tail -F checks the file once a second
 run logs web -c log-agent
-run get pod web -o wide
-run delete pod web
+run logs log-collector
+run delete pod web log-collector
 run get pods

@@ -39,7 +39,11 @@ state() {
     find /var/lib/cni/networks -type f ! -name lock ! -name 'last_reserved_ip.*' 2>/dev/null | sed 's/^/cni reservation: /' || true
     # Rules and chains of one's own; a built-in table loaded on the way stays empty, and is not one.
     if command -v iptables-save >/dev/null; then
-      iptables-save 2>/dev/null | grep -E '^(-A |:[^ ]+ - )' | sed 's/ \[[0-9]*:[0-9]*\]$//; s/^/iptables: /' || true
+      # portmap's shared entry chains (made by the first hostPort, never removed by design, as on
+      # every node) are not a pod's; the per-pod rules in them carry a comment and still count.
+      iptables-save 2>/dev/null | grep -E '^(-A |:[^ ]+ - )' | sed 's/ \[[0-9]*:[0-9]*\]$//' \
+        | grep -vE '^(:CNI-HOSTPORT-(DNAT|MASQ|SETMARK) -|-A (PREROUTING|OUTPUT|POSTROUTING) .*-j CNI-HOSTPORT-(DNAT|MASQ)$|-A CNI-HOSTPORT-(MASQ|SETMARK) )' \
+        | sed 's/^/iptables: /' || true
     fi
     # nftables tables other than iptables' own (whose rules iptables-save lists).
     if command -v nft >/dev/null; then

@@ -18,13 +18,13 @@ if cargo nextest --version >/dev/null 2>&1; then
   # The runtime matrix: the suite runs on the runtime chosen for this host (crun here); the
   # lifecycle tests run again on runc, so that every path stays covered on both.
   BELUGA_TEST_RUNTIME=runc cargo nextest run -p beluga --no-fail-fast \
-    --test pods --test probes --test scenarios --test resilience --test images || status=$?
+    --test pods --test probes --test scenarios --test resilience --test images --test network || status=$?
 else
   cargo test --workspace --no-run
   scripts/leak-check.sh snapshot "$snapshot"
   cargo test --workspace --no-fail-fast || status=$?
   BELUGA_TEST_RUNTIME=runc cargo test -p beluga --no-fail-fast \
-    --test pods --test probes --test scenarios --test resilience --test images || status=$?
+    --test pods --test probes --test scenarios --test resilience --test images --test network || status=$?
 fi
 # Whatever the tests' own verdict, nothing of theirs may outlive them.
 scripts/leak-check.sh compare "$snapshot" || status=1

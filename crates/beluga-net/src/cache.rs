@@ -14,6 +14,12 @@ pub struct Cached {
     pub ifname: String,
     pub list: ConfList,
     pub result: CniResult,
+    /// The ADD's `CNI_ARGS` and capability arguments (libcni caches its `RuntimeConf` too):
+    /// `portmap` removes its rules only when its DEL is given the same `portMappings`.
+    #[serde(default)]
+    pub args: Vec<(String, String)>,
+    #[serde(default)]
+    pub capability_args: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The cache entry of one attachment under `dir` (libcni's `<net>-<id>-<ifname>`).
@@ -32,16 +38,28 @@ pub fn write(dir: &Path, c: &Cached) -> std::io::Result<()> {
 
 /// The entries of `container_id` under `dir`, whatever network they were for.
 pub fn read_all(dir: &Path, container_id: &str) -> Vec<(PathBuf, Cached)> {
+    entries(dir)
+        .into_iter()
+        .filter(|(_, c)| c.container_id == container_id)
+        .collect()
+}
+
+/// Every entry under `dir` (a sandbox's own directory, whose attachment may have been made
+/// under another id: a spare's, before a pod took it).
+pub fn entries(dir: &Path) -> Vec<(PathBuf, Cached)> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    rd.flatten()
+    let mut all: Vec<(PathBuf, Cached)> = rd
+        .flatten()
         .filter_map(|e| {
             let text = std::fs::read(e.path()).ok()?;
             let c: Cached = serde_json::from_slice(&text).ok()?;
-            (c.container_id == container_id).then(|| (e.path(), c))
+            Some((e.path(), c))
         })
-        .collect()
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
 }
 
 #[cfg(test)]
@@ -59,6 +77,11 @@ mod tests {
             ifname: "eth0".into(),
             list,
             result: CniResult::default(),
+            args: vec![("K8S_POD_NAME".into(), "p".into())],
+            capability_args: serde_json::json!({"portMappings": [{"hostPort": 1}]})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
         };
         write(dir.path(), &c).unwrap();
         let found = read_all(dir.path(), "abc");
@@ -67,5 +90,8 @@ mod tests {
         assert_eq!(found[0].1, c);
         assert!(read_all(dir.path(), "other").is_empty());
         assert!(read_all(&dir.path().join("missing"), "abc").is_empty());
+        assert_eq!(entries(dir.path()), found);
+        std::fs::write(dir.path().join("adding"), "abc").unwrap();
+        assert_eq!(entries(dir.path()).len(), 1, "a non-entry file is skipped");
     }
 }

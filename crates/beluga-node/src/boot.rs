@@ -54,16 +54,18 @@ impl Daemon {
             log_max_size: cfg.log_max_size,
             log_max_files: cfg.log_max_files,
         };
+        let network = Arc::new(network);
         let exec = Executor {
             sandbox: Arc::new(executor::shim::ShimSandbox {
                 spares: executor::spare::Spares::new(
                     executor::spare::spare_dir(&cfg.root),
                     cfg.warm_sandboxes,
                     launch.clone(),
+                    network.clone(),
                 ),
                 launch,
                 pod_max_pids: cfg.pod_max_pids,
-                network: Arc::new(network),
+                network,
             }),
             runtime: Arc::new(executor::shim::ShimRuntime {
                 runtime: runtime.clone(),

@@ -20,6 +20,8 @@ pub struct BundleInputs {
     pub id: String,
     pub seccomp_root: std::path::PathBuf,
     pub seccomp_default: bool,
+    /// The sandbox's addresses (the downward API's `status.podIP(s)`).
+    pub pod_ips: Vec<String>,
 }
 
 /// Makes the bundle: the overlay rootfs, the binds (subPaths resolved and mounted), the
@@ -28,7 +30,7 @@ pub fn materialize(i: &BundleInputs) -> Result<(), (&'static str, String)> {
     let (pod, c) = (&i.pod, &i.c);
     let rootfs = volumes::mount_overlay(&i.lower, &i.bundle)
         .map_err(|e| ("CreateContainerError", format!("mounting rootfs: {e}")))?;
-    let (proc_, env) = container_process(pod, c, &i.image, &rootfs)
+    let (proc_, env) = container_process(pod, c, &i.image, &rootfs, &i.pod_ips)
         .map_err(|e| ("CreateContainerConfigError", e))?;
     let mut binds = volumes::container_binds(pod, c, &i.dir, &env, &i.bundle.join("subpaths"))
         .map_err(|e| {
@@ -155,10 +157,10 @@ pub fn limit(c: &Container, resource: &str) -> Option<String> {
         .map(|q| q.0.clone())
 }
 
-pub fn facts(pod: &Pod) -> PodFacts {
+pub fn facts(pod: &Pod, pod_ips: &[String]) -> PodFacts {
     PodFacts {
-        pod_ip: String::new(),
-        host_ip: crate::node::HOST_IP.into(),
+        pod_ip: pod_ips.first().cloned().unwrap_or_default(),
+        host_ip: crate::node::host_ip(),
         node_name: crate::node::name(),
         hostname: podutil::hostname(pod),
     }
@@ -175,8 +177,9 @@ pub fn container_process(
     c: &Container,
     image: &beluga_image::ImageConfig,
     rootfs: &std::path::Path,
+    pod_ips: &[String],
 ) -> Result<(Process, Vec<(String, String)>), String> {
-    let env = process::container_env(pod, c, &facts(pod)).map_err(|e| e.0)?;
+    let env = process::container_env(pod, c, &facts(pod, pod_ips)).map_err(|e| e.0)?;
     let args = process::argv(c, image, &env);
     if args.is_empty() {
         return Err("no command specified".into());

@@ -26,27 +26,44 @@ pub fn resolve_port(c: &Container, port: &IntOrString) -> Result<u16, String> {
     }
 }
 
-/// The pod has no address of its own yet: its `localhost` (inside its network namespace) is what
-/// kubelet's "pod IP" means here. An explicit other host is reached from the node.
+/// Where a probe or hook connects, as kubelet's prober and handlers do: the `host` given, else
+/// the pod's IP, dialled from the node (so an app listening on 127.0.0.1 only fails an httpGet
+/// probe, as on a cluster). A pod without an address is reached at its own loopback.
+fn dial_host(h: &PodHandle, host: Option<&str>) -> Option<String> {
+    host.filter(|h| !h.is_empty())
+        .map(str::to_string)
+        .or_else(|| h.lock().pod_ips.first().cloned())
+}
+
+/// The `host:port` of kubelet's URL (net.JoinHostPort: brackets for IPv6), its Host header.
+fn url_host(h: &PodHandle, host: Option<&str>, port: u16) -> String {
+    let target = dial_host(h, host).unwrap_or_else(|| "localhost".into());
+    match target.parse::<IpAddr>() {
+        Ok(IpAddr::V6(ip)) => format!("[{ip}]:{port}"),
+        _ => format!("{target}:{port}"),
+    }
+}
+
 fn connect(
     h: &PodHandle,
     host: Option<&str>,
     port: u16,
     timeout: Duration,
 ) -> std::io::Result<TcpStream> {
-    match host.filter(|h| !h.is_empty() && *h != "localhost" && *h != "127.0.0.1") {
-        None => netns::connect(
+    let Some(host) = dial_host(h, host) else {
+        return netns::connect(
             &h.dir.ns("net"),
             SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
             timeout,
-        ),
-        Some(other) => {
-            let addr = std::net::ToSocketAddrs::to_socket_addrs(&(other, port))?
-                .next()
-                .ok_or_else(|| std::io::Error::other("no address"))?;
-            TcpStream::connect_timeout(&addr, timeout)
-        }
-    }
+        );
+    };
+    let addr = match host.parse::<IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, port),
+        Err(_) => std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))?
+            .next()
+            .ok_or_else(|| std::io::Error::other("no address"))?,
+    };
+    TcpStream::connect_timeout(&addr, timeout.max(Duration::from_millis(1)))
 }
 
 pub async fn tcp(
@@ -56,9 +73,10 @@ pub async fn tcp(
     timeout: Duration,
 ) -> Done {
     let h = h.clone();
+    let target = url_host(&h, host.as_deref(), port);
     match tokio::task::spawn_blocking(move || connect(&h, host.as_deref(), port, timeout)).await {
         Ok(Ok(_)) => Done::Success(String::new()),
-        Ok(Err(e)) => Done::Failure(format!("dial tcp :{port}: {e}")),
+        Ok(Err(e)) => Done::Failure(format!("dial tcp {target}: {e}")),
         Err(e) => Done::Error(e.to_string()),
     }
 }
@@ -130,15 +148,12 @@ fn get_once(
     https: bool,
 ) -> std::io::Result<(u16, Option<String>, String)> {
     let tcp = connect(h, host, port, timeout)?;
+    let target = dial_host(h, host).unwrap_or_else(|| "localhost".into());
     tcp.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
     tcp.set_write_timeout(Some(timeout.max(Duration::from_millis(1))))?;
     let mut s: Box<dyn ReadWrite> = if https {
-        let name = rustls::pki_types::ServerName::try_from(
-            host.filter(|h| !h.is_empty())
-                .unwrap_or("localhost")
-                .to_string(),
-        )
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let name = rustls::pki_types::ServerName::try_from(target.clone())
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let conn =
             rustls::ClientConnection::new(tls_config().map_err(std::io::Error::other)?, name)
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -146,10 +161,7 @@ fn get_once(
     } else {
         Box::new(tcp)
     };
-    let host_header = format!(
-        "{}:{port}",
-        host.filter(|h| !h.is_empty()).unwrap_or("localhost")
-    );
+    let host_header = url_host(h, host, port);
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -205,15 +217,14 @@ pub async fn http(
     let mut path = g.path.clone().unwrap_or_else(|| "/".into());
     let h = h.clone();
     tokio::task::spawn_blocking(move || {
+        let target = url_host(&h, host.as_deref(), port);
         for _ in 0..10 {
             let (code, location, body) =
                 match get_once(&h, host.as_deref(), port, &path, &headers, timeout, https) {
                     Ok(r) => r,
                     Err(e) => {
                         let scheme = if https { "https" } else { "http" };
-                        return Done::Failure(format!(
-                            "Get \"{scheme}://localhost:{port}{path}\": {e}"
-                        ));
+                        return Done::Failure(format!("Get \"{scheme}://{target}{path}\": {e}"));
                     }
                 };
             if !status_matters {
@@ -222,8 +233,8 @@ pub async fn http(
             if (300..400).contains(&code) {
                 if let Some(loc) = location {
                     let same_host = loc.starts_with('/')
-                        || loc.starts_with(&format!("http://localhost:{port}"))
-                        || loc.starts_with(&format!("http://127.0.0.1:{port}"));
+                        || loc.starts_with(&format!("http://{target}"))
+                        || loc.starts_with(&format!("https://{target}"));
                     if same_host {
                         path = if loc.starts_with('/') {
                             loc

@@ -101,6 +101,8 @@ impl PodNetwork {
             ifname: at.ifname.clone(),
             list: self.list.clone(),
             result,
+            args: at.args.clone(),
+            capability_args: at.capability_args.clone(),
         };
         if let Err(e) = cache::write(&cache_dir(dir), &cached) {
             let _ = self.plugins.del(&self.list, at, Some(&cached.result)).await;
@@ -109,23 +111,44 @@ impl PodNetwork {
         Ok(ip_strings(&cached))
     }
 
-    /// Detaches the sandbox of the pod in `dir` (DEL) with what its ADD kept; with nothing kept
-    /// (an ADD cut short), a DEL with the current list still releases its reservations.
-    pub async fn detach(&self, dir: &PodDir) -> Result<(), NetError> {
-        let id = sandbox_id_of(dir);
-        let kept = cache::read_all(&cache_dir(dir), &id);
-        let mut at = Attachment {
-            container_id: id,
-            netns: beluga_net::netns::for_del(dir.ns("net")),
+    /// Attaches a spare sandbox (made ahead, issue 13) under its own id, so that the pod that
+    /// takes it starts without waiting for the ADD. Without a pod there are no `K8S_POD_*`
+    /// arguments and no port mappings: a pod with hostPorts makes its own sandbox.
+    pub async fn attach_spare(&self, dir: &PodDir) -> Result<(), NetError> {
+        let at = Attachment {
+            container_id: sandbox_id_of(dir),
+            netns: dir.ns("net"),
             ifname: IFNAME.into(),
             ..Default::default()
         };
+        self.add_and_keep(&at, dir).await.map(|_| ())
+    }
+
+    /// Detaches the sandbox in `dir` (DEL) with what its ADD kept, under the id it was made
+    /// with; with nothing kept (an ADD cut short), a DEL with the current list, the
+    /// directory's id and the pod's port mappings (when the pod is known) still releases what
+    /// it took.
+    pub async fn detach(&self, dir: &PodDir, pod: Option<&Pod>) -> Result<(), NetError> {
+        let kept = cache::entries(&cache_dir(dir));
+        let mut at = match pod {
+            Some(pod) => attachment(pod, dir),
+            None => Attachment {
+                container_id: sandbox_id_of(dir),
+                netns: dir.ns("net"),
+                ifname: IFNAME.into(),
+                ..Default::default()
+            },
+        };
+        at.netns = beluga_net::netns::for_del(at.netns);
         if kept.is_empty() {
             return self.plugins.del(&self.list, &at, None).await;
         }
         let mut first = Ok(());
         for (path, c) in kept {
+            at.container_id = c.container_id.clone();
             at.ifname = c.ifname.clone();
+            at.args = c.args.clone();
+            at.capability_args = c.capability_args.clone();
             match self.plugins.del(&c.list, &at, Some(&c.result)).await {
                 Ok(()) => {
                     let _ = std::fs::remove_file(path);
@@ -141,7 +164,7 @@ impl PodNetwork {
 /// True when an ADD for the sandbox in `dir` began and never ended (the daemon was killed during
 /// it): the sandbox has no network it can account for, and is made again (its DEL first).
 pub fn attach_cut_short(dir: &PodDir) -> bool {
-    adding_marker(dir).exists()
+    adding_marker(dir).exists() || claim_marker(dir).exists()
 }
 
 /// Written before an ADD, removed once its result is kept (or it failed and was undone).
@@ -151,11 +174,43 @@ fn adding_marker(dir: &PodDir) -> PathBuf {
 
 /// The IPs the sandbox in `dir` was given, from what its ADD kept (none when not attached).
 pub fn pod_ips(dir: &PodDir) -> Vec<String> {
-    let id = sandbox_id_of(dir);
-    cache::read_all(&cache_dir(dir), &id)
+    cache::entries(&cache_dir(dir))
         .first()
         .map(|(_, c)| ip_strings(c))
         .unwrap_or_default()
+}
+
+/// Whether the pod can take a sandbox attached ahead: not with hostPorts, whose mappings the
+/// ADD must carry.
+pub fn spare_fits(pod: &Pod) -> bool {
+    port_mappings(pod).is_empty()
+}
+
+/// Moves the attachment kept in `from` (a spare's sandbox) into `to` (the pod's) in one rename.
+pub fn move_attachment(from: &PodDir, to: &PodDir) -> std::io::Result<()> {
+    let src = cache_dir(from);
+    if !src.exists() {
+        return Ok(());
+    }
+    std::fs::rename(src, cache_dir(to))
+}
+
+/// Marks the pod's sandbox as being attached (see [`attach_cut_short`]) while a spare's
+/// attachment is moved into it, or unmarks it.
+pub fn mark_attaching(dir: &PodDir, on: bool) -> std::io::Result<()> {
+    if on {
+        std::fs::create_dir_all(dir.sandbox())?;
+        std::fs::write(claim_marker(dir), "")
+    } else {
+        match std::fs::remove_file(claim_marker(dir)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn claim_marker(dir: &PodDir) -> PathBuf {
+    dir.sandbox().join("network-claim")
 }
 
 fn ip_strings(c: &Cached) -> Vec<String> {

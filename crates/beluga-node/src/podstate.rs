@@ -185,7 +185,7 @@ impl PodHandle {
                 terminal: st.terminal,
                 previous: st.status.as_ref(),
                 runtime,
-                host_ip: Some(crate::node::HOST_IP.into()),
+                host_ip: Some(crate::node::host_ip()),
                 pod_ips: st.pod_ips.clone(),
                 start_time: st.pod.metadata.creation_timestamp.as_ref().map(|t| t.0),
                 ended: st.ended.clone(),

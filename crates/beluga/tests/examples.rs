@@ -29,8 +29,9 @@ fn sidecar_logging() {
     let Some(d) = Daemon::start() else { return };
     assert_eq!(
         d.apply(&example("sidecar-logging.yaml")),
-        "pod/web created\n"
+        "pod/log-collector created\npod/web created\n"
     );
+    d.wait_running("log-collector");
     d.wait_running("web");
     assert_eq!(&d.row("web")[1..3], ["2/2", "Running"]);
     let o = d.exec("web", "app", &["wget", "-qO-", "http://localhost:8080/"]);
@@ -49,6 +50,9 @@ fn sidecar_logging() {
         logs.contains("forwarded: ") && logs.contains("app started"),
         "{logs}"
     );
+    // Issue 14 item 7: the central log server, another pod, received the line.
+    let got = wait_for_log(&d, "log-collector", "collector", "GET /cgi-bin/hit");
+    assert!(got.contains("collected: "), "{got}");
 }
 
 // Adapter pattern: the adapter rewrites the app's `ts | LEVEL | msg` lines into JSON.
@@ -73,13 +77,16 @@ fn adapter() {
     }
 }
 
-// Ambassador pattern: the app talks to localhost:6379; the ambassador forwards to the backend.
+// Ambassador pattern: the app talks to localhost:6379; the ambassador forwards to the database,
+// which runs in a pod of its own reached at the node's address and its hostPort (issue 14 item 7:
+// the far end receives what the app sent).
 #[test]
 fn ambassador() {
     let Some(d) = Daemon::start() else { return };
     d.apply(&example("ambassador.yaml"));
+    d.wait_running("staging-db");
     d.wait_running("shop");
-    assert_eq!(&d.row("shop")[1..3], ["3/3", "Running"]);
+    assert_eq!(&d.row("shop")[1..3], ["2/2", "Running"]);
     wait_for_log(&d, "shop", "app", "app: staging-db answered GET");
     let o = d.exec(
         "shop",
@@ -87,6 +94,20 @@ fn ambassador() {
         &["sh", "-c", "echo PING | nc -w 2 localhost 6379"],
     );
     assert_eq!(stdout(&o), "staging-db answered PING\n");
+    wait_for_log(&d, "staging-db", "db", "staging-db got PING");
+    // Not through the app's own pod: the database is another pod, at another address.
+    let ip = |p: &str| {
+        d.pod(p)["status"]["podIP"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_ne!(ip("shop"), ip("staging-db"));
+    let env = stdout(&d.exec("shop", "ambassador", &["sh", "-c", "echo $DB_HOST"]));
+    assert_eq!(
+        env.trim(),
+        d.pod("shop")["status"]["hostIP"].as_str().unwrap_or("?")
+    );
 }
 
 // Init-container pattern: both init containers finish, in order, before the app starts.

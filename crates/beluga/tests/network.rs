@@ -28,6 +28,9 @@ spec:
   - {name: c, image: localhost/busybox:1, command: [sleep, '3600']}
 ";
 
+/// No sandbox made ahead (a spare holds an address of its own).
+const NO_SPARE: &[&str] = &["--warm-sandboxes", "0"];
+
 fn pod_ip(d: &Daemon, name: &str) -> String {
     d.pod(name)["status"]["podIP"]
         .as_str()
@@ -98,7 +101,9 @@ fn pods_reach_each_other_and_the_host_reaches_them() {
 /// the bridge go.
 #[test]
 fn deleting_a_pod_releases_its_address() {
-    let Some(d) = Daemon::start() else { return };
+    let Some(d) = Daemon::start_with(NO_SPARE) else {
+        return;
+    };
     d.apply(CLIENT);
     d.wait_running("client");
     let net = d.net.as_ref().expect("test network");
@@ -153,13 +158,16 @@ fn reservations(net: &common::net::TestNet) -> Vec<String> {
 /// reservation, the same interface inside the pod).
 #[test]
 fn a_restarted_daemon_keeps_the_pods_address() {
-    let Some(mut d) = Daemon::start() else { return };
+    // No spare: the one reservation is the pod's.
+    let Some(mut d) = Daemon::start_with(NO_SPARE) else {
+        return;
+    };
     d.apply(CLIENT);
     d.wait_running("client");
     let ip = pod_ip(&d, "client");
     let link = stdout(&d.exec("client", "c", &["cat", "/sys/class/net/eth0/ifindex"]));
     d.stop(); // SIGKILL
-    d.restart();
+    d.restart_with(NO_SPARE);
     d.wait_running("client");
     assert_eq!(pod_ip(&d, "client"), ip);
     assert_eq!(
@@ -190,7 +198,7 @@ fn a_daemon_killed_during_an_add_leaves_one_address() {
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&exe, perms).expect("chmod");
     let bins = format!("{}:/usr/lib/cni", plugins.path().display());
-    let Some(mut d) = Daemon::start_with(&["--cni-bin-dir", &bins]) else {
+    let Some(mut d) = Daemon::start_with(&["--cni-bin-dir", &bins, "--warm-sandboxes", "0"]) else {
         return;
     };
     d.apply(CLIENT);
@@ -200,7 +208,7 @@ fn a_daemon_killed_during_an_add_leaves_one_address() {
         std::thread::sleep(Duration::from_millis(10));
     }
     d.stop(); // SIGKILL, in the middle of the ADD
-    d.restart(); // with the plugins as they are
+    d.restart_with(NO_SPARE); // with the real plugins
     d.wait_running("client");
     let ip = pod_ip(&d, "client");
     assert!(!ip.is_empty());
@@ -223,4 +231,79 @@ fn a_daemon_killed_during_an_add_leaves_one_address() {
     assert!(d
         .daemon_log()
         .contains("while the pod's network was being set up"));
+}
+
+/// Item 8 (speed) with issue 13's spare: a sandbox made ahead comes attached, so the pod that
+/// takes it starts without an ADD — its address is the spare's, in its status, on eth0 and in its
+/// /etc/hosts — while a pod with a hostPort makes its own (its ADD carries the mapping).
+#[test]
+fn a_spare_sandbox_comes_with_its_address() {
+    let Some(d) = Daemon::start() else { return };
+    let spare = ready_spare(&d, &[]);
+    let spare_shim = pid_in(&spare.join(".sandbox/shim.pid"));
+    d.apply(CLIENT);
+    d.wait_running("client");
+    assert_eq!(
+        d.shim_pid("client"),
+        spare_shim,
+        "the pod did not take the spare"
+    );
+    let ip = pod_ip(&d, "client");
+    let addr = stdout(&d.exec("client", "c", &["ip", "-4", "-o", "addr", "show", "eth0"]));
+    assert!(addr.contains(&format!("inet {ip}/")), "{addr}");
+    let hosts = stdout(&d.exec("client", "c", &["cat", "/etc/hosts"]));
+    assert!(hosts.contains(&format!("\n{ip}\tclient\n")), "{hosts}");
+    let next = ready_spare(&d, &[spare]);
+    let next_shim = pid_in(&next.join(".sandbox/shim.pid"));
+    d.apply(&CLIENT.replace("name: client", "name: ported").replace(
+        "command: [sleep, '3600']}",
+        "command: [sleep, '3600'], ports: [{containerPort: 80, hostPort: 18080}]}",
+    ));
+    d.wait_running("ported");
+    assert_ne!(
+        d.shim_pid("ported"),
+        next_shim,
+        "a pod with a hostPort took a spare"
+    );
+    assert!(!pod_ip(&d, "ported").is_empty());
+    let net = d.net.as_ref().expect("test network");
+    // The two pods and the spare still waiting.
+    assert_eq!(reservations(net).len(), 3, "{:?}", reservations(net));
+}
+
+/// Item 3: a probe without `host` connects to the pod's IP from the node, as kubelet's prober
+/// does: an app listening on 127.0.0.1 only is never ready, the same app on every address is.
+#[test]
+fn probes_connect_to_the_pods_address() {
+    let Some(d) = Daemon::start() else { return };
+    let pod = |name: &str, listen: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: web\n    image: {IMAGE}\n    command: [sh, -c, 'mkdir /www; echo ok > /www/index.html; exec httpd -f -p {listen} -h /www']\n    readinessProbe:\n      httpGet: {{path: /index.html, port: 8080}}\n      periodSeconds: 1\n"
+        )
+    };
+    d.apply(&pod("inside", "127.0.0.1:8080"));
+    d.apply(&pod("everywhere", "8080"));
+    d.wait_pod("everywhere", Duration::from_secs(30), "ready", |p| {
+        p["status"]["containerStatuses"][0]["ready"] == true
+    });
+    d.wait_pod(
+        "inside",
+        Duration::from_secs(30),
+        "the probe's failure",
+        |_| {
+            d.event_fields("Unhealthy", "/message")
+                .iter()
+                .any(|m| m.starts_with("Readiness probe failed:"))
+        },
+    );
+    let ip = pod_ip(&d, "inside");
+    let m = d.event_fields("Unhealthy", "/message");
+    assert!(
+        m.iter().any(|m| m.contains(&format!("{ip}:8080"))),
+        "the probe did not dial the pod's address: {m:?}"
+    );
+    assert_eq!(
+        d.pod("inside")["status"]["containerStatuses"][0]["ready"],
+        false
+    );
 }

@@ -147,7 +147,8 @@ fn c17_readiness_right_after_startup() {
 }
 
 // C20/C21: gRPC liveness against a grpc.health.v1 server the test runs inside the pod's network
-// namespace: SERVING → no restart; the wrong port → one restart.
+// namespace, on every address (the probe dials the pod IP, as kubelet): SERVING → no restart;
+// the wrong port → one restart.
 #[test]
 fn c20_c21_grpc_liveness() {
     let Some(d) = Daemon::start() else { return };
@@ -159,7 +160,7 @@ fn c20_c21_grpc_liveness() {
     });
     let dir = d.pod_dir("grpc");
     let listener =
-        beluga_runtime::netns::listen(&dir.join(".sandbox/net"), "127.0.0.1:5000".parse().unwrap())
+        beluga_runtime::netns::listen(&dir.join(".sandbox/net"), "0.0.0.0:5000".parse().unwrap())
             .expect("listen in the pod");
     std::thread::spawn(move || grpc_health_server(listener));
     d.wait_pod("grpc", Duration::from_secs(30), "wrong restarted", |p| {

@@ -345,28 +345,6 @@ fn failed_record_writes_are_events() {
     assert!(d.daemon_log().contains("writing pod.json"));
 }
 
-/// The ready spare sandbox of a daemon (its directory), waiting up to 20 s for one.
-fn ready_spare(d: &Daemon, not: &[std::path::PathBuf]) -> std::path::PathBuf {
-    let spares = d.state_dir().join("spare");
-    let t = std::time::Instant::now();
-    loop {
-        let found = std::fs::read_dir(&spares)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| !not.contains(p) && p.join(".sandbox/shim.sock").exists());
-        if let Some(p) = found {
-            return p;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "no spare sandbox came up"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 // Issue 13 item 3: a sandbox made ahead is the next pod's — the pod's own hostname and
 // namespaces, its shim the former spare — and another is made; a spare dies with its daemon
 // while a claimed one lives on, the next daemon clears what the dead spare pinned, and deleting

@@ -107,6 +107,18 @@ fn prepare_sandbox(pod: &Pod, dir: &PodDir) -> Result<(), SandboxError> {
     .map_err(other)
 }
 
+/// The pod's `/etc/hosts`, with its addresses.
+fn write_hosts(
+    pod: &Pod,
+    dir: &PodDir,
+    hostname: &str,
+    ips: &[String],
+) -> Result<(), SandboxError> {
+    let hosts = volumes::hosts_file(pod, hostname, ips);
+    std::fs::write(dir.sandbox().join("hosts"), hosts)
+        .map_err(|e| SandboxError::Other(e.to_string()))
+}
+
 /// The shim's exit stream, forwarded until the shim goes away (its socket closes).
 async fn exits_of(dir: &PodDir) -> std::io::Result<Exits> {
     let mut lines = client(dir).subscribe().await?;
@@ -139,7 +151,7 @@ impl Sandbox for ShimSandbox {
             .unwrap_or_else(|| Err(SandboxError::Other("sandbox preparation panicked".into())))?;
         let other = |e: std::io::Error| SandboxError::Other(e.to_string());
         let hostname = podutil::hostname(pod);
-        let claimed = self.claim_spare(dir, &hostname).await;
+        let claimed = crate::network::spare_fits(pod) && self.claim_spare(dir, &hostname).await;
         self.spares.refill();
         if !claimed {
             self.launch
@@ -147,7 +159,13 @@ impl Sandbox for ShimSandbox {
                 .await
                 .map_err(other)?;
         }
-        self.attach_network(pod, dir, &hostname).await?;
+        let ips = crate::network::pod_ips(dir);
+        if claimed && !ips.is_empty() {
+            // The spare came attached: only /etc/hosts learns the address.
+            write_hosts(pod, dir, &hostname, &ips)?;
+        } else {
+            self.attach_network(pod, dir, &hostname).await?;
+        }
         exits_of(dir).await.map_err(other)
     }
 
@@ -181,7 +199,7 @@ impl Sandbox for ShimSandbox {
         let _ = client(dir).call(&Request::Shutdown).await;
         // The shim answers before it exits: wait for it, so nothing of the pod outlives teardown.
         shim::wait_exit(dir, Duration::from_secs(2)).await;
-        self.detach_network(dir).await;
+        self.detach_network(dir, Some(pod)).await;
         let (dir, runtime) = (dir.clone(), self.launch.runtime.clone());
         let uid = podutil::uid(pod).to_string();
         blocking(move || {
@@ -218,7 +236,7 @@ impl Sandbox for ShimSandbox {
             let _ = client(&pd).call(&Request::Shutdown).await;
             shim::wait_exit(&pd, Duration::from_secs(2)).await;
         }
-        self.detach_network(&pd).await;
+        self.detach_network(&pd, None).await;
         let (runtime, aside, dir) = (
             self.launch.runtime.clone(),
             aside.to_path_buf(),
@@ -269,15 +287,13 @@ impl ShimSandbox {
                 )));
             }
         };
-        let hosts = volumes::hosts_file(pod, hostname, &ips);
-        std::fs::write(dir.sandbox().join("hosts"), hosts)
-            .map_err(|e| SandboxError::Other(e.to_string()))
+        write_hosts(pod, dir, hostname, &ips)
     }
 
     /// The network DEL (its result kept since the ADD); a failure is logged, and the next
     /// teardown of the pod tries again.
-    async fn detach_network(&self, dir: &PodDir) {
-        if let Err(e) = self.network.detach(dir).await {
+    async fn detach_network(&self, dir: &PodDir, pod: Option<&Pod>) {
+        if let Err(e) = self.network.detach(dir, pod).await {
             warn!(error = %e, "the pod's network could not be released");
         }
     }
@@ -292,7 +308,12 @@ impl ShimSandbox {
             Ok(()) => true,
             Err(e) => {
                 warn!(error = %e, spare = %spare.path().display(), "a spare sandbox could not be claimed");
-                super::spare::discard(&spare).await;
+                self.spares.discard(&spare).await;
+                // Its attachment, if it had moved into the pod's directory, goes too.
+                if !crate::network::pod_ips(dir).is_empty() {
+                    self.detach_network(dir, None).await;
+                }
+                let _ = crate::network::mark_attaching(dir, false);
                 false
             }
         }

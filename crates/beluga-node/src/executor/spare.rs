@@ -1,11 +1,14 @@
 //! Sandboxes made ahead (issue 13): a shim started with its network, IPC and UTS namespaces
-//! pinned, waiting under `<root>/spare/<daemon pid>-<n>`, that the next pod takes instead of starting one. The
+//! pinned and its network attached (ADD under the spare's own id, issue 14), waiting under
+//! `<root>/spare/<daemon pid>-<n>-<random>`, that the next pod takes instead of starting one. The
 //! pool is bounded (`--warm-sandboxes`, default 1) and refilled after each claim, off the pod's
 //! path. What a pod observes is its own: the claim sets the hostname before any container runs,
 //! and the namespaces were never used. A spare dies with the daemon that made it (the shim's
-//! parent-death signal, cleared by the claim), and what it pinned is cleared at the next start.
+//! parent-death signal, cleared by the claim), and what it pinned and its address are cleared at
+//! the next start.
 
 use super::shim::ShimLaunch;
+use crate::network::PodNetwork;
 use beluga_runtime::layout::PodDir;
 use beluga_runtime::shim::{self, Request, Response, ShimClient};
 use std::path::{Path, PathBuf};
@@ -23,6 +26,7 @@ pub struct Spares {
     dir: PathBuf,
     want: usize,
     launch: ShimLaunch,
+    network: Arc<PodNetwork>,
     ready: Mutex<Vec<PathBuf>>,
     /// Spares being made now (so a burst of pods does not start more than `want`).
     making: AtomicU64,
@@ -34,11 +38,17 @@ pub struct Spares {
 impl Spares {
     /// A pool of `want` spares under `dir` (none when 0). What an earlier daemon left there is
     /// cleared first (call [`Spares::clear_leftovers`] before the pool is used).
-    pub fn new(dir: PathBuf, want: usize, launch: ShimLaunch) -> Arc<Spares> {
+    pub fn new(
+        dir: PathBuf,
+        want: usize,
+        launch: ShimLaunch,
+        network: Arc<PodNetwork>,
+    ) -> Arc<Spares> {
         Arc::new(Spares {
             dir,
             want,
             launch,
+            network,
             ready: Mutex::new(Vec::new()),
             making: AtomicU64::new(0),
             next: AtomicU64::new(0),
@@ -53,7 +63,7 @@ impl Spares {
             return;
         };
         for e in entries.flatten() {
-            discard(&PodDir(e.path())).await;
+            self.discard(&PodDir(e.path())).await;
         }
     }
 
@@ -66,8 +76,24 @@ impl Spares {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         while let Some(spare) = self.take() {
-            discard(&spare).await;
+            self.discard(&spare).await;
         }
+    }
+
+    /// A spare that will not be used: its shim stopped, its address released (DEL), its pins
+    /// and directory removed.
+    pub async fn discard(&self, spare: &PodDir) {
+        if spare.shim_socket().exists() {
+            let client = ShimClient {
+                socket: spare.shim_socket(),
+            };
+            let _ = client.call(&Request::Shutdown).await;
+            shim::wait_exit(spare, Duration::from_secs(2)).await;
+        }
+        if let Err(e) = self.network.detach(spare, None).await {
+            warn!(error = %e, spare = %spare.path().display(), "a spare sandbox's network could not be released");
+        }
+        remove(spare.clone()).await;
     }
 
     /// A ready spare, if there is one.
@@ -102,7 +128,12 @@ impl Spares {
                 tokio::time::sleep(REFILL_DELAY).await;
                 if !me.closed.load(Ordering::SeqCst) {
                     match me.make().await {
-                        Ok(dir) => me.ready.lock().unwrap_or_else(|e| e.into_inner()).push(dir),
+                        Ok(dir) => {
+                            let shown = dir.display().to_string();
+                            me.ready.lock().unwrap_or_else(|e| e.into_inner()).push(dir);
+                            // Once it can be taken (tests wait for this line).
+                            debug!(spare = %shown, "spare sandbox ready");
+                        }
                         Err(e) => warn!(error = %e, "a spare sandbox could not be made"),
                     }
                 }
@@ -115,13 +146,19 @@ impl Spares {
     /// blocking one): the shim's parent-death signal follows the thread that started it.
     async fn make(&self) -> std::io::Result<PathBuf> {
         let n = self.next.fetch_add(1, Ordering::SeqCst);
-        // Named for this daemon too: a name is never reused across restarts.
-        let dir = self.dir.join(format!("{}-{n}", std::process::id()));
+        // Named for this daemon and at random too: the name is the network attachment's id,
+        // which must not meet one another daemon (with another root) left reserved.
+        let dir = self
+            .dir
+            .join(format!("{}-{n}-{:016x}", std::process::id(), random()));
         std::fs::create_dir_all(&dir)?;
         self.launch
             .start(&dir, format!("spare-{n}"), Some(std::process::id()))
             .await?;
-        debug!(spare = %dir.display(), "spare sandbox ready");
+        if let Err(e) = self.network.attach_spare(&PodDir(dir.clone())).await {
+            self.discard(&PodDir(dir.clone())).await;
+            return Err(std::io::Error::other(format!("its network: {e}")));
+        }
         Ok(dir)
     }
 }
@@ -157,6 +194,10 @@ pub async fn claim(spare: &PodDir, dir: &PodDir, hostname: &str) -> std::io::Res
 /// be renamed), and its socket, pid and log are renamed in.
 fn move_sandbox(spare: &PodDir, dir: &PodDir) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.sandbox())?;
+    // Marked while it moves: a daemon killed half-way makes the pod's sandbox again, and the
+    // attachment is released from wherever it is (the pod's directory, or the spare's).
+    crate::network::mark_attaching(dir, true)?;
+    crate::network::move_attachment(spare, dir)?;
     for kind in ["net", "ipc", "uts"] {
         let target = dir.ns(kind);
         std::fs::File::create(&target)?;
@@ -165,19 +206,15 @@ fn move_sandbox(spare: &PodDir, dir: &PodDir) -> std::io::Result<()> {
     for name in ["shim.sock", "shim.pid", "shim.log"] {
         std::fs::rename(spare.sandbox().join(name), dir.sandbox().join(name))?;
     }
-    Ok(())
+    crate::network::mark_attaching(dir, false)
 }
 
-/// A spare that will not be used: its shim stopped, its pins and directory removed.
-pub async fn discard(spare: &PodDir) {
-    if spare.shim_socket().exists() {
-        let client = ShimClient {
-            socket: spare.shim_socket(),
-        };
-        let _ = client.call(&Request::Shutdown).await;
-        shim::wait_exit(spare, Duration::from_secs(2)).await;
-    }
-    remove(spare.clone()).await;
+/// 64 random bits (std's per-process hash keys, drawn from the kernel's entropy).
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id().into());
+    h.finish()
 }
 
 /// A spare's pins and directory removed (its shim gone, or a pod's now).

@@ -168,6 +168,7 @@ pub(super) async fn prepare_container(
         id: id.clone(),
         seccomp_root: d.config().seccomp_root(),
         seccomp_default: d.config().seccomp_default,
+        pod_ips: h.lock().pod_ips.clone(),
     };
     if let Err((reason, msg)) = d.exec().runtime.prepare(inputs).await {
         return Err(fail_start(d, h, &c.name, &id, reason, msg).await);

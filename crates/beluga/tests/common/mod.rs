@@ -382,7 +382,36 @@ impl Daemon {
         }
     }
 
+    /// Stops the daemon as a user does (SIGTERM: what it made ahead is released), killing it
+    /// after 10 s.
+    pub fn stop_gracefully(&mut self) {
+        if let Some(c) = &self.child {
+            let pid = c.id();
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(10) {
+                if let Some(c) = self.child.as_mut() {
+                    if !matches!(c.try_wait(), Ok(None)) {
+                        break;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.stop();
+    }
+
     pub fn restart(&mut self) {
+        self.restart_with(&[
+            "--crash-loop-backoff-initial",
+            "1s",
+            "--crash-loop-backoff-max",
+            "4s",
+        ]);
+    }
+
+    /// Kills the daemon (SIGKILL) and starts it again on the same state with `extra` flags.
+    pub fn restart_with(&mut self, extra: &[&str]) {
         self.stop();
         let logf = std::fs::OpenOptions::new()
             .append(true)
@@ -396,12 +425,7 @@ impl Daemon {
             .arg(&self.socket)
             .arg("--cni-conf-dir")
             .arg(self.root.path().join("net.d"))
-            .args([
-                "--crash-loop-backoff-initial",
-                "1s",
-                "--crash-loop-backoff-max",
-                "4s",
-            ]);
+            .args(extra);
         matrix_runtime(&mut cmd);
         let child = cmd
             .env("BELUGA_LOG", "debug")
@@ -431,7 +455,7 @@ impl Drop for Daemon {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        self.stop();
+        self.stop_gracefully();
         // The network's leftovers fail the test (TestNet's drop): show the daemon's account.
         if self.net.as_ref().is_some_and(|n| !n.leftovers().is_empty()) {
             eprintln!("--- daemon log tail ---\n{}", tail(&self.daemon_log(), 60));
@@ -698,4 +722,32 @@ pub fn sha256(data: &[u8]) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// A spare sandbox of the daemon that a pod can take now (issue 13; attached to the network,
+/// issue 14), other than those in `not`: its directory, waiting up to 20 s for one.
+pub fn ready_spare(d: &Daemon, not: &[PathBuf]) -> PathBuf {
+    let spares = d.state_dir().join("spare");
+    let t = Instant::now();
+    loop {
+        let log = d.daemon_log();
+        let found = std::fs::read_dir(&spares)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                !not.contains(p)
+                    && p.join(".sandbox/shim.sock").exists()
+                    && log.contains(&format!("spare sandbox ready spare={}", p.display()))
+            });
+        if let Some(p) = found {
+            return p;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no spare sandbox came up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

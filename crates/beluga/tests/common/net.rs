@@ -90,11 +90,10 @@ impl TestNet {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();
-        let tag = format!("name: \\\"{}\\\"", self.bridge());
         left.extend(
             rules
                 .lines()
-                .filter(|l| l.contains(&tag))
+                .filter(|l| self.names_it(l))
                 .map(|l| format!("nat rule {l}")),
         );
         left
@@ -108,7 +107,16 @@ impl TestNet {
             .args(["link", "del", &self.bridge()])
             .stderr(std::process::Stdio::null())
             .status();
-        remove_nat_rules(&self.bridge());
+        remove_nat_rules(|l| self.names_it(l));
+    }
+
+    /// Whether a saved iptables rule is this network's: the plugins' comment names it (bridge's
+    /// masquerade, portmap's jumps), or it matches its addresses (portmap's per-pod DNAT chain,
+    /// whose rules carry no comment).
+    fn names_it(&self, rule: &str) -> bool {
+        let addrs = format!("10.251.{}.", self.index);
+        rule.starts_with("-A ")
+            && (rule.contains(&format!("name: \\\"{}\\\"", self.bridge())) || rule.contains(&addrs))
     }
 }
 
@@ -130,26 +138,27 @@ impl Drop for TestNet {
     }
 }
 
-/// The nat rules and chains the bridge plugin made for the network `name` (a leak already
+/// The nat rules and chains the plugins made for a network (`ours` picks its rules; a leak already
 /// reported: removed so that it is reported once). iptables-save quotes as the shell does.
-fn remove_nat_rules(name: &str) {
+fn remove_nat_rules(ours: impl Fn(&str) -> bool) {
     let rules = std::process::Command::new("iptables-save")
         .args(["-t", "nat"])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
-    let tag = format!("name: \\\"{name}\\\"");
     let mut chains = Vec::new();
-    for l in rules.lines().filter(|l| l.contains(&tag)) {
+    for l in rules.lines().filter(|l| ours(l)) {
         let Some(rest) = l.strip_prefix("-A ") else {
             continue;
         };
+        // A per-pod chain goes whole; a rule in a shared chain (POSTROUTING, portmap's
+        // CNI-HOSTPORT-*) alone, with the per-pod chain it jumps to.
+        let per_pod = |c: &&str| c.starts_with("CNI-") && !c.starts_with("CNI-HOSTPORT-");
         match rest.split_whitespace().next() {
-            Some(c) if c.starts_with("CNI-") => chains.push(c.to_string()),
+            Some(c) if per_pod(&c) => chains.push(c.to_string()),
             _ => {
-                // The jump's target, which may be empty by now.
                 let mut words = rest.split_whitespace().skip_while(|w| *w != "-j");
-                if let Some(t) = words.nth(1).filter(|t| t.starts_with("CNI-")) {
+                if let Some(t) = words.nth(1).filter(per_pod) {
                     chains.push(t.to_string());
                 }
                 let _ = std::process::Command::new("sh")
