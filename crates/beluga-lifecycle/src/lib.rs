@@ -8,6 +8,7 @@ pub mod observed;
 pub mod planner;
 pub mod probe;
 pub mod qos;
+pub mod scheduling;
 pub mod status;
 pub mod termination;
 

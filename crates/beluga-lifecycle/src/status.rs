@@ -41,6 +41,8 @@ pub struct StatusInput<'a> {
     pub now: Timestamp,
     /// kubelet ended the pod itself, with this (reason, message): an eviction (`Evicted`).
     pub ended: Option<(String, String)>,
+    /// The scheduler has not bound the pod, with this message (its hostPorts are taken).
+    pub unschedulable: Option<String>,
 }
 
 fn terminated(i: &Instance, runtime: &str) -> ContainerStateTerminated {
@@ -479,6 +481,9 @@ fn conditions(
 
 /// The whole `PodStatus` (spec §8).
 pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
+    if let Some(message) = &input.unschedulable {
+        return unscheduled(pod, message, input);
+    }
     let now = input.now;
     let empty = Observed::default();
     let observed = input.observed.unwrap_or(&empty);
@@ -550,6 +555,24 @@ pub fn pod_status(pod: &Pod, input: &StatusInput) -> PodStatus {
                 .collect()
         }),
         start_time: input.start_time.map(Time),
+        qos_class: Some(crate::qos::qos_class(pod).into()),
+        ..Default::default()
+    }
+}
+
+/// A pod the scheduler could not bind: what the apiserver holds for it, with no node, no kubelet
+/// status, only `PodScheduled=False` (reason `Unschedulable`).
+fn unscheduled(pod: &Pod, message: &str, input: &StatusInput) -> PodStatus {
+    PodStatus {
+        phase: Some("Pending".into()),
+        conditions: Some(vec![condition(
+            "PodScheduled",
+            false,
+            Some(crate::scheduling::UNSCHEDULABLE.into()),
+            Some(message.into()),
+            input.previous,
+            input.now,
+        )]),
         qos_class: Some(crate::qos::qos_class(pod).into()),
         ..Default::default()
     }

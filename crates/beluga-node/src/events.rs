@@ -39,6 +39,31 @@ impl Events {
         reason: &str,
         message: String,
     ) {
+        let kubelet = EventSource {
+            component: Some("kubelet".into()),
+            host: Some(crate::node::name()),
+        };
+        self.record_from(kubelet, pod, container, kind, reason, message);
+    }
+
+    /// An event of the scheduler's (`From default-scheduler`, no host: it is not on the node).
+    pub fn record_scheduler(&mut self, pod: &Pod, kind: EventType, reason: &str, message: String) {
+        let scheduler = EventSource {
+            component: Some("default-scheduler".into()),
+            host: None,
+        };
+        self.record_from(scheduler, pod, None, kind, reason, message);
+    }
+
+    fn record_from(
+        &mut self,
+        source: EventSource,
+        pod: &Pod,
+        container: Option<&str>,
+        kind: EventType,
+        reason: &str,
+        message: String,
+    ) {
         let now = Time(Timestamp::now());
         let field_path = container.map(|c| {
             let init = beluga_api::podutil::init_containers(pod)
@@ -86,10 +111,7 @@ impl Events {
             count: Some(1),
             first_timestamp: Some(now.clone()),
             last_timestamp: Some(now),
-            source: Some(EventSource {
-                component: Some("kubelet".into()),
-                host: Some(crate::node::name()),
-            }),
+            source: Some(source),
             ..Default::default()
         });
         if self.list.len() > MAX_EVENTS {

@@ -15,6 +15,7 @@ pub mod network;
 pub mod node;
 pub mod podstate;
 pub mod prober;
+pub mod scheduler;
 pub mod worker;
 
 use beluga_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -89,6 +90,8 @@ pub struct Daemon {
     /// Starts a pod's worker (`worker::spawn`).
     spawn: Spawner,
     pods: Mutex<BTreeMap<(String, String), Arc<PodHandle>>>,
+    /// Held while a pod is bound (`scheduler::bind`): one decision at a time.
+    binding: Mutex<()>,
     watch: broadcast::Sender<PodEvent>,
     resource_version: AtomicU64,
 }
@@ -167,6 +170,7 @@ impl Daemon {
             exec,
             spawn,
             pods: Mutex::new(BTreeMap::new()),
+            binding: Mutex::new(()),
             watch,
             resource_version: AtomicU64::new(first_resource_version()),
         })
@@ -280,10 +284,13 @@ impl Daemon {
                 podutil::name(&st.pod).to_string(),
             )
         };
-        let mut pods = self.pods();
-        if pods.get(&key).is_some_and(|p| std::ptr::eq(p.as_ref(), h)) {
-            pods.remove(&key);
+        {
+            let mut pods = self.pods();
+            if pods.get(&key).is_some_and(|p| std::ptr::eq(p.as_ref(), h)) {
+                pods.remove(&key);
+            }
         }
+        self.wake_unschedulable();
     }
 
     fn new_handle(
@@ -293,6 +300,12 @@ impl Daemon {
         terminal: bool,
         status: Option<beluga_api::PodStatus>,
     ) -> Arc<PodHandle> {
+        // A pod found running (or done) was bound before; a new one is bound by its worker's
+        // first sync.
+        let scheduled = terminal
+            || observed.sandbox_ready
+            || observed.sandbox_attempt > 0
+            || !observed.instances.is_empty();
         let dir = PodDir::new(
             &self.cfg.root,
             podutil::namespace(&pod),
@@ -314,6 +327,8 @@ impl Daemon {
                 removing: false,
                 pod_ips: Vec::new(),
                 ended: None,
+                scheduled,
+                unschedulable: None,
             }),
             wake: Notify::new(),
             exited: Notify::new(),

@@ -258,10 +258,12 @@ fn attachment(pod: &Pod, dir: &PodDir) -> Attachment {
     }
 }
 
-/// The `portMappings` runtime config of the containers' `hostPort`s (containerd's
-/// `toCNIPortMappings`: protocol in lower case, `hostIP` when set).
+/// The `portMappings` runtime config of the regular containers' `hostPort`s (kubelet builds
+/// the sandbox's mappings from `spec.containers` only; containerd's `toCNIPortMappings`:
+/// protocol in lower case, `hostIP` when set).
 pub fn port_mappings(pod: &Pod) -> Vec<serde_json::Value> {
-    podutil::all_containers(pod)
+    podutil::containers(pod)
+        .iter()
         .flat_map(|c| c.ports.iter().flatten())
         .filter(|p| p.host_port.is_some_and(|h| h > 0))
         .map(|p| {
@@ -282,7 +284,8 @@ pub fn port_mappings(pod: &Pod) -> Vec<serde_json::Value> {
 mod tests {
     use super::*;
 
-    // Issue 14 item 4: hostPorts become portmap's runtime config as containerd builds it.
+    // Issue 14 item 4: hostPorts become portmap's runtime config as kubelet and containerd
+    // build it (an init container's hostPort is not mapped).
     #[test]
     fn port_mappings_from_host_ports() {
         let pod: Pod = serde_json::from_value(serde_json::json!({
@@ -302,7 +305,6 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                serde_json::json!({"hostPort": 5353, "containerPort": 53, "protocol": "udp"}),
                 serde_json::json!({"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}),
                 serde_json::json!({"hostPort": 8082, "containerPort": 82, "protocol": "tcp", "hostIP": "127.0.0.1"}),
             ]
@@ -316,7 +318,7 @@ mod tests {
         assert!(at.args.contains(&("K8S_POD_NAME".into(), "p".into())));
         assert_eq!(
             at.capability_args["portMappings"].as_array().map(Vec::len),
-            Some(3)
+            Some(2)
         );
     }
 }

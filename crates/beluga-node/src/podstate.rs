@@ -52,6 +52,10 @@ pub struct PodState {
     pub ended: Option<(String, String)>,
     /// The sandbox's IPs (issue 14), kept once it is torn down, as kubelet reports them.
     pub pod_ips: Vec<String>,
+    /// Bound to the node (the scheduler's NodePorts filter passed); until then nothing runs.
+    pub scheduled: bool,
+    /// Not bound, with the scheduler's message (its hostPorts are taken).
+    pub unschedulable: Option<String>,
 }
 
 pub struct PodHandle {
@@ -187,6 +191,7 @@ impl PodHandle {
                 runtime,
                 host_ip: Some(crate::node::host_ip()),
                 pod_ips: st.pod_ips.clone(),
+                unschedulable: st.unschedulable.clone(),
                 start_time: st.pod.metadata.creation_timestamp.as_ref().map(|t| t.0),
                 ended: st.ended.clone(),
                 now,
@@ -194,6 +199,12 @@ impl PodHandle {
             pod_status(&st.pod, &input)
         };
         let mut pod = st.pod.clone();
+        if st.unschedulable.is_some() {
+            // Not bound to the node yet (`NODE <none>`).
+            if let Some(spec) = pod.spec.as_mut() {
+                spec.node_name = None;
+            }
+        }
         pod.status = Some(status);
         pod
     }

@@ -307,3 +307,71 @@ fn probes_connect_to_the_pods_address() {
         false
     );
 }
+
+/// Item 4: a hostPort is reachable at 127.0.0.1 and at the node's address; a second pod asking
+/// for the same port is not started — Pending, PodScheduled=False, Unschedulable, the
+/// scheduler's FailedScheduling event — and starts once the first pod is gone.
+#[test]
+fn host_ports_are_reachable_and_a_taken_one_is_unschedulable() {
+    let Some(d) = Daemon::start() else { return };
+    let pod = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: web\n    image: {IMAGE}\n    ports: [{{containerPort: 8080, hostPort: 18091}}]\n    command: [sh, -c, 'mkdir /www; echo served-by-{name} > /www/index.html; exec httpd -f -p 8080 -h /www']\n"
+        )
+    };
+    d.apply(&pod("first"));
+    d.wait_running("first");
+    d.apply(&pod("second"));
+    let p = d.wait_pod("second", Duration::from_secs(20), "unschedulable", |p| {
+        p["status"]["conditions"][0]["reason"] == "Unschedulable"
+    });
+    let want =
+        "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports.";
+    assert_eq!(p["status"]["phase"], "Pending");
+    assert_eq!(p["status"]["conditions"][0]["type"], "PodScheduled");
+    assert_eq!(p["status"]["conditions"][0]["status"], "False");
+    assert_eq!(p["status"]["conditions"][0]["message"], want);
+    assert!(p["spec"]["nodeName"].is_null(), "{}", p["spec"]);
+    assert_eq!(
+        d.event_fields("FailedScheduling", "/message"),
+        vec![want.to_string()]
+    );
+    assert_eq!(&d.row("second")[1..3], ["0/1", "Pending"]);
+    assert!(!d.pod_dir("second").join(".sandbox/shim.sock").exists());
+    let host_ip = d.pod("first")["status"]["hostIP"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    for addr in ["127.0.0.1".to_string(), host_ip] {
+        assert_eq!(
+            fetch(&format!("{addr}:18091")),
+            "served-by-first",
+            "at {addr}"
+        );
+    }
+    d.ok(&["delete", "pod", "first"]);
+    d.wait_running("second");
+    assert_eq!(fetch("127.0.0.1:18091"), "served-by-second");
+}
+
+/// The body of `GET /index.html` at `addr`, retried while the server comes up.
+fn fetch(addr: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..50 {
+        if let Ok(mut s) = std::net::TcpStream::connect_timeout(
+            &addr.parse().expect("address"),
+            Duration::from_secs(2),
+        ) {
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
+            let mut body = String::new();
+            let _ = s.read_to_string(&mut body);
+            if let Some((_, b)) = body.split_once("\r\n\r\n") {
+                return b.trim().to_string();
+            }
+            last = body;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    last
+}

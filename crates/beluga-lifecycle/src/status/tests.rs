@@ -475,3 +475,39 @@ fn evicted_pods_are_failed_with_reason() {
     let running = status(&p, vec![inst(&p, "a", 0, Running, None)], false);
     assert_eq!((running.reason, running.message), (None, None));
 }
+
+// Issue 14 item 4: a pod the scheduler could not bind (its hostPorts taken) is Pending with only
+// PodScheduled=False, reason Unschedulable and the scheduler's message; no kubelet status.
+#[test]
+fn an_unschedulable_pod_shows_only_the_scheduler_condition() {
+    let p = pod("Always", &[], &["app"]);
+    let s = pod_status(
+        &p,
+        &StatusInput {
+            unschedulable: Some(crate::scheduling::NO_FREE_PORTS.into()),
+            runtime: "runc",
+            host_ip: Some("192.0.2.10".into()),
+            pod_ips: vec!["10.88.0.2".into()],
+            ..Default::default()
+        },
+    );
+    assert_eq!(s.phase.as_deref(), Some("Pending"));
+    let conds = s.conditions.as_ref().unwrap();
+    assert_eq!(conds.len(), 1);
+    assert_eq!(
+        (
+            conds[0].type_.as_str(),
+            conds[0].status.as_str(),
+            conds[0].reason.as_deref(),
+            conds[0].message.as_deref()
+        ),
+        (
+            "PodScheduled",
+            "False",
+            Some("Unschedulable"),
+            Some(crate::scheduling::NO_FREE_PORTS)
+        )
+    );
+    assert!(s.container_statuses.is_none() && s.host_ip.is_none() && s.pod_ip.is_none());
+    assert!(s.start_time.is_none());
+}

@@ -132,6 +132,11 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
         finish(d, h, Duration::ZERO, "pod evicted").await;
         return Next::Idle;
     }
+    let scheduled = h.lock().scheduled;
+    if !scheduled && !d.bind(h) {
+        // Pending, Unschedulable: woken when a pod holding its ports ends or goes.
+        return Next::Idle;
+    }
     let plan = compute_pod_actions(&pod, &observed, &probes);
     tracing::debug!(?plan, "planned");
     if plan.kill_pod && !plan.create_sandbox {
@@ -172,6 +177,7 @@ async fn finish(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration, what: &str
     teardown(d, h).await;
     h.lock().terminal = true;
     h.persist();
+    d.wake_unschedulable();
     info!("{what}");
 }
 
