@@ -23,6 +23,8 @@ pub const FAKE_POD_IP: &str = "10.88.0.2";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
     CreateSandbox,
+    /// The sandbox's first app containers are up (what is made ahead may be made).
+    Settled,
     Teardown,
     Remove,
     Prepare(String),
@@ -316,6 +318,10 @@ impl Sandbox for Fake {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         self.world().sandboxes.insert(dir.path().to_path_buf(), tx);
         Ok(rx)
+    }
+
+    fn settled(&self) {
+        self.log(Call::Settled);
     }
 
     /// The address a network would have given a sandbox that exists.

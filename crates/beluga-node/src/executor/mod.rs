@@ -65,6 +65,9 @@ pub trait Sandbox: Send + Sync {
     /// Gets ready for the next pods (the real one: spare sandboxes made ahead), once the pods on
     /// disk are adopted.
     async fn warm(&self) {}
+    /// A new sandbox's first containers have started: what is made ahead for the next pod may
+    /// be made now without slowing this one.
+    fn settled(&self) {}
     /// The daemon stops: what was made ahead for the next pods is given back (pods' own
     /// sandboxes stay, for the next daemon to adopt).
     async fn release(&self) {}

@@ -178,6 +178,10 @@ impl Sandbox for ShimSandbox {
         self.spares.refill();
     }
 
+    fn settled(&self) {
+        self.spares.go_ahead();
+    }
+
     async fn release(&self) {
         self.spares.release().await;
     }

@@ -164,6 +164,14 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
     }
     kill_planned(d, h, &pod, &plan.to_kill).await;
     let out = start_planned(d, h, &pod, &plan.init_to_start, &plan.containers_to_start).await;
+    let first_regular = !plan.containers_to_start.is_empty()
+        && !podutil::containers(&pod)
+            .iter()
+            .any(|c| observed.newest(&c.name).is_some());
+    if first_regular {
+        // The pod's app containers are up for the first time (after its init containers).
+        d.exec().sandbox.settled();
+    }
     if !out.failures.is_empty() {
         tracing::debug!(failures = ?out.failures, "sync steps that did not go through");
     }

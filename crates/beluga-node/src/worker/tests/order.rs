@@ -49,6 +49,13 @@ async fn sandbox_then_inits_in_order_then_regular_containers() {
     assert!(at(run("a")) < at(Call::Start("b".into())));
     assert!(at(Call::Create("b".into())) < at(Call::Start("b".into())));
     assert!(times_of(&n, &run("i2"))[0] >= Duration::from_secs(1));
+    // Issue 13/14: the next spare is made once the app containers are up, not during the init
+    // containers; once.
+    assert!(
+        at(Call::Settled) > at(Call::Start("b".into())),
+        "{calls:#?}"
+    );
+    assert_eq!(calls.iter().filter(|c| **c == Call::Settled).count(), 1);
 }
 
 // spec §3.1 "Failure", §5.2: with restartPolicy Never a failed init container fails the pod;
