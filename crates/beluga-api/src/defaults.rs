@@ -68,15 +68,16 @@ pub fn apply(pod: &mut Pod) {
             p.default_mode.get_or_insert(0o644);
         }
     }
+    let host_network = spec.host_network == Some(true);
     for c in spec.init_containers.iter_mut().flatten() {
-        container(c);
+        container(c, host_network);
     }
     for c in spec.containers.iter_mut() {
-        container(c);
+        container(c, host_network);
     }
 }
 
-fn container(c: &mut Container) {
+fn container(c: &mut Container, host_network: bool) {
     if c.image_pull_policy.as_deref().unwrap_or("").is_empty() {
         let image = c.image.clone().unwrap_or_default();
         c.image_pull_policy = Some(default_pull_policy(&image).into());
@@ -97,6 +98,10 @@ fn container(c: &mut Container) {
     }
     for p in c.ports.iter_mut().flatten() {
         p.protocol.get_or_insert_with(|| "TCP".into());
+        // defaultHostNetworkPorts: on the host's network a port is a host port.
+        if host_network && p.host_port.unwrap_or(0) == 0 {
+            p.host_port = Some(p.container_port);
+        }
     }
     for p in [
         &mut c.liveness_probe,
@@ -158,6 +163,26 @@ mod tests {
         ] {
             assert_eq!(default_pull_policy(image), want, "{image}");
         }
+    }
+
+    // Issue 14 item 5 (SetDefaults_PodSpec's defaultHostNetworkPorts): with hostNetwork a port
+    // without a hostPort gets its containerPort as one; a given one is kept.
+    #[test]
+    fn host_network_ports_default_to_host_ports() {
+        let y = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  hostNetwork: true\n  initContainers: [{name: i, image: x, ports: [{containerPort: 53}]}]\n  containers:\n  - {name: c, image: x, ports: [{containerPort: 80}, {containerPort: 81, hostPort: 9081}]}\n";
+        let mut pod = parse_pods(y, "f", ValidateMode::Strict)
+            .unwrap()
+            .pods
+            .remove(0);
+        apply(&mut pod);
+        let spec = pod.spec.as_ref().unwrap();
+        let ports = spec.containers[0].ports.as_ref().unwrap();
+        assert_eq!(
+            (ports[0].host_port, ports[1].host_port),
+            (Some(80), Some(9081))
+        );
+        let init = &spec.init_containers.as_ref().unwrap()[0];
+        assert_eq!(init.ports.as_ref().unwrap()[0].host_port, Some(53));
     }
 
     // spec §1: constants defaulted on the pod, containers, probes and volumes.

@@ -56,6 +56,11 @@ pub fn find_container<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
 }
 
 /// Hostname per spec §11.4: `spec.hostname` or the name, cut to 63 chars, trailing `-`/`.` trimmed.
+/// `spec.hostNetwork`.
+pub fn host_network(pod: &Pod) -> bool {
+    pod.spec.as_ref().and_then(|s| s.host_network) == Some(true)
+}
+
 pub fn hostname(pod: &Pod) -> String {
     let h = pod
         .spec

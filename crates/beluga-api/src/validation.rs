@@ -282,6 +282,11 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
         }
     }
     validate_host_ports(&mut errs, containers, "spec.containers");
+    if spec.host_network == Some(true) {
+        validate_host_network(&mut errs, containers, "spec.containers");
+        let inits = spec.init_containers.as_deref().unwrap_or(&[]);
+        validate_host_network(&mut errs, inits, "spec.initContainers");
+    }
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
         let path = format!("spec.initContainers[{i}]");
         let sidecar = is_sidecar(c);
@@ -936,6 +941,22 @@ fn validate_handler(errs: &mut Vec<FieldError>, path: &str, h: &LifecycleHandler
                 s.seconds,
                 format!("must be greater than 0 and less than terminationGracePeriodSeconds ({grace}). Enable AllowPodLifecycleSleepActionZeroValue feature gate for zero sleep."),
             ));
+        }
+    }
+}
+
+/// `validateHostNetwork`: on the host's network a hostPort is the containerPort (issue 14 item 5).
+fn validate_host_network(errs: &mut Vec<FieldError>, containers: &[Container], base: &str) {
+    for (i, c) in containers.iter().enumerate() {
+        for (j, p) in c.ports.iter().flatten().enumerate() {
+            let hp = p.host_port.unwrap_or(0);
+            if hp != 0 && hp != p.container_port {
+                errs.push(FieldError::invalid(
+                    format!("{base}[{i}].ports[{j}].hostPort"),
+                    hp,
+                    "must match `containerPort` when `hostNetwork` is true",
+                ));
+            }
         }
     }
 }

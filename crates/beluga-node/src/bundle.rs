@@ -68,6 +68,7 @@ pub fn materialize(i: &BundleInputs) -> Result<(), (&'static str, String)> {
         no_new_privileges: sc.allow_privilege_escalation == Some(false) && !privileged,
         binds,
         sandbox: &sandbox,
+        host_network: beluga_api::podutil::host_network(pod),
         cgroups_path: beluga_runtime::cgroups::container_path(&i.id),
         memory_limit: limit(c, "memory").and_then(|q| beluga_api::quantity::parse_bytes(&q)),
         cpu_limit_millis: limit(c, "cpu").and_then(|q| beluga_api::quantity::parse_millicores(&q)),
@@ -162,7 +163,7 @@ pub fn facts(pod: &Pod, pod_ips: &[String]) -> PodFacts {
         pod_ip: pod_ips.first().cloned().unwrap_or_default(),
         host_ip: crate::node::host_ip(),
         node_name: crate::node::name(),
-        hostname: podutil::hostname(pod),
+        hostname: crate::node::pod_hostname(pod),
     }
 }
 

@@ -18,6 +18,15 @@ fn default_source() -> Option<String> {
     (!ip.is_unspecified()).then(|| ip.to_string())
 }
 
+/// The pod's hostname: its own, or the node's on the host's network (`hostNetwork: true`).
+pub fn pod_hostname(pod: &beluga_api::Pod) -> String {
+    if beluga_api::podutil::host_network(pod) {
+        name()
+    } else {
+        beluga_api::podutil::hostname(pod)
+    }
+}
+
 /// The node's name: the machine's hostname.
 pub fn name() -> String {
     rustix::system::uname()

@@ -132,6 +132,8 @@ pub struct ContainerSpec<'a> {
     pub binds: Vec<Bind>,
     /// `<podDir>/.sandbox`, holding the `net`, `ipc`, `uts` namespace files.
     pub sandbox: &'a Path,
+    /// `hostNetwork: true`: no network or UTS namespace entry (the host's are joined).
+    pub host_network: bool,
     pub cgroups_path: String,
     /// `resources.limits.memory` in bytes.
     pub memory_limit: Option<u64>,
@@ -158,7 +160,11 @@ pub fn config_json(s: &ContainerSpec) -> Value {
     }
     let ns = |kind: &str, file: &str| json!({"type": kind, "path": s.sandbox.join(file)});
     let mut linux = json!({
-        "namespaces": [{"type": "pid"}, {"type": "mount"}, ns("network", "net"), ns("ipc", "ipc"), ns("uts", "uts")],
+        "namespaces": if s.host_network {
+            json!([{"type": "pid"}, {"type": "mount"}, ns("ipc", "ipc")])
+        } else {
+            json!([{"type": "pid"}, {"type": "mount"}, ns("network", "net"), ns("ipc", "ipc"), ns("uts", "uts")])
+        },
         "cgroupsPath": s.cgroups_path,
         "resources": {"devices": [{"allow": false, "access": "rwm"}]},
     });
@@ -238,6 +244,7 @@ mod tests {
                 readonly: true,
             }],
             sandbox: Path::new("/pod/.sandbox"),
+            host_network: false,
             cgroups_path: "/beluga/x".into(),
             memory_limit: Some(64 << 20),
             cpu_limit_millis: Some(500),
@@ -253,5 +260,14 @@ mod tests {
         assert_eq!(c["linux"]["resources"]["memory"]["limit"], 64 << 20);
         assert_eq!(c["linux"]["resources"]["cpu"]["quota"], 50_000);
         assert_eq!(c["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+        // Issue 14 item 5: on the host's network, only the pod's IPC namespace is joined.
+        let host = config_json(&ContainerSpec {
+            host_network: true,
+            ..s.clone()
+        });
+        assert_eq!(
+            host["linux"]["namespaces"],
+            json!([{"type": "pid"}, {"type": "mount"}, {"type": "ipc", "path": "/pod/.sandbox/ipc"}])
+        );
     }
 }

@@ -264,6 +264,22 @@ pub fn hosts_file(pod: &Pod, hostname: &str, ips: &[String]) -> String {
             None => s.push_str(&format!("{ip}\t{hostname}\n")),
         }
     }
+    s.push_str(&host_aliases(&spec));
+    s
+}
+
+/// kubelet's `/etc/hosts` of a `hostNetwork: true` pod (`nodeHostsFileContent`): the node's own,
+/// under its header, with the pod's HostAliases.
+pub fn host_network_hosts_file(pod: &Pod, node_hosts: &str) -> String {
+    let spec = pod.spec.clone().unwrap_or_default();
+    format!(
+        "# Kubernetes-managed hosts file (host network).\n{node_hosts}{}",
+        host_aliases(&spec)
+    )
+}
+
+fn host_aliases(spec: &beluga_api::PodSpec) -> String {
+    let mut s = String::new();
     if let Some(aliases) = spec.host_aliases.as_ref().filter(|a| !a.is_empty()) {
         s.push_str("\n# Entries added by HostAliases.\n");
         for a in aliases {
@@ -379,6 +395,10 @@ mod tests {
         assert_eq!(
             hosts_file(&p, "web", &["127.0.1.1".into()]),
             "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n127.0.1.1\tweb\n\n# Entries added by HostAliases.\n10.1.2.3\tfoo\tbar\n"
+        );
+        assert_eq!(
+            host_network_hosts_file(&p, "127.0.0.1\tlocalhost\n"),
+            "# Kubernetes-managed hosts file (host network).\n127.0.0.1\tlocalhost\n\n# Entries added by HostAliases.\n10.1.2.3\tfoo\tbar\n"
         );
         let p = pod(json!({"containers": [], "subdomain": "sd"}));
         assert!(hosts_file(&p, "web", &["10.0.0.2".into()])

@@ -375,3 +375,40 @@ fn fetch(addr: &str) -> String {
     }
     last
 }
+
+/// Item 5: `hostNetwork: true` — the host's network namespace and hostname, podIP the node's
+/// address, the node's /etc/hosts under kubelet's header, no address taken from the network, and
+/// a server in the pod is a server on the host.
+#[test]
+fn a_host_network_pod_is_on_the_hosts_network() {
+    let Some(d) = Daemon::start_with(NO_SPARE) else {
+        return;
+    };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: onhost}}\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: web\n    image: {IMAGE}\n    ports: [{{containerPort: 18093}}]\n    command: [sh, -c, 'mkdir /www; echo on-the-host > /www/index.html; exec httpd -f -p 18093 -h /www']\n"
+    ));
+    let p = d.wait_running("onhost");
+    let host_ip = p["status"]["hostIP"].as_str().unwrap_or("").to_string();
+    assert!(!host_ip.is_empty());
+    assert_eq!(p["status"]["podIP"], host_ip.as_str());
+    assert_eq!(
+        p["status"]["podIPs"],
+        serde_json::json!([{ "ip": host_ip }])
+    );
+    // defaultHostNetworkPorts: the port is a host port.
+    assert_eq!(p["spec"]["containers"][0]["ports"][0]["hostPort"], 18093);
+    let ours = std::fs::read_link("/proc/self/ns/net").expect("our netns");
+    let theirs = stdout(&d.exec("onhost", "web", &["readlink", "/proc/self/ns/net"]));
+    assert_eq!(theirs.trim(), ours.to_string_lossy());
+    let node = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert_eq!(stdout(&d.exec("onhost", "web", &["hostname"])), node);
+    let hosts = stdout(&d.exec("onhost", "web", &["cat", "/etc/hosts"]));
+    assert!(
+        hosts.starts_with("# Kubernetes-managed hosts file (host network).\n"),
+        "{hosts}"
+    );
+    assert_eq!(fetch("127.0.0.1:18093"), "on-the-host");
+    let net = d.net.as_ref().expect("test network");
+    assert!(reservations(net).is_empty(), "{:?}", reservations(net));
+    d.ok(&["delete", "pod", "onhost"]);
+}

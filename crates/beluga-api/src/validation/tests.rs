@@ -66,6 +66,10 @@ fn rules_v1_to_v39() {
         ("V15 port name dup", "  containers: [{name: app, image: b, ports: [{name: http, containerPort: 80}, {name: http, containerPort: 81}]}]\n", vec!["spec.containers[0].ports[1].name: Duplicate value: \"http\"".into()]),
         ("V15 per container", "  containers: [{name: a, image: b, ports: [{name: http, containerPort: 80}]}, {name: c, image: b, ports: [{name: http, containerPort: 81}]}]\n", vec![]),
         ("V16 host port", "  containers: [{name: a, image: b, ports: [{containerPort: 80, hostPort: 8080}]}, {name: c, image: b, ports: [{containerPort: 81, hostPort: 8080}]}]\n", vec!["spec.containers[1].ports[0].hostPort: Duplicate value: \"TCP//8080\"".into()]),
+        // Issue 14 item 5: validateHostNetwork.
+        ("hostNetwork hostPort", "  hostNetwork: true\n  containers: [{name: a, image: b, ports: [{containerPort: 80, hostPort: 8080}, {containerPort: 81, hostPort: 81}]}]\n", vec!["spec.containers[0].ports[0].hostPort: Invalid value: 8080: must match `containerPort` when `hostNetwork` is true".into()]),
+        ("hostNetwork init hostPort", "  hostNetwork: true\n  initContainers: [{name: i, image: b, ports: [{containerPort: 53, hostPort: 5353}]}]\n  containers: [{name: a, image: b}]\n", vec!["spec.initContainers[0].ports[0].hostPort: Invalid value: 5353: must match `containerPort` when `hostNetwork` is true".into()]),
+        ("hostNetwork no hostPort", "  hostNetwork: true\n  containers: [{name: a, image: b, ports: [{containerPort: 80}]}]\n", vec![]),
         ("V18 env name", "  containers: [{name: app, image: b, env: [{name: ''}]}]\n", vec!["spec.containers[0].env[0].name: Required value".into()]),
         ("V19 value and valueFrom", "  containers: [{name: app, image: b, env: [{name: A, value: x, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]}]\n", vec!["spec.containers[0].env[0].valueFrom: Invalid value: : may not be specified when `value` is not empty".into()]),
         ("V20 mount volume", "  containers: [{name: app, image: b, volumeMounts: [{name: data, mountPath: /d}]}]\n", vec!["spec.containers[0].volumeMounts[0].name: Not found: \"data\"".into()]),

@@ -60,6 +60,7 @@ impl ShimLaunch {
         pod_dir: &Path,
         hostname: String,
         spare_of: Option<u32>,
+        host_network: bool,
     ) -> std::io::Result<()> {
         let opts = shim::ShimOptions {
             pod_dir: pod_dir.to_path_buf(),
@@ -68,6 +69,7 @@ impl ShimLaunch {
             log_max_size: self.log_max_size,
             log_max_files: self.log_max_files,
             spare_of,
+            host_network,
         };
         let mut child = shim::spawn(&self.exe, &opts).await?;
         tokio::spawn(async move {
@@ -93,10 +95,16 @@ pub struct ShimSandbox {
 fn prepare_sandbox(pod: &Pod, dir: &PodDir) -> Result<(), SandboxError> {
     volumes::setup_pod_volumes(pod, dir).map_err(|e| SandboxError::Mount(e.to_string()))?;
     let other = |e: std::io::Error| SandboxError::Other(e.to_string());
-    let hostname = podutil::hostname(pod);
+    let hostname = crate::node::pod_hostname(pod);
     let sandbox = dir.sandbox();
     std::fs::create_dir_all(&sandbox).map_err(other)?;
-    let hosts = volumes::hosts_file(pod, &hostname, &["127.0.1.1".to_string()]);
+    let hosts = if podutil::host_network(pod) {
+        std::fs::write(host_network_marker(dir), "").map_err(other)?;
+        let node_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        volumes::host_network_hosts_file(pod, &node_hosts)
+    } else {
+        volumes::hosts_file(pod, &hostname, &["127.0.1.1".to_string()])
+    };
     std::fs::write(sandbox.join("hosts"), hosts).map_err(other)?;
     std::fs::write(sandbox.join("hostname"), format!("{hostname}\n")).map_err(other)?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -105,6 +113,12 @@ fn prepare_sandbox(pod: &Pod, dir: &PodDir) -> Result<(), SandboxError> {
         volumes::resolv_conf(pod, &host_resolv),
     )
     .map_err(other)
+}
+
+/// Marks a sandbox on the host's network (`hostNetwork: true`): no attachment to make or
+/// release, the node's address as the pod's.
+fn host_network_marker(dir: &PodDir) -> PathBuf {
+    dir.sandbox().join("host-network")
 }
 
 /// The pod's `/etc/hosts`, with its addresses.
@@ -150,17 +164,22 @@ impl Sandbox for ShimSandbox {
             .await
             .unwrap_or_else(|| Err(SandboxError::Other("sandbox preparation panicked".into())))?;
         let other = |e: std::io::Error| SandboxError::Other(e.to_string());
-        let hostname = podutil::hostname(pod);
-        let claimed = crate::network::spare_fits(pod) && self.claim_spare(dir, &hostname).await;
+        let hostname = crate::node::pod_hostname(pod);
+        let host_network = podutil::host_network(pod);
+        let claimed = !host_network
+            && crate::network::spare_fits(pod)
+            && self.claim_spare(dir, &hostname).await;
         self.spares.refill();
         if !claimed {
             self.launch
-                .start(dir.path(), hostname.clone(), None)
+                .start(dir.path(), hostname.clone(), None, host_network)
                 .await
                 .map_err(other)?;
         }
         let ips = crate::network::pod_ips(dir);
-        if claimed && !ips.is_empty() {
+        if host_network {
+            // The host's network: no attachment, the node's /etc/hosts (written above).
+        } else if claimed && !ips.is_empty() {
             // The spare came attached: only /etc/hosts learns the address.
             write_hosts(pod, dir, &hostname, &ips)?;
         } else {
@@ -170,6 +189,9 @@ impl Sandbox for ShimSandbox {
     }
 
     fn pod_ips(&self, dir: &PodDir) -> Vec<String> {
+        if host_network_marker(dir).exists() {
+            return vec![crate::node::host_ip()];
+        }
         crate::network::pod_ips(dir)
     }
 
@@ -297,6 +319,9 @@ impl ShimSandbox {
     /// The network DEL (its result kept since the ADD); a failure is logged, and the next
     /// teardown of the pod tries again.
     async fn detach_network(&self, dir: &PodDir, pod: Option<&Pod>) {
+        if host_network_marker(dir).exists() {
+            return;
+        }
         if let Err(e) = self.network.detach(dir, pod).await {
             warn!(error = %e, "the pod's network could not be released");
         }

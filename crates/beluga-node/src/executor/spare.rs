@@ -174,7 +174,7 @@ impl Spares {
             .join(format!("{}-{n}-{:016x}", std::process::id(), random()));
         std::fs::create_dir_all(&dir)?;
         self.launch
-            .start(&dir, format!("spare-{n}"), Some(std::process::id()))
+            .start(&dir, format!("spare-{n}"), Some(std::process::id()), false)
             .await?;
         if let Err(e) = self.network.attach_spare(&PodDir(dir.clone())).await {
             self.discard(&PodDir(dir.clone())).await;

@@ -14,6 +14,8 @@ pub struct ShimOptions {
     /// A spare sandbox made ahead for the next pod (issue 13) by the daemon with this pid: it
     /// dies with that daemon until a pod claims it (`Request::Claim`).
     pub spare_of: Option<u32>,
+    /// `hostNetwork: true`: the host's network and UTS namespaces, only IPC of its own.
+    pub host_network: bool,
 }
 
 impl ShimOptions {
@@ -36,6 +38,9 @@ impl ShimOptions {
         if let Some(pid) = self.spare_of {
             flag("--spare-of", pid.to_string().into());
         }
+        if self.host_network {
+            flag("--host-network", "true".into());
+        }
         v
     }
 
@@ -44,7 +49,7 @@ impl ShimOptions {
         let (mut pod_dir, mut hostname, mut runtime_path, mut runtime_root) =
             (None, None, None, None);
         let (mut log_max_size, mut log_max_files) = (10u64 << 20, 5usize);
-        let (mut hide_mount, mut spare_of) = (None, None);
+        let (mut hide_mount, mut spare_of, mut host_network) = (None, None, false);
         let mut args = args;
         while let Some(flag) = args.next() {
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -57,6 +62,7 @@ impl ShimOptions {
                 "--log-max-size" => log_max_size = number(&flag, &value)?,
                 "--log-max-files" => log_max_files = number(&flag, &value)?,
                 "--spare-of" => spare_of = Some(number(&flag, &value)?),
+                "--host-network" => host_network = value == "true",
                 other => return Err(format!("unknown argument {other}")),
             }
         }
@@ -78,6 +84,7 @@ impl ShimOptions {
             log_max_size,
             log_max_files,
             spare_of,
+            host_network,
         })
     }
 }
@@ -125,7 +132,7 @@ mod tests {
         let o = ShimOptions::parse(args(
             "--pod-dir /p/q --hostname web-0 --runtime-path /bin/crun --runtime-root /r \
              --log-max-size 7 --log-max-files 3 --runtime-hide-mount /sys/fs/cgroup/unified \
-             --spare-of 42",
+             --spare-of 42 --host-network true",
         ))
         .unwrap();
         let back: Vec<String> = o
@@ -136,6 +143,7 @@ mod tests {
         let again = ShimOptions::parse(back.into_iter()).unwrap();
         assert_eq!(again.pod_dir, o.pod_dir);
         assert_eq!(again.hostname, o.hostname);
+        assert!(o.host_network && again.host_network);
         assert_eq!(again.runtime.path, o.runtime.path);
         assert_eq!(again.runtime.state_root, o.runtime.state_root);
         assert_eq!(

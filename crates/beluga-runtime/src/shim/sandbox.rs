@@ -41,18 +41,34 @@ fn loopback_up() -> std::io::Result<()> {
     Ok(())
 }
 
-/// New network, IPC and UTS namespaces for the calling (single-threaded) process, pinned to files.
-pub(super) fn create_sandbox(dir: &PodDir, hostname: &str) -> std::io::Result<()> {
+/// New network, IPC and UTS namespaces for the calling (single-threaded) process, pinned to files;
+/// with `host_network` (a `hostNetwork: true` pod) only IPC, the host's network and hostname
+/// being the pod's, as containerd makes such a sandbox.
+pub(super) fn create_sandbox(
+    dir: &PodDir,
+    hostname: &str,
+    host_network: bool,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.sandbox())?;
+    let (flags, kinds): (libc::c_int, &[&str]) = if host_network {
+        (libc::CLONE_NEWIPC, &["ipc"])
+    } else {
+        (
+            libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS,
+            &["net", "ipc", "uts"],
+        )
+    };
     // SAFETY: called before any thread exists; affects only this process.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS) } != 0 {
+    if unsafe { libc::unshare(flags) } != 0 {
         return Err(errno("unshare"));
     }
-    rustix::system::sethostname(hostname.as_bytes())
-        .map_err(|e| std::io::Error::other(format!("sethostname: {e}")))?;
-    loopback_up()?;
+    if !host_network {
+        rustix::system::sethostname(hostname.as_bytes())
+            .map_err(|e| std::io::Error::other(format!("sethostname: {e}")))?;
+        loopback_up()?;
+    }
     let pid = std::process::id();
-    for kind in ["net", "ipc", "uts"] {
+    for kind in kinds {
         let target = dir.ns(kind);
         std::fs::File::create(&target)?;
         let src = format!("/proc/{pid}/ns/{kind}");

@@ -25,7 +25,7 @@ pub fn main(opts: ShimOptions) -> std::io::Result<()> {
     }
     let dir = PodDir(opts.pod_dir.clone());
     let mut stdout = std::io::stdout();
-    if let Err(e) = create_sandbox(&dir, &opts.hostname) {
+    if let Err(e) = create_sandbox(&dir, &opts.hostname, opts.host_network) {
         let _ = writeln!(stdout, "error: {e}");
         return Err(e);
     }
