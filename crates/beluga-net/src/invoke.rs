@@ -222,17 +222,22 @@ impl Plugins {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
-        // A plugin dies with the daemon: an ADD the daemon did not see finish is undone and made
+        // An ADD dies with the daemon: one the daemon did not see finish is undone and made
         // again by the next one, which must not race a survivor still reserving an address. The
         // signal follows the spawning thread, a runtime worker that lives as long as the daemon.
-        // SAFETY: the closure only makes one system call, which is async-signal-safe.
-        unsafe {
-            child.pre_exec(|| {
-                rustix::process::set_parent_process_death_signal(Some(
-                    rustix::process::Signal::KILL,
-                ))
-                .map_err(std::io::Error::from)
-            });
+        // A DEL is left to finish: cut short after the pod's interface went, the bridge plugin's
+        // next DEL no longer finds the addresses its masquerade rules are named by, and leaves
+        // them (the churn test on runc caught it).
+        if cmd == Command::Add {
+            // SAFETY: the closure only makes one system call, which is async-signal-safe.
+            unsafe {
+                child.pre_exec(|| {
+                    rustix::process::set_parent_process_death_signal(Some(
+                        rustix::process::Signal::KILL,
+                    ))
+                    .map_err(std::io::Error::from)
+                });
+            }
         }
         let mut child = child.spawn()?;
         if let Some(mut w) = child.stdin.take() {

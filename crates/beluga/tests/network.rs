@@ -412,3 +412,49 @@ fn a_host_network_pod_is_on_the_hosts_network() {
     assert!(reservations(net).is_empty(), "{:?}", reservations(net));
     d.ok(&["delete", "pod", "onhost"]);
 }
+
+/// Item 6: a DEL outlives a daemon killed during it (an ADD does not, above): cut short after
+/// the pod's interface went, the bridge plugin's next DEL could no longer find the masquerade
+/// rules it made; finished, nothing stays (the test network's drop checks).
+#[test]
+fn a_del_finishes_when_its_daemon_is_killed() {
+    let plugins = tempfile::tempdir().expect("tempdir");
+    let (started, finished) = (
+        plugins.path().join("del-started"),
+        plugins.path().join("del-finished"),
+    );
+    let wrapper = format!(
+        "#!/bin/sh\nif [ \"$CNI_COMMAND\" = DEL ] && [ ! -e {s} ]; then : > {s}; sleep 1; /usr/lib/cni/bridge; rc=$?; : > {f}; exit $rc; fi\nexec /usr/lib/cni/bridge\n",
+        s = started.display(),
+        f = finished.display()
+    );
+    let exe = plugins.path().join("bridge");
+    std::fs::write(&exe, wrapper).expect("wrapper");
+    let mut perms = std::fs::metadata(&exe).expect("wrapper").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&exe, perms).expect("chmod");
+    let bins = format!("{}:/usr/lib/cni", plugins.path().display());
+    let Some(mut d) = Daemon::start_with(&["--cni-bin-dir", &bins, "--warm-sandboxes", "0"]) else {
+        return;
+    };
+    d.apply(CLIENT);
+    d.wait_running("client");
+    d.ok(&["delete", "pod", "client", "--wait=false"]);
+    let t = std::time::Instant::now();
+    while !started.exists() {
+        assert!(t.elapsed() < Duration::from_secs(20), "the DEL never began");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    d.stop(); // SIGKILL, in the middle of the DEL
+    let t = std::time::Instant::now();
+    while !finished.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the DEL died with its daemon"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    d.restart_with(NO_SPARE);
+    let o = d.run(&["wait", "pod/client", "--for=delete", "--timeout=30s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

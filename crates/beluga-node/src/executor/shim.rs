@@ -225,19 +225,21 @@ impl Sandbox for ShimSandbox {
         let _ = client(dir).call(&Request::Shutdown).await;
         // The shim answers before it exits: wait for it, so nothing of the pod outlives teardown.
         shim::wait_exit(dir, Duration::from_secs(2)).await;
-        self.detach_network(dir, Some(pod)).await;
-        let (dir, runtime) = (dir.clone(), self.launch.runtime.clone());
+        let (d, runtime) = (dir.clone(), self.launch.runtime.clone());
         let uid = podutil::uid(pod).to_string();
-        blocking(move || {
+        let cleanup = blocking(move || {
             for id in ids {
                 let _ = runtime.delete_force(&id);
             }
             cgroups::remove_pod(&uid);
             // Any container bundle still mounted (a container that never exited cleanly).
-            volumes::unmount_below(&dir.path().join(".containers"));
-            shim::teardown_sandbox(&dir);
-        })
-        .await;
+            volumes::unmount_below(&d.path().join(".containers"));
+        });
+        // The network's DEL (60–100 ms of plugins) beside the containers' and cgroups' removal,
+        // which it does not touch; the namespace pins it needs go after both.
+        tokio::join!(self.detach_network(dir, Some(pod)), cleanup);
+        let d = dir.clone();
+        blocking(move || shim::teardown_sandbox(&d)).await;
     }
 
     async fn remove(&self, dir: &PodDir) {

@@ -9,7 +9,7 @@ pub mod stats;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct BenchDaemon {
     pub root: tempfile::TempDir,
@@ -119,6 +119,13 @@ impl BenchDaemon {
 
 impl Drop for BenchDaemon {
     fn drop(&mut self) {
+        // SIGTERM, as a user stops it: what it made ahead (the spare sandbox and its address on
+        // the pod network) is given back; SIGKILL after 10 s.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         // What the daemon held (its spare sandbox's pinned namespaces, any pod left by a failed
