@@ -165,16 +165,22 @@ mod tests {
         }
     }
 
-    // Issue 14 item 5 (SetDefaults_PodSpec's defaultHostNetworkPorts): with hostNetwork a port
-    // without a hostPort gets its containerPort as one; a given one is kept.
-    #[test]
-    fn host_network_ports_default_to_host_ports() {
-        let y = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  hostNetwork: true\n  initContainers: [{name: i, image: x, ports: [{containerPort: 53}]}]\n  containers:\n  - {name: c, image: x, ports: [{containerPort: 80}, {containerPort: 81, hostPort: 9081}]}\n";
+    /// The one pod of `y`, defaulted.
+    fn defaulted(y: &str) -> Pod {
         let mut pod = parse_pods(y, "f", ValidateMode::Strict)
             .unwrap()
             .pods
             .remove(0);
         apply(&mut pod);
+        pod
+    }
+
+    // Issue 14 item 5 (SetDefaults_PodSpec's defaultHostNetworkPorts): with hostNetwork a port
+    // without a hostPort gets its containerPort as one; a given one is kept.
+    #[test]
+    fn host_network_ports_default_to_host_ports() {
+        let y = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  hostNetwork: true\n  initContainers: [{name: i, image: x, ports: [{containerPort: 53}]}]\n  containers:\n  - {name: c, image: x, ports: [{containerPort: 80}, {containerPort: 81, hostPort: 9081}]}\n";
+        let pod = defaulted(y);
         let spec = pod.spec.as_ref().unwrap();
         let ports = spec.containers[0].ports.as_ref().unwrap();
         assert_eq!(
@@ -200,11 +206,7 @@ spec:
     ports: [{containerPort: 80}]
     livenessProbe: {httpGet: {port: 80}, periodSeconds: 0}
 "#;
-        let mut pod = parse_pods(y, "f", ValidateMode::Strict)
-            .unwrap()
-            .pods
-            .remove(0);
-        apply(&mut pod);
+        let pod = defaulted(y);
         let spec = pod.spec.as_ref().unwrap();
         assert_eq!(pod.metadata.namespace.as_deref(), Some("default"));
         assert_eq!(spec.restart_policy.as_deref(), Some("Always"));

@@ -192,13 +192,7 @@ fn a_daemon_killed_during_an_add_leaves_one_address() {
         s = started.display(),
         v = survived.display()
     );
-    let exe = plugins.path().join("bridge");
-    std::fs::write(&exe, wrapper).expect("wrapper");
-    let mut perms = std::fs::metadata(&exe).expect("wrapper").permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&exe, perms).expect("chmod");
-    let bins = format!("{}:/usr/lib/cni", plugins.path().display());
-    let Some(mut d) = Daemon::start_with(&["--cni-bin-dir", &bins, "--warm-sandboxes", "0"]) else {
+    let Some(mut d) = with_bridge_wrapper(&plugins, &wrapper) else {
         return;
     };
     d.apply(CLIENT);
@@ -428,13 +422,7 @@ fn a_del_finishes_when_its_daemon_is_killed() {
         s = started.display(),
         f = finished.display()
     );
-    let exe = plugins.path().join("bridge");
-    std::fs::write(&exe, wrapper).expect("wrapper");
-    let mut perms = std::fs::metadata(&exe).expect("wrapper").permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&exe, perms).expect("chmod");
-    let bins = format!("{}:/usr/lib/cni", plugins.path().display());
-    let Some(mut d) = Daemon::start_with(&["--cni-bin-dir", &bins, "--warm-sandboxes", "0"]) else {
+    let Some(mut d) = with_bridge_wrapper(&plugins, &wrapper) else {
         return;
     };
     d.apply(CLIENT);
@@ -457,4 +445,16 @@ fn a_del_finishes_when_its_daemon_is_killed() {
     d.restart_with(NO_SPARE);
     let o = d.run(&["wait", "pod/client", "--for=delete", "--timeout=30s"]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// A daemon (no spare) whose `bridge` plugin is the script `wrapper`, found in `plugins` ahead of
+/// the real one.
+fn with_bridge_wrapper(plugins: &tempfile::TempDir, wrapper: &str) -> Option<Daemon> {
+    let exe = plugins.path().join("bridge");
+    std::fs::write(&exe, wrapper).expect("wrapper");
+    let mut perms = std::fs::metadata(&exe).expect("wrapper").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&exe, perms).expect("chmod");
+    let bins = format!("{}:/usr/lib/cni", plugins.path().display());
+    Daemon::start_with(&["--cni-bin-dir", &bins, "--warm-sandboxes", "0"])
 }
