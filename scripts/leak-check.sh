@@ -45,6 +45,12 @@ state() {
         | grep -vE '^(:CNI-HOSTPORT-(DNAT|MASQ|SETMARK) -|-A (PREROUTING|OUTPUT|POSTROUTING) .*-j CNI-HOSTPORT-(DNAT|MASQ)$|-A CNI-HOSTPORT-(MASQ|SETMARK) )' \
         | sed 's/^/iptables: /' || true
     fi
+    # The same for IPv6 (a dual-stack list's masquerade and port mappings).
+    if command -v ip6tables-save >/dev/null; then
+      ip6tables-save 2>/dev/null | grep -E '^(-A |:[^ ]+ - )' | sed 's/ \[[0-9]*:[0-9]*\]$//' \
+        | grep -vE '^(:CNI-HOSTPORT-(DNAT|MASQ|SETMARK) -|-A (PREROUTING|OUTPUT|POSTROUTING) .*-j CNI-HOSTPORT-(DNAT|MASQ)$|-A CNI-HOSTPORT-(MASQ|SETMARK) )' \
+        | sed 's/^/ip6tables: /' || true
+    fi
     # nftables tables other than iptables' own (whose rules iptables-save lists).
     if command -v nft >/dev/null; then
       nft list tables 2>/dev/null | grep -vE '^table (ip|ip6|inet|arp|bridge) (filter|nat|mangle|raw|security)$' \

@@ -458,3 +458,57 @@ fn with_bridge_wrapper(plugins: &tempfile::TempDir, wrapper: &str) -> Option<Dae
     let bins = format!("{}:/usr/lib/cni", plugins.path().display());
     Daemon::start_with(&["--cni-bin-dir", &bins, "--warm-sandboxes", "0"])
 }
+
+/// Items 1–2, dual stack: a list whose `host-local` has an IPv4 and an IPv6 range gives the pod
+/// both; `podIP` is the IPv4 one, `podIPs` both (IPv4 first, as kubelet orders them), and
+/// `/etc/hosts` has a line for each. The list has no gateway, so that the host's IPv6
+/// forwarding (which would end its router advertisements) is never turned on.
+#[test]
+fn a_dual_stack_list_gives_both_addresses() {
+    let Some(mut d) = Daemon::start_with(NO_SPARE) else {
+        return;
+    };
+    let n = d.net.as_ref().expect("test network").index;
+    let list = serde_json::json!({
+        "cniVersion": "1.0.0",
+        "name": format!("bt{n}"),
+        "plugins": [{
+            "type": "bridge",
+            "bridge": format!("bt{n}"),
+            "isGateway": false,
+            "ipMasq": false,
+            "ipam": {
+                "type": "host-local",
+                "ranges": [
+                    [{"subnet": format!("10.251.{n}.0/24")}],
+                    [{"subnet": format!("fd99:251:{n}::/64")}],
+                ],
+            },
+        }],
+    });
+    std::fs::write(
+        d.root.path().join("net.d/05-dual.conflist"),
+        list.to_string(),
+    )
+    .expect("list");
+    d.restart_with(NO_SPARE);
+    d.apply(CLIENT);
+    let p = d.wait_running("client");
+    let ips: Vec<String> = p["status"]["podIPs"]
+        .as_array()
+        .expect("podIPs")
+        .iter()
+        .map(|i| i["ip"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(ips.len(), 2, "{ips:?}");
+    assert!(ips[0].starts_with(&format!("10.251.{n}.")), "{ips:?}");
+    assert!(ips[1].starts_with(&format!("fd99:251:{n}:")), "{ips:?}");
+    assert_eq!(p["status"]["podIP"], ips[0].as_str());
+    let hosts = stdout(&d.exec("client", "c", &["cat", "/etc/hosts"]));
+    for ip in &ips {
+        assert!(hosts.contains(&format!("\n{ip}\tclient\n")), "{hosts}");
+    }
+    let addr = stdout(&d.exec("client", "c", &["ip", "-o", "addr", "show", "eth0"]));
+    assert!(addr.contains(&format!("inet6 {}/64", ips[1])), "{addr}");
+    d.ok(&["delete", "pod", "client"]);
+}
