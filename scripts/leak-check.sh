@@ -10,6 +10,8 @@
 # busybox rootfs the tests keep on purpose (/tmp/beluga-test-rootfs-*) is not a leak.
 set -euo pipefail
 
+shared_chains='^(:CNI-HOSTPORT-(DNAT|MASQ|SETMARK) -|-A (PREROUTING|OUTPUT|POSTROUTING) .*-j CNI-HOSTPORT-(DNAT|MASQ)$|-A CNI-HOSTPORT-(MASQ|SETMARK) |:CNI-(FORWARD|ADMIN) -|-A FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD$|-A CNI-FORWARD -m comment --comment "CNI firewall plugin admin overrides" -j CNI-ADMIN$)'
+
 # One "kind: thing" line per item, sorted as a whole (comm needs that).
 state() {
   {
@@ -39,17 +41,16 @@ state() {
     find /var/lib/cni/networks -type f ! -name lock ! -name 'last_reserved_ip.*' 2>/dev/null | sed 's/^/cni reservation: /' || true
     # Rules and chains of one's own; a built-in table loaded on the way stays empty, and is not one.
     if command -v iptables-save >/dev/null; then
-      # portmap's shared entry chains (made by the first hostPort, never removed by design, as on
-      # every node) are not a pod's; the per-pod rules in them carry a comment and still count.
+      # The plugins' shared entry chains (portmap's, made by the first hostPort; firewall's
+      # CNI-FORWARD and CNI-ADMIN), never removed by design, as on every node, are not a pod's;
+      # the per-pod rules in them still count.
       iptables-save 2>/dev/null | grep -E '^(-A |:[^ ]+ - )' | sed 's/ \[[0-9]*:[0-9]*\]$//' \
-        | grep -vE '^(:CNI-HOSTPORT-(DNAT|MASQ|SETMARK) -|-A (PREROUTING|OUTPUT|POSTROUTING) .*-j CNI-HOSTPORT-(DNAT|MASQ)$|-A CNI-HOSTPORT-(MASQ|SETMARK) )' \
-        | sed 's/^/iptables: /' || true
+        | grep -vE "$shared_chains" | sed 's/^/iptables: /' || true
     fi
     # The same for IPv6 (a dual-stack list's masquerade and port mappings).
     if command -v ip6tables-save >/dev/null; then
       ip6tables-save 2>/dev/null | grep -E '^(-A |:[^ ]+ - )' | sed 's/ \[[0-9]*:[0-9]*\]$//' \
-        | grep -vE '^(:CNI-HOSTPORT-(DNAT|MASQ|SETMARK) -|-A (PREROUTING|OUTPUT|POSTROUTING) .*-j CNI-HOSTPORT-(DNAT|MASQ)$|-A CNI-HOSTPORT-(MASQ|SETMARK) )' \
-        | sed 's/^/ip6tables: /' || true
+        | grep -vE "$shared_chains" | sed 's/^/ip6tables: /' || true
     fi
     # nftables tables other than iptables' own (whose rules iptables-save lists).
     if command -v nft >/dev/null; then

@@ -66,6 +66,8 @@ impl TestNet {
                     },
                 },
                 {"type": "portmap", "capabilities": {"portMappings": true}},
+                // As in beluga's default list: per-pod FORWARD accepts.
+                {"type": "firewall"},
             ],
         })
         .to_string()
@@ -85,29 +87,29 @@ impl TestNet {
             .filter(|n| n != "lock" && !n.starts_with("last_reserved_ip"))
             .map(|n| format!("reservation {}", ipam.join(n).display()))
             .collect();
-        let rules = std::process::Command::new("iptables-save")
-            .args(["-t", "nat"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        left.extend(
-            rules
-                .lines()
-                .filter(|l| self.names_it(l))
-                .map(|l| format!("nat rule {l}")),
-        );
+        for table in TABLES {
+            left.extend(
+                saved(table)
+                    .lines()
+                    .filter(|l| self.names_it(l))
+                    .map(|l| format!("{table} rule {l}")),
+            );
+        }
         left
     }
 }
 
 impl TestNet {
-    /// What a reboot takes of the network: the bridge and the nat rules (kernel state).
+    /// What a reboot takes of the network: the bridge and the packet-filter rules (kernel
+    /// state).
     pub fn lose_at_reboot(&self) {
         let _ = std::process::Command::new("ip")
             .args(["link", "del", &self.bridge()])
             .stderr(std::process::Stdio::null())
             .status();
-        remove_nat_rules(|l| self.names_it(l));
+        for table in TABLES {
+            remove_rules(table, |l| self.names_it(l));
+        }
     }
 
     /// Whether a saved iptables rule is this network's: the plugins' comment names it (bridge's
@@ -138,22 +140,37 @@ impl Drop for TestNet {
     }
 }
 
-/// The nat rules and chains the plugins made for a network (`ours` picks its rules; a leak already
-/// reported: removed so that it is reported once). iptables-save quotes as the shell does.
-fn remove_nat_rules(ours: impl Fn(&str) -> bool) {
-    let rules = std::process::Command::new("iptables-save")
-        .args(["-t", "nat"])
+/// The tables the plugins write: nat (bridge's masquerade, portmap), filter (firewall).
+const TABLES: [&str; 2] = ["nat", "filter"];
+
+/// `iptables-save` of one table.
+fn saved(table: &str) -> String {
+    std::process::Command::new("iptables-save")
+        .args(["-t", table])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// A chain the plugins share between pods (portmap's CNI-HOSTPORT-*, firewall's CNI-FORWARD and
+/// CNI-ADMIN): never removed whole.
+fn shared_chain(c: &str) -> bool {
+    c.starts_with("CNI-HOSTPORT-") || c == "CNI-FORWARD" || c == "CNI-ADMIN"
+}
+
+/// The rules and chains the plugins made for a network in `table` (`ours` picks its rules; a
+/// leak already reported: removed so that it is reported once). iptables-save quotes as the
+/// shell does.
+fn remove_rules(table: &str, ours: impl Fn(&str) -> bool) {
+    let rules = saved(table);
     let mut chains = Vec::new();
     for l in rules.lines().filter(|l| ours(l)) {
         let Some(rest) = l.strip_prefix("-A ") else {
             continue;
         };
-        // A per-pod chain goes whole; a rule in a shared chain (POSTROUTING, portmap's
-        // CNI-HOSTPORT-*) alone, with the per-pod chain it jumps to.
-        let per_pod = |c: &&str| c.starts_with("CNI-") && !c.starts_with("CNI-HOSTPORT-");
+        // A per-pod chain goes whole; a rule in a shared chain (POSTROUTING, the plugins'
+        // shared ones) alone, with the per-pod chain it jumps to.
+        let per_pod = |c: &&str| c.starts_with("CNI-") && !shared_chain(c);
         match rest.split_whitespace().next() {
             Some(c) if per_pod(&c) => chains.push(c.to_string()),
             _ => {
@@ -162,7 +179,7 @@ fn remove_nat_rules(ours: impl Fn(&str) -> bool) {
                     chains.push(t.to_string());
                 }
                 let _ = std::process::Command::new("sh")
-                    .args(["-c", &format!("iptables -t nat -D {rest}")])
+                    .args(["-c", &format!("iptables -t {table} -D {rest}")])
                     .status();
             }
         }
@@ -172,7 +189,7 @@ fn remove_nat_rules(ours: impl Fn(&str) -> bool) {
     for c in chains {
         for op in ["-F", "-X"] {
             let _ = std::process::Command::new("iptables")
-                .args(["-t", "nat", op, &c])
+                .args(["-t", table, op, &c])
                 .status();
         }
     }
