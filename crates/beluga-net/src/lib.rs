@@ -5,12 +5,14 @@
 //! default network refused when it overlaps a route the host has.
 //!
 //! One concern a module: `conf` (configuration lists, the default one), `result` (the CNI 1.0
-//! result and the pod's addresses in it), `invoke` (running plugins), `cache` (results on disk),
+//! result and the pod's addresses in it), `invoke` (running plugins), `cache` (results on disk), `hostlocal` (host-local's reservations, the stand-in result of a
+//! DEL whose ADD was cut short),
 //! `netns` (whether a pinned namespace is still one), `routes` (the host's routes and the overlap
 //! check).
 
 pub mod cache;
 pub mod conf;
+pub mod hostlocal;
 pub mod invoke;
 pub mod netns;
 pub mod result;

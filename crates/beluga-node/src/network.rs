@@ -9,7 +9,7 @@ use beluga_api::{podutil, Pod};
 use beluga_net::cache::{self, Cached};
 use beluga_net::conf::{self, ConfList, DefaultNetwork};
 use beluga_net::invoke::{Attachment, Plugins};
-use beluga_net::{routes, NetError};
+use beluga_net::{hostlocal, routes, NetError};
 use beluga_runtime::layout::PodDir;
 use std::path::PathBuf;
 
@@ -141,7 +141,12 @@ impl PodNetwork {
         };
         at.netns = beluga_net::netns::for_del(at.netns);
         if kept.is_empty() {
-            return self.plugins.del(&self.list, &at, None).await;
+            // An ADD cut short kept no result: what host-local reserved stands in for it.
+            let stand_in = hostlocal::data_dir(&self.list)
+                .map(|d| hostlocal::reserved(&d, &at.container_id, &at.ifname))
+                .filter(|ips| !ips.is_empty())
+                .map(|ips| hostlocal::stand_in(&ips));
+            return self.plugins.del(&self.list, &at, stand_in.as_ref()).await;
         }
         let mut first = Ok(());
         for (path, c) in kept {

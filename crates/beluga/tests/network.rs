@@ -450,7 +450,12 @@ fn a_del_finishes_when_its_daemon_is_killed() {
 /// A daemon (no spare) whose `bridge` plugin is the script `wrapper`, found in `plugins` ahead of
 /// the real one.
 fn with_bridge_wrapper(plugins: &tempfile::TempDir, wrapper: &str) -> Option<Daemon> {
-    let exe = plugins.path().join("bridge");
+    with_plugin_wrapper(plugins, "bridge", wrapper)
+}
+
+/// A daemon (no spare) whose plugin `kind` is the script `wrapper`.
+fn with_plugin_wrapper(plugins: &tempfile::TempDir, kind: &str, wrapper: &str) -> Option<Daemon> {
+    let exe = plugins.path().join(kind);
     std::fs::write(&exe, wrapper).expect("wrapper");
     let mut perms = std::fs::metadata(&exe).expect("wrapper").permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
@@ -510,5 +515,45 @@ fn a_dual_stack_list_gives_both_addresses() {
     }
     let addr = stdout(&d.exec("client", "c", &["ip", "-o", "addr", "show", "eth0"]));
     assert!(addr.contains(&format!("inet6 {}/64", ips[1])), "{addr}");
+    d.ok(&["delete", "pod", "client"]);
+}
+
+/// Item 6: a daemon killed after the last plugin of an ADD did its work but before the result
+/// came back: no result is kept, so the next daemon's DEL is given what host-local reserved for
+/// the sandbox as the previous result, and the firewall plugin removes its rules by it (the test
+/// network's drop checks the filter table).
+#[test]
+fn a_del_without_a_result_still_removes_the_firewall_rules() {
+    let plugins = tempfile::tempdir().expect("tempdir");
+    let (started, out) = (
+        plugins.path().join("fw-started"),
+        plugins.path().join("fw-out"),
+    );
+    let wrapper = format!(
+        "#!/bin/sh\nif [ \"$CNI_COMMAND\" = ADD ] && [ ! -e {s} ]; then /usr/lib/cni/firewall > {o}; rc=$?; : > {s}; sleep 2; cat {o}; exit $rc; fi\nexec /usr/lib/cni/firewall\n",
+        s = started.display(),
+        o = out.display()
+    );
+    let Some(mut d) = with_plugin_wrapper(&plugins, "firewall", &wrapper) else {
+        return;
+    };
+    d.apply(CLIENT);
+    let t = std::time::Instant::now();
+    while !started.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the ADD never reached the firewall"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let net = d.net.as_ref().expect("test network");
+    assert!(
+        net.leftovers().iter().any(|l| l.starts_with("filter rule")),
+        "the firewall made no rule: {:?}",
+        net.leftovers()
+    );
+    d.stop(); // SIGKILL: the result never comes back
+    d.restart_with(NO_SPARE);
+    d.wait_running("client");
     d.ok(&["delete", "pod", "client"]);
 }
