@@ -12,17 +12,19 @@ pub const NO_FREE_PORTS: &str =
 /// The condition's reason.
 pub const UNSCHEDULABLE: &str = "Unschedulable";
 
-/// One `<hostIP, protocol, hostPort>` a pod asks the node for.
+/// One `<hostIP, protocol, hostPort>` a pod asks the node for, and the container port it maps to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPort {
     /// Empty or `0.0.0.0`: every address.
     pub ip: String,
     pub protocol: String,
     pub port: i32,
+    /// Not part of a conflict; the sandbox's port mapping needs it.
+    pub container_port: i32,
 }
 
-/// The hostPorts of the pod's regular containers (the scheduler's `getContainerPorts`, and the
-/// containers kubelet gives the sandbox's port mappings from).
+/// The hostPorts of the pod's regular containers: what the scheduler's `getContainerPorts`
+/// checks, and what kubelet builds the sandbox's port mappings from.
 pub fn host_ports(pod: &Pod) -> Vec<HostPort> {
     podutil::containers(pod)
         .iter()
@@ -33,6 +35,7 @@ pub fn host_ports(pod: &Pod) -> Vec<HostPort> {
                 ip: p.host_ip.clone().unwrap_or_default(),
                 protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
                 port,
+                container_port: p.container_port,
             })
         })
         .collect()
@@ -63,6 +66,7 @@ mod tests {
             ip: ip.into(),
             protocol: protocol.into(),
             port,
+            container_port: 0,
         }
     }
 
@@ -122,9 +126,16 @@ mod tests {
             },
         }))
         .unwrap();
+        let mapped = |h: HostPort, container_port| HostPort {
+            container_port,
+            ..h
+        };
         assert_eq!(
             host_ports(&pod),
-            vec![hp("", "TCP", 8080), hp("127.0.0.1", "UDP", 8082)]
+            vec![
+                mapped(hp("", "TCP", 8080), 80),
+                mapped(hp("127.0.0.1", "UDP", 8082), 82)
+            ]
         );
     }
 }

@@ -7,8 +7,8 @@ use crate::result::{CniResult, IpConfig};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-/// host-local's own default data directory.
-const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
+/// host-local's own default data directory (shared with other CNI users).
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
 
 /// The directory host-local keeps the list's reservations in, when its first plugin delegates
 /// to host-local (its `dataDir`, else the default, then the network's name).

@@ -35,9 +35,13 @@ fn dial_host(h: &PodHandle, host: Option<&str>) -> Option<String> {
         .or_else(|| h.lock().pod_ips.first().cloned())
 }
 
-/// The `host:port` of kubelet's URL (net.JoinHostPort: brackets for IPv6), its Host header.
-fn url_host(h: &PodHandle, host: Option<&str>, port: u16) -> String {
-    let target = dial_host(h, host).unwrap_or_else(|| "localhost".into());
+/// The host kubelet's URL names: the one dialled, `localhost` for a pod without an address.
+fn url_target(h: &PodHandle, host: Option<&str>) -> String {
+    dial_host(h, host).unwrap_or_else(|| "localhost".into())
+}
+
+/// `host:port` as net.JoinHostPort writes it (brackets for IPv6): the URL's and Host header's.
+fn join_host_port(target: &str, port: u16) -> String {
     match target.parse::<IpAddr>() {
         Ok(IpAddr::V6(ip)) => format!("[{ip}]:{port}"),
         _ => format!("{target}:{port}"),
@@ -73,7 +77,7 @@ pub async fn tcp(
     timeout: Duration,
 ) -> Done {
     let h = h.clone();
-    let target = url_host(&h, host.as_deref(), port);
+    let target = join_host_port(&url_target(&h, host.as_deref()), port);
     match tokio::task::spawn_blocking(move || connect(&h, host.as_deref(), port, timeout)).await {
         Ok(Ok(_)) => Done::Success(String::new()),
         Ok(Err(e)) => Done::Failure(format!("dial tcp {target}: {e}")),
@@ -148,7 +152,7 @@ fn get_once(
     https: bool,
 ) -> std::io::Result<(u16, Option<String>, String)> {
     let tcp = connect(h, host, port, timeout)?;
-    let target = dial_host(h, host).unwrap_or_else(|| "localhost".into());
+    let target = url_target(h, host);
     tcp.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
     tcp.set_write_timeout(Some(timeout.max(Duration::from_millis(1))))?;
     let mut s: Box<dyn ReadWrite> = if https {
@@ -161,7 +165,7 @@ fn get_once(
     } else {
         Box::new(tcp)
     };
-    let host_header = url_host(h, host, port);
+    let host_header = join_host_port(&target, port);
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -217,7 +221,7 @@ pub async fn http(
     let mut path = g.path.clone().unwrap_or_else(|| "/".into());
     let h = h.clone();
     tokio::task::spawn_blocking(move || {
-        let target = url_host(&h, host.as_deref(), port);
+        let target = join_host_port(&url_target(&h, host.as_deref()), port);
         for _ in 0..10 {
             let (code, location, body) =
                 match get_once(&h, host.as_deref(), port, &path, &headers, timeout, https) {

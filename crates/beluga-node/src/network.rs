@@ -18,8 +18,6 @@ pub const DEFAULT_NAME: &str = "beluga";
 pub const DEFAULT_BRIDGE: &str = "beluga0";
 /// The pod's interface (kubelet's `eth0`).
 pub const IFNAME: &str = "eth0";
-/// Where `host-local` keeps its reservations (its own default, shared with other CNI users).
-pub const IPAM_DIR: &str = "/var/lib/cni/networks";
 
 /// How pods are networked (`--cni-conf-dir`, `--cni-bin-dir`, `--pod-cidr`).
 #[derive(Debug, Clone)]
@@ -63,7 +61,7 @@ impl PodNetwork {
             name: DEFAULT_NAME.into(),
             bridge: DEFAULT_BRIDGE.into(),
             subnet: cfg.pod_cidr,
-            data_dir: PathBuf::from(IPAM_DIR),
+            data_dir: PathBuf::from(hostlocal::DEFAULT_DATA_DIR),
         });
         Ok(PodNetwork {
             list,
@@ -115,13 +113,9 @@ impl PodNetwork {
     /// takes it starts without waiting for the ADD. Without a pod there are no `K8S_POD_*`
     /// arguments and no port mappings: a pod with hostPorts makes its own sandbox.
     pub async fn attach_spare(&self, dir: &PodDir) -> Result<(), NetError> {
-        let at = Attachment {
-            container_id: sandbox_id_of(dir),
-            netns: dir.ns("net"),
-            ifname: IFNAME.into(),
-            ..Default::default()
-        };
-        self.add_and_keep(&at, dir).await.map(|_| ())
+        self.add_and_keep(&bare_attachment(dir), dir)
+            .await
+            .map(|_| ())
     }
 
     /// Detaches the sandbox in `dir` (DEL) with what its ADD kept, under the id it was made
@@ -130,15 +124,7 @@ impl PodNetwork {
     /// it took.
     pub async fn detach(&self, dir: &PodDir, pod: Option<&Pod>) -> Result<(), NetError> {
         let kept = cache::entries(&cache_dir(dir));
-        let mut at = match pod {
-            Some(pod) => attachment(pod, dir),
-            None => Attachment {
-                container_id: sandbox_id_of(dir),
-                netns: dir.ns("net"),
-                ifname: IFNAME.into(),
-                ..Default::default()
-            },
-        };
+        let mut at = pod.map_or_else(|| bare_attachment(dir), |pod| attachment(pod, dir));
         at.netns = beluga_net::netns::for_del(at.netns);
         if kept.is_empty() {
             // An ADD cut short kept no result: what host-local reserved stands in for it.
@@ -241,6 +227,17 @@ fn sandbox_id(uid: &str) -> String {
     uid.replace('-', "")
 }
 
+/// An attachment under the directory's own id, with no pod to tell the plugins about (a spare,
+/// or a sandbox whose pod is not known).
+fn bare_attachment(dir: &PodDir) -> Attachment {
+    Attachment {
+        container_id: sandbox_id_of(dir),
+        netns: dir.ns("net"),
+        ifname: IFNAME.into(),
+        ..Default::default()
+    }
+}
+
 /// What the plugins are told about the pod (kubelet's CNI_ARGS and port mappings).
 fn attachment(pod: &Pod, dir: &PodDir) -> Attachment {
     let id = sandbox_id(podutil::uid(pod));
@@ -263,22 +260,20 @@ fn attachment(pod: &Pod, dir: &PodDir) -> Attachment {
     }
 }
 
-/// The `portMappings` runtime config of the regular containers' `hostPort`s (kubelet builds
-/// the sandbox's mappings from `spec.containers` only; containerd's `toCNIPortMappings`:
-/// protocol in lower case, `hostIP` when set).
+/// The `portMappings` runtime config of the pod's hostPorts (the regular containers' ones, as
+/// the scheduler sees them; containerd's `toCNIPortMappings`: protocol in lower case, `hostIP`
+/// when set).
 pub fn port_mappings(pod: &Pod) -> Vec<serde_json::Value> {
-    podutil::containers(pod)
-        .iter()
-        .flat_map(|c| c.ports.iter().flatten())
-        .filter(|p| p.host_port.is_some_and(|h| h > 0))
+    beluga_lifecycle::scheduling::host_ports(pod)
+        .into_iter()
         .map(|p| {
             let mut m = serde_json::json!({
-                "hostPort": p.host_port,
+                "hostPort": p.port,
                 "containerPort": p.container_port,
-                "protocol": p.protocol.as_deref().unwrap_or("TCP").to_lowercase(),
+                "protocol": p.protocol.to_lowercase(),
             });
-            if let Some(ip) = p.host_ip.as_deref().filter(|ip| !ip.is_empty()) {
-                m["hostIP"] = ip.into();
+            if !p.ip.is_empty() {
+                m["hostIP"] = p.ip.into();
             }
             m
         })

@@ -196,11 +196,7 @@ fn a_daemon_killed_during_an_add_leaves_one_address() {
         return;
     };
     d.apply(CLIENT);
-    let t = std::time::Instant::now();
-    while !started.exists() {
-        assert!(t.elapsed() < Duration::from_secs(20), "the ADD never began");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_file(&started, Duration::from_secs(20), "the ADD never began");
     d.stop(); // SIGKILL, in the middle of the ADD
     d.restart_with(NO_SPARE); // with the real plugins
     d.wait_running("client");
@@ -428,20 +424,13 @@ fn a_del_finishes_when_its_daemon_is_killed() {
     d.apply(CLIENT);
     d.wait_running("client");
     d.ok(&["delete", "pod", "client", "--wait=false"]);
-    let t = std::time::Instant::now();
-    while !started.exists() {
-        assert!(t.elapsed() < Duration::from_secs(20), "the DEL never began");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_file(&started, Duration::from_secs(20), "the DEL never began");
     d.stop(); // SIGKILL, in the middle of the DEL
-    let t = std::time::Instant::now();
-    while !finished.exists() {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the DEL died with its daemon"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_file(
+        &finished,
+        Duration::from_secs(10),
+        "the DEL died with its daemon",
+    );
     d.restart_with(NO_SPARE);
     let o = d.run(&["wait", "pod/client", "--for=delete", "--timeout=30s"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -538,14 +527,11 @@ fn a_del_without_a_result_still_removes_the_firewall_rules() {
         return;
     };
     d.apply(CLIENT);
-    let t = std::time::Instant::now();
-    while !started.exists() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "the ADD never reached the firewall"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_file(
+        &started,
+        Duration::from_secs(20),
+        "the ADD never reached the firewall",
+    );
     let net = d.net.as_ref().expect("test network");
     assert!(
         net.leftovers().iter().any(|l| l.starts_with("filter rule")),
@@ -556,4 +542,13 @@ fn a_del_without_a_result_still_removes_the_firewall_rules() {
     d.restart_with(NO_SPARE);
     d.wait_running("client");
     d.ok(&["delete", "pod", "client"]);
+}
+
+/// Waits up to `limit` for a wrapper plugin's marker file; `what` says what never happened.
+fn wait_for_file(path: &std::path::Path, limit: Duration, what: &str) {
+    let t = std::time::Instant::now();
+    while !path.exists() {
+        assert!(t.elapsed() < limit, "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

@@ -16,10 +16,10 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
-/// One call the worker made, by container name (not id) so tests read as the pod spec does.
 /// What [`Sandbox::pod_ips`] gives for a fake sandbox.
 pub const FAKE_POD_IP: &str = "10.88.0.2";
 
+/// One call the worker made, by container name (not id) so tests read as the pod spec does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
     CreateSandbox,

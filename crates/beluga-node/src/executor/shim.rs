@@ -176,14 +176,15 @@ impl Sandbox for ShimSandbox {
                 .await
                 .map_err(other)?;
         }
-        let ips = crate::network::pod_ips(dir);
-        if host_network {
-            // The host's network: no attachment, the node's /etc/hosts (written above).
-        } else if claimed && !ips.is_empty() {
-            // The spare came attached: only /etc/hosts learns the address.
-            write_hosts(pod, dir, &hostname, &ips)?;
-        } else {
-            self.attach_network(pod, dir, &hostname).await?;
+        // On the host's network there is nothing to attach (its /etc/hosts is written above);
+        // a spare came attached, and only /etc/hosts learns the address.
+        if !host_network {
+            let ips = crate::network::pod_ips(dir);
+            if claimed && !ips.is_empty() {
+                write_hosts(pod, dir, &hostname, &ips)?;
+            } else {
+                self.attach_network(pod, dir, &hostname).await?;
+            }
         }
         exits_of(dir).await.map_err(other)
     }
