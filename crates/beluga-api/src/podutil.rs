@@ -61,6 +61,30 @@ pub fn host_network(pod: &Pod) -> bool {
     pod.spec.as_ref().and_then(|s| s.host_network) == Some(true)
 }
 
+/// Where a pod's DNS comes from: kubelet's `getPodDNSType` (`pkg/kubelet/network/dns`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsType {
+    /// The cluster DNS (the node's resolver when the node has no cluster DNS).
+    Cluster,
+    /// The node's resolver.
+    Host,
+    /// `dnsConfig` only.
+    None,
+}
+
+/// `ClusterFirst` on the host's network falls back to the node's resolver — a pod must ask
+/// for `ClusterFirstWithHostNet` to keep the cluster DNS there (spec §11.4).
+pub fn dns_type(pod: &Pod) -> DnsType {
+    let policy = pod.spec.as_ref().and_then(|s| s.dns_policy.as_deref());
+    match policy {
+        Some("None") => DnsType::None,
+        Some("ClusterFirstWithHostNet") => DnsType::Cluster,
+        Some("Default") => DnsType::Host,
+        _ if host_network(pod) => DnsType::Host,
+        _ => DnsType::Cluster,
+    }
+}
+
 pub fn hostname(pod: &Pod) -> String {
     let h = pod
         .spec
@@ -75,6 +99,38 @@ pub fn hostname(pod: &Pod) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // spec §11.4 (kubelet's getPodDNSType): every policy, on and off the host's network.
+    #[test]
+    fn dns_types() {
+        let cases = [
+            (None, false, DnsType::Cluster),
+            (None, true, DnsType::Host),
+            (Some("ClusterFirst"), false, DnsType::Cluster),
+            (Some("ClusterFirst"), true, DnsType::Host),
+            (Some("ClusterFirstWithHostNet"), false, DnsType::Cluster),
+            (Some("ClusterFirstWithHostNet"), true, DnsType::Cluster),
+            (Some("Default"), false, DnsType::Host),
+            (Some("Default"), true, DnsType::Host),
+            (Some("None"), false, DnsType::None),
+            (Some("None"), true, DnsType::None),
+        ];
+        for (policy, host_network, want) in cases {
+            let pod = Pod {
+                spec: Some(crate::PodSpec {
+                    dns_policy: policy.map(String::from),
+                    host_network: Some(host_network),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            assert_eq!(
+                dns_type(&pod),
+                want,
+                "{policy:?} hostNetwork={host_network}"
+            );
+        }
+    }
 
     // spec §11.4: truncation then trim.
     #[test]

@@ -4,7 +4,7 @@
 use crate::layout::PodDir;
 use crate::spec::Bind;
 use beluga_api::quantity::parse_bytes;
-use beluga_api::{Container, Pod};
+use beluga_api::{podutil, Container, Pod};
 use rustix::mount::{self as rmount, MountFlags, UnmountFlags};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -290,14 +290,15 @@ fn host_aliases(spec: &beluga_api::PodSpec) -> String {
     s
 }
 
-/// `/etc/resolv.conf` for dnsPolicy Default/ClusterFirst (the node's) or None (`dnsConfig` only).
+/// `/etc/resolv.conf` from the pod's DNS type: the node's resolver (also for the cluster type
+/// while the node has no cluster DNS, as kubelet falls back) plus `dnsConfig`, or `dnsConfig` only.
 pub fn resolv_conf(pod: &Pod, host: &str) -> String {
     let spec = pod.spec.clone().unwrap_or_default();
     let cfg = spec.dns_config.clone().unwrap_or_default();
     let mut nameservers: Vec<String> = Vec::new();
     let mut searches: Vec<String> = Vec::new();
     let mut options: Vec<String> = Vec::new();
-    if spec.dns_policy.as_deref() != Some("None") {
+    if podutil::dns_type(pod) != podutil::DnsType::None {
         for l in host.lines() {
             let mut f = l.split_whitespace();
             match f.next() {

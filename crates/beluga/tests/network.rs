@@ -344,6 +344,57 @@ fn host_ports_are_reachable_and_a_taken_one_is_unschedulable() {
     assert_eq!(fetch("127.0.0.1:18091"), "served-by-second");
 }
 
+/// Item 4: a UDP hostPort reaches the pod (counted by the pod's own UDP statistics: busybox has
+/// no UDP server, and a datagram to a port nobody listens on is `NoPorts` in the receiving
+/// namespace only), and a hostPort bound to `hostIP: 127.0.0.1` is reachable there and not at
+/// the node's address.
+#[test]
+fn udp_host_ports_arrive_and_a_host_ip_is_honoured() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: ports}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: web\n    image: {IMAGE}\n    ports:\n    - {{containerPort: 5353, hostPort: 18093, protocol: UDP}}\n    - {{containerPort: 8080, hostPort: 18094, hostIP: 127.0.0.1}}\n    command: [sh, -c, 'mkdir /www; echo local-only > /www/index.html; exec httpd -f -p 8080 -h /www']\n"
+    ));
+    d.wait_running("ports");
+    let host_ip = d.pod("ports")["status"]["hostIP"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    for addr in ["127.0.0.1", host_ip.as_str()] {
+        let before = udp_no_ports(&d, "ports");
+        let sock = std::net::UdpSocket::bind("0.0.0.0:0").expect("udp socket");
+        let mut arrived = false;
+        for _ in 0..50 {
+            let _ = sock.send_to(b"hello", format!("{addr}:18093"));
+            std::thread::sleep(Duration::from_millis(100));
+            if udp_no_ports(&d, "ports") > before {
+                arrived = true;
+                break;
+            }
+        }
+        assert!(arrived, "no datagram sent to {addr}:18093 reached the pod");
+    }
+    assert_eq!(fetch("127.0.0.1:18094"), "local-only");
+    let refused = std::net::TcpStream::connect_timeout(
+        &format!("{host_ip}:18094").parse().expect("address"),
+        Duration::from_secs(2),
+    );
+    assert!(
+        refused.is_err(),
+        "hostIP 127.0.0.1 was reachable at {host_ip}"
+    );
+}
+
+/// The `Udp: … NoPorts` counter of the pod's network namespace (`/proc/net/snmp`).
+fn udp_no_ports(d: &Daemon, pod: &str) -> u64 {
+    let snmp = stdout(&d.exec(pod, "web", &["cat", "/proc/net/snmp"]));
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (names, values) = (udp.next().unwrap_or(""), udp.next().unwrap_or(""));
+    let at = names.split_whitespace().position(|n| n == "NoPorts");
+    at.and_then(|i| values.split_whitespace().nth(i))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Udp NoPorts in {snmp}"))
+}
+
 /// The body of `GET /index.html` at `addr`, retried while the server comes up.
 fn fetch(addr: &str) -> String {
     let mut last = String::new();
