@@ -148,7 +148,7 @@ fn probe(p: &mut Probe) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{parse_pods, ValidateMode};
+    use crate::manifest::{parse, ValidateMode};
 
     // spec §1: the pull-policy rule.
     #[test]
@@ -167,9 +167,9 @@ mod tests {
 
     /// The one pod of `y`, defaulted.
     fn defaulted(y: &str) -> Pod {
-        let mut pod = parse_pods(y, "f", ValidateMode::Strict)
+        let mut pod = parse(y, "f", ValidateMode::Strict)
             .unwrap()
-            .pods
+            .pods()
             .remove(0);
         apply(&mut pod);
         pod

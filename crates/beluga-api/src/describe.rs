@@ -55,7 +55,11 @@ pub fn tabwrite(text: &str) -> String {
     out
 }
 
-fn map_lines(out: &mut String, key: &str, m: Option<&std::collections::BTreeMap<String, String>>) {
+pub(crate) fn map_lines(
+    out: &mut String,
+    key: &str,
+    m: Option<&std::collections::BTreeMap<String, String>>,
+) {
     match m.filter(|m| !m.is_empty()) {
         None => out.push_str(&format!("{key}:\t<none>\n")),
         Some(m) => {
@@ -327,7 +331,7 @@ fn volume_lines(out: &mut String, vols: &[k8s_openapi::api::core::v1::Volume]) {
 }
 
 /// The `Events:` table, with kubectl's `<age> (x<n> over <span>)`.
-fn event_lines(events: &[Event], now: Timestamp) -> String {
+pub(crate) fn event_lines(events: &[Event], now: Timestamp) -> String {
     let mut ev = String::from(
         "Events:\n  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------\n",
     );

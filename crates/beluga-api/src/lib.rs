@@ -10,9 +10,13 @@ pub mod manifest;
 pub mod podutil;
 pub mod printer;
 pub mod quantity;
+pub mod service;
 pub mod table;
 pub mod validation;
 pub mod wire;
 
 pub use k8s_openapi;
-pub use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod, PodSpec, PodStatus};
+pub use k8s_openapi::api::core::v1::{
+    Container, ContainerStatus, Pod, PodSpec, PodStatus, Service, ServicePort, ServiceSpec,
+};
+pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

@@ -1,7 +1,9 @@
-//! Strict manifest parsing: multi-document YAML or JSON into `v1.Pod`s, with every unknown or
-//! misplaced field reported by its path, as the apiserver's strict field validation does.
+//! Strict manifest parsing: multi-document YAML or JSON into the kinds beluga serves (`v1`
+//! Pod and Service), with every unknown or misplaced field reported by its path, as the
+//! apiserver's strict field validation does.
 
-use crate::Pod;
+use crate::{Pod, Service};
+use serde::de::DeserializeOwned;
 
 /// kubectl's `--validate` modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -33,14 +35,16 @@ pub enum ManifestError {
         source_name: String,
         message: String,
     },
-    #[error("error when creating {source_name:?}: Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: {}", .fields.iter().map(|f| format!("unknown field {f:?}")).collect::<Vec<_>>().join(", "))]
+    #[error("error when creating {source_name:?}: {kind} in version \"v1\" cannot be handled as a {kind}: strict decoding error: {}", .fields.iter().map(|f| format!("unknown field {f:?}")).collect::<Vec<_>>().join(", "))]
     UnknownFields {
         source_name: String,
+        kind: &'static str,
         fields: Vec<String>,
     },
-    #[error("error when creating {source_name:?}: Pod in version \"v1\" cannot be handled as a Pod: {message}")]
+    #[error("error when creating {source_name:?}: {kind} in version \"v1\" cannot be handled as a {kind}: {message}")]
     Decode {
         source_name: String,
+        kind: &'static str,
         message: String,
     },
     #[error("resource mapping not found for name: {name:?} namespace: {namespace:?} from {source_name:?}: no matches for kind {kind:?} in version {api_version:?}\nensure CRDs are installed first")]
@@ -57,26 +61,67 @@ pub enum ManifestError {
     Empty,
 }
 
-/// One parsed Pod and the warnings it produced (`--validate=warn`).
+/// One object of a manifest, of a kind beluga serves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    Pod(Box<Pod>),
+    Service(Box<Service>),
+}
+
+impl Object {
+    /// The kind's name, as the apiserver spells it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Object::Pod(_) => "Pod",
+            Object::Service(_) => "Service",
+        }
+    }
+
+    pub fn metadata(&self) -> &crate::ObjectMeta {
+        match self {
+            Object::Pod(p) => &p.metadata,
+            Object::Service(s) => &s.metadata,
+        }
+    }
+
+    pub fn metadata_mut(&mut self) -> &mut crate::ObjectMeta {
+        match self {
+            Object::Pod(p) => &mut p.metadata,
+            Object::Service(s) => &mut s.metadata,
+        }
+    }
+}
+
+/// The objects of a manifest, in file order, and the warnings they produced (`--validate=warn`).
 #[derive(Debug)]
 pub struct Parsed {
-    pub pods: Vec<Pod>,
+    pub objects: Vec<Object>,
     pub warnings: Vec<String>,
 }
 
+impl Parsed {
+    /// The Pods among the objects.
+    pub fn pods(&self) -> Vec<Pod> {
+        self.objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::Pod(p) => Some((**p).clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// Parses every document of `text` (YAML or JSON; `---` separated; `kind: List` expanded).
-/// Nothing is returned unless every document is a valid Pod, so a bad file creates nothing.
-pub fn parse_pods(
-    text: &str,
-    source_name: &str,
-    mode: ValidateMode,
-) -> Result<Parsed, ManifestError> {
+/// Nothing is returned unless every document is a valid object of a kind beluga serves, so a
+/// bad file creates nothing.
+pub fn parse(text: &str, source_name: &str, mode: ValidateMode) -> Result<Parsed, ManifestError> {
     let docs: Vec<serde_json::Value> =
         serde_saphyr::from_multiple(text).map_err(|e| ManifestError::Syntax {
             source_name: source_name.to_string(),
             message: e.to_string(),
         })?;
-    let mut objects = Vec::new();
+    let mut documents = Vec::new();
     for doc in docs {
         match doc {
             serde_json::Value::Null => {}
@@ -85,18 +130,18 @@ pub fn parse_pods(
                     && m.contains_key("items") =>
             {
                 if let Some(serde_json::Value::Array(items)) = m.get("items") {
-                    objects.extend(items.iter().cloned());
+                    documents.extend(items.iter().cloned());
                 }
             }
-            other => objects.push(other),
+            other => documents.push(other),
         }
     }
-    if objects.is_empty() {
+    if documents.is_empty() {
         return Err(ManifestError::Empty);
     }
-    let mut pods = Vec::new();
+    let mut objects = Vec::new();
     let mut warnings = Vec::new();
-    for obj in objects {
+    for obj in documents {
         let kind = obj
             .get("kind")
             .and_then(|k| k.as_str())
@@ -112,28 +157,19 @@ pub fn parse_pods(
                 source_name: source_name.to_string(),
             });
         }
-        if kind != "Pod" || api_version != "v1" {
-            let meta = obj.get("metadata");
-            let field = |k: &str| {
-                meta.and_then(|m| m.get(k))
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            return Err(ManifestError::UnsupportedKind {
-                source_name: source_name.to_string(),
-                name: field("name"),
-                namespace: field("namespace"),
-                kind,
-                api_version,
-            });
-        }
-        let (pod, unknown) = decode(&obj, source_name)?;
+        let (object, unknown) = match (kind.as_str(), api_version.as_str()) {
+            ("Pod", "v1") => decode::<Pod>(&obj, source_name, "Pod")
+                .map(|(p, u)| (Object::Pod(Box::new(p)), u))?,
+            ("Service", "v1") => decode::<Service>(&obj, source_name, "Service")
+                .map(|(s, u)| (Object::Service(Box::new(s)), u))?,
+            _ => return Err(unsupported(&obj, source_name, kind, api_version)),
+        };
         if !unknown.is_empty() {
             match mode {
                 ValidateMode::Strict => {
                     return Err(ManifestError::UnknownFields {
                         source_name: source_name.to_string(),
+                        kind: object.kind(),
                         fields: unknown,
                     })
                 }
@@ -143,9 +179,32 @@ pub fn parse_pods(
                 ValidateMode::Ignore => {}
             }
         }
-        pods.push(pod);
+        objects.push(object);
     }
-    Ok(Parsed { pods, warnings })
+    Ok(Parsed { objects, warnings })
+}
+
+/// kubectl's words for a kind no API of the server serves.
+fn unsupported(
+    obj: &serde_json::Value,
+    source_name: &str,
+    kind: String,
+    api_version: String,
+) -> ManifestError {
+    let meta = obj.get("metadata");
+    let field = |k: &str| {
+        meta.and_then(|m| m.get(k))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    ManifestError::UnsupportedKind {
+        source_name: source_name.to_string(),
+        name: field("name"),
+        namespace: field("namespace"),
+        kind,
+        api_version,
+    }
 }
 
 /// Turns serde_ignored's path into the apiserver's form: `spec.containers[0].imagee`.
@@ -168,37 +227,50 @@ fn kube_path(path: &serde_ignored::Path<'_>) -> String {
     }
 }
 
-/// Decodes one object into a Pod, collecting the paths of unknown fields (except `status`,
+/// Decodes one object of `kind`, collecting the paths of unknown fields (except `status`,
 /// which the apiserver drops on create).
-fn decode(obj: &serde_json::Value, source_name: &str) -> Result<(Pod, Vec<String>), ManifestError> {
+fn decode<T: DeserializeOwned>(
+    obj: &serde_json::Value,
+    source_name: &str,
+    kind: &'static str,
+) -> Result<(T, Vec<String>), ManifestError> {
     let mut unknown = Vec::new();
-    let pod: Pod =
-        serde_ignored::deserialize(obj, |path| unknown.push(kube_path(&path))).map_err(|e| {
-            ManifestError::Decode {
-                source_name: source_name.to_string(),
-                message: e.to_string(),
-            }
+    let object: T = serde_ignored::deserialize(obj, |path| unknown.push(kube_path(&path)))
+        .map_err(|e| ManifestError::Decode {
+            source_name: source_name.to_string(),
+            kind,
+            message: e.to_string(),
         })?;
     unknown.retain(|p| !p.starts_with("status"));
-    Ok((pod, unknown))
+    Ok((object, unknown))
 }
 
 /// Parses a single JSON Pod (the daemon's request bodies), strictly.
 pub fn pod_from_json(body: &[u8]) -> Result<Pod, ManifestError> {
+    from_json(body, "Pod")
+}
+
+/// Parses a single JSON Service (the daemon's request bodies), strictly.
+pub fn service_from_json(body: &[u8]) -> Result<Service, ManifestError> {
+    from_json(body, "Service")
+}
+
+fn from_json<T: DeserializeOwned>(body: &[u8], kind: &'static str) -> Result<T, ManifestError> {
     let source_name = "request body".to_string();
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ManifestError::Syntax {
             source_name: source_name.clone(),
             message: e.to_string(),
         })?;
-    let (pod, unknown) = decode(&value, &source_name)?;
+    let (object, unknown) = decode(&value, &source_name, kind)?;
     if !unknown.is_empty() {
         return Err(ManifestError::UnknownFields {
             source_name,
+            kind,
             fields: unknown,
         });
     }
-    Ok(pod)
+    Ok(object)
 }
 
 #[cfg(test)]
@@ -217,9 +289,9 @@ spec:
 
     #[test]
     fn multi_document_yaml_and_json() {
-        let p = parse_pods(TWO, "f.yaml", ValidateMode::Strict).unwrap();
+        let p = parse(TWO, "f.yaml", ValidateMode::Strict).unwrap();
         let names: Vec<_> = p
-            .pods
+            .pods()
             .iter()
             .map(|p| p.metadata.name.clone().unwrap())
             .collect();
@@ -229,7 +301,7 @@ spec:
     #[test]
     fn unknown_field_named_by_path() {
         let y = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    imagee: x\n  foo: 1\n";
-        let err = parse_pods(y, "f.yaml", ValidateMode::Strict).unwrap_err();
+        let err = parse(y, "f.yaml", ValidateMode::Strict).unwrap_err();
         match &err {
             ManifestError::UnknownFields { fields, .. } => {
                 assert_eq!(
@@ -245,10 +317,10 @@ spec:
         assert!(err
             .to_string()
             .contains("strict decoding error: unknown field \"spec.containers[0].imagee\""));
-        let warn = parse_pods(y, "f.yaml", ValidateMode::Warn).unwrap();
+        let warn = parse(y, "f.yaml", ValidateMode::Warn).unwrap();
         assert_eq!(warn.warnings.len(), 2);
         assert_eq!(
-            parse_pods(y, "f.yaml", ValidateMode::Ignore)
+            parse(y, "f.yaml", ValidateMode::Ignore)
                 .unwrap()
                 .warnings
                 .len(),
@@ -257,22 +329,36 @@ spec:
     }
 
     #[test]
+    fn pods_and_services_in_file_order() {
+        let y = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  selector: {app: a}\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: i}]}\n";
+        let p = parse(y, "f", ValidateMode::Strict).unwrap();
+        let kinds: Vec<_> = p.objects.iter().map(|o| o.kind()).collect();
+        assert_eq!(kinds, ["Service", "Pod"]);
+        let bad =
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  prots: [{port: 80}]\n";
+        assert_eq!(
+            parse(bad, "f", ValidateMode::Strict).unwrap_err().to_string(),
+            "error when creating \"f\": Service in version \"v1\" cannot be handled as a Service: strict decoding error: unknown field \"spec.prots\""
+        );
+    }
+
+    #[test]
     fn other_kinds_are_refused() {
         let y = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n";
         assert!(matches!(
-            parse_pods(y, "f", ValidateMode::Strict),
+            parse(y, "f", ValidateMode::Strict),
             Err(ManifestError::UnsupportedKind { .. })
         ));
         assert!(matches!(
-            parse_pods("metadata: {}\n", "f", ValidateMode::Strict),
+            parse("metadata: {}\n", "f", ValidateMode::Strict),
             Err(ManifestError::MissingTypeMeta { .. })
         ));
         assert!(matches!(
-            parse_pods("", "f", ValidateMode::Strict),
+            parse("", "f", ValidateMode::Strict),
             Err(ManifestError::Empty)
         ));
         assert!(matches!(
-            parse_pods("a: [", "f", ValidateMode::Strict),
+            parse("a: [", "f", ValidateMode::Strict),
             Err(ManifestError::Syntax { .. })
         ));
     }
@@ -281,7 +367,7 @@ spec:
     fn wrong_type_is_a_decode_error() {
         let y = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers: {name: c}\n";
         assert!(matches!(
-            parse_pods(y, "f", ValidateMode::Strict),
+            parse(y, "f", ValidateMode::Strict),
             Err(ManifestError::Decode { .. })
         ));
     }
@@ -289,9 +375,6 @@ spec:
     #[test]
     fn list_is_expanded_and_status_ignored() {
         let y = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n  spec: {containers: [{name: c, image: i}]}\n  status: {phase: Running, bogus: 1}\n";
-        assert_eq!(
-            parse_pods(y, "f", ValidateMode::Strict).unwrap().pods.len(),
-            1
-        );
+        assert_eq!(parse(y, "f", ValidateMode::Strict).unwrap().pods().len(), 1);
     }
 }

@@ -87,7 +87,7 @@ impl IncludeObject {
     }
 }
 
-fn column(name: &str, format: &str, priority: i32, description: &str) -> Column {
+pub(crate) fn column(name: &str, format: &str, priority: i32, description: &str) -> Column {
     Column {
         name: name.into(),
         type_: "string".into(),
@@ -129,15 +129,20 @@ fn finished_conditions(pod: &Pod) -> Vec<RowCondition> {
     }]
 }
 
-fn row_object(pod: &Pod, include: IncludeObject) -> Option<serde_json::Value> {
+/// What a row carries of its object (`includeObject`).
+fn row_object<T: Serialize>(
+    metadata: &crate::ObjectMeta,
+    object: &T,
+    include: IncludeObject,
+) -> Option<serde_json::Value> {
     match include {
         IncludeObject::None => None,
         IncludeObject::Metadata => Some(serde_json::json!({
             "kind": "PartialObjectMetadata",
             "apiVersion": "meta.k8s.io/v1",
-            "metadata": pod.metadata,
+            "metadata": metadata,
         })),
-        IncludeObject::Object => serde_json::to_value(pod).ok(),
+        IncludeObject::Object => serde_json::to_value(object).ok(),
     }
 }
 
@@ -164,7 +169,7 @@ pub fn pods(pods: &[Pod], now: Timestamp, include: IncludeObject, resource_versi
                 .map(serde_json::Value::from)
                 .collect(),
                 conditions: finished_conditions(p),
-                object: row_object(p, include),
+                object: row_object(&p.metadata, p, include),
             }
         })
         .collect();
@@ -176,6 +181,36 @@ pub fn pods(pods: &[Pod], now: Timestamp, include: IncludeObject, resource_versi
             ..Default::default()
         },
         column_definitions: pod_columns(),
+        rows,
+    }
+}
+
+/// The Table of `services` (`printService`), every cell filled.
+pub fn services(
+    services: &[crate::Service],
+    now: Timestamp,
+    include: IncludeObject,
+    resource_version: &str,
+) -> Table {
+    let rows = services
+        .iter()
+        .map(|s| Row {
+            cells: crate::service::print::row(s, now)
+                .into_iter()
+                .map(serde_json::Value::from)
+                .collect(),
+            conditions: Vec::new(),
+            object: row_object(&s.metadata, s, include),
+        })
+        .collect();
+    Table {
+        kind: "Table".into(),
+        api_version: "meta.k8s.io/v1".into(),
+        metadata: ListMeta {
+            resource_version: Some(resource_version.to_string()),
+            ..Default::default()
+        },
+        column_definitions: crate::service::print::columns(),
         rows,
     }
 }

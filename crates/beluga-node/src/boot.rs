@@ -77,7 +77,7 @@ impl Daemon {
             }),
             clock: Arc::new(executor::store::SystemClock),
         };
-        Ok(Self::assemble(cfg, images, runtime, exec, worker::spawn))
+        Self::assemble(cfg, images, runtime, exec, worker::spawn)
     }
 
     /// A pod directory whose record cannot be read: nothing of it may run unmanaged (attack

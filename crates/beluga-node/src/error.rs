@@ -11,6 +11,9 @@ pub struct ApiError {
     pub message: String,
     pub name: Option<String>,
     pub causes: Vec<FieldError>,
+    /// What `details.kind` names: the resource (`pods`, `services`), or the Kind of an
+    /// `Invalid` failure.
+    pub resource: &'static str,
 }
 
 impl ApiError {
@@ -21,22 +24,46 @@ impl ApiError {
             message: message.into(),
             name: None,
             causes: vec![],
+            resource: "pods",
         }
     }
     pub fn not_found(name: &str) -> Self {
+        Self::not_found_in("pods", name)
+    }
+    /// `<resource> "<name>" not found`.
+    pub fn not_found_in(resource: &'static str, name: &str) -> Self {
         ApiError {
             name: Some(name.into()),
-            ..Self::new(404, "NotFound", format!("pods {name:?} not found"))
+            resource,
+            ..Self::new(404, "NotFound", format!("{resource} {name:?} not found"))
+        }
+    }
+    /// `<resource> "<name>" already exists`.
+    pub fn already_exists(resource: &'static str, name: &str) -> Self {
+        ApiError {
+            name: Some(name.into()),
+            resource,
+            ..Self::new(
+                409,
+                "AlreadyExists",
+                format!("{resource} {name:?} already exists"),
+            )
         }
     }
     pub fn invalid(name: &str, causes: Vec<FieldError>) -> Self {
+        Self::invalid_kind("Pod", name, causes)
+    }
+    /// `<Kind> "<name>" is invalid: …` with the field causes; `details.kind` is the Kind, as
+    /// `errors.NewInvalid` sets it (kubectl's "The <Kind> … is invalid" reads it).
+    pub fn invalid_kind(kind: &'static str, name: &str, causes: Vec<FieldError>) -> Self {
         ApiError {
             name: Some(name.into()),
             causes: causes.clone(),
+            resource: kind,
             ..Self::new(
                 422,
                 "Invalid",
-                beluga_api::field::status_message("Pod", name, &causes),
+                beluga_api::field::status_message(kind, name, &causes),
             )
         }
     }
@@ -56,7 +83,7 @@ impl ApiError {
             self.reason,
             &self.message,
             self.name.as_deref(),
-            "pods",
+            self.resource,
             causes,
         )
     }

@@ -16,6 +16,7 @@ pub mod node;
 pub mod podstate;
 pub mod prober;
 pub mod scheduler;
+pub mod services;
 pub mod worker;
 
 use beluga_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -56,6 +57,8 @@ pub struct Config {
     pub warm_sandboxes: usize,
     /// How pods are networked (issue 14).
     pub network: network::NetworkConfig,
+    /// Where Services' cluster IPs come from (`--service-cidr`, issue 15).
+    pub service_cidr: ipnet::Ipv4Net,
 }
 
 impl Config {
@@ -94,6 +97,8 @@ pub struct Daemon {
     binding: Mutex<()>,
     watch: broadcast::Sender<PodEvent>,
     resource_version: AtomicU64,
+    /// The Services (issue 15).
+    services: services::Services,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,9 +165,12 @@ impl Daemon {
         runtime: OciRuntime,
         exec: Executor,
         spawn: Spawner,
-    ) -> Arc<Daemon> {
+    ) -> Result<Arc<Daemon>, DaemonError> {
         let (watch, _) = broadcast::channel(1024);
-        Arc::new(Daemon {
+        let services = services::Services::open(&cfg.root.join("services"), cfg.service_cidr)
+            .map_err(|e| DaemonError::Setup(format!("services: {e}")))?;
+        let first = first_resource_version().max(services.max_resource_version().unwrap_or(0) + 1);
+        let d = Arc::new(Daemon {
             cfg,
             images,
             pulls: tokio::sync::Mutex::new(()),
@@ -172,8 +180,14 @@ impl Daemon {
             pods: Mutex::new(BTreeMap::new()),
             binding: Mutex::new(()),
             watch,
-            resource_version: AtomicU64::new(first_resource_version()),
-        })
+            resource_version: AtomicU64::new(first),
+            services,
+        });
+        let (rv, now) = (d.next_rv(), d.exec.clock.now());
+        d.services
+            .ensure_kubernetes(rv, now)
+            .map_err(|e| DaemonError::Setup(format!("the kubernetes Service: {}", e.message)))?;
+        Ok(d)
     }
 
     /// The name of the runtime, the scheme of `containerID`.
@@ -184,6 +198,30 @@ impl Daemon {
     /// The pod as the API shows it now: its status freshly derived.
     pub fn view(&self, h: &PodHandle) -> Pod {
         h.current(self.runtime_name(), self.exec.clock.now())
+    }
+
+    pub fn services(&self) -> &services::Services {
+        &self.services
+    }
+
+    /// `POST /services`, with the next resourceVersion and the clock's time.
+    pub fn create_service(
+        &self,
+        svc: beluga_api::Service,
+        ns: &str,
+    ) -> Result<beluga_api::Service, ApiError> {
+        self.services
+            .create(svc, ns, self.next_rv(), self.exec.clock.now())
+    }
+
+    /// `PUT /services/{name}`.
+    pub fn update_service(
+        &self,
+        svc: beluga_api::Service,
+        ns: &str,
+        name: &str,
+    ) -> Result<beluga_api::Service, ApiError> {
+        self.services.update(svc, ns, name, self.next_rv())
     }
 
     pub fn config(&self) -> &Config {
@@ -238,6 +276,14 @@ impl Daemon {
         if let Some(n) = rv.and_then(|v| v.parse::<u64>().ok()) {
             self.resource_version.fetch_max(n + 1, Ordering::SeqCst);
         }
+    }
+
+    /// The newest resourceVersion issued (a list's).
+    pub fn current_rv(&self) -> String {
+        self.resource_version
+            .load(Ordering::SeqCst)
+            .saturating_sub(1)
+            .to_string()
     }
 
     fn next_rv(&self) -> String {
@@ -365,14 +411,7 @@ impl Daemon {
         let key = (ns.to_string(), name.clone());
         let mut pods = self.pods();
         if pods.contains_key(&key) {
-            return Err(ApiError {
-                name: Some(name.clone()),
-                ..ApiError::new(
-                    409,
-                    "AlreadyExists",
-                    format!("pods {name:?} already exists"),
-                )
-            });
+            return Err(ApiError::already_exists("pods", &name));
         }
         pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
         pod.metadata.creation_timestamp = Some(Time(self.exec.clock.now()));

@@ -32,6 +32,10 @@ fn status_text(status: StatusCode, body: &[u8]) -> String {
     if reason == "Invalid" {
         let details = st.details.unwrap_or_default();
         let name = details.name.unwrap_or_default();
+        let kind = details
+            .kind
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| "Pod".into());
         let causes: Vec<String> = details
             .causes
             .unwrap_or_default()
@@ -45,9 +49,9 @@ fn status_text(status: StatusCode, body: &[u8]) -> String {
             })
             .collect();
         if causes.len() == 1 {
-            return format!("The Pod {name:?} is invalid: {}", causes[0]);
+            return format!("The {kind} {name:?} is invalid: {}", causes[0]);
         }
-        let mut s = format!("The Pod {name:?} is invalid: \n");
+        let mut s = format!("The {kind} {name:?} is invalid: \n");
         for c in &causes {
             s.push_str(&format!("* {c}\n"));
         }
@@ -229,10 +233,19 @@ impl Lines {
 
 /// `/api/v1/namespaces/{ns}/pods[/{name}]`.
 pub fn pods_path(ns: Option<&str>, name: Option<&str>) -> String {
+    resource_path("pods", ns, name)
+}
+
+pub fn services_path(ns: Option<&str>, name: Option<&str>) -> String {
+    resource_path("services", ns, name)
+}
+
+/// `/api/v1/[namespaces/{ns}/]{resource}[/{name}]`.
+pub fn resource_path(resource: &str, ns: Option<&str>, name: Option<&str>) -> String {
     match (ns, name) {
-        (None, _) => "/api/v1/pods".into(),
-        (Some(ns), None) => format!("/api/v1/namespaces/{ns}/pods"),
-        (Some(ns), Some(n)) => format!("/api/v1/namespaces/{ns}/pods/{n}"),
+        (None, _) => format!("/api/v1/{resource}"),
+        (Some(ns), None) => format!("/api/v1/namespaces/{ns}/{resource}"),
+        (Some(ns), Some(n)) => format!("/api/v1/namespaces/{ns}/{resource}/{n}"),
     }
 }
 

@@ -3,13 +3,13 @@
 
 use super::*;
 use crate::defaults;
-use crate::manifest::{parse_pods, ValidateMode};
+use crate::manifest::{parse, ValidateMode};
 
 fn pod(spec_yaml: &str) -> Pod {
     let y = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n{spec_yaml}");
-    let mut p = parse_pods(&y, "t", ValidateMode::Strict)
+    let mut p = parse(&y, "t", ValidateMode::Strict)
         .unwrap()
-        .pods
+        .pods()
         .remove(0);
     defaults::apply(&mut p);
     p

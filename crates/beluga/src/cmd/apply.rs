@@ -1,10 +1,10 @@
-//! `beluga apply -f FILE`: creates or updates every Pod of the file. The whole file is parsed,
-//! defaulted and validated first, so a bad document creates nothing.
+//! `beluga apply -f FILE`: creates or updates every Pod and Service of the file, in file order.
+//! The whole file is parsed, defaulted and validated first, so a bad document creates nothing.
 
-use crate::client::{pods_path, Client};
+use crate::client::{pods_path, services_path, Client};
 use anyhow::Result;
-use beluga_api::manifest::{parse_pods, ValidateMode};
-use beluga_api::{defaults, field, podutil, validation};
+use beluga_api::manifest::{parse, Object, ValidateMode};
+use beluga_api::{defaults, field, podutil, service, validation};
 use hyper::Method;
 
 #[derive(clap::Args)]
@@ -24,63 +24,134 @@ pub struct Args {
 
 pub async fn run(a: Args) -> Result<i32> {
     let text = super::read_source(&a.file)?;
-    let parsed = parse_pods(&text, &a.file, a.validate)?;
+    let parsed = parse(&text, &a.file, a.validate)?;
     for w in &parsed.warnings {
         eprintln!("Warning: {w}");
     }
-    let mut pods = parsed.pods;
-    for p in pods.iter_mut() {
-        if p.metadata.namespace.is_none() {
-            p.metadata.namespace = a.namespace.clone();
+    let mut objects = parsed.objects;
+    for o in objects.iter_mut() {
+        let meta = o.metadata_mut();
+        if meta.namespace.is_none() {
+            meta.namespace = a.namespace.clone();
         }
-        let mut checked = p.clone();
-        defaults::apply(&mut checked);
-        let errs = validation::validate_pod(&checked);
-        if !errs.is_empty() {
-            let msg = field::kubectl_message("Pod", podutil::name(&checked), &errs);
-            return Err(crate::client::Verbatim(msg).into());
-        }
+        check(o)?;
     }
     let client = Client::new(&a.socket.socket);
-    for p in pods {
-        let ns = p
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into());
-        let name = podutil::name(&p).to_string();
-        let body = serde_json::to_vec(&p)?;
-        match client.get_opt(&pods_path(Some(&ns), Some(&name))).await? {
-            None => {
-                client
-                    .call(Method::POST, &pods_path(Some(&ns), None), Some(body))
-                    .await?;
-                println!("pod/{name} created");
-            }
-            Some(existing) => {
-                let mut want = p.clone();
-                want.metadata.namespace = Some(ns.clone());
-                defaults::apply(&mut want);
-                let old: beluga_api::Pod = serde_json::from_value(existing)?;
-                let same_spec = {
-                    let mut a = want.spec.clone().unwrap_or_default();
-                    let b = old.spec.clone().unwrap_or_default();
-                    a.node_name = b.node_name.clone();
-                    a == b
-                };
-                if same_spec
-                    && want.metadata.labels == old.metadata.labels
-                    && want.metadata.annotations == old.metadata.annotations
-                {
-                    println!("pod/{name} unchanged");
-                    continue;
-                }
-                client
-                    .call(Method::PUT, &pods_path(Some(&ns), Some(&name)), Some(body))
-                    .await?;
-                println!("pod/{name} configured");
-            }
+    for o in objects {
+        match o {
+            Object::Pod(p) => apply_pod(&client, *p).await?,
+            Object::Service(s) => apply_service(&client, *s).await?,
         }
     }
     Ok(0)
+}
+
+/// Defaulting and validation before anything is sent, so that a bad file creates nothing.
+fn check(o: &Object) -> Result<()> {
+    let (kind, name, errs) = match o {
+        Object::Pod(p) => {
+            let mut checked = (**p).clone();
+            defaults::apply(&mut checked);
+            let errs = validation::validate_pod(&checked);
+            ("Pod", podutil::name(&checked).to_string(), errs)
+        }
+        Object::Service(s) => {
+            let mut checked = (**s).clone();
+            service::apply_defaults(&mut checked);
+            let errs = service::validation::validate(&checked);
+            (
+                "Service",
+                checked.metadata.name.clone().unwrap_or_default(),
+                errs,
+            )
+        }
+    };
+    if errs.is_empty() {
+        return Ok(());
+    }
+    let msg = field::kubectl_message(kind, &name, &errs);
+    Err(crate::client::Verbatim(msg).into())
+}
+
+async fn apply_pod(client: &Client, p: beluga_api::Pod) -> Result<()> {
+    let ns = p
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let name = podutil::name(&p).to_string();
+    let body = serde_json::to_vec(&p)?;
+    let Some(existing) = client.get_opt(&pods_path(Some(&ns), Some(&name))).await? else {
+        client
+            .call(Method::POST, &pods_path(Some(&ns), None), Some(body))
+            .await?;
+        println!("pod/{name} created");
+        return Ok(());
+    };
+    let mut want = p.clone();
+    want.metadata.namespace = Some(ns.clone());
+    defaults::apply(&mut want);
+    let old: beluga_api::Pod = serde_json::from_value(existing)?;
+    let same_spec = {
+        let mut a = want.spec.clone().unwrap_or_default();
+        let b = old.spec.clone().unwrap_or_default();
+        a.node_name = b.node_name.clone();
+        a == b
+    };
+    if same_spec
+        && want.metadata.labels == old.metadata.labels
+        && want.metadata.annotations == old.metadata.annotations
+    {
+        println!("pod/{name} unchanged");
+        return Ok(());
+    }
+    client
+        .call(Method::PUT, &pods_path(Some(&ns), Some(&name)), Some(body))
+        .await?;
+    println!("pod/{name} configured");
+    Ok(())
+}
+
+/// A Service: created, or replaced when its spec, labels or annotations differ from what the
+/// daemon holds (what the daemon allocated counts as unchanged).
+async fn apply_service(client: &Client, s: beluga_api::Service) -> Result<()> {
+    let ns = s
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let name = s.metadata.name.clone().unwrap_or_default();
+    let body = serde_json::to_vec(&s)?;
+    let path = services_path(Some(&ns), Some(&name));
+    let Some(existing) = client.get_opt(&path).await? else {
+        client
+            .call(Method::POST, &services_path(Some(&ns), None), Some(body))
+            .await?;
+        println!("service/{name} created");
+        return Ok(());
+    };
+    let old: beluga_api::Service = serde_json::from_value(existing)?;
+    let mut want = s.clone();
+    want.metadata.namespace = Some(ns.clone());
+    service::apply_defaults(&mut want);
+    service::patch_allocated_values(&mut want, &old);
+    let same = {
+        let (mut a, b) = (
+            want.spec.clone().unwrap_or_default(),
+            old.spec.clone().unwrap_or_default(),
+        );
+        a.ip_families = b.ip_families.clone();
+        a.ip_family_policy = b.ip_family_policy.clone();
+        a == b
+    };
+    if same
+        && want.metadata.labels == old.metadata.labels
+        && want.metadata.annotations == old.metadata.annotations
+    {
+        println!("service/{name} unchanged");
+        return Ok(());
+    }
+    client.call(Method::PUT, &path, Some(body)).await?;
+    println!("service/{name} configured");
+    Ok(())
 }

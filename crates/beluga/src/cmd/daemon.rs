@@ -55,6 +55,10 @@ pub struct Args {
     /// The default network's pod addresses; refused when it overlaps a route the host has.
     #[arg(long, default_value = "10.88.0.0/16")]
     pod_cidr: ipnet::IpNet,
+    /// Where Services' cluster IPs come from (IPv4); the first address is the `kubernetes`
+    /// Service's.
+    #[arg(long, default_value = "10.96.0.0/16")]
+    service_cidr: ipnet::Ipv4Net,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -159,6 +163,7 @@ pub fn run(a: Args) -> i32 {
             bin_dirs: a.cni_bin_dir.split(':').map(PathBuf::from).collect(),
             pod_cidr: a.pod_cidr,
         },
+        service_cidr: a.service_cidr,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

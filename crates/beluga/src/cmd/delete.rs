@@ -1,11 +1,27 @@
-//! `beluga delete pod NAME… | -f FILE`: graceful deletion (spec §7.5–§7.6), waiting by default
-//! until the pod is gone, as kubectl does.
+//! `beluga delete pod|service NAME… | -f FILE`: graceful deletion of pods (spec §7.5–§7.6),
+//! waiting by default until each pod is gone, as kubectl does; Services go at once.
 
-use crate::client::{pods_path, Client, Lines};
+use super::get::{Resource, PODS, SERVICES};
+use crate::client::{resource_path, Client, Lines};
 use anyhow::{bail, Result};
-use beluga_api::manifest::{parse_pods, ValidateMode};
-use beluga_api::podutil;
+use beluga_api::manifest::{parse, Object, ValidateMode};
 use hyper::Method;
+
+/// What one deletion names.
+struct Target {
+    res: Resource,
+    ns: String,
+    name: String,
+}
+
+/// The kind a `delete` argument names.
+fn resource_of(word: &str) -> Option<Resource> {
+    match word {
+        "pod" | "pods" | "po" => Some(PODS),
+        "service" | "services" | "svc" => Some(SERVICES),
+        _ => None,
+    }
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -54,8 +70,18 @@ pub async fn run(a: Args) -> Result<i32> {
     let mut code = 0;
     // As kubectl: every delete is sent first, then the waits, so pods stop in parallel.
     let mut waits = Vec::new();
-    for (ns, name) in &targets {
-        let mut path = pods_path(Some(ns), Some(name));
+    for Target { res, ns, name } in &targets {
+        let mut path = resource_path(res.plural, Some(ns), Some(name));
+        if res.plural != "pods" {
+            match client.call(Method::DELETE, &path, None).await {
+                Ok(_) => println!("{} {name:?} deleted", res.singular),
+                Err(e) => {
+                    eprintln!("{e}");
+                    code = 1;
+                }
+            }
+            continue;
+        }
         // Subscribe before deleting so the DELETED event cannot be missed.
         let watch = if a.wait {
             Some(client.stream(&format!("{path}?watch=1")).await)
@@ -94,47 +120,70 @@ async fn until_deleted(body: hyper::body::Incoming) {
     }
 }
 
-/// The (namespace, name) pairs to delete: every pod (`--all`), those of a file (`-f`), or the
-/// arguments (`pod NAME…`, `pod/NAME…`), with kubectl's errors.
-async fn targets(a: &Args, client: &Client) -> Result<Vec<(String, String)>> {
-    let mut targets: Vec<(String, String)> = Vec::new();
+/// What to delete: every object of a kind (`--all`), those of a file (`-f`, in its order), or
+/// the arguments (`pod NAME…`, `svc/NAME…`), with kubectl's errors.
+async fn targets(a: &Args, client: &Client) -> Result<Vec<Target>> {
+    let target = |res: Resource, name: &str| Target {
+        res,
+        ns: a.namespace.clone(),
+        name: name.to_string(),
+    };
     if a.all {
-        if !matches!(a.args.as_slice(), [r] if matches!(r.as_str(), "pod" | "pods" | "po")) {
+        let Some(res) = (match a.args.as_slice() {
+            [r] => resource_of(r),
+            _ => None,
+        }) else {
             bail!("--all applies to a resource type alone: `delete pods --all`");
-        }
+        };
         let list = client
-            .json(Method::GET, &pods_path(Some(&a.namespace), None), None)
+            .json(
+                Method::GET,
+                &resource_path(res.plural, Some(&a.namespace), None),
+                None,
+            )
             .await?;
-        for p in list["items"].as_array().into_iter().flatten() {
-            if let Some(name) = p["metadata"]["name"].as_str() {
-                targets.push((a.namespace.clone(), name.to_string()));
-            }
-        }
-        return Ok(targets);
+        let names = list["items"].as_array().cloned().unwrap_or_default();
+        return Ok(names
+            .iter()
+            .filter_map(|o| o["metadata"]["name"].as_str())
+            .map(|n| target(res, n))
+            .collect());
     }
     if let Some(f) = &a.file {
         let text = super::read_source(f)?;
-        for p in parse_pods(&text, f, ValidateMode::Ignore)?.pods {
-            let ns = p.metadata.namespace.clone();
-            targets.push((
-                ns.unwrap_or_else(|| a.namespace.clone()),
-                podutil::name(&p).to_string(),
-            ));
-        }
-        return Ok(targets);
+        return Ok(parse(&text, f, ValidateMode::Ignore)?
+            .objects
+            .iter()
+            .map(|o| {
+                let res = match o {
+                    Object::Pod(_) => PODS,
+                    Object::Service(_) => SERVICES,
+                };
+                let m = o.metadata();
+                Target {
+                    res,
+                    ns: m.namespace.clone().unwrap_or_else(|| a.namespace.clone()),
+                    name: m.name.clone().unwrap_or_default(),
+                }
+            })
+            .collect());
     }
+    let mut targets = Vec::new();
     let mut it = a.args.iter();
     match it.next().map(String::as_str) {
-        Some(r) if r.starts_with("pod/") || r.starts_with("pods/") => {
-            let first = r.split_once('/').map(|x| x.1).unwrap_or_default();
-            targets.push((a.namespace.clone(), first.to_string()));
-            for r in it {
-                let name = r.rsplit('/').next().unwrap_or(r);
-                targets.push((a.namespace.clone(), name.to_string()));
+        Some(r) if r.contains('/') => {
+            for r in std::iter::once(r).chain(it.map(String::as_str)) {
+                let (kind, name) = r.split_once('/').unwrap_or(("", r));
+                match resource_of(kind) {
+                    Some(res) => targets.push(target(res, name)),
+                    None => bail!("the server doesn't have a resource type {kind:?}"),
+                }
             }
         }
-        Some("pod" | "pods" | "po") => targets.extend(it.map(|n| (a.namespace.clone(), n.clone()))),
-        Some(other) => bail!("the server doesn't have a resource type {other:?}"),
+        Some(r) => match resource_of(r) {
+            Some(res) => targets.extend(it.map(|n| target(res, n))),
+            None => bail!("the server doesn't have a resource type {r:?}"),
+        },
         None => bail!("You must provide one or more resources by argument or filename."),
     }
     if targets.is_empty() {

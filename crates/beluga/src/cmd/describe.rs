@@ -1,6 +1,6 @@
-//! `beluga describe pod NAME`: kubectl's describe layout.
+//! `beluga describe pod|service NAME`: kubectl's describe layout.
 
-use crate::client::{encode, pods_path, Client};
+use crate::client::{encode, pods_path, services_path, Client};
 use anyhow::{bail, Result};
 use beluga_api::k8s_openapi::api::core::v1::Event;
 use beluga_api::k8s_openapi::jiff::Timestamp;
@@ -8,7 +8,7 @@ use hyper::Method;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// `pod NAME` or `pod/NAME`.
+    /// `pod NAME`, `service NAME`, or `pod/NAME`, `svc/NAME`.
     args: Vec<String>,
     /// The namespace of the pods.
     #[arg(short = 'n', long, default_value = "default")]
@@ -18,6 +18,14 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<i32> {
+    let service = match a.args.as_slice() {
+        [r] => r.split_once('/').map(|x| x.0),
+        [kind, ..] => Some(kind.as_str()),
+        [] => None,
+    };
+    if matches!(service, Some("service" | "services" | "svc")) {
+        return describe_services(&a).await;
+    }
     let names: Vec<String> = match a.args.as_slice() {
         [r] if r.starts_with("pod/") || r.starts_with("pods/") => vec![r
             .split_once('/')
@@ -69,6 +77,56 @@ pub async fn run(a: Args) -> Result<i32> {
         print!(
             "{}",
             beluga_api::describe::pod(&pod, &events, Timestamp::now())
+        );
+    }
+    Ok(0)
+}
+
+/// `describe service NAME…` (every Service of the namespace with no name), its endpoints from
+/// the pods its selector matches.
+async fn describe_services(a: &Args) -> Result<i32> {
+    let names: Vec<String> = match a.args.as_slice() {
+        [r] if r.contains('/') => vec![r
+            .split_once('/')
+            .map(|x| x.1.to_string())
+            .unwrap_or_default()],
+        [_, rest @ ..] => rest.to_vec(),
+        [] => vec![],
+    };
+    let client = Client::new(&a.socket.socket);
+    let services: Vec<beluga_api::Service> = if names.is_empty() {
+        let list = client
+            .json(Method::GET, &services_path(Some(&a.namespace), None), None)
+            .await?;
+        serde_json::from_value(list["items"].clone())?
+    } else {
+        let mut found = Vec::new();
+        for n in &names {
+            let v = client
+                .json(
+                    Method::GET,
+                    &services_path(Some(&a.namespace), Some(n)),
+                    None,
+                )
+                .await?;
+            found.push(serde_json::from_value(v)?);
+        }
+        found
+    };
+    let pods = client
+        .json(Method::GET, &pods_path(Some(&a.namespace), None), None)
+        .await?;
+    let pods: Vec<beluga_api::Pod> = serde_json::from_value(pods["items"].clone())?;
+    for (i, svc) in services.iter().enumerate() {
+        if i > 0 {
+            println!("\n");
+        }
+        let endpoints = |p: &beluga_api::ServicePort| {
+            beluga_api::service::endpoints::describe_line(svc, p, &pods)
+        };
+        print!(
+            "{}",
+            beluga_api::service::print::describe(svc, &[], Timestamp::now(), &endpoints)
         );
     }
     Ok(0)

@@ -1,6 +1,6 @@
-//! `beluga get pods|events [NAME]`: kubectl's tables, or `-o json|yaml|name|wide`.
+//! `beluga get pods|services|events [NAME]`: kubectl's tables, or `-o json|yaml|name|wide`.
 
-use crate::client::{pods_path, Client};
+use crate::client::{pods_path, resource_path, Client};
 use anyhow::{bail, Result};
 use beluga_api::duration::human_duration;
 use beluga_api::k8s_openapi::jiff::Timestamp;
@@ -11,7 +11,8 @@ use hyper::Method;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// `pods` (pod, po) or `events` (event, ev); `pod/NAME` also works.
+    /// `pods` (pod, po), `services` (service, svc) or `events` (event, ev); `pod/NAME` also
+    /// works.
     resource: String,
     /// Pod names (all pods when none).
     names: Vec<String>,
@@ -47,38 +48,63 @@ pub async fn run(a: Args) -> Result<i32> {
         "pods" | "pod" | "po" if a.watch => {
             watch_pods(&client, ns, &names, a.output.as_deref()).await
         }
-        "pods" | "pod" | "po" => get_pods(&client, ns, &names, a.output.as_deref()).await,
+        "pods" | "pod" | "po" => get_objects(&client, PODS, ns, &names, a.output.as_deref()).await,
+        "services" | "service" | "svc" => {
+            get_objects(&client, SERVICES, ns, &names, a.output.as_deref()).await
+        }
         "events" | "event" | "ev" => get_events(&client, ns, a.output.as_deref()).await,
         other => bail!("the server doesn't have a resource type {other:?}"),
     }
 }
 
-async fn get_pods(
+/// A kind `get` lists: its URL's resource and the prefix of `-o name`.
+#[derive(Clone, Copy)]
+pub struct Resource {
+    pub plural: &'static str,
+    pub singular: &'static str,
+}
+
+pub const PODS: Resource = Resource {
+    plural: "pods",
+    singular: "pod",
+};
+pub const SERVICES: Resource = Resource {
+    plural: "services",
+    singular: "service",
+};
+
+async fn get_objects(
     client: &Client,
+    res: Resource,
     ns: Option<&str>,
     names: &[String],
     output: Option<&str>,
 ) -> Result<i32> {
     match output {
-        None | Some("wide") => print_pods_table(client, ns, names, output == Some("wide")).await,
-        Some("json" | "yaml" | "name") => print_pods(client, ns, names, output).await,
+        None | Some("wide") => print_table(client, res, ns, names, output == Some("wide")).await,
+        Some("json" | "yaml" | "name") => print_objects(client, res, ns, names, output).await,
         Some(other) => bail!("unable to match a printer suitable for the output format {other:?}, allowed formats are: json,name,wide,yaml"),
     }
 }
 
-/// One GET per named pod (in `ns`, `default` for `-A`); a missing one is kubectl's NotFound
+/// One GET per named object (in `ns`, `default` for `-A`); a missing one is kubectl's NotFound
 /// line and exit code 1.
 async fn each_named<T>(
+    res: Resource,
     ns: Option<&str>,
     names: &[String],
     get: impl AsyncFn(String) -> Result<Option<T>>,
 ) -> Result<(Vec<T>, i32)> {
     let (mut found, mut code) = (Vec::new(), 0);
     for n in names {
-        match get(pods_path(Some(ns.unwrap_or("default")), Some(n))).await? {
+        let path = resource_path(res.plural, Some(ns.unwrap_or("default")), Some(n));
+        match get(path).await? {
             Some(t) => found.push(t),
             None => {
-                eprintln!("Error from server (NotFound): pods {n:?} not found");
+                eprintln!(
+                    "Error from server (NotFound): {} {n:?} not found",
+                    res.plural
+                );
                 code = 1;
             }
         }
@@ -86,18 +112,22 @@ async fn each_named<T>(
     Ok((found, code))
 }
 
-/// The table from the daemon's server-side Table, as kubectl prints one (no pod is parsed here).
-async fn print_pods_table(
+/// The table from the daemon's server-side Table, as kubectl prints one (no object is parsed
+/// here).
+async fn print_table(
     client: &Client,
+    res: Resource,
     ns: Option<&str>,
     names: &[String],
     wide: bool,
 ) -> Result<i32> {
     let (tables, code) = if names.is_empty() {
-        let list = client.get_table(&pods_path(ns, None)).await?;
+        let list = client
+            .get_table(&resource_path(res.plural, ns, None))
+            .await?;
         (list.into_iter().collect(), 0)
     } else {
-        each_named(ns, names, async |path| client.get_table(&path).await).await?
+        each_named(res, ns, names, async |path| client.get_table(&path).await).await?
     };
     // One table: the first one's columns, every one's rows.
     let table = tables.into_iter().reduce(|mut all: Table, t| {
@@ -115,37 +145,40 @@ async fn print_pods_table(
     Ok(code)
 }
 
-/// `-o json|yaml|name`: the pods themselves.
-async fn print_pods(
+/// `-o json|yaml|name`: the objects themselves.
+async fn print_objects(
     client: &Client,
+    res: Resource,
     ns: Option<&str>,
     names: &[String],
     output: Option<&str>,
 ) -> Result<i32> {
     let (values, code) = if names.is_empty() {
-        let list = client.json(Method::GET, &pods_path(ns, None), None).await?;
+        let list = client
+            .json(Method::GET, &resource_path(res.plural, ns, None), None)
+            .await?;
         (list["items"].as_array().cloned().unwrap_or_default(), 0)
     } else {
-        each_named(ns, names, async |path| client.get_opt(&path).await).await?
+        each_named(res, ns, names, async |path| client.get_opt(&path).await).await?
     };
-    let pods = values
-        .into_iter()
-        .map(serde_json::from_value)
-        .collect::<Result<Vec<Pod>, _>>()?;
     if output == Some("name") {
-        for p in &pods {
-            println!("pod/{}", p.metadata.name.as_deref().unwrap_or(""));
+        for v in &values {
+            println!(
+                "{}/{}",
+                res.singular,
+                v["metadata"]["name"].as_str().unwrap_or("")
+            );
         }
         return Ok(code);
     }
     let single = names.len() == 1;
-    if pods.is_empty() && single {
+    if values.is_empty() && single {
         return Ok(code);
     }
-    let v = if single && pods.len() == 1 {
-        serde_json::to_value(&pods[0])?
+    let v = if single && values.len() == 1 {
+        values[0].clone()
     } else {
-        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": pods, "metadata": {"resourceVersion": ""}})
+        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": values, "metadata": {"resourceVersion": ""}})
     };
     if output == Some("json") {
         println!("{}", serde_json::to_string_pretty(&v)?);

@@ -39,6 +39,7 @@ pub(super) fn config(root: &Path) -> Config {
             bin_dirs: vec![],
             pod_cidr: "10.88.0.0/16".parse().unwrap(),
         },
+        service_cidr: "10.96.0.0/16".parse().unwrap(),
     }
 }
 
@@ -65,6 +66,7 @@ pub(super) fn daemon(root: &Path, fake: &Fake) -> Arc<Daemon> {
         fake.executor(),
         crate::worker::spawn,
     )
+    .expect("daemon")
 }
 
 impl Node {
