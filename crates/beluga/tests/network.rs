@@ -97,6 +97,77 @@ fn pods_reach_each_other_and_the_host_reaches_them() {
     assert!(body.contains("served-by-server"), "{body}");
 }
 
+/// A network namespace of the test's own standing for "the host's networks": a veth pair,
+/// `198.18.<n>.1/30` on the host, `.2` inside, where a busybox httpd answers
+/// `/cgi-bin/addr` with the address the request came from. Removed on drop.
+struct Outside {
+    name: String,
+    server: std::process::Child,
+    _www: tempfile::TempDir,
+}
+
+impl Outside {
+    fn new(n: u8) -> Outside {
+        let name = format!("beluga-outside-{n}");
+        let sh = |cmd: String| {
+            let o = std::process::Command::new("sh").arg("-c").arg(&cmd).output().expect("sh");
+            assert!(o.status.success(), "{cmd}: {}", stderr(&o));
+        };
+        sh(format!("ip netns add {name}"));
+        sh(format!("ip link add bvo{n} type veth peer name eth0 netns {name}"));
+        sh(format!("ip addr add 198.18.{n}.1/30 dev bvo{n} && ip link set bvo{n} up"));
+        sh(format!("ip -n {name} addr add 198.18.{n}.2/30 dev eth0 && ip -n {name} link set eth0 up && ip -n {name} link set lo up"));
+        let www = tempfile::tempdir().expect("www");
+        let cgi = www.path().join("cgi-bin");
+        std::fs::create_dir(&cgi).expect("cgi-bin");
+        let script = cgi.join("addr");
+        std::fs::write(&script, "#!/bin/sh\necho Content-Type: text/plain\necho\necho $REMOTE_ADDR\n").expect("script");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let server = std::process::Command::new("ip")
+            .args(["netns", "exec", &name, "busybox", "httpd", "-f", "-p", "8080", "-h"])
+            .arg(www.path())
+            .spawn()
+            .expect("httpd");
+        Outside { name, server, _www: www }
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        // The namespace's end of the pair goes with it, and the host's end with that.
+        let _ = std::process::Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+/// Item 3: a pod reaches a host beyond the node through the bridge plugin's masquerade: the far
+/// end sees the node's address, not the pod's (it has no route to the pod network at all).
+#[test]
+fn pods_reach_the_hosts_networks_through_masquerade() {
+    let Some(d) = Daemon::start() else { return };
+    let n = d.net.as_ref().map_or(0, |net| net.index);
+    let outside = Outside::new(n);
+    d.apply(CLIENT);
+    d.wait_running("client");
+    let url = format!("http://198.18.{n}.2:8080/cgi-bin/addr");
+    let mut last = String::new();
+    // Each try bounded (busybox's `wget -T` crashes): without masquerade nothing comes back.
+    for _ in 0..20 {
+        let o = d.exec("client", "c", &["timeout", "2", "wget", "-qO-", &url]);
+        last = format!("{}{}", stdout(&o), stderr(&o));
+        if o.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // busybox httpd listens on IPv6 and names IPv4 peers `[::ffff:a.b.c.d]`.
+    let seen = last.trim().trim_start_matches("[::ffff:").trim_end_matches(']');
+    assert_eq!(seen, format!("198.18.{n}.1"), "the far end saw another source");
+    drop(outside);
+}
+
 /// Item 6: deleting the pod DELs its attachment: the address reservation and the pod's side of
 /// the bridge go.
 #[test]
