@@ -185,22 +185,22 @@ pub fn pods(pods: &[Pod], now: Timestamp, include: IncludeObject, resource_versi
     }
 }
 
-/// The Table of `services` (`printService`), every cell filled.
-pub fn services(
-    services: &[crate::Service],
-    now: Timestamp,
+/// The Table of objects of a kind whose rows have no conditions: its columns, and each
+/// object's metadata and cells.
+pub fn objects<T: Serialize>(
+    columns: Vec<Column>,
+    items: &[T],
+    metadata: impl Fn(&T) -> &crate::ObjectMeta,
+    cells: impl Fn(&T) -> Vec<String>,
     include: IncludeObject,
     resource_version: &str,
 ) -> Table {
-    let rows = services
+    let rows = items
         .iter()
-        .map(|s| Row {
-            cells: crate::service::print::row(s, now)
-                .into_iter()
-                .map(serde_json::Value::from)
-                .collect(),
+        .map(|o| Row {
+            cells: cells(o).into_iter().map(serde_json::Value::from).collect(),
             conditions: Vec::new(),
-            object: row_object(&s.metadata, s, include),
+            object: row_object(metadata(o), o, include),
         })
         .collect();
     Table {
@@ -210,9 +210,28 @@ pub fn services(
             resource_version: Some(resource_version.to_string()),
             ..Default::default()
         },
-        column_definitions: crate::service::print::columns(),
+        column_definitions: columns,
         rows,
     }
+}
+
+/// The Table of `services` (`printService`), every cell filled.
+pub fn services(
+    services: &[crate::Service],
+    now: Timestamp,
+    include: IncludeObject,
+    resource_version: &str,
+) -> Table {
+    use crate::service::print;
+    let cells = |s: &crate::Service| print::row(s, now);
+    objects(
+        print::columns(),
+        services,
+        |s| &s.metadata,
+        cells,
+        include,
+        resource_version,
+    )
 }
 
 /// A cell as kubectl prints it: strings as they are, numbers and booleans in JSON's words,

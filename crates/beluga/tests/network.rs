@@ -110,26 +110,44 @@ impl Outside {
     fn new(n: u8) -> Outside {
         let name = format!("beluga-outside-{n}");
         let sh = |cmd: String| {
-            let o = std::process::Command::new("sh").arg("-c").arg(&cmd).output().expect("sh");
+            let o = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&cmd)
+                .output()
+                .expect("sh");
             assert!(o.status.success(), "{cmd}: {}", stderr(&o));
         };
         sh(format!("ip netns add {name}"));
-        sh(format!("ip link add bvo{n} type veth peer name eth0 netns {name}"));
-        sh(format!("ip addr add 198.18.{n}.1/30 dev bvo{n} && ip link set bvo{n} up"));
+        sh(format!(
+            "ip link add bvo{n} type veth peer name eth0 netns {name}"
+        ));
+        sh(format!(
+            "ip addr add 198.18.{n}.1/30 dev bvo{n} && ip link set bvo{n} up"
+        ));
         sh(format!("ip -n {name} addr add 198.18.{n}.2/30 dev eth0 && ip -n {name} link set eth0 up && ip -n {name} link set lo up"));
         let www = tempfile::tempdir().expect("www");
         let cgi = www.path().join("cgi-bin");
         std::fs::create_dir(&cgi).expect("cgi-bin");
         let script = cgi.join("addr");
-        std::fs::write(&script, "#!/bin/sh\necho Content-Type: text/plain\necho\necho $REMOTE_ADDR\n").expect("script");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho Content-Type: text/plain\necho\necho $REMOTE_ADDR\n",
+        )
+        .expect("script");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let server = std::process::Command::new("ip")
-            .args(["netns", "exec", &name, "busybox", "httpd", "-f", "-p", "8080", "-h"])
+            .args([
+                "netns", "exec", &name, "busybox", "httpd", "-f", "-p", "8080", "-h",
+            ])
             .arg(www.path())
             .spawn()
             .expect("httpd");
-        Outside { name, server, _www: www }
+        Outside {
+            name,
+            server,
+            _www: www,
+        }
     }
 }
 
@@ -138,7 +156,9 @@ impl Drop for Outside {
         let _ = self.server.kill();
         let _ = self.server.wait();
         // The namespace's end of the pair goes with it, and the host's end with that.
-        let _ = std::process::Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
@@ -163,8 +183,15 @@ fn pods_reach_the_hosts_networks_through_masquerade() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // busybox httpd listens on IPv6 and names IPv4 peers `[::ffff:a.b.c.d]`.
-    let seen = last.trim().trim_start_matches("[::ffff:").trim_end_matches(']');
-    assert_eq!(seen, format!("198.18.{n}.1"), "the far end saw another source");
+    let seen = last
+        .trim()
+        .trim_start_matches("[::ffff:")
+        .trim_end_matches(']');
+    assert_eq!(
+        seen,
+        format!("198.18.{n}.1"),
+        "the far end saw another source"
+    );
     drop(outside);
 }
 

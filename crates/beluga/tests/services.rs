@@ -106,6 +106,21 @@ fn services_are_listed_described_and_kept() {
     ] {
         assert!(text.contains(&want), "{want:?} not in\n{text}");
     }
+    let slices = d.ok(&["get", "endpointslices"]);
+    let lines: Vec<&str> = slices.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    );
+    let row: Vec<&str> = lines
+        .iter()
+        .find(|l| l.starts_with("web-"))
+        .unwrap_or(&"")
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[1..4], ["IPv4", "8080", pod_ip.as_str()], "{slices}");
+    let ep = d.ok(&["get", "endpoints", "web"]);
+    assert_eq!(cells("web", &ep)[1], format!("{pod_ip}:8080"));
     assert_eq!(d.apply(WEB), "service/web unchanged\npod/web-1 unchanged\n");
     d.restart();
     assert_eq!(cluster_ip(&d, "web"), ip, "the address survives a restart");
@@ -183,4 +198,65 @@ fn addresses_and_ports_are_given_once() {
         "a bad file created its pod"
     );
     std::thread::sleep(Duration::from_millis(10));
+}
+
+/// Item 2: the endpoints follow readiness at once: a pod whose readiness probe starts failing
+/// leaves the ready set (`notReadyAddresses`, `ready: false` in its slice) and comes back.
+#[test]
+fn endpoints_follow_readiness() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(
+        "apiVersion: v1
+kind: Service
+metadata: {name: app}
+spec:
+  selector: {app: app}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: app-1, labels: {app: app}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: localhost/busybox:1
+    command: [sh, -c, 'touch /tmp/ready; exec sleep 3600']
+    readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1}
+",
+    );
+    let ready = |want: bool| {
+        let t = std::time::Instant::now();
+        loop {
+            let v: serde_json::Value =
+                serde_json::from_str(&d.ok(&["get", "endpointslices", "-o", "json"]))
+                    .expect("json");
+            let cond = &v["items"][0]["endpoints"][0]["conditions"];
+            if cond["ready"] == want && cond["serving"] == want {
+                return v;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "ready never became {want}: {v}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    ready(true);
+    let ip = d.pod("app-1")["status"]["podIP"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let ep: serde_json::Value =
+        serde_json::from_str(&d.ok(&["get", "endpoints", "app", "-o", "json"])).expect("json");
+    assert_eq!(ep["subsets"][0]["addresses"][0]["ip"], ip.as_str());
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], 8080);
+    d.exec("app-1", "app", &["rm", "/tmp/ready"]);
+    ready(false);
+    let ep: serde_json::Value =
+        serde_json::from_str(&d.ok(&["get", "endpoints", "app", "-o", "json"])).expect("json");
+    assert_eq!(ep["subsets"][0]["notReadyAddresses"][0]["ip"], ip.as_str());
+    assert!(ep["subsets"][0]["addresses"].is_null(), "{ep}");
+    d.exec("app-1", "app", &["touch", "/tmp/ready"]);
+    ready(true);
 }

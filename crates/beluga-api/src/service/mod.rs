@@ -5,6 +5,7 @@
 pub mod alloc;
 pub mod endpoints;
 pub mod print;
+pub mod slices;
 pub mod validation;
 
 use crate::Service;

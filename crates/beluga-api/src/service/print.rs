@@ -6,7 +6,8 @@ use crate::describe::{event_lines, map_lines, tabwrite};
 use crate::duration::human_duration;
 use crate::table::{column, Column};
 use crate::Service;
-use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::api::core::v1::{Endpoints, Event};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 
@@ -20,6 +21,103 @@ pub fn columns() -> Vec<Column> {
         column("Port(s)", "", 0, "The ports of the service."),
         column("Age", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"),
         column("Selector", "", 1, "Route service traffic to pods with label keys and values matching this selector. If empty or not present, the service is assumed to have an external process managing its endpoints, which Kubernetes will not modify. Only applies to types ClusterIP, NodePort, and LoadBalancer. Ignored if type is ExternalName. More info: https://kubernetes.io/docs/concepts/services-networking/service/"),
+    ]
+}
+
+fn age(meta: &crate::ObjectMeta, now: Timestamp) -> String {
+    meta.creation_timestamp
+        .as_ref()
+        .map_or("<unknown>".into(), |t| {
+            human_duration(now.duration_since(t.0))
+        })
+}
+
+/// `listWithMoreString`: at most three, then `+ N more...`; `empty` for none.
+pub(crate) fn three_then_more(all: Vec<String>, empty: &str) -> String {
+    let shown = all.iter().take(3).cloned().collect::<Vec<_>>().join(",");
+    match all.len() {
+        0 => empty.into(),
+        n if n > 3 => format!("{shown} + {} more...", n - 3),
+        _ => shown,
+    }
+}
+
+/// `endpointSliceColumnDefinitions`.
+pub fn slice_columns() -> Vec<Column> {
+    vec![
+        column("Name", "name", 0, "Name must be unique within a namespace."),
+        column("AddressType", "", 0, "Type of address carried by this EndpointSlice."),
+        column("Ports", "", 0, "Port numbers available on the related service."),
+        column("Endpoints", "", 0, "List of endpoints in this slice."),
+        column("Age", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."),
+    ]
+}
+
+/// `printEndpointSlice`: ports (`formatDiscoveryPorts`) and addresses
+/// (`formatDiscoveryEndpoints`), three then a count, `<unset>` for none.
+pub fn slice_row(s: &EndpointSlice, now: Timestamp) -> Vec<String> {
+    let ports = s
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| match (p.port, p.name.as_ref()) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(name)) => name.clone(),
+            _ => "*".into(),
+        })
+        .collect();
+    let addresses = s
+        .endpoints
+        .iter()
+        .flat_map(|e| e.addresses.clone())
+        .collect();
+    vec![
+        s.metadata.name.clone().unwrap_or_default(),
+        s.address_type.clone(),
+        three_then_more(ports, "<unset>"),
+        three_then_more(addresses, "<unset>"),
+        age(&s.metadata, now),
+    ]
+}
+
+/// `endpointColumnDefinitions`.
+pub fn endpoints_columns() -> Vec<Column> {
+    vec![
+        column("Name", "name", 0, "Name must be unique within a namespace."),
+        column("Endpoints", "", 0, "Endpoints of the service."),
+        column("Age", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."),
+    ]
+}
+
+/// `printEndpoints` (`formatEndpoints`): each ready address with each port, `<none>` for no
+/// subsets.
+pub fn endpoints_row(e: &Endpoints, now: Timestamp) -> Vec<String> {
+    let mut all = Vec::new();
+    for ss in e.subsets.iter().flatten() {
+        let addrs = ss.addresses.iter().flatten();
+        match ss.ports.as_ref().filter(|p| !p.is_empty()) {
+            None => all.extend(addrs.map(|a| a.ip.clone())),
+            Some(ports) => {
+                for p in ports {
+                    all.extend(
+                        ss.addresses
+                            .iter()
+                            .flatten()
+                            .map(|a| format!("{}:{}", a.ip, p.port)),
+                    );
+                }
+            }
+        }
+    }
+    let text = if e.subsets.as_ref().is_none_or(|s| s.is_empty()) {
+        "<none>".to_string()
+    } else {
+        three_then_more(all, "")
+    };
+    vec![
+        e.metadata.name.clone().unwrap_or_default(),
+        text,
+        age(&e.metadata, now),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! The Kubernetes-shaped REST API on a unix socket, one concern a module (DESIGN.md "Interfaces"):
 //! `/api/v1/[namespaces/{ns}/]pods[/{name}[/log|/exec]]` (watch with `?watch=1`),
-//! `/api/v1/[namespaces/{ns}/]services[/{name}]`, `/api/v1/[namespaces/{ns}/]events`, and `/beluga/v1/images` for the image store.
+//! `/api/v1/[namespaces/{ns}/]services[/{name}]`, `…/endpoints[/{name}]`,
+//! `/apis/discovery.k8s.io/v1/[namespaces/{ns}/]endpointslices[/{name}]`, `/api/v1/[namespaces/{ns}/]events`, and `/beluga/v1/images` for the image store.
 
 use crate::{ApiError, Daemon};
 use beluga_api::podutil;
@@ -67,6 +68,10 @@ async fn route_inner(
     let method = req.method().clone();
     let rt = d.runtime_name().to_string();
     let table = wants_table(&req, &q);
+    let req = match route_services(&d, &method, &segs, table, req) {
+        Routed::Answer(answer) => return answer.await,
+        Routed::NotMine(req) => *req,
+    };
     match (&method, segs.as_slice()) {
         (&Method::GET, ["healthz"]) => Ok(full(StatusCode::OK, "text/plain", "ok")),
         (&Method::GET, ["version"]) => Ok(json(
@@ -99,24 +104,6 @@ async fn route_inner(
         (&Method::POST | &Method::GET, ["api", "v1", "namespaces", ns, "pods", name, "exec"]) => {
             let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
             exec::serve(d.clone(), h, req, &q).await
-        }
-        (&Method::GET, ["api", "v1", "services"]) => Ok(list_services(&d, None, table)),
-        (&Method::GET, ["api", "v1", "namespaces", ns, "services"]) => {
-            Ok(list_services(&d, Some(ns), table))
-        }
-        (&Method::POST, ["api", "v1", "namespaces", ns, "services"]) => {
-            let ns = ns.to_string();
-            create_service(&d, &ns, req).await
-        }
-        (&Method::GET, ["api", "v1", "namespaces", ns, "services", name]) => {
-            get_service(&d, ns, name, table)
-        }
-        (&Method::PUT, ["api", "v1", "namespaces", ns, "services", name]) => {
-            let (ns, name) = (ns.to_string(), name.to_string());
-            update_service(&d, &ns, &name, req).await
-        }
-        (&Method::DELETE, ["api", "v1", "namespaces", ns, "services", name]) => {
-            delete_service(&d, ns, name)
         }
         (&Method::GET, ["api", "v1", "events"]) => Ok(events(&d, None, &q)),
         (&Method::GET, ["api", "v1", "namespaces", ns, "events"]) => Ok(events(&d, Some(ns), &q)),

@@ -1,5 +1,6 @@
 //! The Service verbs (issue 15): list and get (as a server-side Table when asked), create,
-//! update (`PUT`), delete.
+//! update (`PUT`), delete; and what is derived from Services and pods on every read: the
+//! `discovery.k8s.io/v1` EndpointSlices and the `v1` Endpoints (list and get).
 
 use super::*;
 
@@ -81,4 +82,181 @@ pub(super) fn delete_service(
     name: &str,
 ) -> Result<Response<ResBody>, ApiError> {
     Ok(json(StatusCode::OK, &d.services().delete(ns, name)?))
+}
+
+/// The pods as the API shows them now, of one namespace or all.
+fn pod_views(d: &Arc<Daemon>, ns: Option<&str>) -> Vec<beluga_api::Pod> {
+    d.list(ns).iter().map(|h| d.view(h)).collect()
+}
+
+/// Which of the two derived kinds.
+#[derive(Clone, Copy)]
+pub(super) enum Derived {
+    Slices,
+    Endpoints,
+}
+
+/// `get endpointslices|endpoints`, listed or one by name.
+pub(super) fn get_derived(
+    d: &Arc<Daemon>,
+    kind: Derived,
+    ns: Option<&str>,
+    name: Option<&str>,
+    table: Option<beluga_api::table::IncludeObject>,
+) -> Result<Response<ResBody>, ApiError> {
+    use beluga_api::service::{print, slices};
+    let pods = pod_views(d, ns);
+    let services = d.services().list(ns);
+    let (rv, now) = (d.current_rv(), d.exec().clock.now());
+    let named = |n: Option<&String>| name.is_none_or(|want| n.map(String::as_str) == Some(want));
+    let value = match kind {
+        Derived::Slices => {
+            let all: Vec<_> = services
+                .iter()
+                .flat_map(|s| slices::slices(s, &pods))
+                .filter(|s| named(s.metadata.name.as_ref()))
+                .collect();
+            derived_answer(
+                all,
+                table,
+                name,
+                &rv,
+                "EndpointSliceList",
+                "discovery.k8s.io/v1",
+                "endpointslices",
+                |t, inc| {
+                    beluga_api::table::objects(
+                        print::slice_columns(),
+                        t,
+                        |s| &s.metadata,
+                        |s| print::slice_row(s, now),
+                        inc,
+                        &rv,
+                    )
+                },
+            )?
+        }
+        Derived::Endpoints => {
+            let all: Vec<_> = services
+                .iter()
+                .filter_map(|s| slices::endpoints_object(s, &pods))
+                .filter(|e| named(e.metadata.name.as_ref()))
+                .collect();
+            derived_answer(
+                all,
+                table,
+                name,
+                &rv,
+                "EndpointsList",
+                "v1",
+                "endpoints",
+                |t, inc| {
+                    beluga_api::table::objects(
+                        print::endpoints_columns(),
+                        t,
+                        |e| &e.metadata,
+                        |e| print::endpoints_row(e, now),
+                        inc,
+                        &rv,
+                    )
+                },
+            )?
+        }
+    };
+    Ok(json(StatusCode::OK, &value))
+}
+
+/// A list, one object by name (NotFound when absent), or their Table.
+#[allow(clippy::too_many_arguments)]
+fn derived_answer<T: serde::Serialize>(
+    all: Vec<T>,
+    table: Option<beluga_api::table::IncludeObject>,
+    name: Option<&str>,
+    rv: &str,
+    list_kind: &str,
+    api_version: &str,
+    resource: &'static str,
+    to_table: impl Fn(&[T], beluga_api::table::IncludeObject) -> beluga_api::table::Table,
+) -> Result<serde_json::Value, ApiError> {
+    if let Some(n) = name.filter(|_| all.is_empty()) {
+        return Err(ApiError::not_found_in(resource, n));
+    }
+    let internal = |e: serde_json::Error| ApiError::new(500, "InternalError", e.to_string());
+    match (table, name) {
+        (Some(include), _) => serde_json::to_value(to_table(&all, include)).map_err(internal),
+        (None, Some(_)) => serde_json::to_value(all.into_iter().next()).map_err(internal),
+        (None, None) => Ok(
+            serde_json::json!({"kind": list_kind, "apiVersion": api_version, "metadata": {"resourceVersion": rv}, "items": all}),
+        ),
+    }
+}
+
+type Answer = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response<ResBody>, ApiError>> + Send>,
+>;
+
+/// What `route_services` did with a request: answered it, or gave it back.
+pub(super) enum Routed {
+    Answer(Answer),
+    NotMine(Box<Request<Incoming>>),
+}
+
+/// The routes of Services and what derives from them; the request back when none matches.
+pub(super) fn route_services(
+    d: &Arc<Daemon>,
+    method: &Method,
+    segs: &[&str],
+    table: Option<beluga_api::table::IncludeObject>,
+    req: Request<Incoming>,
+) -> Routed {
+    let d2 = d.clone();
+    let owned: Vec<String> = segs.iter().map(|s| s.to_string()).collect();
+    let segs: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let done = |r: Result<Response<ResBody>, ApiError>| -> Answer { Box::pin(async move { r }) };
+    Routed::Answer(match (method, segs.as_slice()) {
+        (&Method::GET, ["api", "v1", "services"]) => done(Ok(list_services(d, None, table))),
+        (&Method::GET, ["api", "v1", "namespaces", ns, "services"]) => {
+            done(Ok(list_services(d, Some(ns), table)))
+        }
+        (&Method::POST, ["api", "v1", "namespaces", ns, "services"]) => {
+            let ns = ns.to_string();
+            Box::pin(async move { create_service(&d2, &ns, req).await })
+        }
+        (&Method::GET, ["api", "v1", "namespaces", ns, "services", name]) => {
+            done(get_service(d, ns, name, table))
+        }
+        (&Method::PUT, ["api", "v1", "namespaces", ns, "services", name]) => {
+            let (ns, name) = (ns.to_string(), name.to_string());
+            Box::pin(async move { update_service(&d2, &ns, &name, req).await })
+        }
+        (&Method::DELETE, ["api", "v1", "namespaces", ns, "services", name]) => {
+            done(delete_service(d, ns, name))
+        }
+        (&Method::GET, ["apis", "discovery.k8s.io", "v1", "endpointslices"]) => {
+            done(get_derived(d, Derived::Slices, None, None, table))
+        }
+        (
+            &Method::GET,
+            ["apis", "discovery.k8s.io", "v1", "namespaces", ns, "endpointslices", rest @ ..],
+        ) => done(get_derived(
+            d,
+            Derived::Slices,
+            Some(ns),
+            rest.first().copied(),
+            table,
+        )),
+        (&Method::GET, ["api", "v1", "endpoints"]) => {
+            done(get_derived(d, Derived::Endpoints, None, None, table))
+        }
+        (&Method::GET, ["api", "v1", "namespaces", ns, "endpoints", rest @ ..]) => {
+            done(get_derived(
+                d,
+                Derived::Endpoints,
+                Some(ns),
+                rest.first().copied(),
+                table,
+            ))
+        }
+        _ => return Routed::NotMine(Box::new(req)),
+    })
 }

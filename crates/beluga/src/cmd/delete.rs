@@ -2,7 +2,7 @@
 //! waiting by default until each pod is gone, as kubectl does; Services go at once.
 
 use super::get::{Resource, PODS, SERVICES};
-use crate::client::{resource_path, Client, Lines};
+use crate::client::{Client, Lines};
 use anyhow::{bail, Result};
 use beluga_api::manifest::{parse, Object, ValidateMode};
 use hyper::Method;
@@ -71,7 +71,7 @@ pub async fn run(a: Args) -> Result<i32> {
     // As kubectl: every delete is sent first, then the waits, so pods stop in parallel.
     let mut waits = Vec::new();
     for Target { res, ns, name } in &targets {
-        let mut path = resource_path(res.plural, Some(ns), Some(name));
+        let mut path = res.path(Some(ns), Some(name));
         if res.plural != "pods" {
             match client.call(Method::DELETE, &path, None).await {
                 Ok(_) => println!("{} {name:?} deleted", res.singular),
@@ -136,11 +136,7 @@ async fn targets(a: &Args, client: &Client) -> Result<Vec<Target>> {
             bail!("--all applies to a resource type alone: `delete pods --all`");
         };
         let list = client
-            .json(
-                Method::GET,
-                &resource_path(res.plural, Some(&a.namespace), None),
-                None,
-            )
+            .json(Method::GET, &res.path(Some(&a.namespace), None), None)
             .await?;
         let names = list["items"].as_array().cloned().unwrap_or_default();
         return Ok(names

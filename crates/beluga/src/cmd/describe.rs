@@ -121,9 +121,8 @@ async fn describe_services(a: &Args) -> Result<i32> {
         if i > 0 {
             println!("\n");
         }
-        let endpoints = |p: &beluga_api::ServicePort| {
-            beluga_api::service::endpoints::describe_line(svc, p, &pods)
-        };
+        let endpoints =
+            |p: &beluga_api::ServicePort| beluga_api::service::slices::describe_line(svc, p, &pods);
         print!(
             "{}",
             beluga_api::service::print::describe(svc, &[], Timestamp::now(), &endpoints)

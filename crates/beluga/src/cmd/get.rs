@@ -11,8 +11,8 @@ use hyper::Method;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// `pods` (pod, po), `services` (service, svc) or `events` (event, ev); `pod/NAME` also
-    /// works.
+    /// `pods` (pod, po), `services` (service, svc), `endpointslices`, `endpoints` (ep) or
+    /// `events` (event, ev); `pod/NAME` also works.
     resource: String,
     /// Pod names (all pods when none).
     names: Vec<String>,
@@ -52,26 +52,53 @@ pub async fn run(a: Args) -> Result<i32> {
         "services" | "service" | "svc" => {
             get_objects(&client, SERVICES, ns, &names, a.output.as_deref()).await
         }
+        "endpoints" | "ep" => {
+            get_objects(&client, ENDPOINTS, ns, &names, a.output.as_deref()).await
+        }
+        "endpointslices" | "endpointslice" | "endpointslices.discovery.k8s.io" => {
+            get_objects(&client, ENDPOINT_SLICES, ns, &names, a.output.as_deref()).await
+        }
         "events" | "event" | "ev" => get_events(&client, ns, a.output.as_deref()).await,
         other => bail!("the server doesn't have a resource type {other:?}"),
     }
 }
 
-/// A kind `get` lists: its URL's resource and the prefix of `-o name`.
+/// A kind `get` lists: its API group's path, its URL's resource and the prefix of `-o name`.
 #[derive(Clone, Copy)]
 pub struct Resource {
+    pub group: &'static str,
     pub plural: &'static str,
     pub singular: &'static str,
 }
 
 pub const PODS: Resource = Resource {
+    group: "/api/v1",
     plural: "pods",
     singular: "pod",
 };
 pub const SERVICES: Resource = Resource {
+    group: "/api/v1",
     plural: "services",
     singular: "service",
 };
+pub const ENDPOINTS: Resource = Resource {
+    group: "/api/v1",
+    plural: "endpoints",
+    singular: "endpoints",
+};
+pub const ENDPOINT_SLICES: Resource = Resource {
+    group: "/apis/discovery.k8s.io/v1",
+    plural: "endpointslices",
+    singular: "endpointslice.discovery.k8s.io",
+};
+
+impl Resource {
+    /// `<group>/[namespaces/{ns}/]{resource}[/{name}]`.
+    pub fn path(&self, ns: Option<&str>, name: Option<&str>) -> String {
+        let tail = resource_path(self.plural, ns, name);
+        format!("{}{}", self.group, tail.trim_start_matches("/api/v1"))
+    }
+}
 
 async fn get_objects(
     client: &Client,
@@ -97,7 +124,7 @@ async fn each_named<T>(
 ) -> Result<(Vec<T>, i32)> {
     let (mut found, mut code) = (Vec::new(), 0);
     for n in names {
-        let path = resource_path(res.plural, Some(ns.unwrap_or("default")), Some(n));
+        let path = res.path(Some(ns.unwrap_or("default")), Some(n));
         match get(path).await? {
             Some(t) => found.push(t),
             None => {
@@ -122,9 +149,7 @@ async fn print_table(
     wide: bool,
 ) -> Result<i32> {
     let (tables, code) = if names.is_empty() {
-        let list = client
-            .get_table(&resource_path(res.plural, ns, None))
-            .await?;
+        let list = client.get_table(&res.path(ns, None)).await?;
         (list.into_iter().collect(), 0)
     } else {
         each_named(res, ns, names, async |path| client.get_table(&path).await).await?
@@ -154,9 +179,7 @@ async fn print_objects(
     output: Option<&str>,
 ) -> Result<i32> {
     let (values, code) = if names.is_empty() {
-        let list = client
-            .json(Method::GET, &resource_path(res.plural, ns, None), None)
-            .await?;
+        let list = client.json(Method::GET, &res.path(ns, None), None).await?;
         (list["items"].as_array().cloned().unwrap_or_default(), 0)
     } else {
         each_named(res, ns, names, async |path| client.get_opt(&path).await).await?
