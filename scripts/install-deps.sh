@@ -6,7 +6,7 @@
 # Rust (cargo) must already be there.
 set -euo pipefail
 need=()
-for pkg in runc crun busybox-static tar openssl util-linux iproute2 iptables containernetworking-plugins docker-registry skopeo apache2-utils; do
+for pkg in runc crun busybox-static tar openssl util-linux iproute2 iptables nftables containernetworking-plugins docker-registry skopeo apache2-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

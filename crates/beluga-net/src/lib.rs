@@ -7,7 +7,8 @@
 //! One concern a module: `conf` (configuration lists, the default one), `result` (the CNI 1.0
 //! result and the pod's addresses in it), `invoke` (running plugins), `cache` (results on disk), `hostlocal` (host-local's reservations, the stand-in result of a
 //! DEL whose ADD was cut short),
-//! `netns` (whether a pinned namespace is still one), `routes` (the host's routes and the overlap
+//! `netns` (whether a pinned namespace is still one), `nft` (a table of nftables rules, replaced
+//! whole through the JSON interface), `routes` (the host's routes and the overlap
 //! check).
 
 pub mod cache;
@@ -15,6 +16,7 @@ pub mod conf;
 pub mod hostlocal;
 pub mod invoke;
 pub mod netns;
+pub mod nft;
 pub mod result;
 pub mod routes;
 

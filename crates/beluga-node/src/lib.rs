@@ -15,6 +15,7 @@ pub mod network;
 pub mod node;
 pub mod podstate;
 pub mod prober;
+pub mod proxy;
 pub mod scheduler;
 pub mod services;
 pub mod worker;
@@ -99,6 +100,8 @@ pub struct Daemon {
     resource_version: AtomicU64,
     /// The Services (issue 15).
     services: services::Services,
+    /// Told when a Service changes (the data plane's sync waits on it).
+    services_kick: Notify,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +185,7 @@ impl Daemon {
             watch,
             resource_version: AtomicU64::new(first),
             services,
+            services_kick: Notify::new(),
         });
         let (rv, now) = (d.next_rv(), d.exec.clock.now());
         d.services
@@ -210,8 +214,23 @@ impl Daemon {
         svc: beluga_api::Service,
         ns: &str,
     ) -> Result<beluga_api::Service, ApiError> {
-        self.services
-            .create(svc, ns, self.next_rv(), self.exec.clock.now())
+        let out = self
+            .services
+            .create(svc, ns, self.next_rv(), self.exec.clock.now())?;
+        self.services_kick.notify_one();
+        Ok(out)
+    }
+
+    /// `DELETE /services/{name}`.
+    pub fn delete_service(&self, ns: &str, name: &str) -> Result<beluga_api::Service, ApiError> {
+        let out = self.services.delete(ns, name)?;
+        self.services_kick.notify_one();
+        Ok(out)
+    }
+
+    /// Resolves when a Service was created, changed or deleted since the last call.
+    pub async fn services_changed(&self) {
+        self.services_kick.notified().await
     }
 
     /// `PUT /services/{name}`.
@@ -221,7 +240,9 @@ impl Daemon {
         ns: &str,
         name: &str,
     ) -> Result<beluga_api::Service, ApiError> {
-        self.services.update(svc, ns, name, self.next_rv())
+        let out = self.services.update(svc, ns, name, self.next_rv())?;
+        self.services_kick.notify_one();
+        Ok(out)
     }
 
     pub fn config(&self) -> &Config {

@@ -26,6 +26,20 @@ spec:
     command: [sleep, '3600']
 ";
 
+/// The test daemon's Service range (`common::net`), its first address (the `kubernetes`
+/// Service's) and its `.10`.
+fn service_cidr(d: &Daemon) -> String {
+    d.net.as_ref().map(|n| n.service_cidr()).unwrap_or_default()
+}
+
+fn first_ip(d: &Daemon) -> String {
+    service_cidr(d).replace(".0/24", ".1")
+}
+
+fn dns_ip(d: &Daemon) -> String {
+    service_cidr(d).replace(".0/24", ".10")
+}
+
 fn service(d: &Daemon, name: &str) -> serde_json::Value {
     serde_json::from_str(&d.ok(&["get", "svc", name, "-o", "json"])).expect("service json")
 }
@@ -45,7 +59,7 @@ fn services_are_listed_described_and_kept() {
     let Some(mut d) = Daemon::start() else { return };
     assert_eq!(d.apply(WEB), "service/web created\npod/web-1 created\n");
     let ip = cluster_ip(&d, "web");
-    let net: ipnet::Ipv4Net = "10.96.0.0/16".parse().unwrap();
+    let net: ipnet::Ipv4Net = service_cidr(&d).parse().unwrap();
     assert!(
         net.contains(&ip.parse::<std::net::Ipv4Addr>().unwrap()),
         "{ip}"
@@ -77,7 +91,13 @@ fn services_are_listed_described_and_kept() {
     };
     assert_eq!(
         cells("kubernetes", &table)[..5],
-        ["kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP"]
+        [
+            "kubernetes",
+            "ClusterIP",
+            &first_ip(&d),
+            "<none>",
+            "443/TCP"
+        ]
     );
     assert_eq!(
         cells("web", &table)[..5],
@@ -141,16 +161,17 @@ fn addresses_and_ports_are_given_once() {
     let svc = |name: &str, spec: &str| {
         format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n{spec}")
     };
-    d.apply(&svc("dns", "  clusterIP: 10.96.0.10\n  selector: {app: dns}\n  ports: [{name: dns, port: 53, protocol: UDP}, {name: dns-tcp, port: 53}]\n"));
-    assert_eq!(cluster_ip(&d, "dns"), "10.96.0.10");
+    let dns_ip = dns_ip(&d);
+    d.apply(&svc("dns", &format!("  clusterIP: {dns_ip}\n  selector: {{app: dns}}\n  ports: [{{name: dns, port: 53, protocol: UDP}}, {{name: dns-tcp, port: 53}}]\n")));
+    assert_eq!(cluster_ip(&d, "dns"), dns_ip);
     let o = d.apply_output(&svc(
         "other",
-        "  clusterIP: 10.96.0.10\n  ports: [{port: 80}]\n",
+        &format!("  clusterIP: {dns_ip}\n  ports: [{{port: 80}}]\n"),
     ));
     assert!(!o.status.success());
     assert_eq!(
         stderr(&o).trim(),
-        "The Service \"other\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.96.0.10\"}: failed to allocate IP 10.96.0.10: provided IP is already allocated"
+        format!("The Service \"other\" is invalid: spec.clusterIPs: Invalid value: []string{{\"{dns_ip}\"}}: failed to allocate IP {dns_ip}: provided IP is already allocated")
     );
     d.apply(&svc(
         "db",
@@ -259,4 +280,134 @@ spec:
     assert!(ep["subsets"][0]["addresses"].is_null(), "{ep}");
     d.exec("app-1", "app", &["touch", "/tmp/ready"]);
     ready(true);
+}
+
+fn server(name: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{app: web}}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: localhost/busybox:1
+    ports: [{{name: http, containerPort: 8080}}]
+    command: [sh, -c, 'mkdir /www; echo {name} > /www/index.html; touch /tmp/ready; exec httpd -f -p 8080 -h /www']
+    readinessProbe: {{exec: {{command: [cat, /tmp/ready]}}, periodSeconds: 1}}
+"
+    )
+}
+
+const CLIENT: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: localhost/busybox:1, command: [sleep, '3600']}
+";
+
+/// One bounded `wget` of `url` from the client pod: its body, or its error.
+fn get_from_client(d: &Daemon, url: &str) -> String {
+    let o = d.exec("client", "c", &["timeout", "3", "wget", "-qO-", url]);
+    format!("{}{}", stdout(&o), stderr(&o)).trim().to_string()
+}
+
+/// Waits until `count` endpoints of the Service `svc` are ready.
+fn wait_ready_endpoints(d: &Daemon, svc: &str, count: usize) {
+    let t = std::time::Instant::now();
+    loop {
+        let v: serde_json::Value =
+            serde_json::from_str(&d.ok(&["get", "endpoints", svc, "-o", "json"])).expect("json");
+        let n = v["subsets"][0]["addresses"].as_array().map_or(0, Vec::len);
+        if n == count {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{count} ready endpoints never came: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Item 3: a cluster IP reaches the ready endpoints, spread across both, never an unready one;
+/// the node reaches it too; a Service without endpoints refuses connections; a node port answers
+/// at the node's address; a deleted Service routes nowhere.
+#[test]
+fn cluster_ips_route_to_ready_endpoints() {
+    let Some(d) = Daemon::start() else { return };
+    let n = d.net.as_ref().map_or(0, |n| n.index);
+    let node_port = 30000 + u16::from(n);
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: web}}\nspec:\n  type: NodePort\n  selector: {{app: web}}\n  ports: [{{port: 80, targetPort: http, nodePort: {node_port}}}]\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: empty}}\nspec:\n  selector: {{app: nothing}}\n  ports: [{{port: 80}}]\n"
+    ));
+    d.apply(&server("web-a"));
+    d.apply(&server("web-b"));
+    d.apply(CLIENT);
+    d.wait_running("client");
+    wait_ready_endpoints(&d, "web", 2);
+    let ip = cluster_ip(&d, "web");
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        seen.insert(get_from_client(&d, &format!("http://{ip}/index.html")));
+        if seen.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["web-a", "web-b"],
+        "both endpoints serve"
+    );
+    d.exec("web-b", "web", &["rm", "/tmp/ready"]);
+    wait_ready_endpoints(&d, "web", 1);
+    for _ in 0..10 {
+        assert_eq!(
+            get_from_client(&d, &format!("http://{ip}/index.html")),
+            "web-a"
+        );
+    }
+    // The node itself, through the output hook, and at its node port.
+    let host_ip = d.pod("client")["status"]["hostIP"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(fetch(&format!("{ip}:80")), "web-a");
+    assert_eq!(fetch(&format!("{host_ip}:{node_port}")), "web-a");
+    let empty = cluster_ip(&d, "empty");
+    let refused = get_from_client(&d, &format!("http://{empty}/"));
+    assert!(refused.contains("Connection refused"), "{refused}");
+    d.ok(&["delete", "svc", "web"]);
+    let t = std::time::Instant::now();
+    while !get_from_client(&d, &format!("http://{ip}/index.html")).contains("wget") {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "a deleted Service still routes"
+        );
+    }
+}
+
+/// The body of `GET /index.html` at `addr` from the node, retried briefly.
+fn fetch(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut last = String::new();
+    for _ in 0..30 {
+        if let Ok(mut s) = std::net::TcpStream::connect_timeout(
+            &addr.parse().expect("address"),
+            Duration::from_secs(2),
+        ) {
+            s.set_read_timeout(Some(Duration::from_secs(3))).ok();
+            let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
+            let mut body = String::new();
+            let _ = s.read_to_string(&mut body);
+            if let Some((_, b)) = body.split_once("\r\n\r\n") {
+                return b.trim().to_string();
+            }
+            last = body;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    last
 }

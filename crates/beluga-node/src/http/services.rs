@@ -81,7 +81,7 @@ pub(super) fn delete_service(
     ns: &str,
     name: &str,
 ) -> Result<Response<ResBody>, ApiError> {
-    Ok(json(StatusCode::OK, &d.services().delete(ns, name)?))
+    Ok(json(StatusCode::OK, &d.delete_service(ns, name)?))
 }
 
 /// The pods as the API shows them now, of one namespace or all.

@@ -59,6 +59,10 @@ pub struct Args {
     /// Service's.
     #[arg(long, default_value = "10.96.0.0/16")]
     service_cidr: ipnet::Ipv4Net,
+    /// The nftables table (family ip) that holds the Services' rules, replaced whole on every
+    /// change; "" for none (Services then have addresses but route nowhere).
+    #[arg(long, default_value = "beluga")]
+    nft_table: String,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -145,6 +149,7 @@ pub fn run(a: Args) -> i32 {
         return 1;
     }
     raise_nofile();
+    let nft_table = a.nft_table.clone();
     let cfg = Config {
         root: a.root,
         socket: a.socket,
@@ -185,6 +190,9 @@ pub fn run(a: Args) -> i32 {
         };
         d.adopt().await;
         tokio::spawn(beluga_node::eviction::run(d.clone()));
+        if !nft_table.is_empty() {
+            tokio::spawn(beluga_node::proxy::run(d.clone(), nft_table));
+        }
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
                 Ok(s) => s,

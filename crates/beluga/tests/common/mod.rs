@@ -126,6 +126,7 @@ impl Daemon {
             .arg(&socket)
             .arg("--cni-conf-dir")
             .arg(&conf_dir)
+            .args(net.daemon_args())
             .args(extra);
         if !extra.contains(&"--runtime") {
             matrix_runtime(&mut cmd);
@@ -425,6 +426,12 @@ impl Daemon {
             .arg(&self.socket)
             .arg("--cni-conf-dir")
             .arg(self.root.path().join("net.d"))
+            .args(
+                self.net
+                    .as_ref()
+                    .map(|n| n.daemon_args())
+                    .unwrap_or_default(),
+            )
             .args(extra);
         matrix_runtime(&mut cmd);
         let child = cmd

@@ -43,6 +43,27 @@ impl TestNet {
         format!("10.251.{}.0/24", self.index)
     }
 
+    /// This daemon's Service addresses (its own, so that the cluster IPs of daemons running
+    /// side by side never meet in the kernel's tables).
+    pub fn service_cidr(&self) -> String {
+        format!("10.252.{}.0/24", self.index)
+    }
+
+    /// The nftables table of this daemon's Service rules.
+    pub fn nft_table(&self) -> String {
+        format!("beluga-t{}", self.index)
+    }
+
+    /// The flags that give the daemon this network's Service range and rules table.
+    pub fn daemon_args(&self) -> Vec<String> {
+        vec![
+            "--service-cidr".into(),
+            self.service_cidr(),
+            "--nft-table".into(),
+            self.nft_table(),
+        ]
+    }
+
     /// The bridge's own address, the pods' gateway.
     pub fn gateway(&self) -> String {
         format!("10.251.{}.1", self.index)
@@ -129,6 +150,11 @@ impl Drop for TestNet {
     fn drop(&mut self) {
         let left = self.leftovers();
         self.lose_at_reboot();
+        // The Service rules stay when a daemon stops (as kube-proxy's do); they are the test's.
+        let _ = std::process::Command::new("nft")
+            .args(["delete", "table", "ip", &self.nft_table()])
+            .stderr(std::process::Stdio::null())
+            .status();
         let _ = std::fs::remove_dir_all(Path::new("/var/lib/cni/networks").join(self.bridge()));
         let _ = std::fs::remove_file(&self.lock);
         if !left.is_empty() && !std::thread::panicking() {

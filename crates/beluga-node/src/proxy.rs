@@ -1,0 +1,349 @@
+//! The Services' data plane, as kube-proxy's nftables mode lays it out: one table of beluga's
+//! (`--nft-table`), a rule per Service port in `services` sending its cluster IP (and its node
+//! port, on the node's own addresses) to a chain that picks a ready endpoint at random and DNATs
+//! to it; Service ports without a ready endpoint rejected (connection refused, as kube-proxy
+//! does). Every connection through a Service is masqueraded (kube-proxy's `--masquerade-all`):
+//! without `br_netfilter`, which beluga does not load into the host's kernel, a reply between two
+//! pods of one bridge would otherwise skip the host and never be un-DNATed. The whole table is
+//! replaced in one transaction whenever a Service or a pod changes, and at start.
+
+use crate::Daemon;
+use beluga_api::k8s_openapi::api::discovery::v1::EndpointSlice;
+use beluga_api::service::{self, slices};
+use beluga_api::{Pod, Service};
+use beluga_net::nft::{self, chain, jump, matches, rule};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tracing::{info, warn};
+
+/// The mark of a connection that went through a Service: masqueraded on its way out.
+pub const MASQ_MARK: u32 = 0x4000;
+
+/// One Service port's traffic: what matches it and where it goes.
+struct PortRules {
+    id: String,
+    protocol: String,
+    cluster: Option<(String, i32)>,
+    node_port: Option<i32>,
+    endpoints: Vec<(String, i32)>,
+}
+
+/// A chain name of a Service port: stable, short, and free of anything a user wrote.
+fn chain_id(parts: &[&str]) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in parts.join("/").bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The ready endpoints of a Service port (`address`, port), from its slices.
+fn ready_endpoints(port_name: &str, slices: &[EndpointSlice]) -> Vec<(String, i32)> {
+    let mut out = Vec::new();
+    for s in slices {
+        let Some(p) = s
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref().unwrap_or("") == port_name)
+        else {
+            continue;
+        };
+        for e in &s.endpoints {
+            let ready = e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false);
+            if let (true, Some(addr), Some(port)) = (ready, e.addresses.first(), p.port) {
+                out.push((addr.clone(), port));
+            }
+        }
+    }
+    out
+}
+
+fn port_rules(svc: &Service, pods: &[Pod]) -> Vec<PortRules> {
+    if service::is_headless(svc) || service::spec_type(svc) == "ExternalName" {
+        return Vec::new();
+    }
+    let spec = svc.spec.clone().unwrap_or_default();
+    let sl = slices::slices(svc, pods);
+    let ip = spec.cluster_ip.clone().filter(|ip| !ip.is_empty());
+    let (ns, name) = (
+        svc.metadata.namespace.clone().unwrap_or_default(),
+        svc.metadata.name.clone().unwrap_or_default(),
+    );
+    spec.ports
+        .iter()
+        .flatten()
+        .map(|p| {
+            let protocol = p
+                .protocol
+                .clone()
+                .unwrap_or_else(|| "TCP".into())
+                .to_lowercase();
+            let port_name = p.name.clone().unwrap_or_default();
+            PortRules {
+                id: chain_id(&[&ns, &name, &port_name, &protocol]),
+                protocol,
+                cluster: ip.clone().map(|ip| (ip, p.port)),
+                node_port: p.node_port.filter(|n| *n > 0),
+                endpoints: ready_endpoints(&port_name, &sl),
+            }
+        })
+        .collect()
+}
+
+/// The base chains: DNAT where traffic arrives and where the node sends it; masquerade of
+/// marked connections; rejection (in the filter hooks) of ports without endpoints.
+fn base(t: &str) -> Vec<Value> {
+    let filter = |name: &str, hook: &str| json!({"add": {"chain": {"family": "ip", "table": t, "name": name, "type": "filter", "hook": hook, "prio": -110, "policy": "accept"}}});
+    let marked = json!({"match": {"op": "==", "left": {"&": [{"meta": {"key": "mark"}}, MASQ_MARK]}, "right": MASQ_MARK}});
+    vec![
+        chain(t, "services", None),
+        chain(t, "nodeports", None),
+        chain(t, "no-endpoints", None),
+        chain(t, "prerouting", Some(("prerouting", -100))),
+        chain(t, "output", Some(("output", -100))),
+        chain(t, "postrouting", Some(("postrouting", 100))),
+        filter("filter-forward", "forward"),
+        filter("filter-output", "output"),
+        rule(t, "prerouting", vec![jump("services")]),
+        rule(t, "output", vec![jump("services")]),
+        rule(t, "postrouting", vec![marked, json!({"masquerade": null})]),
+        rule(t, "filter-forward", vec![jump("no-endpoints")]),
+        rule(t, "filter-output", vec![jump("no-endpoints")]),
+    ]
+}
+
+fn service_port_rules(t: &str, p: &PortRules) -> Vec<Value> {
+    let svc_chain = format!("svc-{}", p.id);
+    let to = |dport: i32| matches(&p.protocol, "dport", dport.into());
+    let mut out = Vec::new();
+    let local = json!({"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}});
+    if p.endpoints.is_empty() {
+        if let Some((ip, port)) = &p.cluster {
+            let m = vec![
+                matches("ip", "daddr", ip.as_str().into()),
+                to(*port),
+                json!({"reject": null}),
+            ];
+            out.push(rule(t, "no-endpoints", m));
+        }
+        if let Some(n) = p.node_port {
+            out.push(rule(
+                t,
+                "no-endpoints",
+                vec![local, to(n), json!({"reject": null})],
+            ));
+        }
+        return out;
+    }
+    out.push(chain(t, &svc_chain, None));
+    let mark = json!({"mangle": {"key": {"meta": {"key": "mark"}}, "value": {"|": [{"meta": {"key": "mark"}}, MASQ_MARK]}}});
+    let mut pick = vec![mark];
+    let targets: Vec<String> = (0..p.endpoints.len())
+        .map(|i| format!("sep-{}-{i}", p.id))
+        .collect();
+    for (target, (addr, port)) in targets.iter().zip(&p.endpoints) {
+        out.push(chain(t, target, None));
+        let dnat = json!({"dnat": {"addr": addr, "port": port}});
+        out.push(rule(t, target, vec![l4proto(&p.protocol), dnat]));
+    }
+    if targets.len() == 1 {
+        pick.push(jump(&targets[0]));
+    } else {
+        let arms: Vec<Value> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, c)| json!([i, jump(c)]))
+            .collect();
+        pick.push(json!({"vmap": {"key": {"numgen": {"mode": "random", "mod": targets.len(), "offset": 0}}, "data": {"set": arms}}}));
+    }
+    out.push(rule(t, &svc_chain, pick));
+    if let Some((ip, port)) = &p.cluster {
+        out.push(rule(
+            t,
+            "services",
+            vec![
+                matches("ip", "daddr", ip.as_str().into()),
+                to(*port),
+                jump(&svc_chain),
+            ],
+        ));
+    }
+    if let Some(n) = p.node_port {
+        out.push(rule(t, "nodeports", vec![to(n), jump(&svc_chain)]));
+    }
+    out
+}
+
+/// `meta l4proto <proto>` (a DNAT to a port needs the protocol known).
+fn l4proto(protocol: &str) -> Value {
+    json!({"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": protocol}})
+}
+
+/// The whole table for these Services and pods: base chains, then every Service port's.
+pub fn ruleset(table: &str, services: &[Service], pods: &[Pod]) -> Vec<Value> {
+    let mut body = base(table);
+    let local = json!({"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}});
+    for svc in services {
+        for p in port_rules(svc, pods) {
+            body.extend(service_port_rules(table, &p));
+        }
+    }
+    // Node ports last, as kube-proxy orders them: a cluster IP match wins.
+    body.push(rule(table, "services", vec![local, jump("nodeports")]));
+    nft::replace_table(table, body)
+}
+
+/// Keeps the table in step with the Services and pods: at start, then on every pod event and
+/// Service change (coalesced: what queued up while a sync ran is one more sync).
+pub async fn run(d: Arc<Daemon>, table: String) {
+    let mut pods = d.subscribe();
+    let mut last: Option<Vec<Value>> = None;
+    loop {
+        let services = d.services().list(None);
+        let views: Vec<Pod> = d.list(None).iter().map(|h| d.view(h)).collect();
+        let want = ruleset(&table, &services, &views);
+        if last.as_ref() != Some(&want) {
+            let cmds = want.clone();
+            match tokio::task::spawn_blocking(move || nft::apply(cmds)).await {
+                Ok(Ok(())) => {
+                    if last.is_none() {
+                        info!(table = %table, "service rules in nftables table ip {table}");
+                    }
+                    last = Some(want);
+                }
+                Ok(Err(e)) => warn!("service rules: {e}"),
+                Err(e) => warn!("service rules: {e}"),
+            }
+        }
+        tokio::select! {
+            r = pods.recv() => {
+                if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    return;
+                }
+            }
+            _ = d.services_changed() => {}
+        }
+        while pods.try_recv().is_ok() {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn svc(v: Value) -> Service {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn pod(name: &str, ip: &str, ready: bool) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "default", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c"}]},
+            "status": {"podIP": ip, "phase": "Running",
+                       "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}
+        }))
+        .unwrap()
+    }
+
+    fn web(extra: Value) -> Service {
+        let mut v = json!({
+            "metadata": {"name": "web", "namespace": "default", "uid": "u"},
+            "spec": {"selector": {"app": "web"}, "clusterIP": "10.96.5.5", "clusterIPs": ["10.96.5.5"],
+                     "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}]}
+        });
+        if let (Some(spec), Some(extra)) = (v["spec"].as_object_mut(), extra.as_object()) {
+            spec.extend(extra.clone());
+        }
+        svc(v)
+    }
+
+    fn rules_of<'a>(cmds: &'a [Value], chain: &str) -> Vec<&'a Value> {
+        cmds.iter()
+            .filter_map(|c| c["add"]["rule"].as_object().map(|_| &c["add"]["rule"]))
+            .filter(|r| r["chain"] == chain)
+            .collect()
+    }
+
+    // Spec item 3 (kube-proxy's nftables layout): a cluster IP port jumps to its chain, which
+    // marks for masquerade and picks one of the ready endpoints; unready ones are not there.
+    #[test]
+    fn ready_endpoints_only_picked_at_random() {
+        let pods = [
+            pod("a", "10.88.0.2", true),
+            pod("b", "10.88.0.3", true),
+            pod("c", "10.88.0.4", false),
+        ];
+        let cmds = ruleset("t", &[web(json!({}))], &pods);
+        let services = rules_of(&cmds, "services");
+        assert_eq!(
+            services.len(),
+            2,
+            "the cluster IP rule and the node-port jump"
+        );
+        assert_eq!(services[0]["expr"][0]["match"]["right"], "10.96.5.5");
+        assert_eq!(services[0]["expr"][1]["match"]["right"], 80);
+        let target = services[0]["expr"][2]["jump"]["target"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let pick = rules_of(&cmds, &target);
+        assert_eq!(pick[0]["expr"][1]["vmap"]["key"]["numgen"]["mod"], 2);
+        let dnats: Vec<String> = cmds
+            .iter()
+            .filter_map(|c| c["add"]["rule"]["expr"][1]["dnat"].as_object())
+            .map(|d| format!("{}:{}", d["addr"].as_str().unwrap(), d["port"]))
+            .collect();
+        assert_eq!(dnats, ["10.88.0.2:8080", "10.88.0.3:8080"]);
+        assert!(rules_of(&cmds, "no-endpoints").is_empty());
+    }
+
+    // No ready endpoint: the port is refused; headless Services get no rules; a node port is
+    // matched on the node's own addresses.
+    #[test]
+    fn rejections_headless_and_node_ports() {
+        let cmds = ruleset("t", &[web(json!({}))], &[pod("c", "10.88.0.4", false)]);
+        let reject = rules_of(&cmds, "no-endpoints");
+        assert_eq!(reject.len(), 1);
+        assert_eq!(reject[0]["expr"][2], json!({"reject": null}));
+        let headless = web(json!({"clusterIP": "None", "clusterIPs": ["None"]}));
+        let cmds = ruleset("t", &[headless], &[pod("a", "10.88.0.2", true)]);
+        assert_eq!(
+            rules_of(&cmds, "services").len(),
+            1,
+            "only the node-port jump"
+        );
+        let np = web(
+            json!({"type": "NodePort", "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": 30080}]}),
+        );
+        let cmds = ruleset("t", &[np], &[pod("a", "10.88.0.2", true)]);
+        let nodeports = rules_of(&cmds, "nodeports");
+        assert_eq!(nodeports[0]["expr"][0]["match"]["right"], 30080);
+    }
+
+    // The document is one nft accepts (checked by nft itself, not applied), where nft and
+    // root are at hand.
+    #[test]
+    fn nft_accepts_the_document() {
+        let root = rustix::process::geteuid().is_root();
+        if !root
+            || std::process::Command::new("nft")
+                .arg("-v")
+                .output()
+                .is_err()
+        {
+            return;
+        }
+        let pods = [pod("a", "10.88.0.2", true), pod("b", "10.88.0.3", true)];
+        let np = web(
+            json!({"type": "NodePort", "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": 30080}]}),
+        );
+        let empty = svc(
+            json!({"metadata": {"name": "e", "namespace": "default", "uid": "e"},
+            "spec": {"selector": {"app": "x"}, "clusterIP": "10.96.5.6", "clusterIPs": ["10.96.5.6"],
+                     "type": "NodePort", "ports": [{"port": 53, "protocol": "UDP", "nodePort": 30053}]}}),
+        );
+        nft::check(ruleset("beluga-unit-check", &[np, empty], &pods)).expect("nft -c");
+    }
+}
