@@ -22,6 +22,8 @@ pub struct BundleInputs {
     pub seccomp_default: bool,
     /// The sandbox's addresses (the downward API's `status.podIP(s)`).
     pub pod_ips: Vec<String>,
+    /// The Services' variables for this pod (`beluga_api::service::env`).
+    pub service_env: Vec<(String, String)>,
 }
 
 /// Makes the bundle: the overlay rootfs, the binds (subPaths resolved and mounted), the
@@ -30,7 +32,7 @@ pub fn materialize(i: &BundleInputs) -> Result<(), (&'static str, String)> {
     let (pod, c) = (&i.pod, &i.c);
     let rootfs = volumes::mount_overlay(&i.lower, &i.bundle)
         .map_err(|e| ("CreateContainerError", format!("mounting rootfs: {e}")))?;
-    let (proc_, env) = container_process(pod, c, &i.image, &rootfs, &i.pod_ips)
+    let (proc_, env) = container_process(pod, c, &i.image, &rootfs, &i.pod_ips, &i.service_env)
         .map_err(|e| ("CreateContainerConfigError", e))?;
     let mut binds = volumes::container_binds(pod, c, &i.dir, &env, &i.bundle.join("subpaths"))
         .map_err(|e| {
@@ -158,8 +160,9 @@ pub fn limit(c: &Container, resource: &str) -> Option<String> {
         .map(|q| q.0.clone())
 }
 
-pub fn facts(pod: &Pod, pod_ips: &[String]) -> PodFacts {
+pub fn facts(pod: &Pod, pod_ips: &[String], service_env: &[(String, String)]) -> PodFacts {
     PodFacts {
+        service_env: service_env.to_vec(),
         pod_ip: pod_ips.first().cloned().unwrap_or_default(),
         host_ip: crate::node::host_ip(),
         node_name: crate::node::name(),
@@ -179,8 +182,9 @@ pub fn container_process(
     image: &beluga_image::ImageConfig,
     rootfs: &std::path::Path,
     pod_ips: &[String],
+    service_env: &[(String, String)],
 ) -> Result<(Process, Vec<(String, String)>), String> {
-    let env = process::container_env(pod, c, &facts(pod, pod_ips)).map_err(|e| e.0)?;
+    let env = process::container_env(pod, c, &facts(pod, pod_ips, service_env)).map_err(|e| e.0)?;
     let args = process::argv(c, image, &env);
     if args.is_empty() {
         return Err("no command specified".into());

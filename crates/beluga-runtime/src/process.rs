@@ -27,6 +27,9 @@ pub struct Process {
 /// What the pod's status can tell `fieldRef`s.
 #[derive(Debug, Clone, Default)]
 pub struct PodFacts {
+    /// The Services' variables (`beluga_api::service::env`): seen by `$(VAR)` expansion, and
+    /// added after the container's own for names it does not set.
+    pub service_env: Vec<(String, String)>,
     pub pod_ip: String,
     pub host_ip: String,
     pub node_name: String,
@@ -130,14 +133,30 @@ pub fn container_env(
                 String::new()
             }
         } else {
-            // Only earlier entries are visible: forward references stay literal.
+            // Only earlier entries are visible (and the Services' variables): forward
+            // references stay literal.
             expand_env(e.value.as_deref().unwrap_or_default(), |name| {
-                env.get(name).map(String::from)
+                env.get(name)
+                    .or_else(|| service_var(facts, name))
+                    .map(String::from)
             })
         };
         env.set(&e.name, value);
     }
+    for (k, v) in &facts.service_env {
+        if env.get(k).is_none() {
+            env.set(k, v.clone());
+        }
+    }
     Ok(env.entries)
+}
+
+fn service_var<'a>(facts: &'a PodFacts, name: &str) -> Option<&'a str> {
+    facts
+        .service_env
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Variables in first-set order, the last value winning, with an index by name: building an

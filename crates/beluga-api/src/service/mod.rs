@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod endpoints;
+pub mod env;
 pub mod print;
 pub mod slices;
 pub mod validation;

@@ -169,6 +169,15 @@ pub(super) async fn prepare_container(
         seccomp_root: d.config().seccomp_root(),
         seccomp_default: d.config().seccomp_default,
         pod_ips: h.lock().pod_ips.clone(),
+        // The Services that exist as the container starts, as kubelet reads them then.
+        service_env: beluga_api::service::env::service_env(
+            &d.services().list(None),
+            podutil::namespace(&pod),
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.enable_service_links)
+                .unwrap_or(true),
+        ),
     };
     if let Err((reason, msg)) = d.exec().runtime.prepare(inputs).await {
         return Err(fail_start(d, h, &c.name, &id, reason, msg).await);

@@ -210,3 +210,31 @@ fn large_environments() {
     assert_eq!(merged.len(), n + 2);
     assert_eq!(merged[2], "V0=last");
 }
+
+// §10.2 step 3 (kubelet's makeEnvironmentVariables): the Services' variables are seen by
+// `$(VAR)` expansion and added after the container's own, never over one it sets.
+#[test]
+fn service_variables() {
+    let p = pod(json!({"name": "c", "env": [
+        {"name": "DB", "value": "$(DB_SERVICE_HOST):$(DB_SERVICE_PORT)"},
+        {"name": "DB_SERVICE_PORT", "value": "mine"}
+    ]}));
+    let c = &p.spec.as_ref().unwrap().containers[0];
+    let facts = PodFacts {
+        service_env: vec![
+            ("DB_SERVICE_HOST".into(), "10.96.0.6".into()),
+            ("DB_SERVICE_PORT".into(), "5432".into()),
+        ],
+        ..Default::default()
+    };
+    let env = container_env(&p, c, &facts).unwrap();
+    let got: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            ("DB", "10.96.0.6:5432"),
+            ("DB_SERVICE_PORT", "mine"),
+            ("DB_SERVICE_HOST", "10.96.0.6"),
+        ]
+    );
+}
