@@ -126,18 +126,7 @@ fn services_are_listed_described_and_kept() {
     ] {
         assert!(text.contains(&want), "{want:?} not in\n{text}");
     }
-    // Item 6: the Services that existed when the container started, as variables.
-    let env = stdout(&d.exec("web-1", "web", &["env"]));
-    for want in [
-        format!("WEB_SERVICE_HOST={ip}"),
-        "WEB_SERVICE_PORT=80".to_string(),
-        "WEB_SERVICE_PORT_HTTP=80".to_string(),
-        format!("WEB_PORT_80_TCP=tcp://{ip}:80"),
-        format!("KUBERNETES_SERVICE_HOST={}", first_ip(&d)),
-        "KUBERNETES_SERVICE_PORT=443".to_string(),
-    ] {
-        assert!(env.lines().any(|l| l == want), "{want:?} not in\n{env}");
-    }
+    assert_service_env(&d, "web-1", &ip);
     let slices = d.ok(&["get", "endpointslices"]);
     let lines: Vec<&str> = slices.lines().collect();
     assert_eq!(
@@ -163,6 +152,21 @@ fn services_are_listed_described_and_kept() {
         stderr(&o).trim(),
         "Error from server (NotFound): services \"web\" not found"
     );
+}
+
+/// Item 6: the Services that existed when the container started, as variables.
+fn assert_service_env(d: &Daemon, pod: &str, ip: &str) {
+    let env = stdout(&d.exec(pod, "web", &["env"]));
+    for want in [
+        format!("WEB_SERVICE_HOST={ip}"),
+        "WEB_SERVICE_PORT=80".to_string(),
+        "WEB_SERVICE_PORT_HTTP=80".to_string(),
+        format!("WEB_PORT_80_TCP=tcp://{ip}:80"),
+        format!("KUBERNETES_SERVICE_HOST={}", first_ip(d)),
+        "KUBERNETES_SERVICE_PORT=443".to_string(),
+    ] {
+        assert!(env.lines().any(|l| l == want), "{want:?} not in\n{env}");
+    }
 }
 
 /// Item 1: a requested cluster IP, a taken one refused in the allocator's words, headless and
