@@ -54,6 +54,7 @@ impl Daemon {
             log_max_size: cfg.log_max_size,
             log_max_files: cfg.log_max_files,
         };
+        let dns = cluster_dns(&cfg, &network);
         let network = Arc::new(network);
         let exec = Executor {
             sandbox: Arc::new(executor::shim::ShimSandbox {
@@ -66,6 +67,7 @@ impl Daemon {
                 launch,
                 pod_max_pids: cfg.pod_max_pids,
                 network,
+                cluster_dns: dns.as_ref().map(|(_, c)| c.clone()),
             }),
             runtime: Arc::new(executor::shim::ShimRuntime {
                 runtime: runtime.clone(),
@@ -77,7 +79,11 @@ impl Daemon {
             }),
             clock: Arc::new(executor::store::SystemClock),
         };
-        Self::assemble(cfg, images, runtime, exec, worker::spawn)
+        let d = Self::assemble(cfg, images, runtime, exec, worker::spawn)?;
+        if let Some((server, _)) = dns {
+            d.set_dns_config(server);
+        }
+        Ok(d)
     }
 
     /// A pod directory whose record cannot be read: nothing of it may run unmanaged (attack
@@ -229,4 +235,27 @@ impl Daemon {
             }
         }
     }
+}
+
+/// The cluster DNS, when there is a data plane to route its Service address and the pod
+/// network names a gateway to listen on: the server's address and what pods are told.
+fn cluster_dns(
+    cfg: &Config,
+    network: &crate::network::PodNetwork,
+) -> Option<(crate::dns::DnsConfig, beluga_runtime::volumes::ClusterDns)> {
+    cfg.nft_table.as_ref()?;
+    let gateway = network.gateway()?;
+    let ip = beluga_api::service::alloc::dns_ip(cfg.service_cidr)?;
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let server = crate::dns::DnsConfig {
+        listen: std::net::SocketAddrV4::new(gateway, 53),
+        domain: cfg.cluster_domain.clone(),
+        upstream: crate::dns::upstream_of(&host),
+    };
+    info!(dns = %ip, listen = %server.listen, "cluster DNS for {}", cfg.cluster_domain);
+    let told = beluga_runtime::volumes::ClusterDns {
+        nameserver: ip.to_string(),
+        domain: cfg.cluster_domain.clone(),
+    };
+    Some((server, told))
 }

@@ -3,6 +3,7 @@
 
 pub mod boot;
 pub mod bundle;
+pub mod dns;
 pub mod error;
 pub mod events;
 pub mod eviction;
@@ -60,6 +61,11 @@ pub struct Config {
     pub network: network::NetworkConfig,
     /// Where Services' cluster IPs come from (`--service-cidr`, issue 15).
     pub service_cidr: ipnet::Ipv4Net,
+    /// The nftables table of the Services' rules (`--nft-table`); `None`: no data plane (and
+    /// so no cluster DNS either).
+    pub nft_table: Option<String>,
+    /// The cluster's DNS domain (`--cluster-domain`).
+    pub cluster_domain: String,
 }
 
 impl Config {
@@ -102,6 +108,8 @@ pub struct Daemon {
     services: services::Services,
     /// Told when a Service changes (the data plane's sync waits on it).
     services_kick: Notify,
+    /// Where the cluster DNS listens, once the pod network says where (`boot`).
+    dns: std::sync::OnceLock<dns::DnsConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -186,11 +194,16 @@ impl Daemon {
             resource_version: AtomicU64::new(first),
             services,
             services_kick: Notify::new(),
+            dns: std::sync::OnceLock::new(),
         });
         let (rv, now) = (d.next_rv(), d.exec.clock.now());
         d.services
             .ensure_kubernetes(rv, now)
             .map_err(|e| DaemonError::Setup(format!("the kubernetes Service: {}", e.message)))?;
+        let (rv, now) = (d.next_rv(), d.exec.clock.now());
+        d.services
+            .ensure_kube_dns(rv, now)
+            .map_err(|e| DaemonError::Setup(format!("the kube-dns Service: {}", e.message)))?;
         Ok(d)
     }
 
@@ -202,6 +215,15 @@ impl Daemon {
     /// The pod as the API shows it now: its status freshly derived.
     pub fn view(&self, h: &PodHandle) -> Pod {
         h.current(self.runtime_name(), self.exec.clock.now())
+    }
+
+    /// Where the cluster DNS listens (none without a pod network gateway or a data plane).
+    pub fn dns_config(&self) -> Option<&dns::DnsConfig> {
+        self.dns.get()
+    }
+
+    pub(crate) fn set_dns_config(&self, cfg: dns::DnsConfig) {
+        let _ = self.dns.set(cfg);
     }
 
     pub fn services(&self) -> &services::Services {

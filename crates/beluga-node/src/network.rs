@@ -74,6 +74,30 @@ impl PodNetwork {
         })
     }
 
+    /// The IPv4 gateway the list's IPAM gives pods (its range's `gateway`, else the subnet's
+    /// first address, as host-local chooses it): where the node is reachable from every pod.
+    pub fn gateway(&self) -> Option<std::net::Ipv4Addr> {
+        let ipam = self.list.plugins.iter().find_map(|p| p.get("ipam"))?;
+        let ranges = ipam.get("ranges").and_then(|r| r.as_array());
+        let candidates = ranges
+            .into_iter()
+            .flatten()
+            .filter_map(|set| set.as_array())
+            .flatten()
+            .chain(std::iter::once(ipam));
+        for r in candidates {
+            let Some(net) = r
+                .get("subnet")
+                .and_then(|s| s.as_str()?.parse::<ipnet::Ipv4Net>().ok())
+            else {
+                continue;
+            };
+            let explicit = r.get("gateway").and_then(|g| g.as_str()?.parse().ok());
+            return explicit.or_else(|| net.hosts().next());
+        }
+        None
+    }
+
     /// Attaches the pod's sandbox (ADD) and keeps the result: the pod's IPs, IPv4 first.
     /// A failed ADD is undone (DEL), so that nothing of it stays reserved.
     pub async fn attach(&self, pod: &Pod, dir: &PodDir) -> Result<Vec<String>, NetError> {

@@ -13,6 +13,7 @@ use beluga_api::service::{self, slices};
 use beluga_api::{Pod, Service};
 use beluga_net::nft::{self, chain, jump, matches, rule};
 use serde_json::{json, Value};
+use std::net::SocketAddrV4;
 use std::sync::Arc;
 use tracing::{info, warn};
 
@@ -59,7 +60,8 @@ fn ready_endpoints(port_name: &str, slices: &[EndpointSlice]) -> Vec<(String, i3
     out
 }
 
-fn port_rules(svc: &Service, pods: &[Pod]) -> Vec<PortRules> {
+/// `dns`: the daemon's DNS server, the endpoint of the `kube-dns` Service.
+fn port_rules(svc: &Service, pods: &[Pod], dns: Option<SocketAddrV4>) -> Vec<PortRules> {
     if service::is_headless(svc) || service::spec_type(svc) == "ExternalName" {
         return Vec::new();
     }
@@ -85,10 +87,18 @@ fn port_rules(svc: &Service, pods: &[Pod]) -> Vec<PortRules> {
                 protocol,
                 cluster: ip.clone().map(|ip| (ip, p.port)),
                 node_port: p.node_port.filter(|n| *n > 0),
-                endpoints: ready_endpoints(&port_name, &sl),
+                endpoints: match dns.filter(|_| is_kube_dns(svc)) {
+                    Some(at) => vec![(at.ip().to_string(), i32::from(at.port()))],
+                    None => ready_endpoints(&port_name, &sl),
+                },
             }
         })
         .collect()
+}
+
+fn is_kube_dns(svc: &Service) -> bool {
+    let (ns, name) = crate::services::KUBE_DNS;
+    svc.metadata.namespace.as_deref() == Some(ns) && svc.metadata.name.as_deref() == Some(name)
 }
 
 /// The base chains: DNAT where traffic arrives and where the node sends it; masquerade of
@@ -181,11 +191,16 @@ fn l4proto(protocol: &str) -> Value {
 }
 
 /// The whole table for these Services and pods: base chains, then every Service port's.
-pub fn ruleset(table: &str, services: &[Service], pods: &[Pod]) -> Vec<Value> {
+pub fn ruleset(
+    table: &str,
+    services: &[Service],
+    pods: &[Pod],
+    dns: Option<SocketAddrV4>,
+) -> Vec<Value> {
     let mut body = base(table);
     let local = json!({"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}});
     for svc in services {
-        for p in port_rules(svc, pods) {
+        for p in port_rules(svc, pods, dns) {
             body.extend(service_port_rules(table, &p));
         }
     }
@@ -202,7 +217,8 @@ pub async fn run(d: Arc<Daemon>, table: String) {
     loop {
         let services = d.services().list(None);
         let views: Vec<Pod> = d.list(None).iter().map(|h| d.view(h)).collect();
-        let want = ruleset(&table, &services, &views);
+        let dns = d.dns_config().map(|c| c.listen);
+        let want = ruleset(&table, &services, &views, dns);
         if last.as_ref() != Some(&want) {
             let cmds = want.clone();
             match tokio::task::spawn_blocking(move || nft::apply(cmds)).await {
@@ -275,7 +291,7 @@ mod tests {
             pod("b", "10.88.0.3", true),
             pod("c", "10.88.0.4", false),
         ];
-        let cmds = ruleset("t", &[web(json!({}))], &pods);
+        let cmds = ruleset("t", &[web(json!({}))], &pods, None);
         let services = rules_of(&cmds, "services");
         assert_eq!(
             services.len(),
@@ -303,12 +319,17 @@ mod tests {
     // matched on the node's own addresses.
     #[test]
     fn rejections_headless_and_node_ports() {
-        let cmds = ruleset("t", &[web(json!({}))], &[pod("c", "10.88.0.4", false)]);
+        let cmds = ruleset(
+            "t",
+            &[web(json!({}))],
+            &[pod("c", "10.88.0.4", false)],
+            None,
+        );
         let reject = rules_of(&cmds, "no-endpoints");
         assert_eq!(reject.len(), 1);
         assert_eq!(reject[0]["expr"][2], json!({"reject": null}));
         let headless = web(json!({"clusterIP": "None", "clusterIPs": ["None"]}));
-        let cmds = ruleset("t", &[headless], &[pod("a", "10.88.0.2", true)]);
+        let cmds = ruleset("t", &[headless], &[pod("a", "10.88.0.2", true)], None);
         assert_eq!(
             rules_of(&cmds, "services").len(),
             1,
@@ -317,7 +338,7 @@ mod tests {
         let np = web(
             json!({"type": "NodePort", "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": 30080}]}),
         );
-        let cmds = ruleset("t", &[np], &[pod("a", "10.88.0.2", true)]);
+        let cmds = ruleset("t", &[np], &[pod("a", "10.88.0.2", true)], None);
         let nodeports = rules_of(&cmds, "nodeports");
         assert_eq!(nodeports[0]["expr"][0]["match"]["right"], 30080);
     }
@@ -344,6 +365,12 @@ mod tests {
             "spec": {"selector": {"app": "x"}, "clusterIP": "10.96.5.6", "clusterIPs": ["10.96.5.6"],
                      "type": "NodePort", "ports": [{"port": 53, "protocol": "UDP", "nodePort": 30053}]}}),
         );
-        nft::check(ruleset("beluga-unit-check", &[np, empty], &pods)).expect("nft -c");
+        nft::check(ruleset(
+            "beluga-unit-check",
+            &[np, empty],
+            &pods,
+            Some("10.88.0.1:53".parse().unwrap()),
+        ))
+        .expect("nft -c");
     }
 }

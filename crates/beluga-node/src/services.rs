@@ -213,6 +213,47 @@ impl Services {
     }
 }
 
+impl Services {
+    /// The cluster DNS Service, `kube-dns` of `kube-system` as kubeadm names it, at the range's
+    /// tenth address (`10.96.0.10`), made when missing; its endpoint is the daemon's own DNS
+    /// server (`proxy`).
+    pub fn ensure_kube_dns(&self, rv: String, now: Timestamp) -> Result<(), ApiError> {
+        if self.get(KUBE_DNS.0, KUBE_DNS.1).is_some() {
+            return Ok(());
+        }
+        let Some(ip) = alloc::dns_ip(self.cidr) else {
+            return Ok(());
+        };
+        let port = |name: &str, protocol: &str| ServicePort {
+            name: Some(name.into()),
+            port: 53,
+            protocol: Some(protocol.into()),
+            target_port: Some(IntOrString::Int(53)),
+            ..Default::default()
+        };
+        let svc = Service {
+            metadata: beluga_api::ObjectMeta {
+                name: Some(KUBE_DNS.1.into()),
+                labels: Some(BTreeMap::from([
+                    ("k8s-app".to_string(), "kube-dns".to_string()),
+                    ("kubernetes.io/name".to_string(), "CoreDNS".to_string()),
+                ])),
+                ..Default::default()
+            },
+            spec: Some(ServiceSpec {
+                cluster_ip: Some(ip.to_string()),
+                ports: Some(vec![port("dns", "UDP"), port("dns-tcp", "TCP")]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.create(svc, KUBE_DNS.0, rv, now).map(|_| ())
+    }
+}
+
+/// The cluster DNS Service's namespace and name.
+pub const KUBE_DNS: (&str, &str) = ("kube-system", "kube-dns");
+
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(500, "InternalError", e.to_string())
 }

@@ -290,31 +290,59 @@ fn host_aliases(spec: &beluga_api::PodSpec) -> String {
     s
 }
 
-/// `/etc/resolv.conf` from the pod's DNS type: the node's resolver (also for the cluster type
-/// while the node has no cluster DNS, as kubelet falls back) plus `dnsConfig`, or `dnsConfig` only.
-pub fn resolv_conf(pod: &Pod, host: &str) -> String {
-    let spec = pod.spec.clone().unwrap_or_default();
-    let cfg = spec.dns_config.clone().unwrap_or_default();
-    let mut nameservers: Vec<String> = Vec::new();
-    let mut searches: Vec<String> = Vec::new();
-    let mut options: Vec<String> = Vec::new();
-    if podutil::dns_type(pod) != podutil::DnsType::None {
-        for l in host.lines() {
-            let mut f = l.split_whitespace();
-            match f.next() {
-                Some("nameserver") => nameservers.extend(f.next().map(String::from)),
-                Some("search") | Some("domain") => searches.extend(f.map(String::from)),
-                Some("options") => options.extend(f.map(String::from)),
-                _ => {}
-            }
+/// The cluster DNS a pod of the cluster DNS type is given: its Service address and the
+/// cluster's domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterDns {
+    pub nameserver: String,
+    pub domain: String,
+}
+
+/// The node's resolver: its nameservers, searches and options.
+fn host_parts(host: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let (mut ns, mut search, mut opts) = (Vec::new(), Vec::new(), Vec::new());
+    for l in host.lines() {
+        let mut f = l.split_whitespace();
+        match f.next() {
+            Some("nameserver") => ns.extend(f.next().map(String::from)),
+            Some("search") | Some("domain") => search.extend(f.map(String::from)),
+            Some("options") => opts.extend(f.map(String::from)),
+            _ => {}
         }
     }
+    (ns, search, opts)
+}
+
+/// `/etc/resolv.conf` as kubelet forms it from the pod's DNS type (spec §11.4, kubelet's
+/// `GetPodDNS`): the cluster's (`nameserver <dns>`, `search <ns>.svc.<domain> svc.<domain>
+/// <domain> <node's searches>`, `options ndots:5`; the node's own while there is no cluster
+/// DNS), the node's, or none, then `dnsConfig` merged in (options by name, the pod's winning).
+pub fn resolv_conf(pod: &Pod, host: &str, cluster: Option<&ClusterDns>) -> String {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let cfg = spec.dns_config.clone().unwrap_or_default();
+    let (host_ns, host_search, host_opts) = host_parts(host);
+    let (mut nameservers, mut searches, mut options) = match (podutil::dns_type(pod), cluster) {
+        (podutil::DnsType::None, _) => (vec![], vec![], vec![]),
+        (podutil::DnsType::Cluster, Some(c)) => {
+            let ns = podutil::namespace(pod);
+            let mut s = vec![
+                format!("{ns}.svc.{}", c.domain),
+                format!("svc.{}", c.domain),
+                c.domain.clone(),
+            ];
+            s.extend(host_search);
+            (vec![c.nameserver.clone()], s, vec!["ndots:5".to_string()])
+        }
+        _ => (host_ns, host_search, host_opts),
+    };
     nameservers.extend(cfg.nameservers.unwrap_or_default());
     searches.extend(cfg.searches.unwrap_or_default());
     for o in cfg.options.unwrap_or_default() {
+        let name = o.name.unwrap_or_default();
+        options.retain(|x| x.split(':').next() != Some(name.as_str()));
         options.push(match o.value {
-            Some(v) => format!("{}:{v}", o.name.unwrap_or_default()),
-            None => o.name.unwrap_or_default(),
+            Some(v) => format!("{name}:{v}"),
+            None => name,
         });
     }
     let mut s = String::new();
@@ -411,14 +439,33 @@ mod tests {
         let host = "# comment\nnameserver 1.1.1.1\nsearch example.com\noptions ndots:2\n";
         let p = pod(json!({"containers": []}));
         assert_eq!(
-            resolv_conf(&p, host),
+            resolv_conf(&p, host, None),
+            "search example.com\nnameserver 1.1.1.1\noptions ndots:2\n"
+        );
+        // The cluster type with a cluster DNS: its search path, then the node's; ndots:5,
+        // overridden by the pod's dnsConfig option of that name.
+        let dns = ClusterDns {
+            nameserver: "10.96.0.10".into(),
+            domain: "cluster.local".into(),
+        };
+        let p = pod(
+            json!({"containers": [], "dnsConfig": {"options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]}}),
+        );
+        assert_eq!(
+            resolv_conf(&p, host, Some(&dns)),
+            "search default.svc.cluster.local svc.cluster.local cluster.local example.com\nnameserver 10.96.0.10\noptions ndots:2 edns0\n"
+        );
+        // Default: the node's, cluster DNS or not.
+        let p = pod(json!({"containers": [], "dnsPolicy": "Default"}));
+        assert_eq!(
+            resolv_conf(&p, host, Some(&dns)),
             "search example.com\nnameserver 1.1.1.1\noptions ndots:2\n"
         );
         let p = pod(
             json!({"containers": [], "dnsPolicy": "None", "dnsConfig": {"nameservers": ["9.9.9.9"], "options": [{"name": "ndots", "value": "5"}]}}),
         );
         assert_eq!(
-            resolv_conf(&p, host),
+            resolv_conf(&p, host, Some(&dns)),
             "nameserver 9.9.9.9\noptions ndots:5\n"
         );
     }

@@ -177,7 +177,8 @@ fn addresses_and_ports_are_given_once() {
     let svc = |name: &str, spec: &str| {
         format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n{spec}")
     };
-    let dns_ip = dns_ip(&d);
+    // .10 is kube-dns's; ask for another of the lower band.
+    let dns_ip = service_cidr(&d).replace(".0/24", ".20");
     d.apply(&svc("dns", &format!("  clusterIP: {dns_ip}\n  selector: {{app: dns}}\n  ports: [{{name: dns, port: 53, protocol: UDP}}, {{name: dns-tcp, port: 53}}]\n")));
     assert_eq!(cluster_ip(&d, "dns"), dns_ip);
     let o = d.apply_output(&svc(
@@ -426,4 +427,92 @@ fn fetch(addr: &str) -> String {
         std::thread::sleep(Duration::from_millis(100));
     }
     last
+}
+
+fn example(name: &str) -> String {
+    let path = workspace().join("examples").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Items 4, 5 and 7: the documentation's `myapp-pod` waits in `Init:0/2` until `myservice`
+/// resolves, in `Init:1/2` until `mydb` does, then runs — with real lookups from busybox
+/// against the daemon's DNS at the kube-dns Service address.
+#[test]
+fn myapp_pod_waits_for_its_services_by_name() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&example("myapp-pod.yaml"));
+    let status = |want: &str| {
+        let t = std::time::Instant::now();
+        loop {
+            let row = d.row("myapp-pod");
+            if row[2] == want {
+                return;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "never {want}: {row:?}\n{}",
+                d.daemon_log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    status("Init:0/2");
+    let logs = d.wait_logs(
+        "myapp-pod",
+        "init-myservice",
+        Duration::from_secs(20),
+        |l| l.contains("waiting for myservice"),
+    );
+    assert!(logs.contains("NXDOMAIN"), "{logs}");
+    let services = example("myapp-services.yaml");
+    let (myservice, mydb) = services.split_once("---\n").expect("two documents");
+    d.apply(myservice);
+    status("Init:1/2");
+    d.apply(mydb);
+    d.wait_running("myapp-pod");
+    let dns = dns_ip(&d);
+    let logs = d.logs("myapp-pod", "init-mydb");
+    assert!(
+        logs.contains(&format!("Server:\t\t{dns}")) || logs.contains(&dns),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!("Address: {}", cluster_ip(&d, "mydb"))),
+        "{logs}"
+    );
+}
+
+/// Items 4 and 5: a pod's resolv.conf names the cluster DNS with kubelet's search path; a
+/// headless Service resolves to its ready pods, and the search path finds a short name.
+#[test]
+fn pods_resolve_services_and_headless_endpoints() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(CLIENT);
+    d.apply("apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec:\n  clusterIP: None\n  selector: {app: web}\n  ports: [{name: http, port: 8080}]\n");
+    d.apply(&server("web-a"));
+    d.wait_running("client");
+    wait_ready_endpoints(&d, "db", 1);
+    let dns = dns_ip(&d);
+    let conf = stdout(&d.exec("client", "c", &["cat", "/etc/resolv.conf"]));
+    assert!(conf.contains(&format!("nameserver {dns}")), "{conf}");
+    assert!(
+        conf.starts_with("search default.svc.cluster.local svc.cluster.local cluster.local"),
+        "{conf}"
+    );
+    assert!(conf.contains("options ndots:5"), "{conf}");
+    let ip = d.pod("web-a")["status"]["podIP"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let look = |name: &str| stdout(&d.exec("client", "c", &["nslookup", name]));
+    let out = look("db.default.svc.cluster.local");
+    assert!(out.contains(&format!("Address: {ip}")), "{out}");
+    let out = look("kubernetes.default.svc.cluster.local");
+    assert!(out.contains(&format!("Address: {}", first_ip(&d))), "{out}");
+    let o = d.exec(
+        "client",
+        "c",
+        &["nslookup", "nosuch.default.svc.cluster.local"],
+    );
+    assert!(format!("{}{}", stdout(&o), stderr(&o)).contains("NXDOMAIN"));
 }

@@ -37,6 +37,12 @@ pub fn first_ip(cidr: Ipv4Net) -> Option<Ipv4Addr> {
     (usable(cidr) > 0).then(|| nth(cidr, 0)).flatten()
 }
 
+/// The cluster DNS Service's address: the range's tenth (`10.96.0.10` in the default range,
+/// kubeadm's choice).
+pub fn dns_ip(cidr: Ipv4Net) -> Option<Ipv4Addr> {
+    (usable(cidr) >= 10).then(|| nth(cidr, 9)).flatten()
+}
+
 /// A free index in `[from, to)`, starting at `from + seed % (to - from)` and wrapping.
 fn scan(from: u64, to: u64, seed: u64, free: impl Fn(u64) -> bool) -> Option<u64> {
     let len = to.checked_sub(from).filter(|l| *l > 0)?;

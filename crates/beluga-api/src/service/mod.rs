@@ -3,6 +3,7 @@
 //! IPs and node ports (`alloc`). Pure: the daemon holds the objects and what is allocated.
 
 pub mod alloc;
+pub mod dns;
 pub mod endpoints;
 pub mod env;
 pub mod print;

@@ -88,11 +88,17 @@ pub struct ShimSandbox {
     pub spares: std::sync::Arc<super::spare::Spares>,
     /// The network every sandbox is attached to (issue 14).
     pub network: std::sync::Arc<crate::network::PodNetwork>,
+    /// The cluster DNS pods of the cluster DNS type are given (issue 15).
+    pub cluster_dns: Option<volumes::ClusterDns>,
 }
 
 /// The pod's volumes, cgroup, and the files every container mounts (`/etc/hosts`,
 /// `/etc/hostname`, `/etc/resolv.conf`).
-fn prepare_sandbox(pod: &Pod, dir: &PodDir) -> Result<(), SandboxError> {
+fn prepare_sandbox(
+    pod: &Pod,
+    dir: &PodDir,
+    cluster_dns: Option<&volumes::ClusterDns>,
+) -> Result<(), SandboxError> {
     volumes::setup_pod_volumes(pod, dir).map_err(|e| SandboxError::Mount(e.to_string()))?;
     let other = |e: std::io::Error| SandboxError::Other(e.to_string());
     let hostname = crate::node::pod_hostname(pod);
@@ -110,7 +116,7 @@ fn prepare_sandbox(pod: &Pod, dir: &PodDir) -> Result<(), SandboxError> {
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     std::fs::write(
         sandbox.join("resolv.conf"),
-        volumes::resolv_conf(pod, &host_resolv),
+        volumes::resolv_conf(pod, &host_resolv, cluster_dns),
     )
     .map_err(other)
 }
@@ -159,8 +165,8 @@ impl Sandbox for ShimSandbox {
         // First the cgroup (a cgroup made during the warm-up would wait for it), then the
         // warm-up, which runs while the rest of the sandbox and the first bundle are made.
         warm_migration_lock();
-        let (p, d) = (pod.clone(), dir.clone());
-        blocking(move || prepare_sandbox(&p, &d))
+        let (p, d, dns) = (pod.clone(), dir.clone(), self.cluster_dns.clone());
+        blocking(move || prepare_sandbox(&p, &d, dns.as_ref()))
             .await
             .unwrap_or_else(|| Err(SandboxError::Other("sandbox preparation panicked".into())))?;
         let other = |e: std::io::Error| SandboxError::Other(e.to_string());

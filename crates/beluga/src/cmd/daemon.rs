@@ -63,6 +63,10 @@ pub struct Args {
     /// change; "" for none (Services then have addresses but route nowhere).
     #[arg(long, default_value = "beluga")]
     nft_table: String,
+    /// The cluster's DNS domain, served by the daemon's DNS at the kube-dns Service address
+    /// (the --service-cidr's tenth, 10.96.0.10 by default).
+    #[arg(long, default_value = "cluster.local")]
+    cluster_domain: String,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -149,7 +153,6 @@ pub fn run(a: Args) -> i32 {
         return 1;
     }
     raise_nofile();
-    let nft_table = a.nft_table.clone();
     let cfg = Config {
         root: a.root,
         socket: a.socket,
@@ -169,6 +172,8 @@ pub fn run(a: Args) -> i32 {
             pod_cidr: a.pod_cidr,
         },
         service_cidr: a.service_cidr,
+        nft_table: (!a.nft_table.is_empty()).then(|| a.nft_table.clone()),
+        cluster_domain: a.cluster_domain.clone(),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -190,8 +195,11 @@ pub fn run(a: Args) -> i32 {
         };
         d.adopt().await;
         tokio::spawn(beluga_node::eviction::run(d.clone()));
-        if !nft_table.is_empty() {
-            tokio::spawn(beluga_node::proxy::run(d.clone(), nft_table));
+        if let Some(table) = d.config().nft_table.clone() {
+            tokio::spawn(beluga_node::proxy::run(d.clone(), table));
+        }
+        if let Some(dns) = d.dns_config().cloned() {
+            tokio::spawn(beluga_node::dns::run(d.clone(), dns));
         }
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

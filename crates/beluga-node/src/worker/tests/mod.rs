@@ -40,6 +40,8 @@ pub(super) fn config(root: &Path) -> Config {
             pod_cidr: "10.88.0.0/16".parse().unwrap(),
         },
         service_cidr: "10.96.0.0/16".parse().unwrap(),
+        nft_table: None,
+        cluster_domain: "cluster.local".into(),
     }
 }
 
