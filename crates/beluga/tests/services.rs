@@ -516,3 +516,30 @@ fn pods_resolve_services_and_headless_endpoints() {
     );
     assert!(format!("{}{}", stdout(&o), stderr(&o)).contains("NXDOMAIN"));
 }
+
+/// Item 3: the Service rules stay when the daemon stops (as kube-proxy's do, so traffic keeps
+/// flowing to pods that keep running), and `beluga daemon --cleanup` removes them.
+#[test]
+fn cleanup_removes_the_service_rules() {
+    let Some(mut d) = Daemon::start() else { return };
+    let table = d.net.as_ref().map(|n| n.nft_table()).unwrap_or_default();
+    let has = |t: &str| {
+        std::process::Command::new("nft")
+            .args(["list", "table", "ip", t])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let t = std::time::Instant::now();
+    while !has(&table) {
+        assert!(t.elapsed() < Duration::from_secs(10), "no table {table}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    d.stop_gracefully();
+    assert!(has(&table), "the rules went with the daemon");
+    let o = std::process::Command::new(bin())
+        .args(["daemon", "--cleanup", "--nft-table", &table])
+        .output()
+        .expect("cleanup");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!has(&table), "--cleanup left {table}");
+}

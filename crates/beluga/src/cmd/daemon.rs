@@ -67,6 +67,10 @@ pub struct Args {
     /// (the --service-cidr's tenth, 10.96.0.10 by default).
     #[arg(long, default_value = "cluster.local")]
     cluster_domain: String,
+    /// Remove what a stopped daemon leaves in the kernel for Services (the --nft-table) and
+    /// exit; pods' own state is left to the next daemon.
+    #[arg(long)]
+    cleanup: bool,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -136,6 +140,15 @@ pub fn run(a: Args) -> i32 {
     if !rustix::process::geteuid().is_root() {
         eprintln!("error: beluga daemon must run as root (it creates namespaces and mounts)");
         return 1;
+    }
+    if a.cleanup {
+        return match beluga_net::nft::delete_table(&a.nft_table) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        };
     }
     // The shim is installed beside this binary (one package, two executables).
     let exe = match std::env::current_exe() {
