@@ -127,6 +127,43 @@ fn raise_nofile() {
     }
 }
 
+/// What runs beside the API: eviction, the Services' rules, the cluster DNS.
+fn background(d: &std::sync::Arc<Daemon>) {
+    tokio::spawn(beluga_node::eviction::run(d.clone()));
+    if let Some(table) = d.config().nft_table.clone() {
+        tokio::spawn(beluga_node::proxy::run(d.clone(), table));
+    }
+    if let Some(dns) = d.dns_config().cloned() {
+        tokio::spawn(beluga_node::dns::run(d.clone(), dns));
+    }
+}
+
+/// The daemon's configuration from its flags.
+fn config(a: Args, exe: PathBuf) -> Config {
+    Config {
+        root: a.root,
+        socket: a.socket,
+        runtime: a.runtime,
+        backoff_initial: a.crash_loop_backoff_initial,
+        backoff_max: a.crash_loop_backoff_max,
+        exe,
+        log_max_size: a.container_log_max_size,
+        log_max_files: a.container_log_max_files as usize,
+        pod_max_pids: (a.pod_max_pids > 0).then_some(a.pod_max_pids),
+        max_layer_bytes: a.max_layer_size,
+        seccomp_default: a.seccomp_default,
+        warm_sandboxes: a.warm_sandboxes,
+        network: beluga_node::network::NetworkConfig {
+            conf_dir: a.cni_conf_dir,
+            bin_dirs: a.cni_bin_dir.split(':').map(PathBuf::from).collect(),
+            pod_cidr: a.pod_cidr,
+        },
+        service_cidr: a.service_cidr,
+        nft_table: (!a.nft_table.is_empty()).then(|| a.nft_table.clone()),
+        cluster_domain: a.cluster_domain.clone(),
+    }
+}
+
 pub fn run(a: Args) -> i32 {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -166,28 +203,7 @@ pub fn run(a: Args) -> i32 {
         return 1;
     }
     raise_nofile();
-    let cfg = Config {
-        root: a.root,
-        socket: a.socket,
-        runtime: a.runtime,
-        backoff_initial: a.crash_loop_backoff_initial,
-        backoff_max: a.crash_loop_backoff_max,
-        exe,
-        log_max_size: a.container_log_max_size,
-        log_max_files: a.container_log_max_files as usize,
-        pod_max_pids: (a.pod_max_pids > 0).then_some(a.pod_max_pids),
-        max_layer_bytes: a.max_layer_size,
-        seccomp_default: a.seccomp_default,
-        warm_sandboxes: a.warm_sandboxes,
-        network: beluga_node::network::NetworkConfig {
-            conf_dir: a.cni_conf_dir,
-            bin_dirs: a.cni_bin_dir.split(':').map(PathBuf::from).collect(),
-            pod_cidr: a.pod_cidr,
-        },
-        service_cidr: a.service_cidr,
-        nft_table: (!a.nft_table.is_empty()).then(|| a.nft_table.clone()),
-        cluster_domain: a.cluster_domain.clone(),
-    };
+    let cfg = config(a, exe);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -207,13 +223,7 @@ pub fn run(a: Args) -> i32 {
             }
         };
         d.adopt().await;
-        tokio::spawn(beluga_node::eviction::run(d.clone()));
-        if let Some(table) = d.config().nft_table.clone() {
-            tokio::spawn(beluga_node::proxy::run(d.clone(), table));
-        }
-        if let Some(dns) = d.dns_config().cloned() {
-            tokio::spawn(beluga_node::dns::run(d.clone(), dns));
-        }
+        background(&d);
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
                 Ok(s) => s,
