@@ -15,6 +15,8 @@ cleanup() {
   "$beluga" delete pod web log-collector --grace-period=1 >/dev/null 2>&1 || true
   kill "$daemon" 2>/dev/null || true
   wait "$daemon" 2>/dev/null || true
+  # The Services' rules outlive a daemon (as kube-proxy's do): the demo's go with it.
+  "$beluga" daemon --cleanup 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT

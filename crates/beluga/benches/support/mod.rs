@@ -128,6 +128,10 @@ impl Drop for BenchDaemon {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Its Services' rules outlive it (as kube-proxy's do).
+        let _ = Command::new(env!("CARGO_BIN_EXE_beluga"))
+            .args(["daemon", "--cleanup"])
+            .status();
         // What the daemon held (its spare sandbox's pinned namespaces, any pod left by a failed
         // run) is unmounted, so that its directory can go.
         beluga_runtime::volumes::unmount_below(self.root.path());
