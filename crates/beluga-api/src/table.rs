@@ -173,6 +173,10 @@ pub fn pods(pods: &[Pod], now: Timestamp, include: IncludeObject, resource_versi
             }
         })
         .collect();
+    table(pod_columns(), rows, resource_version)
+}
+
+fn table(columns: Vec<Column>, rows: Vec<Row>, resource_version: &str) -> Table {
     Table {
         kind: "Table".into(),
         api_version: "meta.k8s.io/v1".into(),
@@ -180,7 +184,7 @@ pub fn pods(pods: &[Pod], now: Timestamp, include: IncludeObject, resource_versi
             resource_version: Some(resource_version.to_string()),
             ..Default::default()
         },
-        column_definitions: pod_columns(),
+        column_definitions: columns,
         rows,
     }
 }
@@ -203,16 +207,7 @@ pub fn objects<T: Serialize>(
             object: row_object(metadata(o), o, include),
         })
         .collect();
-    Table {
-        kind: "Table".into(),
-        api_version: "meta.k8s.io/v1".into(),
-        metadata: ListMeta {
-            resource_version: Some(resource_version.to_string()),
-            ..Default::default()
-        },
-        column_definitions: columns,
-        rows,
-    }
+    table(columns, rows, resource_version)
 }
 
 /// The Table of `services` (`printService`), every cell filled.

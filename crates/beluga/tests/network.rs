@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::net::fetch;
 use common::*;
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -491,28 +492,6 @@ fn udp_no_ports(d: &Daemon, pod: &str) -> u64 {
     at.and_then(|i| values.split_whitespace().nth(i))
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no Udp NoPorts in {snmp}"))
-}
-
-/// The body of `GET /index.html` at `addr`, retried while the server comes up.
-fn fetch(addr: &str) -> String {
-    let mut last = String::new();
-    for _ in 0..50 {
-        if let Ok(mut s) = std::net::TcpStream::connect_timeout(
-            &addr.parse().expect("address"),
-            Duration::from_secs(2),
-        ) {
-            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-            let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
-            let mut body = String::new();
-            let _ = s.read_to_string(&mut body);
-            if let Some((_, b)) = body.split_once("\r\n\r\n") {
-                return b.trim().to_string();
-            }
-            last = body;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    last
 }
 
 /// Item 5: `hostNetwork: true` — the host's network namespace and hostname, podIP the node's

@@ -391,8 +391,11 @@ fn cluster_ips_route_to_ready_endpoints() {
         .as_str()
         .unwrap_or("")
         .to_string();
-    assert_eq!(fetch(&format!("{ip}:80")), "web-a");
-    assert_eq!(fetch(&format!("{host_ip}:{node_port}")), "web-a");
+    assert_eq!(common::net::fetch(&format!("{ip}:80")), "web-a");
+    assert_eq!(
+        common::net::fetch(&format!("{host_ip}:{node_port}")),
+        "web-a"
+    );
     let empty = cluster_ip(&d, "empty");
     let refused = get_from_client(&d, &format!("http://{empty}/"));
     assert!(refused.contains("Connection refused"), "{refused}");
@@ -404,29 +407,6 @@ fn cluster_ips_route_to_ready_endpoints() {
             "a deleted Service still routes"
         );
     }
-}
-
-/// The body of `GET /index.html` at `addr` from the node, retried briefly.
-fn fetch(addr: &str) -> String {
-    use std::io::{Read, Write};
-    let mut last = String::new();
-    for _ in 0..30 {
-        if let Ok(mut s) = std::net::TcpStream::connect_timeout(
-            &addr.parse().expect("address"),
-            Duration::from_secs(2),
-        ) {
-            s.set_read_timeout(Some(Duration::from_secs(3))).ok();
-            let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
-            let mut body = String::new();
-            let _ = s.read_to_string(&mut body);
-            if let Some((_, b)) = body.split_once("\r\n\r\n") {
-                return b.trim().to_string();
-            }
-            last = body;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    last
 }
 
 fn example(name: &str) -> String {

@@ -220,3 +220,27 @@ fn remove_rules(table: &str, ours: impl Fn(&str) -> bool) {
         }
     }
 }
+
+/// The body of `GET /index.html` at `addr`, retried while the server comes up.
+pub fn fetch(addr: &str) -> String {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let mut last = String::new();
+    for _ in 0..50 {
+        if let Ok(mut s) = std::net::TcpStream::connect_timeout(
+            &addr.parse().expect("address"),
+            Duration::from_secs(2),
+        ) {
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
+            let mut body = String::new();
+            let _ = s.read_to_string(&mut body);
+            if let Some((_, b)) = body.split_once("\r\n\r\n") {
+                return b.trim().to_string();
+            }
+            last = body;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    last
+}
