@@ -526,6 +526,18 @@ fn a_host_network_pod_is_on_the_hosts_network() {
         "{hosts}"
     );
     assert_eq!(fetch("127.0.0.1:18093"), "on-the-host");
+    // Item 5: ClusterFirst on the host's network is the node's resolver (getPodDNSType), not
+    // the cluster DNS an ordinary pod is given.
+    let conf = stdout(&d.exec("onhost", "web", &["cat", "/etc/resolv.conf"]));
+    let node = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let servers = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.starts_with("nameserver"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(servers(&conf), servers(&node), "{conf}");
+    assert!(!conf.contains("svc.cluster.local"), "{conf}");
     let net = d.net.as_ref().expect("test network");
     assert!(reservations(net).is_empty(), "{:?}", reservations(net));
     d.ok(&["delete", "pod", "onhost"]);
