@@ -36,13 +36,15 @@ pub fn upstream_of(resolv_conf: &str) -> Vec<SocketAddr> {
         .collect()
 }
 
-/// A socket of `kind` bound to `addr` with `IP_FREEBIND` (the address may appear later).
+/// A socket of `kind` bound to `addr` with `IP_FREEBIND` (the address may appear later), closed
+/// on exec: the shims the daemon starts must not hold it (one that outlived its daemon kept the
+/// next daemon's DNS from answering).
 fn bind_free(
     addr: SocketAddrV4,
     kind: rustix::net::SocketType,
 ) -> std::io::Result<std::os::fd::OwnedFd> {
-    use rustix::net::{sockopt, AddressFamily};
-    let fd = rustix::net::socket(AddressFamily::INET, kind, None)?;
+    use rustix::net::{sockopt, AddressFamily, SocketFlags};
+    let fd = rustix::net::socket_with(AddressFamily::INET, kind, SocketFlags::CLOEXEC, None)?;
     sockopt::set_ip_freebind(&fd, true)?;
     sockopt::set_socket_reuseaddr(&fd, true)?;
     rustix::net::bind(&fd, &SocketAddr::V4(addr))?;

@@ -495,6 +495,15 @@ fn pods_resolve_services_and_headless_endpoints() {
         &["nslookup", "nosuch.default.svc.cluster.local"],
     );
     assert!(format!("{}{}", stdout(&o), stderr(&o)).contains("NXDOMAIN"));
+    // Only the daemon holds the DNS socket: a shim (which outlives its daemon) never does.
+    let gw = d.net.as_ref().map(|n| n.gateway()).unwrap_or_default();
+    let ss = std::process::Command::new("ss")
+        .args(["-lunpH", &format!("src {gw}:53")])
+        .output()
+        .expect("ss");
+    let ss = stdout(&ss);
+    assert!(ss.contains("\"beluga\""), "{ss}");
+    assert!(!ss.contains("beluga-shim"), "{ss}");
 }
 
 /// Item 3: the Service rules stay when the daemon stops (as kube-proxy's do, so traffic keeps
