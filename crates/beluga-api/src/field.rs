@@ -77,6 +77,14 @@ impl fmt::Display for Value {
     }
 }
 
+impl Value {
+    /// A `[]string` as Go's `%#v` prints it: `[]string{"a", "b"}`.
+    pub fn strings(v: &[String]) -> Value {
+        let items: Vec<String> = v.iter().map(|s| go_quote(s)).collect();
+        Value::Raw(format!("[]string{{{}}}", items.join(", ")))
+    }
+}
+
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
         Value::Str(s.to_string())

@@ -70,16 +70,6 @@ pub fn delete_table(name: &str) -> Result<(), String> {
     ])
 }
 
-/// Whether the table exists now.
-pub fn has_table(name: &str) -> bool {
-    Command::new("nft")
-        .args(["list", "table", "ip", name])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// A chain of `table`; a base chain when `hook` is given (`nat` type, `priority`).
 pub fn chain(table: &str, name: &str, hook: Option<(&str, i32)>) -> Value {
     let mut c = json!({"family": "ip", "table": table, "name": name});

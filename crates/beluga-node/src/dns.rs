@@ -159,7 +159,7 @@ async fn relay(bytes: &[u8], upstream: &[SocketAddr]) -> Option<Vec<u8>> {
 async fn handle(d: &Arc<Daemon>, cfg: &DnsConfig, bytes: &[u8]) -> Option<Vec<u8>> {
     let query = Message::from_vec(bytes).ok()?;
     let services = d.services().list(None);
-    let pods: Vec<Pod> = d.list(None).iter().map(|h| d.view(h)).collect();
+    let pods = d.views(None);
     match respond(&query, &cfg.domain, &services, &pods) {
         Some(r) => r.to_vec().ok(),
         None => match relay(bytes, &cfg.upstream).await {

@@ -306,6 +306,11 @@ impl Daemon {
             .cloned()
     }
 
+    /// The pods of one namespace or all, as the API shows them now.
+    pub fn views(&self, ns: Option<&str>) -> Vec<Pod> {
+        self.list(ns).iter().map(|h| self.view(h)).collect()
+    }
+
     pub fn list(&self, ns: Option<&str>) -> Vec<Arc<PodHandle>> {
         self.pods()
             .iter()

@@ -31,11 +31,7 @@ struct PortRules {
 
 /// A chain name of a Service port: stable, short, and free of anything a user wrote.
 fn chain_id(parts: &[&str]) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in parts.join("/").bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", service::fnv1a(&parts.join("/")))
 }
 
 /// The ready endpoints of a Service port (`address`, port), from its slices.
@@ -216,7 +212,7 @@ pub async fn run(d: Arc<Daemon>, table: String) {
     let mut last: Option<Vec<Value>> = None;
     loop {
         let services = d.services().list(None);
-        let views: Vec<Pod> = d.list(None).iter().map(|h| d.view(h)).collect();
+        let views = d.views(None);
         let dns = d.dns_config().map(|c| c.listen);
         let want = ruleset(&table, &services, &views, dns);
         if last.as_ref() != Some(&want) {

@@ -363,15 +363,6 @@ fn allocate_cluster_ip(
     name: &str,
 ) -> Result<(), ApiError> {
     let asked = spec.cluster_ip.clone().filter(|ip| !ip.is_empty());
-    let listed = |ips: &[String]| {
-        beluga_api::field::Value::Raw(format!(
-            "[]string{{{}}}",
-            ips.iter()
-                .map(|s| beluga_api::field::go_quote(s))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    };
     let ip = match asked {
         Some(ip) => {
             let v4 = ip.parse::<Ipv4Addr>().map_err(|_| {
@@ -386,7 +377,7 @@ fn allocate_cluster_ip(
                 let detail = format!("failed to allocate IP {ip}: {msg}");
                 let e = beluga_api::field::FieldError::invalid(
                     "spec.clusterIPs",
-                    listed(std::slice::from_ref(&ip)),
+                    beluga_api::field::Value::strings(std::slice::from_ref(&ip)),
                     detail,
                 );
                 return Err(ApiError::invalid_kind("Service", name, vec![e]));

@@ -24,6 +24,16 @@ pub fn spec_type(svc: &Service) -> &str {
         .unwrap_or("ClusterIP")
 }
 
+/// FNV-1a of `s`: the stable short names derived from a Service (its slices', its rules'
+/// chains), free of anything a user wrote.
+pub fn fnv1a(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in s.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
 /// `clusterIP: None`.
 pub fn is_headless(svc: &Service) -> bool {
     svc.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None")

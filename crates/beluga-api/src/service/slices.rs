@@ -103,10 +103,7 @@ fn endpoint(svc: &Service, pod: &Pod, ip: String) -> Endpoint {
 /// A stable suffix in the alphabet of apimachinery's `rand.String` (FNV-1a of `seed`).
 fn suffix(seed: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in seed.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
-    }
+    let h = super::fnv1a(seed);
     (0..5)
         .map(|i| ALPHABET[((h >> (i * 8)) % ALPHABET.len() as u64) as usize] as char)
         .collect()

@@ -179,7 +179,7 @@ fn validate_cluster_ips(errs: &mut Vec<FieldError>, svc: &Service) {
     let spec = svc.spec.clone().unwrap_or_default();
     let ips = spec.cluster_ips.clone().unwrap_or_default();
     let single = spec.cluster_ip.as_deref().unwrap_or("");
-    let listed = Value::Raw(format!("[]string{{{}}}", quoted(&ips)));
+    let listed = Value::strings(&ips);
     match ips.first() {
         Some(first) if !single.is_empty() && single != first => errs.push(FieldError::invalid(
             "spec.clusterIPs",
@@ -193,7 +193,7 @@ fn validate_cluster_ips(errs: &mut Vec<FieldError>, svc: &Service) {
         )),
         _ => {}
     }
-    let list = || Value::Raw(format!("[]string{{{}}}", quoted(&ips)));
+    let list = || Value::strings(&ips);
     for (i, ip) in ips.iter().enumerate() {
         if i == 0 && ip == "None" {
             if ips.len() > 1 {
@@ -217,13 +217,6 @@ fn validate_cluster_ips(errs: &mut Vec<FieldError>, svc: &Service) {
             "may only hold up to 2 values",
         ));
     }
-}
-
-fn quoted(v: &[String]) -> String {
-    v.iter()
-        .map(|s| crate::field::go_quote(s))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Node ports: none on a ClusterIP Service; no (protocol, nodePort) and no (protocol, port)
@@ -334,7 +327,7 @@ pub fn validate_update(new: &Service, old: &Service) -> Vec<FieldError> {
     let external = spec_type(new) == "ExternalName" || spec_type(old) == "ExternalName";
     let both_headless = is_headless(new) && is_headless(old);
     if !external && !both_headless {
-        let listed = || Value::Raw(format!("[]string{{{}}}", quoted(&new_ips)));
+        let listed = || Value::strings(&new_ips);
         for (i, ip) in old_ips.iter().enumerate() {
             match new_ips.get(i) {
                 Some(n) if n == ip => {}

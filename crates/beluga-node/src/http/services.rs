@@ -84,11 +84,6 @@ pub(super) fn delete_service(
     Ok(json(StatusCode::OK, &d.delete_service(ns, name)?))
 }
 
-/// The pods as the API shows them now, of one namespace or all.
-fn pod_views(d: &Arc<Daemon>, ns: Option<&str>) -> Vec<beluga_api::Pod> {
-    d.list(ns).iter().map(|h| d.view(h)).collect()
-}
-
 /// Which of the two derived kinds.
 #[derive(Clone, Copy)]
 pub(super) enum Derived {
@@ -105,7 +100,7 @@ pub(super) fn get_derived(
     table: Option<beluga_api::table::IncludeObject>,
 ) -> Result<Response<ResBody>, ApiError> {
     use beluga_api::service::{print, slices};
-    let pods = pod_views(d, ns);
+    let pods = d.views(ns);
     let services = d.services().list(ns);
     let (rv, now) = (d.current_rv(), d.exec().clock.now());
     let named = |n: Option<&String>| name.is_none_or(|want| n.map(String::as_str) == Some(want));

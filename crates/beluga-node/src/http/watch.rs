@@ -12,7 +12,7 @@ pub(super) async fn list_or_watch(
 ) -> Result<Response<ResBody>, ApiError> {
     // A watch subscribes before it lists (review P5): a change published in between is seen.
     let rx = q_bool(q, "watch").then(|| d.subscribe());
-    let pods: Vec<beluga_api::Pod> = d.list(ns).iter().map(|h| d.view(h)).collect();
+    let pods = d.views(ns);
     if let Some(rx) = rx {
         return Ok(watch(rx, ns.map(String::from), None, pods));
     }
