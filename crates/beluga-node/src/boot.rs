@@ -53,6 +53,7 @@ impl Daemon {
             runtime: runtime.clone(),
             log_max_size: cfg.log_max_size,
             log_max_files: cfg.log_max_files,
+            cgroup_root: cfg.cgroup_root.clone(),
         };
         let dns = cluster_dns(&cfg, &network);
         let network = Arc::new(network);

@@ -24,6 +24,8 @@ pub struct BundleInputs {
     pub pod_ips: Vec<String>,
     /// The Services' variables for this pod (`beluga_api::service::env`).
     pub service_env: Vec<(String, String)>,
+    /// The container's cgroup (`cgroups::Root::container_path`).
+    pub cgroups_path: String,
 }
 
 /// Makes the bundle: the overlay rootfs, the binds (subPaths resolved and mounted), the
@@ -71,7 +73,7 @@ pub fn materialize(i: &BundleInputs) -> Result<(), (&'static str, String)> {
         binds,
         sandbox: &sandbox,
         host_network: beluga_api::podutil::host_network(pod),
-        cgroups_path: beluga_runtime::cgroups::container_path(&i.id),
+        cgroups_path: i.cgroups_path.clone(),
         memory_limit: limit(c, "memory").and_then(|q| beluga_api::quantity::parse_bytes(&q)),
         cpu_limit_millis: limit(c, "cpu").and_then(|q| beluga_api::quantity::parse_millicores(&q)),
     });

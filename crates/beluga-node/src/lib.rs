@@ -66,6 +66,8 @@ pub struct Config {
     pub nft_table: Option<String>,
     /// The cluster's DNS domain (`--cluster-domain`).
     pub cluster_domain: String,
+    /// The cgroup that holds the pods' (`--cgroup-root`).
+    pub cgroup_root: beluga_runtime::cgroups::Root,
 }
 
 impl Config {

@@ -1,22 +1,119 @@
-//! A pod's cgroup is `/beluga/pod<uid>` (kubelet's `kubepods/pod<uid>`), made here with the
-//! pod's pids limit (kubelet's `podPidsLimit`); the runtime creates each container's cgroup at
-//! `/beluga/pod<uid>/<id>` and removes it on delete. The pod's cgroup and the shared `/beluga`
-//! parent are ours to remove once empty (v1 and v2).
+//! A pod's cgroup is `<root>/pod<uid>` (kubelet's `kubepods/pod<uid>`), `<root>` being the
+//! daemon's `--cgroup-root` (`beluga` by default), made here with the pod's pids limit (kubelet's
+//! `podPidsLimit`); the runtime creates each container's cgroup at `<root>/pod<uid>/<id>` and
+//! removes it on delete. The pod's cgroup is ours to remove once empty (v1 and v2); the root stays
+//! while the daemon runs (as kubelet's `kubepods` does): removed when a pod goes, it raced the
+//! runtime making the next container's cgroup beneath it (`mkdir …/beluga/pod…: no such file`).
 
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = "/sys/fs/cgroup";
 
-/// The pod's cgroup, relative to a hierarchy's root (the uid without dashes, as in container ids).
-pub fn pod_path(uid: &str) -> String {
-    format!("beluga/pod{}", uid.replace('-', ""))
+/// The cgroup, under each hierarchy's root, that holds the pods' cgroups: one path component
+/// (letters, digits, `.`, `_`, `-`; not `.` or `..`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root(String);
+
+impl Default for Root {
+    fn default() -> Self {
+        Root("beluga".into())
+    }
 }
 
-/// A container's cgroup (the OCI `cgroupsPath`): beneath its pod's, which its id names
-/// (`<uid without dashes>-<name>-<attempt>`, see `layout::container_id`).
-pub fn container_path(id: &str) -> String {
-    let uid = id.split('-').next().unwrap_or(id);
-    format!("/{}/{id}", pod_path(uid))
+impl std::str::FromStr for Root {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if s.is_empty() || s == "." || s == ".." || !s.chars().all(allowed) {
+            return Err(format!(
+                "{s:?}: a cgroup root is one name of letters, digits, '.', '_' and '-'"
+            ));
+        }
+        Ok(Root(s.to_string()))
+    }
+}
+
+impl std::fmt::Display for Root {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Root {
+    /// The pod's cgroup, relative to a hierarchy's root (the uid without dashes, as in
+    /// container ids).
+    pub fn pod_path(&self, uid: &str) -> String {
+        format!("{}/pod{}", self.0, uid.replace('-', ""))
+    }
+
+    /// A container's cgroup (the OCI `cgroupsPath`): beneath its pod's, which its id names
+    /// (`<uid without dashes>-<name>-<attempt>`, see `layout::container_id`).
+    pub fn container_path(&self, id: &str) -> String {
+        let uid = id.split('-').next().unwrap_or(id);
+        format!("/{}/{id}", self.pod_path(uid))
+    }
+
+    /// Makes the pod's cgroup and bounds its processes (every container of the pod together,
+    /// as kubelet's `podPidsLimit`; attack report 5.9). On v2 the pids controller is enabled
+    /// for the root's children first.
+    pub fn create_pod(&self, uid: &str, pids_max: Option<i64>) -> std::io::Result<()> {
+        let dir = pids_dir(&self.pod_path(uid));
+        std::fs::create_dir_all(&dir)?;
+        let Some(max) = pids_max else {
+            return Ok(());
+        };
+        if unified_only() {
+            for parent in [Path::new(ROOT).to_path_buf(), Path::new(ROOT).join(&self.0)] {
+                std::fs::write(parent.join("cgroup.subtree_control"), "+pids")?;
+            }
+        }
+        std::fs::write(dir.join("pids.max"), max.to_string())
+    }
+
+    /// Removes the pod's cgroup from every hierarchy where it is empty (after its
+    /// containers').
+    pub fn remove_pod(&self, uid: &str) {
+        remove_everywhere(&self.pod_path(uid));
+    }
+
+    /// Removes the root under every hierarchy where it is empty (rmdir fails when not): only
+    /// when no pod can be starting (the daemon stops, or `--cleanup`).
+    pub fn remove_if_empty(&self) {
+        remove_everywhere(&self.0);
+    }
+
+    /// OOM kills recorded for a container's cgroup (v2 `memory.events`, or v1
+    /// `memory.oom_control`), read before the runtime deletes the cgroup.
+    pub fn oom_kills(&self, id: &str) -> u64 {
+        let rel = self.container_path(id);
+        let rel = rel.trim_start_matches('/');
+        let candidates = [
+            Path::new(ROOT).join(rel).join("memory.events"),
+            Path::new(ROOT)
+                .join("memory")
+                .join(rel)
+                .join("memory.oom_control"),
+            Path::new(ROOT)
+                .join("unified")
+                .join(rel)
+                .join("memory.events"),
+        ];
+        candidates
+            .iter()
+            .find_map(|f| parse_oom_kill(&std::fs::read_to_string(f).ok()?))
+            .unwrap_or(0)
+    }
+}
+
+/// rmdir of `rel` in the v2 tree and under every v1 hierarchy (each fails when not empty).
+fn remove_everywhere(rel: &str) {
+    let _ = std::fs::remove_dir(Path::new(ROOT).join(rel));
+    if let Ok(rd) = std::fs::read_dir(ROOT) {
+        for e in rd.flatten() {
+            let _ = std::fs::remove_dir(e.path().join(rel));
+        }
+    }
 }
 
 /// Whether this host's cgroups are v2 only (`cgroup.controllers` at the root).
@@ -35,74 +132,6 @@ fn pids_dir_on(rel: &str, v2_only: bool) -> PathBuf {
     } else {
         Path::new(ROOT).join("pids").join(rel)
     }
-}
-
-/// Makes the pod's cgroup and bounds its processes (every container of the pod together, as
-/// kubelet's `podPidsLimit`; attack report 5.9). On v2 the pids controller is enabled for
-/// `/beluga`'s children first.
-pub fn create_pod(uid: &str, pids_max: Option<i64>) -> std::io::Result<()> {
-    let dir = pids_dir(&pod_path(uid));
-    std::fs::create_dir_all(&dir)?;
-    let Some(max) = pids_max else {
-        return Ok(());
-    };
-    if unified_only() {
-        for parent in [
-            Path::new(ROOT).to_path_buf(),
-            Path::new(ROOT).join("beluga"),
-        ] {
-            std::fs::write(parent.join("cgroup.subtree_control"), "+pids")?;
-        }
-    }
-    std::fs::write(dir.join("pids.max"), max.to_string())
-}
-
-/// Removes the pod's cgroup from every hierarchy where it is empty (after its containers').
-pub fn remove_pod(uid: &str) {
-    let rel = pod_path(uid);
-    let _ = std::fs::remove_dir(Path::new(ROOT).join(&rel));
-    if let Ok(rd) = std::fs::read_dir(ROOT) {
-        for e in rd.flatten() {
-            let _ = std::fs::remove_dir(e.path().join(&rel));
-        }
-    }
-}
-
-/// Removes `/beluga` under every cgroup hierarchy where it is empty (rmdir fails when not).
-pub fn remove_parent_if_empty() {
-    let root = Path::new(ROOT);
-    let _ = std::fs::remove_dir(root.join("beluga"));
-    if let Ok(rd) = std::fs::read_dir(root) {
-        for e in rd.flatten() {
-            let _ = std::fs::remove_dir(e.path().join("beluga"));
-        }
-    }
-}
-
-/// OOM kills recorded for a container's cgroup (v2 `memory.events`, or v1
-/// `memory.oom_control`), read before the runtime deletes the cgroup.
-pub fn oom_kills(id: &str) -> u64 {
-    let rel = container_path(id);
-    let rel = rel.trim_start_matches('/');
-    let candidates = [
-        Path::new(ROOT).join(rel).join("memory.events"),
-        Path::new(ROOT)
-            .join("memory")
-            .join(rel)
-            .join("memory.oom_control"),
-        Path::new(ROOT)
-            .join("unified")
-            .join(rel)
-            .join("memory.events"),
-    ];
-    for file in candidates {
-        if let Ok(text) = std::fs::read_to_string(&file) {
-            if let Some(n) = parse_oom_kill(&text) {
-                return n;
-            }
-        }
-    }
-    0
 }
 
 /// The `cgroup.procs` of the caller's own cgroup in the hierarchy that `/proc/self/cgroup`
@@ -144,18 +173,37 @@ pub fn parse_oom_kill(text: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use super::Root;
+
     #[test]
     fn paths() {
         let uid = "5feae3f4-b2cd-4c93-b2cc-ec9df2bc1336";
         let id = crate::layout::container_id(uid, "app", 2);
+        let root = Root::default();
         assert_eq!(
-            super::pod_path(uid),
+            root.pod_path(uid),
             "beluga/pod5feae3f4b2cd4c93b2ccec9df2bc1336"
         );
         assert_eq!(
-            super::container_path(&id),
+            root.container_path(&id),
             format!("/beluga/pod5feae3f4b2cd4c93b2ccec9df2bc1336/{id}")
         );
+        let other: Root = "beluga-t3".parse().unwrap();
+        assert_eq!(
+            other.container_path(&id),
+            format!("/beluga-t3/pod5feae3f4b2cd4c93b2ccec9df2bc1336/{id}")
+        );
+    }
+
+    /// `--cgroup-root` names one cgroup beneath each hierarchy's root, nothing else.
+    #[test]
+    fn roots() {
+        for ok in ["beluga", "beluga-t12", "kube_pods.1"] {
+            assert_eq!(ok.parse::<Root>().map(|r| r.to_string()), Ok(ok.into()));
+        }
+        for bad in ["", ".", "..", "a/b", "/beluga", "a b", "é"] {
+            assert!(bad.parse::<Root>().is_err(), "{bad:?}");
+        }
     }
 
     /// The caller's own cgroup, found as the migration-lock warm-up needs it (issue 13 item 3).

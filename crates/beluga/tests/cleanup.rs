@@ -3,7 +3,6 @@
 
 mod common;
 use common::*;
-use std::time::Duration;
 
 fn mounts_under(prefix: &str) -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")
@@ -80,16 +79,33 @@ fn delete_leaves_nothing_behind() {
         pods_left.is_empty(),
         "pod directory left behind: {pods_left:?}"
     );
+    let root: beluga_runtime::cgroups::Root = d.cgroup_root().parse().unwrap();
     for ctl in ["memory", "pids", "cpu", "unified", ""] {
         for id in &ids {
             let cg = std::path::Path::new("/sys/fs/cgroup")
                 .join(ctl)
-                .join("beluga")
-                .join(id);
+                .join(root.container_path(id).trim_start_matches('/'));
             assert!(!cg.exists(), "cgroup left behind: {}", cg.display());
         }
+        let pod_cg = std::path::Path::new("/sys/fs/cgroup")
+            .join(ctl)
+            .join(root.pod_path(&uid));
+        assert!(!pod_cg.exists(), "cgroup left behind: {}", pod_cg.display());
     }
-    std::thread::sleep(Duration::from_millis(100));
+    // The cgroup root stays while the daemon runs (removed with the last pod, it raced the
+    // runtime making the next pod's cgroups beneath it) and goes when the daemon stops.
+    let pids_root = std::path::Path::new("/sys/fs/cgroup/pids").join(root.to_string());
+    let v1 = std::path::Path::new("/sys/fs/cgroup/pids").is_dir();
+    if v1 {
+        assert!(pids_root.is_dir(), "{} is gone", pids_root.display());
+    }
+    let mut d = d;
+    d.stop_gracefully();
+    assert!(
+        !pids_root.exists(),
+        "{} outlived the daemon",
+        pids_root.display()
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -110,7 +126,8 @@ fn no_process_outlives_a_delete() {
     let Some(d) = Daemon::start() else { return };
     let pods = d.state_dir().join("pods").to_string_lossy().into_owned();
     // Shims name their pod directory (or, a spare's, are known by their pid file); containers
-    // sit in cgroups `/beluga/pod<uid>/<uid>-<name>-<n>`.
+    // sit in cgroups `/<cgroup root>/pod<uid>/<uid>-<name>-<n>`.
+    let root = d.cgroup_root();
     let left = |uids: &[String], shims: &[u32]| {
         let mut v = processes_mentioning(&pods);
         v.extend(
@@ -125,7 +142,7 @@ fn no_process_outlives_a_delete() {
             let cg = std::fs::read_to_string(e.path().join("cgroup")).unwrap_or_default();
             if uids
                 .iter()
-                .any(|u| cg.contains(&format!("/beluga/pod{u}/{u}-")))
+                .any(|u| cg.contains(&format!("/{root}/pod{u}/{u}-")))
             {
                 v.push(format!(
                     "pid {} in {}",

@@ -420,9 +420,10 @@ spec:
     ));
     let p = d.wait_running("forks");
     let uid = p["metadata"]["uid"].as_str().unwrap().replace('-', "");
-    let cgroup = ["/sys/fs/cgroup/pids/beluga", "/sys/fs/cgroup/beluga"]
+    let root = d.cgroup_root();
+    let cgroup = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
         .iter()
-        .map(|base| std::path::Path::new(base).join(format!("pod{uid}")))
+        .map(|base| std::path::Path::new(base).join(format!("{root}/pod{uid}")))
         .find(|p| p.join("pids.max").exists())
         .expect("the pod's pids cgroup");
     assert_eq!(

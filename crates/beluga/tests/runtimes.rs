@@ -88,7 +88,8 @@ fn nothing_is_written_beneath_the_hidden_cgroup2_mount() {
         .as_str()
         .unwrap()
         .replace('-', "");
-    assert!(std::path::Path::new(&format!("/sys/fs/cgroup/memory/beluga/pod{uid}")).is_dir());
+    let root = d.cgroup_root();
+    assert!(std::path::Path::new(&format!("/sys/fs/cgroup/memory/{root}/pod{uid}")).is_dir());
     let during = beneath_hidden_mount(&mount);
     assert_eq!(
         during,

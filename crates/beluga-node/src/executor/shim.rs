@@ -50,6 +50,8 @@ pub struct ShimLaunch {
     pub runtime: OciRuntime,
     pub log_max_size: u64,
     pub log_max_files: usize,
+    /// The cgroup that holds the pods' (`--cgroup-root`).
+    pub cgroup_root: cgroups::Root,
 }
 
 impl ShimLaunch {
@@ -70,6 +72,7 @@ impl ShimLaunch {
             log_max_files: self.log_max_files,
             spare_of,
             host_network,
+            cgroup_root: self.cgroup_root.clone(),
         };
         let mut child = shim::spawn(&self.exe, &opts).await?;
         tokio::spawn(async move {
@@ -159,7 +162,8 @@ async fn exits_of(dir: &PodDir) -> std::io::Result<Exits> {
 impl Sandbox for ShimSandbox {
     async fn create(&self, pod: &Pod, dir: &PodDir) -> Result<Exits, SandboxError> {
         let (uid, pids) = (podutil::uid(pod).to_string(), self.pod_max_pids);
-        if let Some(Err(e)) = blocking(move || cgroups::create_pod(&uid, pids)).await {
+        let root = self.launch.cgroup_root.clone();
+        if let Some(Err(e)) = blocking(move || root.create_pod(&uid, pids)).await {
             warn!(error = %e, "the pod's cgroup (and its pids limit) could not be made");
         }
         // First the cgroup (a cgroup made during the warm-up would wait for it), then the
@@ -213,6 +217,9 @@ impl Sandbox for ShimSandbox {
 
     async fn release(&self) {
         self.spares.release().await;
+        // No pod starts any more: the root goes if no pod's cgroup is left in it.
+        let root = self.launch.cgroup_root.clone();
+        blocking(move || root.remove_if_empty()).await;
     }
 
     async fn reconnect(&self, dir: &PodDir) -> Option<Exits> {
@@ -233,12 +240,15 @@ impl Sandbox for ShimSandbox {
         // The shim answers before it exits: wait for it, so nothing of the pod outlives teardown.
         shim::wait_exit(dir, Duration::from_secs(2)).await;
         let (d, runtime) = (dir.clone(), self.launch.runtime.clone());
-        let uid = podutil::uid(pod).to_string();
+        let (uid, root) = (
+            podutil::uid(pod).to_string(),
+            self.launch.cgroup_root.clone(),
+        );
         let cleanup = blocking(move || {
             for id in ids {
                 let _ = runtime.delete_force(&id);
             }
-            cgroups::remove_pod(&uid);
+            root.remove_pod(&uid);
             // Any container bundle still mounted (a container that never exited cleanly).
             volumes::unmount_below(&d.path().join(".containers"));
         });
@@ -254,7 +264,6 @@ impl Sandbox for ShimSandbox {
         blocking(move || {
             volumes::unmount_below(dir.path());
             let _ = std::fs::remove_dir_all(dir.path());
-            cgroups::remove_parent_if_empty();
         })
         .await;
     }
@@ -272,6 +281,7 @@ impl Sandbox for ShimSandbox {
             shim::wait_exit(&pd, Duration::from_secs(2)).await;
         }
         self.detach_network(&pd, None).await;
+        let root = self.launch.cgroup_root.clone();
         let (runtime, aside, dir) = (
             self.launch.runtime.clone(),
             aside.to_path_buf(),
@@ -286,7 +296,7 @@ impl Sandbox for ShimSandbox {
                 {
                     let _ = runtime.delete_force(&id);
                 }
-                cgroups::remove_pod(&uid);
+                root.remove_pod(&uid);
             }
             shim::teardown_sandbox(&pd);
             volumes::unmount_below(&dir);

@@ -167,6 +167,7 @@ pub(super) async fn prepare_container(
         bundle: bundle.clone(),
         id: id.clone(),
         seccomp_root: d.config().seccomp_root(),
+        cgroups_path: d.config().cgroup_root.container_path(&id),
         seccomp_default: d.config().seccomp_default,
         pod_ips: h.lock().pod_ips.clone(),
         // The Services that exist as the container starts, as kubelet reads them then.

@@ -16,6 +16,8 @@ pub struct ShimOptions {
     pub spare_of: Option<u32>,
     /// `hostNetwork: true`: the host's network and UTS namespaces, only IPC of its own.
     pub host_network: bool,
+    /// The daemon's `--cgroup-root`, where its containers' cgroups are (their OOM kills).
+    pub cgroup_root: crate::cgroups::Root,
 }
 
 impl ShimOptions {
@@ -41,6 +43,7 @@ impl ShimOptions {
         if self.host_network {
             flag("--host-network", "true".into());
         }
+        flag("--cgroup-root", self.cgroup_root.to_string().into());
         v
     }
 
@@ -50,6 +53,7 @@ impl ShimOptions {
             (None, None, None, None);
         let (mut log_max_size, mut log_max_files) = (10u64 << 20, 5usize);
         let (mut hide_mount, mut spare_of, mut host_network) = (None, None, false);
+        let mut cgroup_root = crate::cgroups::Root::default();
         let mut args = args;
         while let Some(flag) = args.next() {
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -63,6 +67,7 @@ impl ShimOptions {
                 "--log-max-files" => log_max_files = number(&flag, &value)?,
                 "--spare-of" => spare_of = Some(number(&flag, &value)?),
                 "--host-network" => host_network = value == "true",
+                "--cgroup-root" => cgroup_root = value.parse()?,
                 other => return Err(format!("unknown argument {other}")),
             }
         }
@@ -85,6 +90,7 @@ impl ShimOptions {
             log_max_files,
             spare_of,
             host_network,
+            cgroup_root,
         })
     }
 }
@@ -117,6 +123,7 @@ mod tests {
         assert_eq!(o.runtime.name, "runc");
         assert_eq!((o.log_max_size, o.log_max_files), (10 << 20, 5));
         assert_eq!(o.spare_of, None);
+        assert_eq!(o.cgroup_root, crate::cgroups::Root::default());
         let o = ShimOptions::parse(args(
             "--pod-dir /p --hostname h --runtime-path /bin/crun --runtime-root /r \
              --log-max-size 100 --log-max-files 2",
@@ -132,7 +139,7 @@ mod tests {
         let o = ShimOptions::parse(args(
             "--pod-dir /p/q --hostname web-0 --runtime-path /bin/crun --runtime-root /r \
              --log-max-size 7 --log-max-files 3 --runtime-hide-mount /sys/fs/cgroup/unified \
-             --spare-of 42 --host-network true",
+             --spare-of 42 --host-network true --cgroup-root beluga-t1",
         ))
         .unwrap();
         let back: Vec<String> = o
@@ -152,6 +159,7 @@ mod tests {
         );
         assert_eq!((again.log_max_size, again.log_max_files), (7, 3));
         assert_eq!(again.spare_of, Some(42));
+        assert_eq!(again.cgroup_root.to_string(), "beluga-t1");
     }
 
     #[test]

@@ -36,7 +36,10 @@ pub(super) async fn watch_exit(
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), p).await;
     }
     // Read before the runtime deletes the cgroup (the daemon deletes only after this record).
-    let oom_killed = signal == Some(libc::SIGKILL) && crate::cgroups::oom_kills(&id) > 0;
+    let oom_killed = signal == Some(libc::SIGKILL) && {
+        let root = shim.borrow().cgroup_root.clone();
+        root.oom_kills(&id) > 0
+    };
     let started_at = {
         let s = shim.borrow();
         let running = s.running.get(&id).map(|r| r.started_at.clone());

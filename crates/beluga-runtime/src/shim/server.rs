@@ -55,6 +55,7 @@ pub(super) struct Shim {
     pub(super) runtime: OciRuntime,
     pub(super) log_max_size: u64,
     pub(super) log_max_files: usize,
+    pub(super) cgroup_root: crate::cgroups::Root,
     pub(super) running: HashMap<String, RunningContainer>,
     /// Created, not yet started.
     pub(super) created: HashMap<String, Created>,
@@ -107,6 +108,7 @@ async fn serve(
         runtime: opts.runtime.clone(),
         log_max_size: opts.log_max_size,
         log_max_files: opts.log_max_files,
+        cgroup_root: opts.cgroup_root.clone(),
         running: HashMap::new(),
         created: HashMap::new(),
         subscribers: Vec::new(),

@@ -71,6 +71,10 @@ pub struct Args {
     /// exit; pods' own state is left to the next daemon.
     #[arg(long)]
     cleanup: bool,
+    /// The cgroup, beneath each cgroup hierarchy's root, that holds the pods' cgroups
+    /// (`<root>/pod<uid>`, as kubelet's `kubepods`); one name.
+    #[arg(long, default_value = "beluga")]
+    cgroup_root: beluga_runtime::cgroups::Root,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -161,6 +165,7 @@ fn config(a: Args, exe: PathBuf) -> Config {
         service_cidr: a.service_cidr,
         nft_table: (!a.nft_table.is_empty()).then(|| a.nft_table.clone()),
         cluster_domain: a.cluster_domain.clone(),
+        cgroup_root: a.cgroup_root.clone(),
     }
 }
 
@@ -179,6 +184,7 @@ pub fn run(a: Args) -> i32 {
         return 1;
     }
     if a.cleanup {
+        a.cgroup_root.remove_if_empty();
         return match beluga_net::nft::delete_table(&a.nft_table) {
             Ok(()) => 0,
             Err(e) => {

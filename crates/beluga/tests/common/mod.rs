@@ -411,6 +411,14 @@ impl Daemon {
         ]);
     }
 
+    /// The cgroup, under each hierarchy's root, of this daemon's pods (`--cgroup-root`).
+    pub fn cgroup_root(&self) -> String {
+        self.net
+            .as_ref()
+            .map(|n| n.cgroup_root())
+            .unwrap_or_else(|| "beluga".into())
+    }
+
     /// Kills the daemon (SIGKILL) and starts it again on the same state with `extra` flags.
     pub fn restart_with(&mut self, extra: &[&str]) {
         self.stop();

@@ -54,14 +54,23 @@ impl TestNet {
         format!("beluga-t{}", self.index)
     }
 
-    /// The flags that give the daemon this network's Service range and rules table.
+    /// The flags that give the daemon this network's Service range and rules table, and a
+    /// cgroup root of its own (so no daemon's removal of an empty root races another's
+    /// runtime making a container's cgroup beneath it).
     pub fn daemon_args(&self) -> Vec<String> {
         vec![
             "--service-cidr".into(),
             self.service_cidr(),
             "--nft-table".into(),
             self.nft_table(),
+            "--cgroup-root".into(),
+            self.cgroup_root(),
         ]
+    }
+
+    /// The cgroup that holds this daemon's pods' cgroups (`--cgroup-root`).
+    pub fn cgroup_root(&self) -> String {
+        format!("beluga-t{}", self.index)
     }
 
     /// The bridge's own address, the pods' gateway.
@@ -156,6 +165,11 @@ impl Drop for TestNet {
             .stderr(std::process::Stdio::null())
             .status();
         let _ = std::fs::remove_dir_all(Path::new("/var/lib/cni/networks").join(self.bridge()));
+        // A daemon killed rather than stopped leaves its (empty) cgroup root.
+        let root: Result<beluga_runtime::cgroups::Root, _> = self.cgroup_root().parse();
+        if let Ok(root) = root {
+            root.remove_if_empty();
+        }
         let _ = std::fs::remove_file(&self.lock);
         if !left.is_empty() && !std::thread::panicking() {
             panic!(

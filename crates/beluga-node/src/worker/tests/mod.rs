@@ -41,6 +41,7 @@ pub(super) fn config(root: &Path) -> Config {
         },
         service_cidr: "10.96.0.0/16".parse().unwrap(),
         nft_table: None,
+        cgroup_root: Default::default(),
         cluster_domain: "cluster.local".into(),
     }
 }
