@@ -83,34 +83,64 @@ pub struct DefaultNetwork {
     pub subnet: ipnet::IpNet,
     /// Where host-local keeps its reservations.
     pub data_dir: PathBuf,
+    /// The bridge plugin masquerades (`ipMasq`: an iptables chain per pod, so every ADD reads
+    /// and rewrites a table that grows with the pods); false when the daemon masquerades the
+    /// whole pod CIDR with one nftables rule instead.
+    pub ip_masq: bool,
+    /// `firewall`'s per-pod accepts, needed only where the host's FORWARD chain drops.
+    pub firewall: bool,
 }
 
-/// beluga's default list: a `bridge` with the gateway on it and masquerade, `host-local` IPAM
-/// on the pod CIDR, `portmap` for hostPorts, `firewall` so that the host's filter rules let the
-/// pods' traffic through.
+/// beluga's default list: a `bridge` with the gateway on it (masquerading when `ip_masq`),
+/// `host-local` IPAM on the pod CIDR, `portmap` for hostPorts, and `firewall` (when asked) so that
+/// a host's dropping FORWARD chain lets the pods' traffic through.
 pub fn default_list(n: &DefaultNetwork) -> ConfList {
+    let mut plugins = vec![
+        serde_json::json!({
+            "type": "bridge",
+            "bridge": n.bridge,
+            "isGateway": true,
+            "ipMasq": n.ip_masq,
+            "hairpinMode": true,
+            "ipam": {
+                "type": "host-local",
+                "ranges": [[{"subnet": n.subnet.to_string()}]],
+                "routes": [{"dst": if n.subnet.addr().is_ipv4() { "0.0.0.0/0" } else { "::/0" }}],
+                "dataDir": n.data_dir,
+            },
+        }),
+        serde_json::json!({"type": "portmap", "capabilities": {"portMappings": true}}),
+    ];
+    if n.firewall {
+        plugins.push(serde_json::json!({"type": "firewall"}));
+    }
     ConfList {
         cni_version: "1.0.0".into(),
         name: n.name.clone(),
         disable_check: false,
-        plugins: vec![
-            serde_json::json!({
-                "type": "bridge",
-                "bridge": n.bridge,
-                "isGateway": true,
-                "ipMasq": true,
-                "hairpinMode": true,
-                "ipam": {
-                    "type": "host-local",
-                    "ranges": [[{"subnet": n.subnet.to_string()}]],
-                    "routes": [{"dst": if n.subnet.addr().is_ipv4() { "0.0.0.0/0" } else { "::/0" }}],
-                    "dataDir": n.data_dir,
-                },
-            }),
-            serde_json::json!({"type": "portmap", "capabilities": {"portMappings": true}}),
-            serde_json::json!({"type": "firewall"}),
-        ],
+        plugins,
     }
+}
+
+/// Whether `iptables -S FORWARD` (its `text`) drops what no earlier rule accepts: `-P FORWARD
+/// DROP` (Docker sets it), or a rule that drops or rejects everything (`firewall` puts its
+/// accepts first). Pure.
+pub fn forward_drops(text: &str) -> bool {
+    text.lines().map(str::trim).any(|l| {
+        l == "-P FORWARD DROP" || l == "-A FORWARD -j DROP" || l.starts_with("-A FORWARD -j REJECT")
+    })
+}
+
+/// The host's FORWARD chain, as `forward_drops` reads it; no iptables (or no filter table): it
+/// drops nothing that `firewall` could let through.
+pub fn host_forward_drops() -> bool {
+    std::process::Command::new("iptables")
+        .args(["-w", "-S", "FORWARD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .is_some_and(|o| forward_drops(&String::from_utf8_lossy(&o.stdout)))
 }
 
 #[cfg(test)]
@@ -162,15 +192,21 @@ mod tests {
         assert!(e.contains("a.conflist"), "{e}");
     }
 
-    // Issue 14 item 1: the default list names the bridge, the pod CIDR and the plugins.
-    #[test]
-    fn the_default_list() {
-        let l = default_list(&DefaultNetwork {
+    fn default_of(ip_masq: bool, firewall: bool) -> ConfList {
+        default_list(&DefaultNetwork {
             name: "beluga".into(),
             bridge: "beluga0".into(),
             subnet: "10.88.0.0/16".parse().unwrap(),
             data_dir: "/var/lib/beluga/net/ipam".into(),
-        });
+            ip_masq,
+            firewall,
+        })
+    }
+
+    // Issue 14 item 1: the default list names the bridge, the pod CIDR and the plugins.
+    #[test]
+    fn the_default_list() {
+        let l = default_of(true, true);
         assert_eq!(l.plugin_types(), ["bridge", "portmap", "firewall"]);
         let b = &l.plugins[0];
         assert_eq!(b["bridge"], "beluga0");
@@ -185,5 +221,37 @@ mod tests {
         // What is written is what is read back.
         let text = serde_json::to_string(&l).unwrap();
         assert_eq!(ConfList::parse(&text).unwrap(), l);
+    }
+
+    // Issue 13 item 5: a default network whose per-pod cost does not grow with the pods: no
+    // masquerade chain per pod when the daemon masquerades the CIDR, no firewall where the
+    // host forwards anyway.
+    #[test]
+    fn the_default_list_without_per_pod_rules() {
+        let l = default_of(false, false);
+        assert_eq!(l.plugin_types(), ["bridge", "portmap"]);
+        assert_eq!(l.plugins[0]["ipMasq"].as_bool(), Some(false));
+        assert_eq!(
+            default_of(false, true).plugin_types(),
+            ["bridge", "portmap", "firewall"]
+        );
+    }
+
+    #[test]
+    fn forward_policies() {
+        let accept = "-P FORWARD ACCEPT\n-A FORWARD -j CNI-FORWARD\n";
+        let docker = "-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n";
+        let last_rule = "-P FORWARD ACCEPT\n-A FORWARD -s 10.0.0.0/8 -j ACCEPT\n-A FORWARD -j REJECT --reject-with icmp-host-prohibited\n";
+        let dropped_early =
+            "-P FORWARD ACCEPT\n-A FORWARD -j DROP\n-A FORWARD -s 1.2.3.4/32 -j ACCEPT\n";
+        for (text, drops) in [
+            (accept, false),
+            (docker, true),
+            (last_rule, true),
+            (dropped_early, true),
+            ("", false),
+        ] {
+            assert_eq!(forward_drops(text), drops, "{text}");
+        }
     }
 }

@@ -45,7 +45,7 @@ impl Daemon {
         let (runtime, why) = OciRuntime::choose(cfg.runtime.as_deref(), &cfg.root.join("runtime"))
             .map_err(|e| DaemonError::Setup(e.to_string()))?;
         info!(runtime = %runtime.path.display(), "OCI runtime: {why}");
-        let network = crate::network::PodNetwork::choose(&cfg.network)
+        let network = crate::network::PodNetwork::choose(&cfg.network, cfg.nft_table.is_some())
             .map_err(|e| DaemonError::Setup(format!("pod network: {e}")))?;
         info!("pod network: {}", network.source);
         let launch = executor::shim::ShimLaunch {
@@ -56,6 +56,7 @@ impl Daemon {
             cgroup_root: cfg.cgroup_root.clone(),
         };
         let dns = cluster_dns(&cfg, &network);
+        let masquerade = network.masquerade;
         let network = Arc::new(network);
         let exec = Executor {
             sandbox: Arc::new(executor::shim::ShimSandbox {
@@ -83,6 +84,9 @@ impl Daemon {
         let d = Self::assemble(cfg, images, runtime, exec, worker::spawn)?;
         if let Some((server, _)) = dns {
             d.set_dns_config(server);
+        }
+        if let Some(cidr) = masquerade {
+            let _ = d.masquerade.set(cidr);
         }
         Ok(d)
     }

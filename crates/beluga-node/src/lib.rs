@@ -112,6 +112,8 @@ pub struct Daemon {
     services_kick: Notify,
     /// Where the cluster DNS listens, once the pod network says where (`boot`).
     dns: std::sync::OnceLock<dns::DnsConfig>,
+    /// The pod CIDR the data plane masquerades (the default network's, `boot`).
+    masquerade: std::sync::OnceLock<ipnet::Ipv4Net>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +199,7 @@ impl Daemon {
             services,
             services_kick: Notify::new(),
             dns: std::sync::OnceLock::new(),
+            masquerade: std::sync::OnceLock::new(),
         });
         let (rv, now) = (d.next_rv(), d.exec.clock.now());
         d.services
@@ -226,6 +229,11 @@ impl Daemon {
 
     pub(crate) fn set_dns_config(&self, cfg: dns::DnsConfig) {
         let _ = self.dns.set(cfg);
+    }
+
+    /// The pods' egress the data plane masquerades (`network::PodNetwork::masquerade`).
+    pub fn pod_masquerade(&self) -> Option<ipnet::Ipv4Net> {
+        self.masquerade.get().copied()
     }
 
     pub fn services(&self) -> &services::Services {

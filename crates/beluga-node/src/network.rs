@@ -34,12 +34,17 @@ pub struct PodNetwork {
     plugins: Plugins,
     /// Where the list came from (a file, or beluga's default), for the start-up log line.
     pub source: String,
+    /// The pod CIDR the daemon masquerades with one rule of its nftables table (the default
+    /// network's, IPv4, when the daemon has a table): its bridge then makes no chain per pod.
+    pub masquerade: Option<ipnet::Ipv4Net>,
 }
 
 impl PodNetwork {
     /// The first list in the configuration directory, or the default one, whose pod CIDR must
-    /// not overlap a route the host has (other than our own bridge's).
-    pub fn choose(cfg: &NetworkConfig) -> Result<PodNetwork, NetError> {
+    /// not overlap a route the host has (other than our own bridge's). With `nft_masquerade`
+    /// (the daemon has an nftables table) the default network's IPv4 pods are masqueraded there
+    /// instead of by the bridge plugin.
+    pub fn choose(cfg: &NetworkConfig, nft_masquerade: bool) -> Result<PodNetwork, NetError> {
         let plugins = Plugins {
             dirs: cfg.bin_dirs.clone(),
         };
@@ -48,6 +53,7 @@ impl PodNetwork {
                 list,
                 plugins,
                 source: path.display().to_string(),
+                masquerade: None,
             });
         }
         let host = routes::host_routes();
@@ -57,20 +63,38 @@ impl PodNetwork {
                 cfg.pod_cidr, r.dst, r.dev
             )));
         }
+        let masquerade = match cfg.pod_cidr {
+            ipnet::IpNet::V4(v4) if nft_masquerade => Some(v4.trunc()),
+            _ => None,
+        };
+        let firewall = conf::host_forward_drops();
         let list = conf::default_list(&DefaultNetwork {
             name: DEFAULT_NAME.into(),
             bridge: DEFAULT_BRIDGE.into(),
             subnet: cfg.pod_cidr,
             data_dir: PathBuf::from(hostlocal::DEFAULT_DATA_DIR),
+            ip_masq: masquerade.is_none(),
+            firewall,
         });
+        let how = match (masquerade.is_some(), firewall) {
+            (true, false) => "masqueraded by one nftables rule",
+            (true, true) => {
+                "masqueraded by one nftables rule; firewall, as the host's FORWARD drops"
+            }
+            (false, false) => "masqueraded by the bridge plugin",
+            (false, true) => {
+                "masqueraded by the bridge plugin; firewall, as the host's FORWARD drops"
+            }
+        };
         Ok(PodNetwork {
             list,
             plugins,
             source: format!(
-                "beluga's default (bridge {DEFAULT_BRIDGE} on {}; no list in {})",
+                "beluga's default (bridge {DEFAULT_BRIDGE} on {}, {how}; no list in {})",
                 cfg.pod_cidr,
                 cfg.conf_dir.display()
             ),
+            masquerade,
         })
     }
 

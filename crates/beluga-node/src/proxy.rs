@@ -5,7 +5,10 @@
 //! does). Every connection through a Service is masqueraded (kube-proxy's `--masquerade-all`):
 //! without `br_netfilter`, which beluga does not load into the host's kernel, a reply between two
 //! pods of one bridge would otherwise skip the host and never be un-DNATed. The whole table is
-//! replaced in one transaction whenever a Service or a pod changes, and at start.
+//! replaced in one transaction whenever a Service or a pod changes, and at start. The default
+//! network's pods leaving the pod CIDR are masqueraded here too, by one rule (ip-masq-agent's
+//! role; the bridge plugin's `ipMasq` made a chain per pod, and each ADD's iptables call read
+//! all of them).
 
 use crate::Daemon;
 use beluga_api::k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -186,14 +189,35 @@ fn l4proto(protocol: &str) -> Value {
     json!({"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": protocol}})
 }
 
-/// The whole table for these Services and pods: base chains, then every Service port's.
+/// The masquerade of the pods' traffic leaving `cidr` (not to multicast), as the bridge
+/// plugin's `ipMasq` does it per pod.
+fn egress_masquerade(t: &str, cidr: ipnet::Ipv4Net) -> Value {
+    let prefix = json!({"prefix": {"addr": cidr.network().to_string(), "len": cidr.prefix_len()}});
+    let field = |f: &str| json!({"payload": {"protocol": "ip", "field": f}});
+    let multicast = json!({"prefix": {"addr": "224.0.0.0", "len": 4}});
+    rule(
+        t,
+        "postrouting",
+        vec![
+            json!({"match": {"op": "==", "left": field("saddr"), "right": prefix}}),
+            json!({"match": {"op": "!=", "left": field("daddr"), "right": prefix}}),
+            json!({"match": {"op": "!=", "left": field("daddr"), "right": multicast}}),
+            json!({"masquerade": null}),
+        ],
+    )
+}
+
+/// The whole table for these Services and pods: base chains, the pods' egress masquerade,
+/// then every Service port's.
 pub fn ruleset(
     table: &str,
     services: &[Service],
     pods: &[Pod],
     dns: Option<SocketAddrV4>,
+    masquerade: Option<ipnet::Ipv4Net>,
 ) -> Vec<Value> {
     let mut body = base(table);
+    body.extend(masquerade.map(|cidr| egress_masquerade(table, cidr)));
     let local = json!({"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}});
     for svc in services {
         for p in port_rules(svc, pods, dns) {
@@ -214,7 +238,7 @@ pub async fn run(d: Arc<Daemon>, table: String) {
         let services = d.services().list(None);
         let views = d.views(None);
         let dns = d.dns_config().map(|c| c.listen);
-        let want = ruleset(&table, &services, &views, dns);
+        let want = ruleset(&table, &services, &views, dns, d.pod_masquerade());
         if last.as_ref() != Some(&want) {
             let cmds = want.clone();
             match tokio::task::spawn_blocking(move || nft::apply(cmds)).await {
@@ -287,7 +311,7 @@ mod tests {
             pod("b", "10.88.0.3", true),
             pod("c", "10.88.0.4", false),
         ];
-        let cmds = ruleset("t", &[web(json!({}))], &pods, None);
+        let cmds = ruleset("t", &[web(json!({}))], &pods, None, None);
         let services = rules_of(&cmds, "services");
         assert_eq!(
             services.len(),
@@ -320,12 +344,13 @@ mod tests {
             &[web(json!({}))],
             &[pod("c", "10.88.0.4", false)],
             None,
+            None,
         );
         let reject = rules_of(&cmds, "no-endpoints");
         assert_eq!(reject.len(), 1);
         assert_eq!(reject[0]["expr"][2], json!({"reject": null}));
         let headless = web(json!({"clusterIP": "None", "clusterIPs": ["None"]}));
-        let cmds = ruleset("t", &[headless], &[pod("a", "10.88.0.2", true)], None);
+        let cmds = ruleset("t", &[headless], &[pod("a", "10.88.0.2", true)], None, None);
         assert_eq!(
             rules_of(&cmds, "services").len(),
             1,
@@ -334,7 +359,7 @@ mod tests {
         let np = web(
             json!({"type": "NodePort", "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": 30080}]}),
         );
-        let cmds = ruleset("t", &[np], &[pod("a", "10.88.0.2", true)], None);
+        let cmds = ruleset("t", &[np], &[pod("a", "10.88.0.2", true)], None, None);
         let nodeports = rules_of(&cmds, "nodeports");
         assert_eq!(nodeports[0]["expr"][0]["match"]["right"], 30080);
     }
@@ -366,7 +391,37 @@ mod tests {
             &[np, empty],
             &pods,
             Some("10.88.0.1:53".parse().unwrap()),
+            Some("10.88.0.0/16".parse().unwrap()),
         ))
         .expect("nft -c");
+    }
+
+    // Issue 13 item 5: the default network's egress is one masquerade rule for the whole pod
+    // CIDR (what the bridge plugin's `ipMasq` does per pod: not to the pod CIDR, not to
+    // multicast), whatever the number of pods; none when the network masquerades itself.
+    #[test]
+    fn one_masquerade_rule_for_the_pod_cidr() {
+        let pods: Vec<Pod> = (2..200)
+            .map(|i| pod(&format!("p{i}"), &format!("10.88.0.{i}"), true))
+            .collect();
+        let masq = |cmds: &[Value]| -> Vec<Value> {
+            rules_of(cmds, "postrouting")
+                .into_iter()
+                .filter(|r| r["expr"].as_array().is_some_and(|e| e.len() == 4))
+                .map(|r| r["expr"].clone())
+                .collect()
+        };
+        let cmds = ruleset("t", &[], &pods, None, Some("10.88.0.0/16".parse().unwrap()));
+        let prefix = json!({"prefix": {"addr": "10.88.0.0", "len": 16}});
+        assert_eq!(
+            masq(&cmds),
+            [json!([
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": prefix}},
+                {"match": {"op": "!=", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": prefix}},
+                {"match": {"op": "!=", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"prefix": {"addr": "224.0.0.0", "len": 4}}}},
+                {"masquerade": null},
+            ])]
+        );
+        assert!(masq(&ruleset("t", &[], &pods, None, None)).is_empty());
     }
 }

@@ -163,15 +163,8 @@ impl Drop for Outside {
     }
 }
 
-/// Item 3: a pod reaches a host beyond the node through the bridge plugin's masquerade: the far
-/// end sees the node's address, not the pod's (it has no route to the pod network at all).
-#[test]
-fn pods_reach_the_hosts_networks_through_masquerade() {
-    let Some(d) = Daemon::start() else { return };
-    let n = d.net.as_ref().map_or(0, |net| net.index);
-    let outside = Outside::new(n);
-    d.apply(CLIENT);
-    d.wait_running("client");
+/// What the far end (`Outside`) sees as the source of the client pod's request.
+fn far_end_sees(d: &Daemon, n: u8) -> String {
     let url = format!("http://198.18.{n}.2:8080/cgi-bin/addr");
     let mut last = String::new();
     // Each try bounded (busybox's `wget -T` crashes): without masquerade nothing comes back.
@@ -184,16 +177,74 @@ fn pods_reach_the_hosts_networks_through_masquerade() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // busybox httpd listens on IPv6 and names IPv4 peers `[::ffff:a.b.c.d]`.
-    let seen = last
-        .trim()
+    last.trim()
         .trim_start_matches("[::ffff:")
-        .trim_end_matches(']');
+        .trim_end_matches(']')
+        .to_string()
+}
+
+/// Item 3: a pod reaches a host beyond the node through the bridge plugin's masquerade: the far
+/// end sees the node's address, not the pod's (it has no route to the pod network at all).
+#[test]
+fn pods_reach_the_hosts_networks_through_masquerade() {
+    let Some(d) = Daemon::start() else { return };
+    let n = d.net.as_ref().map_or(0, |net| net.index);
+    let outside = Outside::new(n);
+    d.apply(CLIENT);
+    d.wait_running("client");
     assert_eq!(
-        seen,
+        far_end_sees(&d, n),
         format!("198.18.{n}.1"),
         "the far end saw another source"
     );
     drop(outside);
+}
+
+/// Issue 13 item 5 (1,000 pods): beluga's default network masquerades its pods with one rule of
+/// the daemon's nftables table, so a pod's ADD writes no iptables rule (the bridge plugin's
+/// `ipMasq` chain per pod, and `firewall`'s accepts where the host's FORWARD accepts anyway,
+/// made each ADD read and rewrite tables that grew with the pods). The pod still reaches a
+/// host beyond the node as the node (issue 14 item 3).
+#[test]
+fn the_default_network_masquerades_with_one_rule() {
+    let Some(mut d) = Daemon::start_on_default_network(&[]) else {
+        return;
+    };
+    let net = d.net.as_ref().expect("a test network");
+    let (n, cidr, table) = (net.index, net.default_pod_cidr(), net.nft_table());
+    let outside = Outside::new(n);
+    d.apply(CLIENT);
+    d.wait_running("client");
+    let log = std::fs::read_to_string(&d.log).unwrap_or_default();
+    assert!(log.contains("masqueraded by one nftables rule"), "{log}");
+    let ip = pod_ip(&d, "client");
+    assert!(ip.starts_with(&format!("10.250.{n}.")), "{ip}");
+    assert_eq!(far_end_sees(&d, n), format!("198.18.{n}.1"));
+    let rules = std::process::Command::new("nft")
+        .args(["list", "table", "ip", &table])
+        .output()
+        .expect("nft");
+    let rules = String::from_utf8_lossy(&rules.stdout);
+    assert!(
+        rules.contains(&format!("ip saddr {cidr} ip daddr != {cidr}")),
+        "{rules}"
+    );
+    let network_comment = r#"name: \"beluga\""#;
+    for table in ["nat", "filter"] {
+        let saved = std::process::Command::new("iptables-save")
+            .args(["-t", table])
+            .output()
+            .expect("iptables-save");
+        let saved = String::from_utf8_lossy(&saved.stdout);
+        let per_pod: Vec<&str> = saved
+            .lines()
+            .filter(|l| l.contains(&ip) || l.contains(network_comment))
+            .collect();
+        assert!(per_pod.is_empty(), "{table}: {per_pod:?}");
+    }
+    drop(outside);
+    d.ok(&["delete", "pod", "client", "--grace-period=0", "--force"]);
+    d.stop_gracefully();
 }
 
 /// Item 6: deleting the pod DELs its attachment: the address reservation and the pod's side of

@@ -98,6 +98,22 @@ impl Daemon {
         socket: Option<PathBuf>,
         extra: &[&str],
     ) -> Option<Daemon> {
+        Self::launch(wrapper, socket, extra, false)
+    }
+
+    /// A daemon on beluga's default network (bridge `beluga0`, no list in its conf dir) with a
+    /// pod CIDR of its own, `10.250.<index>.0/24`. One test at a time may use it: the bridge's
+    /// name is fixed.
+    pub fn start_on_default_network(extra: &[&str]) -> Option<Daemon> {
+        Self::launch(&[], None, extra, true)
+    }
+
+    fn launch(
+        wrapper: &[&str],
+        socket: Option<PathBuf>,
+        extra: &[&str],
+        default_network: bool,
+    ) -> Option<Daemon> {
         if !is_root() {
             eprintln!("skipped: needs root (namespaces, mounts, an OCI runtime)");
             return None;
@@ -118,7 +134,10 @@ impl Daemon {
             None => Command::new(bin()),
         };
         let conf_dir = root.path().join("net.d");
-        let net = net::TestNet::allocate(&conf_dir);
+        let mut net = net::TestNet::allocate(&conf_dir);
+        if default_network {
+            net.use_default_network(&conf_dir);
+        }
         cmd.arg("daemon")
             .arg("--root")
             .arg(root.path().join("state"))

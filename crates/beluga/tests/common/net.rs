@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 pub struct TestNet {
     pub index: u8,
     lock: PathBuf,
+    /// beluga's default network (bridge `beluga0`) on this index's pod CIDR, instead of the
+    /// test's own list.
+    default_network: bool,
 }
 
 impl TestNet {
@@ -27,15 +30,42 @@ impl TestNet {
                 }
                 continue;
             }
-            let n = TestNet { index, lock };
+            let n = TestNet {
+                index,
+                lock,
+                default_network: false,
+            };
             std::fs::write(conf_dir.join("10-test.conflist"), n.conflist()).expect("conflist");
             return n;
         }
         panic!("no free test network index in /run/lock/beluga-test-net-*");
     }
 
+    /// The bridge (and the network's name): `bt<n>`, or the default network's `beluga0`.
     pub fn bridge(&self) -> String {
-        format!("bt{}", self.index)
+        if self.default_network {
+            "beluga0".into()
+        } else {
+            format!("bt{}", self.index)
+        }
+    }
+
+    /// The network's name, which the plugins' rule comments carry.
+    fn network_name(&self) -> String {
+        if self.default_network {
+            "beluga".into()
+        } else {
+            self.bridge()
+        }
+    }
+
+    /// Where host-local keeps this network's reservations.
+    fn ipam_dir(&self) -> PathBuf {
+        if self.default_network {
+            PathBuf::from("/var/lib/beluga/net/ipam/beluga")
+        } else {
+            Path::new("/var/lib/cni/networks").join(self.bridge())
+        }
     }
 
     /// The pod addresses of this daemon's network.
@@ -58,14 +88,30 @@ impl TestNet {
     /// cgroup root of its own (so no daemon's removal of an empty root races another's
     /// runtime making a container's cgroup beneath it).
     pub fn daemon_args(&self) -> Vec<String> {
-        vec![
+        let mut v = vec![
             "--service-cidr".into(),
             self.service_cidr(),
             "--nft-table".into(),
             self.nft_table(),
             "--cgroup-root".into(),
             self.cgroup_root(),
-        ]
+        ];
+        if self.default_network {
+            v.extend(["--pod-cidr".into(), self.default_pod_cidr()]);
+        }
+        v
+    }
+
+    /// The daemon gets beluga's default network (no list in `conf_dir`) on
+    /// [`TestNet::default_pod_cidr`].
+    pub fn use_default_network(&mut self, conf_dir: &Path) {
+        std::fs::remove_file(conf_dir.join("10-test.conflist")).expect("the test's conflist");
+        self.default_network = true;
+    }
+
+    /// The default network's pod CIDR for this index.
+    pub fn default_pod_cidr(&self) -> String {
+        format!("10.250.{}.0/24", self.index)
     }
 
     /// The cgroup that holds this daemon's pods' cgroups (`--cgroup-root`).
@@ -108,7 +154,7 @@ impl TestNet {
     /// What of this network is still on the machine: host-local's reservations and the bridge
     /// plugin's masquerade rules (their comments name the network).
     pub fn leftovers(&self) -> Vec<String> {
-        let ipam = Path::new("/var/lib/cni/networks").join(self.bridge());
+        let ipam = self.ipam_dir();
         let mut left: Vec<String> = std::fs::read_dir(&ipam)
             .into_iter()
             .flatten()
@@ -146,9 +192,14 @@ impl TestNet {
     /// masquerade, portmap's jumps), or it matches its addresses (portmap's per-pod DNAT chain,
     /// whose rules carry no comment).
     fn names_it(&self, rule: &str) -> bool {
-        let addrs = format!("10.251.{}.", self.index);
+        let addrs = if self.default_network {
+            format!("10.250.{}.", self.index)
+        } else {
+            format!("10.251.{}.", self.index)
+        };
         rule.starts_with("-A ")
-            && (rule.contains(&format!("name: \\\"{}\\\"", self.bridge())) || rule.contains(&addrs))
+            && (rule.contains(&format!("name: \\\"{}\\\"", self.network_name()))
+                || rule.contains(&addrs))
     }
 }
 
@@ -164,7 +215,7 @@ impl Drop for TestNet {
             .args(["delete", "table", "ip", &self.nft_table()])
             .stderr(std::process::Stdio::null())
             .status();
-        let _ = std::fs::remove_dir_all(Path::new("/var/lib/cni/networks").join(self.bridge()));
+        let _ = std::fs::remove_dir_all(self.ipam_dir());
         // A daemon killed rather than stopped leaves its (empty) cgroup root.
         let root: Result<beluga_runtime::cgroups::Root, _> = self.cgroup_root().parse();
         if let Ok(root) = root {
