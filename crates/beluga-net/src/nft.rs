@@ -62,6 +62,43 @@ pub fn replace_table(name: &str, body: Vec<Value>) -> Vec<Value> {
     cmds
 }
 
+/// The commands that take `name` from holding `previous` (what an earlier `replace_table` or
+/// `update_table` was given) to holding `body`, keeping its sets' elements (the client
+/// addresses of session affinity, which a replace would forget): every rule flushed and the
+/// new ones added, chains and sets of `body` added where missing, those only `previous` had
+/// deleted. Without `previous` (the table's contents unknown, as at start), a replace.
+pub fn update_table(name: &str, previous: Option<&[Value]>, body: Vec<Value>) -> Vec<Value> {
+    let Some(previous) = previous else {
+        return replace_table(name, body);
+    };
+    let objects = |cmds: &[Value]| -> Vec<(String, String)> {
+        cmds.iter()
+            .filter_map(|c| {
+                let (kind, obj) = c["add"].as_object()?.iter().next()?;
+                let name = obj.get("name")?.as_str()?;
+                matches!(kind.as_str(), "chain" | "set").then(|| (kind.clone(), name.to_string()))
+            })
+            .collect()
+    };
+    let (had, wanted) = (objects(previous), objects(&body));
+    let stale: Vec<Value> = had
+        .iter()
+        .filter(|o| !wanted.contains(o))
+        .map(|(kind, n)| json!({"delete": {kind: {"family": "ip", "table": name, "name": n}}}))
+        .collect();
+    let mut cmds = vec![json!({"add": table(name)}), json!({"flush": table(name)})];
+    // What is there stays as it is: a set the kernel marked dynamic (a rule adds to it) is not
+    // "added" again with the flags it was made with (EEXIST). A set whose properties change
+    // must change its name.
+    cmds.extend(body.into_iter().filter(|c| {
+        objects(std::slice::from_ref(c))
+            .first()
+            .is_none_or(|o| !had.contains(o))
+    }));
+    cmds.extend(stale);
+    cmds
+}
+
 /// Removes the table if it is there.
 pub fn delete_table(name: &str) -> Result<(), String> {
     apply(vec![
@@ -94,4 +131,90 @@ pub fn matches(protocol: &str, field: &str, value: Value) -> Value {
 
 pub fn jump(target: &str) -> Value {
     json!({"jump": {"target": target}})
+}
+
+/// A set of IPv4 addresses that rules add to (`update`), each forgotten `timeout` seconds
+/// after it was last added.
+pub fn timeout_set(table: &str, name: &str, timeout: u32) -> Value {
+    json!({"add": {"set": {"family": "ip", "table": table, "name": name, "type": "ipv4_addr", "flags": ["timeout"], "timeout": timeout}}})
+}
+
+/// `update @set { ip saddr }`: the packet's source (re)added to `set`.
+pub fn remember_source(set: &str) -> Value {
+    json!({"set": {"op": "update", "elem": {"payload": {"protocol": "ip", "field": "saddr"}}, "set": format!("@{set}")}})
+}
+
+/// `ip saddr @set`.
+pub fn source_in(set: &str) -> Value {
+    matches("ip", "saddr", format!("@{set}").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(t: &str, chains: &[&str]) -> Vec<Value> {
+        let mut b = vec![timeout_set(t, "aff", 60)];
+        for c in chains {
+            b.push(chain(t, c, None));
+            b.push(rule(t, c, vec![source_in("aff"), json!({"accept": null})]));
+        }
+        b
+    }
+
+    // An update flushes the rules, adds what is new and deletes only what went; without a
+    // previous body it is a replace.
+    #[test]
+    fn updates_delete_only_what_went() {
+        let first = body("t", &["a", "b"]);
+        assert_eq!(
+            update_table("t", None, first.clone()),
+            replace_table("t", first.clone())
+        );
+        let cmds = update_table("t", Some(&first), body("t", &["b", "c"]));
+        assert_eq!(
+            cmds[1],
+            json!({"flush": {"table": {"family": "ip", "name": "t"}}})
+        );
+        let deletes: Vec<&Value> = cmds.iter().filter(|c| c.get("delete").is_some()).collect();
+        assert_eq!(
+            deletes,
+            [&json!({"delete": {"chain": {"family": "ip", "table": "t", "name": "a"}}})]
+        );
+        assert_eq!(cmds.last(), deletes.last().copied());
+    }
+
+    // On the real nft (root only): a set's elements outlive an update, not a replace; a chain
+    // that went is gone.
+    #[test]
+    fn set_elements_outlive_an_update() {
+        if !rustix::process::geteuid().is_root() || Command::new("nft").arg("-v").output().is_err()
+        {
+            return;
+        }
+        let t = format!("beluga-unit-{}", std::process::id());
+        let list = || {
+            let o = Command::new("nft")
+                .args(["list", "table", "ip", &t])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        let first = body(&t, &["a", "b"]);
+        apply(replace_table(&t, first.clone())).unwrap();
+        let add = json!({"add": {"element": {"family": "ip", "table": &t, "name": "aff", "elem": ["10.1.2.3"]}}});
+        apply(vec![add]).unwrap();
+        let second = body(&t, &["b", "c"]);
+        apply(update_table(&t, Some(&first), second.clone())).unwrap();
+        let after = list();
+        let _ = apply(replace_table(&t, second));
+        let replaced = list();
+        delete_table(&t).unwrap();
+        assert!(
+            after.contains("10.1.2.3") && !after.contains("chain a "),
+            "{after}"
+        );
+        assert!(after.contains("chain c "), "{after}");
+        assert!(!replaced.contains("10.1.2.3"), "{replaced}");
+    }
 }

@@ -5,7 +5,9 @@
 //! does). Every connection through a Service is masqueraded (kube-proxy's `--masquerade-all`):
 //! without `br_netfilter`, which beluga does not load into the host's kernel, a reply between two
 //! pods of one bridge would otherwise skip the host and never be un-DNATed. The whole table is
-//! replaced in one transaction whenever a Service or a pod changes, and at start. The default
+//! replaced in one transaction at start and, whenever a Service or a pod changes, updated in one
+//! (its rules flushed and made again, its sets kept: `sessionAffinity: ClientIP` remembers each
+//! endpoint's clients in a set with the Service's timeout, as kube-proxy does). The default
 //! network's pods leaving the pod CIDR are masqueraded here too, by one rule (ip-masq-agent's
 //! role; the bridge plugin's `ipMasq` made a chain per pod, and each ADD's iptables call read
 //! all of them).
@@ -30,6 +32,9 @@ struct PortRules {
     cluster: Option<(String, i32)>,
     node_port: Option<i32>,
     endpoints: Vec<(String, i32)>,
+    /// `sessionAffinity: ClientIP`: how long (s) a client stays with the endpoint it was sent
+    /// to (`sessionAffinityConfig.clientIP.timeoutSeconds`, 10800 by default).
+    affinity: Option<u32>,
 }
 
 /// A chain name of a Service port: stable, short, and free of anything a user wrote.
@@ -86,6 +91,7 @@ fn port_rules(svc: &Service, pods: &[Pod], dns: Option<SocketAddrV4>) -> Vec<Por
                 protocol,
                 cluster: ip.clone().map(|ip| (ip, p.port)),
                 node_port: p.node_port.filter(|n| *n > 0),
+                affinity: affinity_timeout(&spec),
                 endpoints: match dns.filter(|_| is_kube_dns(svc)) {
                     Some(at) => vec![(at.ip().to_string(), i32::from(at.port()))],
                     None => ready_endpoints(&port_name, &sl),
@@ -93,6 +99,20 @@ fn port_rules(svc: &Service, pods: &[Pod], dns: Option<SocketAddrV4>) -> Vec<Por
             }
         })
         .collect()
+}
+
+/// The ClientIP affinity's timeout, when the Service asks for it (the apiserver defaults the
+/// timeout to 10800 s; validation keeps it in 1..=86400).
+fn affinity_timeout(spec: &beluga_api::k8s_openapi::api::core::v1::ServiceSpec) -> Option<u32> {
+    if spec.session_affinity.as_deref() != Some("ClientIP") {
+        return None;
+    }
+    let t = spec
+        .session_affinity_config
+        .as_ref()
+        .and_then(|c| c.client_ip.as_ref()?.timeout_seconds)
+        .unwrap_or(10800);
+    Some(t.clamp(1, 86400) as u32)
 }
 
 fn is_kube_dns(svc: &Service) -> bool {
@@ -147,15 +167,34 @@ fn service_port_rules(t: &str, p: &PortRules) -> Vec<Value> {
     }
     out.push(chain(t, &svc_chain, None));
     let mark = json!({"mangle": {"key": {"meta": {"key": "mark"}}, "value": {"|": [{"meta": {"key": "mark"}}, MASQ_MARK]}}});
-    let mut pick = vec![mark];
-    let targets: Vec<String> = (0..p.endpoints.len())
-        .map(|i| format!("sep-{}-{i}", p.id))
+    out.push(rule(t, &svc_chain, vec![mark]));
+    // An endpoint's chain (and its affinity set) is named by the endpoint, so that a client
+    // remembered for it stays with it while other endpoints come and go.
+    let targets: Vec<String> = p
+        .endpoints
+        .iter()
+        .map(|(addr, port)| format!("sep-{}", chain_id(&[&p.id, addr, &port.to_string()])))
         .collect();
     for (target, (addr, port)) in targets.iter().zip(&p.endpoints) {
         out.push(chain(t, target, None));
         let dnat = json!({"dnat": {"addr": addr, "port": port}});
-        out.push(rule(t, target, vec![l4proto(&p.protocol), dnat]));
+        let mut expr = vec![l4proto(&p.protocol)];
+        if let Some(timeout) = p.affinity {
+            // Named by its timeout too: an existing set is kept as it is (`nft::update_table`).
+            let set = format!("aff-{target}-{timeout}");
+            out.push(nft::timeout_set(t, &set, timeout));
+            // A client remembered for this endpoint goes to it again, before any pick.
+            out.push(rule(
+                t,
+                &svc_chain,
+                vec![nft::source_in(&set), jump(target)],
+            ));
+            expr.push(nft::remember_source(&set));
+        }
+        expr.push(dnat);
+        out.push(rule(t, target, expr));
     }
+    let mut pick = Vec::new();
     if targets.len() == 1 {
         pick.push(jump(&targets[0]));
     } else {
@@ -207,8 +246,8 @@ fn egress_masquerade(t: &str, cidr: ipnet::Ipv4Net) -> Value {
     )
 }
 
-/// The whole table for these Services and pods: base chains, the pods' egress masquerade,
-/// then every Service port's.
+/// What the table holds for these Services and pods: base chains, the pods' egress
+/// masquerade, then every Service port's (for `nft::replace_table` / `nft::update_table`).
 pub fn ruleset(
     table: &str,
     services: &[Service],
@@ -226,7 +265,7 @@ pub fn ruleset(
     }
     // Node ports last, as kube-proxy orders them: a cluster IP match wins.
     body.push(rule(table, "services", vec![local, jump("nodeports")]));
-    nft::replace_table(table, body)
+    body
 }
 
 /// Keeps the table in step with the Services and pods: at start, then on every pod event and
@@ -240,7 +279,7 @@ pub async fn run(d: Arc<Daemon>, table: String) {
         let dns = d.dns_config().map(|c| c.listen);
         let want = ruleset(&table, &services, &views, dns, d.pod_masquerade());
         if last.as_ref() != Some(&want) {
-            let cmds = want.clone();
+            let cmds = nft::update_table(&table, last.as_deref(), want.clone());
             match tokio::task::spawn_blocking(move || nft::apply(cmds)).await {
                 Ok(Ok(())) => {
                     if last.is_none() {
@@ -325,7 +364,9 @@ mod tests {
             .unwrap()
             .to_string();
         let pick = rules_of(&cmds, &target);
-        assert_eq!(pick[0]["expr"][1]["vmap"]["key"]["numgen"]["mod"], 2);
+        assert!(pick[0]["expr"][0]["mangle"].is_object(), "marked first");
+        assert_eq!(pick[1]["expr"][0]["vmap"]["key"]["numgen"]["mod"], 2);
+        assert_eq!(pick.len(), 2, "no affinity rules without sessionAffinity");
         let dnats: Vec<String> = cmds
             .iter()
             .filter_map(|c| c["add"]["rule"]["expr"][1]["dnat"].as_object())
@@ -333,6 +374,61 @@ mod tests {
             .collect();
         assert_eq!(dnats, ["10.88.0.2:8080", "10.88.0.3:8080"]);
         assert!(rules_of(&cmds, "no-endpoints").is_empty());
+    }
+
+    // Spec item 1, `sessionAffinity: ClientIP` (kube-proxy's nftables layout): each endpoint
+    // remembers its clients in a set with the Service's timeout, and a remembered client goes
+    // back to its endpoint before the random pick; the endpoint's chain and set are named by
+    // the endpoint, so they survive other endpoints coming and going.
+    #[test]
+    fn client_ip_affinity() {
+        let affine = |timeout: Option<i32>| {
+            let mut spec = json!({"sessionAffinity": "ClientIP"});
+            if let Some(t) = timeout {
+                spec["sessionAffinityConfig"] = json!({"clientIP": {"timeoutSeconds": t}});
+            }
+            web(spec)
+        };
+        let two = [pod("a", "10.88.0.2", true), pod("b", "10.88.0.3", true)];
+        let cmds = ruleset("t", &[affine(Some(60))], &two, None, None);
+        let sets: Vec<&Value> = cmds
+            .iter()
+            .filter_map(|c| c["add"]["set"].as_object().map(|_| &c["add"]["set"]))
+            .collect();
+        assert_eq!(sets.len(), 2);
+        assert!(sets
+            .iter()
+            .all(|s| s["timeout"] == 60 && s["type"] == "ipv4_addr"));
+        let target = rules_of(&cmds, "services")[0]["expr"][2]["jump"]["target"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let svc = rules_of(&cmds, &target);
+        assert_eq!(svc.len(), 4, "mark, two remembered clients, the pick");
+        for (i, set) in sets.iter().enumerate() {
+            let sep = svc[1 + i]["expr"][1]["jump"]["target"].as_str().unwrap();
+            assert_eq!(
+                svc[1 + i]["expr"][0]["match"]["right"],
+                format!("@{}", set["name"].as_str().unwrap())
+            );
+            let ep = rules_of(&cmds, sep);
+            assert_eq!(ep[0]["expr"][1]["set"]["op"], "update");
+        }
+        // The default timeout, 3 hours.
+        let cmds = ruleset("t", &[affine(None)], &two, None, None);
+        assert!(cmds.iter().any(|c| c["add"]["set"]["timeout"] == 10800));
+        // One endpoint gone: the other's chain keeps its name.
+        let names = |cmds: &[Value]| -> Vec<String> {
+            cmds.iter()
+                .filter_map(|c| c["add"]["chain"]["name"].as_str())
+                .filter(|n| n.starts_with("sep-"))
+                .map(String::from)
+                .collect()
+        };
+        let both = names(&ruleset("t", &[affine(None)], &two, None, None));
+        let one = names(&ruleset("t", &[affine(None)], &two[1..], None, None));
+        assert_eq!(one.len(), 1);
+        assert!(both.contains(&one[0]));
     }
 
     // No ready endpoint: the port is refused; headless Services get no rules; a node port is
@@ -381,19 +477,71 @@ mod tests {
         let np = web(
             json!({"type": "NodePort", "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": 30080}]}),
         );
+        let affine = svc(
+            json!({"metadata": {"name": "aff", "namespace": "default", "uid": "f"},
+            "spec": {"selector": {"app": "web"}, "clusterIP": "10.96.5.7", "clusterIPs": ["10.96.5.7"],
+                     "sessionAffinity": "ClientIP", "ports": [{"port": 81, "protocol": "TCP", "targetPort": 8080}]}}),
+        );
         let empty = svc(
             json!({"metadata": {"name": "e", "namespace": "default", "uid": "e"},
             "spec": {"selector": {"app": "x"}, "clusterIP": "10.96.5.6", "clusterIPs": ["10.96.5.6"],
                      "type": "NodePort", "ports": [{"port": 53, "protocol": "UDP", "nodePort": 30053}]}}),
         );
-        nft::check(ruleset(
+        nft::check(nft::replace_table(
             "beluga-unit-check",
-            &[np, empty],
-            &pods,
-            Some("10.88.0.1:53".parse().unwrap()),
-            Some("10.88.0.0/16".parse().unwrap()),
+            ruleset(
+                "beluga-unit-check",
+                &[np, empty, affine],
+                &pods,
+                Some("10.88.0.1:53".parse().unwrap()),
+                Some("10.88.0.0/16".parse().unwrap()),
+            ),
         ))
         .expect("nft -c");
+    }
+
+    // On the real nft (root only): a table made whole, then updated as endpoints come and go
+    // and a Service with affinity appears and goes, each update one transaction nft accepts.
+    #[test]
+    fn updates_apply_on_the_real_nft() {
+        let root = rustix::process::geteuid().is_root();
+        if !root
+            || std::process::Command::new("nft")
+                .arg("-v")
+                .output()
+                .is_err()
+        {
+            return;
+        }
+        let t = format!("beluga-unit-upd-{}", std::process::id());
+        let affine = web(json!({"sessionAffinity": "ClientIP"}));
+        let (a, b) = (pod("a", "10.88.0.2", true), pod("b", "10.88.0.3", true));
+        let steps: [(Vec<Service>, Vec<Pod>); 5] = [
+            (vec![affine.clone()], vec![a.clone()]),
+            (vec![affine.clone()], vec![a.clone(), b.clone()]),
+            (vec![affine.clone()], vec![b.clone()]),
+            (vec![web(json!({}))], vec![a.clone(), b.clone()]),
+            (vec![], vec![]),
+        ];
+        let mut last: Option<Vec<Value>> = None;
+        let mut results = Vec::new();
+        for (services, pods) in steps {
+            let body = ruleset(
+                &t,
+                &services,
+                &pods,
+                None,
+                Some("10.88.0.0/16".parse().unwrap()),
+            );
+            results.push(nft::apply(nft::update_table(
+                &t,
+                last.as_deref(),
+                body.clone(),
+            )));
+            last = Some(body);
+        }
+        let _ = nft::delete_table(&t);
+        assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
     }
 
     // Issue 13 item 5: the default network's egress is one masquerade rule for the whole pod

@@ -115,7 +115,7 @@ fn ambassador() {
 #[test]
 fn init_containers() {
     let Some(d) = Daemon::start() else { return };
-    d.apply(&example("init-containers.yaml"));
+    d.apply(&example("init-shared-volume.yaml"));
     let p = d.wait_running("myapp");
     let log = order_log(&wait_for_log(&d, "myapp", "app", "app started"));
     let fetch_done = index_of(&log, "fetch-content", "done");

@@ -300,10 +300,15 @@ spec:
 }
 
 fn server(name: &str) -> String {
+    server_of(name, "web")
+}
+
+/// A web server pod labelled `app: <app>` that serves its own name.
+fn server_of(name: &str, app: &str) -> String {
     format!(
         "apiVersion: v1
 kind: Pod
-metadata: {{name: {name}, labels: {{app: web}}}}
+metadata: {{name: {name}, labels: {{app: {app}}}}}
 spec:
   terminationGracePeriodSeconds: 1
   containers:
@@ -409,6 +414,57 @@ fn cluster_ips_route_to_ready_endpoints() {
     }
 }
 
+/// Item 1, `sessionAffinity: ClientIP`: every connection of a client goes to the endpoint its
+/// first went to, also after the endpoints changed (a third pod became ready: the rules were
+/// updated, the remembered clients kept). Item 3: a pod reaching itself through its own
+/// Service is answered (hairpin: masqueraded, so the reply comes back through the bridge).
+#[test]
+fn client_ip_affinity_and_hairpin() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: sticky}\nspec:\n  selector: {app: web}\n  sessionAffinity: ClientIP\n  ports: [{port: 80, targetPort: http}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: loner}\nspec:\n  selector: {app: loner}\n  ports: [{port: 80, targetPort: http}]\n",
+    );
+    d.apply(&server("web-a"));
+    d.apply(&server("web-b"));
+    d.apply(&server_of("loner", "loner"));
+    d.apply(CLIENT);
+    d.wait_running("client");
+    wait_ready_endpoints(&d, "sticky", 2);
+    let url = format!("http://{}/index.html", cluster_ip(&d, "sticky"));
+    let first = get_from_client(&d, &url);
+    assert!(first == "web-a" || first == "web-b", "{first}");
+    for _ in 0..10 {
+        assert_eq!(get_from_client(&d, &url), first, "the client moved");
+    }
+    d.apply(&server("web-c"));
+    wait_ready_endpoints(&d, "sticky", 3);
+    for _ in 0..10 {
+        assert_eq!(
+            get_from_client(&d, &url),
+            first,
+            "the client moved after an update"
+        );
+    }
+    wait_ready_endpoints(&d, "loner", 1);
+    let own = format!("http://{}/index.html", cluster_ip(&d, "loner"));
+    // The rules follow the endpoint a moment after the API shows it ready (refused until then).
+    let t = std::time::Instant::now();
+    let mut last;
+    loop {
+        let o = d.exec("loner", "web", &["timeout", "3", "wget", "-qO-", &own]);
+        last = format!("{}{}", stdout(&o), stderr(&o));
+        if last.trim() == "loner" || t.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        last.trim(),
+        "loner",
+        "a pod could not reach itself through its Service"
+    );
+}
+
 fn example(name: &str) -> String {
     let path = workspace().join("examples").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -420,7 +476,7 @@ fn example(name: &str) -> String {
 #[test]
 fn myapp_pod_waits_for_its_services_by_name() {
     let Some(d) = Daemon::start() else { return };
-    d.apply(&example("myapp-pod.yaml"));
+    d.apply(&example("init-containers.yaml"));
     let status = |want: &str| {
         let t = std::time::Instant::now();
         loop {
