@@ -70,6 +70,7 @@ impl Daemon {
                 pod_max_pids: cfg.pod_max_pids,
                 network,
                 cluster_dns: dns.as_ref().map(|(_, c)| c.clone()),
+                resolv_conf: cfg.resolv_conf.clone(),
             }),
             runtime: Arc::new(executor::shim::ShimRuntime {
                 runtime: runtime.clone(),
@@ -251,7 +252,7 @@ fn cluster_dns(
     cfg.nft_table.as_ref()?;
     let gateway = network.gateway()?;
     let ip = beluga_api::service::alloc::dns_ip(cfg.service_cidr)?;
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let host = std::fs::read_to_string(&cfg.resolv_conf).unwrap_or_default();
     let server = crate::dns::DnsConfig {
         listen: std::net::SocketAddrV4::new(gateway, 53),
         domain: cfg.cluster_domain.clone(),

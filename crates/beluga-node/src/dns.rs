@@ -141,13 +141,12 @@ async fn relay(bytes: &[u8], upstream: &[SocketAddr]) -> Option<Vec<u8>> {
         let Ok(sock) = UdpSocket::bind(local).await else {
             continue;
         };
-        if sock.send_to(bytes, server).await.is_err() {
+        // Connected: only the server's own replies are taken.
+        if sock.connect(server).await.is_err() || sock.send(bytes).await.is_err() {
             continue;
         }
         let mut buf = vec![0u8; 65535];
-        if let Ok(Ok((n, _))) =
-            tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf)).await
-        {
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(2), sock.recv(&mut buf)).await {
             buf.truncate(n);
             return Some(buf);
         }

@@ -68,6 +68,9 @@ pub struct Config {
     pub cluster_domain: String,
     /// The cgroup that holds the pods' (`--cgroup-root`).
     pub cgroup_root: beluga_runtime::cgroups::Root,
+    /// kubelet's `--resolv-conf`: the node's resolvers and search list, the basis of pods'
+    /// `/etc/resolv.conf` and where the cluster DNS relays other names.
+    pub resolv_conf: PathBuf,
 }
 
 impl Config {

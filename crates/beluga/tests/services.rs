@@ -588,3 +588,104 @@ fn cleanup_removes_the_service_rules() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!has(&table), "--cleanup left {table}");
 }
+
+/// A resolver on the node for the relay test: answers `A` for `name` with `addr`, NXDOMAIN for
+/// other names, no data for other types; counts the questions it was asked about `name`.
+struct NodeResolver {
+    asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl NodeResolver {
+    fn start(at: &str, name: &'static str, addr: [u8; 4]) -> NodeResolver {
+        let sock = std::net::UdpSocket::bind(at).expect("the node resolver's socket");
+        let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = asked.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = sock.recv_from(&mut buf) {
+                if let Some(reply) = dns_reply(&buf[..n], name, addr, &count) {
+                    let _ = sock.send_to(&reply, from);
+                }
+            }
+        });
+        NodeResolver { asked }
+    }
+}
+
+/// The reply to one query (RFC 1035 §4.1), built by hand: the resolver stands for whatever
+/// the node uses, not for beluga's DNS library.
+fn dns_reply(
+    q: &[u8],
+    name: &str,
+    addr: [u8; 4],
+    asked: &std::sync::atomic::AtomicUsize,
+) -> Option<Vec<u8>> {
+    let mut labels = Vec::new();
+    let mut i = 12;
+    while *q.get(i)? != 0 {
+        let len = usize::from(q[i]);
+        labels.push(String::from_utf8_lossy(q.get(i + 1..i + 1 + len)?).to_lowercase());
+        i += 1 + len;
+    }
+    let question_end = i + 5;
+    let qtype = u16::from_be_bytes([*q.get(i + 1)?, *q.get(i + 2)?]);
+    let ours = labels.join(".") == name;
+    if ours {
+        asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    let answer = ours && qtype == 1;
+    let rcode = if ours { 0 } else { 3 };
+    let mut r = vec![
+        q[0],
+        q[1],
+        0x81,
+        0x80 | rcode,
+        0,
+        1,
+        0,
+        u8::from(answer),
+        0,
+        0,
+        0,
+        0,
+    ];
+    r.extend_from_slice(q.get(12..question_end)?);
+    if answer {
+        r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+        r.extend_from_slice(&addr);
+    }
+    Some(r)
+}
+
+/// Item 4: names outside the cluster domain go to the node's resolvers (kubelet's
+/// `--resolv-conf`), whose answer comes back as it is; item 5: their search list follows the
+/// cluster's in the pod's resolv.conf.
+#[test]
+fn names_outside_the_cluster_go_to_the_nodes_resolvers() {
+    if !is_root() {
+        return;
+    }
+    let resolver = NodeResolver::start("127.0.53.53:53", "outside.example.test", [192, 0, 2, 77]);
+    let conf = tempfile::NamedTempFile::new().expect("resolv.conf");
+    std::fs::write(conf.path(), "nameserver 127.0.53.53\nsearch example.test\n").expect("write");
+    let path = conf.path().to_string_lossy().into_owned();
+    let Some(d) = Daemon::start_with(&["--resolv-conf", &path]) else {
+        return;
+    };
+    d.apply(CLIENT);
+    d.wait_running("client");
+    let resolv = stdout(&d.exec("client", "c", &["cat", "/etc/resolv.conf"]));
+    assert!(
+        resolv.starts_with(
+            "search default.svc.cluster.local svc.cluster.local cluster.local example.test"
+        ),
+        "{resolv}"
+    );
+    let o = d.exec("client", "c", &["nslookup", "outside.example.test"]);
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(out.contains("Address: 192.0.2.77"), "{out}");
+    assert!(resolver.asked.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    let o = d.exec("client", "c", &["nslookup", "nowhere.example.test"]);
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(out.contains("NXDOMAIN"), "{out}");
+}

@@ -93,6 +93,8 @@ pub struct ShimSandbox {
     pub network: std::sync::Arc<crate::network::PodNetwork>,
     /// The cluster DNS pods of the cluster DNS type are given (issue 15).
     pub cluster_dns: Option<volumes::ClusterDns>,
+    /// The node's resolver configuration (`--resolv-conf`).
+    pub resolv_conf: PathBuf,
 }
 
 /// The pod's volumes, cgroup, and the files every container mounts (`/etc/hosts`,
@@ -101,6 +103,7 @@ fn prepare_sandbox(
     pod: &Pod,
     dir: &PodDir,
     cluster_dns: Option<&volumes::ClusterDns>,
+    resolv_conf: &Path,
 ) -> Result<(), SandboxError> {
     volumes::setup_pod_volumes(pod, dir).map_err(|e| SandboxError::Mount(e.to_string()))?;
     let other = |e: std::io::Error| SandboxError::Other(e.to_string());
@@ -116,7 +119,7 @@ fn prepare_sandbox(
     };
     std::fs::write(sandbox.join("hosts"), hosts).map_err(other)?;
     std::fs::write(sandbox.join("hostname"), format!("{hostname}\n")).map_err(other)?;
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let host_resolv = std::fs::read_to_string(resolv_conf).unwrap_or_default();
     std::fs::write(
         sandbox.join("resolv.conf"),
         volumes::resolv_conf(pod, &host_resolv, cluster_dns),
@@ -170,7 +173,8 @@ impl Sandbox for ShimSandbox {
         // warm-up, which runs while the rest of the sandbox and the first bundle are made.
         warm_migration_lock();
         let (p, d, dns) = (pod.clone(), dir.clone(), self.cluster_dns.clone());
-        blocking(move || prepare_sandbox(&p, &d, dns.as_ref()))
+        let resolv = self.resolv_conf.clone();
+        blocking(move || prepare_sandbox(&p, &d, dns.as_ref(), &resolv))
             .await
             .unwrap_or_else(|| Err(SandboxError::Other("sandbox preparation panicked".into())))?;
         let other = |e: std::io::Error| SandboxError::Other(e.to_string());

@@ -75,6 +75,11 @@ pub struct Args {
     /// (`<root>/pod<uid>`, as kubelet's `kubepods`); one name.
     #[arg(long, default_value = "beluga")]
     cgroup_root: beluga_runtime::cgroups::Root,
+    /// The resolver configuration pods' DNS is based on (kubelet's --resolv-conf): its search
+    /// list and options in pods' /etc/resolv.conf, its nameservers where the cluster DNS sends
+    /// names outside the cluster domain.
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    resolv_conf: PathBuf,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -166,6 +171,7 @@ fn config(a: Args, exe: PathBuf) -> Config {
         nft_table: (!a.nft_table.is_empty()).then(|| a.nft_table.clone()),
         cluster_domain: a.cluster_domain.clone(),
         cgroup_root: a.cgroup_root.clone(),
+        resolv_conf: a.resolv_conf.clone(),
     }
 }
 

@@ -42,6 +42,7 @@ pub(super) fn config(root: &Path) -> Config {
         service_cidr: "10.96.0.0/16".parse().unwrap(),
         nft_table: None,
         cgroup_root: Default::default(),
+        resolv_conf: "/etc/resolv.conf".into(),
         cluster_domain: "cluster.local".into(),
     }
 }
