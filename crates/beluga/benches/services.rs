@@ -1,7 +1,8 @@
 //! Benchmark (not a test): how soon a Service change routes (`beluga apply` of a Service started
 //! → its cluster IP answers from the node: the event → ruleset → one nft transaction path every endpoint change
-//! takes too), and the cluster DNS's answer time for a Service name (UDP from the node through
-//! the kube-dns address). Needs root.
+//! takes too), and the cluster DNS's answer time for a Service name (UDP through the kube-dns
+//! address: from the node one at a time, and from inside a pod's network namespace with
+//! several clients asking at once). Needs root.
 //!
 //!   cargo bench -p beluga --bench services [-- RUNS]
 
@@ -63,6 +64,57 @@ fn dns_answers(runs: usize) -> Series {
     s
 }
 
+/// The network namespace of the pod's `httpd` (the only one outside ours).
+fn pod_netns() -> std::fs::File {
+    let own = std::fs::read_link("/proc/self/ns/net").expect("our netns");
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let ns = std::fs::read_link(e.path().join("ns/net")).ok();
+        if cmdline.starts_with(b"httpd\0-f\0-p\08080") && ns.is_some_and(|n| n != own) {
+            return std::fs::File::open(e.path().join("ns/net")).expect("the pod's netns");
+        }
+    }
+    panic!("the pod's httpd was not found");
+}
+
+/// `clients` threads in the pod's network namespace, each asking `per_client` questions one
+/// after the other, all at once: each answer's latency.
+fn dns_under_load(clients: usize, per_client: usize) -> (Series, Duration) {
+    use std::os::fd::AsRawFd;
+    let started = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let ns = pod_netns();
+            std::thread::spawn(move || {
+                // SAFETY: setns on this thread only, with a namespace file we hold open.
+                let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+                let sock = UdpSocket::bind("0.0.0.0:0").expect("udp in the pod");
+                sock.set_read_timeout(Some(Duration::from_secs(2))).ok();
+                sock.connect("10.96.0.10:53").expect("connect");
+                let mut buf = [0u8; 512];
+                let mut lat = Vec::with_capacity(per_client);
+                for i in 0..per_client {
+                    let q = query((c * per_client + i) as u16, "s0.default.svc.cluster.local");
+                    let t = Instant::now();
+                    sock.send(&q).expect("send");
+                    let n = sock.recv(&mut buf).expect("a DNS answer under load");
+                    lat.push(t.elapsed());
+                    assert!(n > q.len() && buf[3] & 0x0f == 0, "not an answer");
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut s = Series::default();
+    for t in threads {
+        for l in t.join().expect("a client") {
+            s.push(l);
+        }
+    }
+    (s, started.elapsed())
+}
+
 fn main() {
     let Some(d) = support::start("services", &[]) else {
         return;
@@ -84,6 +136,14 @@ fn main() {
     println!(
         "cluster DNS, A of a Service (UDP from the node): {}",
         dns.cell()
+    );
+    let (clients, per_client) = (8, runs * 50);
+    let (loaded, took) = dns_under_load(clients, per_client);
+    println!(
+        "cluster DNS under load from inside a pod ({clients} clients at once, {} answers, {:.0}/s): {}",
+        clients * per_client,
+        (clients * per_client) as f64 / took.as_secs_f64(),
+        loaded.cell()
     );
     // Pods outlive their daemon: this one goes first.
     let out = d.beluga(&["delete", "pod", "web", "--now"]);
