@@ -45,6 +45,7 @@ impl Daemon {
         let (runtime, why) = OciRuntime::choose(cfg.runtime.as_deref(), &cfg.root.join("runtime"))
             .map_err(|e| DaemonError::Setup(e.to_string()))?;
         info!(runtime = %runtime.path.display(), "OCI runtime: {why}");
+        service_cidr_is_free(&cfg)?;
         let network = crate::network::PodNetwork::choose(&cfg.network, cfg.nft_table.is_some())
             .map_err(|e| DaemonError::Setup(format!("pod network: {e}")))?;
         info!("pod network: {}", network.source);
@@ -245,6 +246,23 @@ impl Daemon {
 
 /// The cluster DNS, when there is a data plane to route its Service address and the pod
 /// network names a gateway to listen on: the server's address and what pods are told.
+/// Cluster IPs are DNATed before routing: a Service range over a network the host reaches
+/// (the pod network's bridge included) would take that network's traffic, so it is refused.
+fn service_cidr_is_free(cfg: &Config) -> Result<(), DaemonError> {
+    if cfg.nft_table.is_none() {
+        return Ok(());
+    }
+    let host = beluga_net::routes::host_routes();
+    let cidr = ipnet::IpNet::V4(cfg.service_cidr);
+    match beluga_net::routes::overlapping(&cidr, &host, "") {
+        Some(r) => Err(DaemonError::Setup(format!(
+            "the Service CIDR {} (--service-cidr) overlaps the host's route to {} on {}: choose another with --service-cidr",
+            cfg.service_cidr, r.dst, r.dev
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn cluster_dns(
     cfg: &Config,
     network: &crate::network::PodNetwork,

@@ -743,3 +743,53 @@ fn wait_for_file(path: &std::path::Path, limit: Duration, what: &str) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Item 1 of issues 14 and 15: a pod CIDR or a Service CIDR over a network the host routes to
+/// stops the daemon at start, in words naming the flag, before it makes anything.
+#[test]
+fn ranges_over_the_hosts_routes_are_refused() {
+    if !is_root() {
+        return;
+    }
+    // An index of the test networks' own, for the far end's addresses.
+    let conf = tempfile::tempdir().unwrap();
+    let lock = common::net::TestNet::allocate(conf.path());
+    let n = lock.index;
+    let outside = Outside::new(n);
+    let taken = format!("198.18.{n}.0/24");
+    let table = format!("beluga-refused-{n}");
+    for (flag, words) in [
+        ("--pod-cidr", "(--pod-cidr) overlaps the host's route to"),
+        (
+            "--service-cidr",
+            "(--service-cidr) overlaps the host's route to",
+        ),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(bin())
+            .args(["daemon", "--root"])
+            .arg(root.path().join("state"))
+            .arg("--socket")
+            .arg(root.path().join("api.sock"))
+            .arg("--cni-conf-dir")
+            .arg(root.path().join("net.d"))
+            .args(["--nft-table", &table, flag, &taken])
+            .output()
+            .expect("the daemon");
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{flag}: started");
+        assert!(
+            err.contains(words) && err.contains(&format!("bvo{n}")),
+            "{err}"
+        );
+        let made = std::process::Command::new("nft")
+            .args(["list", "table", "ip", &table])
+            .output()
+            .expect("nft");
+        assert!(
+            !made.status.success(),
+            "{flag}: the Services' table was made"
+        );
+    }
+    drop(outside);
+}
