@@ -460,17 +460,17 @@ mod tests {
         assert_eq!(nodeports[0]["expr"][0]["match"]["right"], 30080);
     }
 
+    /// Root and nft: the tests that hand their documents to the real nft.
+    fn nft_at_hand() -> bool {
+        rustix::process::geteuid().is_root()
+            && std::process::Command::new("nft").arg("-v").output().is_ok()
+    }
+
     // The document is one nft accepts (checked by nft itself, not applied), where nft and
     // root are at hand.
     #[test]
     fn nft_accepts_the_document() {
-        let root = rustix::process::geteuid().is_root();
-        if !root
-            || std::process::Command::new("nft")
-                .arg("-v")
-                .output()
-                .is_err()
-        {
+        if !nft_at_hand() {
             return;
         }
         let pods = [pod("a", "10.88.0.2", true), pod("b", "10.88.0.3", true)];
@@ -504,13 +504,7 @@ mod tests {
     // and a Service with affinity appears and goes, each update one transaction nft accepts.
     #[test]
     fn updates_apply_on_the_real_nft() {
-        let root = rustix::process::geteuid().is_root();
-        if !root
-            || std::process::Command::new("nft")
-                .arg("-v")
-                .output()
-                .is_err()
-        {
+        if !nft_at_hand() {
             return;
         }
         let t = format!("beluga-unit-upd-{}", std::process::id());

@@ -207,6 +207,12 @@ fn pods_reach_the_hosts_networks_through_masquerade() {
 /// host beyond the node as the node (issue 14 item 3).
 #[test]
 fn the_default_network_masquerades_with_one_rule() {
+    // A bridge of that name is some other daemon's (a benchmark's, a user's): not the test's
+    // to take over or remove.
+    if std::path::Path::new("/sys/class/net/beluga0").exists() {
+        eprintln!("skipped: beluga0 exists (another daemon's default network)");
+        return;
+    }
     let Some(mut d) = Daemon::start_on_default_network(&[]) else {
         return;
     };
