@@ -440,6 +440,7 @@ impl Daemon {
             wake: Notify::new(),
             exited: Notify::new(),
             probe_kick: Notify::new(),
+            synced: tokio::sync::watch::Sender::new(0),
             tasks: Mutex::new(tokio::task::JoinSet::new()),
         })
     }

@@ -67,6 +67,9 @@ pub struct PodHandle {
     pub exited: Notify,
     /// Wakes readiness/liveness workers at once when a startup probe succeeds.
     pub probe_kick: Notify,
+    /// How many syncs the worker has finished: what waits for the sync after an event
+    /// subscribes before waking it.
+    pub synced: tokio::sync::watch::Sender<u64>,
     /// The pod's own tasks (probe workers, the exit follower): owned here and cancelled with
     /// the pod, so none outlives it.
     pub tasks: Mutex<tokio::task::JoinSet<()>>,

@@ -59,3 +59,23 @@ impl PodDir {
 pub fn container_id(uid: &str, name: &str, attempt: i32) -> String {
     format!("{}-{name}-{attempt}", uid.replace('-', ""))
 }
+
+/// The attempt a container id names (its last part); None for an id not made by
+/// `container_id`.
+pub fn attempt_of(id: &str) -> Option<i32> {
+    id.rsplit_once('-')?.1.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn attempts_read_back() {
+        let uid = "5feae3f4-b2cd-4c93-b2cc-ec9df2bc1336";
+        for (name, attempt) in [("app", 0), ("log-agent", 3), ("a-b-c", 12)] {
+            let id = super::container_id(uid, name, attempt);
+            assert_eq!(super::attempt_of(&id), Some(attempt), "{id}");
+        }
+        assert_eq!(super::attempt_of("no-attempt"), None);
+        assert_eq!(super::attempt_of("plain"), None);
+    }
+}

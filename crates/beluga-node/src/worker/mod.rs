@@ -94,6 +94,7 @@ pub async fn run(d: Arc<Daemon>, h: Arc<PodHandle>) {
                 Next::After(t) => Some(t),
             };
             d.publish(&h, "MODIFIED");
+            h.synced.send_modify(|n| *n += 1);
             match wait {
                 None => h.wake.notified().await,
                 Some(t) if t.is_zero() => {}

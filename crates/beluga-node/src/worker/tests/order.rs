@@ -43,7 +43,9 @@ async fn sandbox_then_inits_in_order_then_regular_containers() {
     assert_eq!(at(Call::CreateSandbox), 0);
     assert!(at(Call::Prepare("i1".into())) < at(run("i1")));
     assert!(at(run("i1")) < at(Call::Delete("i1".into())), "{calls:#?}");
-    assert!(at(Call::Delete("i1".into())) < at(run("i2")));
+    // Issue 13: an exited container is released after the sync its exit woke (here: i2's
+    // start), not beside it.
+    assert!(at(run("i2")) < at(Call::Delete("i1".into())), "{calls:#?}");
     assert!(at(run("i2")) < at(Call::Prepare("a".into())));
     // a is created and started at once; b created beside it, started after.
     assert!(at(run("a")) < at(Call::Start("b".into())));
