@@ -71,18 +71,14 @@ pub fn update_table(name: &str, previous: Option<&[Value]>, body: Vec<Value>) ->
     let Some(previous) = previous else {
         return replace_table(name, body);
     };
-    let objects = |cmds: &[Value]| -> Vec<(String, String)> {
-        cmds.iter()
-            .filter_map(|c| {
-                let (kind, obj) = c["add"].as_object()?.iter().next()?;
-                let name = obj.get("name")?.as_str()?;
-                matches!(kind.as_str(), "chain" | "set").then(|| (kind.clone(), name.to_string()))
-            })
-            .collect()
+    let objects = |cmds: &[Value]| -> std::collections::HashSet<(String, String)> {
+        cmds.iter().filter_map(added_object).collect()
     };
     let (had, wanted) = (objects(previous), objects(&body));
-    let stale: Vec<Value> = had
+    // In the previous body's order, so the same change makes the same commands.
+    let stale: Vec<Value> = previous
         .iter()
+        .filter_map(added_object)
         .filter(|o| !wanted.contains(o))
         .map(|(kind, n)| json!({"delete": {kind: {"family": "ip", "table": name, "name": n}}}))
         .collect();
@@ -90,13 +86,19 @@ pub fn update_table(name: &str, previous: Option<&[Value]>, body: Vec<Value>) ->
     // What is there stays as it is: a set the kernel marked dynamic (a rule adds to it) is not
     // "added" again with the flags it was made with (EEXIST). A set whose properties change
     // must change its name.
-    cmds.extend(body.into_iter().filter(|c| {
-        objects(std::slice::from_ref(c))
-            .first()
-            .is_none_or(|o| !had.contains(o))
-    }));
+    cmds.extend(
+        body.into_iter()
+            .filter(|c| added_object(c).is_none_or(|o| !had.contains(&o))),
+    );
     cmds.extend(stale);
     cmds
+}
+
+/// The chain or set an `add` command makes: (kind, name).
+fn added_object(cmd: &Value) -> Option<(String, String)> {
+    let (kind, obj) = cmd["add"].as_object()?.iter().next()?;
+    let name = obj.get("name")?.as_str()?;
+    matches!(kind.as_str(), "chain" | "set").then(|| (kind.clone(), name.to_string()))
 }
 
 /// Removes the table if it is there.

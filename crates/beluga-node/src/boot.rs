@@ -244,8 +244,6 @@ impl Daemon {
     }
 }
 
-/// The cluster DNS, when there is a data plane to route its Service address and the pod
-/// network names a gateway to listen on: the server's address and what pods are told.
 /// Cluster IPs are DNATed before routing: a Service range over a network the host reaches
 /// (the pod network's bridge included) would take that network's traffic, so it is refused.
 fn service_cidr_is_free(cfg: &Config) -> Result<(), DaemonError> {
@@ -263,6 +261,8 @@ fn service_cidr_is_free(cfg: &Config) -> Result<(), DaemonError> {
     }
 }
 
+/// The cluster DNS, when there is a data plane to route its Service address and the pod
+/// network names a gateway to listen on: the server's address and what pods are told.
 fn cluster_dns(
     cfg: &Config,
     network: &crate::network::PodNetwork,

@@ -76,21 +76,21 @@ impl PodNetwork {
             ip_masq: masquerade.is_none(),
             firewall,
         });
-        let how = match (masquerade.is_some(), firewall) {
-            (true, false) => "masqueraded by one nftables rule",
-            (true, true) => {
-                "masqueraded by one nftables rule; firewall, as the host's FORWARD drops"
-            }
-            (false, false) => "masqueraded by the bridge plugin",
-            (false, true) => {
-                "masqueraded by the bridge plugin; firewall, as the host's FORWARD drops"
-            }
+        let by = if masquerade.is_some() {
+            "one nftables rule"
+        } else {
+            "the bridge plugin"
+        };
+        let why_firewall = if firewall {
+            "; firewall, as the host's FORWARD drops"
+        } else {
+            ""
         };
         Ok(PodNetwork {
             list,
             plugins,
             source: format!(
-                "beluga's default (bridge {DEFAULT_BRIDGE} on {}, {how}; no list in {})",
+                "beluga's default (bridge {DEFAULT_BRIDGE} on {}, masqueraded by {by}{why_firewall}; no list in {})",
                 cfg.pod_cidr,
                 cfg.conf_dir.display()
             ),
