@@ -689,3 +689,29 @@ fn names_outside_the_cluster_go_to_the_nodes_resolvers() {
     let out = format!("{}{}", stdout(&o), stderr(&o));
     assert!(out.contains("NXDOMAIN"), "{out}");
 }
+
+/// Issue 14 item 5 with issue 15: `ClusterFirstWithHostNet` keeps the cluster DNS for a pod on
+/// the host's network (getPodDNSType), and the cluster DNS is reached from the host's network
+/// namespace (the proxy's output hook DNATs the kube-dns address there too).
+#[test]
+fn a_host_network_pod_with_cluster_first_with_host_net_uses_the_cluster_dns() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: onhost-dns}\nspec:\n  hostNetwork: true\n  dnsPolicy: ClusterFirstWithHostNet\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: localhost/busybox:1\n    command: [sleep, '3600']\n");
+    d.wait_running("onhost-dns");
+    let conf = stdout(&d.exec("onhost-dns", "c", &["cat", "/etc/resolv.conf"]));
+    assert!(
+        conf.contains(&format!("nameserver {}", dns_ip(&d))),
+        "{conf}"
+    );
+    assert!(
+        conf.starts_with("search default.svc.cluster.local svc.cluster.local cluster.local"),
+        "{conf}"
+    );
+    let out = stdout(&d.exec(
+        "onhost-dns",
+        "c",
+        &["nslookup", "kubernetes.default.svc.cluster.local"],
+    ));
+    assert!(out.contains(&format!("Address: {}", first_ip(&d))), "{out}");
+    d.ok(&["delete", "pod", "onhost-dns"]);
+}
