@@ -127,6 +127,10 @@ impl Daemon {
     /// The daemon stops (SIGTERM, Ctrl-C): pods keep running for the next daemon; what was made
     /// ahead for new ones goes.
     pub async fn stop(&self) {
+        // What is queued behind the workers is on disk before the daemon goes.
+        for h in self.list(None) {
+            h.flush_writes();
+        }
         self.exec.sandbox.release().await;
     }
 

@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod scheduler;
 pub mod services;
 pub mod worker;
+pub mod writes;
 
 use beluga_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use beluga_api::{podutil, Pod};
@@ -373,7 +374,7 @@ impl Daemon {
         let mut out = self.view(h);
         out.metadata.resource_version = Some(self.next_rv());
         h.remember(&out);
-        h.persist();
+        h.persist_now();
         h.wake.notify_one();
         h.exited.notify_waiters();
         let _ = self.watch.send(PodEvent {
@@ -419,7 +420,7 @@ impl Daemon {
             podutil::name(&pod),
             podutil::uid(&pod),
         );
-        Arc::new(PodHandle {
+        Arc::new_cyclic(|me| PodHandle {
             dir,
             state: Mutex::new(PodState {
                 pod,
@@ -442,6 +443,8 @@ impl Daemon {
             probe_kick: Notify::new(),
             synced: tokio::sync::watch::Sender::new(0),
             tasks: Mutex::new(tokio::task::JoinSet::new()),
+            writes: Default::default(),
+            me: me.clone(),
         })
     }
 

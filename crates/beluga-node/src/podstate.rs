@@ -73,6 +73,11 @@ pub struct PodHandle {
     /// The pod's own tasks (probe workers, the exit follower): owned here and cancelled with
     /// the pod, so none outlives it.
     pub tasks: Mutex<tokio::task::JoinSet<()>>,
+    /// Its files, written behind the worker where a crash loses nothing the runtime cannot tell
+    /// again (`writes`).
+    pub writes: crate::writes::Writes,
+    /// Itself, for the blocking task that drains `writes`.
+    pub me: std::sync::Weak<PodHandle>,
 }
 
 pub fn parse_ts(s: &str) -> Option<beluga_api::k8s_openapi::jiff::Timestamp> {
@@ -219,18 +224,94 @@ impl PodHandle {
         st.pod.metadata.resource_version = pod.metadata.resource_version.clone();
     }
 
-    /// Writes `pod.json`; a failure is logged and becomes a Warning event on the pod (review P7:
-    /// re-adoption trusts these records, so a failed write must not pass unseen).
+    /// Writes `pod.json` behind the worker (a status, the sandbox's attempt: a crash before it
+    /// is written loses nothing the sandbox cannot tell again); a failure is logged and becomes a
+    /// Warning event on the pod (review P7: re-adoption trusts these records, so a failed write
+    /// must not pass unseen).
     pub fn persist(&self) {
-        if let Err(e) = self.write_record() {
+        self.queue(self.record_job());
+    }
+
+    /// Writes `pod.json` before returning (what the API changed, a pod that ended), after
+    /// everything queued before it; failures as [`PodHandle::persist`].
+    pub fn persist_now(&self) {
+        if let Err(e) = self.write_now(self.record_job()) {
             self.persist_failed("pod.json", &e);
         }
     }
 
-    /// Writes one instance's record; failures as [`PodHandle::persist`].
+    /// Writes one instance's record behind the worker (one seen running or exited: the shim's
+    /// list and exit files tell it again); failures as [`PodHandle::persist`].
     pub fn persist_instance(&self, inst: &Instance, sandbox: u32) {
-        if let Err(e) = self.write_instance(inst, sandbox) {
-            self.persist_failed(&format!("the record of {}", inst.id), &e);
+        self.queue(self.instance_job(inst, sandbox));
+    }
+
+    /// Writes one instance's record before returning (a Created one, before the runtime makes
+    /// the container: a container without its record would be unknown after a crash).
+    pub fn persist_instance_now(&self, inst: &Instance, sandbox: u32) {
+        let job = self.instance_job(inst, sandbox);
+        let what = job.what.clone();
+        if let Err(e) = self.write_now(job) {
+            self.persist_failed(&what, &e);
+        }
+    }
+
+    /// `pod.json` written now, its error returned (a create gives the name back on failure).
+    pub fn write_record(&self) -> std::io::Result<()> {
+        self.write_now(self.record_job())
+    }
+
+    /// Everything queued is written; nothing more will be (the pod's directory is going).
+    pub fn close_writes(&self) {
+        let failures = self.writes.close();
+        self.report(failures);
+    }
+
+    /// Everything queued is written (the daemon stops).
+    pub fn flush_writes(&self) {
+        let failures = self.writes.flush();
+        self.report(failures);
+    }
+
+    fn queue(&self, job: crate::writes::Job) {
+        if !self.writes.push(job) {
+            return;
+        }
+        match (tokio::runtime::Handle::try_current(), self.me.upgrade()) {
+            (Ok(rt), Some(me)) => {
+                rt.spawn_blocking(move || {
+                    let failures = me.writes.drain_queued();
+                    me.report(failures);
+                });
+            }
+            _ => self.report(self.writes.drain_queued()),
+        }
+    }
+
+    /// `job` and everything queued before it written by the caller; `job`'s own error back.
+    fn write_now(&self, job: crate::writes::Job) -> std::io::Result<()> {
+        let what = job.what.clone();
+        let failures = if self.writes.push(job) {
+            self.writes.drain_queued()
+        } else {
+            self.writes.flush()
+        };
+        let mut own = Ok(());
+        let mut others = Vec::new();
+        for (w, e) in failures {
+            if w == what && own.is_ok() {
+                own = Err(e);
+            } else {
+                others.push((w, e));
+            }
+        }
+        self.report(others);
+        own
+    }
+
+    fn report(&self, failures: Vec<crate::writes::Failure>) {
+        for (what, e) in failures {
+            self.persist_failed(&what, &e);
         }
     }
 
@@ -247,7 +328,10 @@ impl PodHandle {
         );
     }
 
-    pub fn write_record(&self) -> std::io::Result<()> {
+    /// `pod.json` as the state is now; the record before it stays, linked (so `pod.json`
+    /// itself never goes missing): if `pod.json` is found damaged, the pod is re-adopted from
+    /// it (attack report 6.3).
+    fn record_job(&self) -> crate::writes::Job {
         let rec = {
             let st = self.lock();
             PodRecord {
@@ -257,27 +341,40 @@ impl PodHandle {
                 status: st.status.clone(),
             }
         };
-        std::fs::create_dir_all(self.dir.path())?;
-        let data = serde_json::to_vec_pretty(&rec).map_err(std::io::Error::other)?;
-        let (current, previous) = record_paths(&self.dir);
-        // The record before this one stays, linked (so `pod.json` itself never goes missing):
-        // if `pod.json` is found damaged, the pod is re-adopted from it (attack report 6.3).
-        let _ = std::fs::remove_file(&previous);
-        let _ = std::fs::hard_link(&current, &previous);
-        beluga_runtime::write_atomic(&current, &data)
+        let dir = self.dir.clone();
+        let (current, _) = record_paths(&dir);
+        crate::writes::Job {
+            path: current,
+            what: "pod.json".into(),
+            write: Box::new(move || {
+                std::fs::create_dir_all(dir.path())?;
+                let data = serde_json::to_vec_pretty(&rec).map_err(std::io::Error::other)?;
+                let (current, previous) = record_paths(&dir);
+                let _ = std::fs::remove_file(&previous);
+                let _ = std::fs::hard_link(&current, &previous);
+                beluga_runtime::write_atomic(&current, &data)
+            }),
+        }
     }
 
-    fn write_instance(&self, inst: &Instance, sandbox: u32) -> std::io::Result<()> {
+    fn instance_job(&self, inst: &Instance, sandbox: u32) -> crate::writes::Job {
         let path = self.dir.record(&inst.name, inst.attempt);
-        if let Some(p) = path.parent() {
-            std::fs::create_dir_all(p)?;
-        }
-        let data = serde_json::to_vec_pretty(&InstanceRecord {
+        let rec = InstanceRecord {
             sandbox,
             instance: inst.clone(),
-        })
-        .map_err(std::io::Error::other)?;
-        beluga_runtime::write_atomic(&path, &data)
+        };
+        let at = path.clone();
+        crate::writes::Job {
+            path,
+            what: format!("the record of {}", inst.id),
+            write: Box::new(move || {
+                if let Some(p) = at.parent() {
+                    std::fs::create_dir_all(p)?;
+                }
+                let data = serde_json::to_vec_pretty(&rec).map_err(std::io::Error::other)?;
+                beluga_runtime::write_atomic(&at, &data)
+            }),
+        }
     }
 
     /// Applies an exit the shim reported; returns the finished instance.

@@ -164,26 +164,16 @@ async fn exits_of(dir: &PodDir) -> std::io::Result<Exits> {
 #[async_trait::async_trait]
 impl Sandbox for ShimSandbox {
     async fn create(&self, pod: &Pod, dir: &PodDir) -> Result<Exits, SandboxError> {
-        let (uid, pids) = (podutil::uid(pod).to_string(), self.pod_max_pids);
-        let root = self.launch.cgroup_root.clone();
-        if let Some(Err(e)) = blocking(move || root.create_pod(&uid, pids)).await {
-            warn!(error = %e, "the pod's cgroup (and its pids limit) could not be made");
-        }
-        // First the cgroup (a cgroup made during the warm-up would wait for it), then the
-        // warm-up, which runs while the rest of the sandbox and the first bundle are made.
-        warm_migration_lock();
-        let (p, d, dns) = (pod.clone(), dir.clone(), self.cluster_dns.clone());
-        let resolv = self.resolv_conf.clone();
-        blocking(move || prepare_sandbox(&p, &d, dns.as_ref(), &resolv))
-            .await
-            .unwrap_or_else(|| Err(SandboxError::Other("sandbox preparation panicked".into())))?;
         let other = |e: std::io::Error| SandboxError::Other(e.to_string());
         let hostname = crate::node::pod_hostname(pod);
         let host_network = podutil::host_network(pod);
-        let claimed = !host_network
-            && crate::network::spare_fits(pod)
-            && self.claim_spare(dir, &hostname).await;
+        let fits = !host_network && crate::network::spare_fits(pod);
+        // A spare is claimed while the pod's cgroup and files are made: neither needs the other.
+        let (prepared, claimed) = tokio::join!(self.prepare_sandbox(pod, dir), async {
+            fits && self.claim_spare(dir, &hostname).await
+        });
         self.spares.refill();
+        prepared?;
         if !claimed {
             self.launch
                 .start(dir.path(), hostname.clone(), None, host_network)
@@ -348,6 +338,23 @@ impl ShimSandbox {
         if let Err(e) = self.network.detach(dir, pod).await {
             warn!(error = %e, "the pod's network could not be released");
         }
+    }
+
+    /// The pod's cgroup (with its pids limit), then the kernel's cgroup-migration lock warmed
+    /// (a cgroup made during the warm-up would wait for it), which runs while the rest of the
+    /// sandbox and the first bundle are made; then the pod's volumes and files.
+    async fn prepare_sandbox(&self, pod: &Pod, dir: &PodDir) -> Result<(), SandboxError> {
+        let (uid, pids) = (podutil::uid(pod).to_string(), self.pod_max_pids);
+        let root = self.launch.cgroup_root.clone();
+        if let Some(Err(e)) = blocking(move || root.create_pod(&uid, pids)).await {
+            warn!(error = %e, "the pod's cgroup (and its pids limit) could not be made");
+        }
+        warm_migration_lock();
+        let (p, d, dns) = (pod.clone(), dir.clone(), self.cluster_dns.clone());
+        let resolv = self.resolv_conf.clone();
+        blocking(move || prepare_sandbox(&p, &d, dns.as_ref(), &resolv))
+            .await
+            .unwrap_or_else(|| Err(SandboxError::Other("sandbox preparation panicked".into())))
     }
 
     /// Takes a spare sandbox for the pod in `dir`, if one is ready and the claim works (a spare

@@ -185,7 +185,7 @@ async fn finish(d: &Arc<Daemon>, h: &Arc<PodHandle>, grace: Duration, what: &str
     kill_all(d, h, grace).await;
     teardown(d, h).await;
     h.lock().terminal = true;
-    h.persist();
+    h.persist_now();
     d.wake_unschedulable();
     info!("{what}");
 }

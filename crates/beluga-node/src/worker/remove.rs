@@ -70,6 +70,8 @@ pub(super) async fn remove_pod(d: &Arc<Daemon>, h: &Arc<PodHandle>) {
     }
     teardown(d, h).await;
     h.lock().terminal = true;
+    // Nothing is written into the directory as it goes.
+    h.close_writes();
     d.exec().sandbox.remove(&h.dir).await;
     // Its probers and exit follower end with it.
     h.cancel_tasks();

@@ -283,7 +283,7 @@ fn record_created(h: &PodHandle, pod: &Pod, c: &Container, inst: &Instance, pull
         );
         st.observed.sandbox_attempt
     };
-    h.persist_instance(inst, sandbox_gen);
+    h.persist_instance_now(inst, sandbox_gen);
     sandbox_gen
 }
 
