@@ -441,6 +441,7 @@ impl Daemon {
             wake: Notify::new(),
             exited: Notify::new(),
             probe_kick: Notify::new(),
+            sync_begun: Default::default(),
             synced: tokio::sync::watch::Sender::new(0),
             tasks: Mutex::new(tokio::task::JoinSet::new()),
             writes: Default::default(),

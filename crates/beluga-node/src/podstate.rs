@@ -67,8 +67,11 @@ pub struct PodHandle {
     pub exited: Notify,
     /// Wakes readiness/liveness workers at once when a startup probe succeeds.
     pub probe_kick: Notify,
-    /// How many syncs the worker has finished: what waits for the sync after an event
-    /// subscribes before waking it.
+    /// The number of the worker's latest sync to begin (the first is 1).
+    pub sync_begun: std::sync::atomic::AtomicU64,
+    /// The number of the latest sync that ended with the pod settled (a plan made then would
+    /// start nothing): what waits for the syncs after an event reads `sync_begun` before waking
+    /// it.
     pub synced: tokio::sync::watch::Sender<u64>,
     /// The pod's own tasks (probe workers, the exit follower): owned here and cancelled with
     /// the pod, so none outlives it.

@@ -88,13 +88,19 @@ pub async fn run(d: Arc<Daemon>, h: Arc<PodHandle>) {
     let span = tracing::info_span!("pod", pod = %format!("{ns}/{name}"));
     async move {
         loop {
+            let n = h
+                .sync_begun
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
             let wait = match sync(&d, &h).await {
                 Next::Done => break,
                 Next::Idle => None,
                 Next::After(t) => Some(t),
             };
             d.publish(&h, "MODIFIED");
-            h.synced.send_modify(|n| *n += 1);
+            if wait != Some(Duration::ZERO) && settled(&h) {
+                h.synced.send_replace(n);
+            }
             match wait {
                 None => h.wake.notified().await,
                 Some(t) if t.is_zero() => {}
@@ -109,6 +115,14 @@ pub async fn run(d: Arc<Daemon>, h: Arc<PodHandle>) {
     }
     .instrument(span)
     .await
+}
+
+/// A plan made now would start nothing (and make no sandbox): what the pod's last sync started
+/// is up, and nothing else waits to.
+fn settled(h: &PodHandle) -> bool {
+    let st = h.lock();
+    let plan = compute_pod_actions(&st.pod, &st.observed, &st.probes);
+    !plan.create_sandbox && plan.init_to_start.is_empty() && plan.containers_to_start.is_empty()
 }
 
 async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
