@@ -1,6 +1,7 @@
 //! Pod types, strict parsing, defaulting, validation and kubectl printing. Pure: no I/O.
 
 pub mod builder;
+pub mod config;
 pub mod defaults;
 pub mod describe;
 pub mod duration;
@@ -17,6 +18,7 @@ pub mod wire;
 
 pub use k8s_openapi;
 pub use k8s_openapi::api::core::v1::{
-    Container, ContainerStatus, Pod, PodSpec, PodStatus, Service, ServicePort, ServiceSpec,
+    ConfigMap, Container, ContainerStatus, Pod, PodSpec, PodStatus, Secret, Service, ServicePort,
+    ServiceSpec,
 };
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
