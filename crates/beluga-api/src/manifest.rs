@@ -1,8 +1,8 @@
 //! Strict manifest parsing: multi-document YAML or JSON into the kinds beluga serves (`v1`
-//! Pod and Service), with every unknown or misplaced field reported by its path, as the
+//! Pod, Service, ConfigMap and Secret), with every unknown or misplaced field reported by its path, as the
 //! apiserver's strict field validation does.
 
-use crate::{Pod, Service};
+use crate::{ConfigMap, Pod, Secret, Service};
 use serde::de::DeserializeOwned;
 
 /// kubectl's `--validate` modes.
@@ -66,6 +66,8 @@ pub enum ManifestError {
 pub enum Object {
     Pod(Box<Pod>),
     Service(Box<Service>),
+    ConfigMap(Box<ConfigMap>),
+    Secret(Box<Secret>),
 }
 
 impl Object {
@@ -74,6 +76,8 @@ impl Object {
         match self {
             Object::Pod(_) => "Pod",
             Object::Service(_) => "Service",
+            Object::ConfigMap(_) => "ConfigMap",
+            Object::Secret(_) => "Secret",
         }
     }
 
@@ -81,6 +85,8 @@ impl Object {
         match self {
             Object::Pod(p) => &p.metadata,
             Object::Service(s) => &s.metadata,
+            Object::ConfigMap(c) => &c.metadata,
+            Object::Secret(s) => &s.metadata,
         }
     }
 
@@ -88,6 +94,8 @@ impl Object {
         match self {
             Object::Pod(p) => &mut p.metadata,
             Object::Service(s) => &mut s.metadata,
+            Object::ConfigMap(c) => &mut c.metadata,
+            Object::Secret(s) => &mut s.metadata,
         }
     }
 }
@@ -162,6 +170,10 @@ pub fn parse(text: &str, source_name: &str, mode: ValidateMode) -> Result<Parsed
                 .map(|(p, u)| (Object::Pod(Box::new(p)), u))?,
             ("Service", "v1") => decode::<Service>(&obj, source_name, "Service")
                 .map(|(s, u)| (Object::Service(Box::new(s)), u))?,
+            ("ConfigMap", "v1") => decode::<ConfigMap>(&obj, source_name, "ConfigMap")
+                .map(|(c, u)| (Object::ConfigMap(Box::new(c)), u))?,
+            ("Secret", "v1") => decode::<Secret>(&obj, source_name, "Secret")
+                .map(|(s, u)| (Object::Secret(Box::new(s)), u))?,
             _ => return Err(unsupported(&obj, source_name, kind, api_version)),
         };
         if !unknown.is_empty() {
@@ -255,7 +267,8 @@ pub fn service_from_json(body: &[u8]) -> Result<Service, ManifestError> {
     from_json(body, "Service")
 }
 
-fn from_json<T: DeserializeOwned>(body: &[u8], kind: &'static str) -> Result<T, ManifestError> {
+/// Parses a single JSON object of `kind` (the daemon's request bodies), strictly.
+pub fn from_json<T: DeserializeOwned>(body: &[u8], kind: &'static str) -> Result<T, ManifestError> {
     let source_name = "request body".to_string();
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ManifestError::Syntax {

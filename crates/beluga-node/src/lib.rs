@@ -14,6 +14,7 @@ pub mod http;
 pub mod inotify;
 pub mod network;
 pub mod node;
+pub mod objects;
 pub mod podstate;
 pub mod prober;
 pub mod proxy;
@@ -114,6 +115,9 @@ pub struct Daemon {
     services: services::Services,
     /// Told when a Service changes (the data plane's sync waits on it).
     services_kick: Notify,
+    /// ConfigMaps and Secrets (issue 16).
+    config_maps: objects::Store<beluga_api::ConfigMap>,
+    secrets: objects::Store<beluga_api::Secret>,
     /// Where the cluster DNS listens, once the pod network says where (`boot`).
     dns: std::sync::OnceLock<dns::DnsConfig>,
     /// The pod CIDR the data plane masquerades (the default network's, `boot`).
@@ -188,7 +192,17 @@ impl Daemon {
         let (watch, _) = broadcast::channel(1024);
         let services = services::Services::open(&cfg.root.join("services"), cfg.service_cidr)
             .map_err(|e| DaemonError::Setup(format!("services: {e}")))?;
-        let first = first_resource_version().max(services.max_resource_version().unwrap_or(0) + 1);
+        let open = |what: &str, e: std::io::Error| DaemonError::Setup(format!("{what}: {e}"));
+        let config_maps = objects::Store::open(&cfg.root.join("configmaps"))
+            .map_err(|e| open("configmaps", e))?;
+        let secrets =
+            objects::Store::open(&cfg.root.join("secrets")).map_err(|e| open("secrets", e))?;
+        let kept = [
+            services.max_resource_version(),
+            config_maps.max_resource_version(),
+            secrets.max_resource_version(),
+        ];
+        let first = first_resource_version().max(kept.into_iter().flatten().max().unwrap_or(0) + 1);
         let d = Arc::new(Daemon {
             cfg,
             images,
@@ -202,6 +216,8 @@ impl Daemon {
             resource_version: AtomicU64::new(first),
             services,
             services_kick: Notify::new(),
+            config_maps,
+            secrets,
             dns: std::sync::OnceLock::new(),
             masquerade: std::sync::OnceLock::new(),
         });
@@ -279,6 +295,21 @@ impl Daemon {
         let out = self.services.update(svc, ns, name, self.next_rv())?;
         self.services_kick.notify_one();
         Ok(out)
+    }
+
+    /// The ConfigMaps (issue 16).
+    pub fn config_maps(&self) -> &objects::Store<beluga_api::ConfigMap> {
+        &self.config_maps
+    }
+
+    /// The Secrets (issue 16).
+    pub fn secrets(&self) -> &objects::Store<beluga_api::Secret> {
+        &self.secrets
+    }
+
+    /// The next resourceVersion and the clock's time, for an object being written.
+    pub fn stamp(&self) -> (String, beluga_api::k8s_openapi::jiff::Timestamp) {
+        (self.next_rv(), self.exec.clock.now())
     }
 
     pub fn config(&self) -> &Config {

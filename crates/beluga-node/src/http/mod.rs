@@ -1,7 +1,8 @@
 //! The Kubernetes-shaped REST API on a unix socket, one concern a module (DESIGN.md "Interfaces"):
 //! `/api/v1/[namespaces/{ns}/]pods[/{name}[/log|/exec]]` (watch with `?watch=1`),
 //! `/api/v1/[namespaces/{ns}/]services[/{name}]`, `…/endpoints[/{name}]`,
-//! `/apis/discovery.k8s.io/v1/[namespaces/{ns}/]endpointslices[/{name}]`, `/api/v1/[namespaces/{ns}/]events`, and `/beluga/v1/images` for the image store.
+//! `/apis/discovery.k8s.io/v1/[namespaces/{ns}/]endpointslices[/{name}]`,
+//! `/api/v1/[namespaces/{ns}/]configmaps|secrets[/{name}]`, `/api/v1/[namespaces/{ns}/]events`, and `/beluga/v1/images` for the image store.
 
 use crate::{ApiError, Daemon};
 use beluga_api::podutil;
@@ -24,6 +25,7 @@ mod exec;
 mod images;
 mod listen;
 mod logs;
+mod objects;
 mod pods;
 mod query;
 mod services;
@@ -33,6 +35,7 @@ use body::*;
 use events::*;
 use images::*;
 pub use listen::serve;
+use objects::*;
 use pods::*;
 use query::*;
 use services::*;
@@ -69,6 +72,10 @@ async fn route_inner(
     let rt = d.runtime_name().to_string();
     let table = wants_table(&req, &q);
     let req = match route_services(&d, &method, &segs, table, req) {
+        Routed::Answer(answer) => return answer.await,
+        Routed::NotMine(req) => *req,
+    };
+    let req = match route_objects(&d, &method, &segs, table, req) {
         Routed::Answer(answer) => return answer.await,
         Routed::NotMine(req) => *req,
     };

@@ -186,7 +186,7 @@ fn derived_answer<T: serde::Serialize>(
     }
 }
 
-type Answer = std::pin::Pin<
+pub(super) type Answer = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<Response<ResBody>, ApiError>> + Send>,
 >;
 

@@ -1,7 +1,8 @@
-//! `beluga apply -f FILE`: creates or updates every Pod and Service of the file, in file order.
+//! `beluga apply -f FILE`: creates or updates every Pod, Service, ConfigMap and Secret of the
+//! file, in file order.
 //! The whole file is parsed, defaulted and validated first, so a bad document creates nothing.
 
-use crate::client::{pods_path, services_path, Client};
+use crate::client::{pods_path, resource_path, services_path, Client};
 use anyhow::Result;
 use beluga_api::manifest::{parse, Object, ValidateMode};
 use beluga_api::{defaults, field, podutil, service, validation};
@@ -41,9 +42,58 @@ pub async fn run(a: Args) -> Result<i32> {
         match o {
             Object::Pod(p) => apply_pod(&client, *p).await?,
             Object::Service(s) => apply_service(&client, *s).await?,
+            Object::ConfigMap(c) => {
+                apply_kept(&client, "configmaps", "configmap", &c.metadata, &*c).await?
+            }
+            Object::Secret(mut s) => {
+                // Compared as the apiserver keeps it (its `stringData` merged into `data`).
+                beluga_api::config::apply_secret_defaults(&mut s);
+                apply_kept(&client, "secrets", "secret", &s.metadata, &*s).await?
+            }
         }
     }
     Ok(0)
+}
+
+/// A kept object (ConfigMap, Secret): created, or replaced when anything but what the server
+/// sets differs from what the daemon holds.
+async fn apply_kept<T: serde::Serialize>(
+    client: &Client,
+    resource: &str,
+    singular: &str,
+    meta: &beluga_api::ObjectMeta,
+    o: &T,
+) -> Result<()> {
+    let ns = meta.namespace.clone().unwrap_or_else(|| "default".into());
+    let name = meta.name.clone().unwrap_or_default();
+    let body = serde_json::to_vec(o)?;
+    let path = resource_path(resource, Some(&ns), Some(&name));
+    let Some(existing) = client.get_opt(&path).await? else {
+        let at = resource_path(resource, Some(&ns), None);
+        client.call(Method::POST, &at, Some(body)).await?;
+        println!("{singular}/{name} created");
+        return Ok(());
+    };
+    if user_fields(serde_json::to_value(o)?, &ns) == user_fields(existing, &ns) {
+        println!("{singular}/{name} unchanged");
+        return Ok(());
+    }
+    client.call(Method::PUT, &path, Some(body)).await?;
+    println!("{singular}/{name} configured");
+    Ok(())
+}
+
+/// An object without what the server sets in its metadata (uid, times, resourceVersion).
+fn user_fields(mut v: serde_json::Value, ns: &str) -> serde_json::Value {
+    if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        m.retain(|k, _| matches!(k.as_str(), "name" | "labels" | "annotations"));
+        m.insert("namespace".into(), ns.into());
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.remove("apiVersion");
+        o.remove("kind");
+    }
+    v
 }
 
 /// Defaulting and validation before anything is sent, so that a bad file creates nothing.
@@ -61,6 +111,24 @@ fn check(o: &Object) -> Result<()> {
             let errs = service::validation::validate(&checked);
             (
                 "Service",
+                checked.metadata.name.clone().unwrap_or_default(),
+                errs,
+            )
+        }
+        Object::ConfigMap(c) => {
+            let errs = beluga_api::config::validation::validate_config_map(c);
+            (
+                "ConfigMap",
+                c.metadata.name.clone().unwrap_or_default(),
+                errs,
+            )
+        }
+        Object::Secret(s) => {
+            let mut checked = (**s).clone();
+            beluga_api::config::apply_secret_defaults(&mut checked);
+            let errs = beluga_api::config::validation::validate_secret(&checked);
+            (
+                "Secret",
                 checked.metadata.name.clone().unwrap_or_default(),
                 errs,
             )

@@ -1,7 +1,7 @@
-//! `beluga delete pod|service NAME… | -f FILE`: graceful deletion of pods (spec §7.5–§7.6),
-//! waiting by default until each pod is gone, as kubectl does; Services go at once.
+//! `beluga delete pod|service|configmap|secret NAME… | -f FILE`: graceful deletion of pods (spec §7.5–§7.6),
+//! waiting by default until each pod is gone, as kubectl does; the other kinds go at once.
 
-use super::get::{Resource, PODS, SERVICES};
+use super::get::{Resource, CONFIG_MAPS, PODS, SECRETS, SERVICES};
 use crate::client::{Client, Lines};
 use anyhow::{bail, Result};
 use beluga_api::manifest::{parse, Object, ValidateMode};
@@ -19,6 +19,8 @@ fn resource_of(word: &str) -> Option<Resource> {
     match word {
         "pod" | "pods" | "po" => Some(PODS),
         "service" | "services" | "svc" => Some(SERVICES),
+        "configmap" | "configmaps" | "cm" => Some(CONFIG_MAPS),
+        "secret" | "secrets" => Some(SECRETS),
         _ => None,
     }
 }
@@ -154,6 +156,8 @@ async fn targets(a: &Args, client: &Client) -> Result<Vec<Target>> {
                 let res = match o {
                     Object::Pod(_) => PODS,
                     Object::Service(_) => SERVICES,
+                    Object::ConfigMap(_) => CONFIG_MAPS,
+                    Object::Secret(_) => SECRETS,
                 };
                 let m = o.metadata();
                 Target {

@@ -1,6 +1,6 @@
-//! `beluga describe pod|service NAME`: kubectl's describe layout.
+//! `beluga describe pod|service|configmap|secret NAME`: kubectl's describe layout.
 
-use crate::client::{encode, pods_path, services_path, Client};
+use crate::client::{encode, pods_path, resource_path, services_path, Client};
 use anyhow::{bail, Result};
 use beluga_api::k8s_openapi::api::core::v1::Event;
 use beluga_api::k8s_openapi::jiff::Timestamp;
@@ -8,7 +8,8 @@ use hyper::Method;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// `pod NAME`, `service NAME`, or `pod/NAME`, `svc/NAME`.
+    /// `pod NAME`, `service NAME`, `configmap NAME`, `secret NAME`, or `pod/NAME`, `svc/NAME`,
+    /// `cm/NAME`, `secret/NAME`.
     args: Vec<String>,
     /// The namespace of the pods.
     #[arg(short = 'n', long, default_value = "default")]
@@ -23,8 +24,21 @@ pub async fn run(a: Args) -> Result<i32> {
         [kind, ..] => Some(kind.as_str()),
         [] => None,
     };
-    if matches!(service, Some("service" | "services" | "svc")) {
-        return describe_services(&a).await;
+    match service {
+        Some("service" | "services" | "svc") => return describe_services(&a).await,
+        Some("configmap" | "configmaps" | "cm") => {
+            return describe_kept::<beluga_api::ConfigMap>(&a, "configmaps", |c| {
+                beluga_api::config::print::describe_config_map(c)
+            })
+            .await
+        }
+        Some("secret" | "secrets") => {
+            return describe_kept::<beluga_api::Secret>(&a, "secrets", |s| {
+                beluga_api::config::print::describe_secret(s)
+            })
+            .await
+        }
+        _ => {}
     }
     let names: Vec<String> = match a.args.as_slice() {
         [r] if r.starts_with("pod/") || r.starts_with("pods/") => vec![r
@@ -82,17 +96,58 @@ pub async fn run(a: Args) -> Result<i32> {
     Ok(0)
 }
 
-/// `describe service NAME…` (every Service of the namespace with no name), its endpoints from
-/// the pods its selector matches.
-async fn describe_services(a: &Args) -> Result<i32> {
-    let names: Vec<String> = match a.args.as_slice() {
+/// The names a `describe KIND NAME…` or `describe KIND/NAME` gives.
+fn named(args: &[String]) -> Vec<String> {
+    match args {
         [r] if r.contains('/') => vec![r
             .split_once('/')
             .map(|x| x.1.to_string())
             .unwrap_or_default()],
         [_, rest @ ..] => rest.to_vec(),
         [] => vec![],
+    }
+}
+
+/// `describe configmap|secret NAME…` (every one of the namespace with no name).
+async fn describe_kept<T: serde::de::DeserializeOwned>(
+    a: &Args,
+    resource: &str,
+    text: impl Fn(&T) -> String,
+) -> Result<i32> {
+    let client = Client::new(&a.socket.socket);
+    let names = named(&a.args);
+    let objects: Vec<T> = if names.is_empty() {
+        let list = client
+            .json(
+                Method::GET,
+                &resource_path(resource, Some(&a.namespace), None),
+                None,
+            )
+            .await?;
+        serde_json::from_value(list["items"].clone())?
+    } else {
+        let mut found = Vec::new();
+        for n in &names {
+            let at = resource_path(resource, Some(&a.namespace), Some(n));
+            found.push(serde_json::from_value(
+                client.json(Method::GET, &at, None).await?,
+            )?);
+        }
+        found
     };
+    for (i, o) in objects.iter().enumerate() {
+        if i > 0 {
+            println!("\n");
+        }
+        print!("{}", text(o));
+    }
+    Ok(0)
+}
+
+/// `describe service NAME…` (every Service of the namespace with no name), its endpoints from
+/// the pods its selector matches.
+async fn describe_services(a: &Args) -> Result<i32> {
+    let names = named(&a.args);
     let client = Client::new(&a.socket.socket);
     let services: Vec<beluga_api::Service> = if names.is_empty() {
         let list = client

@@ -1,4 +1,4 @@
-//! `beluga get pods|services|events [NAME]`: kubectl's tables, or `-o json|yaml|name|wide`.
+//! `beluga get pods|services|configmaps|secrets|events [NAME]`: kubectl's tables, or `-o json|yaml|name|wide`.
 
 use crate::client::{pods_path, resource_path, Client};
 use anyhow::{bail, Result};
@@ -11,8 +11,9 @@ use hyper::Method;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// `pods` (pod, po), `services` (service, svc), `endpointslices`, `endpoints` (ep) or
-    /// `events` (event, ev); `pod/NAME` also works.
+    /// `pods` (pod, po), `services` (service, svc), `configmaps` (configmap, cm), `secrets`
+    /// (secret), `endpointslices`, `endpoints` (ep) or `events` (event, ev); `pod/NAME` also
+    /// works.
     resource: String,
     /// Pod names (all pods when none).
     names: Vec<String>,
@@ -52,6 +53,12 @@ pub async fn run(a: Args) -> Result<i32> {
         "services" | "service" | "svc" => {
             get_objects(&client, SERVICES, ns, &names, a.output.as_deref()).await
         }
+        "configmaps" | "configmap" | "cm" => {
+            get_objects(&client, CONFIG_MAPS, ns, &names, a.output.as_deref()).await
+        }
+        "secrets" | "secret" => {
+            get_objects(&client, SECRETS, ns, &names, a.output.as_deref()).await
+        }
         "endpoints" | "ep" => {
             get_objects(&client, ENDPOINTS, ns, &names, a.output.as_deref()).await
         }
@@ -80,6 +87,16 @@ pub const SERVICES: Resource = Resource {
     group: "/api/v1",
     plural: "services",
     singular: "service",
+};
+pub const CONFIG_MAPS: Resource = Resource {
+    group: "/api/v1",
+    plural: "configmaps",
+    singular: "configmap",
+};
+pub const SECRETS: Resource = Resource {
+    group: "/api/v1",
+    plural: "secrets",
+    singular: "secret",
 };
 pub const ENDPOINTS: Resource = Resource {
     group: "/api/v1",

@@ -1,0 +1,166 @@
+//! The verbs of the kinds kept as plain objects (issue 16: ConfigMaps and Secrets): list and get
+//! (as a server-side Table when asked), create, replace (`PUT`), delete.
+
+use super::*;
+use crate::objects::{Kind, Store};
+use beluga_api::config::print;
+use beluga_api::k8s_openapi::jiff::Timestamp;
+use beluga_api::table::{IncludeObject, Table};
+use beluga_api::{ConfigMap, Secret};
+
+/// A kept kind's Table (its `get` columns and rows).
+pub(super) trait Printed: Kind {
+    fn table(items: &[Self], now: Timestamp, include: IncludeObject, rv: &str) -> Table;
+    fn store(d: &Daemon) -> &Store<Self>;
+}
+
+impl Printed for ConfigMap {
+    fn table(items: &[Self], now: Timestamp, include: IncludeObject, rv: &str) -> Table {
+        let cells = |c: &ConfigMap| print::config_map_row(c, now);
+        let columns = print::config_map_columns();
+        beluga_api::table::objects(columns, items, |c| &c.metadata, cells, include, rv)
+    }
+    fn store(d: &Daemon) -> &Store<Self> {
+        d.config_maps()
+    }
+}
+
+impl Printed for Secret {
+    fn table(items: &[Self], now: Timestamp, include: IncludeObject, rv: &str) -> Table {
+        let cells = |s: &Secret| print::secret_row(s, now);
+        let columns = print::secret_columns();
+        beluga_api::table::objects(columns, items, |s| &s.metadata, cells, include, rv)
+    }
+    fn store(d: &Daemon) -> &Store<Self> {
+        d.secrets()
+    }
+}
+
+fn list<T: Printed>(
+    d: &Daemon,
+    ns: Option<&str>,
+    table: Option<IncludeObject>,
+) -> Response<ResBody> {
+    let items = T::store(d).list(ns);
+    let rv = d.current_rv();
+    match table {
+        Some(include) => json(
+            StatusCode::OK,
+            &T::table(&items, d.exec().clock.now(), include, &rv),
+        ),
+        None => json(
+            StatusCode::OK,
+            &serde_json::json!({"kind": format!("{}List", T::KIND), "apiVersion": "v1", "metadata": {"resourceVersion": rv}, "items": items}),
+        ),
+    }
+}
+
+fn get<T: Printed>(
+    d: &Daemon,
+    ns: &str,
+    name: &str,
+    table: Option<IncludeObject>,
+) -> Result<Response<ResBody>, ApiError> {
+    let o = T::store(d)
+        .get(ns, name)
+        .ok_or_else(|| ApiError::not_found_in(T::RESOURCE, name))?;
+    Ok(match table {
+        Some(include) => {
+            let rv = o.meta().resource_version.clone().unwrap_or_default();
+            let t = T::table(&[o], d.exec().clock.now(), include, &rv);
+            json(StatusCode::OK, &t)
+        }
+        None => json(StatusCode::OK, &o),
+    })
+}
+
+async fn body_of<T: Printed>(req: Request<Incoming>) -> Result<T, ApiError> {
+    let body = body_bytes(req).await?;
+    beluga_api::manifest::from_json(&body, T::KIND)
+        .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))
+}
+
+async fn create<T: Printed>(
+    d: &Daemon,
+    ns: &str,
+    req: Request<Incoming>,
+) -> Result<Response<ResBody>, ApiError> {
+    let o = body_of::<T>(req).await?;
+    let (rv, now) = d.stamp();
+    Ok(json(
+        StatusCode::CREATED,
+        &T::store(d).create(o, ns, rv, now)?,
+    ))
+}
+
+async fn update<T: Printed>(
+    d: &Daemon,
+    ns: &str,
+    name: &str,
+    req: Request<Incoming>,
+) -> Result<Response<ResBody>, ApiError> {
+    let o = body_of::<T>(req).await?;
+    if o.meta().name.as_deref().is_some_and(|n| n != name) {
+        return Err(ApiError::new(
+            400,
+            "BadRequest",
+            "the name of the object does not match the name on the URL",
+        ));
+    }
+    let (rv, _) = d.stamp();
+    Ok(json(StatusCode::OK, &T::store(d).update(o, ns, name, rv)?))
+}
+
+/// The routes of one kept kind under `/api/v1/[namespaces/{ns}/]<resource>[/{name}]`; the
+/// request back when none matches.
+fn route<T: Printed>(
+    d: &Arc<Daemon>,
+    method: &Method,
+    segs: &[&str],
+    table: Option<IncludeObject>,
+    req: Request<Incoming>,
+) -> Routed {
+    let done = |r: Result<Response<ResBody>, ApiError>| -> Answer { Box::pin(async move { r }) };
+    let d2 = d.clone();
+    let owned: Vec<String> = segs.iter().map(|s| s.to_string()).collect();
+    let at = |i: usize| owned.get(i).cloned().unwrap_or_default();
+    Routed::Answer(match (method, segs) {
+        (&Method::GET, ["api", "v1", r]) if *r == T::RESOURCE => {
+            done(Ok(list::<T>(d, None, table)))
+        }
+        (&Method::GET, ["api", "v1", "namespaces", ns, r]) if *r == T::RESOURCE => {
+            done(Ok(list::<T>(d, Some(ns), table)))
+        }
+        (&Method::POST, ["api", "v1", "namespaces", _, r]) if *r == T::RESOURCE => {
+            let ns = at(3);
+            Box::pin(async move { create::<T>(&d2, &ns, req).await })
+        }
+        (&Method::GET, ["api", "v1", "namespaces", ns, r, name]) if *r == T::RESOURCE => {
+            done(get::<T>(d, ns, name, table))
+        }
+        (&Method::PUT, ["api", "v1", "namespaces", _, r, _]) if *r == T::RESOURCE => {
+            let (ns, name) = (at(3), at(5));
+            Box::pin(async move { update::<T>(&d2, &ns, &name, req).await })
+        }
+        (&Method::DELETE, ["api", "v1", "namespaces", ns, r, name]) if *r == T::RESOURCE => done(
+            T::store(d)
+                .delete(ns, name)
+                .map(|o| json(StatusCode::OK, &o)),
+        ),
+        _ => return Routed::NotMine(Box::new(req)),
+    })
+}
+
+/// The routes of ConfigMaps and Secrets; the request back when none matches.
+pub(super) fn route_objects(
+    d: &Arc<Daemon>,
+    method: &Method,
+    segs: &[&str],
+    table: Option<IncludeObject>,
+    req: Request<Incoming>,
+) -> Routed {
+    match route::<ConfigMap>(d, method, segs, table, req) {
+        Routed::NotMine(req) => route::<Secret>(d, method, segs, table, *req),
+        answered => answered,
+    }
+}

@@ -1,0 +1,127 @@
+//! ConfigMaps and Secrets as objects (issue 16 item 1): apply (created, unchanged, configured),
+//! get with kubectl's columns, `-o yaml`, describe (a Secret's values shown only as sizes),
+//! delete, kept across a daemon restart and at rest readable by root only; validation in the
+//! apiserver's words with nothing created on error.
+
+mod common;
+
+use common::*;
+
+const OBJECTS: &str = "apiVersion: v1
+kind: ConfigMap
+metadata: {name: game-config, labels: {app: game}}
+data:
+  lives: '3'
+  ui.properties: |
+    color.good=purple
+binaryData:
+  icon: AAEC
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: db}
+stringData:
+  password: hunter2
+data:
+  user: YWRtaW4=
+";
+
+#[test]
+fn config_maps_and_secrets_are_applied_listed_described_and_kept() {
+    let Some(mut d) = Daemon::start() else { return };
+    assert_eq!(
+        d.apply(OBJECTS),
+        "configmap/game-config created\nsecret/db created\n"
+    );
+    assert_eq!(
+        d.apply(OBJECTS),
+        "configmap/game-config unchanged\nsecret/db unchanged\n"
+    );
+    let cm = d.ok(&["get", "configmaps"]);
+    let lines: Vec<Vec<&str>> = cm.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines[0], ["NAME", "DATA", "AGE"], "{cm}");
+    assert_eq!(lines[1][..2], ["game-config", "3"], "{cm}");
+    let secrets = d.ok(&["get", "secrets"]);
+    let lines: Vec<Vec<&str>> = secrets
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["NAME", "TYPE", "DATA", "AGE"], "{secrets}");
+    assert_eq!(lines[1][..3], ["db", "Opaque", "2"], "{secrets}");
+    // stringData is merged into data as the apiserver stores it (base64 on the wire).
+    let yaml = d.ok(&["get", "secret", "db", "-o", "yaml"]);
+    assert!(yaml.contains("password: aHVudGVyMg=="), "{yaml}");
+    assert!(!yaml.contains("stringData"), "{yaml}");
+    let text = d.ok(&["describe", "secret", "db"]);
+    assert!(text.contains("Type:  Opaque"), "{text}");
+    assert!(text.contains("password:  7 bytes"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    let text = d.ok(&["describe", "cm/game-config"]);
+    assert!(text.contains("lives:\n----\n3\n"), "{text}");
+    assert!(text.contains("icon: 3 bytes"), "{text}");
+    // A change is a replace.
+    let changed = OBJECTS.replace("lives: '3'", "lives: '4'");
+    assert_eq!(
+        d.apply(&changed),
+        "configmap/game-config configured\nsecret/db unchanged\n"
+    );
+    // Kept across a restart, in files only root can read.
+    d.restart();
+    let v: serde_json::Value =
+        serde_json::from_str(&d.ok(&["get", "cm", "game-config", "-o", "json"])).expect("json");
+    assert_eq!(v["data"]["lives"], "4");
+    use std::os::unix::fs::PermissionsExt;
+    let dir = d.state_dir().join("secrets");
+    let mode = std::fs::metadata(&dir)
+        .expect("secrets dir")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
+    assert_eq!(
+        d.ok(&["delete", "secret/db", "cm/game-config"]),
+        "secret \"db\" deleted\nconfigmap \"game-config\" deleted\n"
+    );
+    let o = d.run(&["get", "secret", "db"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("secrets \"db\" not found"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn invalid_objects_are_refused_in_the_apiservers_words_and_nothing_is_made() {
+    let Some(d) = Daemon::start() else { return };
+    let bad = "apiVersion: v1
+kind: ConfigMap
+metadata: {name: ok}
+data: {fine: '1'}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: tls}
+type: kubernetes.io/tls
+data: {tls.crt: YQ==, ../key: YQ==}
+";
+    let o = d.apply_output(bad);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("The Secret \"tls\" is invalid: \n* data[../key]: Invalid value: \"../key\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'"),
+        "{err}"
+    );
+    assert!(err.contains("* data[tls.key]: Required value"), "{err}");
+    let o = d.run(&["get", "configmaps"]);
+    assert_eq!(stdout(&o), "");
+    assert!(stderr(&o).contains("No resources found"), "{}", stderr(&o));
+    // The daemon refuses it too, in the same words (a client that skips the check).
+    let body = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"1"},"binaryData":{"a":"AA=="}}"#;
+    let req = format!("POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let answer = raw_http(&d.socket, req.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 422"), "{answer}");
+    assert!(
+        answer.contains("ConfigMap \\\"c\\\" is invalid: data[a]: Invalid value: \\\"a\\\": duplicate of key present in binaryData"),
+        "{answer}"
+    );
+}
