@@ -74,7 +74,8 @@ pub fn port_name(s: &str) -> Vec<String> {
     errs
 }
 
-fn env_name_ok(s: &str) -> bool {
+/// `IsEnvVarName`: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
+pub fn env_name_ok(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && !b[0].is_ascii_digit()

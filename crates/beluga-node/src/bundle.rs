@@ -20,10 +20,9 @@ pub struct BundleInputs {
     pub id: String,
     pub seccomp_root: std::path::PathBuf,
     pub seccomp_default: bool,
-    /// The sandbox's addresses (the downward API's `status.podIP(s)`).
-    pub pod_ips: Vec<String>,
-    /// The Services' variables for this pod (`beluga_api::service::env`).
-    pub service_env: Vec<(String, String)>,
+    /// What the environment reads: the sandbox's addresses (the downward API's
+    /// `status.podIP(s)`), the Services' variables, the ConfigMaps and Secrets it names.
+    pub facts: PodFacts,
     /// The container's cgroup (`cgroups::Root::container_path`).
     pub cgroups_path: String,
 }
@@ -34,7 +33,7 @@ pub fn materialize(i: &BundleInputs) -> Result<(), (&'static str, String)> {
     let (pod, c) = (&i.pod, &i.c);
     let rootfs = volumes::mount_overlay(&i.lower, &i.bundle)
         .map_err(|e| ("CreateContainerError", format!("mounting rootfs: {e}")))?;
-    let (proc_, env) = container_process(pod, c, &i.image, &rootfs, &i.pod_ips, &i.service_env)
+    let (proc_, env) = container_process(pod, c, &i.image, &rootfs, &i.facts)
         .map_err(|e| ("CreateContainerConfigError", e))?;
     let mut binds = volumes::container_binds(pod, c, &i.dir, &env, &i.bundle.join("subpaths"))
         .map_err(|e| {
@@ -162,9 +161,15 @@ pub fn limit(c: &Container, resource: &str) -> Option<String> {
         .map(|q| q.0.clone())
 }
 
-pub fn facts(pod: &Pod, pod_ips: &[String], service_env: &[(String, String)]) -> PodFacts {
+pub fn facts(
+    pod: &Pod,
+    pod_ips: &[String],
+    service_env: Vec<(String, String)>,
+    config: process::ConfigSources,
+) -> PodFacts {
     PodFacts {
-        service_env: service_env.to_vec(),
+        config,
+        service_env,
         pod_ip: pod_ips.first().cloned().unwrap_or_default(),
         host_ip: crate::node::host_ip(),
         node_name: crate::node::name(),
@@ -183,10 +188,9 @@ pub fn container_process(
     c: &Container,
     image: &beluga_image::ImageConfig,
     rootfs: &std::path::Path,
-    pod_ips: &[String],
-    service_env: &[(String, String)],
+    facts: &PodFacts,
 ) -> Result<(Process, Vec<(String, String)>), String> {
-    let env = process::container_env(pod, c, &facts(pod, pod_ips, service_env)).map_err(|e| e.0)?;
+    let env = process::container_env(pod, c, facts).map_err(|e| e.0)?;
     let args = process::argv(c, image, &env);
     if args.is_empty() {
         return Err("no command specified".into());

@@ -307,6 +307,14 @@ impl Daemon {
         &self.secrets
     }
 
+    /// A ConfigMap or Secret of `ns` was written: its pods try again at once what waited for
+    /// one (a container's missing source or key, issue 16 item 4), as kubelet's next sync does.
+    pub fn config_changed(&self, ns: &str) {
+        for h in self.list(Some(ns)) {
+            h.wake.notify_one();
+        }
+    }
+
     /// The next resourceVersion and the clock's time, for an object being written.
     pub fn stamp(&self) -> (String, beluga_api::k8s_openapi::jiff::Timestamp) {
         (self.next_rv(), self.exec.clock.now())

@@ -34,6 +34,30 @@ pub struct PodFacts {
     pub host_ip: String,
     pub node_name: String,
     pub hostname: String,
+    /// The ConfigMaps and Secrets of the pod's namespace that the container names.
+    pub config: ConfigSources,
+}
+
+/// The `data` of the ConfigMaps and Secrets a container's environment names, by name; one
+/// missing is not found.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSources {
+    pub config_maps: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    pub secrets: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<u8>>>,
+}
+
+/// The ConfigMaps and Secrets a container's `envFrom` and `valueFrom` name.
+pub fn env_sources(c: &Container) -> (Vec<String>, Vec<String>) {
+    let (mut cms, mut secrets) = (Vec::new(), Vec::new());
+    for ef in c.env_from.iter().flatten() {
+        cms.extend(ef.config_map_ref.as_ref().map(|r| r.name.clone()));
+        secrets.extend(ef.secret_ref.as_ref().map(|r| r.name.clone()));
+    }
+    for vf in c.env.iter().flatten().filter_map(|e| e.value_from.as_ref()) {
+        cms.extend(vf.config_map_key_ref.as_ref().map(|r| r.name.clone()));
+        secrets.extend(vf.secret_key_ref.as_ref().map(|r| r.name.clone()));
+    }
+    (cms, secrets)
 }
 
 fn field_ref(pod: &Pod, path: &str, facts: &PodFacts) -> Result<String, ConfigError> {
@@ -89,57 +113,29 @@ fn field_ref(pod: &Pod, path: &str, facts: &PodFacts) -> Result<String, ConfigEr
     })
 }
 
-/// kubelet's `makeEnvironmentVariables` (spec §10.2): declaration order, later wins.
+/// kubelet's `makeEnvironmentVariables` (spec §10.2): `envFrom` first, then `env` in
+/// declaration order (later wins), then the Services' variables for names not set.
 pub fn container_env(
     pod: &Pod,
     c: &Container,
     facts: &PodFacts,
 ) -> Result<Vec<(String, String)>, ConfigError> {
     let mut env = EnvList::default();
-    for ef in c.env_from.iter().flatten() {
-        if let Some(cm) = ef.config_map_ref.as_ref() {
-            if cm.optional != Some(true) {
-                return Err(ConfigError(format!("configmap {:?} not found", cm.name)));
-            }
-        }
-        if let Some(s) = ef.secret_ref.as_ref() {
-            if s.optional != Some(true) {
-                return Err(ConfigError(format!("secret {:?} not found", s.name)));
-            }
-        }
-    }
+    env_from(&mut env, pod, c, facts)?;
     for e in c.env.iter().flatten() {
-        let value = if let Some(vf) = e.value_from.as_ref() {
-            if let Some(fr) = vf.field_ref.as_ref() {
-                field_ref(pod, &fr.field_path, facts)?
-            } else if let Some(r) = vf.resource_field_ref.as_ref() {
-                // No limits are enforced here: report what kubelet reports without limits
-                // (node allocatable is unknown to us, so use 0 for requests).
-                return Err(ConfigError(format!(
-                    "resourceFieldRef {:?} is not supported on this node",
-                    r.resource
-                )));
-            } else if let Some(k) = vf.config_map_key_ref.as_ref() {
-                if k.optional == Some(true) {
-                    continue;
-                }
-                return Err(ConfigError(format!("configmap {:?} not found", k.name)));
-            } else if let Some(k) = vf.secret_key_ref.as_ref() {
-                if k.optional == Some(true) {
-                    continue;
-                }
-                return Err(ConfigError(format!("secret {:?} not found", k.name)));
-            } else {
-                String::new()
-            }
-        } else {
+        let value = match e.value_from.as_ref() {
+            Some(vf) => match value_from(pod, vf, facts)? {
+                Some(v) => v,
+                // An optional source that is missing: the variable is left out.
+                None => continue,
+            },
             // Only earlier entries are visible (and the Services' variables): forward
             // references stay literal.
-            expand_env(e.value.as_deref().unwrap_or_default(), |name| {
+            None => expand_env(e.value.as_deref().unwrap_or_default(), |name| {
                 env.get(name)
                     .or_else(|| service_var(facts, name))
                     .map(String::from)
-            })
+            }),
         };
         env.set(&e.name, value);
     }
@@ -149,6 +145,121 @@ pub fn container_env(
         }
     }
     Ok(env.entries)
+}
+
+/// kubelet's messages for the `envFrom` keys it skipped as invalid variable names (its
+/// `InvalidEnvironmentVariableNames` events), one per source.
+pub fn skipped_env_names(pod: &Pod, c: &Container, facts: &PodFacts) -> Vec<String> {
+    env_from(&mut EnvList::default(), pod, c, facts).unwrap_or_default()
+}
+
+/// The `envFrom` sources in order (a missing one an error unless optional); keys that are not
+/// valid variable names (after the prefix) are skipped, and kubelet's words for them returned.
+fn env_from(
+    env: &mut EnvList,
+    pod: &Pod,
+    c: &Container,
+    facts: &PodFacts,
+) -> Result<Vec<String>, ConfigError> {
+    let ns = podutil::namespace(pod);
+    let mut skipped = Vec::new();
+    for ef in c.env_from.iter().flatten() {
+        let prefix = ef.prefix.as_deref().unwrap_or_default();
+        let (kind, name, pairs): (&str, &str, Vec<(String, String)>) =
+            if let Some(r) = ef.config_map_ref.as_ref() {
+                let Some(data) = facts.config.config_maps.get(&r.name) else {
+                    if r.optional == Some(true) {
+                        continue;
+                    }
+                    return Err(ConfigError(format!("configmap {:?} not found", r.name)));
+                };
+                let pairs = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                ("configMap", &r.name, pairs)
+            } else if let Some(r) = ef.secret_ref.as_ref() {
+                let Some(data) = facts.config.secrets.get(&r.name) else {
+                    if r.optional == Some(true) {
+                        continue;
+                    }
+                    return Err(ConfigError(format!("secret {:?} not found", r.name)));
+                };
+                let text = |v: &Vec<u8>| String::from_utf8_lossy(v).into_owned();
+                (
+                    "secret",
+                    &r.name,
+                    data.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
+                )
+            } else {
+                continue;
+            };
+        let mut invalid = Vec::new();
+        for (k, v) in pairs {
+            let k = format!("{prefix}{k}");
+            if beluga_api::validation::env_name_ok(&k) {
+                env.set(&k, v);
+            } else {
+                invalid.push(k);
+            }
+        }
+        if !invalid.is_empty() {
+            invalid.sort();
+            skipped.push(format!("Keys [{}] from the EnvFrom {kind} {ns}/{name} were skipped since they are considered invalid environment variable names.", invalid.join(", ")));
+        }
+    }
+    Ok(skipped)
+}
+
+/// One `valueFrom`: None when an optional ConfigMap, Secret or key is missing.
+fn value_from(
+    pod: &Pod,
+    vf: &beluga_api::k8s_openapi::api::core::v1::EnvVarSource,
+    facts: &PodFacts,
+) -> Result<Option<String>, ConfigError> {
+    let ns = podutil::namespace(pod);
+    if let Some(fr) = vf.field_ref.as_ref() {
+        return field_ref(pod, &fr.field_path, facts).map(Some);
+    }
+    if let Some(r) = vf.resource_field_ref.as_ref() {
+        // No limits are enforced here: report what kubelet reports without limits
+        // (node allocatable is unknown to us, so use 0 for requests).
+        return Err(ConfigError(format!(
+            "resourceFieldRef {:?} is not supported on this node",
+            r.resource
+        )));
+    }
+    let optional = |o: Option<bool>| o == Some(true);
+    if let Some(k) = vf.config_map_key_ref.as_ref() {
+        let Some(data) = facts.config.config_maps.get(&k.name) else {
+            return match optional(k.optional) {
+                true => Ok(None),
+                false => Err(ConfigError(format!("configmap {:?} not found", k.name))),
+            };
+        };
+        return match (data.get(&k.key), optional(k.optional)) {
+            (Some(v), _) => Ok(Some(v.clone())),
+            (None, true) => Ok(None),
+            (None, false) => Err(ConfigError(format!(
+                "couldn't find key {} in ConfigMap {ns}/{}",
+                k.key, k.name
+            ))),
+        };
+    }
+    if let Some(k) = vf.secret_key_ref.as_ref() {
+        let Some(data) = facts.config.secrets.get(&k.name) else {
+            return match optional(k.optional) {
+                true => Ok(None),
+                false => Err(ConfigError(format!("secret {:?} not found", k.name))),
+            };
+        };
+        return match (data.get(&k.key), optional(k.optional)) {
+            (Some(v), _) => Ok(Some(String::from_utf8_lossy(v).into_owned())),
+            (None, true) => Ok(None),
+            (None, false) => Err(ConfigError(format!(
+                "couldn't find key {} in Secret {ns}/{}",
+                k.key, k.name
+            ))),
+        };
+    }
+    Ok(Some(String::new()))
 }
 
 fn service_var<'a>(facts: &'a PodFacts, name: &str) -> Option<&'a str> {

@@ -108,7 +108,9 @@ async fn update<T: Printed>(
         ));
     }
     let (rv, _) = d.stamp();
-    Ok(json(StatusCode::OK, &T::store(d).update(o, ns, name, rv)?))
+    let replaced = T::store(d).update(o, ns, name, rv)?;
+    d.config_changed(ns);
+    Ok(json(StatusCode::OK, &replaced))
 }
 
 /// The routes of one kept kind under `/api/v1/[namespaces/{ns}/]<resource>[/{name}]`; the

@@ -158,6 +158,22 @@ pub(super) async fn prepare_container(
 
     let id = beluga_runtime::layout::container_id(podutil::uid(&pod), &c.name, attempt);
     let bundle = h.dir.bundle(&id);
+    // The Services that exist as the container starts, as kubelet reads them then.
+    let service_env = beluga_api::service::env::service_env(
+        &d.services().list(None),
+        podutil::namespace(&pod),
+        pod.spec
+            .as_ref()
+            .and_then(|s| s.enable_service_links)
+            .unwrap_or(true),
+    );
+    let config = env_config(d, h, &pod, c);
+    let facts = crate::bundle::facts(&pod, &h.lock().pod_ips.clone(), service_env, config);
+    // A missing ConfigMap, Secret or key is known before anything is mounted.
+    if let Err(e) = beluga_runtime::process::container_env(&pod, c, &facts) {
+        let reason = "CreateContainerConfigError";
+        return Err(fail_start(d, h, &c.name, &id, reason, e.0).await);
+    }
     let inputs = BundleInputs {
         pod: pod.clone(),
         c: c.clone(),
@@ -169,16 +185,7 @@ pub(super) async fn prepare_container(
         seccomp_root: d.config().seccomp_root(),
         cgroups_path: d.config().cgroup_root.container_path(&id),
         seccomp_default: d.config().seccomp_default,
-        pod_ips: h.lock().pod_ips.clone(),
-        // The Services that exist as the container starts, as kubelet reads them then.
-        service_env: beluga_api::service::env::service_env(
-            &d.services().list(None),
-            podutil::namespace(&pod),
-            pod.spec
-                .as_ref()
-                .and_then(|s| s.enable_service_links)
-                .unwrap_or(true),
-        ),
+        facts,
     };
     if let Err((reason, msg)) = d.exec().runtime.prepare(inputs).await {
         return Err(fail_start(d, h, &c.name, &id, reason, msg).await);
@@ -208,6 +215,44 @@ pub(super) async fn prepare_container(
         bundle,
         now,
     })
+}
+
+/// The ConfigMaps and Secrets of the pod's namespace that the container's environment names
+/// (issue 16), as they are when it starts; envFrom keys that are no variable names are kubelet's
+/// `InvalidEnvironmentVariableNames` events.
+fn env_config(
+    d: &Daemon,
+    h: &PodHandle,
+    pod: &Pod,
+    c: &Container,
+) -> beluga_runtime::process::ConfigSources {
+    let ns = podutil::namespace(pod);
+    let (cms, secrets) = beluga_runtime::process::env_sources(c);
+    let mut config = beluga_runtime::process::ConfigSources::default();
+    for name in cms {
+        if let Some(cm) = d.config_maps().get(ns, &name) {
+            config
+                .config_maps
+                .insert(name, cm.data.unwrap_or_default().into_iter().collect());
+        }
+    }
+    for name in secrets {
+        if let Some(s) = d.secrets().get(ns, &name) {
+            let data = s.data.unwrap_or_default().into_iter();
+            config
+                .secrets
+                .insert(name, data.map(|(k, v)| (k, v.0)).collect());
+        }
+    }
+    let facts = beluga_runtime::process::PodFacts {
+        config: config.clone(),
+        ..Default::default()
+    };
+    for msg in beluga_runtime::process::skipped_env_names(pod, c, &facts) {
+        let event = (EventType::Warning, "InvalidEnvironmentVariableNames", msg);
+        h.lock().events.record(pod, None, event.0, event.1, event.2);
+    }
+    config
 }
 
 /// kubelet's crash-loop back-off (spec §5.3): Err(remaining) while it lasts, with the

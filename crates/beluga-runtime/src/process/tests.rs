@@ -238,3 +238,113 @@ fn service_variables() {
         ]
     );
 }
+
+fn sources() -> ConfigSources {
+    let mut s = ConfigSources::default();
+    s.config_maps.insert(
+        "cfg".into(),
+        [
+            ("LEVEL".to_string(), "debug".to_string()),
+            ("log.format".to_string(), "json".to_string()),
+            ("1BAD".to_string(), "x".to_string()),
+            ("has space".to_string(), "x".to_string()),
+        ]
+        .into(),
+    );
+    s.secrets.insert(
+        "db".into(),
+        [("password".to_string(), b"hunter2".to_vec())].into(),
+    );
+    s
+}
+
+// Issue 16 item 3 / spec §10.2: envFrom in order with its prefix (invalid names skipped with
+// kubelet's event words), then env (configMapKeyRef / secretKeyRef, later wins, expansion over
+// what envFrom set), optional sources left out.
+#[test]
+fn env_from_config_maps_and_secrets() {
+    let p = pod(json!({"name": "c",
+    "envFrom": [
+        {"configMapRef": {"name": "cfg"}},
+        {"prefix": "DB_", "secretRef": {"name": "db"}},
+        {"configMapRef": {"name": "absent", "optional": true}}
+    ],
+    "env": [
+        {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+        {"name": "L2", "value": "$(LEVEL)-2"},
+        {"name": "LEVEL", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "log.format"}}},
+        {"name": "GONE", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "nope", "optional": true}}},
+        {"name": "GONE2", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "k", "optional": true}}}
+    ]}));
+    let c = &p.spec.as_ref().unwrap().containers[0];
+    let facts = PodFacts {
+        config: sources(),
+        ..Default::default()
+    };
+    let env = container_env(&p, c, &facts).unwrap();
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("log.format"), Some("json"));
+    assert_eq!(get("DB_password"), Some("hunter2"));
+    assert_eq!(get("PW"), Some("hunter2"));
+    assert_eq!(get("L2"), Some("debug-2"));
+    assert_eq!(get("LEVEL"), Some("json"));
+    assert_eq!(get("GONE"), None);
+    assert_eq!(get("GONE2"), None);
+    assert_eq!(get("1BAD"), None);
+    assert_eq!(
+        skipped_env_names(&p, c, &facts),
+        ["Keys [1BAD, has space] from the EnvFrom configMap ns/cfg were skipped since they are considered invalid environment variable names."]
+    );
+    assert_eq!(
+        env_sources(c),
+        (
+            vec![
+                "cfg".to_string(),
+                "absent".into(),
+                "cfg".into(),
+                "cfg".into()
+            ],
+            vec!["db".to_string(), "db".into(), "absent".into()]
+        )
+    );
+}
+
+// Issue 16 item 4: kubelet's CreateContainerConfigError messages.
+#[test]
+fn missing_sources_and_keys_in_kubelets_words() {
+    let facts = PodFacts {
+        config: sources(),
+        ..Default::default()
+    };
+    let cases = [
+        (
+            json!({"envFrom": [{"configMapRef": {"name": "nope"}}]}),
+            "configmap \"nope\" not found",
+        ),
+        (
+            json!({"envFrom": [{"secretRef": {"name": "nope"}}]}),
+            "secret \"nope\" not found",
+        ),
+        (
+            json!({"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "k"}}}]}),
+            "couldn't find key k in ConfigMap ns/cfg",
+        ),
+        (
+            json!({"env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "db", "key": "k"}}}]}),
+            "couldn't find key k in Secret ns/db",
+        ),
+        (
+            json!({"env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "k"}}}]}),
+            "secret \"nope\" not found",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut c = json!({"name": "c"});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        let p = pod(c);
+        let c = &p.spec.as_ref().unwrap().containers[0];
+        assert_eq!(container_env(&p, c, &facts).unwrap_err().0, want);
+    }
+}
