@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use std::time::Duration;
 
 const OBJECTS: &str = "apiVersion: v1
 kind: ConfigMap
@@ -123,5 +124,96 @@ data: {tls.crt: YQ==, ../key: YQ==}
     assert!(
         answer.contains("ConfigMap \\\"c\\\" is invalid: data[a]: Invalid value: \\\"a\\\": duplicate of key present in binaryData"),
         "{answer}"
+    );
+}
+
+const ENV_POD: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: envy}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: localhost/busybox:1
+    command: [sh, -c, 'env; sleep 3600']
+    envFrom:
+    - configMapRef: {name: app-config}
+    - prefix: DB_
+      secretRef: {name: db-auth}
+    env:
+    - name: PASSWORD
+      valueFrom: {secretKeyRef: {name: db-auth, key: password}}
+    - name: MODE
+      valueFrom: {configMapKeyRef: {name: app-config, key: mode}}
+    - name: EXTRA
+      valueFrom: {configMapKeyRef: {name: nowhere, key: x, optional: true}}
+";
+
+const ENV_OBJECTS: &str = "apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-config}
+data: {mode: fast, LOG_LEVEL: debug, 9lives: cat}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: db-auth}
+stringData: {password: s3cret, user: admin}
+";
+
+fn waiting(p: &serde_json::Value) -> (String, String) {
+    let w = &p["status"]["containerStatuses"][0]["state"]["waiting"];
+    (
+        w["reason"].as_str().unwrap_or("").to_string(),
+        w["message"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+/// Items 3 and 4: a container whose ConfigMap is missing waits in CreateContainerConfigError
+/// with kubelet's message (and its `Failed` event), and starts by itself once the objects are
+/// applied; envFrom (with a prefix; a key that is no variable name skipped with kubelet's event)
+/// and valueFrom from both kinds, an optional missing source left out.
+#[test]
+fn environment_from_config_maps_and_secrets() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(ENV_POD);
+    let p = d.wait_pod("envy", Duration::from_secs(30), "a config error", |p| {
+        waiting(p).0 == "CreateContainerConfigError"
+    });
+    assert_eq!(waiting(&p).1, "configmap \"app-config\" not found");
+    assert_eq!(p["status"]["phase"], "Pending");
+    let failed = d.event_fields("Failed", "/message");
+    assert!(
+        failed
+            .iter()
+            .any(|m| m == "Error: configmap \"app-config\" not found"),
+        "{failed:?}"
+    );
+    // Half of what it needs: the secret's key is still missing.
+    d.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: db-auth}\nstringData: {user: admin}\n");
+    d.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config}\ndata: {mode: fast}\n");
+    d.wait_pod("envy", Duration::from_secs(30), "the key error", |p| {
+        waiting(p).1 == "couldn't find key password in Secret default/db-auth"
+    });
+    d.apply(ENV_OBJECTS);
+    d.wait_running("envy");
+    let env = d.wait_logs("envy", "app", Duration::from_secs(10), |l| {
+        l.contains("PASSWORD=")
+    });
+    for want in [
+        "MODE=fast",
+        "LOG_LEVEL=debug",
+        "mode=fast",
+        "DB_password=s3cret",
+        "DB_user=admin",
+        "PASSWORD=s3cret",
+    ] {
+        assert!(env.lines().any(|l| l == want), "{want} in\n{env}");
+    }
+    assert!(!env.contains("9lives"), "{env}");
+    assert!(!env.contains("EXTRA="), "{env}");
+    let skipped = d.event_fields("InvalidEnvironmentVariableNames", "/message");
+    assert!(
+        skipped.iter().any(|m| m == "Keys [9lives] from the EnvFrom configMap default/app-config were skipped since they are considered invalid environment variable names."),
+        "{skipped:?}"
     );
 }

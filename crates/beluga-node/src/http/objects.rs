@@ -87,10 +87,9 @@ async fn create<T: Printed>(
 ) -> Result<Response<ResBody>, ApiError> {
     let o = body_of::<T>(req).await?;
     let (rv, now) = d.stamp();
-    Ok(json(
-        StatusCode::CREATED,
-        &T::store(d).create(o, ns, rv, now)?,
-    ))
+    let made = T::store(d).create(o, ns, rv, now)?;
+    d.config_changed(ns);
+    Ok(json(StatusCode::CREATED, &made))
 }
 
 async fn update<T: Printed>(
