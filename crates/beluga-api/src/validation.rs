@@ -83,7 +83,7 @@ pub fn env_name_ok(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
 }
 
-fn label_errors(errs: &mut Vec<FieldError>, path: &str, value: &str) {
+pub(crate) fn label_errors(errs: &mut Vec<FieldError>, path: &str, value: &str) {
     for msg in dns1123_label(value) {
         errs.push(FieldError::invalid(path, value, msg));
     }
@@ -92,9 +92,9 @@ fn label_errors(errs: &mut Vec<FieldError>, path: &str, value: &str) {
 /// The most bytes a pod's annotations may take (256 KiB).
 const ANNOTATIONS_MAX_BYTES: usize = 256 << 10;
 
-/// The pod's name (V1), namespace, and annotations (at most 256 KiB in all).
-fn validate_metadata(errs: &mut Vec<FieldError>, pod: &Pod) {
-    match pod.metadata.name.as_deref() {
+/// `ValidateObjectMeta`'s name check with `NameIsDNSSubdomain` (Pods, ConfigMaps, Secrets).
+pub fn subdomain_name(errs: &mut Vec<FieldError>, meta: &crate::ObjectMeta) {
+    match meta.name.as_deref() {
         None | Some("") => errs.push(FieldError::required(
             "metadata.name",
             "name or generateName is required",
@@ -105,6 +105,11 @@ fn validate_metadata(errs: &mut Vec<FieldError>, pod: &Pod) {
             }
         }
     }
+}
+
+/// The pod's name (V1), namespace, and annotations (at most 256 KiB in all).
+fn validate_metadata(errs: &mut Vec<FieldError>, pod: &Pod) {
+    subdomain_name(errs, &pod.metadata);
     if let Some(ns) = pod.metadata.namespace.as_deref() {
         label_errors(errs, "metadata.namespace", ns);
     }

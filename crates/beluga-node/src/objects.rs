@@ -226,7 +226,6 @@ impl<T: Kind> Store<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use beluga_api::k8s_openapi::ByteString;
 
     fn now() -> Timestamp {
         "2026-01-01T00:00:00Z".parse().expect("time")
@@ -314,6 +313,5 @@ mod tests {
             store.delete("default", "c").err().map(|e| e.code),
             Some(404)
         );
-        let _ = ByteString(Vec::new());
     }
 }

@@ -345,14 +345,13 @@ impl PodHandle {
             }
         };
         let dir = self.dir.clone();
-        let (current, _) = record_paths(&dir);
+        let (current, previous) = record_paths(&dir);
         crate::writes::Job {
-            path: current,
+            path: current.clone(),
             what: "pod.json".into(),
             write: Box::new(move || {
                 std::fs::create_dir_all(dir.path())?;
                 let data = serde_json::to_vec_pretty(&rec).map_err(std::io::Error::other)?;
-                let (current, previous) = record_paths(&dir);
                 let _ = std::fs::remove_file(&previous);
                 let _ = std::fs::hard_link(&current, &previous);
                 beluga_runtime::write_atomic(&current, &data)

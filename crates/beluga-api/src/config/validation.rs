@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::field::{dedup, FieldError};
-use crate::validation::{dns1123_label, dns1123_subdomain};
+use crate::validation::{label_errors, subdomain_name};
 use crate::ObjectMeta;
 
 const KEY_FMT: &str = "[-._a-zA-Z0-9]+";
@@ -39,21 +39,9 @@ pub fn config_key(key: &str) -> Vec<String> {
 
 /// `ValidateObjectMeta` with `NameIsDNSSubdomain`, for the fields a create carries.
 fn validate_meta(errs: &mut Vec<FieldError>, meta: &ObjectMeta) {
-    match meta.name.as_deref() {
-        None | Some("") => errs.push(FieldError::required(
-            "metadata.name",
-            "name or generateName is required",
-        )),
-        Some(n) => {
-            for msg in dns1123_subdomain(n) {
-                errs.push(FieldError::invalid("metadata.name", n, msg));
-            }
-        }
-    }
+    subdomain_name(errs, meta);
     if let Some(ns) = meta.namespace.as_deref().filter(|n| !n.is_empty()) {
-        for msg in dns1123_label(ns) {
-            errs.push(FieldError::invalid("metadata.namespace", ns, msg));
-        }
+        label_errors(errs, "metadata.namespace", ns);
     }
 }
 
