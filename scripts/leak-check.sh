@@ -73,6 +73,11 @@ case "${1:-}" in
     if [ -n "$new" ]; then
       echo "leak check: left behind by the test run:" >&2
       echo "$new" >&2
+      # What a leaked temporary directory holds says whose it was.
+      echo "$new" | sed -n 's/^temporary directory: //p' | while read -r dir; do
+        echo "$dir holds:" >&2
+        find "$dir" -maxdepth 2 2>/dev/null | head -20 | sed 's/^/  /' >&2 || true
+      done
       exit 1
     fi
     echo "leak check: nothing left behind (mounts, namespaces, cgroups, processes, runtime state, temp dirs, interfaces, CNI reservations, packet-filter rules)"

@@ -111,7 +111,8 @@ impl From<bool> for Value {
     }
 }
 
-/// Go's `strconv.Quote` for the characters that matter in manifests.
+/// Go's `strconv.Quote`: `"…"` with `\"`, `\\`, the C escapes, `\xNN` for other control bytes
+/// and invalid UTF-8 (none in a Rust string), `\u`/`\U` for non-printable characters.
 pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -119,17 +120,36 @@ pub fn go_quote(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
+                out.push_str(&format!("\\x{:02x}", c as u32));
             }
-            c => out.push(c),
+            c if is_go_printable(c) => out.push(c),
+            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
         }
     }
     out.push('"');
     out
+}
+
+/// An approximation of Go's `unicode.IsPrint` for what labels and annotations carry: control
+/// characters, the C1 block, separators other than the space, surrogates and the private and
+/// unassigned ranges that matter are not printable.
+fn is_go_printable(c: char) -> bool {
+    let u = c as u32;
+    !(matches!(u, 0x80..=0x9f | 0xad | 0x2028 | 0x2029 | 0xfeff | 0xe000..=0xf8ff)
+        || (0x2000..=0x200f).contains(&u)
+        || matches!(
+            u,
+            0x00a0 | 0x1680 | 0x202f | 0x205f | 0x3000 | 0xfff9..=0xfffb
+        ))
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -4,6 +4,7 @@ pub mod builder;
 pub mod config;
 pub mod defaults;
 pub mod describe;
+pub mod downward;
 pub mod duration;
 pub mod expand;
 pub mod field;

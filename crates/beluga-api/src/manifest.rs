@@ -124,8 +124,10 @@ impl Parsed {
 /// Nothing is returned unless every document is a valid object of a kind beluga serves, so a
 /// bad file creates nothing.
 pub fn parse(text: &str, source_name: &str, mode: ValidateMode) -> Result<Parsed, ManifestError> {
-    let docs: Vec<serde_json::Value> =
-        serde_saphyr::from_multiple(text).map_err(|e| ManifestError::Syntax {
+    // kubectl reads YAML 1.1: `defaultMode: 0400` is octal (256), not 400.
+    let options = serde_saphyr::options! { legacy_octal_numbers: true };
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple_with_options(text, options)
+        .map_err(|e| ManifestError::Syntax {
             source_name: source_name.to_string(),
             message: e.to_string(),
         })?;
@@ -309,6 +311,20 @@ spec:
             .map(|p| p.metadata.name.clone().unwrap())
             .collect();
         assert_eq!(names, ["a", "b"]);
+    }
+
+    // kubectl's YAML is 1.1: a leading zero is octal (`defaultMode: 0400` is 256), a quoted
+    // one a string.
+    #[test]
+    fn leading_zeros_are_octal_as_kubectl_reads_them() {
+        let y = "apiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {v: '0400'}}\nspec:\n  containers: [{name: c, image: x}]\n  volumes: [{name: v, secret: {secretName: s, defaultMode: 0400}}]\n";
+        let p = parse(y, "f.yaml", ValidateMode::Strict)
+            .unwrap()
+            .pods()
+            .remove(0);
+        let v = &p.spec.as_ref().unwrap().volumes.as_ref().unwrap()[0];
+        assert_eq!(v.secret.as_ref().unwrap().default_mode, Some(0o400));
+        assert_eq!(p.metadata.labels.unwrap()["v"], "0400");
     }
 
     #[test]

@@ -416,38 +416,7 @@ fn validate_volume_source(errs: &mut Vec<FieldError>, path: &str, v: &Volume) {
     if let Some(ed) = v.empty_dir.as_ref() {
         validate_empty_dir(errs, path, ed);
     }
-    let item_paths = v
-        .config_map
-        .as_ref()
-        .map(|c| {
-            (
-                ".configMap",
-                c.items
-                    .as_deref()
-                    .unwrap_or(&[])
-                    .iter()
-                    .map(|i| i.path.as_str())
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .or_else(|| {
-            v.secret.as_ref().map(|s| {
-                (
-                    ".secret",
-                    s.items
-                        .as_deref()
-                        .unwrap_or(&[])
-                        .iter()
-                        .map(|i| i.path.as_str())
-                        .collect(),
-                )
-            })
-        });
-    if let Some((kind, paths)) = item_paths {
-        for (j, p) in paths.iter().enumerate() {
-            local_descending_path(errs, &format!("{path}{kind}.items[{j}].path"), p);
-        }
-    }
+    projected::validate(errs, path, v);
 }
 
 /// A container's ports: names (IANA, unique), container and host port ranges, protocols (V14, V15).
@@ -620,6 +589,14 @@ fn validate_env(errs: &mut Vec<FieldError>, path: &str, e: &EnvVar) {
                 crate::field::Value::Raw(String::new()),
                 "may not have more than one field specified at a time",
             ));
+        }
+        if let Some(r) = vf.resource_field_ref.as_ref() {
+            projected::resource_selector(
+                errs,
+                &format!("{path}.valueFrom.resourceFieldRef"),
+                r,
+                false,
+            );
         }
         if let Some(fr) = vf.field_ref.as_ref() {
             const PATHS: [&str; 11] = [
@@ -1021,6 +998,8 @@ pub fn validate_update(new: &Pod, old: &Pod) -> Vec<FieldError> {
     }
     dedup(errs)
 }
+
+mod projected;
 
 #[cfg(test)]
 mod tests;

@@ -166,9 +166,11 @@ pub fn facts(
     pod_ips: &[String],
     service_env: Vec<(String, String)>,
     config: process::ConfigSources,
+    allocatable: beluga_api::downward::Allocatable,
 ) -> PodFacts {
     PodFacts {
         config,
+        allocatable,
         service_env,
         pod_ip: pod_ips.first().cloned().unwrap_or_default(),
         host_ip: crate::node::host_ip(),

@@ -17,6 +17,7 @@ pub mod node;
 pub mod objects;
 pub mod podstate;
 pub mod prober;
+pub mod projected;
 pub mod proxy;
 pub mod scheduler;
 pub mod services;
@@ -302,6 +303,11 @@ impl Daemon {
         &self.config_maps
     }
 
+    /// What the node can give pods (`resourceFieldRef`s without a limit).
+    pub fn allocatable(&self) -> beluga_api::downward::Allocatable {
+        node::allocatable(&self.cfg.root)
+    }
+
     /// The Secrets (issue 16).
     pub fn secrets(&self) -> &objects::Store<beluga_api::Secret> {
         &self.secrets
@@ -476,6 +482,7 @@ impl Daemon {
                 ended: None,
                 scheduled,
                 unschedulable: None,
+                projected: Default::default(),
             }),
             wake: Notify::new(),
             exited: Notify::new(),

@@ -34,3 +34,32 @@ pub fn name() -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+/// kubelet's default hard eviction threshold (`memory.available<100Mi`), which allocatable
+/// memory leaves out.
+const EVICTION_HARD_MEMORY: u64 = 100 << 20;
+
+/// What the node can give pods (kubelet's allocatable with no reservations): its CPUs, its
+/// memory less the hard eviction threshold, the space of the file system under `root`. Read
+/// once.
+pub fn allocatable(root: &std::path::Path) -> beluga_api::downward::Allocatable {
+    static A: std::sync::OnceLock<beluga_api::downward::Allocatable> = std::sync::OnceLock::new();
+    *A.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let total = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024;
+        let storage = rustix::fs::statvfs(root)
+            .map(|s| s.f_blocks * s.f_frsize)
+            .unwrap_or(0);
+        beluga_api::downward::Allocatable {
+            millicores: cpus * 1000,
+            memory: total.saturating_sub(EVICTION_HARD_MEMORY),
+            ephemeral_storage: storage,
+        }
+    })
+}

@@ -56,6 +56,8 @@ pub struct PodState {
     pub scheduled: bool,
     /// Not bound, with the scheduler's message (its hostPorts are taken).
     pub unschedulable: Option<String>,
+    /// What each volume made from objects last had written (`projected`), by volume name.
+    pub projected: HashMap<String, u64>,
 }
 
 pub struct PodHandle {

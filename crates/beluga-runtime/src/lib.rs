@@ -2,6 +2,7 @@
 //! files), volumes and mounts, OCI `config.json` generation, the OCI runtime CLI wrapper, CRI logs
 //! and the per-pod shim.
 
+pub mod atomic_writer;
 pub mod cgroups;
 pub mod crilog;
 pub mod grpc_health;
@@ -10,6 +11,7 @@ pub mod logfollow;
 pub mod netns;
 pub mod oci_runtime;
 pub mod process;
+pub mod projection;
 pub mod seccomp;
 pub mod shim;
 pub mod spec;

@@ -36,6 +36,8 @@ pub struct PodFacts {
     pub hostname: String,
     /// The ConfigMaps and Secrets of the pod's namespace that the container names.
     pub config: ConfigSources,
+    /// What `resourceFieldRef`s without a limit report.
+    pub allocatable: beluga_api::downward::Allocatable,
 }
 
 /// The `data` of the ConfigMaps and Secrets a container's environment names, by name; one
@@ -61,16 +63,10 @@ pub fn env_sources(c: &Container) -> (Vec<String>, Vec<String>) {
 }
 
 fn field_ref(pod: &Pod, path: &str, facts: &PodFacts) -> Result<String, ConfigError> {
-    let m = &pod.metadata;
-    let map_key = |prefix: &str| {
-        path.strip_prefix(prefix)
-            .and_then(|r| r.strip_suffix("']"))
-            .map(String::from)
-    };
+    if let Some(v) = beluga_api::downward::metadata_field(pod, path) {
+        return Ok(v);
+    }
     Ok(match path {
-        "metadata.name" => m.name.clone().unwrap_or_default(),
-        "metadata.namespace" => m.namespace.clone().unwrap_or_default(),
-        "metadata.uid" => m.uid.clone().unwrap_or_default(),
         "spec.nodeName" => facts.node_name.clone(),
         "spec.serviceAccountName" => pod
             .spec
@@ -79,36 +75,6 @@ fn field_ref(pod: &Pod, path: &str, facts: &PodFacts) -> Result<String, ConfigEr
             .unwrap_or_else(|| "default".into()),
         "status.podIP" | "status.podIPs" => facts.pod_ip.clone(),
         "status.hostIP" | "status.hostIPs" => facts.host_ip.clone(),
-        p if p.starts_with("metadata.labels['") => {
-            let k = map_key("metadata.labels['").unwrap_or_default();
-            m.labels
-                .as_ref()
-                .and_then(|l| l.get(&k))
-                .cloned()
-                .unwrap_or_default()
-        }
-        p if p.starts_with("metadata.annotations['") => {
-            let k = map_key("metadata.annotations['").unwrap_or_default();
-            m.annotations
-                .as_ref()
-                .and_then(|l| l.get(&k))
-                .cloned()
-                .unwrap_or_default()
-        }
-        "metadata.labels" | "metadata.annotations" => {
-            let map = if path == "metadata.labels" {
-                &m.labels
-            } else {
-                &m.annotations
-            };
-            let mut lines: Vec<String> = map
-                .iter()
-                .flatten()
-                .map(|(k, v)| format!("{k}={v:?}"))
-                .collect();
-            lines.sort();
-            lines.join("\n")
-        }
         other => return Err(ConfigError(format!("unsupported fieldPath: {other}"))),
     })
 }
@@ -124,7 +90,7 @@ pub fn container_env(
     env_from(&mut env, pod, c, facts)?;
     for e in c.env.iter().flatten() {
         let value = match e.value_from.as_ref() {
-            Some(vf) => match value_from(pod, vf, facts)? {
+            Some(vf) => match value_from(pod, &c.name, vf, facts)? {
                 Some(v) => v,
                 // An optional source that is missing: the variable is left out.
                 None => continue,
@@ -211,6 +177,7 @@ fn env_from(
 /// One `valueFrom`: None when an optional ConfigMap, Secret or key is missing.
 fn value_from(
     pod: &Pod,
+    own: &str,
     vf: &beluga_api::k8s_openapi::api::core::v1::EnvVarSource,
     facts: &PodFacts,
 ) -> Result<Option<String>, ConfigError> {
@@ -219,12 +186,17 @@ fn value_from(
         return field_ref(pod, &fr.field_path, facts).map(Some);
     }
     if let Some(r) = vf.resource_field_ref.as_ref() {
-        // No limits are enforced here: report what kubelet reports without limits
-        // (node allocatable is unknown to us, so use 0 for requests).
-        return Err(ConfigError(format!(
-            "resourceFieldRef {:?} is not supported on this node",
-            r.resource
-        )));
+        // An env var's reference names its own container unless it says otherwise.
+        let container = r.container_name.as_deref().filter(|n| !n.is_empty());
+        return beluga_api::downward::resource_value(
+            pod,
+            container.unwrap_or(own),
+            &r.resource,
+            r.divisor.as_ref().map(|d| d.0.as_str()),
+            &facts.allocatable,
+        )
+        .map(Some)
+        .map_err(ConfigError);
     }
     let optional = |o: Option<bool>| o == Some(true);
     if let Some(k) = vf.config_map_key_ref.as_ref() {

@@ -195,12 +195,12 @@ pub fn container_binds(
             let p = PathBuf::from(&hp.path);
             check_host_path(&v.name, &p, hp.type_.as_deref().unwrap_or(""))?;
             p
-        } else if v.empty_dir.is_some() {
+        } else if v.empty_dir.is_some() || crate::projection::medium(v).is_some() {
             dir.volume(&v.name)
         } else {
             return Err(merr(
                 &v.name,
-                "this volume type is not supported on a single node (only emptyDir and hostPath)",
+                "this volume type is not supported on a single node (only emptyDir, hostPath, configMap, secret, downwardAPI and projected)",
             )
             .into());
         };
@@ -244,7 +244,8 @@ pub fn container_binds(
         binds.push(Bind {
             source: source.to_string_lossy().into_owned(),
             destination: m.mount_path.clone(),
-            readonly: m.read_only == Some(true),
+            // Volumes made from objects are always read-only (kubelet since CVE-2017-1002102).
+            readonly: m.read_only == Some(true) || crate::projection::medium(v).is_some(),
         });
     }
     Ok(binds)

@@ -217,3 +217,141 @@ fn environment_from_config_maps_and_secrets() {
         "{skipped:?}"
     );
 }
+
+const VOLUME_POD: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: vols, labels: {app: vols, tier: one}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: localhost/busybox:1
+    command: [sleep, '3600']
+    resources: {limits: {memory: 64Mi}}
+    volumeMounts:
+    - {name: cfg, mountPath: /etc/cfg}
+    - {name: cfg, mountPath: /etc/mode-sub, subPath: mode}
+    - {name: sec, mountPath: /etc/sec}
+    - {name: info, mountPath: /etc/info}
+    - {name: all, mountPath: /etc/all}
+  volumes:
+  - name: cfg
+    configMap:
+      name: app-config
+      items: [{key: mode, path: mode}, {key: LOG_LEVEL, path: conf/level, mode: 0600}]
+  - name: sec
+    secret: {secretName: db-auth, defaultMode: 0400}
+  - name: info
+    downwardAPI:
+      items:
+      - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+      - {path: name, fieldRef: {fieldPath: metadata.name}}
+      - {path: mem, resourceFieldRef: {containerName: app, resource: limits.memory, divisor: 1Mi}}
+  - name: all
+    projected:
+      sources:
+      - configMap: {name: app-config, items: [{key: mode, path: mode}]}
+      - secret: {name: db-auth, items: [{key: user, path: user}]}
+      - downwardAPI: {items: [{path: namespace, fieldRef: {fieldPath: metadata.namespace}}]}
+";
+
+/// Waits until `cat path` in the pod prints `want`; how long it took.
+fn wait_file(d: &Daemon, path: &str, want: &str) -> Duration {
+    let t = std::time::Instant::now();
+    loop {
+        let o = d.exec("vols", "app", &["cat", path]);
+        if stdout(&o) == want {
+            return t.elapsed();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "{path}: {:?} {:?}, not {want:?}",
+            stdout(&o),
+            stderr(&o)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Item 2 and 4: configMap, secret, downwardAPI and projected volumes. A missing ConfigMap
+/// keeps the pod in ContainerCreating with kubelet's FailedMount event until it is applied;
+/// then the files are there, in kubelet's atomic-writer layout, with their modes, read-only,
+/// the Secret's on tmpfs; a changed ConfigMap and a changed label reach the running pod's
+/// files (within 1 s, as the issue asks: measured, not asserted), a subPath mount never changes.
+#[test]
+fn volumes_from_config_maps_secrets_and_the_downward_api() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(VOLUME_POD);
+    let p = d.wait_pod("vols", Duration::from_secs(30), "a mount failure", |p| {
+        waiting(p).0 == "ContainerCreating"
+    });
+    assert_eq!(p["status"]["phase"], "Pending");
+    let mounts = |d: &Daemon| d.event_fields("FailedMount", "/message");
+    let t = std::time::Instant::now();
+    while !mounts(&d).iter().any(|m| {
+        m == "MountVolume.SetUp failed for volume \"cfg\" : configmap \"app-config\" not found"
+    }) {
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", mounts(&d));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        mounts(&d).iter().any(|m| m
+            == "MountVolume.SetUp failed for volume \"all\" : [configmap \"app-config\" not found, secret \"db-auth\" not found]"),
+        "{:?}",
+        mounts(&d)
+    );
+    d.apply(ENV_OBJECTS);
+    d.wait_running("vols");
+    wait_file(&d, "/etc/cfg/mode", "fast");
+    for (path, want) in [
+        ("/etc/cfg/conf/level", "debug"),
+        ("/etc/mode-sub", "fast"),
+        ("/etc/sec/password", "s3cret"),
+        ("/etc/sec/user", "admin"),
+        ("/etc/info/labels", "app=\"vols\"\ntier=\"one\""),
+        ("/etc/info/name", "vols"),
+        ("/etc/info/mem", "64"),
+        ("/etc/all/mode", "fast"),
+        ("/etc/all/user", "admin"),
+        ("/etc/all/namespace", "default"),
+    ] {
+        let o = d.exec("vols", "app", &["cat", path]);
+        assert_eq!(stdout(&o), want, "{path}: {}", stderr(&o));
+    }
+    let sh = |cmd: &str| stdout(&d.exec("vols", "app", &["sh", "-c", cmd]));
+    // The atomic writer's layout, and the modes through the links.
+    assert_eq!(sh("readlink /etc/cfg/mode"), "..data/mode\n");
+    assert!(
+        sh("readlink /etc/cfg/..data").starts_with(".."),
+        "{}",
+        sh("ls -la /etc/cfg")
+    );
+    assert_eq!(
+        sh("stat -L -c %a /etc/cfg/mode /etc/cfg/conf/level /etc/sec/password /etc/all/user"),
+        "644\n600\n400\n644\n"
+    );
+    // Read-only, and the Secret's (and the projected volume's) files in memory only.
+    assert_eq!(
+        sh("touch /etc/cfg/x 2>/dev/null || echo refused"),
+        "refused\n"
+    );
+    let fs = sh("awk '$2 == \"/etc/sec\" || $2 == \"/etc/all\" || $2 == \"/etc/cfg\" {print $2, $3}' /proc/mounts | sort");
+    assert!(
+        fs.contains("/etc/all tmpfs\n") && fs.contains("/etc/sec tmpfs\n"),
+        "{fs}"
+    );
+    assert!(!fs.contains("/etc/cfg tmpfs"), "{fs}");
+
+    // Updates propagate, but never to a subPath mount.
+    d.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config}\ndata: {mode: slow, LOG_LEVEL: debug}\n");
+    let took = wait_file(&d, "/etc/cfg/mode", "slow");
+    eprintln!("configMap update reached the volume after {took:?}");
+    wait_file(&d, "/etc/all/mode", "slow");
+    assert_eq!(
+        stdout(&d.exec("vols", "app", &["cat", "/etc/mode-sub"])),
+        "fast"
+    );
+    d.apply(&VOLUME_POD.replace("tier: one", "tier: two"));
+    let took = wait_file(&d, "/etc/info/labels", "app=\"vols\"\ntier=\"two\"");
+    eprintln!("label change reached the volume after {took:?}");
+}

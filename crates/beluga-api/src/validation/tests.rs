@@ -160,3 +160,55 @@ fn port_name_rules() {
         vec!["must be no more than 15 characters"]
     );
 }
+
+// Issue 16 item 2, spec §11.1: volumes made from objects, in the apiserver's words
+// (`validateConfigMapVolumeSource`, `validateSecretVolumeSource`,
+// `validateDownwardAPIVolumeFile`, `validateProjectionSources`).
+#[test]
+fn volumes_made_from_objects() {
+    let with = |volume: &str| format!("{OK}  volumes: [{volume}]\n");
+    let table: &[(&str, &[&str])] = &[
+        ("{name: v, configMap: {name: c, items: [{key: k, path: a}]}}", &[]),
+        ("{name: v, configMap: {name: ''}}", &["spec.volumes[0].configMap.name: Required value"]),
+        ("{name: v, configMap: {name: c, defaultMode: 1000}}", &["spec.volumes[0].configMap.defaultMode: Invalid value: 1000: must be a number between 0 and 0777 (octal), both inclusive"]),
+        ("{name: v, configMap: {name: c, items: [{key: '', path: ''}]}}", &[
+            "spec.volumes[0].configMap.items[0].key: Required value",
+            "spec.volumes[0].configMap.items[0].path: Required value"]),
+        ("{name: v, configMap: {name: c, items: [{key: k, path: ..data}]}}", &["spec.volumes[0].configMap.items[0].path: Invalid value: \"..data\": must not start with '..'"]),
+        ("{name: v, configMap: {name: c, items: [{key: k, path: ../x}]}}", &["spec.volumes[0].configMap.items[0].path: Invalid value: \"../x\": must not contain '..'"]),
+        ("{name: v, secret: {items: [{key: k, path: /abs, mode: -1}]}}", &[
+            "spec.volumes[0].secret.secretName: Required value",
+            "spec.volumes[0].secret.items[0].path: Invalid value: \"/abs\": must be a relative path",
+            "spec.volumes[0].secret.items[0].mode: Invalid value: -1: must be a number between 0 and 0777 (octal), both inclusive"]),
+        ("{name: v, downwardAPI: {items: [{path: l, fieldRef: {fieldPath: metadata.labels}}, {path: a, fieldRef: {fieldPath: \"metadata.annotations['x']\"}}]}}", &[]),
+        ("{name: v, downwardAPI: {items: [{path: f, fieldRef: {fieldPath: spec.nodeName}}]}}", &["spec.volumes[0].downwardAPI.fieldRef.fieldPath: Unsupported value: \"spec.nodeName\": supported values: \"metadata.annotations\", \"metadata.labels\", \"metadata.name\", \"metadata.namespace\", \"metadata.uid\""]),
+        ("{name: v, downwardAPI: {items: [{path: f, fieldRef: {fieldPath: \"metadata.name['x']\"}}]}}", &["spec.volumes[0].downwardAPI.fieldRef: Invalid value: \"metadata.name\": does not support subscript"]),
+        ("{name: v, downwardAPI: {items: [{path: f}]}}", &["spec.volumes[0].downwardAPI: Required value: one of fieldRef and resourceFieldRef is required"]),
+        ("{name: v, downwardAPI: {items: [{path: f, resourceFieldRef: {resource: limits.cpu}}]}}", &["spec.volumes[0].downwardAPI.resourceFieldRef.containerName: Required value"]),
+        ("{name: v, downwardAPI: {items: [{path: f, resourceFieldRef: {containerName: app, resource: limits.gpu}}]}}", &["spec.volumes[0].downwardAPI.resourceFieldRef.resource: Unsupported value: \"limits.gpu\": supported values: \"limits.cpu\", \"limits.ephemeral-storage\", \"limits.memory\", \"requests.cpu\", \"requests.ephemeral-storage\", \"requests.memory\""]),
+        ("{name: v, downwardAPI: {items: [{path: f, resourceFieldRef: {containerName: app, resource: limits.cpu, divisor: 2}}]}}", &["spec.volumes[0].downwardAPI.resourceFieldRef.divisor: Invalid value: \"limits.cpu\": only divisor's values 1m and 1 are supported with the cpu resource"]),
+        ("{name: v, downwardAPI: {items: [{path: f, fieldRef: {fieldPath: metadata.name}, resourceFieldRef: {containerName: app, resource: limits.cpu}}]}}", &["spec.volumes[0].downwardAPI: Invalid value: \"resource\": fieldRef and resourceFieldRef can not be specified simultaneously"]),
+        ("{name: v, projected: {sources: [{configMap: {name: c, items: [{key: k, path: p}]}}, {secret: {name: s, items: [{key: k, path: p}]}}]}}", &["spec.volumes[0].projected: Invalid value: \"s\": conflicting duplicate paths"]),
+        ("{name: v, projected: {sources: [{configMap: {name: c}, secret: {name: s}}]}}", &["spec.volumes[0].projected.sources[0]: Forbidden: may not specify more than 1 volume type per source"]),
+        ("{name: v, projected: {sources: [{serviceAccountToken: {path: token, expirationSeconds: 60}}]}}", &["spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes"]),
+    ];
+    for (volume, want) in table {
+        assert_eq!(msgs(&with(volume)), *want, "{volume}");
+    }
+}
+
+// Spec §10.2: an env var's resourceFieldRef (its container is its own unless named).
+#[test]
+fn env_resource_field_refs() {
+    let env = |r: &str| {
+        format!("  containers: [{{name: app, image: busybox, env: [{{name: A, valueFrom: {{resourceFieldRef: {r}}}}}]}}]\n")
+    };
+    assert_eq!(
+        msgs(&env("{resource: limits.memory, divisor: 1Mi}")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        msgs(&env("{resource: limits.memory, divisor: 3Mi}")),
+        vec!["spec.containers[0].env[0].valueFrom.resourceFieldRef.divisor: Invalid value: \"limits.memory\": only divisor's values 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei are supported with the memory resource"]
+    );
+}

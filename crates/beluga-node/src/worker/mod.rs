@@ -152,6 +152,9 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
         // Pending, Unschedulable: woken when a pod holding its ports ends or goes.
         return Next::Idle;
     }
+    if !volumes_ready(d, h, &pod) {
+        return Next::After(RETRY);
+    }
     let plan = compute_pod_actions(&pod, &observed, &probes);
     tracing::debug!(?plan, "planned");
     if plan.kill_pod && !plan.create_sandbox {
@@ -191,6 +194,20 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
         tracing::debug!(failures = ?out.failures, "sync steps that did not go through");
     }
     out.next()
+}
+
+/// kubelet's `WaitForAttachAndMount`: the volumes made from objects set up or refreshed
+/// (`projected`), each failure a `FailedMount` event; false while one was never set up (the
+/// containers wait in `ContainerCreating`; a written object or the retry tries again).
+fn volumes_ready(d: &Daemon, h: &PodHandle, pod: &Pod) -> bool {
+    let failed = crate::projected::refresh(d, h);
+    let mut st = h.lock();
+    for f in &failed {
+        let message = f.error.to_string();
+        st.events
+            .record(pod, None, EventType::Warning, "FailedMount", message);
+    }
+    failed.iter().all(|f| f.set_up)
 }
 
 /// The pod ends (completed or evicted): everything stopped within `grace`, the sandbox torn

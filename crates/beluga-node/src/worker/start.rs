@@ -168,7 +168,8 @@ pub(super) async fn prepare_container(
             .unwrap_or(true),
     );
     let config = env_config(d, h, &pod, c);
-    let facts = crate::bundle::facts(&pod, &h.lock().pod_ips.clone(), service_env, config);
+    let ips = h.lock().pod_ips.clone();
+    let facts = crate::bundle::facts(&pod, &ips, service_env, config, d.allocatable());
     // A missing ConfigMap, Secret or key is known before anything is mounted.
     if let Err(e) = beluga_runtime::process::container_env(&pod, c, &facts) {
         let reason = "CreateContainerConfigError";
