@@ -228,6 +228,9 @@ spec:
     image: localhost/busybox:1
     command: [sleep, '3600']
     resources: {limits: {memory: 64Mi}}
+    env:
+    - name: MEM_MB
+      valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}
     volumeMounts:
     - {name: cfg, mountPath: /etc/cfg}
     - {name: cfg, mountPath: /etc/mode-sub, subPath: mode}
@@ -319,6 +322,7 @@ fn volumes_from_config_maps_secrets_and_the_downward_api() {
         assert_eq!(stdout(&o), want, "{path}: {}", stderr(&o));
     }
     let sh = |cmd: &str| stdout(&d.exec("vols", "app", &["sh", "-c", cmd]));
+    assert_eq!(sh("echo $MEM_MB"), "64\n");
     // The atomic writer's layout, and the modes through the links.
     assert_eq!(sh("readlink /etc/cfg/mode"), "..data/mode\n");
     assert!(

@@ -348,3 +348,37 @@ fn missing_sources_and_keys_in_kubelets_words() {
         assert_eq!(container_env(&p, c, &facts).unwrap_err().0, want);
     }
 }
+
+// Spec §10.2: resourceFieldRef in env: the container's own unless another is named, the
+// node's allocatable for an unset limit, ceil(value / divisor).
+#[test]
+fn resource_field_refs() {
+    let p: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "p"},
+        "spec": {"containers": [
+            {"name": "a", "image": "i", "resources": {"limits": {"memory": "256Mi"}, "requests": {"cpu": "100m"}},
+             "env": [
+                {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
+                {"name": "CPU_REQ", "valueFrom": {"resourceFieldRef": {"resource": "requests.cpu", "divisor": "1m"}}},
+                {"name": "CPU_LIM", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}},
+                {"name": "B_MEM", "valueFrom": {"resourceFieldRef": {"containerName": "b", "resource": "limits.memory"}}}
+             ]},
+            {"name": "b", "image": "i"}
+        ]}
+    }))
+    .unwrap();
+    let facts = PodFacts {
+        allocatable: beluga_api::downward::Allocatable {
+            millicores: 4000,
+            memory: 1000,
+            ephemeral_storage: 0,
+        },
+        ..Default::default()
+    };
+    let env = container_env(&p, &p.spec.as_ref().unwrap().containers[0], &facts).unwrap();
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(
+        (get("MEM"), get("CPU_REQ"), get("CPU_LIM"), get("B_MEM")),
+        (Some("256"), Some("100"), Some("4"), Some("1000"))
+    );
+}
