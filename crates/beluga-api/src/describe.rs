@@ -323,11 +323,73 @@ fn volume_lines(out: &mut String, vols: &[k8s_openapi::api::core::v1::Volume]) {
                     "    HostPathType:\t{}\n",
                     h.type_.clone().unwrap_or_default()
                 ));
-            } else {
+            } else if !object_volume_lines(out, v) {
                 out.push_str("    Type:\t<unsupported on this node>\n");
             }
         }
     }
+}
+
+/// kubectl's lines for volumes made from objects (describe.go's printConfigMapVolumeSource,
+/// printSecretVolumeSource, printDownwardAPIVolumeSource, printProjectedVolumeSource); false
+/// for other kinds.
+fn object_volume_lines(out: &mut String, v: &k8s_openapi::api::core::v1::Volume) -> bool {
+    // A projection's `optional` is printed as Go prints a *bool unset: `<nil>`.
+    let opt = |o: Option<bool>| o.map_or_else(|| "<nil>".to_string(), |b| b.to_string());
+    if let Some(c) = &v.config_map {
+        out.push_str(&format!(
+            "    Type:\tConfigMap (a volume populated by a ConfigMap)\n    Name:\t{}\n    Optional:\t{}\n",
+            c.name,
+            c.optional.unwrap_or(false)
+        ));
+    } else if let Some(s) = &v.secret {
+        out.push_str(&format!(
+            "    Type:\tSecret (a volume populated by a Secret)\n    SecretName:\t{}\n    Optional:\t{}\n",
+            s.secret_name.clone().unwrap_or_default(),
+            s.optional.unwrap_or(false)
+        ));
+    } else if let Some(d) = &v.downward_api {
+        out.push_str(
+            "    Type:\tDownwardAPI (a volume populated by information about the pod)\n    Items:\n",
+        );
+        for item in d.items.iter().flatten() {
+            if let Some(f) = &item.field_ref {
+                out.push_str(&format!("      {} -> {}\n", f.field_path, item.path));
+            }
+            if let Some(r) = &item.resource_field_ref {
+                out.push_str(&format!("      {} -> {}\n", r.resource, item.path));
+            }
+        }
+    } else if let Some(p) = &v.projected {
+        out.push_str(
+            "    Type:\tProjected (a volume that contains injected data from multiple sources)\n",
+        );
+        for s in p.sources.iter().flatten() {
+            if let Some(sec) = &s.secret {
+                out.push_str(&format!(
+                    "    SecretName:\t{}\n    SecretOptionalName:\t{}\n",
+                    sec.name,
+                    opt(sec.optional)
+                ));
+            } else if s.downward_api.is_some() {
+                out.push_str("    DownwardAPI:\ttrue\n");
+            } else if let Some(c) = &s.config_map {
+                out.push_str(&format!(
+                    "    ConfigMapName:\t{}\n    ConfigMapOptional:\t{}\n",
+                    c.name,
+                    opt(c.optional)
+                ));
+            } else if let Some(t) = &s.service_account_token {
+                out.push_str(&format!(
+                    "    TokenExpirationSeconds:\t{}\n",
+                    t.expiration_seconds.unwrap_or(3600)
+                ));
+            }
+        }
+    } else {
+        return false;
+    }
+    true
 }
 
 /// The `Events:` table, with kubectl's `<age> (x<n> over <span>)`.
@@ -507,5 +569,56 @@ mod tests {
         ] {
             assert!(out.contains(want), "missing {want:?} in\n{out}");
         }
+    }
+
+    // kubectl's describe.go print*VolumeSource lines for volumes made from objects (issue 16).
+    #[test]
+    fn describes_volumes_made_from_objects() {
+        let p: Pod = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"containers": [{"name": "app", "image": "busybox"}],
+                     "volumes": [
+                        {"name": "c", "configMap": {"name": "app-config"}},
+                        {"name": "s", "secret": {"secretName": "creds", "optional": true}},
+                        {"name": "i", "downwardAPI": {"items": [
+                            {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+                            {"path": "mem", "resourceFieldRef": {"containerName": "app", "resource": "limits.memory"}}]}},
+                        {"name": "p", "projected": {"sources": [
+                            {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+                            {"configMap": {"name": "kube-root-ca.crt"}},
+                            {"secret": {"name": "creds", "optional": false}},
+                            {"downwardAPI": {"items": []}}]}}]}
+        }))
+        .unwrap();
+        let out = pod(&p, &[], "2026-01-01T00:01:00Z".parse().unwrap());
+        // Go's tabwriter aligns each volume's block on its own (the name line has no cell).
+        let volumes = &out[out.find("Volumes:").unwrap()..out.find("QoS Class:").unwrap()];
+        assert_eq!(
+            volumes,
+            "Volumes:
+  c:
+    Type:      ConfigMap (a volume populated by a ConfigMap)
+    Name:      app-config
+    Optional:  false
+  s:
+    Type:        Secret (a volume populated by a Secret)
+    SecretName:  creds
+    Optional:    true
+  i:
+    Type:  DownwardAPI (a volume populated by information about the pod)
+    Items:
+      metadata.labels -> labels
+      limits.memory -> mem
+  p:
+    Type:                    Projected (a volume that contains injected data from multiple sources)
+    TokenExpirationSeconds:  3607
+    ConfigMapName:           kube-root-ca.crt
+    ConfigMapOptional:       <nil>
+    SecretName:              creds
+    SecretOptionalName:      false
+    DownwardAPI:             true
+"
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod duration;
 pub mod expand;
 pub mod field;
 pub mod manifest;
+pub mod namespace;
 pub mod podutil;
 pub mod printer;
 pub mod quantity;
@@ -19,7 +20,7 @@ pub mod wire;
 
 pub use k8s_openapi;
 pub use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, ContainerStatus, Pod, PodSpec, PodStatus, Secret, Service, ServicePort,
-    ServiceSpec,
+    ConfigMap, Container, ContainerStatus, Namespace, Pod, PodSpec, PodStatus, Secret, Service,
+    ServicePort, ServiceSpec,
 };
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

@@ -1,8 +1,8 @@
 //! Strict manifest parsing: multi-document YAML or JSON into the kinds beluga serves (`v1`
-//! Pod, Service, ConfigMap and Secret), with every unknown or misplaced field reported by its path, as the
+//! Pod, Service, ConfigMap, Secret and Namespace), with every unknown or misplaced field reported by its path, as the
 //! apiserver's strict field validation does.
 
-use crate::{ConfigMap, Pod, Secret, Service};
+use crate::{ConfigMap, Namespace, Pod, Secret, Service};
 use serde::de::DeserializeOwned;
 
 /// kubectl's `--validate` modes.
@@ -68,6 +68,7 @@ pub enum Object {
     Service(Box<Service>),
     ConfigMap(Box<ConfigMap>),
     Secret(Box<Secret>),
+    Namespace(Box<Namespace>),
 }
 
 impl Object {
@@ -78,6 +79,18 @@ impl Object {
             Object::Service(_) => "Service",
             Object::ConfigMap(_) => "ConfigMap",
             Object::Secret(_) => "Secret",
+            Object::Namespace(_) => "Namespace",
+        }
+    }
+
+    /// Where the object goes in a dependable apply order: what others live in or refer to
+    /// first (Namespaces, then ConfigMaps and Secrets, then Services), Pods last.
+    pub fn apply_rank(&self) -> u8 {
+        match self {
+            Object::Namespace(_) => 0,
+            Object::ConfigMap(_) | Object::Secret(_) => 1,
+            Object::Service(_) => 2,
+            Object::Pod(_) => 3,
         }
     }
 
@@ -87,6 +100,7 @@ impl Object {
             Object::Service(s) => &s.metadata,
             Object::ConfigMap(c) => &c.metadata,
             Object::Secret(s) => &s.metadata,
+            Object::Namespace(n) => &n.metadata,
         }
     }
 
@@ -96,6 +110,7 @@ impl Object {
             Object::Service(s) => &mut s.metadata,
             Object::ConfigMap(c) => &mut c.metadata,
             Object::Secret(s) => &mut s.metadata,
+            Object::Namespace(n) => &mut n.metadata,
         }
     }
 }
@@ -176,6 +191,8 @@ pub fn parse(text: &str, source_name: &str, mode: ValidateMode) -> Result<Parsed
                 .map(|(c, u)| (Object::ConfigMap(Box::new(c)), u))?,
             ("Secret", "v1") => decode::<Secret>(&obj, source_name, "Secret")
                 .map(|(s, u)| (Object::Secret(Box::new(s)), u))?,
+            ("Namespace", "v1") => decode::<Namespace>(&obj, source_name, "Namespace")
+                .map(|(n, u)| (Object::Namespace(Box::new(n)), u))?,
             _ => return Err(unsupported(&obj, source_name, kind, api_version)),
         };
         if !unknown.is_empty() {

@@ -120,6 +120,8 @@ impl Daemon {
                 }
             }
         }
+        // A namespace whose deletion the last daemon did not finish.
+        self.resume_namespace_deletions();
         // Then the sandboxes the next pods will take.
         self.exec.sandbox.warm().await;
     }

@@ -38,6 +38,14 @@ impl ApiError {
             ..Self::new(404, "NotFound", format!("{resource} {name:?} not found"))
         }
     }
+    /// A refusal of an admission's (`<resource> "<name>" is forbidden: …`, in `message`).
+    pub fn forbidden(resource: &'static str, name: &str, message: String) -> Self {
+        ApiError {
+            name: Some(name.into()),
+            resource,
+            ..Self::new(403, "Forbidden", message)
+        }
+    }
     /// `<resource> "<name>" already exists`.
     pub fn already_exists(resource: &'static str, name: &str) -> Self {
         ApiError {

@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod hooks;
 pub mod http;
 pub mod inotify;
+pub mod namespaces;
 pub mod network;
 pub mod node;
 pub mod objects;
@@ -119,6 +120,8 @@ pub struct Daemon {
     /// ConfigMaps and Secrets (issue 16).
     config_maps: objects::Store<beluga_api::ConfigMap>,
     secrets: objects::Store<beluga_api::Secret>,
+    /// The Namespaces (issue 16, `namespaces`).
+    namespaces: objects::Store<beluga_api::Namespace>,
     /// Where the cluster DNS listens, once the pod network says where (`boot`).
     dns: std::sync::OnceLock<dns::DnsConfig>,
     /// The pod CIDR the data plane masquerades (the default network's, `boot`).
@@ -198,7 +201,10 @@ impl Daemon {
             .map_err(|e| open("configmaps", e))?;
         let secrets =
             objects::Store::open(&cfg.root.join("secrets")).map_err(|e| open("secrets", e))?;
+        let namespaces = objects::Store::open(&cfg.root.join("namespaces"))
+            .map_err(|e| open("namespaces", e))?;
         let kept = [
+            namespaces.max_resource_version(),
             services.max_resource_version(),
             config_maps.max_resource_version(),
             secrets.max_resource_version(),
@@ -219,9 +225,12 @@ impl Daemon {
             services_kick: Notify::new(),
             config_maps,
             secrets,
+            namespaces,
             dns: std::sync::OnceLock::new(),
             masquerade: std::sync::OnceLock::new(),
         });
+        d.ensure_initial_namespaces()
+            .map_err(|e| DaemonError::Setup(format!("the namespaces: {}", e.message)))?;
         let (rv, now) = (d.next_rv(), d.exec.clock.now());
         d.services
             .ensure_kubernetes(rv, now)

@@ -17,6 +17,8 @@ use tracing::warn;
 pub trait Kind: Serialize + DeserializeOwned + Clone + Default + Send + 'static {
     /// `ConfigMap`.
     const KIND: &'static str;
+    /// Whether objects of the kind live in a namespace (a Namespace does not).
+    const NAMESPACED: bool = true;
     /// `configmaps`.
     const RESOURCE: &'static str;
     fn meta(&self) -> &ObjectMeta;
@@ -24,6 +26,8 @@ pub trait Kind: Serialize + DeserializeOwned + Clone + Default + Send + 'static 
     fn apply_defaults(&mut self) {}
     fn validate(&self) -> Vec<FieldError>;
     fn validate_update(&self, old: &Self) -> Vec<FieldError>;
+    /// What a replace keeps of the old object besides its identity (the server's fields).
+    fn keep_server_fields(&mut self, _old: &Self) {}
 }
 
 impl Kind for ConfigMap {
@@ -60,6 +64,32 @@ impl Kind for Secret {
     }
     fn validate_update(&self, old: &Self) -> Vec<FieldError> {
         beluga_api::config::validation::validate_secret_update(self, old)
+    }
+}
+
+impl Kind for beluga_api::Namespace {
+    const KIND: &'static str = "Namespace";
+    const RESOURCE: &'static str = "namespaces";
+    const NAMESPACED: bool = false;
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+    fn apply_defaults(&mut self) {
+        beluga_api::namespace::apply_defaults(self);
+    }
+    fn validate(&self) -> Vec<FieldError> {
+        beluga_api::namespace::validate(self)
+    }
+    fn validate_update(&self, old: &Self) -> Vec<FieldError> {
+        beluga_api::namespace::validate_update(self, old)
+    }
+    fn keep_server_fields(&mut self, old: &Self) {
+        self.status = old.status.clone();
+        self.spec = old.spec.clone();
+        self.metadata.deletion_timestamp = old.metadata.deletion_timestamp.clone();
     }
 }
 
@@ -152,6 +182,11 @@ impl<T: Kind> Store<T> {
 
     /// The object of a request for `ns`, defaulted and validated; its namespace checked.
     fn admitted(&self, mut o: T, ns: &str) -> Result<(T, String), ApiError> {
+        if !T::NAMESPACED {
+            o.apply_defaults();
+            let name = o.meta().name.clone().unwrap_or_default();
+            return Ok((o, name));
+        }
         if let Some(given) = o.meta().namespace.as_deref().filter(|n| !n.is_empty()) {
             if given != ns {
                 return Err(ApiError::new(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request"));
@@ -198,12 +233,23 @@ impl<T: Kind> Store<T> {
         if !errs.is_empty() {
             return Err(ApiError::invalid_kind(T::KIND, name, errs));
         }
+        o.keep_server_fields(&old);
         let m = o.meta_mut();
         m.uid = old.meta().uid.clone();
         m.creation_timestamp = old.meta().creation_timestamp.clone();
         m.resource_version = Some(rv);
         self.persist(&o)?;
         objects.insert(key, o.clone());
+        Ok(o)
+    }
+
+    /// The server's own change of a kept object (a namespace's deletion mark): written as
+    /// given, no admission.
+    pub fn replace_as_server(&self, mut o: T, rv: String) -> Result<T, ApiError> {
+        let mut objects = self.objects();
+        o.meta_mut().resource_version = Some(rv);
+        self.persist(&o)?;
+        objects.insert(key_of(&o), o.clone());
         Ok(o)
     }
 

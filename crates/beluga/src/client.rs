@@ -242,6 +242,13 @@ pub fn services_path(ns: Option<&str>, name: Option<&str>) -> String {
 
 /// `/api/v1/[namespaces/{ns}/]{resource}[/{name}]`.
 pub fn resource_path(resource: &str, ns: Option<&str>, name: Option<&str>) -> String {
+    // Namespaces live in no namespace.
+    if resource == "namespaces" {
+        return match name {
+            Some(n) => format!("/api/v1/namespaces/{n}"),
+            None => "/api/v1/namespaces".into(),
+        };
+    }
     match (ns, name) {
         (None, _) => format!("/api/v1/{resource}"),
         (Some(ns), None) => format!("/api/v1/namespaces/{ns}/{resource}"),

@@ -359,3 +359,124 @@ fn volumes_from_config_maps_secrets_and_the_downward_api() {
     let took = wait_file(&d, "/etc/info/labels", "app=\"vols\"\ntier=\"two\"");
     eprintln!("label change reached the volume after {took:?}");
 }
+
+/// A pod before its Namespace in a file: applied in a dependable order.
+const IN_A_NAMESPACE: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: app, namespace: elastic-stack}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: localhost/busybox:1
+    command: [sh, -c, 'cat /etc/cfg/level; echo; sleep 3600']
+    volumeMounts: [{name: cfg, mountPath: /etc/cfg}]
+  volumes: [{name: cfg, configMap: {name: app-config}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-config, namespace: elastic-stack}
+data: {level: debug}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: elastic-stack}
+";
+
+/// Item 1, Namespaces: the four every cluster has; a file applied Namespaces first whatever its
+/// order; get and describe as kubectl shows them; nothing created in a namespace that does not
+/// exist or is being deleted (NamespaceLifecycle's words), `default` never deleted; a deletion
+/// `Terminating` until its pods are gone, then everything in it gone.
+#[test]
+fn namespaces_hold_their_objects_and_go_with_them() {
+    let Some(d) = Daemon::start() else { return };
+    assert_eq!(
+        d.apply(IN_A_NAMESPACE),
+        "namespace/elastic-stack created\nconfigmap/app-config created\npod/app created\n"
+    );
+    let listed = d.ok(&["get", "namespaces"]);
+    let rows: Vec<Vec<&str>> = listed
+        .lines()
+        .map(|l| l.split_whitespace().take(2).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["NAME", "STATUS"],
+            vec!["default", "Active"],
+            vec!["elastic-stack", "Active"],
+            vec!["kube-node-lease", "Active"],
+            vec!["kube-public", "Active"],
+            vec!["kube-system", "Active"]
+        ],
+        "{listed}"
+    );
+    let text = d.ok(&["describe", "ns", "elastic-stack"]);
+    assert!(
+        text.starts_with("Name:         elastic-stack\nLabels:       kubernetes.io/metadata.name=elastic-stack\nAnnotations:  <none>\nStatus:       Active\n"),
+        "{text}"
+    );
+    assert_eq!(
+        d.apply(IN_A_NAMESPACE),
+        "namespace/elastic-stack unchanged\nconfigmap/app-config unchanged\npod/app unchanged\n"
+    );
+    let o = d.apply_output(&VOLUME_POD.replace("name: vols,", "name: vols, namespace: nowhere,"));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("namespaces \"nowhere\" not found"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.run(&["delete", "namespace", "default"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o)
+            .contains("namespaces \"default\" is forbidden: this namespace may not be deleted"),
+        "{}",
+        stderr(&o)
+    );
+    // Running, its volume from the ConfigMap of its own namespace.
+    let t = std::time::Instant::now();
+    while stdout(&d.run(&["logs", "app", "-n", "elastic-stack"])) != "debug\n" {
+        let o = d.run(&["logs", "app", "-n", "elastic-stack"]);
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{:?} {:?} {}",
+            stdout(&o),
+            stderr(&o),
+            d.ok(&["describe", "pod", "app", "-n", "elastic-stack"])
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        d.ok(&["delete", "ns", "elastic-stack", "--wait=false"]),
+        "namespace \"elastic-stack\" deleted\n"
+    );
+    let row = d.ok(&["get", "ns", "elastic-stack"]);
+    assert!(
+        row.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("Terminating")),
+        "{row}"
+    );
+    let o = d.apply_output(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late, namespace: elastic-stack}\n",
+    );
+    assert!(
+        stderr(&o).contains("configmaps \"late\" is forbidden: unable to create new content in namespace elastic-stack because it is being terminated"),
+        "{}",
+        stderr(&o)
+    );
+    // `delete` waits, as kubectl's does, until the namespace is gone.
+    d.ok(&["delete", "ns", "elastic-stack"]);
+    let o = d.run(&["get", "ns", "elastic-stack"]);
+    assert!(
+        stderr(&o).contains("namespaces \"elastic-stack\" not found"),
+        "{}",
+        stderr(&o)
+    );
+    for kind in ["pods", "configmaps"] {
+        let o = d.run(&["get", kind, "-n", "elastic-stack"]);
+        assert_eq!(stdout(&o), "", "{kind}: {}", stderr(&o));
+    }
+}

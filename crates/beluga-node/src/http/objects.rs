@@ -6,7 +6,7 @@ use crate::objects::{Kind, Store};
 use beluga_api::config::print;
 use beluga_api::k8s_openapi::jiff::Timestamp;
 use beluga_api::table::{IncludeObject, Table};
-use beluga_api::{ConfigMap, Secret};
+use beluga_api::{ConfigMap, Namespace, Secret};
 
 /// A kept kind's Table (its `get` columns and rows).
 pub(super) trait Printed: Kind {
@@ -33,6 +33,17 @@ impl Printed for Secret {
     }
     fn store(d: &Daemon) -> &Store<Self> {
         d.secrets()
+    }
+}
+
+impl Printed for Namespace {
+    fn table(items: &[Self], now: Timestamp, include: IncludeObject, rv: &str) -> Table {
+        let cells = |n: &Namespace| beluga_api::namespace::row(n, now);
+        let columns = beluga_api::namespace::columns();
+        beluga_api::table::objects(columns, items, |n| &n.metadata, cells, include, rv)
+    }
+    fn store(d: &Daemon) -> &Store<Self> {
+        d.namespaces()
     }
 }
 
@@ -86,6 +97,9 @@ async fn create<T: Printed>(
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
     let o = body_of::<T>(req).await?;
+    if T::NAMESPACED {
+        d.admit_create(ns, T::RESOURCE, o.meta().name.as_deref().unwrap_or(""))?;
+    }
     let (rv, now) = d.stamp();
     let made = T::store(d).create(o, ns, rv, now)?;
     d.config_changed(ns);
@@ -152,7 +166,37 @@ fn route<T: Printed>(
     })
 }
 
-/// The routes of ConfigMaps and Secrets; the request back when none matches.
+/// The routes of Namespaces, `/api/v1/namespaces[/{name}]` (a deletion is the namespace
+/// controller's, `Daemon::delete_namespace`); the request back when none matches.
+fn route_namespaces(
+    d: &Arc<Daemon>,
+    method: &Method,
+    segs: &[&str],
+    table: Option<IncludeObject>,
+    req: Request<Incoming>,
+) -> Routed {
+    let done = |r: Result<Response<ResBody>, ApiError>| -> Answer { Box::pin(async move { r }) };
+    let d2 = d.clone();
+    let name = segs.get(3).map(|s| s.to_string()).unwrap_or_default();
+    Routed::Answer(match (method, segs) {
+        (&Method::GET, ["api", "v1", "namespaces"]) => done(Ok(list::<Namespace>(d, None, table))),
+        (&Method::POST, ["api", "v1", "namespaces"]) => {
+            Box::pin(async move { create::<Namespace>(&d2, "", req).await })
+        }
+        (&Method::GET, ["api", "v1", "namespaces", name]) => {
+            done(get::<Namespace>(d, "", name, table))
+        }
+        (&Method::PUT, ["api", "v1", "namespaces", _]) => {
+            Box::pin(async move { update::<Namespace>(&d2, "", &name, req).await })
+        }
+        (&Method::DELETE, ["api", "v1", "namespaces", name]) => {
+            done(d.delete_namespace(name).map(|o| json(StatusCode::OK, &o)))
+        }
+        _ => return Routed::NotMine(Box::new(req)),
+    })
+}
+
+/// The routes of ConfigMaps, Secrets and Namespaces; the request back when none matches.
 pub(super) fn route_objects(
     d: &Arc<Daemon>,
     method: &Method,
@@ -160,8 +204,12 @@ pub(super) fn route_objects(
     table: Option<IncludeObject>,
     req: Request<Incoming>,
 ) -> Routed {
-    match route::<ConfigMap>(d, method, segs, table, req) {
-        Routed::NotMine(req) => route::<Secret>(d, method, segs, table, *req),
+    let req = match route::<ConfigMap>(d, method, segs, table, req) {
+        Routed::NotMine(req) => *req,
+        answered => return answered,
+    };
+    match route::<Secret>(d, method, segs, table, req) {
+        Routed::NotMine(req) => route_namespaces(d, method, segs, table, *req),
         answered => answered,
     }
 }

@@ -11,6 +11,7 @@ pub(super) async fn create_pod(
     let body = body_bytes(req).await?;
     let pod = beluga_api::manifest::pod_from_json(&body)
         .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+    d.admit_create(ns, "pods", beluga_api::podutil::name(&pod))?;
     let created = d.create(pod, ns)?;
     Ok(json(StatusCode::CREATED, &created))
 }

@@ -56,6 +56,7 @@ pub(super) async fn create_service(
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
     let svc = service_body(req).await?;
+    d.admit_create(ns, "services", svc.metadata.name.as_deref().unwrap_or(""))?;
     Ok(json(StatusCode::CREATED, &d.create_service(svc, ns)?))
 }
 

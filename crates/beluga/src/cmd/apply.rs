@@ -1,5 +1,6 @@
-//! `beluga apply -f FILE`: creates or updates every Pod, Service, ConfigMap and Secret of the
-//! file, in file order.
+//! `beluga apply -f FILE`: creates or updates every Namespace, ConfigMap, Secret, Service and
+//! Pod of the file, in that order (file order within a kind), so a file applies whatever order
+//! its documents are in.
 //! The whole file is parsed, defaulted and validated first, so a bad document creates nothing.
 
 use crate::client::{pods_path, resource_path, services_path, Client};
@@ -37,6 +38,9 @@ pub async fn run(a: Args) -> Result<i32> {
         }
         check(o)?;
     }
+    // What others live in or name first (Namespaces, then ConfigMaps and Secrets, Services),
+    // Pods last; file order within a kind.
+    objects.sort_by_key(|o| o.apply_rank());
     let client = Client::new(&a.socket.socket);
     for o in objects {
         match o {
@@ -44,6 +48,11 @@ pub async fn run(a: Args) -> Result<i32> {
             Object::Service(s) => apply_service(&client, *s).await?,
             Object::ConfigMap(c) => {
                 apply_kept(&client, "configmaps", "configmap", &c.metadata, &*c).await?
+            }
+            Object::Namespace(mut n) => {
+                // Compared as the apiserver keeps it (its name label, finalizer and phase).
+                beluga_api::namespace::apply_defaults(&mut n);
+                apply_kept(&client, "namespaces", "namespace", &n.metadata, &*n).await?
             }
             Object::Secret(mut s) => {
                 // Compared as the apiserver keeps it (its `stringData` merged into `data`).
@@ -123,6 +132,11 @@ fn check(o: &Object) -> Result<()> {
                 errs,
             )
         }
+        Object::Namespace(n) => (
+            "Namespace",
+            n.metadata.name.clone().unwrap_or_default(),
+            beluga_api::namespace::validate(n),
+        ),
         Object::Secret(s) => {
             let mut checked = (**s).clone();
             beluga_api::config::apply_secret_defaults(&mut checked);

@@ -1,7 +1,7 @@
-//! `beluga delete pod|service|configmap|secret NAME… | -f FILE`: graceful deletion of pods (spec §7.5–§7.6),
+//! `beluga delete pod|service|configmap|secret|namespace NAME… | -f FILE`: graceful deletion of pods (spec §7.5–§7.6),
 //! waiting by default until each pod is gone, as kubectl does; the other kinds go at once.
 
-use super::get::{Resource, CONFIG_MAPS, PODS, SECRETS, SERVICES};
+use super::get::{Resource, CONFIG_MAPS, NAMESPACES, PODS, SECRETS, SERVICES};
 use crate::client::{Client, Lines};
 use anyhow::{bail, Result};
 use beluga_api::manifest::{parse, Object, ValidateMode};
@@ -21,6 +21,7 @@ fn resource_of(word: &str) -> Option<Resource> {
         "service" | "services" | "svc" => Some(SERVICES),
         "configmap" | "configmaps" | "cm" => Some(CONFIG_MAPS),
         "secret" | "secrets" => Some(SECRETS),
+        "namespace" | "namespaces" | "ns" => Some(NAMESPACES),
         _ => None,
     }
 }
@@ -76,7 +77,13 @@ pub async fn run(a: Args) -> Result<i32> {
         let mut path = res.path(Some(ns), Some(name));
         if res.plural != "pods" {
             match client.call(Method::DELETE, &path, None).await {
-                Ok(_) => println!("{} {name:?} deleted", res.singular),
+                Ok(_) => {
+                    println!("{} {name:?} deleted", res.singular);
+                    if a.wait && res.plural == "namespaces" {
+                        // As kubectl: until the namespace controller has emptied and removed it.
+                        until_gone(&client, &path).await?;
+                    }
+                }
                 Err(e) => {
                     eprintln!("{e}");
                     code = 1;
@@ -109,6 +116,14 @@ pub async fn run(a: Args) -> Result<i32> {
         let _ = w.await;
     }
     Ok(code)
+}
+
+/// Asks for an object until it is no more (namespaces have no watch here yet).
+async fn until_gone(client: &Client, path: &str) -> Result<()> {
+    while client.get_opt(path).await?.is_some() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(())
 }
 
 /// Reads a pod's watch until its DELETED event.
@@ -158,6 +173,7 @@ async fn targets(a: &Args, client: &Client) -> Result<Vec<Target>> {
                     Object::Service(_) => SERVICES,
                     Object::ConfigMap(_) => CONFIG_MAPS,
                     Object::Secret(_) => SECRETS,
+                    Object::Namespace(_) => NAMESPACES,
                 };
                 let m = o.metadata();
                 Target {

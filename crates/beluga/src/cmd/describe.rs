@@ -1,4 +1,4 @@
-//! `beluga describe pod|service|configmap|secret NAME`: kubectl's describe layout.
+//! `beluga describe pod|service|configmap|secret|namespace NAME`: kubectl's describe layout.
 
 use crate::client::{encode, pods_path, resource_path, services_path, Client};
 use anyhow::{bail, Result};
@@ -8,8 +8,8 @@ use hyper::Method;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// `pod NAME`, `service NAME`, `configmap NAME`, `secret NAME`, or `pod/NAME`, `svc/NAME`,
-    /// `cm/NAME`, `secret/NAME`.
+    /// `pod NAME`, `service NAME`, `configmap NAME`, `secret NAME`, `namespace NAME`, or
+    /// `pod/NAME`, `svc/NAME`, `cm/NAME`, `secret/NAME`, `ns/NAME`.
     args: Vec<String>,
     /// The namespace of the pods.
     #[arg(short = 'n', long, default_value = "default")]
@@ -29,6 +29,12 @@ pub async fn run(a: Args) -> Result<i32> {
         Some("configmap" | "configmaps" | "cm") => {
             return describe_kept::<beluga_api::ConfigMap>(&a, "configmaps", |c| {
                 beluga_api::config::print::describe_config_map(c)
+            })
+            .await
+        }
+        Some("namespace" | "namespaces" | "ns") => {
+            return describe_kept::<beluga_api::Namespace>(&a, "namespaces", |n| {
+                beluga_api::namespace::describe(n)
             })
             .await
         }

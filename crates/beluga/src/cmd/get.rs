@@ -1,4 +1,4 @@
-//! `beluga get pods|services|configmaps|secrets|events [NAME]`: kubectl's tables, or `-o json|yaml|name|wide`.
+//! `beluga get pods|services|configmaps|secrets|namespaces|events [NAME]`: kubectl's tables, or `-o json|yaml|name|wide`.
 
 use crate::client::{pods_path, resource_path, Client};
 use anyhow::{bail, Result};
@@ -12,8 +12,8 @@ use hyper::Method;
 #[derive(clap::Args)]
 pub struct Args {
     /// `pods` (pod, po), `services` (service, svc), `configmaps` (configmap, cm), `secrets`
-    /// (secret), `endpointslices`, `endpoints` (ep) or `events` (event, ev); `pod/NAME` also
-    /// works.
+    /// (secret), `namespaces` (namespace, ns), `endpointslices`, `endpoints` (ep) or `events`
+    /// (event, ev); `pod/NAME` also works.
     resource: String,
     /// Pod names (all pods when none).
     names: Vec<String>,
@@ -59,6 +59,9 @@ pub async fn run(a: Args) -> Result<i32> {
         "secrets" | "secret" => {
             get_objects(&client, SECRETS, ns, &names, a.output.as_deref()).await
         }
+        "namespaces" | "namespace" | "ns" => {
+            get_objects(&client, NAMESPACES, None, &names, a.output.as_deref()).await
+        }
         "endpoints" | "ep" => {
             get_objects(&client, ENDPOINTS, ns, &names, a.output.as_deref()).await
         }
@@ -97,6 +100,11 @@ pub const SECRETS: Resource = Resource {
     group: "/api/v1",
     plural: "secrets",
     singular: "secret",
+};
+pub const NAMESPACES: Resource = Resource {
+    group: "/api/v1",
+    plural: "namespaces",
+    singular: "namespace",
 };
 pub const ENDPOINTS: Resource = Resource {
     group: "/api/v1",
@@ -177,7 +185,11 @@ async fn print_table(
         all
     });
     match table.filter(|t| !t.rows.is_empty()) {
-        Some(t) => print!("{}", beluga_api::table::render(&t, wide, ns.is_none())),
+        Some(t) => {
+            // Namespaces live in none: no NAMESPACE column for them.
+            let all = ns.is_none() && res.plural != "namespaces";
+            print!("{}", beluga_api::table::render(&t, wide, all))
+        }
         None if names.is_empty() => match ns {
             Some(ns) => eprintln!("No resources found in {ns} namespace."),
             None => eprintln!("No resources found"),
