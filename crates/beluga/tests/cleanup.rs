@@ -103,8 +103,12 @@ fn delete_leaves_nothing_behind() {
     d.stop_gracefully();
     assert!(
         !pids_root.exists(),
-        "{} outlived the daemon",
-        pids_root.display()
+        "{} outlived the daemon, holding {:?}",
+        pids_root.display(),
+        walk(&pids_root)
+            .into_iter()
+            .filter(|p| p.is_dir())
+            .collect::<Vec<_>>()
     );
 }
 

@@ -479,9 +479,26 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         if self.child.is_some() {
-            let list = self.run(&["get", "pods", "-o", "name"]);
-            for name in String::from_utf8_lossy(&list.stdout).lines() {
-                let _ = self.run(&["delete", name, "--grace-period=0", "--force"]);
+            // Every namespace's: a pod left running would keep its cgroups under the test's
+            // cgroup root, which the next test on this network index finds.
+            let list = self.run(&["get", "pods", "-A", "-o", "json"]);
+            let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap_or_default();
+            for p in list["items"].as_array().into_iter().flatten() {
+                let (Some(ns), Some(name)) = (
+                    p["metadata"]["namespace"].as_str(),
+                    p["metadata"]["name"].as_str(),
+                ) else {
+                    continue;
+                };
+                let _ = self.run(&[
+                    "delete",
+                    "pod",
+                    name,
+                    "-n",
+                    ns,
+                    "--grace-period=0",
+                    "--force",
+                ]);
             }
             // A forced delete answers at once: let the teardowns (the network's DEL) finish.
             let t = Instant::now();
