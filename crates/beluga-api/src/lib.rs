@@ -14,6 +14,7 @@ pub mod podutil;
 pub mod printer;
 pub mod quantity;
 pub mod service;
+pub mod serviceaccount;
 pub mod table;
 pub mod validation;
 pub mod wire;
@@ -21,6 +22,6 @@ pub mod wire;
 pub use k8s_openapi;
 pub use k8s_openapi::api::core::v1::{
     ConfigMap, Container, ContainerStatus, Namespace, Pod, PodSpec, PodStatus, Secret, Service,
-    ServicePort, ServiceSpec,
+    ServiceAccount, ServicePort, ServiceSpec,
 };
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

@@ -1,8 +1,8 @@
 //! Strict manifest parsing: multi-document YAML or JSON into the kinds beluga serves (`v1`
-//! Pod, Service, ConfigMap, Secret and Namespace), with every unknown or misplaced field reported by its path, as the
+//! Pod, Service, ConfigMap, Secret, Namespace and ServiceAccount), with every unknown or misplaced field reported by its path, as the
 //! apiserver's strict field validation does.
 
-use crate::{ConfigMap, Namespace, Pod, Secret, Service};
+use crate::{ConfigMap, Namespace, Pod, Secret, Service, ServiceAccount};
 use serde::de::DeserializeOwned;
 
 /// kubectl's `--validate` modes.
@@ -69,6 +69,7 @@ pub enum Object {
     ConfigMap(Box<ConfigMap>),
     Secret(Box<Secret>),
     Namespace(Box<Namespace>),
+    ServiceAccount(Box<ServiceAccount>),
 }
 
 impl Object {
@@ -80,15 +81,17 @@ impl Object {
             Object::ConfigMap(_) => "ConfigMap",
             Object::Secret(_) => "Secret",
             Object::Namespace(_) => "Namespace",
+            Object::ServiceAccount(_) => "ServiceAccount",
         }
     }
 
     /// Where the object goes in a dependable apply order: what others live in or refer to
-    /// first (Namespaces, then ConfigMaps and Secrets, then Services), Pods last.
+    /// first (Namespaces, then ServiceAccounts, ConfigMaps and Secrets, then Services), Pods
+    /// last.
     pub fn apply_rank(&self) -> u8 {
         match self {
             Object::Namespace(_) => 0,
-            Object::ConfigMap(_) | Object::Secret(_) => 1,
+            Object::ConfigMap(_) | Object::Secret(_) | Object::ServiceAccount(_) => 1,
             Object::Service(_) => 2,
             Object::Pod(_) => 3,
         }
@@ -101,6 +104,7 @@ impl Object {
             Object::ConfigMap(c) => &c.metadata,
             Object::Secret(s) => &s.metadata,
             Object::Namespace(n) => &n.metadata,
+            Object::ServiceAccount(a) => &a.metadata,
         }
     }
 
@@ -111,6 +115,7 @@ impl Object {
             Object::ConfigMap(c) => &mut c.metadata,
             Object::Secret(s) => &mut s.metadata,
             Object::Namespace(n) => &mut n.metadata,
+            Object::ServiceAccount(a) => &mut a.metadata,
         }
     }
 }
@@ -193,6 +198,10 @@ pub fn parse(text: &str, source_name: &str, mode: ValidateMode) -> Result<Parsed
                 .map(|(s, u)| (Object::Secret(Box::new(s)), u))?,
             ("Namespace", "v1") => decode::<Namespace>(&obj, source_name, "Namespace")
                 .map(|(n, u)| (Object::Namespace(Box::new(n)), u))?,
+            ("ServiceAccount", "v1") => {
+                decode::<ServiceAccount>(&obj, source_name, "ServiceAccount")
+                    .map(|(a, u)| (Object::ServiceAccount(Box::new(a)), u))?
+            }
             _ => return Err(unsupported(&obj, source_name, kind, api_version)),
         };
         if !unknown.is_empty() {

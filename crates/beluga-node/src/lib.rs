@@ -13,6 +13,9 @@ pub mod hooks;
 pub mod http;
 pub mod inotify;
 pub mod namespaces;
+pub mod pki;
+pub mod serviceaccounts;
+pub mod tokens;
 pub mod network;
 pub mod node;
 pub mod objects;
@@ -122,6 +125,10 @@ pub struct Daemon {
     secrets: objects::Store<beluga_api::Secret>,
     /// The Namespaces (issue 16, `namespaces`).
     namespaces: objects::Store<beluga_api::Namespace>,
+    /// The ServiceAccounts (issue 16, `serviceaccounts`).
+    service_accounts: objects::Store<beluga_api::ServiceAccount>,
+    /// The cluster CA and the service-account key (`pki`).
+    pki: pki::Pki,
     /// Where the cluster DNS listens, once the pod network says where (`boot`).
     dns: std::sync::OnceLock<dns::DnsConfig>,
     /// The pod CIDR the data plane masquerades (the default network's, `boot`).
@@ -203,8 +210,13 @@ impl Daemon {
             objects::Store::open(&cfg.root.join("secrets")).map_err(|e| open("secrets", e))?;
         let namespaces = objects::Store::open(&cfg.root.join("namespaces"))
             .map_err(|e| open("namespaces", e))?;
+        let service_accounts = objects::Store::open(&cfg.root.join("serviceaccounts"))
+            .map_err(|e| open("serviceaccounts", e))?;
+        let pki = pki::Pki::load_or_create(&cfg.root.join("pki"))
+            .map_err(|e| DaemonError::Setup(format!("the cluster CA: {e}")))?;
         let kept = [
             namespaces.max_resource_version(),
+            service_accounts.max_resource_version(),
             services.max_resource_version(),
             config_maps.max_resource_version(),
             secrets.max_resource_version(),
@@ -226,6 +238,8 @@ impl Daemon {
             config_maps,
             secrets,
             namespaces,
+            service_accounts,
+            pki,
             dns: std::sync::OnceLock::new(),
             masquerade: std::sync::OnceLock::new(),
         });
@@ -492,6 +506,7 @@ impl Daemon {
                 scheduled,
                 unschedulable: None,
                 projected: Default::default(),
+                tokens: Default::default(),
             }),
             wake: Notify::new(),
             exited: Notify::new(),
@@ -583,6 +598,8 @@ impl Daemon {
             if let (Some(new), Some(o)) = (pod.spec.as_mut(), old.spec.as_ref()) {
                 new.node_name = o.node_name.clone();
             }
+            // What the ServiceAccount admission added at create stays (kubectl's apply keeps it).
+            beluga_api::serviceaccount::carry_admitted(&old, &mut pod);
             let errs = beluga_api::validation::validate_update(&pod, &old);
             if !errs.is_empty() {
                 return Err(ApiError::invalid(name, errs));

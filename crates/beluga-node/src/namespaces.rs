@@ -17,7 +17,7 @@ impl Daemon {
         &self.namespaces
     }
 
-    /// The namespaces every cluster has, made when missing.
+    /// The namespaces every cluster has, made when missing; each namespace's account and CA.
     pub(crate) fn ensure_initial_namespaces(&self) -> Result<(), ApiError> {
         for name in INITIAL {
             if self.namespaces.get("", name).is_none() {
@@ -26,7 +26,20 @@ impl Daemon {
                     .create(namespace::initial(name), "", rv, now)?;
             }
         }
+        for ns in self.namespaces.list(None) {
+            if ns.metadata.deletion_timestamp.is_none() {
+                self.populate_namespace(ns.metadata.name.as_deref().unwrap_or(""))?;
+            }
+        }
         Ok(())
+    }
+
+    /// `POST /api/v1/namespaces`: the namespace, then what its controllers put in it.
+    pub fn create_namespace(&self, ns: Namespace) -> Result<Namespace, ApiError> {
+        let (rv, now) = self.stamp();
+        let made = self.namespaces.create(ns, "", rv, now)?;
+        self.populate_namespace(made.metadata.name.as_deref().unwrap_or(""))?;
+        Ok(made)
     }
 
     /// NamespaceLifecycle for a create of `resource` `name` in `ns`: the namespace must exist
@@ -83,7 +96,8 @@ impl Daemon {
     }
 
     /// The namespace controller's work: the pods deleted (each with its own grace) and waited
-    /// for, the other kinds deleted, then the namespace.
+    /// for, the other kinds deleted (its ServiceAccounts last: pods stopping still use them),
+    /// then the namespace.
     async fn empty_namespace(self: Arc<Self>, name: &str) {
         let mut events = self.watch.subscribe();
         for h in self.list(Some(name)) {
@@ -111,6 +125,11 @@ impl Daemon {
             let _ = self
                 .secrets
                 .delete(name, s.metadata.name.as_deref().unwrap_or(""));
+        }
+        for a in self.service_accounts.list(Some(name)) {
+            let _ = self
+                .service_accounts
+                .delete(name, a.metadata.name.as_deref().unwrap_or(""));
         }
         match self.namespaces.delete("", name) {
             Ok(_) => info!(namespace = name, "namespace deleted"),

@@ -1,4 +1,5 @@
-//! Objects the daemon keeps as they are given (issue 16: ConfigMaps and Secrets): defaulted and
+//! Objects the daemon keeps as they are given (issue 16: ConfigMaps, Secrets, Namespaces and
+//! ServiceAccounts): defaulted and
 //! validated as the apiserver does (`beluga_api::config`), one file each under
 //! `<root>/<resource>` (0700, so a Secret at rest is readable by root only), reloaded at start.
 
@@ -90,6 +91,23 @@ impl Kind for beluga_api::Namespace {
         self.status = old.status.clone();
         self.spec = old.spec.clone();
         self.metadata.deletion_timestamp = old.metadata.deletion_timestamp.clone();
+    }
+}
+
+impl Kind for beluga_api::ServiceAccount {
+    const KIND: &'static str = "ServiceAccount";
+    const RESOURCE: &'static str = "serviceaccounts";
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+    fn validate(&self) -> Vec<FieldError> {
+        beluga_api::serviceaccount::validate(self)
+    }
+    fn validate_update(&self, old: &Self) -> Vec<FieldError> {
+        beluga_api::serviceaccount::validate_update(self, old)
     }
 }
 

@@ -58,6 +58,8 @@ pub struct PodState {
     pub unschedulable: Option<String>,
     /// What each volume made from objects last had written (`projected`), by volume name.
     pub projected: HashMap<String, u64>,
+    /// The tokens issued for its `serviceAccountToken` projections, by `<volume>/<path>`.
+    pub tokens: HashMap<String, crate::tokens::Issued>,
 }
 
 pub struct PodHandle {

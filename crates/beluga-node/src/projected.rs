@@ -6,7 +6,8 @@
 //! volumes live on a tmpfs of their own.
 
 use crate::podstate::PodHandle;
-use crate::Daemon;
+use crate::{tokens, Daemon};
+use std::collections::BTreeMap;
 use beluga_api::{podutil, Pod};
 use beluga_runtime::atomic_writer;
 use beluga_runtime::projection::{self, Medium, Objects, Payload};
@@ -46,7 +47,8 @@ pub fn refresh(d: &Daemon, h: &PodHandle) -> Vec<Failed> {
             },
             set_up: dir.join("..data").exists(),
         };
-        let objects = objects_of(d, &pod, v);
+        let mut objects = objects_of(d, &pod, v);
+        objects.tokens = tokens_of(d, h, &pod, v);
         let payload = match projection::payload(v, &pod, &objects, &d.allocatable()) {
             Ok(p) => p,
             Err(e) => {
@@ -89,6 +91,46 @@ fn objects_of(
         }
     }
     objects
+}
+
+/// The volume's tokens by path: each the one issued before while kubelet's rule keeps it,
+/// else a new one (`Daemon::issue_token`).
+fn tokens_of(
+    d: &Daemon,
+    h: &PodHandle,
+    pod: &Pod,
+    v: &beluga_api::k8s_openapi::api::core::v1::Volume,
+) -> BTreeMap<String, Result<String, String>> {
+    let now = d.exec().clock.now();
+    let mut out = BTreeMap::new();
+    let sources = v.projected.iter().flat_map(|p| p.sources.iter().flatten());
+    for t in sources.filter_map(|s| s.service_account_token.as_ref()) {
+        let key = format!("{}/{}", v.name, t.path);
+        let kept = h.lock().tokens.get(&key).cloned();
+        let token = match kept.filter(|k| now < tokens::refresh_at(k)) {
+            Some(k) => Ok(k.token),
+            None => d.issue_token(pod, t).map(|issued| {
+                let token = issued.token.clone();
+                h.lock().tokens.insert(key, issued);
+                token
+            }),
+        };
+        out.insert(t.path.clone(), token);
+    }
+    out
+}
+
+/// How long until the first of the pod's tokens is to be renewed (its worker syncs then).
+pub fn next_token_refresh(d: &Daemon, h: &PodHandle) -> Option<std::time::Duration> {
+    let now = d.exec().clock.now();
+    let st = h.lock();
+    let first = st.tokens.values().map(tokens::refresh_at).min()?;
+    Some(
+        first
+            .duration_since(now)
+            .try_into()
+            .unwrap_or(std::time::Duration::ZERO),
+    )
 }
 
 fn fs_group(pod: &Pod) -> Option<u32> {

@@ -25,6 +25,9 @@ pub type Payload = BTreeMap<String, FileProjection>;
 pub struct Objects {
     pub config_maps: BTreeMap<String, ConfigMap>,
     pub secrets: BTreeMap<String, Secret>,
+    /// The tokens issued for the volume's `serviceAccountToken` sources, by path (or why
+    /// none could be).
+    pub tokens: BTreeMap<String, Result<String, String>>,
 }
 
 /// Where a volume's files live: secrets (and projected volumes, which may hold them) only in
@@ -271,12 +274,18 @@ fn projected_files(
                 default_mode,
                 node,
             )
-        } else if s.service_account_token.is_some() {
+        } else if let Some(t) = s.service_account_token.as_ref() {
             // Never an empty file in a token's place: the volume waits, and says why.
-            Err(
-                "failed to fetch token: service account tokens are not issued by this node yet"
-                    .into(),
-            )
+            match objects.tokens.get(&t.path) {
+                Some(Ok(token)) => {
+                    let data = token.clone().into_bytes();
+                    let mode = default_mode;
+                    out.insert(clean(&t.path), FileProjection { data, mode });
+                    Ok(())
+                }
+                Some(Err(e)) => Err(format!("failed to fetch token: {e}")),
+                None => Err("failed to fetch token: none was issued".into()),
+            }
         } else {
             Ok(())
         };

@@ -1,4 +1,5 @@
-//! The verbs of the kinds kept as plain objects (issue 16: ConfigMaps and Secrets): list and get
+//! The verbs of the kinds kept as plain objects (issue 16: ConfigMaps, Secrets, ServiceAccounts,
+//! Namespaces): list and get
 //! (as a server-side Table when asked), create, replace (`PUT`), delete.
 
 use super::*;
@@ -6,7 +7,7 @@ use crate::objects::{Kind, Store};
 use beluga_api::config::print;
 use beluga_api::k8s_openapi::jiff::Timestamp;
 use beluga_api::table::{IncludeObject, Table};
-use beluga_api::{ConfigMap, Namespace, Secret};
+use beluga_api::{ConfigMap, Namespace, Secret, ServiceAccount};
 
 /// A kept kind's Table (its `get` columns and rows).
 pub(super) trait Printed: Kind {
@@ -44,6 +45,17 @@ impl Printed for Namespace {
     }
     fn store(d: &Daemon) -> &Store<Self> {
         d.namespaces()
+    }
+}
+
+impl Printed for ServiceAccount {
+    fn table(items: &[Self], now: Timestamp, include: IncludeObject, rv: &str) -> Table {
+        let cells = |a: &ServiceAccount| beluga_api::serviceaccount::row(a, now);
+        let columns = beluga_api::serviceaccount::columns();
+        beluga_api::table::objects(columns, items, |a| &a.metadata, cells, include, rv)
+    }
+    fn store(d: &Daemon) -> &Store<Self> {
+        d.service_accounts()
     }
 }
 
@@ -180,9 +192,11 @@ fn route_namespaces(
     let name = segs.get(3).map(|s| s.to_string()).unwrap_or_default();
     Routed::Answer(match (method, segs) {
         (&Method::GET, ["api", "v1", "namespaces"]) => done(Ok(list::<Namespace>(d, None, table))),
-        (&Method::POST, ["api", "v1", "namespaces"]) => {
-            Box::pin(async move { create::<Namespace>(&d2, "", req).await })
-        }
+        (&Method::POST, ["api", "v1", "namespaces"]) => Box::pin(async move {
+            let ns = body_of::<Namespace>(req).await?;
+            let made = d2.create_namespace(ns)?;
+            Ok(json(StatusCode::CREATED, &made))
+        }),
         (&Method::GET, ["api", "v1", "namespaces", name]) => {
             done(get::<Namespace>(d, "", name, table))
         }
@@ -196,7 +210,8 @@ fn route_namespaces(
     })
 }
 
-/// The routes of ConfigMaps, Secrets and Namespaces; the request back when none matches.
+/// The routes of ConfigMaps, Secrets, ServiceAccounts and Namespaces; the request back when
+/// none matches.
 pub(super) fn route_objects(
     d: &Arc<Daemon>,
     method: &Method,
@@ -208,7 +223,11 @@ pub(super) fn route_objects(
         Routed::NotMine(req) => *req,
         answered => return answered,
     };
-    match route::<Secret>(d, method, segs, table, req) {
+    let req = match route::<Secret>(d, method, segs, table, req) {
+        Routed::NotMine(req) => *req,
+        answered => return answered,
+    };
+    match route::<ServiceAccount>(d, method, segs, table, req) {
         Routed::NotMine(req) => route_namespaces(d, method, segs, table, *req),
         answered => answered,
     }

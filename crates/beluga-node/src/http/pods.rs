@@ -9,9 +9,10 @@ pub(super) async fn create_pod(
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
     let body = body_bytes(req).await?;
-    let pod = beluga_api::manifest::pod_from_json(&body)
+    let mut pod = beluga_api::manifest::pod_from_json(&body)
         .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
     d.admit_create(ns, "pods", beluga_api::podutil::name(&pod))?;
+    d.admit_service_account(&mut pod, ns)?;
     let created = d.create(pod, ns)?;
     Ok(json(StatusCode::CREATED, &created))
 }

@@ -193,7 +193,12 @@ async fn sync(d: &Arc<Daemon>, h: &Arc<PodHandle>) -> Next {
     if !out.failures.is_empty() {
         tracing::debug!(failures = ?out.failures, "sync steps that did not go through");
     }
-    out.next()
+    // A token due for renewal is a reason to sync then, as kubelet's token manager's is.
+    match (out.next(), crate::projected::next_token_refresh(d, h)) {
+        (Next::Idle, Some(t)) => Next::After(t),
+        (Next::After(a), Some(t)) => Next::After(a.min(t)),
+        (next, _) => next,
+    }
 }
 
 /// kubelet's `WaitForAttachAndMount`: the volumes made from objects set up or refreshed

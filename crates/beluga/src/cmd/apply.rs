@@ -54,6 +54,10 @@ pub async fn run(a: Args) -> Result<i32> {
                 beluga_api::namespace::apply_defaults(&mut n);
                 apply_kept(&client, "namespaces", "namespace", &n.metadata, &*n).await?
             }
+            Object::ServiceAccount(sa) => {
+                apply_kept(&client, "serviceaccounts", "serviceaccount", &sa.metadata, &*sa)
+                    .await?
+            }
             Object::Secret(mut s) => {
                 // Compared as the apiserver keeps it (its `stringData` merged into `data`).
                 beluga_api::config::apply_secret_defaults(&mut s);
@@ -132,6 +136,11 @@ fn check(o: &Object) -> Result<()> {
                 errs,
             )
         }
+        Object::ServiceAccount(sa) => (
+            "ServiceAccount",
+            sa.metadata.name.clone().unwrap_or_default(),
+            beluga_api::serviceaccount::validate(sa),
+        ),
         Object::Namespace(n) => (
             "Namespace",
             n.metadata.name.clone().unwrap_or_default(),
@@ -174,6 +183,8 @@ async fn apply_pod(client: &Client, p: beluga_api::Pod) -> Result<()> {
     want.metadata.namespace = Some(ns.clone());
     defaults::apply(&mut want);
     let old: beluga_api::Pod = serde_json::from_value(existing)?;
+    // What the ServiceAccount admission added at create is the server's (kept by a PUT too).
+    beluga_api::serviceaccount::carry_admitted(&old, &mut want);
     let same_spec = {
         let mut a = want.spec.clone().unwrap_or_default();
         let b = old.spec.clone().unwrap_or_default();

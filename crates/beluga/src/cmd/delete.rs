@@ -1,7 +1,7 @@
-//! `beluga delete pod|service|configmap|secret|namespace NAME… | -f FILE`: graceful deletion of pods (spec §7.5–§7.6),
+//! `beluga delete pod|service|configmap|secret|serviceaccount|namespace NAME… | -f FILE`: graceful deletion of pods (spec §7.5–§7.6),
 //! waiting by default until each pod is gone, as kubectl does; the other kinds go at once.
 
-use super::get::{Resource, CONFIG_MAPS, NAMESPACES, PODS, SECRETS, SERVICES};
+use super::get::{Resource, CONFIG_MAPS, NAMESPACES, PODS, SECRETS, SERVICES, SERVICE_ACCOUNTS};
 use crate::client::{Client, Lines};
 use anyhow::{bail, Result};
 use beluga_api::manifest::{parse, Object, ValidateMode};
@@ -22,6 +22,7 @@ fn resource_of(word: &str) -> Option<Resource> {
         "configmap" | "configmaps" | "cm" => Some(CONFIG_MAPS),
         "secret" | "secrets" => Some(SECRETS),
         "namespace" | "namespaces" | "ns" => Some(NAMESPACES),
+        "serviceaccount" | "serviceaccounts" | "sa" => Some(SERVICE_ACCOUNTS),
         _ => None,
     }
 }
@@ -174,6 +175,7 @@ async fn targets(a: &Args, client: &Client) -> Result<Vec<Target>> {
                     Object::ConfigMap(_) => CONFIG_MAPS,
                     Object::Secret(_) => SECRETS,
                     Object::Namespace(_) => NAMESPACES,
+                    Object::ServiceAccount(_) => SERVICE_ACCOUNTS,
                 };
                 let m = o.metadata();
                 Target {

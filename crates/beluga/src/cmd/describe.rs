@@ -1,4 +1,4 @@
-//! `beluga describe pod|service|configmap|secret|namespace NAME`: kubectl's describe layout.
+//! `beluga describe pod|service|configmap|secret|serviceaccount|namespace NAME`: kubectl's describe layout.
 
 use crate::client::{encode, pods_path, resource_path, services_path, Client};
 use anyhow::{bail, Result};
@@ -31,6 +31,12 @@ pub async fn run(a: Args) -> Result<i32> {
                 beluga_api::config::print::describe_config_map(c)
             })
             .await
+        }
+        Some("serviceaccount" | "serviceaccounts" | "sa") => {
+            return describe_kept::<beluga_api::ServiceAccount>(&a, "serviceaccounts", |s| {
+                beluga_api::serviceaccount::describe(s)
+            })
+            .await;
         }
         Some("namespace" | "namespaces" | "ns") => {
             return describe_kept::<beluga_api::Namespace>(&a, "namespaces", |n| {

@@ -1,4 +1,4 @@
-//! `beluga get pods|services|configmaps|secrets|namespaces|events [NAME]`: kubectl's tables, or `-o json|yaml|name|wide`.
+//! `beluga get pods|services|configmaps|secrets|serviceaccounts|namespaces|events [NAME]`: kubectl's tables, or `-o json|yaml|name|wide`.
 
 use crate::client::{pods_path, resource_path, Client};
 use anyhow::{bail, Result};
@@ -12,7 +12,7 @@ use hyper::Method;
 #[derive(clap::Args)]
 pub struct Args {
     /// `pods` (pod, po), `services` (service, svc), `configmaps` (configmap, cm), `secrets`
-    /// (secret), `namespaces` (namespace, ns), `endpointslices`, `endpoints` (ep) or `events`
+    /// (secret), `serviceaccounts` (serviceaccount, sa), `namespaces` (namespace, ns), `endpointslices`, `endpoints` (ep) or `events`
     /// (event, ev); `pod/NAME` also works.
     resource: String,
     /// Pod names (all pods when none).
@@ -58,6 +58,9 @@ pub async fn run(a: Args) -> Result<i32> {
         }
         "secrets" | "secret" => {
             get_objects(&client, SECRETS, ns, &names, a.output.as_deref()).await
+        }
+        "serviceaccounts" | "serviceaccount" | "sa" => {
+            get_objects(&client, SERVICE_ACCOUNTS, ns, &names, a.output.as_deref()).await
         }
         "namespaces" | "namespace" | "ns" => {
             get_objects(&client, NAMESPACES, None, &names, a.output.as_deref()).await
@@ -105,6 +108,11 @@ pub const NAMESPACES: Resource = Resource {
     group: "/api/v1",
     plural: "namespaces",
     singular: "namespace",
+};
+pub const SERVICE_ACCOUNTS: Resource = Resource {
+    group: "/api/v1",
+    plural: "serviceaccounts",
+    singular: "serviceaccount",
 };
 pub const ENDPOINTS: Resource = Resource {
     group: "/api/v1",

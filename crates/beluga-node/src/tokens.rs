@@ -1,0 +1,176 @@
+//! Service-account tokens (issue 16 item 5): what kube-apiserver's TokenRequest issues for a
+//! pod's `serviceAccountToken` projection — a JWT signed with the node's service-account key
+//! (ES256), bound to the pod, with the claims of pkg/serviceaccount/claims.go — and kubelet's
+//! token manager's rule for when to ask for a new one (pkg/kubelet/token).
+
+use crate::pki::Pki;
+use base64::Engine;
+use beluga_api::k8s_openapi::jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+/// `ExpirationExtensionSeconds`: what a token requested for exactly 3607 s (the admission's)
+/// lives, with a `warnafter` at the requested time (`--service-account-extend-token-expiration`).
+const EXTENDED_SECONDS: i64 = 24 * 365 * 60 * 60;
+
+/// kubelet's `maxTTL`: a token is renewed at least daily.
+const MAX_TTL: SignedDuration = SignedDuration::from_hours(24);
+
+/// Who a token is for.
+#[derive(Debug, Clone)]
+pub struct Subject<'a> {
+    pub namespace: &'a str,
+    pub account: &'a str,
+    pub account_uid: &'a str,
+    pub pod: &'a str,
+    pub pod_uid: &'a str,
+    pub node: &'a str,
+}
+
+/// A token and when it lapses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    pub token: String,
+    pub expires: Timestamp,
+    /// What was asked for (`expirationSeconds`), which kubelet's refresh rule counts with.
+    pub requested: i64,
+}
+
+fn b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+/// The issuer (and default audience) of this node's tokens: the in-cluster API's name.
+pub fn issuer(cluster_domain: &str) -> String {
+    format!("https://kubernetes.default.svc.{cluster_domain}")
+}
+
+/// A token for `who`, for `audiences` (the issuer when empty), valid `seconds` from `now`.
+pub fn issue(
+    pki: &Pki,
+    who: &Subject,
+    issuer: &str,
+    audiences: &[String],
+    seconds: i64,
+    now: Timestamp,
+) -> Result<Issued, String> {
+    let iat = now.as_second();
+    let lifetime = if seconds == beluga_api::serviceaccount::WARN_ONLY_EXPIRATION_SECONDS {
+        EXTENDED_SECONDS
+    } else {
+        seconds
+    };
+    let aud = if audiences.is_empty() {
+        vec![issuer.to_string()]
+    } else {
+        audiences.to_vec()
+    };
+    let mut k8s = json!({
+        "namespace": who.namespace,
+        "node": {"name": who.node},
+        "pod": {"name": who.pod, "uid": who.pod_uid},
+        "serviceaccount": {"name": who.account, "uid": who.account_uid},
+    });
+    if lifetime != seconds {
+        k8s["warnafter"] = json!(iat + seconds);
+    }
+    let claims = json!({
+        "aud": aud,
+        "exp": iat + lifetime,
+        "iat": iat,
+        "iss": issuer,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "kubernetes.io": k8s,
+        "nbf": iat,
+        "sub": format!("system:serviceaccount:{}:{}", who.namespace, who.account),
+    });
+    let header = json!({"alg": "ES256", "kid": pki.sa_key_id});
+    let signing_input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let sig = pki
+        .sa_key
+        .sign(&ring::rand::SystemRandom::new(), signing_input.as_bytes())
+        .map_err(|_| "signing the token failed".to_string())?;
+    let expires = Timestamp::from_second(iat + lifetime).map_err(|e| e.to_string())?;
+    Ok(Issued {
+        token: format!("{signing_input}.{}", b64(sig.as_ref())),
+        expires,
+        requested: seconds,
+    })
+}
+
+/// kubelet's `requiresRefresh` without its jitter: when the token is a day old (counted from
+/// its expiry less what was asked for), or within the last 20% of what was asked for.
+pub fn refresh_at(t: &Issued) -> Timestamp {
+    let asked = SignedDuration::from_secs(t.requested);
+    let iat = t.expires - asked;
+    let daily = iat + MAX_TTL;
+    let late = t.expires - SignedDuration::from_secs(t.requested * 20 / 100);
+    daily.min(late)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims_of(token: &str, pki: &Pki) -> serde_json::Value {
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let dec = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&dec(parts[0])).unwrap();
+        assert_eq!(header, json!({"alg": "ES256", "kid": pki.sa_key_id}));
+        use ring::signature::KeyPair;
+        let key = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_FIXED,
+            pki.sa_key.public_key().as_ref(),
+        );
+        let input = format!("{}.{}", parts[0], parts[1]);
+        key.verify(input.as_bytes(), &dec(parts[2])).expect("signature");
+        serde_json::from_slice(&dec(parts[1])).unwrap()
+    }
+
+    #[test]
+    fn tokens_are_bound_signed_and_renewed_as_kubelet_renews_them() {
+        let d = tempfile::tempdir().unwrap();
+        let pki = Pki::load_or_create(d.path()).unwrap();
+        let who = Subject {
+            namespace: "elastic-stack",
+            account: "default",
+            account_uid: "sa-uid",
+            pod: "app",
+            pod_uid: "pod-uid",
+            node: "vm",
+        };
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let iss = issuer("cluster.local");
+        // The admission's 3607 s: a year, with a warning after 3607 s.
+        let t = issue(&pki, &who, &iss, &[], 3607, now).unwrap();
+        let c = claims_of(&t.token, &pki);
+        let iat = now.as_second();
+        assert_eq!(c["iss"], "https://kubernetes.default.svc.cluster.local");
+        assert_eq!(c["aud"], json!(["https://kubernetes.default.svc.cluster.local"]));
+        assert_eq!(c["sub"], "system:serviceaccount:elastic-stack:default");
+        assert_eq!(c["iat"], iat);
+        assert_eq!(c["nbf"], iat);
+        assert_eq!(c["exp"], iat + EXTENDED_SECONDS);
+        assert_eq!(c["kubernetes.io"]["warnafter"], iat + 3607);
+        assert_eq!(c["kubernetes.io"]["pod"], json!({"name": "app", "uid": "pod-uid"}));
+        assert_eq!(c["kubernetes.io"]["serviceaccount"], json!({"name": "default", "uid": "sa-uid"}));
+        assert_eq!(c["kubernetes.io"]["namespace"], "elastic-stack");
+        // kubelet renews it near the end of the year (its "iat" is the expiry less 3607 s).
+        let at = refresh_at(&t);
+        assert_eq!(at, t.expires - SignedDuration::from_secs(721));
+        // Another lifetime is as asked, for the audiences asked; renewed at 80%.
+        let t = issue(&pki, &who, &iss, &["vault".into()], 7200, now).unwrap();
+        let c = claims_of(&t.token, &pki);
+        assert_eq!(c["exp"], iat + 7200);
+        assert_eq!(c["aud"], json!(["vault"]));
+        assert!(c["kubernetes.io"].get("warnafter").is_none());
+        assert_eq!(refresh_at(&t), now + SignedDuration::from_secs(5760));
+        // A two-day token: renewed after a day.
+        let t = issue(&pki, &who, &iss, &[], 172_800, now).unwrap();
+        assert_eq!(refresh_at(&t), now + MAX_TTL);
+    }
+}
