@@ -262,7 +262,8 @@ pub fn token_volume_source() -> ProjectedVolumeSource {
 
 /// What the admission added to `old` when it was created, carried to its replacement `new`
 /// when the user's manifest leaves it out (as kubectl's apply keeps the server's fields): the
-/// account names, the token volume, and its mount in each container that had it.
+/// account names, the token volume, and its mount in each container that had it (a manifest
+/// with the volume but not every mount, as the seed notes' `app`, included).
 pub fn carry_admitted(old: &Pod, new: &mut Pod) {
     let (Some(os), Some(ns)) = (old.spec.as_ref(), new.spec.as_mut()) else {
         return;
@@ -282,10 +283,9 @@ pub fn carry_admitted(old: &Pod, new: &mut Pod) {
         return;
     };
     let vols = ns.volumes.get_or_insert_with(Vec::new);
-    if vols.iter().any(|v| v.name == vol.name) {
-        return;
+    if !vols.iter().any(|v| v.name == vol.name) {
+        vols.push(vol.clone());
     }
-    vols.push(vol.clone());
     let old_containers: Vec<&Container> = os
         .init_containers
         .iter()
@@ -294,12 +294,15 @@ pub fn carry_admitted(old: &Pod, new: &mut Pod) {
         .collect();
     let inits = ns.init_containers.iter_mut().flatten();
     for c in inits.chain(ns.containers.iter_mut()) {
-        let had = old_containers.iter().find(|o| o.name == c.name).and_then(|o| {
-            o.volume_mounts
-                .iter()
-                .flatten()
-                .find(|m| m.name == vol.name)
-        });
+        let had = old_containers
+            .iter()
+            .find(|o| o.name == c.name)
+            .and_then(|o| {
+                o.volume_mounts
+                    .iter()
+                    .flatten()
+                    .find(|m| m.name == vol.name)
+            });
         if let Some(m) = had.filter(|_| !has_mount_at_path(c)) {
             c.volume_mounts.get_or_insert_with(Vec::new).push(m.clone());
         }

@@ -71,15 +71,19 @@ impl Pki {
             std::fs::write(&ca_crt, cert).map_err(io(&ca_crt))?;
         }
         if !sa_key.exists() {
-            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                .map_err(|_| PkiError::Key("generating the service-account key failed".into()))?;
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                &SystemRandom::new(),
+            )
+            .map_err(|_| PkiError::Key("generating the service-account key failed".into()))?;
             write_private(&sa_key, pkcs8.as_ref())?;
         }
         let ca_pem = std::fs::read_to_string(&ca_crt).map_err(io(&ca_crt))?;
         let ca_key_pem = std::fs::read_to_string(&ca_key).map_err(io(&ca_key))?;
         let der = std::fs::read(&sa_key).map_err(io(&sa_key))?;
-        let sa_key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &SystemRandom::new())
-            .map_err(|e| PkiError::Key(format!("{}: {e}", dir.join("sa.key").display())))?;
+        let sa_key =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &SystemRandom::new())
+                .map_err(|e| PkiError::Key(format!("{}: {e}", dir.join("sa.key").display())))?;
         let sa_key_id = key_id(sa_key.public_key().as_ref());
         Ok(Pki {
             ca_pem,
@@ -97,7 +101,9 @@ fn make_ca() -> Result<(String, String), PkiError> {
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
     let mut params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, "kubernetes");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "kubernetes");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
@@ -122,7 +128,9 @@ fn write_private(path: &Path, data: &[u8]) -> Result<(), PkiError> {
         .mode(0o600)
         .open(&tmp)
         .map_err(io(&tmp))?;
-    f.write_all(data).and_then(|_| f.sync_all()).map_err(io(&tmp))?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
@@ -143,7 +151,11 @@ mod tests {
     fn keys_are_made_once_and_kept() {
         let d = tempfile::tempdir().unwrap();
         let a = Pki::load_or_create(&d.path().join("pki")).unwrap();
-        assert!(a.ca_pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{}", a.ca_pem);
+        assert!(
+            a.ca_pem.starts_with("-----BEGIN CERTIFICATE-----\n"),
+            "{}",
+            a.ca_pem
+        );
         let b = Pki::load_or_create(&d.path().join("pki")).unwrap();
         assert_eq!(a.ca_pem, b.ca_pem);
         assert_eq!(a.sa_key_id, b.sa_key_id);

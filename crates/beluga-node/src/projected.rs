@@ -7,12 +7,12 @@
 
 use crate::podstate::PodHandle;
 use crate::{tokens, Daemon};
-use std::collections::BTreeMap;
 use beluga_api::{podutil, Pod};
 use beluga_runtime::atomic_writer;
 use beluga_runtime::projection::{self, Medium, Objects, Payload};
 use beluga_runtime::volumes::{is_mount_point, MountError};
 use rustix::mount::{self as rmount, MountFlags};
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

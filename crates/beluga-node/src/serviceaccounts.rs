@@ -57,7 +57,11 @@ impl Daemon {
             let message = sa::missing_account_message(podutil::name(pod), ns, &name);
             return Err(ApiError::forbidden("pods", podutil::name(pod), message));
         };
-        sa::admit(pod, &account, &sa::name_suffix(uuid::Uuid::new_v4().as_u64_pair().0));
+        sa::admit(
+            pod,
+            &account,
+            &sa::name_suffix(uuid::Uuid::new_v4().as_u64_pair().0),
+        );
         Ok(())
     }
 

@@ -118,7 +118,11 @@ mod tests {
     fn claims_of(token: &str, pki: &Pki) -> serde_json::Value {
         let parts: Vec<&str> = token.split('.').collect();
         assert_eq!(parts.len(), 3);
-        let dec = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap();
+        let dec = |s: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(s)
+                .unwrap()
+        };
         let header: serde_json::Value = serde_json::from_slice(&dec(parts[0])).unwrap();
         assert_eq!(header, json!({"alg": "ES256", "kid": pki.sa_key_id}));
         use ring::signature::KeyPair;
@@ -127,7 +131,8 @@ mod tests {
             pki.sa_key.public_key().as_ref(),
         );
         let input = format!("{}.{}", parts[0], parts[1]);
-        key.verify(input.as_bytes(), &dec(parts[2])).expect("signature");
+        key.verify(input.as_bytes(), &dec(parts[2]))
+            .expect("signature");
         serde_json::from_slice(&dec(parts[1])).unwrap()
     }
 
@@ -150,14 +155,23 @@ mod tests {
         let c = claims_of(&t.token, &pki);
         let iat = now.as_second();
         assert_eq!(c["iss"], "https://kubernetes.default.svc.cluster.local");
-        assert_eq!(c["aud"], json!(["https://kubernetes.default.svc.cluster.local"]));
+        assert_eq!(
+            c["aud"],
+            json!(["https://kubernetes.default.svc.cluster.local"])
+        );
         assert_eq!(c["sub"], "system:serviceaccount:elastic-stack:default");
         assert_eq!(c["iat"], iat);
         assert_eq!(c["nbf"], iat);
         assert_eq!(c["exp"], iat + EXTENDED_SECONDS);
         assert_eq!(c["kubernetes.io"]["warnafter"], iat + 3607);
-        assert_eq!(c["kubernetes.io"]["pod"], json!({"name": "app", "uid": "pod-uid"}));
-        assert_eq!(c["kubernetes.io"]["serviceaccount"], json!({"name": "default", "uid": "sa-uid"}));
+        assert_eq!(
+            c["kubernetes.io"]["pod"],
+            json!({"name": "app", "uid": "pod-uid"})
+        );
+        assert_eq!(
+            c["kubernetes.io"]["serviceaccount"],
+            json!({"name": "default", "uid": "sa-uid"})
+        );
         assert_eq!(c["kubernetes.io"]["namespace"], "elastic-stack");
         // kubelet renews it near the end of the year (its "iat" is the expiry less 3607 s).
         let at = refresh_at(&t);

@@ -113,9 +113,9 @@ data: {tls.crt: YQ==, ../key: YQ==}
         "{err}"
     );
     assert!(err.contains("* data[tls.key]: Required value"), "{err}");
-    let o = d.run(&["get", "configmaps"]);
-    assert_eq!(stdout(&o), "");
-    assert!(stderr(&o).contains("No resources found"), "{}", stderr(&o));
+    // Only what every namespace holds (the root-CA publisher's ConfigMap).
+    let listed = d.ok(&["get", "configmaps", "-o", "name"]);
+    assert_eq!(listed, "configmap/kube-root-ca.crt\n");
     // The daemon refuses it too, in the same words (a client that skips the check).
     let body = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"1"},"binaryData":{"a":"AA=="}}"#;
     let req = format!("POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
@@ -479,4 +479,265 @@ fn namespaces_hold_their_objects_and_go_with_them() {
         let o = d.run(&["get", kind, "-n", "elastic-stack"]);
         assert_eq!(stdout(&o), "", "{kind}: {}", stderr(&o));
     }
+}
+
+/// The seed notes' `app` pod as the apiserver returned it (less its resourceVersion), the two
+/// images the busybox image's, before its Namespace in the file: its own `kube-api-access-…`
+/// volume, which only `app` mounts, `nodeName`, tolerations and all.
+const SEED_APP: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  creationTimestamp: \"2024-01-15T18:41:47Z\"
+  labels:
+    name: app
+  name: app
+  namespace: elastic-stack
+  uid: d04c10b8-4601-4c65-bd65-989015caa711
+spec:
+  containers:
+  - image: localhost/busybox:1
+    imagePullPolicy: IfNotPresent
+    name: app
+    command: [sh, -c, 'while true; do date >> /log/app.log; sleep 1; done']
+    resources: {}
+    terminationMessagePath: /dev/termination-log
+    terminationMessagePolicy: File
+    volumeMounts:
+    - mountPath: /log
+      name: log-volume
+    - mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+      name: kube-api-access-h589q
+      readOnly: true
+  - name: sidecar
+    image: localhost/busybox:1
+    command: [sh, -c, 'tail -F /var/log/event-simulator/app.log']
+    volumeMounts:
+    - mountPath: /var/log/event-simulator/
+      name: log-volume
+  dnsPolicy: ClusterFirst
+  enableServiceLinks: true
+  nodeName: controlplane
+  preemptionPolicy: PreemptLowerPriority
+  priority: 0
+  restartPolicy: Always
+  schedulerName: default-scheduler
+  securityContext: {}
+  serviceAccount: default
+  serviceAccountName: default
+  terminationGracePeriodSeconds: 1
+  tolerations:
+  - effect: NoExecute
+    key: node.kubernetes.io/not-ready
+    operator: Exists
+    tolerationSeconds: 300
+  - effect: NoExecute
+    key: node.kubernetes.io/unreachable
+    operator: Exists
+    tolerationSeconds: 300
+  volumes:
+  - emptyDir: {}
+    name: log-volume
+  - name: kube-api-access-h589q
+    projected:
+      defaultMode: 420
+      sources:
+      - serviceAccountToken:
+          expirationSeconds: 3607
+          path: token
+      - configMap:
+          items:
+          - key: ca.crt
+            path: ca.crt
+          name: kube-root-ca.crt
+      - downwardAPI:
+          items:
+          - fieldRef:
+              apiVersion: v1
+              fieldPath: metadata.namespace
+            path: namespace
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: elastic-stack}
+";
+
+const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+fn claims_of(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or_default()
+}
+
+fn in_pod(d: &Daemon, ns: &str, pod: &str, c: &str, cmd: &[&str]) -> std::process::Output {
+    let mut args = vec!["exec", "-n", ns, pod, "-c", c, "--"];
+    args.extend_from_slice(cmd);
+    d.run(&args)
+}
+
+fn wait_ready_in(d: &Daemon, ns: &str, pod: &str) -> serde_json::Value {
+    let t = std::time::Instant::now();
+    loop {
+        let o = d.run(&["get", "pod", pod, "-n", ns, "-o", "json"]);
+        let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        if condition(&p, "Ready").0 == "True" {
+            return p;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{ns}/{pod} never ready: {}",
+            d.run(&["describe", "pod", pod, "-n", ns])
+                .stdout
+                .escape_ascii()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Item 5 and the issue's "done when": every namespace has its `default` ServiceAccount and
+/// `kube-root-ca.crt`; the ServiceAccount admission names a pod's account and mounts the
+/// `kube-api-access-…` volume (the pod's own when it has one) in every container; the token is
+/// the node's, bound to the pod and its account; a missing account is refused in the
+/// apiserver's words; `automountServiceAccountToken: false` mounts nothing.
+#[test]
+fn service_accounts_and_their_tokens_in_every_container() {
+    let Some(d) = Daemon::start() else { return };
+    assert_eq!(
+        d.apply(SEED_APP),
+        "namespace/elastic-stack created\npod/app created\n"
+    );
+    let p = wait_ready_in(&d, "elastic-stack", "app");
+    let uid = p["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_ne!(
+        uid, "d04c10b8-4601-4c65-bd65-989015caa711",
+        "a create gets its own uid"
+    );
+    let vols: Vec<&str> = p["spec"]["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert_eq!(vols, ["log-volume", "kube-api-access-h589q"]);
+    let ca = d.ok(&[
+        "get",
+        "configmap",
+        "kube-root-ca.crt",
+        "-n",
+        "elastic-stack",
+        "-o",
+        "json",
+    ]);
+    let ca: serde_json::Value = serde_json::from_str(&ca).unwrap();
+    let ca = ca["data"]["ca.crt"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    for c in ["app", "sidecar"] {
+        let read = |f: &str| {
+            stdout(&in_pod(
+                &d,
+                "elastic-stack",
+                "app",
+                c,
+                &["cat", &format!("{SA_DIR}/{f}")],
+            ))
+        };
+        assert_eq!(read("namespace"), "elastic-stack", "{c}");
+        assert_eq!(read("ca.crt"), ca, "{c}");
+        let claims = claims_of(&read("token"));
+        assert_eq!(
+            claims["sub"], "system:serviceaccount:elastic-stack:default",
+            "{c}"
+        );
+        assert_eq!(claims["kubernetes.io"]["pod"]["uid"], uid.as_str(), "{c}");
+        assert_eq!(claims["kubernetes.io"]["pod"]["name"], "app", "{c}");
+        let o = in_pod(
+            &d,
+            "elastic-stack",
+            "app",
+            c,
+            &["touch", &format!("{SA_DIR}/x")],
+        );
+        assert!(!o.status.success(), "{c}: the token volume is read-only");
+    }
+    assert_eq!(
+        d.apply(SEED_APP),
+        "namespace/elastic-stack unchanged\npod/app unchanged\n"
+    );
+    let listed = d.ok(&["get", "serviceaccounts", "-n", "elastic-stack"]);
+    let rows: Vec<Vec<&str>> = listed
+        .lines()
+        .map(|l| l.split_whitespace().take(2).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [vec!["NAME", "SECRETS"], vec!["default", "0"]],
+        "{listed}"
+    );
+    let text = d.ok(&["describe", "sa", "default", "-n", "elastic-stack"]);
+    assert!(
+        text.starts_with("Name:                default\nNamespace:           elastic-stack\n"),
+        "{text}"
+    );
+}
+
+/// Item 5: an account applied and named is the token's subject; one that does not exist is
+/// refused in the admission's words; `automountServiceAccountToken: false` mounts nothing.
+#[test]
+fn accounts_named_missing_or_not_mounted() {
+    let Some(d) = Daemon::start() else { return };
+    let pods = "apiVersion: v1
+kind: ServiceAccount
+metadata: {name: builder}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: built}
+spec:
+  serviceAccountName: builder
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: localhost/busybox:1, command: [sleep, '3600']}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bare}
+spec:
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: localhost/busybox:1, command: [sleep, '3600']}]
+";
+    assert_eq!(
+        d.apply(pods),
+        "serviceaccount/builder created\npod/built created\npod/bare created\n"
+    );
+    wait_ready_in(&d, "default", "built");
+    let token = stdout(&in_pod(
+        &d,
+        "default",
+        "built",
+        "c",
+        &["cat", &format!("{SA_DIR}/token")],
+    ));
+    assert_eq!(
+        claims_of(&token)["sub"],
+        "system:serviceaccount:default:builder"
+    );
+    wait_ready_in(&d, "default", "bare");
+    assert!(!in_pod(&d, "default", "bare", "c", &["ls", SA_DIR])
+        .status
+        .success());
+    let o = d.apply_output(&VOLUME_POD.replace("spec:\n", "spec:\n  serviceAccountName: nobody\n"));
+    assert!(
+        stderr(&o).contains("pods \"vols\" is forbidden: error looking up service account default/nobody: serviceaccount \"nobody\" not found"),
+        "{}",
+        stderr(&o)
+    );
 }

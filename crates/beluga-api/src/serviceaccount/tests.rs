@@ -20,7 +20,8 @@ fn mounts(p: &Pod) -> Vec<(String, Vec<String>)> {
         .chain(s.containers.iter())
         .map(|c| {
             let m = c.volume_mounts.iter().flatten();
-            let at = m.map(|m| format!("{}@{}:{}", m.name, m.mount_path, m.read_only == Some(true)));
+            let at =
+                m.map(|m| format!("{}@{}:{}", m.name, m.mount_path, m.read_only == Some(true)));
             (c.name.clone(), at.collect())
         })
         .collect()
@@ -49,7 +50,10 @@ fn every_container_gets_the_token_volume() {
         mounts(&p),
         [
             ("init".to_string(), vec![TOKEN.to_string()]),
-            ("app".to_string(), vec!["d@/d:false".to_string(), TOKEN.to_string()]),
+            (
+                "app".to_string(),
+                vec!["d@/d:false".to_string(), TOKEN.to_string()]
+            ),
             ("agent".to_string(), vec![TOKEN.to_string()]),
         ]
     );
@@ -82,7 +86,10 @@ fn automount_is_the_pods_choice_over_the_accounts() {
         p.spec.as_mut().unwrap().automount_service_account_token = pod_says;
         admit(&mut p, account, "abcde");
         assert_eq!(!volumes(&p).is_empty(), want, "{pod_says:?}");
-        assert_eq!(p.spec.unwrap().service_account_name.as_deref(), Some("default"));
+        assert_eq!(
+            p.spec.unwrap().service_account_name.as_deref(),
+            Some("default")
+        );
     }
 }
 
@@ -95,7 +102,10 @@ fn an_own_mount_at_the_path_or_an_own_volume_is_kept() {
         "volumes": [{"name": "mine", "emptyDir": {}}]}));
     admit(&mut p, &default_account("ns"), "abcde");
     assert_eq!(volumes(&p), ["mine"]);
-    assert_eq!(p.spec.as_ref().unwrap().service_account.as_deref(), Some("builder"));
+    assert_eq!(
+        p.spec.as_ref().unwrap().service_account.as_deref(),
+        Some("builder")
+    );
     // A volume already named kube-api-access-… is the one mounted (a pod applied as returned).
     let mut p = pod(serde_json::json!({
         "containers": [{"name": "app", "image": "a"}],
@@ -104,7 +114,13 @@ fn an_own_mount_at_the_path_or_an_own_volume_is_kept() {
     assert_eq!(volumes(&p), ["kube-api-access-xyz12"]);
     assert_eq!(
         mounts(&p),
-        [("app".to_string(), vec!["kube-api-access-xyz12@/var/run/secrets/kubernetes.io/serviceaccount:true".to_string()])]
+        [(
+            "app".to_string(),
+            vec![
+                "kube-api-access-xyz12@/var/run/secrets/kubernetes.io/serviceaccount:true"
+                    .to_string()
+            ]
+        )]
     );
 }
 
@@ -116,6 +132,19 @@ fn a_replacement_keeps_what_the_admission_added() {
     admit(&mut created, &default_account("ns"), "abcde");
     let mut again = manifest.clone();
     carry_admitted(&created, &mut again);
+    assert_eq!(again, created);
+    // A manifest with the volume that only one container mounts gets the other's mount back.
+    let mut own = manifest.clone();
+    own.spec.as_mut().unwrap().volumes = created.spec.as_ref().unwrap().volumes.clone();
+    own.spec.as_mut().unwrap().containers[0].volume_mounts =
+        created.spec.as_ref().unwrap().containers[0]
+            .volume_mounts
+            .clone();
+    let mut admitted = own.clone();
+    admit(&mut admitted, &default_account("ns"), "zzzzz");
+    assert_eq!(admitted, created);
+    let mut again = own.clone();
+    carry_admitted(&admitted, &mut again);
     assert_eq!(again, created);
     // A new container (a spec change the update refuses anyway) gets nothing carried.
     let mut changed = pod(serde_json::json!({"containers": [{"name": "other", "image": "a"}]}));
@@ -140,18 +169,29 @@ fn printers_and_messages() {
         "pods \"app\" is forbidden: error looking up service account web/builder: serviceaccount \"builder\" not found"
     );
     let names: Vec<String> = validate(&ServiceAccount {
-        metadata: ObjectMeta { name: Some("Bad_Name".into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some("Bad_Name".into()),
+            ..Default::default()
+        },
         ..Default::default()
     })
     .iter()
     .map(|e| e.to_string())
     .collect();
     assert_eq!(names.len(), 1, "{names:?}");
-    assert!(names[0].starts_with("metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{names:?}");
+    assert!(
+        names[0].starts_with(
+            "metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"
+        ),
+        "{names:?}"
+    );
     for bits in [0, 1, u64::MAX, 0x1234_5678_9abc_def0] {
         let s = name_suffix(bits);
         assert_eq!(s.len(), 5);
-        assert!(s.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)), "{s}");
+        assert!(
+            s.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)),
+            "{s}"
+        );
     }
     let cm = root_ca_config_map("web", "PEM");
     assert_eq!(cm.data.unwrap()["ca.crt"], "PEM");

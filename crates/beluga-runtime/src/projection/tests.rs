@@ -19,6 +19,14 @@ fn objects() -> Objects {
     Objects {
         config_maps: [("cfg".to_string(), cm)].into(),
         secrets: [("pw".to_string(), secret)].into(),
+        tokens: [
+            ("token".to_string(), Ok("header.claims.sig".to_string())),
+            (
+                "denied".to_string(),
+                Err("serviceaccounts \"builder\" not found".to_string()),
+            ),
+        ]
+        .into(),
     }
 }
 
@@ -173,6 +181,36 @@ fn projected_sources_merge_under_one_mode() {
             {"configMap": {"name": "gone"}}, {"secret": {"name": "gone2"}}
         ]}})),
         Err(r#"[configmap "gone" not found, secret "gone2" not found]"#.into())
+    );
+}
+
+// The token the node issued for a serviceAccountToken source is its file, under the volume's
+// mode; one that could not be issued is kubelet's `failed to fetch token: …`.
+#[test]
+fn service_account_tokens() {
+    assert_eq!(
+        run(
+            json!({"name": "kube-api-access-abcde", "projected": {"defaultMode": 0o644, "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}}
+            ]}})
+        ),
+        Ok(vec![
+            f("namespace", "default", 0o644),
+            f("token", "header.claims.sig", 0o644)
+        ])
+    );
+    assert_eq!(
+        run(json!({"name": "v", "projected": {"sources": [
+            {"serviceAccountToken": {"path": "denied"}}
+        ]}})),
+        Err(r#"failed to fetch token: serviceaccounts "builder" not found"#.into())
+    );
+    assert_eq!(
+        run(json!({"name": "v", "projected": {"sources": [
+            {"serviceAccountToken": {"path": "never-asked"}}
+        ]}})),
+        Err("failed to fetch token: none was issued".into())
     );
 }
 

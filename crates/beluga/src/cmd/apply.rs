@@ -55,8 +55,14 @@ pub async fn run(a: Args) -> Result<i32> {
                 apply_kept(&client, "namespaces", "namespace", &n.metadata, &*n).await?
             }
             Object::ServiceAccount(sa) => {
-                apply_kept(&client, "serviceaccounts", "serviceaccount", &sa.metadata, &*sa)
-                    .await?
+                apply_kept(
+                    &client,
+                    "serviceaccounts",
+                    "serviceaccount",
+                    &sa.metadata,
+                    &*sa,
+                )
+                .await?
             }
             Object::Secret(mut s) => {
                 // Compared as the apiserver keeps it (its `stringData` merged into `data`).
