@@ -158,13 +158,24 @@ pub fn account_of(pod: &Pod) -> &str {
 }
 
 /// The admission plugin on a new pod whose account `sa` exists: `serviceAccountName` (and the
-/// deprecated `serviceAccount`) set, and the token volume added unless automounting is off
+/// deprecated `serviceAccount`) set, the account's `imagePullSecrets` for a pod without any, and
+/// the token volume added unless automounting is off
 /// (the pod's choice over the account's). `suffix` is the volume name's 5 random characters.
 pub fn admit(pod: &mut Pod, sa: &ServiceAccount, suffix: &str) {
     let name = account_of(pod).to_string();
     let spec = pod.spec.get_or_insert_with(Default::default);
     spec.service_account_name = Some(name.clone());
     spec.service_account = Some(name);
+    // The account's pull secrets, for a pod that names none.
+    if spec
+        .image_pull_secrets
+        .as_ref()
+        .is_none_or(|s| s.is_empty())
+    {
+        if let Some(pull) = sa.image_pull_secrets.as_ref().filter(|s| !s.is_empty()) {
+            spec.image_pull_secrets = Some(pull.clone());
+        }
+    }
     let automount = spec
         .automount_service_account_token
         .or(sa.automount_service_account_token)

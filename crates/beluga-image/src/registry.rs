@@ -57,19 +57,31 @@ pub fn is_loopback(registry: &str) -> bool {
 /// from `config.json` files; the first file naming the registry wins. Keys may carry a scheme or a
 /// path (`https://index.docker.io/v1/` stands for docker.io). Anonymous when none matches.
 pub fn credentials(registry: &str, files: &[std::path::PathBuf]) -> RegistryAuth {
+    let configs: Vec<serde_json::Value> = files
+        .iter()
+        .filter_map(|f| {
+            let text = std::fs::read_to_string(f).ok()?;
+            match serde_json::from_str(&text) {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    tracing::warn!(file = %f.display(), "registry credentials: not JSON, ignored");
+                    None
+                }
+            }
+        })
+        .collect();
+    credentials_in(registry, &configs).unwrap_or(RegistryAuth::Anonymous)
+}
+
+/// The first credentials for `registry` in docker-style configs (`config.json` files, or a
+/// pod's `kubernetes.io/dockerconfigjson` pull secrets), if any names it.
+pub fn credentials_in(registry: &str, configs: &[serde_json::Value]) -> Option<RegistryAuth> {
     let want = if registry == "docker.io" {
         "index.docker.io"
     } else {
         registry
     };
-    for f in files {
-        let Ok(text) = std::fs::read_to_string(f) else {
-            continue;
-        };
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
-            tracing::warn!(file = %f.display(), "registry credentials: not JSON, ignored");
-            continue;
-        };
+    for v in configs {
         let Some(auths) = v["auths"].as_object() else {
             continue;
         };
@@ -83,25 +95,26 @@ pub fn credentials(registry: &str, files: &[std::path::PathBuf]) -> RegistryAuth
             if host != want {
                 continue;
             }
-            if let (Some(u), Some(p)) = (entry["username"].as_str(), entry["password"].as_str()) {
-                return RegistryAuth::Basic(u.to_string(), p.to_string());
-            }
-            let decoded = entry["auth"].as_str().and_then(|a| {
-                use base64::Engine;
-                base64::engine::general_purpose::STANDARD.decode(a).ok()
-            });
-            if let Some((u, p)) = decoded
-                .and_then(|d| String::from_utf8(d).ok())
-                .and_then(|d| {
-                    d.split_once(':')
-                        .map(|(u, p)| (u.to_string(), p.to_string()))
-                })
-            {
-                return RegistryAuth::Basic(u, p);
+            if let Some(auth) = basic_auth(entry) {
+                return Some(auth);
             }
         }
     }
-    RegistryAuth::Anonymous
+    None
+}
+
+/// `username`/`password`, or `auth` as base64 of `user:pass`.
+fn basic_auth(entry: &serde_json::Value) -> Option<RegistryAuth> {
+    if let (Some(u), Some(p)) = (entry["username"].as_str(), entry["password"].as_str()) {
+        return Some(RegistryAuth::Basic(u.to_string(), p.to_string()));
+    }
+    let decoded = entry["auth"].as_str().and_then(|a| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(a).ok()
+    })?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some(RegistryAuth::Basic(u.to_string(), p.to_string()))
 }
 
 fn pull_error(reference: &str, e: impl std::fmt::Display) -> ImageError {
@@ -119,6 +132,18 @@ pub async fn pull(
     auth_files: &[std::path::PathBuf],
     progress: impl Fn(PullEvent),
 ) -> Result<ImageRecord> {
+    pull_with_secrets(store, reference, &[], auth_files, progress).await
+}
+
+/// [`pull`] with a pod's pull secrets (docker-style configs), whose credentials for the
+/// registry come before the node's files (kubelet's keyring of the pod's secrets and the node's).
+pub async fn pull_with_secrets(
+    store: Arc<Store>,
+    reference: &str,
+    secrets: &[serde_json::Value],
+    auth_files: &[std::path::PathBuf],
+    progress: impl Fn(PullEvent),
+) -> Result<ImageRecord> {
     let normalized = crate::reference::normalize(reference)?;
     let registry = registry_of(&normalized).to_string();
     if made_here(&normalized) {
@@ -131,7 +156,8 @@ pub async fn pull(
         .parse()
         .map_err(|_| ImageError::InvalidReference(reference.to_string()))?;
     let client = client_for(&registry);
-    let auth = credentials(&registry, auth_files);
+    let auth =
+        credentials_in(&registry, secrets).unwrap_or_else(|| credentials(&registry, auth_files));
     let (manifest, digest, config) = client
         .pull_manifest_and_config(&image, &auth)
         .await

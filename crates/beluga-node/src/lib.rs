@@ -21,6 +21,7 @@ pub mod podstate;
 pub mod prober;
 pub mod projected;
 pub mod proxy;
+pub mod pull_secrets;
 pub mod scheduler;
 pub mod serviceaccounts;
 pub mod services;

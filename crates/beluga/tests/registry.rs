@@ -376,3 +376,54 @@ fn a_registry_cannot_name_host_paths_as_layers() {
     let msg = status_of(&p, "containerStatuses", "c")["state"]["waiting"]["message"].to_string();
     assert!(msg.contains("invalid diff ID"), "{msg}");
 }
+
+// Issue 16 item 6: a pod's `imagePullSecrets` (a `kubernetes.io/dockerconfigjson` Secret, or
+// its ServiceAccount's) carry the registry's credentials for its pull, with no node
+// credentials at all; a pull secret that does not exist is kubelet's
+// `FailedToRetrieveImagePullSecret` warning, and the pull goes ahead (refused here).
+#[test]
+fn pods_pull_with_their_image_pull_secrets() {
+    let Some(d) = Daemon::start() else { return };
+    let reg = Registry::start_with_auth(Some(("beluga", "s3cret")));
+    let archive = docker_archive(
+        &d.root.path().join("archive"),
+        serde_json::json!({"Cmd": ["sleep", "3600"]}),
+        "busybox:auth",
+    );
+    // A tag for each pod, so that each one pulls (a present image is not pulled again).
+    for tag in ["private:1", "private:2", "private:3"] {
+        reg.push_as(&archive, tag, Some("beluga:s3cret"));
+    }
+    let config =
+        serde_json::json!({"auths": {(reg.addr.clone()): {"auth": "YmVsdWdhOnMzY3JldA=="}}});
+    let pod = |name: &str, tag: u8, spec: &str| {
+        let image = format!("{}/private:{tag}", reg.addr);
+        format!("---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n{spec}  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: '{image}'}}]\n")
+    };
+    let file = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: regcred}}\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{config}'\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: puller}}\nimagePullSecrets: [{{name: regcred}}]\n{}{}{}",
+        pod("own", 1, "  imagePullSecrets: [{name: regcred}]\n"),
+        pod("by-account", 2, "  serviceAccountName: puller\n"),
+        pod("missing", 3, "  imagePullSecrets: [{name: nowhere}]\n"),
+    );
+    d.apply(&file);
+    d.wait_running("own");
+    let p = d.wait_running("by-account");
+    assert_eq!(
+        p["spec"]["imagePullSecrets"],
+        serde_json::json!([{"name": "regcred"}])
+    );
+    let t = std::time::Instant::now();
+    while !d
+        .event_fields("FailedToRetrieveImagePullSecret", "/message")
+        .iter()
+        .any(|m| m == "Unable to retrieve some image pull secrets (nowhere); attempting to pull the image may not succeed.")
+    {
+        assert!(t.elapsed() < Duration::from_secs(20), "no warning: {}", d.ok(&["get", "events"]));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    d.wait_pod("missing", Duration::from_secs(20), "a refused pull", |p| {
+        let w = &status_of(p, "containerStatuses", "c")["state"]["waiting"]["reason"];
+        w == "ErrImagePull" || w == "ImagePullBackOff"
+    });
+}

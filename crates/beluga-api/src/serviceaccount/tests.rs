@@ -93,6 +93,27 @@ fn automount_is_the_pods_choice_over_the_accounts() {
     }
 }
 
+// admission.go: the account's imagePullSecrets go to a pod that names none.
+#[test]
+fn the_accounts_pull_secrets_for_a_pod_without_any() {
+    let account: ServiceAccount = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "puller"}, "imagePullSecrets": [{"name": "regcred"}]}))
+    .unwrap();
+    let mut p = pod(serde_json::json!({"containers": [{"name": "app", "image": "a"}]}));
+    admit(&mut p, &account, "abcde");
+    let names = |p: &Pod| -> Vec<String> {
+        let s = p.spec.as_ref().unwrap().image_pull_secrets.iter().flatten();
+        s.map(|r| r.name.clone()).collect()
+    };
+    assert_eq!(names(&p), ["regcred"]);
+    let mut p = pod(
+        serde_json::json!({"containers": [{"name": "app", "image": "a"}],
+        "imagePullSecrets": [{"name": "mine"}]}),
+    );
+    admit(&mut p, &account, "abcde");
+    assert_eq!(names(&p), ["mine"]);
+}
+
 #[test]
 fn an_own_mount_at_the_path_or_an_own_volume_is_kept() {
     // A container with a mount at the path gets none; when all have one, no volume is made.

@@ -484,7 +484,11 @@ impl Images for Fake {
         vec![]
     }
 
-    async fn pull(&self, reference: &str) -> Result<ImageRecord, String> {
+    async fn pull(
+        &self,
+        reference: &str,
+        _secrets: &[serde_json::Value],
+    ) -> Result<ImageRecord, String> {
         self.log(Call::Pull(reference.into()));
         let mut w = self.world();
         match w.pullable.get(reference).cloned() {

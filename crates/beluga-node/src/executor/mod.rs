@@ -123,7 +123,12 @@ pub trait Images: Send + Sync {
     fn get(&self, reference: &str) -> Option<ImageRecord>;
     /// The image's layers, top first, for the rootfs.
     fn lower_dirs(&self, rec: &ImageRecord) -> Vec<PathBuf>;
-    async fn pull(&self, reference: &str) -> Result<ImageRecord, String>;
+    /// Pulls with `secrets` (the pod's docker-style pull secrets) before the node's credentials.
+    async fn pull(
+        &self,
+        reference: &str,
+        secrets: &[serde_json::Value],
+    ) -> Result<ImageRecord, String>;
 }
 
 /// The wall clock of timestamps (start and finish times, back-off); durations are tokio's.

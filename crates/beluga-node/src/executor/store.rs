@@ -18,7 +18,8 @@ pub fn registry_auth_files(root: &std::path::Path) -> Vec<PathBuf> {
     files
 }
 
-/// The daemon's image store; pulls with the node's registry credentials.
+/// The daemon's image store; pulls with a pod's pull secrets, then the node's registry
+/// credentials.
 pub struct StoreImages {
     pub store: Arc<beluga_image::Store>,
     pub auth_files: Vec<PathBuf>,
@@ -34,10 +35,21 @@ impl Images for StoreImages {
         self.store.lower_dirs(rec)
     }
 
-    async fn pull(&self, reference: &str) -> Result<ImageRecord, String> {
-        beluga_image::registry::pull(self.store.clone(), reference, &self.auth_files, |_| {})
-            .await
-            .map_err(|e| e.to_string())
+    async fn pull(
+        &self,
+        reference: &str,
+        secrets: &[serde_json::Value],
+    ) -> Result<ImageRecord, String> {
+        let store = self.store.clone();
+        beluga_image::registry::pull_with_secrets(
+            store,
+            reference,
+            secrets,
+            &self.auth_files,
+            |_| {},
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 }
 

@@ -54,8 +54,16 @@ pub(super) async fn pull_image(
         "Pulling",
         format!("Pulling image {image:?}"),
     );
+    let (secrets, missing) = d.pull_secrets(pod);
+    if !missing.is_empty() {
+        let msg = crate::pull_secrets::missing_message(&missing);
+        let reason = "FailedToRetrieveImagePullSecret";
+        h.lock()
+            .events
+            .record(pod, None, EventType::Warning, reason, msg);
+    }
     let started = std::time::Instant::now();
-    let pulled = d.exec().images.pull(image).await;
+    let pulled = d.exec().images.pull(image, &secrets).await;
     drop(turn);
     let err = match pulled {
         Ok(rec) => {
