@@ -13,6 +13,7 @@ export BELUGA_SOCKET=$work/beluga.sock
 daemon=$!
 cleanup() {
   "$beluga" delete pod web log-collector --grace-period=1 >/dev/null 2>&1 || true
+  "$beluga" delete configmap log-agent-config >/dev/null 2>&1 || true
   kill "$daemon" 2>/dev/null || true
   wait "$daemon" 2>/dev/null || true
   # The Services' rules outlive a daemon (as kube-proxy's do): the demo's go with it.
@@ -34,4 +35,5 @@ sleep 1.5 # the agent's tail -F checks the file once a second
 run logs web -c log-agent
 run logs log-collector
 run delete pod web log-collector
+run delete configmap log-agent-config
 run get pods

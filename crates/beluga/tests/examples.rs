@@ -29,7 +29,7 @@ fn sidecar_logging() {
     let Some(d) = Daemon::start() else { return };
     assert_eq!(
         d.apply(&example("sidecar-logging.yaml")),
-        "pod/log-collector created\npod/web created\n"
+        "configmap/log-agent-config created\npod/log-collector created\npod/web created\n"
     );
     d.wait_running("log-collector");
     d.wait_running("web");
@@ -53,6 +53,41 @@ fn sidecar_logging() {
     // Issue 14 item 7: the central log server, another pod, received the line.
     let got = wait_for_log(&d, "log-collector", "collector", "GET /cgi-bin/hit");
     assert!(got.contains("collected: "), "{got}");
+    // Issue 16 item 7: the agent's configuration is the ConfigMap, seen through its volume.
+    let conf = d.exec("web", "log-agent", &["cat", "/etc/log-agent/agent.conf"]);
+    assert!(
+        stdout(&conf).contains("TAG=forwarded\n"),
+        "{}",
+        stdout(&conf)
+    );
+}
+
+// Issue 16 item 7, the downward API: the pod reads its labels from a downwardAPI volume and
+// sees a label change while it runs, without a restart (spec: kubelet's volume manager
+// rewrites the files; the environment stays as it was at the start).
+#[test]
+fn downward_labels() {
+    let Some(d) = Daemon::start() else { return };
+    let manifest = example("downward-labels.yaml");
+    assert_eq!(d.apply(&manifest), "pod/podinfo created\n");
+    d.wait_running("podinfo");
+    let first = wait_for_log(&d, "podinfo", "app", "tier=\"frontend\"");
+    let ip = d.pod("podinfo")["status"]["podIP"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        first.contains(&format!("I am podinfo in default at {ip}\n")),
+        "{first}"
+    );
+    assert!(first.contains("app=\"podinfo\"\n"), "{first}");
+    let changed = manifest.replace("tier: frontend", "tier: backend");
+    assert_eq!(d.apply(&changed), "pod/podinfo configured\n");
+    wait_for_log(&d, "podinfo", "app", "tier=\"backend\"");
+    assert_eq!(
+        status_of(&d.pod("podinfo"), "containerStatuses", "app")["restartCount"],
+        0
+    );
 }
 
 // Adapter pattern: the adapter rewrites the app's `ts | LEVEL | msg` lines into JSON.
