@@ -17,6 +17,7 @@ mod adoption;
 mod failures;
 mod order;
 mod stopping;
+mod tokens;
 
 pub(super) const IMG: &str = "localhost/busybox:latest";
 
