@@ -3,6 +3,7 @@
 
 pub mod boot;
 pub mod bundle;
+pub mod credentials;
 pub mod dns;
 pub mod error;
 pub mod events;
@@ -79,6 +80,9 @@ pub struct Config {
     /// kubelet's `--resolv-conf`: the node's resolvers and search list, the basis of pods'
     /// `/etc/resolv.conf` and where the cluster DNS relays other names.
     pub resolv_conf: PathBuf,
+    /// Where the Kubernetes API is served over TLS (`--api-listen`, issue 17); `None`: only
+    /// on the unix socket.
+    pub api_listen: Option<std::net::SocketAddr>,
 }
 
 impl Config {
@@ -130,6 +134,10 @@ pub struct Daemon {
     service_accounts: objects::Store<beluga_api::ServiceAccount>,
     /// The cluster CA and the service-account key (`pki`).
     pki: pki::Pki,
+    /// The API's admin credentials (`credentials`).
+    admin: credentials::Admin,
+    /// Where the API is served over TLS, once bound (`http::tls`).
+    api_addr: std::sync::OnceLock<std::net::SocketAddr>,
     /// Where the cluster DNS listens, once the pod network says where (`boot`).
     dns: std::sync::OnceLock<dns::DnsConfig>,
     /// The pod CIDR the data plane masquerades (the default network's, `boot`).
@@ -215,6 +223,8 @@ impl Daemon {
             .map_err(|e| open("serviceaccounts", e))?;
         let pki = pki::Pki::load_or_create(&cfg.root.join("pki"))
             .map_err(|e| DaemonError::Setup(format!("the cluster CA: {e}")))?;
+        let admin = credentials::admin(&pki, &cfg.root.join("pki"))
+            .map_err(|e| DaemonError::Setup(format!("the API's credentials: {e}")))?;
         let kept = [
             namespaces.max_resource_version(),
             service_accounts.max_resource_version(),
@@ -241,6 +251,8 @@ impl Daemon {
             namespaces,
             service_accounts,
             pki,
+            admin,
+            api_addr: std::sync::OnceLock::new(),
             dns: std::sync::OnceLock::new(),
             masquerade: std::sync::OnceLock::new(),
         });
@@ -255,6 +267,31 @@ impl Daemon {
             .ensure_kube_dns(rv, now)
             .map_err(|e| DaemonError::Setup(format!("the kube-dns Service: {}", e.message)))?;
         Ok(d)
+    }
+
+    /// The cluster CA and the service-account key.
+    pub fn pki(&self) -> &pki::Pki {
+        &self.pki
+    }
+
+    /// The API's admin credentials.
+    pub fn admin(&self) -> &credentials::Admin {
+        &self.admin
+    }
+
+    /// Where the API is served over TLS, once it is.
+    pub fn api_addr(&self) -> Option<std::net::SocketAddr> {
+        self.api_addr.get().copied()
+    }
+
+    pub(crate) fn set_api_addr(&self, addr: std::net::SocketAddr) {
+        let _ = self.api_addr.set(addr);
+    }
+
+    /// The `kubernetes` Service's cluster IP (what in-pod clients dial).
+    pub fn kubernetes_service_ip(&self) -> Option<std::net::IpAddr> {
+        let svc = self.services.get("default", "kubernetes")?;
+        svc.spec?.cluster_ip?.parse().ok()
     }
 
     /// The name of the runtime, the scheme of `containerID`.

@@ -94,12 +94,22 @@ impl Pki {
     }
 }
 
-/// A self-signed CA certificate and its key (PEM), as kubeadm's `kubernetes` CA.
-fn make_ca() -> Result<(String, String), PkiError> {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-    let err = |e: rcgen::Error| PkiError::Key(format!("making the cluster CA: {e}"));
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
-    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+impl Pki {
+    /// The CA as an issuer of certificates (the API's serving and client certificates): its
+    /// key, and its certificate rebuilt from the same name and key — what a signature names
+    /// (issuer name, authority key id) is the same as the stored certificate's.
+    pub fn issuer(&self) -> Result<(rcgen::Certificate, rcgen::KeyPair), PkiError> {
+        let err = |e: rcgen::Error| PkiError::Key(format!("the cluster CA: {e}"));
+        let key = rcgen::KeyPair::from_pem(&self.ca_key_pem).map_err(err)?;
+        let cert = ca_params().map_err(err)?.self_signed(&key).map_err(err)?;
+        Ok((cert, key))
+    }
+}
+
+/// The cluster CA's certificate fields, as kubeadm's `kubernetes` CA.
+fn ca_params() -> Result<rcgen::CertificateParams, rcgen::Error> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyUsagePurpose};
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name = rcgen::DistinguishedName::new();
     params
         .distinguished_name
@@ -110,6 +120,14 @@ fn make_ca() -> Result<(String, String), PkiError> {
         KeyUsagePurpose::KeyEncipherment,
         KeyUsagePurpose::KeyCertSign,
     ];
+    Ok(params)
+}
+
+/// A self-signed CA certificate and its key (PEM).
+fn make_ca() -> Result<(String, String), PkiError> {
+    let err = |e: rcgen::Error| PkiError::Key(format!("making the cluster CA: {e}"));
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
+    let mut params = ca_params().map_err(err)?;
     let now = std::time::SystemTime::now();
     params.not_before = now.into();
     params.not_after = (now + std::time::Duration::from_secs(CA_DAYS as u64 * 86_400)).into();
@@ -118,7 +136,7 @@ fn make_ca() -> Result<(String, String), PkiError> {
 }
 
 /// A key file, readable by root only, written whole or not at all.
-fn write_private(path: &Path, data: &[u8]) -> Result<(), PkiError> {
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<(), PkiError> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new()

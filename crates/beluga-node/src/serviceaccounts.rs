@@ -98,4 +98,32 @@ impl Daemon {
             self.exec.clock.now(),
         )
     }
+
+    /// The service account a bearer token speaks for: one this node signed, unexpired, whose
+    /// account exists and whose pod (if it is bound to one) still exists with that uid, as the
+    /// apiserver's service-account authenticator checks (pkg/serviceaccount/claims.go).
+    pub fn verify_token(&self, token: &str) -> Result<tokens::Verified, String> {
+        let issuer = tokens::issuer(&self.cfg.cluster_domain);
+        let v = tokens::verify(&self.pki, token, &issuer, self.exec.clock.now())?;
+        if self
+            .service_accounts
+            .get(&v.namespace, &v.account)
+            .is_none()
+        {
+            return Err(format!(
+                "service account {}/{} not found",
+                v.namespace, v.account
+            ));
+        }
+        if let Some(uid) = &v.pod_uid {
+            let bound = self
+                .list(Some(&v.namespace))
+                .into_iter()
+                .any(|h| beluga_api::podutil::uid(&h.lock().pod) == uid);
+            if !bound {
+                return Err("the pod the token is bound to no longer exists".into());
+            }
+        }
+        Ok(v)
+    }
 }

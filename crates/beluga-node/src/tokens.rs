@@ -101,6 +101,64 @@ pub fn issue(
     })
 }
 
+/// Whom a token this node signed speaks for, as kube-apiserver's service-account
+/// authenticator reads it (pkg/serviceaccount/jwt.go): the signature checked against the
+/// node's key, the issuer and an audience the issuer, the time inside `nbf`..`exp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub namespace: String,
+    pub account: String,
+    /// The pod the token is bound to (checked to exist by the caller).
+    pub pod_uid: Option<String>,
+}
+
+/// The token's subject, or why it is refused.
+pub fn verify(pki: &Pki, token: &str, issuer: &str, now: Timestamp) -> Result<Verified, String> {
+    let dec = |s: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| "malformed token".to_string())
+    };
+    let mut parts = token.split('.');
+    let (Some(h), Some(c), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("not a JWT".into());
+    };
+    let key = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::ECDSA_P256_SHA256_FIXED,
+        ring::signature::KeyPair::public_key(&pki.sa_key).as_ref(),
+    );
+    key.verify(format!("{h}.{c}").as_bytes(), &dec(sig)?)
+        .map_err(|_| "invalid signature".to_string())?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&dec(c)?).map_err(|_| "malformed claims".to_string())?;
+    if claims["iss"] != issuer {
+        return Err("wrong issuer".into());
+    }
+    let aud = claims["aud"].as_array().into_iter().flatten();
+    if !aud.clone().any(|a| a == issuer) {
+        return Err("token audiences is invalid for the target audiences".into());
+    }
+    let t = now.as_second();
+    let (nbf, exp) = (claims["nbf"].as_i64(), claims["exp"].as_i64());
+    if nbf.is_some_and(|n| t < n) || exp.is_none_or(|e| t >= e) {
+        return Err("token has expired".into());
+    }
+    let k8s = &claims["kubernetes.io"];
+    let (Some(namespace), Some(account)) = (
+        k8s["namespace"].as_str(),
+        k8s["serviceaccount"]["name"].as_str(),
+    ) else {
+        return Err("not a service-account token".into());
+    };
+    Ok(Verified {
+        namespace: namespace.to_string(),
+        account: account.to_string(),
+        pod_uid: k8s["pod"]["uid"].as_str().map(String::from),
+    })
+}
+
 /// kubelet's `requiresRefresh` without its jitter: when the token is a day old (counted from
 /// its expiry less what was asked for), or within the last 20% of what was asked for.
 pub fn refresh_at(t: &Issued) -> Timestamp {
@@ -114,6 +172,48 @@ pub fn refresh_at(t: &Issued) -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Issue 17 item 4: a token this node signed is its account; a changed, foreign-audience
+    // or expired one is not.
+    #[test]
+    fn tokens_verify_as_their_account() {
+        let d = tempfile::tempdir().unwrap();
+        let pki = Pki::load_or_create(d.path()).unwrap();
+        let who = Subject {
+            namespace: "ns",
+            account: "sa",
+            account_uid: "u1",
+            pod: "p",
+            pod_uid: "u2",
+            node: "n",
+        };
+        let iss = issuer("cluster.local");
+        let now = Timestamp::from_second(1_000_000).unwrap();
+        let t = issue(&pki, &who, &iss, &[], 600, now).unwrap().token;
+        let v = verify(&pki, &t, &iss, now).unwrap();
+        assert_eq!((v.namespace.as_str(), v.account.as_str()), ("ns", "sa"));
+        assert_eq!(v.pod_uid.as_deref(), Some("u2"));
+        let later = Timestamp::from_second(1_000_600).unwrap();
+        assert_eq!(
+            verify(&pki, &t, &iss, later).unwrap_err(),
+            "token has expired"
+        );
+        let mut forged: Vec<char> = t.chars().collect();
+        let i = forged.len() - 10;
+        forged[i] = if forged[i] == 'A' { 'B' } else { 'A' };
+        let forged: String = forged.into_iter().collect();
+        assert!(verify(&pki, &forged, &iss, now).is_err());
+        let vault = issue(&pki, &who, &iss, &["vault".into()], 600, now)
+            .unwrap()
+            .token;
+        assert!(verify(&pki, &vault, &iss, now).is_err());
+        assert!(verify(&pki, "a.b", &iss, now).is_err());
+        let other = Pki::load_or_create(&d.path().join("other")).unwrap();
+        assert_eq!(
+            verify(&other, &t, &iss, now).unwrap_err(),
+            "invalid signature"
+        );
+    }
 
     fn claims_of(token: &str, pki: &Pki) -> serde_json::Value {
         let parts: Vec<&str> = token.split('.').collect();

@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the node agent that owns pods, images and containers.
-    Daemon(cmd::daemon::Args),
+    Daemon(Box<cmd::daemon::Args>),
     /// Create or update the Pods of a YAML or JSON file (several documents allowed).
     Apply(cmd::apply::Args),
     /// Display pods or events in kubectl's table, or as json, yaml or names.
@@ -43,6 +43,8 @@ enum Command {
     Wait(cmd::wait::Args),
     /// Manage the image store.
     Image(cmd::image::Args),
+    /// Print a kubeconfig for the real kubectl (or merge it into yours with --merge).
+    Kubeconfig(cmd::kubeconfig::Args),
 }
 
 /// Every client command's `--socket`.
@@ -56,7 +58,7 @@ pub struct SocketArg {
 fn main() {
     let cli = Cli::parse();
     let code = match cli.cmd {
-        Command::Daemon(a) => cmd::daemon::run(a),
+        Command::Daemon(a) => cmd::daemon::run(*a),
         other => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -78,6 +80,7 @@ fn main() {
                     Command::Delete(a) => cmd::delete::run(a).await,
                     Command::Wait(a) => cmd::wait::run(a).await,
                     Command::Image(a) => cmd::image::run(a).await,
+                    Command::Kubeconfig(a) => cmd::kubeconfig::run(a).await,
                     Command::Daemon(_) => Ok(0),
                 };
                 match r {

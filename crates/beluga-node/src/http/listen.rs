@@ -37,8 +37,23 @@ pub(super) fn connection_bound() -> usize {
     usize::try_from(soft / 2).unwrap_or(usize::MAX).max(16)
 }
 
-/// Serves the API; an accept error never ends it. The socket is root-only (0600 in a 0700 directory).
+/// Serves the API on the unix socket and, with `--api-listen`, over TLS (`tls`); an accept
+/// error never ends it. The socket is root-only (0600 in a 0700 directory).
 pub async fn serve(d: Arc<Daemon>) -> std::io::Result<()> {
+    let tls = match d.config().api_listen {
+        Some(addr) => Some(super::tls::bind(&d, addr).await?),
+        None => None,
+    };
+    let unix = serve_unix(d.clone());
+    match tls {
+        Some((listener, acceptor)) => {
+            tokio::try_join!(unix, super::tls::serve(d, listener, acceptor)).map(|_| ())
+        }
+        None => unix.await,
+    }
+}
+
+async fn serve_unix(d: Arc<Daemon>) -> std::io::Result<()> {
     let sock = d.config().socket.clone();
     if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
         return Err(std::io::Error::new(
@@ -83,8 +98,17 @@ pub async fn serve(d: Arc<Daemon>) -> std::io::Result<()> {
     }
 }
 
+/// A request on the unix socket: root's own, so trusted.
 pub(super) async fn route(d: Arc<Daemon>, req: Request<Incoming>) -> Response<ResBody> {
-    match route_inner(d, req).await {
+    route_as(d, super::auth::Caller::Local, req).await
+}
+
+pub(super) async fn route_as(
+    d: Arc<Daemon>,
+    caller: super::auth::Caller,
+    req: Request<Incoming>,
+) -> Response<ResBody> {
+    match route_inner(d, &caller, req).await {
         Ok(r) => r,
         Err(e) => error(&e),
     }

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 
+mod auth;
 mod body;
+mod discovery;
 mod events;
 mod exec;
 mod images;
@@ -29,11 +31,13 @@ mod objects;
 mod pods;
 mod query;
 mod services;
+mod tls;
 mod watch;
 
 use body::*;
 use events::*;
 use images::*;
+use listen::route_as;
 pub use listen::serve;
 use objects::*;
 use pods::*;
@@ -58,6 +62,7 @@ fn wants_table(
 
 async fn route_inner(
     d: Arc<Daemon>,
+    caller: &auth::Caller,
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
     let path = req.uri().path().to_string();
@@ -69,8 +74,11 @@ async fn route_inner(
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let q = query(req.uri());
     let method = req.method().clone();
-    let rt = d.runtime_name().to_string();
     let table = wants_table(&req, &q);
+    auth::authorize(caller, &method, &segs, q_bool(&q, "watch"))?;
+    if let Some(answer) = discovery::route(&d, caller, &method, &segs, &req) {
+        return answer;
+    }
     let req = match route_services(&d, &method, &segs, table, req) {
         Routed::Answer(answer) => return answer.await,
         Routed::NotMine(req) => *req,
@@ -80,11 +88,6 @@ async fn route_inner(
         Routed::NotMine(req) => *req,
     };
     match (&method, segs.as_slice()) {
-        (&Method::GET, ["healthz"]) => Ok(full(StatusCode::OK, "text/plain", "ok")),
-        (&Method::GET, ["version"]) => Ok(json(
-            StatusCode::OK,
-            &serde_json::json!({"gitVersion": concat!("v", env!("CARGO_PKG_VERSION")), "platform": "linux", "runtime": rt}),
-        )),
         (&Method::GET, ["api", "v1", "pods"]) => list_or_watch(&d, None, &q, table).await,
         (&Method::GET, ["api", "v1", "namespaces", ns, "pods"]) => {
             list_or_watch(&d, Some(ns), &q, table).await

@@ -63,10 +63,15 @@ fn list<T: Printed>(
     d: &Daemon,
     ns: Option<&str>,
     table: Option<IncludeObject>,
-) -> Response<ResBody> {
-    let items = T::store(d).list(ns);
+    uri: &hyper::Uri,
+) -> Result<Response<ResBody>, ApiError> {
+    let items = selected(
+        T::store(d).list(ns),
+        uri,
+        beluga_api::selector::OBJECT_FIELDS,
+    )?;
     let rv = d.current_rv();
-    match table {
+    Ok(match table {
         Some(include) => json(
             StatusCode::OK,
             &T::table(&items, d.exec().clock.now(), include, &rv),
@@ -75,7 +80,7 @@ fn list<T: Printed>(
             StatusCode::OK,
             &serde_json::json!({"kind": format!("{}List", T::KIND), "apiVersion": "v1", "metadata": {"resourceVersion": rv}, "items": items}),
         ),
-    }
+    })
 }
 
 fn get<T: Printed>(
@@ -153,10 +158,10 @@ fn route<T: Printed>(
     let at = |i: usize| owned.get(i).cloned().unwrap_or_default();
     Routed::Answer(match (method, segs) {
         (&Method::GET, ["api", "v1", r]) if *r == T::RESOURCE => {
-            done(Ok(list::<T>(d, None, table)))
+            done(list::<T>(d, None, table, req.uri()))
         }
         (&Method::GET, ["api", "v1", "namespaces", ns, r]) if *r == T::RESOURCE => {
-            done(Ok(list::<T>(d, Some(ns), table)))
+            done(list::<T>(d, Some(ns), table, req.uri()))
         }
         (&Method::POST, ["api", "v1", "namespaces", _, r]) if *r == T::RESOURCE => {
             let ns = at(3);
@@ -191,7 +196,9 @@ fn route_namespaces(
     let d2 = d.clone();
     let name = segs.get(3).map(|s| s.to_string()).unwrap_or_default();
     Routed::Answer(match (method, segs) {
-        (&Method::GET, ["api", "v1", "namespaces"]) => done(Ok(list::<Namespace>(d, None, table))),
+        (&Method::GET, ["api", "v1", "namespaces"]) => {
+            done(list::<Namespace>(d, None, table, req.uri()))
+        }
         (&Method::POST, ["api", "v1", "namespaces"]) => Box::pin(async move {
             let ns = body_of::<Namespace>(req).await?;
             let made = d2.create_namespace(ns)?;

@@ -29,7 +29,7 @@ pub(super) fn get_pod(
         let rx = d.subscribe();
         let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
         let (ns, name) = (Some(ns.to_string()), Some(name.to_string()));
-        return Ok(watch(rx, ns, name, vec![d.view(&h)]));
+        return Ok(watch(rx, ns, name, Default::default(), vec![d.view(&h)]));
     }
     let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
     let pod = d.view(&h);

@@ -52,6 +52,32 @@ pub fn q_bool(q: &HashMap<String, Vec<String>>, k: &str) -> bool {
     matches!(q1(q, k), Some("1" | "true" | ""))
 }
 
+/// The request's `labelSelector` and `fieldSelector`, for a kind with `fields`; a bad one is
+/// the apiserver's 400.
+pub fn selectors(
+    q: &HashMap<String, Vec<String>>,
+    fields: &[&str],
+) -> Result<beluga_api::selector::Selectors, ApiError> {
+    beluga_api::selector::Selectors::parse(q1(q, "labelSelector"), q1(q, "fieldSelector"), fields)
+        .map_err(|e| ApiError::new(400, "BadRequest", e))
+}
+
+/// The items the request's selectors pick (all of them without selectors).
+pub fn selected<T: serde::Serialize>(
+    items: Vec<T>,
+    uri: &hyper::Uri,
+    fields: &[&str],
+) -> Result<Vec<T>, ApiError> {
+    let sel = selectors(&query(uri), fields)?;
+    if sel.labels.is_empty() && sel.fields.is_empty() {
+        return Ok(items);
+    }
+    Ok(items
+        .into_iter()
+        .filter(|i| sel.matches(&serde_json::to_value(i).unwrap_or_default()))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -12,16 +12,21 @@ pub(super) fn list_services(
     d: &Arc<Daemon>,
     ns: Option<&str>,
     table: Option<beluga_api::table::IncludeObject>,
-) -> Response<ResBody> {
-    let services = d.services().list(ns);
+    uri: &hyper::Uri,
+) -> Result<Response<ResBody>, ApiError> {
+    let services = selected(
+        d.services().list(ns),
+        uri,
+        beluga_api::selector::OBJECT_FIELDS,
+    )?;
     let rv = d.current_rv();
-    match table {
+    Ok(match table {
         Some(include) => {
             let t = beluga_api::table::services(&services, d.exec().clock.now(), include, &rv);
             json(StatusCode::OK, &t)
         }
         None => json(StatusCode::OK, &service_list(services, &rv)),
-    }
+    })
 }
 
 pub(super) fn get_service(
@@ -210,9 +215,9 @@ pub(super) fn route_services(
     let segs: Vec<&str> = owned.iter().map(String::as_str).collect();
     let done = |r: Result<Response<ResBody>, ApiError>| -> Answer { Box::pin(async move { r }) };
     Routed::Answer(match (method, segs.as_slice()) {
-        (&Method::GET, ["api", "v1", "services"]) => done(Ok(list_services(d, None, table))),
+        (&Method::GET, ["api", "v1", "services"]) => done(list_services(d, None, table, req.uri())),
         (&Method::GET, ["api", "v1", "namespaces", ns, "services"]) => {
-            done(Ok(list_services(d, Some(ns), table)))
+            done(list_services(d, Some(ns), table, req.uri()))
         }
         (&Method::POST, ["api", "v1", "namespaces", ns, "services"]) => {
             let ns = ns.to_string();

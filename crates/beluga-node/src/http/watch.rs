@@ -11,10 +11,15 @@ pub(super) async fn list_or_watch(
     table: Option<IncludeObject>,
 ) -> Result<Response<ResBody>, ApiError> {
     // A watch subscribes before it lists (review P5): a change published in between is seen.
+    let sel = selectors(q, beluga_api::selector::POD_FIELDS)?;
     let rx = q_bool(q, "watch").then(|| d.subscribe());
-    let pods = d.views(ns);
+    let pods: Vec<beluga_api::Pod> = d
+        .views(ns)
+        .into_iter()
+        .filter(|p| selects(&sel, p))
+        .collect();
     if let Some(rx) = rx {
-        return Ok(watch(rx, ns.map(String::from), None, pods));
+        return Ok(watch(rx, ns.map(String::from), None, sel, pods));
     }
     match table {
         Some(include) => Ok(json(
@@ -23,6 +28,12 @@ pub(super) async fn list_or_watch(
         )),
         None => Ok(json(StatusCode::OK, &pod_list(pods))),
     }
+}
+
+/// Whether the selectors pick the pod.
+fn selects(sel: &beluga_api::selector::Selectors, p: &beluga_api::Pod) -> bool {
+    (sel.labels.is_empty() && sel.fields.is_empty())
+        || sel.matches(&serde_json::to_value(p).unwrap_or_default())
 }
 
 /// A pod's resourceVersion as a number (0 when unset).
@@ -36,11 +47,13 @@ pub(super) fn rv_of(p: &beluga_api::Pod) -> u64 {
 
 /// A watch: the current objects as ADDED, then every change, one JSON event per line. `rx` was
 /// subscribed before `initial` was read; an event no newer than what `initial` showed of that
-/// pod is skipped, so nothing is lost and nothing is sent twice.
+/// pod is skipped, so nothing is lost and nothing is sent twice; only pods `sel` picks are
+/// sent (a pod that stops being picked is not yet sent as DELETED, as the apiserver does).
 pub(super) fn watch(
     mut rx: tokio::sync::broadcast::Receiver<crate::PodEvent>,
     ns: Option<String>,
     name: Option<String>,
+    sel: beluga_api::selector::Selectors,
     initial: Vec<beluga_api::Pod>,
 ) -> Response<ResBody> {
     let seen: HashMap<(String, String), u64> = initial
@@ -79,6 +92,7 @@ pub(super) fn watch(
                     );
                     if ns.as_deref().is_some_and(|n| n != key.0)
                         || name.as_deref().is_some_and(|n| n != key.1)
+                        || !selects(&sel, &ev.pod)
                         || (ev.kind != "DELETED"
                             && seen.get(&key).is_some_and(|&r| rv_of(&ev.pod) <= r))
                     {

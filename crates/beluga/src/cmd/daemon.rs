@@ -80,6 +80,24 @@ pub struct Args {
     /// names outside the cluster domain.
     #[arg(long, default_value = "/etc/resolv.conf")]
     resolv_conf: PathBuf,
+    /// Where the Kubernetes API is served over TLS for the real kubectl (`beluga kubeconfig`
+    /// prints its kubeconfig); port 0 for one the kernel picks; "" for none. Another address
+    /// than loopback exposes the API to the network: give one only when that is wanted.
+    #[arg(long, default_value = "127.0.0.1:6443", value_parser = parse_listen)]
+    api_listen: Listen,
+}
+
+/// `--api-listen`: an address, or none.
+#[derive(Debug, Clone)]
+pub struct Listen(Option<std::net::SocketAddr>);
+
+fn parse_listen(s: &str) -> Result<Listen, String> {
+    if s.is_empty() {
+        return Ok(Listen(None));
+    }
+    s.parse()
+        .map(|a| Listen(Some(a)))
+        .map_err(|e| format!("{s:?} is no address and port: {e}"))
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -172,6 +190,7 @@ fn config(a: Args, exe: PathBuf) -> Config {
         cluster_domain: a.cluster_domain.clone(),
         cgroup_root: a.cgroup_root.clone(),
         resolv_conf: a.resolv_conf.clone(),
+        api_listen: a.api_listen.0,
     }
 }
 

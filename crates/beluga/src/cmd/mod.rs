@@ -7,6 +7,7 @@ pub mod describe;
 pub mod exec;
 pub mod get;
 pub mod image;
+pub mod kubeconfig;
 pub mod logs;
 pub mod wait;
 

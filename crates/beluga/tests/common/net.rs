@@ -84,8 +84,8 @@ impl TestNet {
         format!("beluga-t{}", self.index)
     }
 
-    /// The flags that give the daemon this network's Service range and rules table, and a
-    /// cgroup root of its own (so no daemon's removal of an empty root races another's
+    /// The flags that give the daemon this network's Service range and rules table, a
+    /// Kubernetes API port the kernel picks, and a cgroup root of its own (so no daemon's removal of an empty root races another's
     /// runtime making a container's cgroup beneath it).
     pub fn daemon_args(&self) -> Vec<String> {
         let mut v = vec![
@@ -95,6 +95,9 @@ impl TestNet {
             self.nft_table(),
             "--cgroup-root".into(),
             self.cgroup_root(),
+            // Many daemons at once: each its own port for the Kubernetes API.
+            "--api-listen".into(),
+            "127.0.0.1:0".into(),
         ];
         if self.default_network {
             v.extend(["--pod-cidr".into(), self.default_pod_cidr()]);

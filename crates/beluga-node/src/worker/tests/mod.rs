@@ -45,6 +45,7 @@ pub(super) fn config(root: &Path) -> Config {
         cgroup_root: Default::default(),
         resolv_conf: "/etc/resolv.conf".into(),
         cluster_domain: "cluster.local".into(),
+        api_listen: None,
     }
 }
 

@@ -1,0 +1,510 @@
+//! What kubectl asks before anything else (kubectl-api spec §2): `/version` (which kubectl the
+//! dispatcher runs: the minor of beluga's types, 1.33), the resources beluga serves as
+//! aggregated discovery (`apidiscovery.k8s.io/v2`, chosen by the `Accept`) or the legacy
+//! `APIVersions` / `APIGroupList` / `APIResourceList`, a minimal OpenAPI v3 that declares
+//! `fieldValidation` (without it `kubectl apply` refuses to run), and SelfSubjectAccessReview.
+//! One table of resources feeds every format, and only verbs that work are advertised.
+
+use super::*;
+use serde_json::{json, Value};
+
+/// The Kubernetes minor whose types beluga serves (k8s-openapi `v1_33`, kubelet 1.33).
+pub const MINOR: &str = "33";
+
+/// A served resource and what can be done with it.
+struct Resource {
+    group: &'static str,
+    plural: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+    short: &'static [&'static str],
+    all: bool,
+    verbs: &'static [&'static str],
+    /// (name, kind, verbs)
+    sub: &'static [(&'static str, &'static str, &'static [&'static str])],
+}
+
+const RW: &[&str] = &["create", "delete", "get", "list", "update"];
+
+const RESOURCES: &[Resource] = &[
+    Resource {
+        group: "",
+        plural: "configmaps",
+        singular: "configmap",
+        kind: "ConfigMap",
+        namespaced: true,
+        short: &["cm"],
+        all: false,
+        verbs: RW,
+        sub: &[],
+    },
+    Resource {
+        group: "",
+        plural: "endpoints",
+        singular: "endpoints",
+        kind: "Endpoints",
+        namespaced: true,
+        short: &["ep"],
+        all: false,
+        verbs: &["get", "list"],
+        sub: &[],
+    },
+    Resource {
+        group: "",
+        plural: "events",
+        singular: "event",
+        kind: "Event",
+        namespaced: true,
+        short: &["ev"],
+        all: false,
+        verbs: &["list"],
+        sub: &[],
+    },
+    Resource {
+        group: "",
+        plural: "namespaces",
+        singular: "namespace",
+        kind: "Namespace",
+        namespaced: false,
+        short: &["ns"],
+        all: false,
+        verbs: &["create", "delete", "get", "list"],
+        sub: &[],
+    },
+    Resource {
+        group: "",
+        plural: "pods",
+        singular: "pod",
+        kind: "Pod",
+        namespaced: true,
+        short: &["po"],
+        all: true,
+        verbs: &["create", "delete", "get", "list", "update", "watch"],
+        sub: &[
+            ("exec", "PodExecOptions", &["create", "get"]),
+            ("log", "Pod", &["get"]),
+        ],
+    },
+    Resource {
+        group: "",
+        plural: "secrets",
+        singular: "secret",
+        kind: "Secret",
+        namespaced: true,
+        short: &[],
+        all: false,
+        verbs: RW,
+        sub: &[],
+    },
+    Resource {
+        group: "",
+        plural: "serviceaccounts",
+        singular: "serviceaccount",
+        kind: "ServiceAccount",
+        namespaced: true,
+        short: &["sa"],
+        all: false,
+        verbs: RW,
+        sub: &[],
+    },
+    Resource {
+        group: "",
+        plural: "services",
+        singular: "service",
+        kind: "Service",
+        namespaced: true,
+        short: &["svc"],
+        all: true,
+        verbs: RW,
+        sub: &[],
+    },
+    Resource {
+        group: "authorization.k8s.io",
+        plural: "selfsubjectaccessreviews",
+        singular: "selfsubjectaccessreview",
+        kind: "SelfSubjectAccessReview",
+        namespaced: false,
+        short: &[],
+        all: false,
+        verbs: &["create"],
+        sub: &[],
+    },
+    Resource {
+        group: "discovery.k8s.io",
+        plural: "endpointslices",
+        singular: "endpointslice",
+        kind: "EndpointSlice",
+        namespaced: true,
+        short: &[],
+        all: false,
+        verbs: &["get", "list"],
+        sub: &[],
+    },
+];
+
+/// The groups besides the core one, in kubectl's priority order.
+const GROUPS: &[&str] = &["discovery.k8s.io", "authorization.k8s.io"];
+
+/// The name of a served resource, as the static string `ApiError` carries.
+pub(super) fn served(plural: &str) -> Option<&'static str> {
+    RESOURCES
+        .iter()
+        .find(|r| r.plural == plural)
+        .map(|r| r.plural)
+}
+
+fn in_group(group: &str) -> impl Iterator<Item = &'static Resource> + '_ {
+    RESOURCES.iter().filter(move |r| r.group == group)
+}
+
+/// `/version`: the apiserver's `version.Info`, beluga's own version in the build metadata.
+pub(super) fn version(runtime: &str) -> Value {
+    json!({
+        "major": "1",
+        "minor": MINOR,
+        "gitVersion": format!("v1.{MINOR}.0+beluga.{}", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "1970-01-01T00:00:00Z",
+        "goVersion": "rust",
+        "compiler": "rustc",
+        "platform": format!("linux/{}", go_arch()),
+        "runtime": runtime,
+    })
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn aggregated_resource(r: &Resource, version: &str) -> Value {
+    let gvk = |kind: &str| json!({"group": r.group, "version": version, "kind": kind});
+    let mut v = json!({
+        "resource": r.plural,
+        "responseKind": gvk(r.kind),
+        "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": r.singular,
+        "verbs": r.verbs,
+    });
+    if !r.short.is_empty() {
+        v["shortNames"] = json!(r.short);
+    }
+    if r.all {
+        v["categories"] = json!(["all"]);
+    }
+    if !r.sub.is_empty() {
+        let subs: Vec<Value> = r
+            .sub
+            .iter()
+            .map(|(name, kind, verbs)| json!({"subresource": name, "responseKind": gvk(kind), "verbs": verbs}))
+            .collect();
+        v["subresources"] = json!(subs);
+    }
+    v
+}
+
+/// Every group beluga serves is at `v1`.
+const VERSION: &str = "v1";
+
+fn aggregated_group(group: &str) -> Value {
+    let version = VERSION;
+    let resources: Vec<Value> = in_group(group)
+        .map(|r| aggregated_resource(r, version))
+        .collect();
+    let mut metadata = json!({"creationTimestamp": null});
+    if !group.is_empty() {
+        metadata["name"] = json!(group);
+    }
+    json!({"metadata": metadata, "versions": [{"version": version, "freshness": "Current", "resources": resources}]})
+}
+
+const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+fn wants_aggregated(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(hyper::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| {
+            a.split(',').any(|t| {
+                let params: Vec<&str> = t.split(';').map(str::trim).collect();
+                params.contains(&"g=apidiscovery.k8s.io")
+                    && params.contains(&"v=v2")
+                    && params.contains(&"as=APIGroupDiscoveryList")
+            })
+        })
+}
+
+fn aggregated(groups: Vec<Value>) -> Response<ResBody> {
+    let list = json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": groups});
+    full(
+        StatusCode::OK,
+        AGGREGATED,
+        serde_json::to_vec(&list).unwrap_or_default(),
+    )
+}
+
+/// `GET /api`.
+pub(super) fn core(req: &Request<Incoming>, server: &str) -> Response<ResBody> {
+    if wants_aggregated(req) {
+        return aggregated(vec![aggregated_group("")]);
+    }
+    json(
+        StatusCode::OK,
+        &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server}]}),
+    )
+}
+
+/// `GET /apis`.
+pub(super) fn groups(req: &Request<Incoming>) -> Response<ResBody> {
+    if wants_aggregated(req) {
+        return aggregated(GROUPS.iter().map(|g| aggregated_group(g)).collect());
+    }
+    let groups: Vec<Value> = GROUPS
+        .iter()
+        .map(|g| {
+            let gv = json!({"groupVersion": format!("{g}/{VERSION}"), "version": VERSION});
+            json!({"name": g, "versions": [gv], "preferredVersion": gv})
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
+    )
+}
+
+/// `GET /api/v1` or `GET /apis/<group>/v1`: the legacy `APIResourceList`; `None` for a group
+/// beluga does not serve.
+pub(super) fn resources(group: &str) -> Option<Response<ResBody>> {
+    if !group.is_empty() && !GROUPS.contains(&group) {
+        return None;
+    }
+    let mut list = Vec::new();
+    for r in in_group(group) {
+        let mut v = json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind, "verbs": r.verbs});
+        if !r.short.is_empty() {
+            v["shortNames"] = json!(r.short);
+        }
+        if r.all {
+            v["categories"] = json!(["all"]);
+        }
+        list.push(v);
+        for (name, kind, verbs) in r.sub {
+            list.push(json!({"name": format!("{}/{name}", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": kind, "verbs": verbs}));
+        }
+    }
+    let gv = if group.is_empty() {
+        "v1".to_string()
+    } else {
+        format!("{group}/v1")
+    };
+    Some(json(
+        StatusCode::OK,
+        &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}),
+    ))
+}
+
+/// The OpenAPI v3 document of a group version: for each writable resource its PATCH
+/// operation with the `fieldValidation` parameter, which is what makes kubectl send
+/// `fieldValidation=Strict` instead of downloading the v2 document (spec §2.4).
+fn openapi_doc(group: &str) -> Value {
+    let mut paths = serde_json::Map::new();
+    let prefix = if group.is_empty() {
+        "/api/v1".to_string()
+    } else {
+        format!("/apis/{group}/v1")
+    };
+    for r in in_group(group).filter(|r| r.verbs.contains(&"create")) {
+        let path = if r.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
+        } else {
+            format!("{prefix}/{}/{{name}}", r.plural)
+        };
+        paths.insert(path, json!({"patch": {
+            "x-kubernetes-group-version-kind": {"group": r.group, "version": "v1", "kind": r.kind},
+            "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}}],
+            "responses": {},
+        }}));
+    }
+    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": format!("v1.{MINOR}.0")}, "paths": paths, "components": {"schemas": {}}})
+}
+
+/// `GET /openapi/v3`: the index of group versions (each with its content hash).
+pub(super) fn openapi_index() -> Response<ResBody> {
+    let mut paths = serde_json::Map::new();
+    for (key, group) in std::iter::once(("api/v1".to_string(), ""))
+        .chain(GROUPS.iter().map(|g| (format!("apis/{g}/v1"), *g)))
+    {
+        let hash = content_hash(&openapi_doc(group));
+        paths.insert(
+            key.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}),
+        );
+    }
+    json(StatusCode::OK, &json!({"paths": paths}))
+}
+
+/// `GET /openapi/v3/<api/v1 | apis/g/v1>`.
+pub(super) fn openapi_group(segs: &[&str]) -> Option<Response<ResBody>> {
+    let group = match segs {
+        ["api", "v1"] => "",
+        ["apis", g, "v1"] if GROUPS.contains(g) => g,
+        _ => return None,
+    };
+    Some(json(StatusCode::OK, &openapi_doc(group)))
+}
+
+fn content_hash(v: &Value) -> String {
+    let bytes = serde_json::to_vec(v).unwrap_or_default();
+    let digest = ring::digest::digest(&ring::digest::SHA512, &bytes);
+    digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
+}
+
+/// `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: what the caller may do.
+/// kubectl sends it as protobuf (spec §0 fact 9), so the body is not read; the answer is the
+/// caller's authorization for the attributes (an admin may do everything).
+pub(super) fn access_review(allowed: bool) -> Response<ResBody> {
+    json(
+        StatusCode::CREATED,
+        &json!({"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1", "metadata": {"creationTimestamp": null}, "spec": {}, "status": {"allowed": allowed}}),
+    )
+}
+
+/// The requests of this module (and the health endpoints, `/beluga/v1/kubeconfig`); `None`
+/// for any other.
+pub(super) fn route(
+    d: &Daemon,
+    caller: &super::auth::Caller,
+    method: &Method,
+    segs: &[&str],
+    req: &Request<Incoming>,
+) -> Option<Result<Response<ResBody>, ApiError>> {
+    let not_found = || {
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+    };
+    let answer = match (method, segs) {
+        (&Method::GET, ["healthz" | "livez" | "readyz"]) => {
+            full(StatusCode::OK, "text/plain", "ok")
+        }
+        (&Method::GET, ["version"]) => json(StatusCode::OK, &version(d.runtime_name())),
+        (&Method::GET, ["api"]) => core(req, &server_address(d)),
+        (&Method::GET, ["apis"]) => groups(req),
+        (&Method::GET, ["api", "v1"]) => resources("")?,
+        (&Method::GET, ["apis", g, "v1"]) => return Some(resources(g).ok_or_else(not_found)),
+        (&Method::GET, ["openapi", "v3"]) => openapi_index(),
+        (&Method::GET, ["openapi", "v3", rest @ ..]) => {
+            return Some(openapi_group(rest).ok_or_else(not_found))
+        }
+        (&Method::POST, ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]) => {
+            access_review(matches!(
+                caller,
+                super::auth::Caller::Local | super::auth::Caller::Admin
+            ))
+        }
+        (&Method::GET, ["beluga", "v1", "kubeconfig"]) => return Some(kubeconfig(d)),
+        _ => return None,
+    };
+    Some(Ok(answer))
+}
+
+/// Where a client reaches the API: the address bound, loopback for an unspecified one.
+fn server_address(d: &Daemon) -> String {
+    match d.api_addr() {
+        Some(a) if a.ip().is_unspecified() && a.is_ipv6() => format!("[::1]:{}", a.port()),
+        Some(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
+        Some(a) => a.to_string(),
+        None => String::new(),
+    }
+}
+
+/// `beluga kubeconfig`'s: the admin's credentials for the API's address.
+fn kubeconfig(d: &Daemon) -> Result<Response<ResBody>, ApiError> {
+    if d.api_addr().is_none() {
+        return Err(ApiError::new(
+            404,
+            "NotFound",
+            "this daemon serves no Kubernetes API (it was started with --api-listen \"\")",
+        ));
+    }
+    let admin = d.admin();
+    let server = format!("https://{}", server_address(d));
+    let config = beluga_api::kubeconfig::render(&beluga_api::kubeconfig::Credentials {
+        server: &server,
+        ca_pem: &d.pki().ca_pem,
+        cert_pem: &admin.cert_pem,
+        key_pem: &admin.key_pem,
+        token: &admin.token,
+    });
+    Ok(json(StatusCode::OK, &config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // kubectl-api spec §2.2: a resource without responseKind is dropped by kubectl, so every
+    // resource and subresource carries one.
+    #[test]
+    fn every_resource_has_a_response_kind_and_known_verbs() {
+        for g in std::iter::once("").chain(GROUPS.iter().copied()) {
+            let group = aggregated_group(g);
+            for r in group["versions"][0]["resources"].as_array().unwrap() {
+                assert!(r["responseKind"]["kind"].is_string(), "{r}");
+                for s in r["subresources"].as_array().into_iter().flatten() {
+                    assert!(s["responseKind"]["kind"].is_string(), "{s}");
+                }
+                for v in r["verbs"].as_array().unwrap() {
+                    let v = v.as_str().unwrap();
+                    assert!(
+                        ["create", "delete", "get", "list", "update", "watch"].contains(&v),
+                        "{v}"
+                    );
+                }
+            }
+        }
+        assert_eq!(aggregated_group("")["metadata"].get("name"), None);
+        assert_eq!(
+            aggregated_group("discovery.k8s.io")["metadata"]["name"],
+            "discovery.k8s.io"
+        );
+    }
+
+    #[test]
+    fn the_version_is_the_minor_of_the_types_served() {
+        let v = version("crun");
+        assert_eq!(v["major"], "1");
+        assert_eq!(v["minor"], "33");
+        assert!(v["gitVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1.33.0+beluga."));
+    }
+
+    // spec §2.4: the PATCH operation of each writable kind carries fieldValidation.
+    #[test]
+    fn openapi_declares_field_validation_for_writable_kinds() {
+        let doc = openapi_doc("");
+        let pods = &doc["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["patch"];
+        assert_eq!(pods["x-kubernetes-group-version-kind"]["kind"], "Pod");
+        assert_eq!(pods["parameters"][0]["name"], "fieldValidation");
+        assert!(doc["paths"]["/api/v1/namespaces/{name}"].is_object());
+        assert!(doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.contains("events")));
+        assert_eq!(content_hash(&doc), content_hash(&openapi_doc("")));
+        assert_eq!(content_hash(&doc).len(), 32);
+    }
+}

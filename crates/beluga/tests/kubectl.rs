@@ -1,0 +1,280 @@
+//! The real kubectl as beluga's client (issue 17; kubectl-api spec §11, numbered as there): the
+//! machine's kubectl 1.32 and 1.33 over TLS with the kubeconfig `beluga kubeconfig` prints,
+//! a fresh discovery cache per test. Skipped, with a line saying so, where no kubectl is
+//! installed.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// The versioned kubectl binaries beside the dispatcher (`$KUBECTL` alone when set).
+fn kubectls() -> Vec<PathBuf> {
+    if let Some(k) = std::env::var_os("KUBECTL") {
+        return vec![PathBuf::from(k)];
+    }
+    let Ok(out) = std::process::Command::new("sh")
+        .args(["-c", "readlink -f \"$(command -v kubectl)\""])
+        .output()
+    else {
+        return vec![];
+    };
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let Some(dir) = path.parent() else {
+        return vec![];
+    };
+    ["kubectl.1.32", "kubectl.1.33"]
+        .iter()
+        .map(|b| dir.join(b))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// One kubectl with its own kubeconfig and discovery cache.
+struct Kubectl {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Kubectl {
+    /// Each of the machine's kubectls, for `d`; none (the test skips) without kubectl.
+    fn all(d: &Daemon) -> Vec<Kubectl> {
+        let bins = kubectls();
+        if bins.is_empty() {
+            eprintln!("skipped: no kubectl on this machine");
+        }
+        let config = d.ok(&["kubeconfig"]);
+        bins.into_iter()
+            .map(|bin| {
+                let dir = tempfile::tempdir().expect("tempdir");
+                std::fs::write(dir.path().join("config"), &config).expect("kubeconfig");
+                Kubectl { bin, dir }
+            })
+            .collect()
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
+    fn run_with(&self, config: &Path, args: &[&str]) -> Output {
+        std::process::Command::new(&self.bin)
+            .args(args)
+            .env("KUBECONFIG", config)
+            .env("KUBECACHEDIR", self.dir.path().join("cache"))
+            .env("HOME", self.dir.path())
+            .output()
+            .expect("kubectl")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with(&self.config(), args)
+    }
+
+    /// Stdout of a command that must succeed.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{} {args:?}: {}{}",
+            self.bin.display(),
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o)
+    }
+
+    /// A kubeconfig like ours with its user replaced by `user` (a JSON object).
+    fn config_with_user(&self, user: serde_json::Value) -> PathBuf {
+        let text = std::fs::read_to_string(self.config()).expect("kubeconfig");
+        let mut k: serde_json::Value = serde_saphyr::from_str(&text).expect("kubeconfig yaml");
+        k["users"][0]["user"] = user;
+        let path = self.dir.path().join(format!("config-{}", uuid_like()));
+        std::fs::write(&path, serde_json::to_string(&k).expect("json")).expect("write");
+        path
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1, Ordering::Relaxed).to_string()
+}
+
+/// AGE cells (`5s`, `2m3s`, `<unknown>` never) as `AGE`, so rows compare.
+fn normalize_age(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            l.split("   ")
+                .map(|cell| {
+                    let t = cell.trim();
+                    let is_age = !t.is_empty()
+                        && t.chars().next().is_some_and(|c| c.is_ascii_digit())
+                        && t.ends_with(['s', 'm', 'h', 'd'])
+                        && t.chars().all(|c| c.is_ascii_digit() || "smhd".contains(c));
+                    if is_age {
+                        cell.replace(t, "AGE")
+                    } else {
+                        cell.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("   ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+// §11 #1 and #2: the version the dispatcher decides by (1.33: beluga's types), no skew
+// warning; api-resources lists what beluga serves.
+#[test]
+fn version_and_api_resources() {
+    let Some(d) = Daemon::start() else { return };
+    for k in Kubectl::all(&d) {
+        let v = k.ok(&["version"]);
+        assert!(v.contains("Server Version: v1.33.0+beluga."), "{v}");
+        let o = k.run(&["version"]);
+        assert!(!stderr(&o).contains("WARNING"), "{}", stderr(&o));
+        let r = k.ok(&["api-resources"]);
+        let pods = r
+            .lines()
+            .find(|l| l.starts_with("pods "))
+            .expect("pods row");
+        let cells: Vec<&str> = pods.split_whitespace().collect();
+        assert_eq!(cells, ["pods", "po", "v1", "true", "Pod"], "{r}");
+        assert!(r.contains("endpointslices"), "{r}");
+    }
+}
+
+// §11 #3 (create, unchanged), #8, #9, #10, #11, #20, #22: a pod applied, listed, waited
+// for, described, logged and deleted by the real kubectl.
+#[test]
+fn a_pod_through_kubectl() {
+    let Some(d) = Daemon::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pod.yaml");
+    std::fs::write(&file, format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: web, labels: {{app: web}}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: web, image: {IMAGE}, command: [sh, -c, 'echo hello; sleep 3600']}}]\n")).unwrap();
+    let f = file.to_str().unwrap();
+    for k in Kubectl::all(&d) {
+        assert_eq!(k.ok(&["apply", "-f", f]), "pod/web created\n");
+        assert_eq!(k.ok(&["apply", "-f", f]), "pod/web unchanged\n");
+        assert_eq!(
+            k.ok(&["wait", "pod/web", "--for=condition=Ready", "--timeout=60s"]),
+            "pod/web condition met\n"
+        );
+        assert_eq!(
+            normalize_age(&k.ok(&["get", "pods"])),
+            "NAME   READY   STATUS    RESTARTS   AGE\nweb    1/1     Running   0          AGE"
+        );
+        let ip = d.pod("web")["status"]["podIP"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let wide = k.ok(&["get", "pod", "web", "-o", "wide"]);
+        assert!(
+            wide.contains(&ip) && wide.contains("NOMINATED NODE"),
+            "{wide}"
+        );
+        let labels = k.ok(&["get", "pods", "-A", "--show-labels"]);
+        assert!(labels.starts_with("NAMESPACE   NAME"), "{labels}");
+        assert!(
+            labels.contains("default     web") && labels.contains("app=web"),
+            "{labels}"
+        );
+        assert_eq!(
+            k.ok(&["get", "pods", "-l", "app=web", "-o", "name"]),
+            "pod/web\n"
+        );
+        let none = k.run(&["get", "pods", "-l", "app=none"]);
+        assert_eq!(stderr(&none), "No resources found in default namespace.\n");
+        assert_eq!(
+            k.ok(&["get", "pod", "web", "-o", "jsonpath={.status.phase}"]),
+            "Running"
+        );
+        let missing = k.run(&["get", "pod", "nope"]);
+        assert_eq!(missing.status.code(), Some(1));
+        assert_eq!(
+            stderr(&missing),
+            "Error from server (NotFound): pods \"nope\" not found\n"
+        );
+        assert_eq!(k.ok(&["logs", "web"]), "hello\n");
+        let describe = k.ok(&["describe", "pod", "web"]);
+        assert!(describe.contains("Status:           Running"), "{describe}");
+        assert_eq!(k.ok(&["delete", "pod", "web"]), "pod \"web\" deleted\n");
+        let gone = k.run(&["get", "pod", "web"]);
+        assert_eq!(gone.status.code(), Some(1));
+    }
+}
+
+// §11 #27, issue 17 item 1: a wrong token is kubectl's "You must be logged in"; the token
+// alone and the client certificate alone each are the admin.
+#[test]
+fn credentials_are_checked() {
+    let Some(d) = Daemon::start() else { return };
+    for k in Kubectl::all(&d) {
+        let text = std::fs::read_to_string(k.config()).unwrap();
+        let ours: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        let user = &ours["users"][0]["user"];
+        let wrong = k.config_with_user(serde_json::json!({"token": "not-the-token"}));
+        let o = k.run_with(&wrong, &["get", "pods"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            stderr(&o).ends_with("error: You must be logged in to the server (the server has asked for the client to provide credentials)\n"),
+            "{}",
+            stderr(&o)
+        );
+        // (A user with no credentials at all makes kubectl prompt for a password: the
+        // apiserver's 401 for it is a unit test of `http::auth`.)
+        let token = k.config_with_user(serde_json::json!({"token": user["token"]}));
+        assert!(k.run_with(&token, &["get", "ns"]).status.success());
+        let cert = k.config_with_user(serde_json::json!({
+            "client-certificate-data": user["client-certificate-data"],
+            "client-key-data": user["client-key-data"],
+        }));
+        let o = k.run_with(&cert, &["get", "ns", "default"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+}
+
+// Issue 17 item 4 with issue 16 item 5: a pod's service-account token is that account to the
+// API: it reads its own namespace's pods, and nothing else.
+#[test]
+fn a_pods_token_reads_its_own_namespace_only() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: reader}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
+    d.wait_running("reader");
+    let token = stdout(&d.exec(
+        "reader",
+        "c",
+        &["cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"],
+    ));
+    for k in Kubectl::all(&d) {
+        let sa = k.config_with_user(serde_json::json!({"token": token}));
+        let own = k.run_with(&sa, &["get", "pods", "-o", "name"]);
+        assert_eq!(stdout(&own), "pod/reader\n", "{}", stderr(&own));
+        let other = k.run_with(&sa, &["get", "pods", "-n", "kube-system"]);
+        assert_eq!(other.status.code(), Some(1));
+        assert_eq!(
+            stderr(&other),
+            "Error from server (Forbidden): pods is forbidden: User \"system:serviceaccount:default:default\" cannot list resource \"pods\" in API group \"\" in the namespace \"kube-system\"\n"
+        );
+        let delete = k.run_with(&sa, &["delete", "pod", "reader", "--wait=false"]);
+        assert_eq!(delete.status.code(), Some(1), "{}", stdout(&delete));
+        assert!(
+            stderr(&delete).contains("cannot delete resource"),
+            "{}",
+            stderr(&delete)
+        );
+    }
+    // A token whose pod is gone is refused.
+    d.ok(&["delete", "pod", "reader", "--grace-period=0", "--force"]);
+    for k in Kubectl::all(&d) {
+        let sa = k.config_with_user(serde_json::json!({"token": token}));
+        let o = k.run_with(&sa, &["get", "pods"]);
+        assert!(
+            stderr(&o).contains("You must be logged in"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
