@@ -4,7 +4,7 @@
 //! credentials made once under `<root>/pki` (0600): a client certificate (CN `beluga-admin`,
 //! O `system:masters`, as kubeadm's admin.conf) and a random 256-bit bearer token.
 
-use crate::pki::{write_private, Pki, PkiError};
+use crate::pki::{io, write_private, Pki, PkiError};
 use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose};
 use ring::rand::SecureRandom;
 use std::net::IpAddr;
@@ -32,13 +32,6 @@ impl std::fmt::Debug for Admin {
 
 fn err(what: &'static str) -> impl Fn(rcgen::Error) -> PkiError {
     move |e| PkiError::Key(format!("{what}: {e}"))
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
-    move |source| PkiError::Io {
-        path: path.display().to_string(),
-        source,
-    }
 }
 
 /// A certificate for `params` with a new P-256 key, signed by the cluster CA (PEM both).

@@ -49,7 +49,8 @@ pub enum PkiError {
     Key(String),
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
+/// A file's I/O error, naming the file.
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
     move |source| PkiError::Io {
         path: path.display().to_string(),
         source,

@@ -38,22 +38,78 @@ pub(super) fn connection_bound() -> usize {
 }
 
 /// Serves the API on the unix socket and, with `--api-listen`, over TLS (`tls`); an accept
-/// error never ends it. The socket is root-only (0600 in a 0700 directory).
+/// error never ends it. The socket is root-only (0600 in a 0700 directory). Both listeners
+/// share one bound on connections.
 pub async fn serve(d: Arc<Daemon>) -> std::io::Result<()> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(connection_bound()));
     let tls = match d.config().api_listen {
         Some(addr) => Some(super::tls::bind(&d, addr).await?),
         None => None,
     };
-    let unix = serve_unix(d.clone());
+    let unix = serve_unix(d.clone(), slots.clone());
     match tls {
         Some((listener, acceptor)) => {
-            tokio::try_join!(unix, super::tls::serve(d, listener, acceptor)).map(|_| ())
+            tokio::try_join!(unix, super::tls::serve(d, listener, acceptor, slots)).map(|_| ())
         }
         None => unix.await,
     }
 }
 
-async fn serve_unix(d: Arc<Daemon>) -> std::io::Result<()> {
+/// Accepts connections and hands each to `handle` on a task of its own, holding one of
+/// `slots` while it lives: past the bound, clients wait in the listen backlog instead of
+/// taking the daemon's last descriptors (attack report 4.6). An accept error (EMFILE and the
+/// like) never ends it.
+pub(super) async fn accept_each<S, Fut>(
+    slots: Arc<tokio::sync::Semaphore>,
+    mut accept: impl AsyncFnMut() -> std::io::Result<S>,
+    handle: impl Fn(S) -> Fut,
+) -> std::io::Result<()>
+where
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return Ok(());
+        };
+        let stream = match accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let task = handle(stream);
+        tokio::spawn(async move {
+            let _slot = slot;
+            task.await;
+        });
+    }
+}
+
+/// One connection served by hyper, each request answered by `answer`, upgrades allowed; a
+/// half-sent request is dropped after 30 s instead of holding its task forever.
+pub(super) async fn serve_connection<I, Fut>(
+    io: I,
+    answer: impl Fn(Request<Incoming>) -> Fut + Send + 'static,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    Fut: std::future::Future<Output = Response<ResBody>> + Send + 'static,
+{
+    let io = hyper_util::rt::TokioIo::new(io);
+    let svc = hyper::service::service_fn(move |req| {
+        let reply = answer(req);
+        async move { Ok::<_, Infallible>(reply.await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(30))
+        .serve_connection(io, svc)
+        .with_upgrades()
+        .await;
+}
+
+async fn serve_unix(d: Arc<Daemon>, slots: Arc<tokio::sync::Semaphore>) -> std::io::Result<()> {
     let sock = d.config().socket.clone();
     if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
         return Err(std::io::Error::new(
@@ -63,39 +119,12 @@ async fn serve_unix(d: Arc<Daemon>) -> std::io::Result<()> {
     }
     let listener = bind_private(&sock)?;
     tracing::info!(socket = %sock.display(), "serving the API");
-    let slots = Arc::new(tokio::sync::Semaphore::new(connection_bound()));
-    loop {
-        // Past the bound, clients wait in the listen backlog instead of taking the daemon's
-        // last descriptors (attack report 4.6).
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return Ok(());
-        };
-        let stream = match listener.accept().await {
-            Ok((s, _)) => s,
-            Err(e) => {
-                // EMFILE and the like pass; they never end the daemon.
-                tracing::warn!(error = %e, "accepting a connection");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    let accept = async || listener.accept().await.map(|(s, _)| s);
+    accept_each(slots, accept, |stream| {
         let d = d.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let svc = hyper::service::service_fn(move |req| {
-                let d = d.clone();
-                async move { Ok::<_, Infallible>(route(d, req).await) }
-            });
-            // A half-sent request is dropped after 30 s instead of holding its task forever.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(30))
-                .serve_connection(io, svc)
-                .with_upgrades()
-                .await;
-        });
-    }
+        serve_connection(stream, move |req| route(d.clone(), req))
+    })
+    .await
 }
 
 /// A request on the unix socket: root's own, so trusted.

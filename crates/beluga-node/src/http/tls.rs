@@ -70,23 +70,12 @@ pub(super) async fn serve(
     d: Arc<Daemon>,
     listener: tokio::net::TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
+    slots: Arc<tokio::sync::Semaphore>,
 ) -> std::io::Result<()> {
-    let slots = Arc::new(tokio::sync::Semaphore::new(listen::connection_bound()));
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return Ok(());
-        };
-        let stream = match listener.accept().await {
-            Ok((s, _)) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "accepting an API connection");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    let accept = async || listener.accept().await.map(|(s, _)| s);
+    listen::accept_each(slots, accept, |stream| {
         let (d, acceptor) = (d.clone(), acceptor.clone());
-        tokio::spawn(async move {
-            let _slot = slot;
+        async move {
             // A handshake that never ends holds nothing for long.
             let handshake = tokio::time::timeout(BODY_TIMEOUT, acceptor.accept(stream));
             let Ok(Ok(tls)) = handshake.await else {
@@ -97,31 +86,17 @@ pub(super) async fn serve(
                 .1
                 .peer_certificates()
                 .is_some_and(|c| !c.is_empty());
-            connection(d, tls, client_cert).await;
-        });
-    }
-}
-
-async fn connection(
-    d: Arc<Daemon>,
-    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
-    client_cert: bool,
-) {
-    let io = hyper_util::rt::TokioIo::new(tls);
-    let svc = hyper::service::service_fn(move |req| {
-        let d = d.clone();
-        async move {
-            let caller = auth::authenticate(&d, req.headers(), client_cert);
-            Ok::<_, Infallible>(match caller {
-                Ok(caller) => route_as(d, caller, req).await,
-                Err(e) => error(&e),
+            listen::serve_connection(tls, move |req| {
+                let d = d.clone();
+                async move {
+                    match auth::authenticate(&d, req.headers(), client_cert) {
+                        Ok(caller) => route_as(d, caller, req).await,
+                        Err(e) => error(&e),
+                    }
+                }
             })
+            .await;
         }
-    });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(std::time::Duration::from_secs(30))
-        .serve_connection(io, svc)
-        .with_upgrades()
-        .await;
+    })
+    .await
 }
