@@ -57,6 +57,7 @@ impl Daemon {
             cgroup_root: cfg.cgroup_root.clone(),
         };
         let dns = cluster_dns(&cfg, &network);
+        let gateway = network.gateway().filter(|_| cfg.nft_table.is_some());
         let masquerade = network.masquerade;
         let network = Arc::new(network);
         let exec = Executor {
@@ -89,6 +90,9 @@ impl Daemon {
         }
         if let Some(cidr) = masquerade {
             let _ = d.masquerade.set(cidr);
+        }
+        if let Some(ip) = gateway {
+            d.set_pod_gateway(ip);
         }
         Ok(d)
     }

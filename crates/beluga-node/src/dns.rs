@@ -39,7 +39,7 @@ pub fn upstream_of(resolv_conf: &str) -> Vec<SocketAddr> {
 /// A socket of `kind` bound to `addr` with `IP_FREEBIND` (the address may appear later), closed
 /// on exec: the shims the daemon starts must not hold it (one that outlived its daemon kept the
 /// next daemon's DNS from answering).
-fn bind_free(
+pub(crate) fn bind_free(
     addr: SocketAddrV4,
     kind: rustix::net::SocketType,
 ) -> std::io::Result<std::os::fd::OwnedFd> {

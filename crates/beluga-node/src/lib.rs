@@ -142,6 +142,10 @@ pub struct Daemon {
     dns: std::sync::OnceLock<dns::DnsConfig>,
     /// The pod CIDR the data plane masquerades (the default network's, `boot`).
     masquerade: std::sync::OnceLock<ipnet::Ipv4Net>,
+    /// The pod network's gateway on the node, when a data plane routes Services to it (`boot`).
+    gateway: std::sync::OnceLock<std::net::Ipv4Addr>,
+    /// Where pods reach the API (the `kubernetes` Service's endpoint), once bound (`http::tls`).
+    api_for_pods: std::sync::OnceLock<std::net::SocketAddrV4>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -255,6 +259,8 @@ impl Daemon {
             api_addr: std::sync::OnceLock::new(),
             dns: std::sync::OnceLock::new(),
             masquerade: std::sync::OnceLock::new(),
+            gateway: std::sync::OnceLock::new(),
+            api_for_pods: std::sync::OnceLock::new(),
         });
         d.ensure_initial_namespaces()
             .map_err(|e| DaemonError::Setup(format!("the namespaces: {}", e.message)))?;
@@ -286,6 +292,28 @@ impl Daemon {
 
     pub(crate) fn set_api_addr(&self, addr: std::net::SocketAddr) {
         let _ = self.api_addr.set(addr);
+    }
+
+    /// The node's address on the pod network, when Services are routed there (what the
+    /// cluster DNS and the API listen on for pods).
+    pub fn pod_gateway(&self) -> Option<std::net::Ipv4Addr> {
+        self.gateway.get().copied()
+    }
+
+    pub(crate) fn set_pod_gateway(&self, ip: std::net::Ipv4Addr) {
+        let _ = self.gateway.set(ip);
+    }
+
+    /// Where pods reach the API: the `kubernetes` Service's endpoint.
+    pub fn api_for_pods(&self) -> Option<std::net::SocketAddrV4> {
+        self.api_for_pods.get().copied()
+    }
+
+    /// Records where pods reach the API, and has the data plane route the `kubernetes`
+    /// Service there.
+    pub(crate) fn set_api_for_pods(&self, addr: std::net::SocketAddrV4) {
+        let _ = self.api_for_pods.set(addr);
+        self.services_kick.notify_one();
     }
 
     /// The `kubernetes` Service's cluster IP (what in-pod clients dial).

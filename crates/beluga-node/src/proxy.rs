@@ -64,8 +64,34 @@ fn ready_endpoints(port_name: &str, slices: &[EndpointSlice]) -> Vec<(String, i3
     out
 }
 
-/// `dns`: the daemon's DNS server, the endpoint of the `kube-dns` Service.
-fn port_rules(svc: &Service, pods: &[Pod], dns: Option<SocketAddrV4>) -> Vec<PortRules> {
+/// The Services whose endpoint is the daemon itself, as a cluster's are the apiserver and its
+/// DNS pods: where the daemon serves them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct NodeEndpoints {
+    /// The cluster DNS server: `kube-dns` of `kube-system`.
+    pub dns: Option<SocketAddrV4>,
+    /// The Kubernetes API where pods reach it: `kubernetes` of `default`.
+    pub api: Option<SocketAddrV4>,
+}
+
+impl NodeEndpoints {
+    /// The daemon's own endpoint for `svc`, when it is one of those Services.
+    fn of(&self, svc: &Service) -> Option<SocketAddrV4> {
+        let key = (
+            svc.metadata.namespace.as_deref().unwrap_or(""),
+            svc.metadata.name.as_deref().unwrap_or(""),
+        );
+        if key == crate::services::KUBE_DNS {
+            self.dns
+        } else if key == ("default", "kubernetes") {
+            self.api
+        } else {
+            None
+        }
+    }
+}
+
+fn port_rules(svc: &Service, pods: &[Pod], own: NodeEndpoints) -> Vec<PortRules> {
     if service::is_headless(svc) || service::spec_type(svc) == "ExternalName" {
         return Vec::new();
     }
@@ -92,7 +118,7 @@ fn port_rules(svc: &Service, pods: &[Pod], dns: Option<SocketAddrV4>) -> Vec<Por
                 cluster: ip.clone().map(|ip| (ip, p.port)),
                 node_port: p.node_port.filter(|n| *n > 0),
                 affinity: affinity_timeout(&spec),
-                endpoints: match dns.filter(|_| is_kube_dns(svc)) {
+                endpoints: match own.of(svc) {
                     Some(at) => vec![(at.ip().to_string(), i32::from(at.port()))],
                     None => ready_endpoints(&port_name, &sl),
                 },
@@ -113,11 +139,6 @@ fn affinity_timeout(spec: &beluga_api::k8s_openapi::api::core::v1::ServiceSpec) 
         .and_then(|c| c.client_ip.as_ref()?.timeout_seconds)
         .unwrap_or(10800);
     Some(t.clamp(1, 86400) as u32)
-}
-
-fn is_kube_dns(svc: &Service) -> bool {
-    let (ns, name) = crate::services::KUBE_DNS;
-    svc.metadata.namespace.as_deref() == Some(ns) && svc.metadata.name.as_deref() == Some(name)
 }
 
 /// The base chains: DNAT where traffic arrives and where the node sends it; masquerade of
@@ -252,14 +273,14 @@ pub fn ruleset(
     table: &str,
     services: &[Service],
     pods: &[Pod],
-    dns: Option<SocketAddrV4>,
+    own: NodeEndpoints,
     masquerade: Option<ipnet::Ipv4Net>,
 ) -> Vec<Value> {
     let mut body = base(table);
     body.extend(masquerade.map(|cidr| egress_masquerade(table, cidr)));
     let local = json!({"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}});
     for svc in services {
-        for p in port_rules(svc, pods, dns) {
+        for p in port_rules(svc, pods, own) {
             body.extend(service_port_rules(table, &p));
         }
     }
@@ -276,8 +297,11 @@ pub async fn run(d: Arc<Daemon>, table: String) {
     loop {
         let services = d.services().list(None);
         let views = d.views(None);
-        let dns = d.dns_config().map(|c| c.listen);
-        let want = ruleset(&table, &services, &views, dns, d.pod_masquerade());
+        let own = NodeEndpoints {
+            dns: d.dns_config().map(|c| c.listen),
+            api: d.api_for_pods(),
+        };
+        let want = ruleset(&table, &services, &views, own, d.pod_masquerade());
         if last.as_ref() != Some(&want) {
             let cmds = nft::update_table(&table, last.as_deref(), want.clone());
             match tokio::task::spawn_blocking(move || nft::apply(cmds)).await {
@@ -350,7 +374,13 @@ mod tests {
             pod("b", "10.88.0.3", true),
             pod("c", "10.88.0.4", false),
         ];
-        let cmds = ruleset("t", &[web(json!({}))], &pods, None, None);
+        let cmds = ruleset(
+            "t",
+            &[web(json!({}))],
+            &pods,
+            NodeEndpoints::default(),
+            None,
+        );
         let services = rules_of(&cmds, "services");
         assert_eq!(
             services.len(),
@@ -376,6 +406,39 @@ mod tests {
         assert!(rules_of(&cmds, "no-endpoints").is_empty());
     }
 
+    // Issue 16 item 5: `kubernetes` of `default` goes to where the daemon serves the API for
+    // pods, `kube-dns` of `kube-system` to its DNS server; a Service of those names elsewhere
+    // is an ordinary one (no pods: rejected).
+    #[test]
+    fn the_daemons_own_services_go_to_the_daemon() {
+        let named = |ns: &str, name: &str, ip: &str, port: i32, target: i32| {
+            svc(json!({
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"clusterIP": ip, "ports": [{"name": "p", "port": port, "protocol": "TCP", "targetPort": target}]}
+            }))
+        };
+        let services = [
+            named("default", "kubernetes", "10.96.0.1", 443, 6443),
+            named("kube-system", "kube-dns", "10.96.0.10", 53, 53),
+            named("other", "kubernetes", "10.96.0.7", 443, 6443),
+        ];
+        let own = NodeEndpoints {
+            dns: Some("10.88.0.1:53".parse().unwrap()),
+            api: Some("10.88.0.1:41234".parse().unwrap()),
+        };
+        let cmds = ruleset("t", &services, &[], own, None);
+        let dnats: Vec<String> = cmds
+            .iter()
+            .filter_map(|c| c["add"]["rule"]["expr"][1]["dnat"].as_object())
+            .map(|d| format!("{}:{}", d["addr"].as_str().unwrap(), d["port"]))
+            .collect();
+        assert_eq!(dnats, ["10.88.0.1:41234", "10.88.0.1:53"]);
+        assert_eq!(rules_of(&cmds, "no-endpoints").len(), 1, "other/kubernetes");
+        // Before the API is bound, the kubernetes Service has no endpoint.
+        let none = ruleset("t", &services[..1], &[], NodeEndpoints::default(), None);
+        assert_eq!(rules_of(&none, "no-endpoints").len(), 1);
+    }
+
     // Spec item 1, `sessionAffinity: ClientIP` (kube-proxy's nftables layout): each endpoint
     // remembers its clients in a set with the Service's timeout, and a remembered client goes
     // back to its endpoint before the random pick; the endpoint's chain and set are named by
@@ -390,7 +453,13 @@ mod tests {
             web(spec)
         };
         let two = [pod("a", "10.88.0.2", true), pod("b", "10.88.0.3", true)];
-        let cmds = ruleset("t", &[affine(Some(60))], &two, None, None);
+        let cmds = ruleset(
+            "t",
+            &[affine(Some(60))],
+            &two,
+            NodeEndpoints::default(),
+            None,
+        );
         let sets: Vec<&Value> = cmds
             .iter()
             .filter_map(|c| c["add"]["set"].as_object().map(|_| &c["add"]["set"]))
@@ -415,7 +484,7 @@ mod tests {
             assert_eq!(ep[0]["expr"][1]["set"]["op"], "update");
         }
         // The default timeout, 3 hours.
-        let cmds = ruleset("t", &[affine(None)], &two, None, None);
+        let cmds = ruleset("t", &[affine(None)], &two, NodeEndpoints::default(), None);
         assert!(cmds.iter().any(|c| c["add"]["set"]["timeout"] == 10800));
         // One endpoint gone: the other's chain keeps its name.
         let names = |cmds: &[Value]| -> Vec<String> {
@@ -425,8 +494,20 @@ mod tests {
                 .map(String::from)
                 .collect()
         };
-        let both = names(&ruleset("t", &[affine(None)], &two, None, None));
-        let one = names(&ruleset("t", &[affine(None)], &two[1..], None, None));
+        let both = names(&ruleset(
+            "t",
+            &[affine(None)],
+            &two,
+            NodeEndpoints::default(),
+            None,
+        ));
+        let one = names(&ruleset(
+            "t",
+            &[affine(None)],
+            &two[1..],
+            NodeEndpoints::default(),
+            None,
+        ));
         assert_eq!(one.len(), 1);
         assert!(both.contains(&one[0]));
     }
@@ -439,14 +520,20 @@ mod tests {
             "t",
             &[web(json!({}))],
             &[pod("c", "10.88.0.4", false)],
-            None,
+            NodeEndpoints::default(),
             None,
         );
         let reject = rules_of(&cmds, "no-endpoints");
         assert_eq!(reject.len(), 1);
         assert_eq!(reject[0]["expr"][2], json!({"reject": null}));
         let headless = web(json!({"clusterIP": "None", "clusterIPs": ["None"]}));
-        let cmds = ruleset("t", &[headless], &[pod("a", "10.88.0.2", true)], None, None);
+        let cmds = ruleset(
+            "t",
+            &[headless],
+            &[pod("a", "10.88.0.2", true)],
+            NodeEndpoints::default(),
+            None,
+        );
         assert_eq!(
             rules_of(&cmds, "services").len(),
             1,
@@ -455,7 +542,13 @@ mod tests {
         let np = web(
             json!({"type": "NodePort", "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": 30080}]}),
         );
-        let cmds = ruleset("t", &[np], &[pod("a", "10.88.0.2", true)], None, None);
+        let cmds = ruleset(
+            "t",
+            &[np],
+            &[pod("a", "10.88.0.2", true)],
+            NodeEndpoints::default(),
+            None,
+        );
         let nodeports = rules_of(&cmds, "nodeports");
         assert_eq!(nodeports[0]["expr"][0]["match"]["right"], 30080);
     }
@@ -493,7 +586,10 @@ mod tests {
                 "beluga-unit-check",
                 &[np, empty, affine],
                 &pods,
-                Some("10.88.0.1:53".parse().unwrap()),
+                NodeEndpoints {
+                    dns: Some("10.88.0.1:53".parse().unwrap()),
+                    api: Some("10.88.0.1:6443".parse().unwrap()),
+                },
                 Some("10.88.0.0/16".parse().unwrap()),
             ),
         ))
@@ -524,7 +620,7 @@ mod tests {
                 &t,
                 &services,
                 &pods,
-                None,
+                NodeEndpoints::default(),
                 Some("10.88.0.0/16".parse().unwrap()),
             );
             results.push(nft::apply(nft::update_table(
@@ -553,7 +649,13 @@ mod tests {
                 .map(|r| r["expr"].clone())
                 .collect()
         };
-        let cmds = ruleset("t", &[], &pods, None, Some("10.88.0.0/16".parse().unwrap()));
+        let cmds = ruleset(
+            "t",
+            &[],
+            &pods,
+            NodeEndpoints::default(),
+            Some("10.88.0.0/16".parse().unwrap()),
+        );
         let prefix = json!({"prefix": {"addr": "10.88.0.0", "len": 16}});
         assert_eq!(
             masq(&cmds),
@@ -564,6 +666,6 @@ mod tests {
                 {"masquerade": null},
             ])]
         );
-        assert!(masq(&ruleset("t", &[], &pods, None, None)).is_empty());
+        assert!(masq(&ruleset("t", &[], &pods, NodeEndpoints::default(), None)).is_empty());
     }
 }

@@ -278,3 +278,42 @@ fn a_pods_token_reads_its_own_namespace_only() {
         );
     }
 }
+
+// Issue 16 item 5 (spec: kube-api-access and `KUBERNETES_SERVICE_HOST`): kubectl run inside a
+// pod finds the API as in a cluster — in-cluster configuration from the variables and the
+// mounted token and CA, through the `kubernetes` Service's cluster IP — and is that pod's
+// ServiceAccount there.
+#[test]
+fn kubectl_inside_a_pod_reaches_the_api_through_the_kubernetes_service() {
+    let Some(d) = Daemon::start() else { return };
+    let Some(kubectl) = kubectls().pop() else {
+        eprintln!("skipped: no kubectl on this machine");
+        return;
+    };
+    d.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: inside}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: {IMAGE}\n    command: [sleep, '3600']\n    env: [{{name: HOME, value: /tmp}}]\n    volumeMounts: [{{name: kubectl, mountPath: /kubectl, readOnly: true}}]\n  volumes: [{{name: kubectl, hostPath: {{path: '{}', type: File}}}}]\n",
+        kubectl.display()
+    ));
+    d.wait_running("inside");
+    let env = stdout(&d.exec("inside", "c", &["env"]));
+    let svc: serde_json::Value =
+        serde_json::from_str(&d.ok(&["get", "service", "kubernetes", "-o", "json"])).expect("json");
+    let service_ip = svc["spec"]["clusterIP"].as_str().expect("clusterIP");
+    assert!(
+        env.contains(&format!("KUBERNETES_SERVICE_HOST={service_ip}\n"))
+            && env.contains("KUBERNETES_SERVICE_PORT=443\n"),
+        "{env}"
+    );
+    let own = d.exec("inside", "c", &["/kubectl", "get", "pods", "-o", "name"]);
+    assert_eq!(stdout(&own), "pod/inside\n", "{}", stderr(&own));
+    let other = d.exec(
+        "inside",
+        "c",
+        &["/kubectl", "get", "pods", "-n", "kube-system"],
+    );
+    assert!(
+        stderr(&other).contains("User \"system:serviceaccount:default:default\" cannot list resource \"pods\" in API group \"\" in the namespace \"kube-system\""),
+        "{}",
+        stderr(&other)
+    );
+}

@@ -48,8 +48,8 @@ pub async fn serve(d: Arc<Daemon>) -> std::io::Result<()> {
     };
     let unix = serve_unix(d.clone(), slots.clone());
     match tls {
-        Some((listener, acceptor)) => {
-            tokio::try_join!(unix, super::tls::serve(d, listener, acceptor, slots)).map(|_| ())
+        Some((listeners, acceptor)) => {
+            tokio::try_join!(unix, super::tls::serve(d, listeners, acceptor, slots)).map(|_| ())
         }
         None => unix.await,
     }

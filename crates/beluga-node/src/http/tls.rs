@@ -46,27 +46,84 @@ fn server_config(d: &Daemon, names: Vec<String>) -> std::io::Result<rustls::Serv
     Ok(config)
 }
 
+/// The API's TCP listeners: `--api-listen`, and where pods reach it.
+pub(super) struct Listeners {
+    main: tokio::net::TcpListener,
+    pods: Option<tokio::net::TcpListener>,
+}
+
 /// Binds `--api-listen` and records the address bound (port 0: one the kernel chose), so that
-/// the kubeconfig names it.
+/// the kubeconfig names it; and, with a pod network, the address pods reach it at.
 pub(super) async fn bind(
     d: &Daemon,
     addr: std::net::SocketAddr,
-) -> std::io::Result<(tokio::net::TcpListener, tokio_rustls::TlsAcceptor)> {
+) -> std::io::Result<(Listeners, tokio_rustls::TlsAcceptor)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| std::io::Error::new(e.kind(), format!("--api-listen {addr}: {e}")))?;
     let bound = listener.local_addr()?;
+    let pods = for_pods(d, bound);
     let mut extra = vec![bound.ip()];
     extra.extend(d.kubernetes_service_ip());
+    extra.extend(d.pod_gateway().map(std::net::IpAddr::V4));
     let names = crate::credentials::serving_names(&extra, &d.config().cluster_domain);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(d, names)?));
     d.set_api_addr(bound);
-    tracing::info!(address = %bound, "serving the Kubernetes API over TLS");
-    Ok((listener, acceptor))
+    tracing::info!(address = %bound, for_pods = ?d.api_for_pods(), "serving the Kubernetes API over TLS");
+    let main = listener;
+    Ok((Listeners { main, pods }, acceptor))
 }
 
-/// Serves TLS connections; an accept or handshake error never ends it.
+/// Where pods reach the API, the `kubernetes` Service's endpoint (issue 16 item 5): the node's
+/// address on the pod network, as a cluster's pods reach the apiserver's host address. That is
+/// `--api-listen` itself when it listens on every address; otherwise a second listener there,
+/// on the same port when it is free (bound before the bridge exists: the first ADD makes the
+/// address). None without a pod network whose Services are routed.
+fn for_pods(d: &Daemon, bound: std::net::SocketAddr) -> Option<tokio::net::TcpListener> {
+    let gateway = d.pod_gateway()?;
+    if bound.ip().is_unspecified() || bound.ip() == std::net::IpAddr::V4(gateway) {
+        d.set_api_for_pods(std::net::SocketAddrV4::new(gateway, bound.port()));
+        return None;
+    }
+    let listen = |port| {
+        let fd = crate::dns::bind_free(
+            std::net::SocketAddrV4::new(gateway, port),
+            rustix::net::SocketType::STREAM,
+        )?;
+        rustix::net::listen(&fd, 128)?;
+        let l = std::net::TcpListener::from(fd);
+        l.set_nonblocking(true)?;
+        tokio::net::TcpListener::from_std(l)
+    };
+    match listen(bound.port()).or_else(|_| listen(0)) {
+        Ok(l) => {
+            if let Ok(std::net::SocketAddr::V4(at)) = l.local_addr() {
+                d.set_api_for_pods(at);
+            }
+            Some(l)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, gateway = %gateway, "pods cannot reach the Kubernetes API: binding on the pod network's gateway failed");
+            None
+        }
+    }
+}
+
+/// Serves TLS connections on every listener; an accept or handshake error never ends it.
 pub(super) async fn serve(
+    d: Arc<Daemon>,
+    listeners: Listeners,
+    acceptor: tokio_rustls::TlsAcceptor,
+    slots: Arc<tokio::sync::Semaphore>,
+) -> std::io::Result<()> {
+    let main = serve_on(d.clone(), listeners.main, acceptor.clone(), slots.clone());
+    match listeners.pods {
+        Some(pods) => tokio::try_join!(main, serve_on(d, pods, acceptor, slots)).map(|_| ()),
+        None => main.await,
+    }
+}
+
+async fn serve_on(
     d: Arc<Daemon>,
     listener: tokio::net::TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
