@@ -56,8 +56,9 @@ impl Daemon {
             log_max_files: cfg.log_max_files,
             cgroup_root: cfg.cgroup_root.clone(),
         };
-        let dns = cluster_dns(&cfg, &network);
+        // The node's address on the pod network, where pods reach the DNS and the API.
         let gateway = network.gateway().filter(|_| cfg.nft_table.is_some());
+        let dns = gateway.and_then(|g| cluster_dns(&cfg, g));
         let masquerade = network.masquerade;
         let network = Arc::new(network);
         let exec = Executor {
@@ -271,14 +272,12 @@ fn service_cidr_is_free(cfg: &Config) -> Result<(), DaemonError> {
     }
 }
 
-/// The cluster DNS, when there is a data plane to route its Service address and the pod
-/// network names a gateway to listen on: the server's address and what pods are told.
+/// The cluster DNS on the pod network's `gateway` (there is one only with a data plane to
+/// route the Service address): the server's address and what pods are told.
 fn cluster_dns(
     cfg: &Config,
-    network: &crate::network::PodNetwork,
+    gateway: std::net::Ipv4Addr,
 ) -> Option<(crate::dns::DnsConfig, beluga_runtime::volumes::ClusterDns)> {
-    cfg.nft_table.as_ref()?;
-    let gateway = network.gateway()?;
     let ip = beluga_api::service::alloc::dns_ip(cfg.service_cidr)?;
     let host = std::fs::read_to_string(&cfg.resolv_conf).unwrap_or_default();
     let server = crate::dns::DnsConfig {

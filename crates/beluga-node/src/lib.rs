@@ -318,7 +318,8 @@ impl Daemon {
 
     /// The `kubernetes` Service's cluster IP (what in-pod clients dial).
     pub fn kubernetes_service_ip(&self) -> Option<std::net::IpAddr> {
-        let svc = self.services.get("default", "kubernetes")?;
+        let (ns, name) = services::KUBERNETES;
+        let svc = self.services.get(ns, name)?;
         svc.spec?.cluster_ip?.parse().ok()
     }
 

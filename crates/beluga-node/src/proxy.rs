@@ -83,7 +83,7 @@ impl NodeEndpoints {
         );
         if key == crate::services::KUBE_DNS {
             self.dns
-        } else if key == ("default", "kubernetes") {
+        } else if key == crate::services::KUBERNETES {
             self.api
         } else {
             None
@@ -358,6 +358,14 @@ mod tests {
         svc(v)
     }
 
+    /// Every DNAT's `address:port`, in the table's order.
+    fn dnats(cmds: &[Value]) -> Vec<String> {
+        cmds.iter()
+            .filter_map(|c| c["add"]["rule"]["expr"][1]["dnat"].as_object())
+            .map(|d| format!("{}:{}", d["addr"].as_str().unwrap(), d["port"]))
+            .collect()
+    }
+
     fn rules_of<'a>(cmds: &'a [Value], chain: &str) -> Vec<&'a Value> {
         cmds.iter()
             .filter_map(|c| c["add"]["rule"].as_object().map(|_| &c["add"]["rule"]))
@@ -397,12 +405,7 @@ mod tests {
         assert!(pick[0]["expr"][0]["mangle"].is_object(), "marked first");
         assert_eq!(pick[1]["expr"][0]["vmap"]["key"]["numgen"]["mod"], 2);
         assert_eq!(pick.len(), 2, "no affinity rules without sessionAffinity");
-        let dnats: Vec<String> = cmds
-            .iter()
-            .filter_map(|c| c["add"]["rule"]["expr"][1]["dnat"].as_object())
-            .map(|d| format!("{}:{}", d["addr"].as_str().unwrap(), d["port"]))
-            .collect();
-        assert_eq!(dnats, ["10.88.0.2:8080", "10.88.0.3:8080"]);
+        assert_eq!(dnats(&cmds), ["10.88.0.2:8080", "10.88.0.3:8080"]);
         assert!(rules_of(&cmds, "no-endpoints").is_empty());
     }
 
@@ -427,12 +430,7 @@ mod tests {
             api: Some("10.88.0.1:41234".parse().unwrap()),
         };
         let cmds = ruleset("t", &services, &[], own, None);
-        let dnats: Vec<String> = cmds
-            .iter()
-            .filter_map(|c| c["add"]["rule"]["expr"][1]["dnat"].as_object())
-            .map(|d| format!("{}:{}", d["addr"].as_str().unwrap(), d["port"]))
-            .collect();
-        assert_eq!(dnats, ["10.88.0.1:41234", "10.88.0.1:53"]);
+        assert_eq!(dnats(&cmds), ["10.88.0.1:41234", "10.88.0.1:53"]);
         assert_eq!(rules_of(&cmds, "no-endpoints").len(), 1, "other/kubernetes");
         // Before the API is bound, the kubernetes Service has no endpoint.
         let none = ruleset("t", &services[..1], &[], NodeEndpoints::default(), None);

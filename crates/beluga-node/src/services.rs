@@ -184,7 +184,7 @@ impl Services {
     /// The `kubernetes` Service of `default`, made when missing: the range's first address,
     /// `https` 443 → the API's 6443, no selector (its endpoints are the API server's).
     pub fn ensure_kubernetes(&self, rv: String, now: Timestamp) -> Result<(), ApiError> {
-        if self.get("default", "kubernetes").is_some() {
+        if self.get(KUBERNETES.0, KUBERNETES.1).is_some() {
             return Ok(());
         }
         let ip = alloc::first_ip(self.cidr).map(|ip| ip.to_string());
@@ -250,6 +250,9 @@ impl Services {
         self.create(svc, KUBE_DNS.0, rv, now).map(|_| ())
     }
 }
+
+/// The API's Service's namespace and name.
+pub const KUBERNETES: (&str, &str) = ("default", "kubernetes");
 
 /// The cluster DNS Service's namespace and name.
 pub const KUBE_DNS: (&str, &str) = ("kube-system", "kube-dns");

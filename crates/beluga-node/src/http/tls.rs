@@ -70,8 +70,13 @@ pub(super) async fn bind(
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(d, names)?));
     d.set_api_addr(bound);
     tracing::info!(address = %bound, for_pods = ?d.api_for_pods(), "serving the Kubernetes API over TLS");
-    let main = listener;
-    Ok((Listeners { main, pods }, acceptor))
+    Ok((
+        Listeners {
+            main: listener,
+            pods,
+        },
+        acceptor,
+    ))
 }
 
 /// Where pods reach the API, the `kubernetes` Service's endpoint (issue 16 item 5): the node's
