@@ -46,6 +46,20 @@ impl Daemon {
         Ok(())
     }
 
+    /// After a ConfigMap or ServiceAccount of `ns` was deleted or replaced: its controllers
+    /// (the root-CA publisher, the service-account controller) make `kube-root-ca.crt` and
+    /// `default` again as they were, unless the namespace is being deleted.
+    pub fn restore_controlled(&self, ns: &str) {
+        let active = self.namespaces().get("", ns).is_some_and(|n| {
+            beluga_api::namespace::phase(&n) != beluga_api::namespace::TERMINATING
+        });
+        if active {
+            if let Err(e) = self.populate_namespace(ns) {
+                tracing::warn!(namespace = %ns, error = %e.message, "restoring the namespace's default account and kube-root-ca.crt");
+            }
+        }
+    }
+
     /// The ServiceAccount admission of a new pod in `ns`: its account named and found (a
     /// missing `default` is made, as its controller would), the token volume added.
     pub fn admit_service_account(&self, pod: &mut Pod, ns: &str) -> Result<(), ApiError> {

@@ -689,6 +689,36 @@ fn service_accounts_and_their_tokens_in_every_container() {
     );
 }
 
+/// Item 5: the controllers keep what they put in a namespace — `kube-root-ca.crt` deleted or
+/// replaced is made again with the cluster CA (the root-CA publisher), a deleted `default`
+/// account is made again (the service-account controller); nothing is restored in a namespace
+/// being deleted.
+#[test]
+fn the_controllers_restore_the_ca_and_the_default_account() {
+    let Some(d) = Daemon::start() else { return };
+    let ca = |d: &Daemon| -> String {
+        let cm: serde_json::Value =
+            serde_json::from_str(&d.ok(&["get", "configmap", "kube-root-ca.crt", "-o", "json"]))
+                .expect("json");
+        cm["data"]["ca.crt"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let before = ca(&d);
+    assert!(
+        before.starts_with("-----BEGIN CERTIFICATE-----"),
+        "{before}"
+    );
+    d.ok(&["delete", "configmap", "kube-root-ca.crt"]);
+    assert_eq!(ca(&d), before, "made again at once");
+    d.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kube-root-ca.crt}\ndata: {ca.crt: mine}\n");
+    assert_eq!(ca(&d), before, "put back as it was");
+    d.ok(&["delete", "serviceaccount", "default"]);
+    let listed = d.ok(&["get", "serviceaccounts", "-o", "name"]);
+    assert_eq!(listed, "serviceaccount/default\n");
+}
+
 /// Item 5: an account applied and named is the token's subject; one that does not exist is
 /// refused in the admission's words; `automountServiceAccountToken: false` mounts nothing.
 #[test]

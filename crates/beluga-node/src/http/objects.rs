@@ -140,6 +140,7 @@ async fn update<T: Printed>(
     let (rv, _) = d.stamp();
     let replaced = T::store(d).update(o, ns, name, rv)?;
     d.config_changed(ns);
+    d.restore_controlled(ns);
     Ok(json(StatusCode::OK, &replaced))
 }
 
@@ -174,11 +175,12 @@ fn route<T: Printed>(
             let (ns, name) = (at(3), at(5));
             Box::pin(async move { update::<T>(&d2, &ns, &name, req).await })
         }
-        (&Method::DELETE, ["api", "v1", "namespaces", ns, r, name]) if *r == T::RESOURCE => done(
-            T::store(d)
-                .delete(ns, name)
-                .map(|o| json(StatusCode::OK, &o)),
-        ),
+        (&Method::DELETE, ["api", "v1", "namespaces", ns, r, name]) if *r == T::RESOURCE => {
+            done(T::store(d).delete(ns, name).map(|o| {
+                d.restore_controlled(ns);
+                json(StatusCode::OK, &o)
+            }))
+        }
         _ => return Routed::NotMine(Box::new(req)),
     })
 }
