@@ -10,6 +10,7 @@ pub mod events;
 pub mod eviction;
 pub mod executor;
 pub mod handlers;
+pub mod history;
 pub mod hooks;
 pub mod http;
 pub mod inotify;
@@ -120,6 +121,8 @@ pub struct Daemon {
     /// Held while a pod is bound (`scheduler::bind`): one decision at a time.
     binding: Mutex<()>,
     watch: broadcast::Sender<PodEvent>,
+    /// The recent pod changes by version, for API watches (`history`).
+    history: history::History,
     resource_version: AtomicU64,
     /// The Services (issue 15).
     services: services::Services,
@@ -247,6 +250,7 @@ impl Daemon {
             pods: Mutex::new(BTreeMap::new()),
             binding: Mutex::new(()),
             watch,
+            history: history::History::new(history::CAPACITY),
             resource_version: AtomicU64::new(first),
             services,
             services_kick: Notify::new(),
@@ -492,30 +496,52 @@ impl Daemon {
     /// Sends a watch event with the pod's current status (if it changed, for MODIFIED).
     pub fn publish(&self, h: &PodHandle, kind: &'static str) {
         let before = h.lock().status.clone();
-        let mut pod = self.view(h);
+        let pod = self.view(h);
         if kind == "MODIFIED" && before.as_ref() == pod.status.as_ref() {
             return;
         }
-        pod.metadata.resource_version = Some(self.next_rv());
-        h.remember(&pod);
+        self.announce(h, kind, pod);
         if !h.lock().removing {
             h.persist();
         }
-        let _ = self.watch.send(PodEvent { kind, pod });
+    }
+
+    /// Gives `pod` the next resourceVersion, records it as published, and tells the watchers:
+    /// all under the history's lock, so that changes are recorded in version order.
+    fn announce(&self, h: &PodHandle, kind: &'static str, mut pod: Pod) -> Pod {
+        let mut ring = self.history.lock();
+        let rv = self.resource_version.fetch_add(1, Ordering::SeqCst);
+        pod.metadata.resource_version = Some(rv.to_string());
+        h.remember(&pod);
+        let ev = PodEvent { kind, pod };
+        self.history.record(&mut ring, rv, &ev);
+        let _ = self.watch.send(ev.clone());
+        ev.pod
+    }
+
+    /// The pods of `ns` (or all) and the version they are at: nothing published later shows in
+    /// them, nothing published earlier is missing (a list that a watch resumes from).
+    pub fn snapshot(&self, ns: Option<&str>) -> (Vec<Pod>, u64) {
+        let _ring = self.history.lock();
+        let views = self.views(ns);
+        let rv = self
+            .resource_version
+            .load(Ordering::SeqCst)
+            .saturating_sub(1);
+        (views, rv)
+    }
+
+    /// The recent pod changes (API watches).
+    pub fn history(&self) -> &history::History {
+        &self.history
     }
 
     /// After a spec or deletion change: persist, wake the worker (and any waiter), announce.
     fn changed(&self, h: &PodHandle) -> Pod {
-        let mut out = self.view(h);
-        out.metadata.resource_version = Some(self.next_rv());
-        h.remember(&out);
+        let out = self.announce(h, "MODIFIED", self.view(h));
         h.persist_now();
         h.wake.notify_one();
         h.exited.notify_waiters();
-        let _ = self.watch.send(PodEvent {
-            kind: "MODIFIED",
-            pod: out.clone(),
-        });
         out
     }
 
@@ -638,11 +664,7 @@ impl Daemon {
                 format!("persisting pod: {e}"),
             ));
         }
-        let out = self.view(&h);
-        let _ = self.watch.send(PodEvent {
-            kind: "ADDED",
-            pod: out.clone(),
-        });
+        let out = self.announce(&h, "ADDED", self.view(&h));
         (self.spawn)(self, h);
         Ok(out)
     }

@@ -71,6 +71,30 @@ impl Kubectl {
         self.run_with(&self.config(), args)
     }
 
+    /// A command left running (`get -w`), its stdout read line by line.
+    fn spawn(&self, args: &[&str]) -> Running {
+        let mut child = std::process::Command::new(&self.bin)
+            .args(args)
+            .env("KUBECONFIG", self.config())
+            .env("KUBECACHEDIR", self.dir.path().join("cache"))
+            .env("HOME", self.dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("kubectl");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    return;
+                }
+            }
+        });
+        Running { child, lines }
+    }
+
     /// Stdout of a command that must succeed.
     fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
@@ -92,6 +116,40 @@ impl Kubectl {
         let path = self.dir.path().join(format!("config-{}", uuid_like()));
         std::fs::write(&path, serde_json::to_string(&k).expect("json")).expect("write");
         path
+    }
+}
+
+/// A kubectl left running; killed when dropped.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// The lines printed until one satisfies `until` (that one included); panics after 60 s.
+    fn lines_until(&self, until: impl Fn(&str) -> bool) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let done = until(&l);
+                    seen.push(l);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(_) => panic!("kubectl printed no such line; it printed {seen:?}"),
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -316,4 +374,50 @@ fn kubectl_inside_a_pod_reaches_the_api_through_the_kubernetes_service() {
         "{}",
         stderr(&other)
     );
+}
+
+// §11 #12 (spec §3.5): `get pods -w` lists, then watches from the list's resourceVersion:
+// the current row once, then one row per change — nothing replayed, the deletion last; with
+// `--output-watch-events` each row says its event. `get pod web -w` watches the one pod.
+#[test]
+fn get_pods_watch_prints_each_change_once() {
+    let Some(d) = Daemon::start() else { return };
+    let pod = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: web, labels: {{app: web}}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: web, image: {IMAGE}, command: [sleep, '3600']}}]\n");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pod.yaml");
+    std::fs::write(&file, &pod).unwrap();
+    for k in Kubectl::all(&d) {
+        k.ok(&["apply", "-f", file.to_str().unwrap()]);
+        k.ok(&["wait", "pod/web", "--for=condition=Ready", "--timeout=60s"]);
+        let events = k.spawn(&["get", "pods", "-w", "--output-watch-events"]);
+        let one = k.spawn(&["get", "pod", "web", "-w"]);
+        let first = events.lines_until(|l| l.starts_with("ADDED"));
+        assert_eq!(
+            normalize_age(&first.join("\n")),
+            "EVENT      NAME   READY   STATUS    RESTARTS   AGE\nADDED      web    1/1     Running   0          AGE"
+        );
+        let head = one.lines_until(|l| l.starts_with("web"));
+        assert_eq!(head.len(), 2, "{head:?}");
+        k.ok(&["delete", "pod", "web"]);
+        let rest = events.lines_until(|l| l.starts_with("DELETED"));
+        assert!(
+            rest.iter()
+                .all(|l| l.starts_with("MODIFIED") || l.starts_with("DELETED")),
+            "{rest:?}"
+        );
+        assert!(rest.iter().any(|l| l.contains("Terminating")), "{rest:?}");
+        assert_eq!(rest.iter().filter(|l| l.starts_with("DELETED")).count(), 1);
+        // The one pod's watch printed the same changes, each as a row.
+        // (Its AGE may have ticked on in between.)
+        let gone = rest
+            .last()
+            .map(|l| normalize_age(l.trim_start_matches("DELETED").trim_start()));
+        let mine = one.lines_until(|l| Some(normalize_age(l)) == gone);
+        let changes: Vec<String> = rest
+            .iter()
+            .map(|l| normalize_age(l[11..].trim_start()))
+            .collect();
+        let mine: Vec<String> = mine.iter().map(|l| normalize_age(l)).collect();
+        assert_eq!(mine, changes);
+    }
 }

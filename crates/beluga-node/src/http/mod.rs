@@ -45,8 +45,8 @@ use query::*;
 use services::*;
 use watch::*;
 
-fn pod_list(pods: Vec<beluga_api::Pod>) -> serde_json::Value {
-    serde_json::json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": ""}, "items": pods})
+fn pod_list(pods: Vec<beluga_api::Pod>, rv: &str) -> serde_json::Value {
+    serde_json::json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": rv}, "items": pods})
 }
 
 /// Whether the client asked for a server-side Table (its `Accept`), and what each row carries
@@ -97,7 +97,7 @@ async fn route_inner(
             create_pod(&d, &ns, req).await
         }
         (&Method::GET, ["api", "v1", "namespaces", ns, "pods", name]) => {
-            get_pod(&d, ns, name, q_bool(&q, "watch"), table)
+            get_pod(&d, ns, name, &q, table)
         }
         (&Method::PUT, ["api", "v1", "namespaces", ns, "pods", name]) => {
             let (ns, name) = (ns.to_string(), name.to_string());

@@ -21,15 +21,18 @@ pub(super) fn get_pod(
     d: &Arc<Daemon>,
     ns: &str,
     name: &str,
-    follow: bool,
+    q: &HashMap<String, Vec<String>>,
     table: Option<beluga_api::table::IncludeObject>,
 ) -> Result<Response<ResBody>, ApiError> {
-    if follow {
-        // Subscribed before the pod is read: nothing published in between is lost.
-        let rx = d.subscribe();
-        let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
-        let (ns, name) = (Some(ns.to_string()), Some(name.to_string()));
-        return Ok(watch(rx, ns, name, Default::default(), vec![d.view(&h)]));
+    if q_bool(q, "watch") {
+        // The legacy watch of one object (`GET …/pods/web?watch=1`): a 404 when there is none.
+        d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
+        let filter = Filter {
+            ns: Some(ns.to_string()),
+            name: Some(name.to_string()),
+            sel: Default::default(),
+        };
+        return watch(d, filter, q, table);
     }
     let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
     let pod = d.view(&h);

@@ -1,8 +1,12 @@
-//! Pod lists and watches: a watch subscribes before it lists and skips what the list showed.
+//! Pod lists and watches with the apiserver's resourceVersion semantics (kubectl-api §3.5): a
+//! list carries the version it shows; a watch from a version replays the changes after it
+//! (`Daemon::history`), a watch from none or "0" first sends every match as ADDED; selectors
+//! turn a pod leaving or entering them into DELETED or ADDED; with a Table `Accept` each event
+//! is a one-row Table, the first with the columns.
 
 use super::*;
+use crate::history::{as_seen, Change, Expired};
 use beluga_api::table::IncludeObject;
-use beluga_api::wire::WatchEvent;
 
 pub(super) async fn list_or_watch(
     d: &Arc<Daemon>,
@@ -10,102 +14,263 @@ pub(super) async fn list_or_watch(
     q: &HashMap<String, Vec<String>>,
     table: Option<IncludeObject>,
 ) -> Result<Response<ResBody>, ApiError> {
-    // A watch subscribes before it lists (review P5): a change published in between is seen.
     let sel = selectors(q, beluga_api::selector::POD_FIELDS)?;
-    let rx = q_bool(q, "watch").then(|| d.subscribe());
-    let pods: Vec<beluga_api::Pod> = d
-        .views(ns)
-        .into_iter()
-        .filter(|p| selects(&sel, p))
-        .collect();
-    if let Some(rx) = rx {
-        return Ok(watch(rx, ns.map(String::from), None, sel, pods));
+    let filter = Filter {
+        ns: ns.map(String::from),
+        name: None,
+        sel,
+    };
+    if q_bool(q, "watch") {
+        return watch(d, filter, q, table);
     }
+    let (pods, rv) = d.snapshot(ns);
+    let pods: Vec<beluga_api::Pod> = pods.into_iter().filter(|p| filter.picks(p)).collect();
+    let rv = rv.to_string();
     match table {
         Some(include) => Ok(json(
             StatusCode::OK,
-            &beluga_api::table::pods(&pods, d.exec().clock.now(), include, ""),
+            &beluga_api::table::pods(&pods, d.exec().clock.now(), include, &rv),
         )),
-        None => Ok(json(StatusCode::OK, &pod_list(pods))),
+        None => Ok(json(StatusCode::OK, &pod_list(pods, &rv))),
     }
 }
 
-/// Whether the selectors pick the pod.
-fn selects(sel: &beluga_api::selector::Selectors, p: &beluga_api::Pod) -> bool {
-    (sel.labels.is_empty() && sel.fields.is_empty())
-        || sel.matches(&serde_json::to_value(p).unwrap_or_default())
+/// Which pods a list or watch is about.
+pub(super) struct Filter {
+    pub ns: Option<String>,
+    pub name: Option<String>,
+    pub sel: beluga_api::selector::Selectors,
 }
 
-/// A pod's resourceVersion as a number (0 when unset).
-pub(super) fn rv_of(p: &beluga_api::Pod) -> u64 {
-    p.metadata
-        .resource_version
-        .as_deref()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
+impl Filter {
+    pub fn picks(&self, p: &beluga_api::Pod) -> bool {
+        self.ns
+            .as_deref()
+            .is_none_or(|n| n == podutil::namespace(p))
+            && self.name.as_deref().is_none_or(|n| n == podutil::name(p))
+            && ((self.sel.labels.is_empty() && self.sel.fields.is_empty())
+                || self
+                    .sel
+                    .matches(&serde_json::to_value(p).unwrap_or_default()))
+    }
 
-/// A watch: the current objects as ADDED, then every change, one JSON event per line. `rx` was
-/// subscribed before `initial` was read; an event no newer than what `initial` showed of that
-/// pod is skipped, so nothing is lost and nothing is sent twice; only pods `sel` picks are
-/// sent (a pod that stops being picked is not yet sent as DELETED, as the apiserver does).
-pub(super) fn watch(
-    mut rx: tokio::sync::broadcast::Receiver<crate::PodEvent>,
-    ns: Option<String>,
-    name: Option<String>,
-    sel: beluga_api::selector::Selectors,
-    initial: Vec<beluga_api::Pod>,
-) -> Response<ResBody> {
-    let seen: HashMap<(String, String), u64> = initial
-        .iter()
-        .map(|p| {
-            let key = (
-                podutil::namespace(p).to_string(),
-                podutil::name(p).to_string(),
-            );
-            (key, rv_of(p))
-        })
-        .collect();
-    let (tx, resp) = streaming("application/json");
-    tokio::spawn(async move {
-        let line = |kind: &str, pod: &beluga_api::Pod| {
-            let ev = match kind {
-                "ADDED" => WatchEvent::Added(pod),
-                "DELETED" => WatchEvent::Deleted(pod),
-                _ => WatchEvent::Modified(pod),
-            };
-            let mut v = serde_json::to_vec(&ev).unwrap_or_default();
-            v.push(b'\n');
-            Bytes::from(v)
-        };
-        for p in &initial {
-            if tx.send(line("ADDED", p)).await.is_err() {
-                return;
+    /// What this watch sends for a change, if anything (`history::as_seen`).
+    fn sees(&self, c: &Change) -> Option<(&'static str, beluga_api::Pod)> {
+        let before = c.prev.as_deref().map(|p| self.picks(p));
+        let kind = as_seen(c.kind, self.picks(&c.pod), before)?;
+        match (kind, c.kind, &c.prev) {
+            // Leaving the selection: the state it was picked in, at this change's version.
+            ("DELETED", k, Some(prev)) if k != "DELETED" => {
+                let mut p = (**prev).clone();
+                p.metadata.resource_version = Some(c.rv.to_string());
+                Some((kind, p))
             }
+            _ => Some((kind, (*c.pod).clone())),
         }
-        loop {
-            match rx.recv().await {
-                Ok(ev) => {
-                    let key = (
-                        podutil::namespace(&ev.pod).to_string(),
-                        podutil::name(&ev.pod).to_string(),
-                    );
-                    if ns.as_deref().is_some_and(|n| n != key.0)
-                        || name.as_deref().is_some_and(|n| n != key.1)
-                        || !selects(&sel, &ev.pod)
-                        || (ev.kind != "DELETED"
-                            && seen.get(&key).is_some_and(|&r| rv_of(&ev.pod) <= r))
-                    {
-                        continue;
-                    }
-                    if tx.send(line(ev.kind, &ev.pod)).await.is_err() {
-                        return;
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(_) => return,
+    }
+}
+
+/// Where a watch starts (`resourceVersion`, `sendInitialEvents`).
+#[derive(Debug, PartialEq, Eq)]
+enum Start {
+    /// Every match now as ADDED, then the changes; with the initial-events-end bookmark.
+    Now { bookmark: bool },
+    /// The changes after this version.
+    After(u64),
+}
+
+fn start_of(q: &HashMap<String, Vec<String>>) -> Result<Start, ApiError> {
+    let bookmark = q_bool(q, "sendInitialEvents");
+    match q1(q, "resourceVersion").unwrap_or("") {
+        "" | "0" => Ok(Start::Now { bookmark }),
+        _ if bookmark => Ok(Start::Now { bookmark }),
+        v => v.parse().map(Start::After).map_err(|_| {
+            ApiError::new(
+                400,
+                "BadRequest",
+                format!("resourceVersion: Invalid value: \"{v}\": must be a number"),
+            )
+        }),
+    }
+}
+
+/// A watch of the pods `filter` picks, one JSON event per line, until the client goes or
+/// `timeoutSeconds` pass.
+pub(super) fn watch(
+    d: &Arc<Daemon>,
+    filter: Filter,
+    q: &HashMap<String, Vec<String>>,
+    table: Option<IncludeObject>,
+) -> Result<Response<ResBody>, ApiError> {
+    let start = start_of(q)?;
+    let timeout = q1(q, "timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(std::time::Duration::from_secs);
+    // Told of changes before the snapshot: none made in between is missed.
+    let changes = d.history().changes();
+    let (initial, from, bookmark) = match start {
+        Start::Now { bookmark } => {
+            let (pods, rv) = d.snapshot(filter.ns.as_deref());
+            let pods: Vec<_> = pods.into_iter().filter(|p| filter.picks(p)).collect();
+            (pods, rv, bookmark)
+        }
+        Start::After(rv) => (Vec::new(), rv, false),
+    };
+    let (tx, resp) = streaming("application/json");
+    let mut out = Encoder {
+        d: d.clone(),
+        table,
+        columns_sent: false,
+    };
+    let d = d.clone();
+    tokio::spawn(async move {
+        let stream = async {
+            for p in initial {
+                tx.send(out.event("ADDED", &p)).await.ok()?;
             }
+            if bookmark {
+                tx.send(bookmark_event(from)).await.ok()?;
+            }
+            follow(&d, &filter, from, changes, &tx, &mut out).await
+        };
+        match timeout {
+            Some(t) => drop(tokio::time::timeout(t, stream).await),
+            None => drop(stream.await),
         }
     });
-    resp
+    Ok(resp)
+}
+
+/// Sends the changes after `from` as they come; `None` when the client went or the ring no
+/// longer holds what it would need (after a 410 ERROR event: the client re-lists).
+async fn follow(
+    d: &Daemon,
+    filter: &Filter,
+    mut from: u64,
+    mut changes: tokio::sync::watch::Receiver<u64>,
+    tx: &mpsc::Sender<Bytes>,
+    out: &mut Encoder,
+) -> Option<()> {
+    loop {
+        match d.history().since(from) {
+            Ok(list) => {
+                for c in list {
+                    from = c.rv;
+                    if let Some((kind, pod)) = filter.sees(&c) {
+                        tx.send(out.event(kind, &pod)).await.ok()?;
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(expired_event(e)).await;
+                return None;
+            }
+        }
+        tokio::select! {
+            r = changes.changed() => r.ok()?,
+            _ = tx.closed() => return None,
+        }
+    }
+}
+
+/// Encodes watch events: the pod, or a one-row Table whose columns only the first carries
+/// (apiserver `watchEmbeddedEncoder`; kubectl keeps the last columns).
+struct Encoder {
+    d: Arc<Daemon>,
+    table: Option<IncludeObject>,
+    columns_sent: bool,
+}
+
+impl Encoder {
+    fn event(&mut self, kind: &str, pod: &beluga_api::Pod) -> Bytes {
+        let object = match self.table {
+            Some(include) => {
+                let rv = pod.metadata.resource_version.clone().unwrap_or_default();
+                let now = self.d.exec().clock.now();
+                let mut t = beluga_api::table::pods(std::slice::from_ref(pod), now, include, &rv);
+                if self.columns_sent {
+                    t.column_definitions.clear();
+                }
+                self.columns_sent = true;
+                serde_json::to_value(t).unwrap_or_default()
+            }
+            None => serde_json::to_value(pod).unwrap_or_default(),
+        };
+        line(&serde_json::json!({"type": kind, "object": object}))
+    }
+}
+
+fn line(v: &serde_json::Value) -> Bytes {
+    let mut v = serde_json::to_vec(v).unwrap_or_default();
+    v.push(b'\n');
+    Bytes::from(v)
+}
+
+/// The end of the initial events (`sendInitialEvents=true`, kubectl-api §3.5).
+fn bookmark_event(rv: u64) -> Bytes {
+    line(&serde_json::json!({"type": "BOOKMARK", "object": {
+        "kind": "Pod", "apiVersion": "v1",
+        "metadata": {"resourceVersion": rv.to_string(),
+                     "annotations": {"k8s.io/initial-events-end": "true"}}}}))
+}
+
+/// The apiserver's answer to a watch from a version it no longer holds (kubectl-api §3.5).
+fn expired_event(e: Expired) -> Bytes {
+    let message = format!("too old resource version: {} ({})", e.requested, e.oldest);
+    let status = beluga_api::wire::failure(410, "Expired", &message, None, "", Vec::new());
+    let mut object = serde_json::to_value(status).unwrap_or_default();
+    object["kind"] = "Status".into();
+    object["apiVersion"] = "v1".into();
+    object["metadata"] = serde_json::json!({});
+    line(&serde_json::json!({"type": "ERROR", "object": object}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
+            .collect()
+    }
+
+    // kubectl-api §3.5: unset or "0" starts with the current state, a number after it;
+    // sendInitialEvents asks for the state and the bookmark whatever the version.
+    #[test]
+    fn where_a_watch_starts() {
+        let cases: &[(&[(&str, &str)], Start)] = &[
+            (&[], Start::Now { bookmark: false }),
+            (&[("resourceVersion", "0")], Start::Now { bookmark: false }),
+            (&[("resourceVersion", "")], Start::Now { bookmark: false }),
+            (&[("resourceVersion", "42")], Start::After(42)),
+            (
+                &[("resourceVersion", "42"), ("sendInitialEvents", "true")],
+                Start::Now { bookmark: true },
+            ),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(&start_of(&q(pairs)).expect("start"), want, "{pairs:?}");
+        }
+        let bad = start_of(&q(&[("resourceVersion", "x1")])).expect_err("bad");
+        assert_eq!(bad.code, 400);
+    }
+
+    #[test]
+    fn the_expired_event_is_the_apiservers() {
+        let ev: serde_json::Value = serde_json::from_slice(&expired_event(Expired {
+            requested: 5,
+            oldest: 1200,
+        }))
+        .expect("json");
+        assert_eq!(ev["type"], "ERROR");
+        assert_eq!(ev["object"]["kind"], "Status");
+        assert_eq!(ev["object"]["code"], 410);
+        assert_eq!(ev["object"]["reason"], "Expired");
+        assert_eq!(
+            ev["object"]["message"],
+            "too old resource version: 5 (1200)"
+        );
+    }
 }
