@@ -11,6 +11,7 @@ pub mod field;
 pub mod kubeconfig;
 pub mod manifest;
 pub mod namespace;
+pub mod patch;
 pub mod podutil;
 pub mod printer;
 pub mod quantity;

@@ -28,6 +28,7 @@ mod images;
 mod listen;
 mod logs;
 mod objects;
+mod patch;
 mod pods;
 mod query;
 mod services;
@@ -101,7 +102,12 @@ async fn route_inner(
         }
         (&Method::PUT, ["api", "v1", "namespaces", ns, "pods", name]) => {
             let (ns, name) = (ns.to_string(), name.to_string());
-            update_pod(&d, &ns, &name, req).await
+            let body = body_bytes(req).await?;
+            update_pod(&d, &ns, &name, &body)
+        }
+        (&Method::PATCH, ["api", "v1", "namespaces", ns, "pods", name]) => {
+            let (ns, name) = (ns.to_string(), name.to_string());
+            patch::patch_pod(&d, &ns, &name, req).await
         }
         (&Method::DELETE, ["api", "v1", "namespaces", ns, "pods", name]) => {
             let (ns, name) = (ns.to_string(), name.to_string());

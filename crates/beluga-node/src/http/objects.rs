@@ -103,8 +103,11 @@ fn get<T: Printed>(
 }
 
 async fn body_of<T: Printed>(req: Request<Incoming>) -> Result<T, ApiError> {
-    let body = body_bytes(req).await?;
-    beluga_api::manifest::from_json(&body, T::KIND)
+    decode::<T>(&body_bytes(req).await?)
+}
+
+fn decode<T: Printed>(body: &[u8]) -> Result<T, ApiError> {
+    beluga_api::manifest::from_json(body, T::KIND)
         .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))
 }
 
@@ -123,13 +126,14 @@ async fn create<T: Printed>(
     Ok(json(StatusCode::CREATED, &made))
 }
 
-async fn update<T: Printed>(
+/// `PUT` with its body (and a PATCH with the patched object).
+fn update<T: Printed>(
     d: &Daemon,
     ns: &str,
     name: &str,
-    req: Request<Incoming>,
+    body: &[u8],
 ) -> Result<Response<ResBody>, ApiError> {
-    let o = body_of::<T>(req).await?;
+    let o = decode::<T>(body)?;
     if o.meta().name.as_deref().is_some_and(|n| n != name) {
         return Err(ApiError::new(
             400,
@@ -142,6 +146,22 @@ async fn update<T: Printed>(
     d.config_changed(ns);
     d.restore_controlled(ns);
     Ok(json(StatusCode::OK, &replaced))
+}
+
+/// `PATCH` of a kept object: the patched object replaces it as a `PUT` would.
+async fn patch<T: Printed>(
+    d: &Daemon,
+    ns: &str,
+    name: &str,
+    req: Request<Incoming>,
+) -> Result<Response<ResBody>, ApiError> {
+    let ty = super::patch::patch_type(&req)?;
+    let body = body_bytes(req).await?;
+    let live = T::store(d)
+        .get(ns, name)
+        .ok_or_else(|| ApiError::not_found_in(T::RESOURCE, name))?;
+    let out = super::patch::patched(T::KIND, ty, &live, &body)?;
+    super::patch::as_patch_error(T::KIND, name, &body, update::<T>(d, ns, name, &out))
 }
 
 /// The routes of one kept kind under `/api/v1/[namespaces/{ns}/]<resource>[/{name}]`; the
@@ -173,7 +193,11 @@ fn route<T: Printed>(
         }
         (&Method::PUT, ["api", "v1", "namespaces", _, r, _]) if *r == T::RESOURCE => {
             let (ns, name) = (at(3), at(5));
-            Box::pin(async move { update::<T>(&d2, &ns, &name, req).await })
+            Box::pin(async move { update::<T>(&d2, &ns, &name, &body_bytes(req).await?) })
+        }
+        (&Method::PATCH, ["api", "v1", "namespaces", _, r, _]) if *r == T::RESOURCE => {
+            let (ns, name) = (at(3), at(5));
+            Box::pin(async move { patch::<T>(&d2, &ns, &name, req).await })
         }
         (&Method::DELETE, ["api", "v1", "namespaces", ns, r, name]) if *r == T::RESOURCE => {
             done(T::store(d).delete(ns, name).map(|o| {
@@ -210,7 +234,10 @@ fn route_namespaces(
             done(get::<Namespace>(d, "", name, table))
         }
         (&Method::PUT, ["api", "v1", "namespaces", _]) => {
-            Box::pin(async move { update::<Namespace>(&d2, "", &name, req).await })
+            Box::pin(async move { update::<Namespace>(&d2, "", &name, &body_bytes(req).await?) })
+        }
+        (&Method::PATCH, ["api", "v1", "namespaces", _]) => {
+            Box::pin(async move { patch::<Namespace>(&d2, "", &name, req).await })
         }
         (&Method::DELETE, ["api", "v1", "namespaces", name]) => {
             done(d.delete_namespace(name).map(|o| json(StatusCode::OK, &o)))

@@ -47,14 +47,14 @@ pub(super) fn get_pod(
     }
 }
 
-pub(super) async fn update_pod(
+/// `PUT …/pods/{name}` with its body (and a PATCH with the patched object).
+pub(super) fn update_pod(
     d: &Arc<Daemon>,
     ns: &str,
     name: &str,
-    req: Request<Incoming>,
+    body: &[u8],
 ) -> Result<Response<ResBody>, ApiError> {
-    let body = body_bytes(req).await?;
-    let pod = beluga_api::manifest::pod_from_json(&body)
+    let pod = beluga_api::manifest::pod_from_json(body)
         .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
     if pod.metadata.name.as_deref().is_some_and(|n| n != name) {
         return Err(ApiError::new(

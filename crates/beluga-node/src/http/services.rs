@@ -65,13 +65,15 @@ pub(super) async fn create_service(
     Ok(json(StatusCode::CREATED, &d.create_service(svc, ns)?))
 }
 
-pub(super) async fn update_service(
+/// `PUT` with its body (and a PATCH with the patched Service).
+pub(super) fn update_service(
     d: &Arc<Daemon>,
     ns: &str,
     name: &str,
-    req: Request<Incoming>,
+    body: &[u8],
 ) -> Result<Response<ResBody>, ApiError> {
-    let svc = service_body(req).await?;
+    let svc = beluga_api::manifest::service_from_json(body)
+        .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
     if svc.metadata.name.as_deref().is_some_and(|n| n != name) {
         return Err(ApiError::new(
             400,
@@ -80,6 +82,22 @@ pub(super) async fn update_service(
         ));
     }
     Ok(json(StatusCode::OK, &d.update_service(svc, ns, name)?))
+}
+
+async fn patch_service(
+    d: &Arc<Daemon>,
+    ns: &str,
+    name: &str,
+    req: Request<Incoming>,
+) -> Result<Response<ResBody>, ApiError> {
+    let ty = super::patch::patch_type(&req)?;
+    let body = body_bytes(req).await?;
+    let live = d
+        .services()
+        .get(ns, name)
+        .ok_or_else(|| ApiError::not_found_in("services", name))?;
+    let out = super::patch::patched("Service", ty, &live, &body)?;
+    super::patch::as_patch_error("Service", name, &body, update_service(d, ns, name, &out))
 }
 
 pub(super) fn delete_service(
@@ -228,7 +246,11 @@ pub(super) fn route_services(
         }
         (&Method::PUT, ["api", "v1", "namespaces", ns, "services", name]) => {
             let (ns, name) = (ns.to_string(), name.to_string());
-            Box::pin(async move { update_service(&d2, &ns, &name, req).await })
+            Box::pin(async move { update_service(&d2, &ns, &name, &body_bytes(req).await?) })
+        }
+        (&Method::PATCH, ["api", "v1", "namespaces", ns, "services", name]) => {
+            let (ns, name) = (ns.to_string(), name.to_string());
+            Box::pin(async move { patch_service(&d2, &ns, &name, req).await })
         }
         (&Method::DELETE, ["api", "v1", "namespaces", ns, "services", name]) => {
             done(delete_service(d, ns, name))

@@ -1,0 +1,86 @@
+//! PATCH of any kind (kubectl-api §3.8): the body applied to the live object's JSON by its
+//! `Content-Type` (`beluga_api::patch`), then the result goes the way of a PUT (strict
+//! decoding, the kind's update validation). 415 for a type the apiserver does not know.
+
+use super::*;
+use beluga_api::field::FieldError;
+use beluga_api::patch::{PatchError, PatchType};
+
+/// The request's patch type; 415 in the apiserver's words for anything else.
+pub(super) fn patch_type(req: &Request<Incoming>) -> Result<PatchType, ApiError> {
+    let ct = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    PatchType::from_content_type(ct).ok_or_else(unsupported)
+}
+
+fn unsupported() -> ApiError {
+    ApiError::new(
+        415,
+        "UnsupportedMediaType",
+        format!(
+            "the body of the request was in an unknown format - accepted media types include: {}",
+            beluga_api::patch::SUPPORTED
+        ),
+    )
+}
+
+/// `live` patched by the request's body: the JSON a PUT of the result would carry.
+pub(super) fn patched(
+    kind: &str,
+    ty: PatchType,
+    live: &impl serde::Serialize,
+    body: &[u8],
+) -> Result<Bytes, ApiError> {
+    let live = serde_json::to_value(live)
+        .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+    let out = beluga_api::patch::apply(kind, ty, &live, body).map_err(|e| match e {
+        PatchError::Bad(m) => ApiError::new(400, "BadRequest", m),
+        PatchError::Failed(m) => ApiError::new(422, "Invalid", m),
+    })?;
+    Ok(Bytes::from(serde_json::to_vec(&out).unwrap_or_default()))
+}
+
+/// A PUT's answer for a patched object, with a decoding failure told as the apiserver tells
+/// it for a patch: 422, `patch: Invalid value: "<patch>": strict decoding error: …`.
+pub(super) fn as_patch_error(
+    kind: &'static str,
+    name: &str,
+    body: &[u8],
+    r: Result<Response<ResBody>, ApiError>,
+) -> Result<Response<ResBody>, ApiError> {
+    r.map_err(|e| {
+        if e.code != 400 {
+            return e;
+        }
+        let detail = match e.message.find("strict decoding error") {
+            Some(i) => e.message[i..].to_string(),
+            None => e.message.clone(),
+        };
+        let patch = String::from_utf8_lossy(body).into_owned();
+        ApiError::invalid_kind(
+            kind,
+            name,
+            vec![FieldError::invalid("patch", &patch, detail)],
+        )
+    })
+}
+
+/// `PATCH …/pods/{name}`.
+pub(super) async fn patch_pod(
+    d: &Arc<Daemon>,
+    ns: &str,
+    name: &str,
+    req: Request<Incoming>,
+) -> Result<Response<ResBody>, ApiError> {
+    let ty = patch_type(&req)?;
+    let body = body_bytes(req).await?;
+    if ty == PatchType::Apply {
+        return Err(unsupported());
+    }
+    let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
+    let out = patched("Pod", ty, &d.view(&h), &body)?;
+    as_patch_error("Pod", name, &body, update_pod(d, ns, name, &out))
+}
