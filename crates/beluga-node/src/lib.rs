@@ -684,6 +684,10 @@ impl Daemon {
             pod.metadata.creation_timestamp = old.metadata.creation_timestamp.clone();
             pod.metadata.deletion_timestamp = old.metadata.deletion_timestamp.clone();
             pod.metadata.deletion_grace_period_seconds = old.metadata.deletion_grace_period_seconds;
+            // A body without managedFields keeps the recorded ones (as the apiserver does).
+            if pod.metadata.managed_fields.is_none() {
+                pod.metadata.managed_fields = old.metadata.managed_fields.clone();
+            }
             if let (Some(new), Some(o)) = (pod.spec.as_mut(), old.spec.as_ref()) {
                 new.node_name = o.node_name.clone();
             }
@@ -696,6 +700,7 @@ impl Daemon {
             if pod.spec == old.spec
                 && pod.metadata.labels == old.metadata.labels
                 && pod.metadata.annotations == old.metadata.annotations
+                && pod.metadata.managed_fields == old.metadata.managed_fields
             {
                 drop(st);
                 return Ok(self.view(&h));

@@ -555,3 +555,64 @@ fn config_maps_and_services_patch_too() {
         k.ok(&["delete", "service", "svc"]);
     }
 }
+
+// §11 #7 (spec §3.9): `apply --server-side` creates, changes and prunes what its manager
+// dropped; a client-side applied pod moves to server-side apply with nothing lost.
+#[test]
+fn server_side_apply() {
+    let Some(d) = Daemon::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pod.yaml");
+    let f = file.to_str().unwrap();
+    let pod = |name: &str, labels: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, labels: {{{labels}}}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: web, image: {IMAGE}, command: [sleep, '3600']}}]\n")
+    };
+    for k in Kubectl::all(&d) {
+        let labels = |name: &str| k.ok(&["get", "pod", name, "-o", "jsonpath={.metadata.labels}"]);
+        std::fs::write(&file, pod("ssa", "app: web, tier: x")).unwrap();
+        assert_eq!(
+            k.ok(&["apply", "--server-side", "-f", f]),
+            "pod/ssa serverside-applied\n"
+        );
+        assert_eq!(labels("ssa"), "{\"app\":\"web\",\"tier\":\"x\"}");
+        let managers = k.ok(&[
+            "get",
+            "pod",
+            "ssa",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager}",
+        ]);
+        assert_eq!(managers, "kubectl");
+        std::fs::write(&file, pod("ssa", "app: web")).unwrap();
+        assert_eq!(
+            k.ok(&["apply", "--server-side", "-f", f]),
+            "pod/ssa serverside-applied\n"
+        );
+        assert_eq!(labels("ssa"), "{\"app\":\"web\"}");
+        // A label someone else set stays when the manager never applied it.
+        k.ok(&["label", "pod", "ssa", "extra=1"]);
+        assert_eq!(
+            k.ok(&["apply", "--server-side", "-f", f]),
+            "pod/ssa serverside-applied\n"
+        );
+        assert_eq!(labels("ssa"), "{\"app\":\"web\",\"extra\":\"1\"}");
+        // Client-side apply first, then server-side.
+        std::fs::write(&file, pod("csa", "app: web")).unwrap();
+        assert_eq!(k.ok(&["apply", "-f", f]), "pod/csa created\n");
+        assert_eq!(
+            k.ok(&["apply", "--server-side", "-f", f]),
+            "pod/csa serverside-applied\n"
+        );
+        assert_eq!(labels("csa"), "{\"app\":\"web\"}");
+        let image = k.ok(&[
+            "get",
+            "pod",
+            "csa",
+            "-o",
+            "jsonpath={.spec.containers[0].image}",
+        ]);
+        assert_eq!(image, IMAGE);
+        k.ok(&["delete", "pod", "ssa", "csa"]);
+    }
+}

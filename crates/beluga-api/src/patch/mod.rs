@@ -3,6 +3,7 @@
 //! (`strategic`, our own engine). What the result must then pass (strict decoding, update
 //! validation) is the caller's, as for a PUT.
 
+pub mod apply;
 pub mod strategic;
 
 use serde_json::Value;

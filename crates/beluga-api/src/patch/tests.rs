@@ -290,3 +290,107 @@ fn list_kinds() {
     // A Service's ports are not a pod's.
     assert_eq!(list_kind("Pod", &["spec", "ports"]), ListKind::Atomic);
 }
+
+mod server_side_apply {
+    use super::super::apply::apply;
+    use serde_json::{json, Value};
+
+    fn pod(labels: Value, env: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "labels": labels},
+            "spec": {"containers": [{"name": "web", "image": "busybox", "env": env}]}})
+    }
+
+    fn strip_managed(mut v: Value) -> Value {
+        if let Some(m) = v["metadata"].as_object_mut() {
+            m.remove("managedFields");
+        }
+        v
+    }
+
+    // Spec §3.9: a first apply is the configuration, with the manager's fields recorded the
+    // apiserver's way (FieldsV1).
+    #[test]
+    fn a_first_apply_records_the_managers_fields() {
+        let cfg = pod(json!({"app": "web"}), json!([{"name": "A", "value": "1"}]));
+        let out = apply("Pod", None, &cfg, "kubectl", "2026-12-03T00:00:00Z").expect("apply");
+        assert_eq!(strip_managed(out.clone()), cfg);
+        let entries = out["metadata"]["managedFields"]
+            .as_array()
+            .expect("managed");
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0]["manager"], "kubectl");
+        assert_eq!(entries[0]["operation"], "Apply");
+        assert_eq!(entries[0]["fieldsType"], "FieldsV1");
+        assert_eq!(
+            entries[0]["fieldsV1"],
+            json!({"f:metadata": {"f:labels": {"f:app": {}}},
+                "f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:name": {}, "f:image": {},
+                    "f:env": {"k:{\"name\":\"A\"}": {".": {}, "f:name": {}, "f:value": {}}}}}}})
+        );
+    }
+
+    // What the manager applied before and omits now goes; what it never applied stays.
+    #[test]
+    fn fields_the_manager_drops_are_removed() {
+        let first = pod(
+            json!({"app": "web", "tier": "x"}),
+            json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]),
+        );
+        let mut live = apply("Pod", None, &first, "kubectl", "t1").expect("first");
+        // Someone else's change (an update: no fields recorded), and the server's status.
+        live["metadata"]["annotations"] = json!({"note": "kept"});
+        live["status"] = json!({"phase": "Running"});
+        let second = pod(json!({"app": "web"}), json!([{"name": "B", "value": "3"}]));
+        let out = apply("Pod", Some(&live), &second, "kubectl", "t2").expect("second");
+        assert_eq!(out["metadata"]["labels"], json!({"app": "web"}));
+        assert_eq!(
+            out["spec"]["containers"][0]["env"],
+            json!([{"name": "B", "value": "3"}])
+        );
+        assert_eq!(out["metadata"]["annotations"], json!({"note": "kept"}));
+        assert_eq!(out["status"]["phase"], "Running");
+        let entries = out["metadata"]["managedFields"]
+            .as_array()
+            .expect("managed");
+        assert_eq!(entries.len(), 1, "one entry per manager: {entries:?}");
+        assert_eq!(entries[0]["time"], "t2");
+    }
+
+    // A field another manager applied too stays when this one drops it; a dropped container
+    // goes as a whole.
+    #[test]
+    fn another_managers_fields_stay() {
+        let mine = pod(json!({"app": "web", "tier": "x"}), json!([]));
+        let live = apply("Pod", None, &mine, "kubectl", "t1").expect("mine");
+        let theirs = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "labels": {"tier": "x"}}});
+        let live = apply("Pod", Some(&live), &theirs, "other", "t2").expect("theirs");
+        let mine = pod(json!({"app": "web"}), json!([]));
+        let out = apply("Pod", Some(&live), &mine, "kubectl", "t3").expect("again");
+        assert_eq!(
+            out["metadata"]["labels"],
+            json!({"app": "web", "tier": "x"})
+        );
+        let two = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+            "spec": {"containers": [{"name": "web", "image": "b"}, {"name": "side", "image": "c"}]}});
+        let live = apply("Pod", Some(&out), &two, "kubectl", "t4").expect("two");
+        let one = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+            "spec": {"containers": [{"name": "web", "image": "b"}]}});
+        let out = apply("Pod", Some(&live), &one, "kubectl", "t5").expect("one");
+        let names: Vec<&str> = out["spec"]["containers"]
+            .as_array()
+            .expect("containers")
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(names, ["web"]);
+        // kubectl's own label went with the kubectl manager's configuration; the other's stays.
+        assert_eq!(out["metadata"]["labels"], json!({"tier": "x"}));
+    }
+
+    #[test]
+    fn managed_fields_in_the_body_are_refused() {
+        let cfg = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "managedFields": []}});
+        let e = apply("Pod", None, &cfg, "kubectl", "t").expect_err("refused");
+        assert_eq!(e.to_string(), "metadata.managedFields must be nil");
+    }
+}

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 
+mod apply;
 mod auth;
 mod body;
 mod discovery;

@@ -116,7 +116,10 @@ async fn create<T: Printed>(
     ns: &str,
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
-    let o = body_of::<T>(req).await?;
+    create_from::<T>(d, ns, body_of::<T>(req).await?)
+}
+
+fn create_from<T: Printed>(d: &Daemon, ns: &str, o: T) -> Result<Response<ResBody>, ApiError> {
     if T::NAMESPACED {
         d.admit_create(ns, T::RESOURCE, o.meta().name.as_deref().unwrap_or(""))?;
     }
@@ -156,7 +159,23 @@ async fn patch<T: Printed>(
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
     let ty = super::patch::patch_type(&req)?;
+    let q = query(req.uri());
     let body = body_bytes(req).await?;
+    if ty == beluga_api::patch::PatchType::Apply {
+        let live = T::store(d).get(ns, name);
+        let out = super::apply::applied(d, T::KIND, name, live.as_ref(), &q, &body)?;
+        return match live {
+            None if T::NAMESPACED => create_from::<T>(d, ns, decode::<T>(&out)?),
+            // A namespace is made by the namespace code (its default account, its CA).
+            None => Ok(json(
+                StatusCode::CREATED,
+                &d.create_namespace(decode(&out)?)?,
+            )),
+            Some(_) => {
+                super::patch::as_patch_error(T::KIND, name, &body, update::<T>(d, ns, name, &out))
+            }
+        };
+    }
     let live = T::store(d)
         .get(ns, name)
         .ok_or_else(|| ApiError::not_found_in(T::RESOURCE, name))?;

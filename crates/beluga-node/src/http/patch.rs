@@ -76,9 +76,10 @@ pub(super) async fn patch_pod(
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
     let ty = patch_type(&req)?;
+    let q = query(req.uri());
     let body = body_bytes(req).await?;
     if ty == PatchType::Apply {
-        return Err(unsupported());
+        return super::apply::apply_pod(d, ns, name, &q, &body);
     }
     let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
     let out = patched("Pod", ty, &d.view(&h), &body)?;

@@ -8,8 +8,16 @@ pub(super) async fn create_pod(
     ns: &str,
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
-    let body = body_bytes(req).await?;
-    let mut pod = beluga_api::manifest::pod_from_json(&body)
+    create_pod_from(d, ns, &body_bytes(req).await?)
+}
+
+/// `POST …/pods` with its body (and a server-side apply that creates).
+pub(super) fn create_pod_from(
+    d: &Arc<Daemon>,
+    ns: &str,
+    body: &[u8],
+) -> Result<Response<ResBody>, ApiError> {
+    let mut pod = beluga_api::manifest::pod_from_json(body)
         .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
     d.admit_create(ns, "pods", beluga_api::podutil::name(&pod))?;
     d.admit_service_account(&mut pod, ns)?;
