@@ -613,6 +613,31 @@ fn server_side_apply() {
             "jsonpath={.spec.containers[0].image}",
         ]);
         assert_eq!(image, IMAGE);
+        // A Service and a ConfigMap the same way.
+        let svc = dir.path().join("svc.yaml");
+        std::fs::write(&svc, "apiVersion: v1\nkind: Service\nmetadata: {name: ssa}\nspec: {ports: [{port: 80}]}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\ndata: {a: '1', b: '2'}\n").unwrap();
+        let s = svc.to_str().unwrap();
+        assert_eq!(
+            k.ok(&["apply", "--server-side", "-f", s]),
+            "service/ssa serverside-applied\nconfigmap/ssa serverside-applied\n"
+        );
+        std::fs::write(&svc, "apiVersion: v1\nkind: Service\nmetadata: {name: ssa}\nspec: {ports: [{port: 80, targetPort: 8080}]}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\ndata: {a: '1'}\n").unwrap();
+        k.ok(&["apply", "--server-side", "-f", s]);
+        assert_eq!(
+            k.ok(&[
+                "get",
+                "service",
+                "ssa",
+                "-o",
+                "jsonpath={.spec.ports[0].targetPort}"
+            ]),
+            "8080"
+        );
+        assert_eq!(
+            k.ok(&["get", "configmap", "ssa", "-o", "jsonpath={.data}"]),
+            "{\"a\":\"1\"}"
+        );
+        k.ok(&["delete", "-f", s]);
         k.ok(&["delete", "pod", "ssa", "csa"]);
     }
 }

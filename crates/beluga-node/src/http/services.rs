@@ -91,7 +91,24 @@ async fn patch_service(
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
     let ty = super::patch::patch_type(&req)?;
+    let q = query(req.uri());
     let body = body_bytes(req).await?;
+    if ty == beluga_api::patch::PatchType::Apply {
+        let live = d.services().get(ns, name);
+        let out = super::apply::applied(d, "Service", name, live.as_ref(), &q, &body)?;
+        if live.is_none() {
+            let svc = beluga_api::manifest::service_from_json(&out)
+                .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+            d.admit_create(ns, "services", name)?;
+            return Ok(json(StatusCode::CREATED, &d.create_service(svc, ns)?));
+        }
+        return super::patch::as_patch_error(
+            "Service",
+            name,
+            &body,
+            update_service(d, ns, name, &out),
+        );
+    }
     let live = d
         .services()
         .get(ns, name)
