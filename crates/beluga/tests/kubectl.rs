@@ -57,27 +57,61 @@ impl Kubectl {
         self.dir.path().join("config")
     }
 
-    fn run_with(&self, config: &Path, args: &[&str]) -> Output {
-        std::process::Command::new(&self.bin)
-            .args(args)
-            .env("KUBECONFIG", config)
+    /// This kubectl with `args`, its own cache and home, and the kubeconfig `config`.
+    fn command(&self, config: &Path, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(&self.bin);
+        c.args(args);
+        self.environment(&mut c, config);
+        c
+    }
+
+    fn environment(&self, c: &mut std::process::Command, config: &Path) {
+        c.env("KUBECONFIG", config)
             .env("KUBECACHEDIR", self.dir.path().join("cache"))
-            .env("HOME", self.dir.path())
-            .output()
-            .expect("kubectl")
+            .env("HOME", self.dir.path());
+    }
+
+    fn run_with(&self, config: &Path, args: &[&str]) -> Output {
+        self.command(config, args).output().expect("kubectl")
     }
 
     fn run(&self, args: &[&str]) -> Output {
         self.run_with(&self.config(), args)
     }
 
+    /// A shell command line run under `script` (a terminal), with this kubectl's environment;
+    /// what the terminal showed.
+    fn script(&self, line: &str) -> String {
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", line, "/dev/null"]);
+        self.environment(&mut c, &self.config());
+        let o = c
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("script");
+        format!("{}{}", stdout(&o), stderr(&o))
+    }
+
+    /// A command given `input` on its stdin.
+    fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command(&self.config(), args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input).expect("stdin");
+        }
+        child.wait_with_output().expect("kubectl")
+    }
+
     /// A command left running (`get -w`), its stdout read line by line.
     fn spawn(&self, args: &[&str]) -> Running {
-        let mut child = std::process::Command::new(&self.bin)
-            .args(args)
-            .env("KUBECONFIG", self.config())
-            .env("KUBECACHEDIR", self.dir.path().join("cache"))
-            .env("HOME", self.dir.path())
+        let mut child = self
+            .command(&self.config(), args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -639,5 +673,69 @@ fn server_side_apply() {
         );
         k.ok(&["delete", "-f", s]);
         k.ok(&["delete", "pod", "ssa", "csa"]);
+    }
+}
+
+// §11 #15, #17, #18 (spec §4.2, §4.3): `kubectl exec` over WebSocket v5 — output, exit codes,
+// stdin to its end; errors before the upgrade in the apiserver's words; `kubectl cp` both ways.
+#[test]
+fn exec_and_cp_through_kubectl() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: web}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: web, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
+    d.wait_running("web");
+    let dir = tempfile::tempdir().unwrap();
+    for k in Kubectl::all(&d) {
+        assert_eq!(k.ok(&["exec", "web", "--", "echo", "hi"]), "hi\n");
+        let o = k.run(&[
+            "exec",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ]);
+        assert_eq!(o.status.code(), Some(3));
+        assert_eq!(stdout(&o), "out\n");
+        assert_eq!(stderr(&o), "err\ncommand terminated with exit code 3\n");
+        let cat = k.run_stdin(&["exec", "-i", "web", "--", "cat"], b"a\nb\n");
+        assert_eq!(stdout(&cat), "a\nb\n", "{}", stderr(&cat));
+        let eof = k.run_stdin(
+            &[
+                "exec",
+                "-i",
+                "web",
+                "--",
+                "sh",
+                "-c",
+                "cat >/dev/null; echo eof",
+            ],
+            b"x",
+        );
+        assert_eq!(stdout(&eof), "eof\n", "{}", stderr(&eof));
+        let missing = k.run(&["exec", "web", "-c", "nope", "--", "true"]);
+        assert_eq!(missing.status.code(), Some(1));
+        assert!(
+            stderr(&missing).contains("Error from server (BadRequest)"),
+            "{}",
+            stderr(&missing)
+        );
+        // §11 #16: `-it` under a terminal of 100 × 30: the size reaches the pty (resize
+        // messages), and nothing is said of unknown streams.
+        let bin = k.bin.display().to_string();
+        let line = format!("stty cols 100 rows 30; {bin} exec -it web -- sh -c 'stty size'");
+        let tty = k.script(&line);
+        assert!(tty.contains("30 100"), "{tty}");
+        assert!(!tty.contains("Unknown stream"), "{tty}");
+        // cp: a file in, and back out.
+        let file = dir.path().join("f.txt");
+        std::fs::write(&file, "some bytes\n").unwrap();
+        k.ok(&["cp", file.to_str().unwrap(), "web:/tmp/f.txt"]);
+        assert_eq!(
+            k.ok(&["exec", "web", "--", "cat", "/tmp/f.txt"]),
+            "some bytes\n"
+        );
+        let back = dir.path().join("back.txt");
+        k.ok(&["cp", "web:/tmp/f.txt", back.to_str().unwrap()]);
+        assert_eq!(std::fs::read_to_string(&back).unwrap(), "some bytes\n");
     }
 }

@@ -1,5 +1,6 @@
 //! `POST …/pods/{name}/exec`: runs a command in a container through the OCI runtime's `exec`.
-//! The connection is upgraded (`Upgrade: beluga-exec`); the client then sends raw stdin and a
+//! kubectl's WebSocket upgrade is served by `websocket`; beluga's own CLI upgrades the
+//! connection with `Upgrade: beluga-exec`, then sends raw stdin and a
 //! write shutdown for EOF; the server sends `beluga_api::wire::exec` frames (stdout, stderr, then
 //! the exit code). With `tty=1` the process gets a pty and everything arrives on stdout.
 
@@ -63,6 +64,13 @@ pub async fn serve(
     let child = cmd
         .spawn()
         .map_err(|e| ApiError::new(500, "InternalError", format!("exec: {e}")))?;
+    // kubectl's WebSocket protocol, or beluga's own framing.
+    if let Some(protocol) = super::websocket::offered(&req) {
+        let resp = super::websocket::accept(&req, protocol);
+        let upgrade = hyper::upgrade::on(req);
+        tokio::spawn(super::websocket::relay(upgrade, child, pty, command));
+        return Ok(resp);
+    }
     let upgrade = hyper::upgrade::on(req);
     tokio::spawn(relay(upgrade, child, pty));
     Ok(switching_protocols())
@@ -194,15 +202,7 @@ async fn relay(
             tasks.push(tokio::spawn(pump(err, wr.clone(), STDERR)));
         }
     }
-    let code = child
-        .wait()
-        .await
-        .ok()
-        .and_then(|s| {
-            s.code()
-                .or_else(|| std::os::unix::process::ExitStatusExt::signal(&s).map(|s| 128 + s))
-        })
-        .unwrap_or(255);
+    let code = super::websocket::exit_code(child.wait().await);
     for t in tasks {
         // A pty reader ends with EIO once the child and its descendants closed the slave.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), t).await;

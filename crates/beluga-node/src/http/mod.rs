@@ -35,6 +35,7 @@ mod query;
 mod services;
 mod tls;
 mod watch;
+mod websocket;
 
 use body::*;
 use events::*;
