@@ -140,6 +140,22 @@ impl Parsed {
     }
 }
 
+impl ManifestError {
+    /// The apiserver's words for a request body it cannot decode: kubectl adds the
+    /// `error when creating "<file>": ` itself.
+    pub fn apiserver_message(&self) -> String {
+        let text = self.to_string();
+        match self {
+            ManifestError::UnknownFields { source_name, .. }
+            | ManifestError::Decode { source_name, .. } => text
+                .strip_prefix(&format!("error when creating {source_name:?}: "))
+                .map(String::from)
+                .unwrap_or(text),
+            _ => text,
+        }
+    }
+}
+
 /// Parses every document of `text` (YAML or JSON; `---` separated; `kind: List` expanded).
 /// Nothing is returned unless every document is a valid object of a kind beluga serves, so a
 /// bad file creates nothing.
@@ -297,6 +313,16 @@ pub fn service_from_json(body: &[u8]) -> Result<Service, ManifestError> {
 
 /// Parses a single JSON object of `kind` (the daemon's request bodies), strictly.
 pub fn from_json<T: DeserializeOwned>(body: &[u8], kind: &'static str) -> Result<T, ManifestError> {
+    from_json_with(body, kind, ValidateMode::Strict).map(|(o, _)| o)
+}
+
+/// Parses a single JSON object of `kind` under `mode` (the API's `fieldValidation`): unknown
+/// fields refused (`Strict`) or dropped and named (the second value).
+pub fn from_json_with<T: DeserializeOwned>(
+    body: &[u8],
+    kind: &'static str,
+    mode: ValidateMode,
+) -> Result<(T, Vec<String>), ManifestError> {
     let source_name = "request body".to_string();
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ManifestError::Syntax {
@@ -304,14 +330,14 @@ pub fn from_json<T: DeserializeOwned>(body: &[u8], kind: &'static str) -> Result
             message: e.to_string(),
         })?;
     let (object, unknown) = decode(&value, &source_name, kind)?;
-    if !unknown.is_empty() {
+    if !unknown.is_empty() && mode == ValidateMode::Strict {
         return Err(ManifestError::UnknownFields {
             source_name,
             kind,
             fields: unknown,
         });
     }
-    Ok(object)
+    Ok((object, unknown))
 }
 
 #[cfg(test)]

@@ -530,13 +530,15 @@ fn patches_from_apply_label_annotate_and_patch() {
             "{}",
             stderr(&o)
         );
-        // An unknown field in a patch.
+        // An unknown field in a patch: kubectl patch sends no fieldValidation, so the
+        // apiserver's default (Warn) drops it with a warning.
         let o = k.run(&["patch", "pod", "web", "-p", "{\"spec\":{\"bogus\":1}}"]);
-        assert_eq!(o.status.code(), Some(1));
-        assert!(
-            stderr(&o).contains("unknown field \"spec.bogus\""),
-            "{}",
-            stderr(&o)
+        assert_eq!(
+            (stdout(&o).as_str(), stderr(&o).as_str()),
+            (
+                "pod/web patched (no change)\n",
+                "Warning: unknown field \"spec.bogus\"\n"
+            )
         );
         k.ok(&["delete", "pod", "web"]);
     }
@@ -737,5 +739,65 @@ fn exec_and_cp_through_kubectl() {
         let back = dir.path().join("back.txt");
         k.ok(&["cp", "web:/tmp/f.txt", back.to_str().unwrap()]);
         assert_eq!(std::fs::read_to_string(&back).unwrap(), "some bytes\n");
+    }
+}
+
+// §11 #4, #5 (spec §3.7): an unknown field is refused under kubectl's default Strict, a
+// warning with `--validate=warn` (the pod made without it), nothing with `--validate=false`;
+// a missing image is the validation's error.
+#[test]
+fn field_validation_strict_warn_and_ignore() {
+    let Some(d) = Daemon::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pod.yaml");
+    let f = file.to_str().unwrap();
+    let pod = |name: &str, container: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: web, {container}, command: [sleep, '3600']}}]\n")
+    };
+    for k in Kubectl::all(&d) {
+        std::fs::write(
+            &file,
+            pod("strict", &format!("imagee: {IMAGE}, image: {IMAGE}")),
+        )
+        .unwrap();
+        let o = k.run(&["apply", "-f", f]);
+        assert_eq!(o.status.code(), Some(1));
+        assert_eq!(
+            stderr(&o),
+            format!("Error from server (BadRequest): error when creating \"{f}\": Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"spec.containers[0].imagee\"\n")
+        );
+        std::fs::write(
+            &file,
+            pod("warned", &format!("imagee: {IMAGE}, image: {IMAGE}")),
+        )
+        .unwrap();
+        let o = k.run(&["apply", "--validate=warn", "-f", f]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            stderr(&o),
+            "Warning: unknown field \"spec.containers[0].imagee\"\n"
+        );
+        assert_eq!(stdout(&o), "pod/warned created\n");
+        std::fs::write(
+            &file,
+            pod("ignored", &format!("imagee: {IMAGE}, image: {IMAGE}")),
+        )
+        .unwrap();
+        let o = k.run(&["apply", "--validate=false", "-f", f]);
+        assert_eq!(
+            (stdout(&o).as_str(), stderr(&o).as_str()),
+            ("pod/ignored created\n", "")
+        );
+        std::fs::write(&file, pod("noimage", "stdin: false")).unwrap();
+        let o = k.run(&["apply", "-f", f]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            stderr(&o).contains(
+                "The Pod \"noimage\" is invalid: spec.containers[0].image: Required value"
+            ),
+            "{}",
+            stderr(&o)
+        );
+        k.ok(&["delete", "pod", "warned", "ignored"]);
     }
 }

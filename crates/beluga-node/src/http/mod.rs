@@ -34,6 +34,7 @@ mod pods;
 mod query;
 mod services;
 mod tls;
+mod validation;
 mod watch;
 mod websocket;
 
@@ -63,7 +64,17 @@ fn wants_table(
         .then(|| beluga_api::table::IncludeObject::from_query(q1(q, "includeObject")))
 }
 
+/// A request under its `fieldValidation` directive (`validation`).
 async fn route_inner(
+    d: Arc<Daemon>,
+    caller: &auth::Caller,
+    req: Request<Incoming>,
+) -> Result<Response<ResBody>, ApiError> {
+    let mode = validation::mode_of(&query(req.uri()))?;
+    validation::scoped(mode, route_request(d, caller, req)).await
+}
+
+async fn route_request(
     d: Arc<Daemon>,
     caller: &auth::Caller,
     req: Request<Incoming>,

@@ -107,8 +107,7 @@ async fn body_of<T: Printed>(req: Request<Incoming>) -> Result<T, ApiError> {
 }
 
 fn decode<T: Printed>(body: &[u8]) -> Result<T, ApiError> {
-    beluga_api::manifest::from_json(body, T::KIND)
-        .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))
+    super::validation::decode(body, T::KIND)
 }
 
 async fn create<T: Printed>(

@@ -17,8 +17,7 @@ pub(super) fn create_pod_from(
     ns: &str,
     body: &[u8],
 ) -> Result<Response<ResBody>, ApiError> {
-    let mut pod = beluga_api::manifest::pod_from_json(body)
-        .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+    let mut pod = super::validation::decode::<beluga_api::Pod>(body, "Pod")?;
     d.admit_create(ns, "pods", beluga_api::podutil::name(&pod))?;
     d.admit_service_account(&mut pod, ns)?;
     let created = d.create(pod, ns)?;
@@ -62,8 +61,7 @@ pub(super) fn update_pod(
     name: &str,
     body: &[u8],
 ) -> Result<Response<ResBody>, ApiError> {
-    let pod = beluga_api::manifest::pod_from_json(body)
-        .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+    let pod = super::validation::decode::<beluga_api::Pod>(body, "Pod")?;
     if pod.metadata.name.as_deref().is_some_and(|n| n != name) {
         return Err(ApiError::new(
             400,

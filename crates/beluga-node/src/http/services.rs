@@ -51,8 +51,7 @@ pub(super) fn get_service(
 
 async fn service_body(req: Request<Incoming>) -> Result<beluga_api::Service, ApiError> {
     let body = body_bytes(req).await?;
-    beluga_api::manifest::service_from_json(&body)
-        .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))
+    super::validation::decode(&body, "Service")
 }
 
 pub(super) async fn create_service(
@@ -72,8 +71,7 @@ pub(super) fn update_service(
     name: &str,
     body: &[u8],
 ) -> Result<Response<ResBody>, ApiError> {
-    let svc = beluga_api::manifest::service_from_json(body)
-        .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+    let svc = super::validation::decode::<beluga_api::Service>(body, "Service")?;
     if svc.metadata.name.as_deref().is_some_and(|n| n != name) {
         return Err(ApiError::new(
             400,
@@ -97,8 +95,7 @@ async fn patch_service(
         let live = d.services().get(ns, name);
         let out = super::apply::applied(d, "Service", name, live.as_ref(), &q, &body)?;
         if live.is_none() {
-            let svc = beluga_api::manifest::service_from_json(&out)
-                .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+            let svc = super::validation::decode::<beluga_api::Service>(&out, "Service")?;
             d.admit_create(ns, "services", name)?;
             return Ok(json(StatusCode::CREATED, &d.create_service(svc, ns)?));
         }
