@@ -6,6 +6,7 @@ pub mod defaults;
 pub mod describe;
 pub mod downward;
 pub mod duration;
+pub mod event;
 pub mod expand;
 pub mod field;
 pub mod kubeconfig;

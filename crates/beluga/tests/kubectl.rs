@@ -801,3 +801,47 @@ fn field_validation_strict_warn_and_ignore() {
         k.ok(&["delete", "pod", "warned", "ignored"]);
     }
 }
+
+// §11 #23 (spec §5): `get events` is the server's Table (`pod/web`, kubelet's reasons),
+// `-A` adds the namespace, `kubectl events --for pod/web` selects by the involved object, and
+// `describe` shows them.
+#[test]
+fn events_through_kubectl() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: web}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: web, image: {IMAGE}, command: [sleep, '3600']}}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: other}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
+    d.wait_running("web");
+    d.wait_running("other");
+    for k in Kubectl::all(&d) {
+        let get = k.ok(&["get", "events"]);
+        let head: Vec<&str> = get
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            head,
+            ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+            "{get}"
+        );
+        let started = get
+            .lines()
+            .find(|l| l.contains("Started") && l.contains("pod/web"))
+            .unwrap_or_else(|| panic!("no Started row for pod/web: {get}"));
+        assert!(started.contains("Normal"), "{started}");
+        let wide = k.ok(&["get", "events", "-o", "wide"]);
+        assert!(
+            wide.contains("SUBOBJECT") && wide.contains("spec.containers{web}"),
+            "{wide}"
+        );
+        let all = k.ok(&["get", "events", "-A"]);
+        assert!(all.starts_with("NAMESPACE   LAST SEEN"), "{all}");
+        let mine = k.ok(&["events", "--for", "pod/web"]);
+        assert!(
+            mine.contains("Pod/web") && !mine.contains("Pod/other"),
+            "{mine}"
+        );
+        let describe = k.ok(&["describe", "pod", "web"]);
+        assert!(describe.contains("Started container web"), "{describe}");
+    }
+}

@@ -1,38 +1,34 @@
-//! `…/events`: kubelet's events, with kubectl's field selectors.
+//! `…/events`: kubelet's events (kept with their pods), with the event strategy's field
+//! selectors (`involvedObject.*`, `reason`, `type`, …) and `get events`' Table.
 
 use super::*;
 
 pub(super) fn events(
     d: &Arc<Daemon>,
     ns: Option<&str>,
-    q: &HashMap<String, Vec<String>>,
-) -> Response<ResBody> {
-    // fieldSelector=involvedObject.name=web[,involvedObject.namespace=…]
-    let mut want_name = None;
-    for sel in q1(q, "fieldSelector").unwrap_or("").split(',') {
-        if let Some(v) = sel.strip_prefix("involvedObject.name=") {
-            want_name = Some(v.to_string());
-        }
-    }
+    uri: &hyper::Uri,
+    table: Option<beluga_api::table::IncludeObject>,
+) -> Result<Response<ResBody>, ApiError> {
     let mut items = Vec::new();
     for h in d.list(ns) {
-        let st = h.lock();
-        if want_name
-            .as_deref()
-            .is_some_and(|n| n != podutil::name(&st.pod))
-        {
-            continue;
-        }
-        items.extend(st.events.list.iter().cloned());
+        items.extend(h.lock().events.list.iter().cloned());
     }
+    let mut items = selected(items, uri, beluga_api::event::EVENT_FIELDS)?;
     items.sort_by(|a, b| {
         a.last_timestamp
             .as_ref()
             .map(|t| t.0)
             .cmp(&b.last_timestamp.as_ref().map(|t| t.0))
     });
-    json(
-        StatusCode::OK,
-        &serde_json::json!({"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": items}),
-    )
+    let rv = d.current_rv();
+    Ok(match table {
+        Some(include) => json(
+            StatusCode::OK,
+            &beluga_api::event::table(&items, d.exec().clock.now(), include, &rv),
+        ),
+        None => json(
+            StatusCode::OK,
+            &serde_json::json!({"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": rv}, "items": items}),
+        ),
+    })
 }

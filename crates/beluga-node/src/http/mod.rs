@@ -134,8 +134,10 @@ async fn route_request(
             let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
             exec::serve(d.clone(), h, req, &q).await
         }
-        (&Method::GET, ["api", "v1", "events"]) => Ok(events(&d, None, &q)),
-        (&Method::GET, ["api", "v1", "namespaces", ns, "events"]) => Ok(events(&d, Some(ns), &q)),
+        (&Method::GET, ["api", "v1", "events"]) => events(&d, None, req.uri(), table),
+        (&Method::GET, ["api", "v1", "namespaces", ns, "events"]) => {
+            events(&d, Some(ns), req.uri(), table)
+        }
         (&Method::GET, ["beluga", "v1", "images"]) => {
             let list = d
                 .images
