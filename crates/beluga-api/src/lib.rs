@@ -15,6 +15,7 @@ pub mod namespace;
 pub mod patch;
 pub mod podutil;
 pub mod printer;
+pub mod protobuf;
 pub mod quantity;
 pub mod selector;
 pub mod service;

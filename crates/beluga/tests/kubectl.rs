@@ -551,7 +551,6 @@ fn config_maps_and_services_patch_too() {
     let Some(d) = Daemon::start() else { return };
     let dir = tempfile::tempdir().unwrap();
     for k in Kubectl::all(&d) {
-        // (`kubectl create configmap|service` send protobuf, which beluga does not read yet.)
         let cfg = dir.path().join("cfg.yaml");
         std::fs::write(&cfg, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: '1'}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: svc}\nspec: {ports: [{port: 80, targetPort: 8080}]}\n").unwrap();
         k.ok(&["apply", "-f", cfg.to_str().unwrap()]);
@@ -843,5 +842,133 @@ fn events_through_kubectl() {
         );
         let describe = k.ok(&["describe", "pod", "web"]);
         assert!(describe.contains("Started container web"), "{describe}");
+    }
+}
+
+// Spec §0 fact 9: client-go's typed clients send protobuf — `kubectl create configmap |
+// secret | namespace | serviceaccount | service` make their objects.
+#[test]
+fn protobuf_creates() {
+    let Some(d) = Daemon::start() else { return };
+    for k in Kubectl::all(&d) {
+        assert_eq!(
+            k.ok(&["create", "namespace", "made"]),
+            "namespace/made created\n"
+        );
+        assert_eq!(
+            k.ok(&[
+                "create",
+                "configmap",
+                "cfg",
+                "-n",
+                "made",
+                "--from-literal=a=1",
+                "--from-literal=b=2"
+            ]),
+            "configmap/cfg created\n"
+        );
+        assert_eq!(
+            k.ok(&[
+                "get",
+                "configmap",
+                "cfg",
+                "-n",
+                "made",
+                "-o",
+                "jsonpath={.data}"
+            ]),
+            "{\"a\":\"1\",\"b\":\"2\"}"
+        );
+        assert_eq!(
+            k.ok(&[
+                "create",
+                "secret",
+                "generic",
+                "s",
+                "-n",
+                "made",
+                "--from-literal=p=secret"
+            ]),
+            "secret/s created\n"
+        );
+        assert_eq!(
+            k.ok(&[
+                "get",
+                "secret",
+                "s",
+                "-n",
+                "made",
+                "-o",
+                "jsonpath={.data.p}"
+            ]),
+            "c2VjcmV0"
+        );
+        assert_eq!(
+            k.ok(&["create", "serviceaccount", "bot", "-n", "made"]),
+            "serviceaccount/bot created\n"
+        );
+        assert_eq!(
+            k.ok(&[
+                "create",
+                "service",
+                "clusterip",
+                "svc",
+                "-n",
+                "made",
+                "--tcp=80:8080"
+            ]),
+            "service/svc created\n"
+        );
+        assert_eq!(
+            k.ok(&[
+                "get",
+                "service",
+                "svc",
+                "-n",
+                "made",
+                "-o",
+                "jsonpath={.spec.ports[0].targetPort}"
+            ]),
+            "8080"
+        );
+        k.ok(&["delete", "namespace", "made"]);
+    }
+}
+
+// Spec §6: `auth can-i` (a protobuf SelfSubjectAccessReview) answers for the caller — the admin
+// may, a pod's account reads its own pods only — and `auth whoami` says who the caller is.
+#[test]
+fn auth_can_i_and_whoami() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: reader}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
+    d.wait_running("reader");
+    let token = stdout(&d.exec(
+        "reader",
+        "c",
+        &["cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"],
+    ));
+    for k in Kubectl::all(&d) {
+        assert_eq!(k.ok(&["auth", "can-i", "create", "pods"]), "yes\n");
+        let sa = k.config_with_user(serde_json::json!({"token": token}));
+        let can = |args: &[&str]| {
+            let o = k.run_with(&sa, &[&["auth", "can-i"], args].concat());
+            format!("{}{}", stdout(&o), stderr(&o))
+        };
+        assert_eq!(can(&["list", "pods"]), "yes\n");
+        assert_eq!(can(&["delete", "pods"]), "no\n");
+        assert_eq!(can(&["list", "pods", "-n", "kube-system"]), "no\n");
+        // `auth whoami` (SelfSubjectReview).
+        let me = k.ok(&["auth", "whoami"]);
+        assert!(
+            me.contains("Username") && me.contains("beluga-admin"),
+            "{me}"
+        );
+        let o = k.run_with(&sa, &["auth", "whoami"]);
+        assert!(
+            stdout(&o).contains("system:serviceaccount:default:default"),
+            "{}{}",
+            stdout(&o),
+            stderr(&o)
+        );
     }
 }

@@ -32,6 +32,20 @@ impl Caller {
         }
     }
 
+    /// The groups the apiserver would give the user.
+    pub fn groups(&self) -> Vec<String> {
+        let groups: &[&str] = match self {
+            Caller::Local | Caller::Admin => &["system:masters", "system:authenticated"],
+            Caller::Account { .. } => &["system:serviceaccounts", "system:authenticated"],
+            Caller::Nobody => &["system:unauthenticated"],
+        };
+        let mut out: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        if let Caller::Account { namespace, .. } = self {
+            out.insert(1, format!("system:serviceaccounts:{namespace}"));
+        }
+        out
+    }
+
     fn is_admin(&self) -> bool {
         matches!(self, Caller::Local | Caller::Admin)
     }
@@ -160,16 +174,39 @@ pub(super) fn authorize(
         // Discovery and OpenAPI: every authenticated user (`system:discovery`).
         return Ok(());
     };
-    let read = matches!(a.verb, "get" | "list" | "watch");
-    let own = match a.resource.as_str() {
-        "pods" => a.namespace == Some(namespace.as_str()),
-        "namespaces" => a.name == Some(namespace.as_str()),
-        _ => false,
-    };
-    if read && own {
+    if account_may(namespace, a.verb, a.group, &a.resource, a.namespace, a.name) {
         return Ok(());
     }
     Err(forbidden(caller, &a))
+}
+
+/// What a pod's service account may do (issue 17 item 4): read the pods of its namespace
+/// and that namespace; and ask what it may do (`system:basic-user`).
+pub(super) fn account_may(
+    own_namespace: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: Option<&str>,
+    name: Option<&str>,
+) -> bool {
+    let self_review = matches!(
+        (group, resource),
+        (
+            "authorization.k8s.io",
+            "selfsubjectaccessreviews" | "selfsubjectrulesreviews"
+        ) | ("authentication.k8s.io", "selfsubjectreviews")
+    );
+    if self_review {
+        return verb == "create";
+    }
+    let read = matches!(verb, "get" | "list" | "watch");
+    let own = match (group, resource) {
+        ("", "pods") => namespace == Some(own_namespace),
+        ("", "namespaces") => name == Some(own_namespace),
+        _ => false,
+    };
+    read && own
 }
 
 /// The RBAC authorizer's refusal, in its words.

@@ -60,21 +60,30 @@ pub fn streaming(content_type: &str) -> (mpsc::Sender<Bytes>, Response<ResBody>)
 /// a task and a descriptor each, forever); the apiserver's request timeout is a minute too.
 pub(super) const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// A request's body. Protobuf (what client-go's typed clients send, e.g. `kubectl create
-/// configmap`) is refused with the apiserver's 415, after which client-go sends JSON.
+/// A request's body, as JSON when client-go's typed clients sent it as protobuf (`kubectl
+/// create configmap`, `auth can-i`: `beluga_api::protobuf`); a protobuf kind not read here is
+/// the apiserver's 415.
 pub(super) async fn body_bytes(req: Request<Incoming>) -> Result<Bytes, ApiError> {
-    let ct = req
+    let protobuf = req
         .headers()
         .get(hyper::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if ct.starts_with("application/vnd.kubernetes.protobuf") {
-        return Err(ApiError::new(
+        .is_some_and(|ct| ct.starts_with("application/vnd.kubernetes.protobuf"));
+    let body = raw_body(req).await?;
+    if !protobuf {
+        return Ok(body);
+    }
+    let v = beluga_api::protobuf::to_json(&body).map_err(|e| {
+        ApiError::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (not {ct})"),
-        ));
-    }
+            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ({e})"),
+        )
+    })?;
+    Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
+}
+
+async fn raw_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     let collect = Limited::new(req.into_body(), MAX_BODY).collect();
     tokio::time::timeout(BODY_TIMEOUT, collect)
         .await

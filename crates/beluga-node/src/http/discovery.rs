@@ -131,6 +131,17 @@ const RESOURCES: &[Resource] = &[
         sub: &[],
     },
     Resource {
+        group: "authentication.k8s.io",
+        plural: "selfsubjectreviews",
+        singular: "selfsubjectreview",
+        kind: "SelfSubjectReview",
+        namespaced: false,
+        short: &[],
+        all: false,
+        verbs: &["create"],
+        sub: &[],
+    },
+    Resource {
         group: "discovery.k8s.io",
         plural: "endpointslices",
         singular: "endpointslice",
@@ -144,7 +155,11 @@ const RESOURCES: &[Resource] = &[
 ];
 
 /// The groups besides the core one, in kubectl's priority order.
-const GROUPS: &[&str] = &["discovery.k8s.io", "authorization.k8s.io"];
+const GROUPS: &[&str] = &[
+    "discovery.k8s.io",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+];
 
 /// The name of a served resource, as the static string `ApiError` carries.
 pub(super) fn served(plural: &str) -> Option<&'static str> {
@@ -367,13 +382,47 @@ fn content_hash(v: &Value) -> String {
         .collect()
 }
 
-/// `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: what the caller may do.
-/// kubectl sends it as protobuf (spec §0 fact 9), so the body is not read; the answer is the
-/// caller's authorization for the attributes (an admin may do everything).
-pub(super) fn access_review(allowed: bool) -> Response<ResBody> {
+/// `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews` (`kubectl auth can-i`):
+/// whether the caller may do what the review's attributes say (an admin everything; kubectl
+/// sends it as protobuf, which `body_bytes` reads as JSON).
+pub(super) fn access_review(caller: &super::auth::Caller, body: &[u8]) -> Response<ResBody> {
+    let review: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let spec = &review["spec"];
+    let attrs = &spec["resourceAttributes"];
+    let s = |k: &str| attrs[k].as_str().filter(|v| !v.is_empty());
+    let allowed = match caller {
+        super::auth::Caller::Local | super::auth::Caller::Admin => true,
+        super::auth::Caller::Account { namespace, .. } if attrs.is_object() => {
+            let resource = match s("subresource") {
+                Some(sub) => format!("{}/{sub}", s("resource").unwrap_or("")),
+                None => s("resource").unwrap_or("").to_string(),
+            };
+            super::auth::account_may(
+                namespace,
+                s("verb").unwrap_or(""),
+                s("group").unwrap_or(""),
+                &resource,
+                s("namespace"),
+                s("name"),
+            )
+        }
+        // Non-resource paths: discovery, which every authenticated user may read.
+        super::auth::Caller::Account { .. } => spec["nonResourceAttributes"]["verb"] == "get",
+        super::auth::Caller::Nobody => false,
+    };
     json(
         StatusCode::CREATED,
-        &json!({"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1", "metadata": {"creationTimestamp": null}, "spec": {}, "status": {"allowed": allowed}}),
+        &json!({"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1", "metadata": {"creationTimestamp": null}, "spec": spec, "status": {"allowed": allowed}}),
+    )
+}
+
+/// `POST /apis/authentication.k8s.io/v1/selfsubjectreviews` (`kubectl auth whoami`): who the
+/// caller is.
+pub(super) fn self_review(caller: &super::auth::Caller) -> Response<ResBody> {
+    json(
+        StatusCode::CREATED,
+        &json!({"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1", "metadata": {"creationTimestamp": null},
+            "status": {"userInfo": {"username": caller.user(), "groups": caller.groups()}}}),
     )
 }
 
@@ -381,7 +430,6 @@ pub(super) fn access_review(allowed: bool) -> Response<ResBody> {
 /// for any other.
 pub(super) fn route(
     d: &Daemon,
-    caller: &super::auth::Caller,
     method: &Method,
     segs: &[&str],
     req: &Request<Incoming>,
@@ -405,12 +453,6 @@ pub(super) fn route(
         (&Method::GET, ["openapi", "v3"]) => openapi_index(),
         (&Method::GET, ["openapi", "v3", rest @ ..]) => {
             return Some(openapi_group(rest).ok_or_else(not_found))
-        }
-        (&Method::POST, ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]) => {
-            access_review(matches!(
-                caller,
-                super::auth::Caller::Local | super::auth::Caller::Admin
-            ))
         }
         (&Method::GET, ["beluga", "v1", "kubeconfig"]) => return Some(kubeconfig(d)),
         _ => return None,

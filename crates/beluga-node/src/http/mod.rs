@@ -90,7 +90,7 @@ async fn route_request(
     let method = req.method().clone();
     let table = wants_table(&req, &q);
     auth::authorize(caller, &method, &segs, q_bool(&q, "watch"))?;
-    if let Some(answer) = discovery::route(&d, caller, &method, &segs, &req) {
+    if let Some(answer) = discovery::route(&d, &method, &segs, &req) {
         return answer;
     }
     let req = match route_services(&d, &method, &segs, table, req) {
@@ -133,6 +133,12 @@ async fn route_request(
         (&Method::POST | &Method::GET, ["api", "v1", "namespaces", ns, "pods", name, "exec"]) => {
             let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
             exec::serve(d.clone(), h, req, &q).await
+        }
+        (&Method::POST, ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]) => {
+            Ok(discovery::access_review(caller, &body_bytes(req).await?))
+        }
+        (&Method::POST, ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"]) => {
+            Ok(discovery::self_review(caller))
         }
         (&Method::GET, ["api", "v1", "events"]) => events(&d, None, req.uri(), table),
         (&Method::GET, ["api", "v1", "namespaces", ns, "events"]) => {
