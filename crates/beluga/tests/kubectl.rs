@@ -972,3 +972,48 @@ fn auth_can_i_and_whoami() {
         );
     }
 }
+
+// §11 #14 (spec §4.1): `logs` with kubectl's options — `--tail`, `--timestamps`, `--since`,
+// `--limit-bytes`, `--all-containers --prefix`, `-f` ending with the container, `-p` after a
+// restart.
+#[test]
+fn logs_through_kubectl() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: talk}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {{name: web, image: {IMAGE}, command: [sh, -c, 'echo one; echo two; echo three; sleep 3600']}}\n  - {{name: once, image: {IMAGE}, command: [sh, -c, 'echo run; sleep 1; exit 1']}}\n"));
+    d.wait_pod(
+        "talk",
+        std::time::Duration::from_secs(60),
+        "once restarted",
+        |p| {
+            p["status"]["containerStatuses"]
+                .as_array()
+                .is_some_and(|s| {
+                    s.iter()
+                        .any(|c| c["name"] == "once" && c["restartCount"].as_i64() >= Some(1))
+                })
+        },
+    );
+    for k in Kubectl::all(&d) {
+        assert_eq!(k.ok(&["logs", "talk", "-c", "web"]), "one\ntwo\nthree\n");
+        assert_eq!(k.ok(&["logs", "talk", "-c", "web", "--tail=1"]), "three\n");
+        let stamped = k.ok(&["logs", "talk", "-c", "web", "--timestamps", "--tail=1"]);
+        assert!(
+            stamped.ends_with("Z three\n") && stamped.starts_with("20"),
+            "{stamped}"
+        );
+        assert_eq!(
+            k.ok(&["logs", "talk", "-c", "web", "--since=1h"]),
+            "one\ntwo\nthree\n"
+        );
+        assert_eq!(
+            k.ok(&["logs", "talk", "-c", "web", "--limit-bytes=5"]),
+            "one\nt"
+        );
+        assert_eq!(k.ok(&["logs", "talk", "-c", "once", "-p"]), "run\n");
+        let all = k.ok(&["logs", "talk", "--all-containers", "--prefix", "--tail=1"]);
+        assert!(all.contains("[pod/talk/web] three\n"), "{all}");
+        // -f on the instance that exits within a second ends with it.
+        let f = k.ok(&["logs", "talk", "-c", "once", "-f"]);
+        assert!(f.starts_with("run\n"), "{f}");
+    }
+}

@@ -128,7 +128,7 @@ async fn route_request(
         }
         (&Method::GET, ["api", "v1", "namespaces", ns, "pods", name, "log"]) => {
             let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
-            logs::serve(&h, &q).await
+            logs::serve(&h, &q, d.exec().clock.now()).await
         }
         (&Method::POST | &Method::GET, ["api", "v1", "namespaces", ns, "pods", name, "exec"]) => {
             let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
