@@ -14,6 +14,7 @@ pub mod history;
 pub mod hooks;
 pub mod http;
 pub mod inotify;
+pub mod metrics;
 pub mod namespaces;
 pub mod network;
 pub mod node;
@@ -123,6 +124,8 @@ pub struct Daemon {
     watch: broadcast::Sender<PodEvent>,
     /// The recent pod changes by version, for API watches (`history`).
     history: history::History,
+    /// Containers' last CPU samples, for `kubectl top` (`metrics`).
+    cpu_samples: metrics::Samples,
     resource_version: AtomicU64,
     /// The Services (issue 15).
     services: services::Services,
@@ -251,6 +254,7 @@ impl Daemon {
             binding: Mutex::new(()),
             watch,
             history: history::History::new(history::CAPACITY),
+            cpu_samples: metrics::Samples::default(),
             resource_version: AtomicU64::new(first),
             services,
             services_kick: Notify::new(),
@@ -529,6 +533,11 @@ impl Daemon {
             .load(Ordering::SeqCst)
             .saturating_sub(1);
         (views, rv)
+    }
+
+    /// Containers' last CPU samples (`kubectl top`).
+    pub fn cpu_samples(&self) -> &metrics::Samples {
+        &self.cpu_samples
     }
 
     /// The recent pod changes (API watches).

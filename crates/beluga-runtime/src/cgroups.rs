@@ -106,6 +106,65 @@ impl Root {
     }
 }
 
+/// What a container's cgroup has used: CPU time (ns, cumulative) and the memory working set
+/// (bytes: usage less inactive file pages, as cAdvisor and metrics-server count it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub cpu_ns: u64,
+    pub working_set: u64,
+}
+
+impl Root {
+    /// A container's usage now, from v2 (`cpu.stat`, `memory.current`, `memory.stat`) or v1
+    /// (`cpuacct.usage`, `memory.usage_in_bytes`, `memory.stat`); `None` when its cgroup is gone.
+    pub fn usage(&self, id: &str) -> Option<Usage> {
+        let rel = self.container_path(id);
+        let rel = rel.trim_start_matches('/');
+        let read = |p: PathBuf| std::fs::read_to_string(p).ok();
+        let v2 = Path::new(ROOT).join(rel);
+        if let Some(stat) = read(v2.join("cpu.stat")) {
+            let cpu_ns = stat_value(&stat, "usage_usec")? * 1000;
+            let current: u64 = read(v2.join("memory.current"))?.trim().parse().ok()?;
+            let inactive = read(v2.join("memory.stat"))
+                .and_then(|m| stat_value(&m, "inactive_file"))
+                .unwrap_or(0);
+            return Some(Usage {
+                cpu_ns,
+                working_set: current.saturating_sub(inactive),
+            });
+        }
+        let cpu_ns = read(
+            Path::new(ROOT)
+                .join("cpuacct")
+                .join(rel)
+                .join("cpuacct.usage"),
+        )?
+        .trim()
+        .parse()
+        .ok()?;
+        let memory = Path::new(ROOT).join("memory").join(rel);
+        let usage: u64 = read(memory.join("memory.usage_in_bytes"))?
+            .trim()
+            .parse()
+            .ok()?;
+        let inactive = read(memory.join("memory.stat"))
+            .and_then(|m| stat_value(&m, "total_inactive_file"))
+            .unwrap_or(0);
+        Some(Usage {
+            cpu_ns,
+            working_set: usage.saturating_sub(inactive),
+        })
+    }
+}
+
+/// A `key value` line's value in a cgroup stat file.
+pub fn stat_value(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
 /// rmdir of `rel` in the v2 tree and under every v1 hierarchy (each fails when not empty).
 fn remove_everywhere(rel: &str) {
     let _ = std::fs::remove_dir(Path::new(ROOT).join(rel));
@@ -173,6 +232,16 @@ pub fn parse_oom_kill(text: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stat_values() {
+        let stat =
+            "usage_usec 1500\nuser_usec 1000\ninactive_file 4096\ntotal_inactive_file 8192\n";
+        assert_eq!(super::stat_value(stat, "usage_usec"), Some(1500));
+        assert_eq!(super::stat_value(stat, "inactive_file"), Some(4096));
+        assert_eq!(super::stat_value(stat, "total_inactive_file"), Some(8192));
+        assert_eq!(super::stat_value(stat, "missing"), None);
+    }
+
     use super::Root;
 
     #[test]

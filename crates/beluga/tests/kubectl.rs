@@ -1017,3 +1017,32 @@ fn logs_through_kubectl() {
         assert!(f.starts_with("run\n"), "{f}");
     }
 }
+
+// §11 #26 (spec §6): `top pod` from the containers' cgroups — a busy container shows its CPU,
+// every container its memory; `--containers` a row each.
+#[test]
+fn top_pod_through_kubectl() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: busy}}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n  - {{name: spin, image: {IMAGE}, command: [sh, -c, 'while :; do :; done']}}\n  - {{name: idle, image: {IMAGE}, command: [sleep, '3600']}}\n"));
+    d.wait_running("busy");
+    for k in Kubectl::all(&d) {
+        let top = k.ok(&["top", "pod"]);
+        let lines: Vec<&str> = top.lines().collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["NAME", "CPU(cores)", "MEMORY(bytes)"],
+            "{top}"
+        );
+        let cells: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(cells[0], "busy", "{top}");
+        let cpu: u64 = cells[1].trim_end_matches('m').parse().expect("millicores");
+        assert!(
+            cpu >= 100,
+            "a spinning shell uses a good part of a core: {top}"
+        );
+        assert!(cells[2].ends_with("Mi"), "{top}");
+        let per = k.ok(&["top", "pod", "busy", "--containers"]);
+        assert!(per.contains("spin") && per.contains("idle"), "{per}");
+    }
+    d.ok(&["delete", "pod", "busy", "--grace-period=0", "--force"]);
+}

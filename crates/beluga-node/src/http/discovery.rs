@@ -142,6 +142,17 @@ const RESOURCES: &[Resource] = &[
         sub: &[],
     },
     Resource {
+        group: "metrics.k8s.io",
+        plural: "pods",
+        singular: "",
+        kind: "PodMetrics",
+        namespaced: true,
+        short: &[],
+        all: false,
+        verbs: &["get", "list"],
+        sub: &[],
+    },
+    Resource {
         group: "discovery.k8s.io",
         plural: "endpointslices",
         singular: "endpointslice",
@@ -159,6 +170,7 @@ const GROUPS: &[&str] = &[
     "discovery.k8s.io",
     "authentication.k8s.io",
     "authorization.k8s.io",
+    "metrics.k8s.io",
 ];
 
 /// The name of a served resource, as the static string `ApiError` carries.
@@ -223,11 +235,16 @@ fn aggregated_resource(r: &Resource, version: &str) -> Value {
     v
 }
 
-/// Every group beluga serves is at `v1`.
-const VERSION: &str = "v1";
+/// The version a group is served at: `v1`, but the metrics API's `v1beta1` (metrics-server's).
+pub(super) fn version_of(group: &str) -> &'static str {
+    match group {
+        "metrics.k8s.io" => "v1beta1",
+        _ => "v1",
+    }
+}
 
 fn aggregated_group(group: &str) -> Value {
-    let version = VERSION;
+    let version = version_of(group);
     let resources: Vec<Value> = in_group(group)
         .map(|r| aggregated_resource(r, version))
         .collect();
@@ -282,7 +299,8 @@ pub(super) fn groups(req: &Request<Incoming>) -> Response<ResBody> {
     let groups: Vec<Value> = GROUPS
         .iter()
         .map(|g| {
-            let gv = json!({"groupVersion": format!("{g}/{VERSION}"), "version": VERSION});
+            let gv =
+                json!({"groupVersion": format!("{g}/{}", version_of(g)), "version": version_of(g)});
             json!({"name": g, "versions": [gv], "preferredVersion": gv})
         })
         .collect();
@@ -315,7 +333,7 @@ pub(super) fn resources(group: &str) -> Option<Response<ResBody>> {
     let gv = if group.is_empty() {
         "v1".to_string()
     } else {
-        format!("{group}/v1")
+        format!("{group}/{}", version_of(group))
     };
     Some(json(
         StatusCode::OK,
@@ -351,9 +369,11 @@ fn openapi_doc(group: &str) -> Value {
 /// `GET /openapi/v3`: the index of group versions (each with its content hash).
 pub(super) fn openapi_index() -> Response<ResBody> {
     let mut paths = serde_json::Map::new();
-    for (key, group) in std::iter::once(("api/v1".to_string(), ""))
-        .chain(GROUPS.iter().map(|g| (format!("apis/{g}/v1"), *g)))
-    {
+    for (key, group) in std::iter::once(("api/v1".to_string(), "")).chain(
+        GROUPS
+            .iter()
+            .map(|g| (format!("apis/{g}/{}", version_of(g)), *g)),
+    ) {
         let hash = content_hash(&openapi_doc(group));
         paths.insert(
             key.clone(),
@@ -367,7 +387,7 @@ pub(super) fn openapi_index() -> Response<ResBody> {
 pub(super) fn openapi_group(segs: &[&str]) -> Option<Response<ResBody>> {
     let group = match segs {
         ["api", "v1"] => "",
-        ["apis", g, "v1"] if GROUPS.contains(g) => g,
+        ["apis", g, v] if GROUPS.contains(g) && *v == version_of(g) => g,
         _ => return None,
     };
     Some(json(StatusCode::OK, &openapi_doc(group)))
@@ -449,7 +469,9 @@ pub(super) fn route(
         (&Method::GET, ["api"]) => core(req, &server_address(d)),
         (&Method::GET, ["apis"]) => groups(req),
         (&Method::GET, ["api", "v1"]) => resources("")?,
-        (&Method::GET, ["apis", g, "v1"]) => return Some(resources(g).ok_or_else(not_found)),
+        (&Method::GET, ["apis", g, v]) if *v == version_of(g) => {
+            return Some(resources(g).ok_or_else(not_found))
+        }
         (&Method::GET, ["openapi", "v3"]) => openapi_index(),
         (&Method::GET, ["openapi", "v3", rest @ ..]) => {
             return Some(openapi_group(rest).ok_or_else(not_found))

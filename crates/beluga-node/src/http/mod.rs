@@ -28,6 +28,7 @@ mod exec;
 mod images;
 mod listen;
 mod logs;
+mod metrics;
 mod objects;
 mod patch;
 mod pods;
@@ -74,6 +75,38 @@ async fn route_inner(
     validation::scoped(mode, route_request(d, caller, req)).await
 }
 
+/// The reviews of `authorization.k8s.io` and `authentication.k8s.io`, and `metrics.k8s.io`;
+/// the request back when none matches.
+fn route_groups(
+    d: &Arc<Daemon>,
+    caller: &auth::Caller,
+    method: &Method,
+    segs: &[&str],
+    req: Request<Incoming>,
+) -> Routed {
+    let d = d.clone();
+    let caller = caller.clone();
+    let owned: Vec<String> = segs.iter().map(|s| s.to_string()).collect();
+    Routed::Answer(match (method, segs) {
+        (&Method::POST, ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]) => {
+            Box::pin(async move { Ok(discovery::access_review(&caller, &body_bytes(req).await?)) })
+        }
+        (&Method::POST, ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"]) => {
+            Box::pin(async move { Ok(discovery::self_review(&caller)) })
+        }
+        (&Method::GET, ["apis", "metrics.k8s.io", "v1beta1", "pods"]) => {
+            Box::pin(async move { metrics::pod_metrics(&d, None, None).await })
+        }
+        (&Method::GET, ["apis", "metrics.k8s.io", "v1beta1", "namespaces", _, "pods", ..]) => {
+            Box::pin(async move {
+                let name = owned.get(6).map(String::as_str);
+                metrics::pod_metrics(&d, Some(&owned[4]), name).await
+            })
+        }
+        _ => return Routed::NotMine(Box::new(req)),
+    })
+}
+
 async fn route_request(
     d: Arc<Daemon>,
     caller: &auth::Caller,
@@ -98,6 +131,10 @@ async fn route_request(
         Routed::NotMine(req) => *req,
     };
     let req = match route_objects(&d, &method, &segs, table, req) {
+        Routed::Answer(answer) => return answer.await,
+        Routed::NotMine(req) => *req,
+    };
+    let req = match route_groups(&d, caller, &method, &segs, req) {
         Routed::Answer(answer) => return answer.await,
         Routed::NotMine(req) => *req,
     };
@@ -133,12 +170,6 @@ async fn route_request(
         (&Method::POST | &Method::GET, ["api", "v1", "namespaces", ns, "pods", name, "exec"]) => {
             let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
             exec::serve(d.clone(), h, req, &q).await
-        }
-        (&Method::POST, ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]) => {
-            Ok(discovery::access_review(caller, &body_bytes(req).await?))
-        }
-        (&Method::POST, ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"]) => {
-            Ok(discovery::self_review(caller))
         }
         (&Method::GET, ["api", "v1", "events"]) => events(&d, None, req.uri(), table),
         (&Method::GET, ["api", "v1", "namespaces", ns, "events"]) => {
