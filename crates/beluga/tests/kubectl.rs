@@ -79,17 +79,45 @@ impl Kubectl {
         self.run_with(&self.config(), args)
     }
 
-    /// A shell command line run under `script` (a terminal), with this kubectl's environment;
-    /// what the terminal showed.
-    fn script(&self, line: &str) -> String {
-        let mut c = std::process::Command::new("script");
-        c.args(["-qec", line, "/dev/null"]);
-        self.environment(&mut c, &self.config());
-        let o = c
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("script");
-        format!("{}{}", stdout(&o), stderr(&o))
+    /// A command run on a terminal of `cols` × `rows` of its own (a pty: kubectl's `-t` needs
+    /// its stdin to be one); what the terminal showed.
+    fn on_terminal(&self, args: &[&str], cols: u16, rows: u16) -> String {
+        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        use std::io::Read;
+        use std::os::unix::process::CommandExt;
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
+        grantpt(&master).expect("grantpt");
+        unlockpt(&master).expect("unlockpt");
+        let name = ptsname(&master, Vec::new()).expect("ptsname");
+        let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY;
+        let slave =
+            rustix::fs::open(name.as_c_str(), flags, rustix::fs::Mode::empty()).expect("pts");
+        let size = rustix::termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        rustix::termios::tcsetwinsize(&master, size).expect("winsize");
+        let mut c = self.command(&self.config(), args);
+        let stdio = || std::process::Stdio::from(slave.try_clone().expect("dup"));
+        c.stdin(stdio()).stdout(stdio()).stderr(stdio());
+        // SAFETY: between fork and exec only setsid and TIOCSCTTY on stdin (async-signal-safe).
+        unsafe {
+            c.pre_exec(|| {
+                rustix::process::setsid()?;
+                rustix::process::ioctl_tiocsctty(std::os::fd::BorrowedFd::borrow_raw(0))?;
+                Ok(())
+            });
+        }
+        let mut child = c.spawn().expect("kubectl");
+        drop(slave);
+        drop(c);
+        let mut out = Vec::new();
+        // The master reads EIO once every holder of the slave is gone.
+        let _ = std::fs::File::from(master).read_to_end(&mut out);
+        let _ = child.wait();
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     /// A command given `input` on its stdin.
@@ -722,9 +750,11 @@ fn exec_and_cp_through_kubectl() {
         );
         // §11 #16: `-it` under a terminal of 100 × 30: the size reaches the pty (resize
         // messages), and nothing is said of unknown streams.
-        let bin = k.bin.display().to_string();
-        let line = format!("stty cols 100 rows 30; {bin} exec -it web -- sh -c 'stty size'");
-        let tty = k.script(&line);
+        let tty = k.on_terminal(
+            &["exec", "-it", "web", "--", "sh", "-c", "stty size"],
+            100,
+            30,
+        );
         assert!(tty.contains("30 100"), "{tty}");
         assert!(!tty.contains("Unknown stream"), "{tty}");
         // cp: a file in, and back out.
