@@ -157,4 +157,11 @@ fn main() {
         share.cell()
     );
     println!("kubectl apply -f (one new pod): {}", apply.cell());
+    // Pods outlive their daemon (as containers outlive kubelet): they go before it does.
+    let gone = d.beluga(&["delete", "pods", "--all", "--grace-period=0", "--force"]);
+    assert!(
+        gone.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gone.stderr)
+    );
 }
