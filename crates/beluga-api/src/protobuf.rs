@@ -341,6 +341,37 @@ fn time(b: &[u8]) -> Result<Value, ProtobufError> {
     Ok(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string().into())
 }
 
+/// The longest varint protobuf allows (64 bits in 7-bit groups).
+const MAX_VARINT_BYTES: usize = 10;
+
+/// Appends `n` as a protobuf varint.
+pub fn push_varint(out: &mut Vec<u8>, mut n: u64) {
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// Reads a varint at `*i`; `None` when it runs past the message or past 10 bytes (a longer one
+/// once overflowed the shift and panicked gRPC probes).
+pub fn read_varint(msg: &[u8], i: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for n in 0..MAX_VARINT_BYTES {
+        let b = *msg.get(*i)?;
+        *i += 1;
+        v |= u64::from(b & 0x7f) << (7 * n);
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
 /// One field's value on the wire.
 #[derive(Debug, Clone, Copy)]
 enum Wire<'a> {
@@ -354,19 +385,12 @@ struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
     fn varint(&mut self) -> Result<u64, ProtobufError> {
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&b, rest) = self
-                .0
-                .split_first()
-                .ok_or(ProtobufError::Malformed("a varint runs past the end"))?;
-            self.0 = rest;
-            n |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(n);
-            }
-        }
-        Err(ProtobufError::Malformed("a varint longer than 64 bits"))
+        let mut i = 0;
+        let n = read_varint(self.0, &mut i).ok_or(ProtobufError::Malformed(
+            "a varint runs past the end or past 64 bits",
+        ))?;
+        self.0 = &self.0[i..];
+        Ok(n)
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], ProtobufError> {
@@ -414,17 +438,9 @@ mod tests {
     use serde_json::json;
 
     fn len(num: u64, body: &[u8]) -> Vec<u8> {
-        let mut v = vec![(num << 3 | 2) as u8];
-        let mut n = body.len();
-        loop {
-            let b = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                v.push(b);
-                break;
-            }
-            v.push(b | 0x80);
-        }
+        let mut v = Vec::new();
+        push_varint(&mut v, num << 3 | 2);
+        push_varint(&mut v, body.len() as u64);
         v.extend_from_slice(body);
         v
     }

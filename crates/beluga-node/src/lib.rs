@@ -485,16 +485,21 @@ impl Daemon {
 
     /// The newest resourceVersion issued (a list's).
     pub fn current_rv(&self) -> String {
+        self.current_version().to_string()
+    }
+
+    fn current_version(&self) -> u64 {
         self.resource_version
             .load(Ordering::SeqCst)
             .saturating_sub(1)
-            .to_string()
     }
 
     fn next_rv(&self) -> String {
-        self.resource_version
-            .fetch_add(1, Ordering::SeqCst)
-            .to_string()
+        self.next_version().to_string()
+    }
+
+    fn next_version(&self) -> u64 {
+        self.resource_version.fetch_add(1, Ordering::SeqCst)
     }
 
     /// Sends a watch event with the pod's current status (if it changed, for MODIFIED).
@@ -514,7 +519,7 @@ impl Daemon {
     /// all under the history's lock, so that changes are recorded in version order.
     fn announce(&self, h: &PodHandle, kind: &'static str, mut pod: Pod) -> Pod {
         let mut ring = self.history.lock();
-        let rv = self.resource_version.fetch_add(1, Ordering::SeqCst);
+        let rv = self.next_version();
         pod.metadata.resource_version = Some(rv.to_string());
         h.remember(&pod);
         let ev = PodEvent { kind, pod };
@@ -528,11 +533,7 @@ impl Daemon {
     pub fn snapshot(&self, ns: Option<&str>) -> (Vec<Pod>, u64) {
         let _ring = self.history.lock();
         let views = self.views(ns);
-        let rv = self
-            .resource_version
-            .load(Ordering::SeqCst)
-            .saturating_sub(1);
-        (views, rv)
+        (views, self.current_version())
     }
 
     /// Containers' last CPU samples (`kubectl top`).

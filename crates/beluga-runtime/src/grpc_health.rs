@@ -2,36 +2,7 @@
 //! request and the `status` of the framed response. What a container answers is untrusted: a
 //! malformed response is `None`, never a panic.
 
-/// The longest varint protobuf allows (64 bits in 7-bit groups).
-const MAX_VARINT_BYTES: usize = 10;
-
-/// Appends `n` as a protobuf varint.
-fn push_varint(out: &mut Vec<u8>, mut n: u64) {
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
-/// Reads a varint at `*i`; `None` when it runs past the message or past 10 bytes (a response
-/// with more continuation bytes once overflowed the shift and panicked the probe worker).
-fn read_varint(msg: &[u8], i: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for n in 0..MAX_VARINT_BYTES {
-        let b = *msg.get(*i)?;
-        *i += 1;
-        v |= u64::from(b & 0x7f) << (7 * n);
-        if b & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
-}
+use beluga_api::protobuf::{push_varint, read_varint};
 
 /// The gRPC health-check request body (`grpc.health.v1.HealthCheckRequest{service}`), framed.
 pub fn request(service: &str) -> Vec<u8> {

@@ -215,6 +215,17 @@ impl Drop for Running {
     }
 }
 
+/// The service-account token of a running pod `reader` (the `default` account of `default`).
+fn reader_token(d: &Daemon) -> String {
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: reader}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
+    d.wait_running("reader");
+    stdout(&d.exec(
+        "reader",
+        "c",
+        &["cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"],
+    ))
+}
+
 fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
@@ -361,13 +372,7 @@ fn credentials_are_checked() {
 #[test]
 fn a_pods_token_reads_its_own_namespace_only() {
     let Some(d) = Daemon::start() else { return };
-    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: reader}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
-    d.wait_running("reader");
-    let token = stdout(&d.exec(
-        "reader",
-        "c",
-        &["cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"],
-    ));
+    let token = reader_token(&d);
     for k in Kubectl::all(&d) {
         let sa = k.config_with_user(serde_json::json!({"token": token}));
         let own = k.run_with(&sa, &["get", "pods", "-o", "name"]);
@@ -970,13 +975,7 @@ fn protobuf_creates() {
 #[test]
 fn auth_can_i_and_whoami() {
     let Some(d) = Daemon::start() else { return };
-    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: reader}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
-    d.wait_running("reader");
-    let token = stdout(&d.exec(
-        "reader",
-        "c",
-        &["cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"],
-    ));
+    let token = reader_token(&d);
     for k in Kubectl::all(&d) {
         assert_eq!(k.ok(&["auth", "can-i", "create", "pods"]), "yes\n");
         let sa = k.config_with_user(serde_json::json!({"token": token}));

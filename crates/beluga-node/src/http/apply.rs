@@ -1,6 +1,6 @@
 //! Server-side apply (`PATCH` with `application/apply-patch+yaml`, kubectl-api §3.9) of any
 //! kind: the configuration merged by `beluga_api::patch::apply` with the manager's recorded
-//! fields; a missing object is created (201), an existing one replaced as a `PUT` would.
+//! fields; `patch::patch` creates a missing object (201) or replaces an existing one with it.
 
 use super::*;
 
@@ -45,20 +45,4 @@ pub(super) fn applied(
     let out = beluga_api::patch::apply::apply(kind, live.as_ref(), &cfg, manager, &time)
         .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
     Ok(Bytes::from(serde_json::to_vec(&out).unwrap_or_default()))
-}
-
-/// `PATCH …/pods/{name}` with an applied configuration.
-pub(super) fn apply_pod(
-    d: &Arc<Daemon>,
-    ns: &str,
-    name: &str,
-    q: &HashMap<String, Vec<String>>,
-    body: &[u8],
-) -> Result<Response<ResBody>, ApiError> {
-    let live = d.get(ns, name).map(|h| d.view(&h));
-    let out = applied(d, "Pod", name, live.as_ref(), q, body)?;
-    match live {
-        None => super::pods::create_pod_from(d, ns, &out),
-        Some(_) => super::patch::as_patch_error("Pod", name, body, update_pod(d, ns, name, &out)),
-    }
 }

@@ -171,12 +171,7 @@ pub async fn serve(
 mod tests {
     use super::*;
 
-    fn q(pairs: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
-            .collect()
-    }
+    use crate::http::query::from_pairs as q;
 
     // kubectl-api §4.1: `--since=10s` is sinceSeconds, `--since-time` sinceTime; not both.
     #[test]

@@ -150,36 +150,30 @@ fn update<T: Printed>(
     Ok(json(StatusCode::OK, &replaced))
 }
 
-/// `PATCH` of a kept object: the patched object replaces it as a `PUT` would.
+/// `PATCH` of a kept object: the patched object replaces it as a `PUT` would; an applied
+/// configuration of a missing one creates it (a namespace through the namespace code: its
+/// default account, its CA).
 async fn patch<T: Printed>(
     d: &Daemon,
     ns: &str,
     name: &str,
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
-    let ty = super::patch::patch_type(&req)?;
-    let q = query(req.uri());
-    let body = body_bytes(req).await?;
-    if ty == beluga_api::patch::PatchType::Apply {
-        let live = T::store(d).get(ns, name);
-        let out = super::apply::applied(d, T::KIND, name, live.as_ref(), &q, &body)?;
-        return match live {
-            None if T::NAMESPACED => create_from::<T>(d, ns, decode::<T>(&out)?),
-            // A namespace is made by the namespace code (its default account, its CA).
-            None => Ok(json(
+    let kind = super::patch::Kind {
+        kind: T::KIND,
+        name,
+        live: &|| T::store(d).get(ns, name),
+        not_found: &|| ApiError::not_found_in(T::RESOURCE, name),
+        create: &|out| match T::NAMESPACED {
+            true => create_from::<T>(d, ns, decode::<T>(out)?),
+            false => Ok(json(
                 StatusCode::CREATED,
-                &d.create_namespace(decode(&out)?)?,
+                &d.create_namespace(decode(out)?)?,
             )),
-            Some(_) => {
-                super::patch::as_patch_error(T::KIND, name, &body, update::<T>(d, ns, name, &out))
-            }
-        };
-    }
-    let live = T::store(d)
-        .get(ns, name)
-        .ok_or_else(|| ApiError::not_found_in(T::RESOURCE, name))?;
-    let out = super::patch::patched(T::KIND, ty, &live, &body)?;
-    super::patch::as_patch_error(T::KIND, name, &body, update::<T>(d, ns, name, &out))
+        },
+        update: &|out| update::<T>(d, ns, name, out),
+    };
+    super::patch::patch(kind, d, req).await
 }
 
 /// The routes of one kept kind under `/api/v1/[namespaces/{ns}/]<resource>[/{name}]`; the

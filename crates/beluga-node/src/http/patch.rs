@@ -68,6 +68,45 @@ pub(super) fn as_patch_error(
     })
 }
 
+/// A create or replace from the JSON a `POST` or `PUT` would carry.
+pub(super) type Write<'a> = dyn Fn(&[u8]) -> Result<Response<ResBody>, ApiError> + Sync + 'a;
+
+/// How one kind's PATCH reaches its store: the live object (read once the body is in), a
+/// create (server-side apply of a missing object) and a replace, each with the JSON a `POST` or
+/// `PUT` would carry.
+pub(super) struct Kind<'a, T> {
+    pub kind: &'static str,
+    pub name: &'a str,
+    pub live: &'a (dyn Fn() -> Option<T> + Sync),
+    pub not_found: &'a (dyn Fn() -> ApiError + Sync),
+    pub create: &'a Write<'a>,
+    pub update: &'a Write<'a>,
+}
+
+/// `PATCH` of any kind: the request's patch (or applied configuration) on the live object, the
+/// result created or replaced through the kind's own paths.
+pub(super) async fn patch<T: serde::Serialize>(
+    k: Kind<'_, T>,
+    d: &Daemon,
+    req: Request<Incoming>,
+) -> Result<Response<ResBody>, ApiError> {
+    let ty = patch_type(&req)?;
+    let q = query(req.uri());
+    let body = body_bytes(req).await?;
+    let live = (k.live)();
+    let out = match (ty, &live) {
+        (PatchType::Apply, _) => {
+            super::apply::applied(d, k.kind, k.name, live.as_ref(), &q, &body)?
+        }
+        (_, Some(live)) => patched(k.kind, ty, live, &body)?,
+        (_, None) => return Err((k.not_found)()),
+    };
+    match live {
+        None => (k.create)(&out),
+        Some(_) => as_patch_error(k.kind, k.name, &body, (k.update)(&out)),
+    }
+}
+
 /// `PATCH …/pods/{name}`.
 pub(super) async fn patch_pod(
     d: &Arc<Daemon>,
@@ -75,13 +114,13 @@ pub(super) async fn patch_pod(
     name: &str,
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
-    let ty = patch_type(&req)?;
-    let q = query(req.uri());
-    let body = body_bytes(req).await?;
-    if ty == PatchType::Apply {
-        return super::apply::apply_pod(d, ns, name, &q, &body);
-    }
-    let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
-    let out = patched("Pod", ty, &d.view(&h), &body)?;
-    as_patch_error("Pod", name, &body, update_pod(d, ns, name, &out))
+    let kind = Kind {
+        kind: "Pod",
+        name,
+        live: &|| d.get(ns, name).map(|h| d.view(&h)),
+        not_found: &|| ApiError::not_found(name),
+        create: &|out| super::pods::create_pod_from(d, ns, out),
+        update: &|out| update_pod(d, ns, name, out),
+    };
+    patch(kind, d, req).await
 }

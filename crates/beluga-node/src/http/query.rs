@@ -44,6 +44,15 @@ pub fn query(uri: &hyper::Uri) -> HashMap<String, Vec<String>> {
     m
 }
 
+/// A query from `(key, value)` pairs (tests).
+#[cfg(test)]
+pub fn from_pairs(pairs: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
+        .collect()
+}
+
 pub fn q1<'a>(q: &'a HashMap<String, Vec<String>>, k: &str) -> Option<&'a str> {
     q.get(k).and_then(|v| v.first()).map(String::as_str)
 }

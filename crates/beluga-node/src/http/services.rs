@@ -88,30 +88,19 @@ async fn patch_service(
     name: &str,
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
-    let ty = super::patch::patch_type(&req)?;
-    let q = query(req.uri());
-    let body = body_bytes(req).await?;
-    if ty == beluga_api::patch::PatchType::Apply {
-        let live = d.services().get(ns, name);
-        let out = super::apply::applied(d, "Service", name, live.as_ref(), &q, &body)?;
-        if live.is_none() {
-            let svc = super::validation::decode::<beluga_api::Service>(&out, "Service")?;
+    let kind = super::patch::Kind {
+        kind: "Service",
+        name,
+        live: &|| d.services().get(ns, name),
+        not_found: &|| ApiError::not_found_in("services", name),
+        create: &|out| {
+            let svc = super::validation::decode::<beluga_api::Service>(out, "Service")?;
             d.admit_create(ns, "services", name)?;
-            return Ok(json(StatusCode::CREATED, &d.create_service(svc, ns)?));
-        }
-        return super::patch::as_patch_error(
-            "Service",
-            name,
-            &body,
-            update_service(d, ns, name, &out),
-        );
-    }
-    let live = d
-        .services()
-        .get(ns, name)
-        .ok_or_else(|| ApiError::not_found_in("services", name))?;
-    let out = super::patch::patched("Service", ty, &live, &body)?;
-    super::patch::as_patch_error("Service", name, &body, update_service(d, ns, name, &out))
+            Ok(json(StatusCode::CREATED, &d.create_service(svc, ns)?))
+        },
+        update: &|out| update_service(d, ns, name, out),
+    };
+    super::patch::patch(kind, d, req).await
 }
 
 pub(super) fn delete_service(

@@ -82,7 +82,7 @@ mod tests {
     // Spec §3.7: the three directives, Warn when unset (the apiserver's default since 1.23).
     #[test]
     fn directives() {
-        let q = |v: &str| HashMap::from([("fieldValidation".to_string(), vec![v.to_string()])]);
+        let q = |v: &str| super::super::query::from_pairs(&[("fieldValidation", v)]);
         assert_eq!(mode_of(&HashMap::new()).ok(), Some(ValidateMode::Warn));
         assert_eq!(mode_of(&q("Strict")).ok(), Some(ValidateMode::Strict));
         assert_eq!(mode_of(&q("Warn")).ok(), Some(ValidateMode::Warn));

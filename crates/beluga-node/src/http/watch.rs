@@ -229,12 +229,7 @@ fn expired_event(e: Expired) -> Bytes {
 mod tests {
     use super::*;
 
-    fn q(pairs: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
-            .collect()
-    }
+    use crate::http::query::from_pairs as q;
 
     // kubectl-api §3.5: unset or "0" starts with the current state, a number after it;
     // sendInitialEvents asks for the state and the bookmark whatever the version.
