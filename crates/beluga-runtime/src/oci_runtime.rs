@@ -20,6 +20,17 @@ pub enum RuntimeError {
     NotFound,
 }
 
+/// How an exec'd process gets its terminal.
+#[derive(Debug, Clone, Copy)]
+pub enum Tty<'a> {
+    /// Pipes or whatever stdio the caller gives: no terminal.
+    None,
+    /// A pty the runtime makes and relays to its own stdio, which must be a terminal.
+    Relayed,
+    /// A pty whose master the runtime sends to this unix socket (`--console-socket`).
+    HandedOver(&'a Path),
+}
+
 #[derive(Debug, Clone)]
 pub struct OciRuntime {
     /// Short name: `crun` or `runc` (or the file name of a custom path); used in `containerID`.
@@ -290,14 +301,27 @@ impl OciRuntime {
         c
     }
 
+    /// Whether a foreground `exec --tty --console-socket` hands the pty's master over and still
+    /// waits for the process (crun does; runc's foreground exec ignores the socket and relays the
+    /// pty itself, and propagates the size of its own terminal on SIGWINCH).
+    pub fn hands_over_exec_console(&self) -> bool {
+        self.name == "crun"
+    }
+
     /// `exec` in container `id` (on a terminal with `tty`), in the working directory of its
     /// process (read from its bundle's `config.json`): runc starts exec'd processes there, crun
     /// in `/` unless told. The command to run follows.
-    pub fn exec_command(&self, bundle: &Path, id: &str, tty: bool) -> Command {
+    pub fn exec_command(&self, bundle: &Path, id: &str, tty: Tty) -> Command {
         let mut c = self.command();
         c.arg("exec");
-        if tty {
-            c.arg("--tty");
+        match tty {
+            Tty::None => {}
+            Tty::Relayed => {
+                c.arg("--tty");
+            }
+            Tty::HandedOver(socket) => {
+                c.arg("--tty").arg("--console-socket").arg(socket);
+            }
         }
         if let Some(cwd) = bundle_cwd(bundle) {
             c.arg("--cwd").arg(cwd);

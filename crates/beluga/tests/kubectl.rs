@@ -79,11 +79,10 @@ impl Kubectl {
         self.run_with(&self.config(), args)
     }
 
-    /// A command run on a terminal of `cols` × `rows` of its own (a pty: kubectl's `-t` needs
-    /// its stdin to be one); what the terminal showed.
-    fn on_terminal(&self, args: &[&str], cols: u16, rows: u16) -> String {
+    /// A command started on a terminal of `cols` × `rows` of its own (a pty: kubectl's `-t`
+    /// needs its stdin to be one).
+    fn on_terminal(&self, args: &[&str], cols: u16, rows: u16) -> Terminal {
         use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
-        use std::io::Read;
         use std::os::unix::process::CommandExt;
         let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
         grantpt(&master).expect("grantpt");
@@ -92,13 +91,8 @@ impl Kubectl {
         let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY;
         let slave =
             rustix::fs::open(name.as_c_str(), flags, rustix::fs::Mode::empty()).expect("pts");
-        let size = rustix::termios::Winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        rustix::termios::tcsetwinsize(&master, size).expect("winsize");
+        let terminal = Terminal::new(master);
+        terminal.resize(cols, rows);
         let mut c = self.command(&self.config(), args);
         let stdio = || std::process::Stdio::from(slave.try_clone().expect("dup"));
         c.stdin(stdio()).stdout(stdio()).stderr(stdio());
@@ -110,14 +104,10 @@ impl Kubectl {
                 Ok(())
             });
         }
-        let mut child = c.spawn().expect("kubectl");
+        let child = c.spawn().expect("kubectl");
         drop(slave);
         drop(c);
-        let mut out = Vec::new();
-        // The master reads EIO once every holder of the slave is gone.
-        let _ = std::fs::File::from(master).read_to_end(&mut out);
-        let _ = child.wait();
-        String::from_utf8_lossy(&out).into_owned()
+        terminal.with(child)
     }
 
     /// A command given `input` on its stdin.
@@ -212,6 +202,98 @@ impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A command on a pty of the test's: what it shows is read all along by a thread.
+struct Terminal {
+    master: std::os::fd::OwnedFd,
+    shown: std::sync::mpsc::Receiver<Vec<u8>>,
+    seen: std::cell::RefCell<String>,
+    child: Option<std::process::Child>,
+}
+
+impl Terminal {
+    fn new(master: std::os::fd::OwnedFd) -> Terminal {
+        use std::io::Read;
+        let mut reader = std::fs::File::from(master.try_clone().expect("dup"));
+        let (tx, shown) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // The master reads EIO once every holder of the slave is gone.
+            while let Ok(n @ 1..) = reader.read(&mut buf) {
+                if tx.send(buf[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+        });
+        Terminal {
+            master,
+            shown,
+            seen: Default::default(),
+            child: None,
+        }
+    }
+
+    fn with(mut self, child: std::process::Child) -> Terminal {
+        self.child = Some(child);
+        self
+    }
+
+    /// A new size: the kernel signals SIGWINCH to the terminal's foreground process (kubectl).
+    fn resize(&self, cols: u16, rows: u16) {
+        let size = rustix::termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        rustix::termios::tcsetwinsize(&self.master, size).expect("winsize");
+    }
+
+    /// Typed keys.
+    fn type_in(&self, keys: &[u8]) {
+        rustix::io::write(&self.master, keys).expect("write to the terminal");
+    }
+
+    /// Whether the terminal shows `text` within `wait`.
+    fn shows(&self, text: &str, wait: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if self.seen.borrow().contains(text) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.shown.recv_timeout(left) {
+                Ok(b) => self
+                    .seen
+                    .borrow_mut()
+                    .push_str(&String::from_utf8_lossy(&b)),
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Everything the terminal showed once the command ended.
+    fn finish(mut self) -> String {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+        while let Ok(b) = self.shown.recv_timeout(std::time::Duration::from_secs(10)) {
+            self.seen
+                .borrow_mut()
+                .push_str(&String::from_utf8_lossy(&b));
+        }
+        self.seen.take()
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -755,13 +837,36 @@ fn exec_and_cp_through_kubectl() {
         );
         // §11 #16: `-it` under a terminal of 100 × 30: the size reaches the pty (resize
         // messages), and nothing is said of unknown streams.
-        let tty = k.on_terminal(
-            &["exec", "-it", "web", "--", "sh", "-c", "stty size"],
+        // The size is read after the first keypress: crun's exec child starts the command as
+        // soon as it made the pty, while crun's parent is still sizing it, so a command's very
+        // first look at its terminal may find 0 × 0 (kubelet on crun or runc has the same race).
+        let t = k.on_terminal(
+            &[
+                "exec",
+                "-it",
+                "web",
+                "--",
+                "sh",
+                "-c",
+                "while read x; do stty size; done",
+            ],
             100,
             30,
         );
-        assert!(tty.contains("30 100"), "{tty}");
-        assert!(!tty.contains("Unknown stream"), "{tty}");
+        let shows_after_enter = |size: &str| {
+            (0..50).any(|_| {
+                t.type_in(b"\r");
+                t.shows(size, std::time::Duration::from_millis(200))
+            })
+        };
+        let sized = shows_after_enter("30 100");
+        // A resize while it runs reaches the container's terminal (kubectl sends it at SIGWINCH).
+        t.resize(120, 40);
+        let resized = sized && shows_after_enter("40 120");
+        t.type_in(b"\x04");
+        let shown = t.finish();
+        assert!(sized && resized, "{shown}");
+        assert!(!shown.contains("Unknown stream"), "{shown}");
         // cp: a file in, and back out.
         let file = dir.path().join("f.txt");
         std::fs::write(&file, "some bytes\n").unwrap();

@@ -503,7 +503,11 @@ async fn exec(
     command: &[String],
     timeout: Option<Duration>,
 ) -> Done {
-    let mut cmd = tokio::process::Command::from(runtime.exec_command(bundle, id, false));
+    let mut cmd = tokio::process::Command::from(runtime.exec_command(
+        bundle,
+        id,
+        beluga_runtime::oci_runtime::Tty::None,
+    ));
     cmd.args(command)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);

@@ -1,42 +1,21 @@
-//! `POST …/pods/{name}/exec`: runs a command in a container through the OCI runtime's `exec`.
-//! kubectl's WebSocket upgrade is served by `websocket`; beluga's own CLI upgrades the
-//! connection with `Upgrade: beluga-exec`, then sends raw stdin and a
-//! write shutdown for EOF; the server sends `beluga_api::wire::exec` frames (stdout, stderr, then
-//! the exit code). With `tty=1` the process gets a pty and everything arrives on stdout.
+//! `POST …/pods/{name}/exec`: runs a command in a container through the OCI runtime's `exec`
+//! (`exec_process`). kubectl's WebSocket upgrade is served by `websocket`; beluga's own CLI
+//! upgrades the connection with `Upgrade: beluga-exec`, then sends raw stdin and a write shutdown
+//! for EOF; the server sends `beluga_api::wire::exec` frames (stdout, stderr, then the exit code).
+//! With `tty=1` the process gets a pty (of the query's `cols` × `rows`) and everything arrives on
+//! stdout.
 
 use super::body::{full, ResBody};
-use super::query::{q1, q_bool};
+use super::exec_process::{Exec, Started};
 use crate::podstate::PodHandle;
 use crate::{ApiError, Daemon};
-use beluga_lifecycle::observed::State;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use beluga_api::wire::exec::{exit_frame, frame, STDERR, STDOUT};
-
-/// A new pseudo-terminal of `cols` × `rows`: (master, slave), both close-on-exec.
-fn openpty(cols: u16, rows: u16) -> std::io::Result<(OwnedFd, OwnedFd)> {
-    use rustix::fs::{Mode, OFlags};
-    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
-    grantpt(&master)?;
-    unlockpt(&master)?;
-    let name = ptsname(&master, Vec::new())?;
-    let flags = OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC;
-    let slave = rustix::fs::open(name.as_c_str(), flags, Mode::empty())?;
-    let size = rustix::termios::Winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    rustix::termios::tcsetwinsize(&master, size)?;
-    Ok((master, slave))
-}
 
 pub async fn serve(
     d: Arc<Daemon>,
@@ -44,84 +23,25 @@ pub async fn serve(
     req: Request<Incoming>,
     q: &HashMap<String, Vec<String>>,
 ) -> Result<Response<ResBody>, ApiError> {
-    let inst = h.pick(q1(q, "container"), false)?;
-    if inst.state != State::Running {
-        return Err(ApiError::new(
-            400,
-            "BadRequest",
-            format!("container {} is not running", inst.name),
-        ));
-    }
-    let command: Vec<String> = q.get("command").cloned().unwrap_or_default();
-    if command.is_empty() {
-        return Err(ApiError::new(
-            400,
-            "BadRequest",
-            "you must specify at least one command for the container",
-        ));
-    }
-    let (mut cmd, pty) = exec_command(&d, &h, &inst.id, &command, q)?;
-    let child = cmd
-        .spawn()
-        .map_err(|e| ApiError::new(500, "InternalError", format!("exec: {e}")))?;
-    // kubectl's WebSocket protocol, or beluga's own framing.
+    let exec = Exec::asked(&d, &h, q)?;
+    // kubectl's WebSocket protocol: with a terminal, the process starts once kubectl's first
+    // resize gave its size (so what it prints first fits the user's terminal).
     if let Some(protocol) = super::websocket::offered(&req) {
+        let started = if exec.tty {
+            None
+        } else {
+            Some(exec.start().await?)
+        };
         let resp = super::websocket::accept(&req, protocol);
         let upgrade = hyper::upgrade::on(req);
-        tokio::spawn(super::websocket::relay(upgrade, child, pty, command));
+        tokio::spawn(super::websocket::relay(upgrade, exec, started));
         return Ok(resp);
     }
+    // beluga's own framing, the size in the query.
+    let started = exec.start().await?;
     let upgrade = hyper::upgrade::on(req);
-    tokio::spawn(relay(upgrade, child, pty));
+    tokio::spawn(relay(upgrade, started));
     Ok(switching_protocols())
-}
-
-/// The runtime's `exec` for `command` in container `id`: with `tty=1` on a pty of the asked size
-/// (the process its session leader, the pty its controlling terminal), else on pipes.
-fn exec_command(
-    d: &Daemon,
-    h: &PodHandle,
-    id: &str,
-    command: &[String],
-    q: &HashMap<String, Vec<String>>,
-) -> Result<(tokio::process::Command, Option<OwnedFd>), ApiError> {
-    let tty = q_bool(q, "tty");
-    let std_cmd = d.oci_runtime().exec_command(&h.dir.bundle(id), id, tty);
-    let mut cmd = tokio::process::Command::from(std_cmd);
-    cmd.args(command).kill_on_drop(true);
-    if !tty {
-        let stdin = if q_bool(q, "stdin") {
-            std::process::Stdio::piped()
-        } else {
-            std::process::Stdio::null()
-        };
-        cmd.stdin(stdin)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        return Ok((cmd, None));
-    }
-    let cols = q1(q, "cols").and_then(|c| c.parse().ok()).unwrap_or(80);
-    let rows = q1(q, "rows").and_then(|c| c.parse().ok()).unwrap_or(24);
-    let (master, slave) = openpty(cols, rows)
-        .map_err(|e| ApiError::new(500, "InternalError", format!("openpty: {e}")))?;
-    // The pty's slave end as the process's stdio: three checked dups (EMFILE is an error here,
-    // not a descriptor -1 handed to `from_raw_fd`).
-    let dup = || {
-        rustix::io::dup(&slave)
-            .map(std::process::Stdio::from)
-            .map_err(|e| ApiError::new(500, "InternalError", format!("dup: {e}")))
-    };
-    cmd.stdin(dup()?).stdout(dup()?).stderr(dup()?);
-    // SAFETY: the closure runs in the child between fork and exec, and only makes two raw
-    // syscalls (setsid, TIOCSCTTY on its stdin, the pty), which are async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            rustix::process::setsid()?;
-            rustix::process::ioctl_tiocsctty(std::os::fd::BorrowedFd::borrow_raw(0))?;
-            Ok(())
-        });
-    }
-    Ok((cmd, Some(master)))
 }
 
 /// The `101 Switching Protocols` answer that hands the connection to [`relay`].
@@ -164,11 +84,12 @@ async fn pump(mut from: impl tokio::io::AsyncRead + Unpin, w: FrameWriter, strea
 
 /// The upgraded connection: the client's bytes to the process's stdin (or pty), its output as
 /// frames, then the exit code frame.
-async fn relay(
-    upgrade: hyper::upgrade::OnUpgrade,
-    mut child: tokio::process::Child,
-    pty: Option<OwnedFd>,
-) {
+async fn relay(upgrade: hyper::upgrade::OnUpgrade, started: Started) {
+    let Started {
+        mut child,
+        pty,
+        outer: _outer,
+    } = started;
     let Ok(upgraded) = upgrade.await else {
         let _ = child.start_kill();
         return;

@@ -14,6 +14,8 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::body::{full, ResBody};
+use super::exec_process::{Exec, Started};
+use super::pty::{set_size, Size};
 
 /// The subprotocols spoken, the preferred first.
 const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
@@ -114,29 +116,29 @@ impl Input {
                     let _ = s.shutdown().await;
                 }
             }
-            (RESIZE, Input::Pty { master, .. }) => resize(master, data),
+            (RESIZE, Input::Pty { master, .. }) => {
+                if let Some(size) = parse_size(data) {
+                    let _ = set_size(master, size);
+                }
+            }
             _ => {}
         }
     }
 }
 
-/// `{"Width":100,"Height":30}` applied to the pty.
-fn resize(master: &OwnedFd, data: &[u8]) {
+/// `{"Width":100,"Height":30}` as a size.
+fn parse_size(data: &[u8]) -> Option<Size> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "PascalCase")]
-    struct Size {
+    struct Wire {
         width: u16,
         height: u16,
     }
-    if let Ok(s) = serde_json::from_slice::<Size>(data) {
-        let size = rustix::termios::Winsize {
-            ws_row: s.height,
-            ws_col: s.width,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        let _ = rustix::termios::tcsetwinsize(master, size);
-    }
+    let s = serde_json::from_slice::<Wire>(data).ok()?;
+    Some(Size {
+        cols: s.width,
+        rows: s.height,
+    })
 }
 
 /// Copies `from` to the client on `channel` until it ends.
@@ -153,16 +155,20 @@ async fn pump(
     }
 }
 
+type WsStream = futures_util::stream::SplitStream<
+    tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>,
+>;
+
 /// The upgraded connection of an exec: input to the process, its output and then its exit as
-/// channel messages, then the close.
+/// channel messages, then the close. An exec on a terminal starts here, sized by the client's
+/// first resize; one that cannot start ends with its error's `Status`.
 pub(super) async fn relay(
     upgrade: hyper::upgrade::OnUpgrade,
-    mut child: tokio::process::Child,
-    pty: Option<OwnedFd>,
-    command: Vec<String>,
+    mut exec: Exec,
+    started: Option<Started>,
 ) {
+    // Without the upgrade a started process is dropped, and killed (`kill_on_drop`).
     let Ok(upgraded) = upgrade.await else {
-        let _ = child.start_kill();
         return;
     };
     let io = hyper_util::rt::TokioIo::new(upgraded);
@@ -177,12 +183,70 @@ pub(super) async fn relay(
         }
         let _ = sink.close().await;
     });
+    let mut early = Vec::new();
+    let started = match started {
+        Some(s) => Ok(s),
+        None => {
+            if let Some(size) = first_size(&mut stream, &mut early).await {
+                exec.size = size;
+            }
+            exec.start().await
+        }
+    };
+    let status = match started {
+        Ok(s) => status(run(s, stream, early, &out).await, &exec.command),
+        Err(e) => serde_json::to_value(e.status()).unwrap_or_default(),
+    };
+    let status = serde_json::to_vec(&status).unwrap_or_default();
+    let _ = out.send(binary(STATUS, &status)).await;
+    let close = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    };
+    let _ = out.send(Message::Close(Some(close))).await;
+    drop(out);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+}
+
+/// The size in the client's first resize message (kubectl sends one at once with a terminal),
+/// waited for a second at most; other messages before it are kept in `early`.
+async fn first_size(stream: &mut WsStream, early: &mut Vec<Vec<u8>>) -> Option<Size> {
+    let wait = async {
+        while let Some(Ok(msg)) = stream.next().await {
+            match msg {
+                Message::Binary(b) if b.first() == Some(&RESIZE) => return parse_size(&b[1..]),
+                Message::Binary(b) => early.push(b.to_vec()),
+                Message::Close(_) => return None,
+                _ => {}
+            }
+        }
+        None
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(1), wait)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// A started exec's relay until the process ends: the client's messages (`early` first) to
+/// its input, its output to `out`. Returns the exit code.
+async fn run(
+    started: Started,
+    mut stream: WsStream,
+    early: Vec<Vec<u8>>,
+    out: &mpsc::Sender<Message>,
+) -> i32 {
+    let Started {
+        mut child,
+        pty,
+        outer,
+    } = started;
     let mut pumps = Vec::new();
     let mut input = match pty {
         Some(master) => {
             let (Ok(r), Ok(w)) = (master.try_clone(), master.try_clone()) else {
                 let _ = child.start_kill();
-                return;
+                return 255;
             };
             let reader = tokio::fs::File::from_std(std::fs::File::from(r));
             pumps.push(tokio::spawn(pump(reader, out.clone(), STDOUT)));
@@ -201,6 +265,9 @@ pub(super) async fn relay(
     };
     // Read the client all along (its input, and its pings, which are answered while it is read).
     let reader = tokio::spawn(async move {
+        for msg in early {
+            input.handle(&msg).await;
+        }
         while let Some(Ok(msg)) = stream.next().await {
             match msg {
                 Message::Binary(b) => input.handle(&b).await,
@@ -214,16 +281,9 @@ pub(super) async fn relay(
         // A pty reader ends with EIO once the child and its descendants closed the slave.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), p).await;
     }
-    let status = serde_json::to_vec(&status(code, &command)).unwrap_or_default();
-    let _ = out.send(binary(STATUS, &status)).await;
-    let close = CloseFrame {
-        code: CloseCode::Normal,
-        reason: "".into(),
-    };
-    let _ = out.send(Message::Close(Some(close))).await;
-    drop(out);
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+    drop(outer);
     reader.abort();
+    code
 }
 
 /// The exit code as a shell reports it (128 + the signal for a killed process).
