@@ -128,22 +128,48 @@ impl Kubectl {
 
     /// A command left running (`get -w`), its stdout read line by line.
     fn spawn(&self, args: &[&str]) -> Running {
-        let mut child = self
-            .command(&self.config(), args)
+        self.spawn_reading(args, false)
+    }
+
+    /// A command left running with `key=value` in its environment, stdout and stderr read.
+    fn spawn_with_env(&self, args: &[&str], key: &str, value: &str) -> Running {
+        self.spawn_reading_env(args, true, Some((key, value)))
+    }
+
+    /// A command left running, its stdout and (with `stderr`) its stderr read line by line.
+    fn spawn_reading(&self, args: &[&str], stderr: bool) -> Running {
+        self.spawn_reading_env(args, stderr, None)
+    }
+
+    fn spawn_reading_env(&self, args: &[&str], stderr: bool, env: Option<(&str, &str)>) -> Running {
+        let mut c = self.command(&self.config(), args);
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        let mut child = c
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(if stderr {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
             .spawn()
             .expect("kubectl");
-        let out = child.stdout.take().expect("stdout");
         let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    return;
+        let read = |from: Box<dyn std::io::Read + Send>, tx: std::sync::mpsc::Sender<String>| {
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for l in std::io::BufReader::new(from).lines().map_while(Result::ok) {
+                    if tx.send(l).is_err() {
+                        return;
+                    }
                 }
-            }
-        });
+            });
+        };
+        read(Box::new(child.stdout.take().expect("stdout")), tx.clone());
+        if let Some(err) = child.stderr.take() {
+            read(Box::new(err), tx);
+        }
         Running { child, lines }
     }
 
@@ -790,6 +816,75 @@ fn server_side_apply() {
         k.ok(&["delete", "-f", s]);
         k.ok(&["delete", "pod", "ssa", "csa"]);
     }
+}
+
+// §11 #19 (spec §4.4): `kubectl port-forward` over the SPDY session in its WebSocket (and, with
+// the WebSocket switched off, over SPDY itself): bytes both ways to a server that listens on the
+// pod's own loopback only, two connections in turn, and a refused dial in kubelet's words.
+#[test]
+fn port_forward_through_kubectl() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: web}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: web, image: {IMAGE}, command: [sh, -c, 'mkdir -p /www && echo hello-from-the-pod > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www']}}]\n"));
+    d.wait_running("web");
+    for k in Kubectl::all(&d) {
+        for websockets in ["true", "false"] {
+            let pf = k.spawn_with_env(
+                &["port-forward", "pod/web", ":8080", ":8081"],
+                "KUBECTL_PORT_FORWARD_WEBSOCKETS",
+                websockets,
+            );
+            let lines = pf.lines_until(|l| l.contains("-> 8081"));
+            let local = |remote: u16| -> u16 {
+                lines
+                    .iter()
+                    .find_map(|l| {
+                        let rest = l.strip_prefix("Forwarding from 127.0.0.1:")?;
+                        let (local, to) = rest.split_once(" -> ")?;
+                        (to == remote.to_string()).then(|| local.parse().ok())?
+                    })
+                    .unwrap_or_else(|| panic!("{lines:?}"))
+            };
+            for _ in 0..2 {
+                let page = http_get(local(8080));
+                assert!(
+                    page.starts_with("HTTP/1.") && page.contains("hello-from-the-pod"),
+                    "{page}"
+                );
+            }
+            // Nothing listens on 8081: kubectl says why, from the error stream.
+            let _ = std::net::TcpStream::connect(("127.0.0.1", local(8081)))
+                .map(|mut c| std::io::Read::read(&mut c, &mut [0u8; 16]));
+            let said = pf.lines_until(|l| l.contains("an error occurred forwarding"));
+            let said = said.last().unwrap();
+            assert!(
+                said.contains(&format!(
+                    "an error occurred forwarding {} -> 8081: error forwarding port 8081 to pod ",
+                    local(8081)
+                )),
+                "{said}"
+            );
+            assert!(said.contains("connect: connection refused"), "{said}");
+        }
+    }
+    // Both ways in were taken (the daemon says which, at debug level).
+    let log = d.daemon_log();
+    assert!(
+        log.contains("port-forward: SPDY in a WebSocket pod="),
+        "{log}"
+    );
+    assert!(log.contains("port-forward: SPDY pod="), "{log}");
+}
+
+/// `GET /` on the loopback's `port`: the whole answer.
+fn http_get(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    c.write_all(b"GET / HTTP/1.0\r\nHost: pod\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    answer
 }
 
 // §11 #15, #17, #18 (spec §4.2, §4.3): `kubectl exec` over WebSocket v5 — output, exit codes,

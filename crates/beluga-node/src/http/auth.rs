@@ -132,6 +132,12 @@ pub(super) fn attributes<'a>(
         (&Method::DELETE, Some(_), _) => "delete",
         _ => "unknown",
     };
+    // A WebSocket exec, attach or port-forward is a GET, authorized as the POST it stands for
+    // (the apiserver's `AuthorizePodWebsocketUpgradeCreatePermission`).
+    let verb = match sub {
+        Some("exec" | "attach" | "portforward") => "create",
+        _ => verb,
+    };
     let resource = match sub {
         Some(s) => format!("{resource}/{s}"),
         None => resource.to_string(),
@@ -280,6 +286,18 @@ mod tests {
             ),
             (
                 "POST",
+                "/api/v1/namespaces/a/pods/p/exec",
+                false,
+                Some(("create", "", "pods/exec", Some("a"), Some("p"))),
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/a/pods/p/portforward",
+                false,
+                Some(("create", "", "pods/portforward", Some("a"), Some("p"))),
+            ),
+            (
+                "GET",
                 "/api/v1/namespaces/a/pods/p/exec",
                 false,
                 Some(("create", "", "pods/exec", Some("a"), Some("p"))),

@@ -84,6 +84,7 @@ const RESOURCES: &[Resource] = &[
         sub: &[
             ("exec", "PodExecOptions", &["create", "get"]),
             ("log", "Pod", &["get"]),
+            ("portforward", "PodPortForwardOptions", &["create", "get"]),
         ],
     },
     Resource {

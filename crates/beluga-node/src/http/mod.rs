@@ -33,9 +33,11 @@ mod metrics;
 mod objects;
 mod patch;
 mod pods;
+mod portforward;
 mod pty;
 mod query;
 mod services;
+mod spdy;
 mod tls;
 mod validation;
 mod watch;
@@ -172,6 +174,13 @@ async fn route_request(
         (&Method::POST | &Method::GET, ["api", "v1", "namespaces", ns, "pods", name, "exec"]) => {
             let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
             exec::serve(d.clone(), h, req, &q).await
+        }
+        (
+            &Method::POST | &Method::GET,
+            ["api", "v1", "namespaces", ns, "pods", name, "portforward"],
+        ) => {
+            let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
+            portforward::serve(h, req).await
         }
         (&Method::GET, ["api", "v1", "events"]) => events(&d, None, req.uri(), table),
         (&Method::GET, ["api", "v1", "namespaces", ns, "events"]) => {

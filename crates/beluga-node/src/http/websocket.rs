@@ -29,6 +29,11 @@ const CLOSE: u8 = 255;
 
 /// The subprotocol to answer a WebSocket upgrade with, when it offers one spoken here.
 pub(super) fn offered(req: &Request<Incoming>) -> Option<&'static str> {
+    offered_of(req, &PROTOCOLS)
+}
+
+/// The first of `spoken` that a WebSocket upgrade offers.
+pub(super) fn offered_of(req: &Request<Incoming>, spoken: &[&'static str]) -> Option<&'static str> {
     let h = req.headers();
     let upgrade = h.get(hyper::header::UPGRADE)?.to_str().ok()?;
     if !upgrade.eq_ignore_ascii_case("websocket") {
@@ -40,7 +45,10 @@ pub(super) fn offered(req: &Request<Incoming>) -> Option<&'static str> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(',').map(|p| p.trim().to_string()))
         .collect();
-    PROTOCOLS.into_iter().find(|p| asked.iter().any(|a| a == p))
+    spoken
+        .iter()
+        .copied()
+        .find(|p| asked.iter().any(|a| a == p))
 }
 
 /// The `101` that accepts the upgrade with `protocol`.
