@@ -5,6 +5,7 @@ pub mod boot;
 pub mod bundle;
 pub mod credentials;
 pub mod dns;
+pub mod dry_run;
 pub mod error;
 pub mod events;
 pub mod eviction;
@@ -654,12 +655,15 @@ impl Daemon {
         }
         pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
         pod.metadata.creation_timestamp = Some(Time(self.exec.clock.now()));
-        pod.metadata.resource_version = Some(self.next_rv());
         pod.metadata.deletion_timestamp = None;
         pod.metadata.deletion_grace_period_seconds = None;
         pod.status = None;
         let spec = pod.spec.get_or_insert_with(Default::default);
         spec.node_name = Some(node::name());
+        if dry_run::active() {
+            return Ok(pod);
+        }
+        pod.metadata.resource_version = Some(self.next_rv());
         let h = self.new_handle(pod, Observed::default(), false, None);
         // The name is taken under the lock; the record (an fsync) is written after it, so that
         // no reader waits on the disk (review P8). A failed write gives the name back.
@@ -716,6 +720,12 @@ impl Daemon {
                 return Ok(self.view(&h));
             }
             pod.status = None;
+            if dry_run::active() {
+                pod.metadata.resource_version = old.metadata.resource_version.clone();
+                drop(st);
+                pod.status = self.view(&h).status;
+                return Ok(pod);
+            }
             st.pod = pod;
         }
         Ok(self.changed(&h))
@@ -726,21 +736,27 @@ impl Daemon {
         let h = self
             .get(ns, name)
             .ok_or_else(|| ApiError::not_found(name))?;
-        {
-            let mut st = h.lock();
-            let spec_grace = st
-                .pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.termination_grace_period_seconds);
-            let current = st.pod.metadata.deletion_grace_period_seconds;
-            st.pod.metadata.deletion_grace_period_seconds = Some(
-                beluga_lifecycle::grace::deletion_seconds(grace, spec_grace, current),
-            );
-            if st.pod.metadata.deletion_timestamp.is_none() {
-                st.pod.metadata.deletion_timestamp = Some(Time(self.exec.clock.now()));
-            }
+        if dry_run::active() {
+            let mut pod = self.view(&h);
+            self.mark_deleted(&mut pod, grace);
+            return Ok(pod);
         }
+        self.mark_deleted(&mut h.lock().pod, grace);
         Ok(self.changed(&h))
+    }
+
+    /// The deletion mark: its grace period (a later delete may only shorten it) and time.
+    fn mark_deleted(&self, pod: &mut Pod, grace: Option<i64>) {
+        let spec_grace = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.termination_grace_period_seconds);
+        let current = pod.metadata.deletion_grace_period_seconds;
+        pod.metadata.deletion_grace_period_seconds = Some(
+            beluga_lifecycle::grace::deletion_seconds(grace, spec_grace, current),
+        );
+        if pod.metadata.deletion_timestamp.is_none() {
+            pod.metadata.deletion_timestamp = Some(Time(self.exec.clock.now()));
+        }
     }
 }

@@ -38,6 +38,9 @@ impl Daemon {
     pub fn create_namespace(&self, ns: Namespace) -> Result<Namespace, ApiError> {
         let (rv, now) = self.stamp();
         let made = self.namespaces.create(ns, "", rv, now)?;
+        if crate::dry_run::active() {
+            return Ok(made);
+        }
         self.populate_namespace(made.metadata.name.as_deref().unwrap_or(""))?;
         Ok(made)
     }
@@ -75,6 +78,9 @@ impl Daemon {
         if ns.metadata.deletion_timestamp.is_none() {
             ns.metadata.deletion_timestamp = Some(Time(self.exec.clock.now()));
             ns.status.get_or_insert_with(Default::default).phase = Some(TERMINATING.into());
+            if crate::dry_run::active() {
+                return Ok(ns);
+            }
             let (rv, _) = self.stamp();
             ns = self.namespaces.replace_as_server(ns, rv)?;
             let d = self.clone();

@@ -231,7 +231,10 @@ impl<T: Kind> Store<T> {
         let m = o.meta_mut();
         m.uid = Some(uuid::Uuid::new_v4().to_string());
         m.creation_timestamp = Some(Time(now));
-        m.resource_version = Some(rv);
+        if crate::dry_run::active() {
+            return Ok(o);
+        }
+        o.meta_mut().resource_version = Some(rv);
         self.persist(&o)?;
         objects.insert(key, o.clone());
         Ok(o)
@@ -255,6 +258,10 @@ impl<T: Kind> Store<T> {
         let m = o.meta_mut();
         m.uid = old.meta().uid.clone();
         m.creation_timestamp = old.meta().creation_timestamp.clone();
+        if crate::dry_run::active() {
+            m.resource_version = old.meta().resource_version.clone();
+            return Ok(o);
+        }
         m.resource_version = Some(rv);
         self.persist(&o)?;
         objects.insert(key, o.clone());
@@ -277,6 +284,9 @@ impl<T: Kind> Store<T> {
         let key = (ns.to_string(), name.to_string());
         if !objects.contains_key(&key) {
             return Err(ApiError::not_found_in(T::RESOURCE, name));
+        }
+        if crate::dry_run::active() {
+            return Ok(objects.get(&key).cloned().unwrap_or_default());
         }
         match std::fs::remove_file(self.dir.join(file_name(ns, name))) {
             Ok(()) => {}

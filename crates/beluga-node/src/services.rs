@@ -129,6 +129,10 @@ impl Services {
         allocate(&mut svc, self.cidr, &objects, None)?;
         svc.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
         svc.metadata.creation_timestamp = Some(Time(now));
+        // A dry run shows the addresses it would get, none of them taken.
+        if crate::dry_run::active() {
+            return Ok(svc);
+        }
         svc.metadata.resource_version = Some(rv);
         self.persist(&svc)?;
         objects.insert(key, svc.clone());
@@ -160,6 +164,10 @@ impl Services {
         allocate(&mut svc, self.cidr, &objects, Some(&key))?;
         svc.metadata.uid = old.metadata.uid.clone();
         svc.metadata.creation_timestamp = old.metadata.creation_timestamp.clone();
+        if crate::dry_run::active() {
+            svc.metadata.resource_version = old.metadata.resource_version.clone();
+            return Ok(svc);
+        }
         svc.metadata.resource_version = Some(rv);
         self.persist(&svc)?;
         objects.insert(key, svc.clone());
@@ -172,6 +180,9 @@ impl Services {
         let key = (ns.to_string(), name.to_string());
         if !objects.contains_key(&key) {
             return Err(ApiError::not_found_in("services", name));
+        }
+        if crate::dry_run::active() {
+            return Ok(objects.get(&key).cloned().unwrap_or_default());
         }
         match std::fs::remove_file(self.dir.join(file_name(ns, name))) {
             Ok(()) => {}

@@ -976,6 +976,122 @@ fn exec_and_cp_through_kubectl() {
     }
 }
 
+// §11 #8, #9 (kubectl-api §3.6, §3.8): `--dry-run=server` and `kubectl diff` send
+// `dryRun=All`: the answer is the object as it would be, and nothing changes — no pod made,
+// labelled or deleted, no ConfigMap or Service (nor its cluster IP) kept.
+#[test]
+fn server_dry_runs_and_diff_change_nothing() {
+    let Some(d) = Daemon::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pod = |name: &str, label: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, labels: {{app: {label}}}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n")
+    };
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let web = file("web.yaml", &pod("web", "one"));
+    let web2 = file("web2.yaml", &pod("web", "two"));
+    let dry = file("dry.yaml", &pod("dry", "one"));
+    for k in Kubectl::all(&d) {
+        k.ok(&["apply", "-f", &web]);
+        assert_eq!(
+            k.ok(&["apply", "--dry-run=server", "-f", &dry]),
+            "pod/dry created (server dry run)\n"
+        );
+        let missing = k.run(&["get", "pod", "dry"]);
+        assert_eq!(
+            stderr(&missing),
+            "Error from server (NotFound): pods \"dry\" not found\n"
+        );
+        assert_eq!(
+            k.ok(&["label", "pod", "web", "extra=yes", "--dry-run=server"]),
+            "pod/web labeled (server dry run)\n"
+        );
+        assert_eq!(
+            k.ok(&[
+                "apply",
+                "--dry-run=server",
+                "-f",
+                &web2,
+                "-o",
+                "jsonpath={.metadata.labels.app}"
+            ]),
+            "two"
+        );
+        assert_eq!(
+            k.ok(&["get", "pod", "web", "-o", "jsonpath={.metadata.labels}"]),
+            "{\"app\":\"one\"}"
+        );
+        // diff: nothing to show (exit 0), then the label's change (exit 1).
+        let same = k.run(&["diff", "-f", &web]);
+        assert_eq!(
+            same.status.code(),
+            Some(0),
+            "{}{}",
+            stdout(&same),
+            stderr(&same)
+        );
+        let changed = k.run(&["diff", "-f", &web2]);
+        assert_eq!(changed.status.code(), Some(1), "{}", stderr(&changed));
+        let text = stdout(&changed);
+        assert!(
+            text.contains("-    app: one") && text.contains("+    app: two"),
+            "{text}"
+        );
+        assert_eq!(
+            k.ok(&["delete", "pod", "web", "--dry-run=server"]),
+            "pod \"web\" deleted (server dry run)\n"
+        );
+        assert_eq!(
+            k.ok(&[
+                "get",
+                "pod",
+                "web",
+                "-o",
+                "jsonpath={.metadata.deletionTimestamp}"
+            ]),
+            ""
+        );
+        kept_objects_dry_run(&k);
+        k.ok(&["delete", "pod", "web"]);
+    }
+}
+
+/// ConfigMaps and Services under `--dry-run=server`: answered, not kept (nor a cluster IP).
+fn kept_objects_dry_run(k: &Kubectl) {
+    assert_eq!(
+        k.ok(&[
+            "create",
+            "configmap",
+            "c",
+            "--from-literal=a=1",
+            "--dry-run=server"
+        ]),
+        "configmap/c created (server dry run)\n"
+    );
+    assert!(!k.run(&["get", "configmap", "c"]).status.success());
+    k.ok(&["create", "configmap", "kept", "--from-literal=a=1"]);
+    assert_eq!(
+        k.ok(&["delete", "configmap", "kept", "--dry-run=server"]),
+        "configmap \"kept\" deleted (server dry run)\n"
+    );
+    k.ok(&["delete", "configmap", "kept"]);
+    let ip = k.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "s",
+        "--tcp=80:80",
+        "--dry-run=server",
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+    ]);
+    assert!(ip.parse::<std::net::Ipv4Addr>().is_ok(), "{ip}");
+    assert!(!k.run(&["get", "service", "s"]).status.success());
+}
+
 // §11 #4, #5 (spec §3.7): an unknown field is refused under kubectl's default Strict, a
 // warning with `--validate=warn` (the pod made without it), nothing with `--validate=false`;
 // a missing image is the validation's error.

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 mod apply;
 mod auth;
 mod body;
+mod delete;
 mod discovery;
 mod events;
 mod exec;
@@ -75,8 +76,12 @@ async fn route_inner(
     caller: &auth::Caller,
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
-    let mode = validation::mode_of(&query(req.uri()))?;
-    validation::scoped(mode, route_request(d, caller, req)).await
+    let q = query(req.uri());
+    let mode = validation::mode_of(&q)?;
+    let dry = crate::dry_run::parse(q.get("dryRun").map(Vec::as_slice).unwrap_or_default())
+        .map_err(|m| ApiError::new(400, "BadRequest", m))?;
+    let handler = validation::scoped(mode, route_request(d, caller, req));
+    crate::dry_run::scoped(dry, handler).await
 }
 
 /// The reviews of `authorization.k8s.io` and `authentication.k8s.io`, and `metrics.k8s.io`;
@@ -165,7 +170,7 @@ async fn route_request(
         }
         (&Method::DELETE, ["api", "v1", "namespaces", ns, "pods", name]) => {
             let (ns, name) = (ns.to_string(), name.to_string());
-            delete_pod(&d, &ns, &name, &q, req).await
+            delete_pod(&d, &ns, &name, req).await
         }
         (&Method::GET, ["api", "v1", "namespaces", ns, "pods", name, "log"]) => {
             let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;

@@ -211,11 +211,16 @@ fn route<T: Printed>(
             let (ns, name) = (at(3), at(5));
             Box::pin(async move { patch::<T>(&d2, &ns, &name, req).await })
         }
-        (&Method::DELETE, ["api", "v1", "namespaces", ns, r, name]) if *r == T::RESOURCE => {
-            done(T::store(d).delete(ns, name).map(|o| {
-                d.restore_controlled(ns);
-                json(StatusCode::OK, &o)
-            }))
+        (&Method::DELETE, ["api", "v1", "namespaces", _, r, _]) if *r == T::RESOURCE => {
+            let (ns, name) = (at(3), at(5));
+            Box::pin(async move {
+                super::delete::deleting(req, |_| {
+                    let o = T::store(&d2).delete(&ns, &name)?;
+                    d2.restore_controlled(&ns);
+                    Ok(json(StatusCode::OK, &o))
+                })
+                .await
+            })
         }
         _ => return Routed::NotMine(Box::new(req)),
     })
@@ -251,9 +256,12 @@ fn route_namespaces(
         (&Method::PATCH, ["api", "v1", "namespaces", _]) => {
             Box::pin(async move { patch::<Namespace>(&d2, "", &name, req).await })
         }
-        (&Method::DELETE, ["api", "v1", "namespaces", name]) => {
-            done(d.delete_namespace(name).map(|o| json(StatusCode::OK, &o)))
-        }
+        (&Method::DELETE, ["api", "v1", "namespaces", _]) => Box::pin(async move {
+            super::delete::deleting(req, |_| {
+                Ok(json(StatusCode::OK, &d2.delete_namespace(&name)?))
+            })
+            .await
+        }),
         _ => return Routed::NotMine(Box::new(req)),
     })
 }

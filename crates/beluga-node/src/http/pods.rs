@@ -76,15 +76,10 @@ pub(super) async fn delete_pod(
     d: &Arc<Daemon>,
     ns: &str,
     name: &str,
-    q: &HashMap<String, Vec<String>>,
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, ApiError> {
-    let mut grace = q1(q, "gracePeriodSeconds").and_then(|g| g.parse::<i64>().ok());
-    let body = body_bytes(req).await?;
-    if !body.is_empty() {
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
-            grace = grace.or(v.get("gracePeriodSeconds").and_then(|g| g.as_i64()));
-        }
-    }
-    Ok(json(StatusCode::OK, &d.delete(ns, name, grace)?))
+    super::delete::deleting(req, |grace| {
+        Ok(json(StatusCode::OK, &d.delete(ns, name, grace)?))
+    })
+    .await
 }

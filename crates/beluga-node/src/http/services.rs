@@ -256,7 +256,10 @@ pub(super) fn route_services(
             Box::pin(async move { patch_service(&d2, &ns, &name, req).await })
         }
         (&Method::DELETE, ["api", "v1", "namespaces", ns, "services", name]) => {
-            done(delete_service(d, ns, name))
+            let (ns, name) = (ns.to_string(), name.to_string());
+            Box::pin(async move {
+                super::delete::deleting(req, |_| delete_service(&d2, &ns, &name)).await
+            })
         }
         (&Method::GET, ["apis", "discovery.k8s.io", "v1", "endpointslices"]) => {
             done(get_derived(d, Derived::Slices, None, None, table))
