@@ -46,6 +46,32 @@ impl ApiError {
             ..Self::new(403, "Forbidden", message)
         }
     }
+    /// A write whose `resourceVersion` is not the stored one (optimistic concurrency).
+    pub fn conflict(resource: &'static str, name: &str) -> Self {
+        ApiError {
+            name: Some(name.into()),
+            resource,
+            ..Self::new(
+                409,
+                "Conflict",
+                format!("Operation cannot be fulfilled on {resource} {name:?}: the object has been modified; please apply your changes to the latest version and try again"),
+            )
+        }
+    }
+
+    /// 409 unless `sent` (a write's `resourceVersion`) is unset or `stored`.
+    pub fn check_version(
+        resource: &'static str,
+        name: &str,
+        sent: Option<&str>,
+        stored: Option<&str>,
+    ) -> Result<(), Self> {
+        match sent.filter(|v| !v.is_empty()) {
+            Some(v) if Some(v) != stored => Err(Self::conflict(resource, name)),
+            _ => Ok(()),
+        }
+    }
+
     /// `<resource> "<name>" already exists`.
     pub fn already_exists(resource: &'static str, name: &str) -> Self {
         ApiError {

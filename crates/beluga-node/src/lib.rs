@@ -693,6 +693,12 @@ impl Daemon {
         {
             let mut st = h.lock();
             let old = st.pod.clone();
+            ApiError::check_version(
+                "pods",
+                name,
+                pod.metadata.resource_version.as_deref(),
+                old.metadata.resource_version.as_deref(),
+            )?;
             // Fields the server owns are carried over from the stored object.
             pod.metadata.uid = old.metadata.uid.clone();
             pod.metadata.creation_timestamp = old.metadata.creation_timestamp.clone();

@@ -250,6 +250,12 @@ impl<T: Kind> Store<T> {
             .get(&key)
             .cloned()
             .ok_or_else(|| ApiError::not_found_in(T::RESOURCE, name))?;
+        ApiError::check_version(
+            T::RESOURCE,
+            name,
+            o.meta().resource_version.as_deref(),
+            old.meta().resource_version.as_deref(),
+        )?;
         let errs = o.validate_update(&old);
         if !errs.is_empty() {
             return Err(ApiError::invalid_kind(T::KIND, name, errs));

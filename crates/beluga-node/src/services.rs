@@ -154,6 +154,12 @@ impl Services {
             .get(&key)
             .cloned()
             .ok_or_else(|| ApiError::not_found_in("services", name))?;
+        ApiError::check_version(
+            "services",
+            name,
+            svc.metadata.resource_version.as_deref(),
+            old.metadata.resource_version.as_deref(),
+        )?;
         svc.metadata.namespace = Some(ns.to_string());
         service::apply_defaults(&mut svc);
         service::patch_allocated_values(&mut svc, &old);

@@ -1092,6 +1092,56 @@ fn kept_objects_dry_run(k: &Kubectl) {
     assert!(!k.run(&["get", "service", "s"]).status.success());
 }
 
+// kubectl-api §3.10: a PUT carrying a resourceVersion other than the stored one is a 409
+// Conflict (kubectl replace of a stale copy), one without it replaces; a patch applies to the
+// latest object unless it names a version itself (`--resource-version`).
+#[test]
+fn stale_writes_conflict() {
+    let Some(d) = Daemon::start() else { return };
+    d.apply(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: web}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{{name: c, image: {IMAGE}, command: [sleep, '3600']}}]\n"));
+    d.wait_running("web");
+    let dir = tempfile::tempdir().unwrap();
+    for k in Kubectl::all(&d) {
+        for (kind, name) in [("pod", "web"), ("configmap", "cm")] {
+            if kind == "configmap" {
+                k.ok(&["create", "configmap", "cm", "--from-literal=a=1"]);
+            }
+            let copy = dir.path().join(format!("{kind}.json"));
+            std::fs::write(&copy, k.ok(&["get", kind, name, "-o", "json"])).unwrap();
+            let copy = copy.to_str().unwrap();
+            let version = k.ok(&[
+                "get",
+                kind,
+                name,
+                "-o",
+                "jsonpath={.metadata.resourceVersion}",
+            ]);
+            k.ok(&["label", kind, name, "changed=yes"]);
+            let stale = k.run(&["replace", "-f", copy]);
+            assert_eq!(stale.status.code(), Some(1));
+            assert_eq!(
+                stderr(&stale),
+                format!("Error from server (Conflict): error when replacing \"{copy}\": Operation cannot be fulfilled on {kind}s \"{name}\": the object has been modified; please apply your changes to the latest version and try again\n")
+            );
+            let pinned = k.run(&[
+                "annotate",
+                kind,
+                name,
+                "a=b",
+                "--resource-version",
+                &version,
+            ]);
+            assert!(
+                stderr(&pinned).contains("(Conflict)"),
+                "{}",
+                stderr(&pinned)
+            );
+            k.ok(&["label", kind, name, "changed-"]);
+        }
+        k.ok(&["delete", "configmap", "cm"]);
+    }
+}
+
 // §11 #4, #5 (spec §3.7): an unknown field is refused under kubectl's default Strict, a
 // warning with `--validate=warn` (the pod made without it), nothing with `--validate=false`;
 // a missing image is the validation's error.

@@ -43,6 +43,26 @@ pub(super) fn patched(
     Ok(Bytes::from(serde_json::to_vec(&out).unwrap_or_default()))
 }
 
+/// The patched object without the live `resourceVersion` it carried over: a patch is applied to
+/// the latest object (the apiserver retries on conflicts), so only a version the patch itself
+/// set is a precondition.
+fn unpinned(out: Bytes, live: Option<&impl serde::Serialize>) -> Bytes {
+    let version = |v: &serde_json::Value| v.pointer("/metadata/resourceVersion").cloned();
+    let Some(live) = live.and_then(|l| serde_json::to_value(l).ok()) else {
+        return out;
+    };
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&out) else {
+        return out;
+    };
+    if version(&v) != version(&live) {
+        return out;
+    }
+    if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        m.remove("resourceVersion");
+    }
+    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+}
+
 /// A PUT's answer for a patched object, with a decoding failure told as the apiserver tells
 /// it for a patch: 422, `patch: Invalid value: "<patch>": strict decoding error: …`.
 pub(super) fn as_patch_error(
@@ -101,6 +121,7 @@ pub(super) async fn patch<T: serde::Serialize>(
         (_, Some(live)) => patched(k.kind, ty, live, &body)?,
         (_, None) => return Err((k.not_found)()),
     };
+    let out = unpinned(out, live.as_ref());
     match live {
         None => (k.create)(&out),
         Some(_) => as_patch_error(k.kind, k.name, &body, (k.update)(&out)),
