@@ -1152,6 +1152,46 @@ fn stale_writes_conflict() {
     }
 }
 
+// §11 #22 (spec §2.4): `kubectl explain` reads the OpenAPI v3 schemas generated from beluga's
+// types: a kind, a field with its own description, a nested list, another kind.
+#[test]
+fn explain_through_kubectl() {
+    let Some(d) = Daemon::start() else { return };
+    for k in Kubectl::all(&d) {
+        let pod = k.ok(&["explain", "pod"]);
+        assert!(
+            pod.starts_with("KIND:       Pod\nVERSION:    v1\n"),
+            "{pod}"
+        );
+        assert!(
+            pod.contains("Pod is a collection of containers that can run on a host."),
+            "{pod}"
+        );
+        assert!(pod.contains("  spec\t<PodSpec>"), "{pod}");
+        let spec = k.ok(&["explain", "pod.spec"]);
+        assert!(spec.contains("FIELD: spec <PodSpec>"), "{spec}");
+        assert!(
+            spec.contains("Specification of the desired behavior of the pod."),
+            "{spec}"
+        );
+        let containers = k.ok(&["explain", "pod.spec.containers"]);
+        assert!(
+            containers.contains("FIELD: containers <[]Container>"),
+            "{containers}"
+        );
+        assert!(containers.contains("  image\t<string>"), "{containers}");
+        let data = k.ok(&["explain", "configmap.data"]);
+        assert!(data.contains("FIELD: data <map[string]string>"), "{data}");
+        let nope = k.run(&["explain", "pod.nope"]);
+        assert!(!nope.status.success());
+        assert!(
+            stderr(&nope).contains("field \"nope\" does not exist"),
+            "{}",
+            stderr(&nope)
+        );
+    }
+}
+
 // §11 #4, #5 (spec §3.7): an unknown field is refused under kubectl's default Strict, a
 // warning with `--validate=warn` (the pod made without it), nothing with `--validate=false`;
 // a missing image is the validation's error.

@@ -32,6 +32,7 @@ mod listen;
 mod logs;
 mod metrics;
 mod objects;
+mod openapi;
 mod patch;
 mod pods;
 mod portforward;
