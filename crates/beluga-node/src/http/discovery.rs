@@ -25,7 +25,8 @@ pub(super) struct Resource {
     sub: &'static [(&'static str, &'static str, &'static [&'static str])],
 }
 
-const RW: &[&str] = &["create", "delete", "get", "list", "update"];
+/// What every kept kind serves (PATCH of all four types included).
+const RW: &[&str] = &["create", "delete", "get", "list", "patch", "update"];
 
 const RESOURCES: &[Resource] = &[
     Resource {
@@ -69,7 +70,7 @@ const RESOURCES: &[Resource] = &[
         namespaced: false,
         short: &["ns"],
         all: false,
-        verbs: &["create", "delete", "get", "list"],
+        verbs: RW,
         sub: &[],
     },
     Resource {
@@ -80,7 +81,7 @@ const RESOURCES: &[Resource] = &[
         namespaced: true,
         short: &["po"],
         all: true,
-        verbs: &["create", "delete", "get", "list", "update", "watch"],
+        verbs: &["create", "delete", "get", "list", "patch", "update", "watch"],
         sub: &[
             ("exec", "PodExecOptions", &["create", "get"]),
             ("log", "Pod", &["get"]),
@@ -471,7 +472,8 @@ mod tests {
                 for v in r["verbs"].as_array().unwrap() {
                     let v = v.as_str().unwrap();
                     assert!(
-                        ["create", "delete", "get", "list", "update", "watch"].contains(&v),
+                        ["create", "delete", "get", "list", "patch", "update", "watch"]
+                            .contains(&v),
                         "{v}"
                     );
                 }
