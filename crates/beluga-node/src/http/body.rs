@@ -30,6 +30,26 @@ pub fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> R
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed()))
 }
 
+/// A `101 Switching Protocols` to `upgrade`, with `headers` beside `Connection` and `Upgrade`
+/// (no content type: the connection is the upgraded protocol's from here).
+pub fn switching_protocols(upgrade: &str, headers: &[(&str, &str)]) -> Response<ResBody> {
+    let mut resp = full(StatusCode::SWITCHING_PROTOCOLS, "", "");
+    let h = resp.headers_mut();
+    h.remove(hyper::header::CONTENT_TYPE);
+    for (k, v) in [("connection", "Upgrade"), ("upgrade", upgrade)]
+        .iter()
+        .chain(headers)
+    {
+        if let (Ok(k), Ok(v)) = (
+            hyper::header::HeaderName::from_bytes(k.as_bytes()),
+            hyper::header::HeaderValue::from_str(v),
+        ) {
+            h.insert(k, v);
+        }
+    }
+    resp
+}
+
 pub fn json(status: StatusCode, v: &impl serde::Serialize) -> Response<ResBody> {
     full(
         status,

@@ -81,7 +81,9 @@ const RESOURCES: &[Resource] = &[
         namespaced: true,
         short: &["po"],
         all: true,
-        verbs: &["create", "delete", "get", "list", "patch", "update", "watch"],
+        verbs: &[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ],
         sub: &[
             ("exec", "PodExecOptions", &["create", "get"]),
             ("log", "Pod", &["get"]),

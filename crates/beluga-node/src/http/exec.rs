@@ -5,12 +5,12 @@
 //! With `tty=1` the process gets a pty (of the query's `cols` × `rows`) and everything arrives on
 //! stdout.
 
-use super::body::{full, ResBody};
+use super::body::ResBody;
 use super::exec_process::{Exec, Started};
 use crate::podstate::PodHandle;
 use crate::{ApiError, Daemon};
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -41,25 +41,8 @@ pub async fn serve(
     let started = exec.start().await?;
     let upgrade = hyper::upgrade::on(req);
     tokio::spawn(relay(upgrade, started));
-    Ok(switching_protocols())
-}
-
-/// The `101 Switching Protocols` answer that hands the connection to [`relay`].
-fn switching_protocols() -> Response<ResBody> {
-    let mut resp = full(
-        StatusCode::SWITCHING_PROTOCOLS,
-        "application/octet-stream",
-        "",
-    );
-    resp.headers_mut().insert(
-        "connection",
-        hyper::header::HeaderValue::from_static("Upgrade"),
-    );
-    resp.headers_mut().insert(
-        "upgrade",
-        hyper::header::HeaderValue::from_static("beluga-exec"),
-    );
-    resp
+    // The `101` that hands the connection to [`relay`].
+    Ok(super::body::switching_protocols("beluga-exec", &[]))
 }
 
 type FrameWriter = Arc<

@@ -4,13 +4,13 @@
 //! `data`, with one `requestid`; the data stream is copied both ways to a TCP connection made to
 //! `localhost:port` inside the pod's network namespace (kubelet's and containerd's behaviour).
 
-use super::body::{full, ResBody};
+use super::body::ResBody;
 use super::spdy::{self, Decoder, Encoder, Frame};
 use crate::podstate::PodHandle;
 use crate::ApiError;
 use futures_util::{SinkExt, StreamExt};
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -66,30 +66,10 @@ pub async fn serve(
     tracing::debug!(pod = %forwarder.sandbox, "port-forward: SPDY");
     let upgrade = hyper::upgrade::on(req);
     tokio::spawn(over_spdy(upgrade, forwarder));
-    Ok(spdy_switching_protocols())
-}
-
-fn spdy_switching_protocols() -> Response<ResBody> {
-    let mut resp = full(
-        StatusCode::SWITCHING_PROTOCOLS,
-        "application/octet-stream",
-        "",
-    );
-    let h = resp.headers_mut();
-    h.remove(hyper::header::CONTENT_TYPE);
-    h.insert(
-        hyper::header::CONNECTION,
-        hyper::header::HeaderValue::from_static("Upgrade"),
-    );
-    h.insert(
-        hyper::header::UPGRADE,
-        hyper::header::HeaderValue::from_static("SPDY/3.1"),
-    );
-    h.insert(
-        "x-stream-protocol-version",
-        hyper::header::HeaderValue::from_static(PROTOCOL),
-    );
-    resp
+    Ok(super::body::switching_protocols(
+        "SPDY/3.1",
+        &[("x-stream-protocol-version", PROTOCOL)],
+    ))
 }
 
 /// The WebSocket's binary payloads in, the session's bytes out as binary messages.

@@ -5,7 +5,7 @@
 
 use futures_util::{SinkExt, StreamExt};
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use std::os::fd::OwnedFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::body::{full, ResBody};
+use super::body::ResBody;
 use super::exec_process::{Exec, Started};
 use super::pty::{set_size, Size};
 
@@ -59,23 +59,13 @@ pub(super) fn accept(req: &Request<Incoming>, protocol: &'static str) -> Respons
         .map(|k| k.as_bytes())
         .unwrap_or_default();
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key);
-    let mut resp = full(
-        StatusCode::SWITCHING_PROTOCOLS,
-        "application/octet-stream",
-        "",
-    );
-    let headers = resp.headers_mut();
-    headers.remove(hyper::header::CONTENT_TYPE);
-    let set = |h: &mut hyper::HeaderMap, k: hyper::header::HeaderName, v: &str| {
-        if let Ok(v) = hyper::header::HeaderValue::from_str(v) {
-            h.insert(k, v);
-        }
-    };
-    set(headers, hyper::header::CONNECTION, "Upgrade");
-    set(headers, hyper::header::UPGRADE, "websocket");
-    set(headers, hyper::header::SEC_WEBSOCKET_ACCEPT, &accept);
-    set(headers, hyper::header::SEC_WEBSOCKET_PROTOCOL, protocol);
-    resp
+    super::body::switching_protocols(
+        "websocket",
+        &[
+            ("sec-websocket-accept", &accept),
+            ("sec-websocket-protocol", protocol),
+        ],
+    )
 }
 
 /// The final `Status` (channel 3) for an exit code (kubelet's `remotecommand` wording).
