@@ -1,13 +1,13 @@
-//! The pod changes of the recent past, by resourceVersion, for API watches that start at a
-//! version (kubectl-api §3.5): `get pods -w` lists at a version and watches from it, a
+//! The changes of the recent past of one kind, by resourceVersion, for API watches that start
+//! at a version (kubectl-api §3.5): `get pods -w` lists at a version and watches from it, a
 //! reconnecting client resumes where it stopped. A bounded ring (the apiserver's watch cache);
-//! a watch from a version older than the ring holds gets 410 Expired and re-lists.
+//! a watch from a version older than the ring holds gets 410 Expired and re-lists. Pods have one
+//! (`Daemon::history`), each kept kind another (`objects::Store::history`).
 //!
-//! Versions are given out under the ring's lock, so the ring is in version order and a list
-//! read under the same lock (`Daemon::snapshot`) shows exactly the changes up to its version.
+//! Versions are given out under a lock the recording holds too (the ring's for pods, the
+//! store's for a kept kind), so the ring is in version order and a list read under the same
+//! lock shows exactly the changes up to its version.
 
-use crate::PodEvent;
-use beluga_api::Pod;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -15,14 +15,26 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// watches (milliseconds later) never misses its window, and the ring stays a few MB.
 pub const CAPACITY: usize = 1024;
 
-/// One change: the pod as published, and as it was published before (a selector watch turns a
-/// pod that stops or starts matching into DELETED or ADDED, as the apiserver's cacher does).
-#[derive(Debug, Clone)]
-pub struct Change {
+/// One change: the object as published, and as it was published before (a selector watch
+/// turns an object that stops or starts matching into DELETED or ADDED, as the apiserver's
+/// cacher does).
+#[derive(Debug)]
+pub struct Change<T> {
     pub rv: u64,
     pub kind: &'static str,
-    pub pod: Arc<Pod>,
-    pub prev: Option<Arc<Pod>>,
+    pub object: Arc<T>,
+    pub prev: Option<Arc<T>>,
+}
+
+impl<T> Clone for Change<T> {
+    fn clone(&self) -> Self {
+        Change {
+            rv: self.rv,
+            kind: self.kind,
+            object: self.object.clone(),
+            prev: self.prev.clone(),
+        }
+    }
 }
 
 /// A watch from `rv` cannot be served: changes after it were dropped from the ring.
@@ -32,23 +44,47 @@ pub struct Expired {
     pub oldest: u64,
 }
 
-pub struct History {
-    ring: Mutex<Ring>,
+/// The daemon's resourceVersion counter, one for every kind (as etcd's revision): shared by the
+/// pods' history and each kept kind's store, which take versions under their own locks.
+#[derive(Debug, Default)]
+pub struct Versions(std::sync::atomic::AtomicU64);
+
+impl Versions {
+    /// A version never given before.
+    pub fn next(&self) -> u64 {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The newest version given (a list's).
+    pub fn current(&self) -> u64 {
+        self.0
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .saturating_sub(1)
+    }
+
+    /// Never gives `n` or an older version again.
+    pub fn past(&self, n: u64) {
+        self.0.fetch_max(n + 1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+pub struct History<T> {
+    ring: Mutex<Ring<T>>,
     /// The newest change's version: watchers wait on it, then read the ring.
     latest: tokio::sync::watch::Sender<u64>,
 }
 
-pub struct Ring {
-    changes: VecDeque<Change>,
+pub struct Ring<T> {
+    changes: VecDeque<Change<T>>,
     /// The newest version dropped from the ring (0: none).
     evicted: u64,
-    /// Each pod's last published state, the next change's `prev`.
-    last: HashMap<(String, String), Arc<Pod>>,
+    /// Each object's last published state (by its key), the next change's `prev`.
+    last: HashMap<String, Arc<T>>,
     capacity: usize,
 }
 
-impl History {
-    pub fn new(capacity: usize) -> History {
+impl<T> History<T> {
+    pub fn new(capacity: usize) -> History<T> {
         History {
             ring: Mutex::new(Ring {
                 changes: VecDeque::with_capacity(capacity.min(CAPACITY)),
@@ -62,7 +98,7 @@ impl History {
 
     /// The ring, locked: versions given out and changes recorded while it is held are in order,
     /// and what is read meanwhile is consistent with them.
-    pub fn lock(&self) -> MutexGuard<'_, Ring> {
+    pub fn lock(&self) -> MutexGuard<'_, Ring<T>> {
         self.ring.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -71,29 +107,26 @@ impl History {
         self.latest.subscribe()
     }
 
-    /// Records `ev` (its pod carries version `rv`) and tells the watchers.
-    pub fn record(&self, ring: &mut Ring, rv: u64, ev: &PodEvent) {
-        ring.push(rv, ev);
+    /// Records a change of the object `key` names (carrying version `rv`) and tells the
+    /// watchers.
+    pub fn record(&self, ring: &mut Ring<T>, rv: u64, kind: &'static str, key: String, object: T) {
+        ring.push(rv, kind, key, object);
         self.latest.send_replace(rv);
     }
 
     /// The changes after `rv`, oldest first.
-    pub fn since(&self, rv: u64) -> Result<Vec<Change>, Expired> {
+    pub fn since(&self, rv: u64) -> Result<Vec<Change<T>>, Expired> {
         self.lock().since(rv)
     }
 }
 
-impl Ring {
-    fn push(&mut self, rv: u64, ev: &PodEvent) {
-        let key = (
-            beluga_api::podutil::namespace(&ev.pod).to_string(),
-            beluga_api::podutil::name(&ev.pod).to_string(),
-        );
-        let pod = Arc::new(ev.pod.clone());
-        let prev = if ev.kind == "DELETED" {
+impl<T> Ring<T> {
+    fn push(&mut self, rv: u64, kind: &'static str, key: String, object: T) {
+        let object = Arc::new(object);
+        let prev = if kind == "DELETED" {
             self.last.remove(&key)
         } else {
-            self.last.insert(key, pod.clone())
+            self.last.insert(key, object.clone())
         };
         if self.changes.len() == self.capacity {
             if let Some(old) = self.changes.pop_front() {
@@ -102,13 +135,13 @@ impl Ring {
         }
         self.changes.push_back(Change {
             rv,
-            kind: ev.kind,
-            pod,
+            kind,
+            object,
             prev,
         });
     }
 
-    fn since(&self, rv: u64) -> Result<Vec<Change>, Expired> {
+    fn since(&self, rv: u64) -> Result<Vec<Change<T>>, Expired> {
         if rv < self.evicted {
             let oldest = self.changes.front().map_or(self.evicted, |c| c.rv);
             return Err(Expired {
@@ -145,23 +178,25 @@ pub fn as_seen(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use beluga_api::Pod;
 
-    fn pod(name: &str, rv: u64) -> PodEvent {
+    fn pod(name: &str, rv: u64) -> Pod {
         let mut p = Pod::default();
         p.metadata.name = Some(name.into());
         p.metadata.namespace = Some("default".into());
         p.metadata.resource_version = Some(rv.to_string());
-        PodEvent {
-            kind: "MODIFIED",
-            pod: p,
-        }
+        p
     }
 
-    fn record(h: &History, rv: u64, kind: &'static str, name: &str) {
-        let mut ev = pod(name, rv);
-        ev.kind = kind;
+    fn record(h: &History<Pod>, rv: u64, kind: &'static str, name: &str) {
         let mut ring = h.lock();
-        h.record(&mut ring, rv, &ev);
+        h.record(
+            &mut ring,
+            rv,
+            kind,
+            format!("default/{name}"),
+            pod(name, rv),
+        );
     }
 
     // kubectl-api §3.5: a specific resourceVersion replays what happened after it, in order.
@@ -171,7 +206,7 @@ mod tests {
         record(&h, 10, "ADDED", "a");
         record(&h, 11, "MODIFIED", "a");
         record(&h, 12, "ADDED", "b");
-        let rvs = |v: Vec<Change>| v.iter().map(|c| c.rv).collect::<Vec<_>>();
+        let rvs = |v: Vec<Change<Pod>>| v.iter().map(|c| c.rv).collect::<Vec<_>>();
         assert_eq!(rvs(h.since(0).expect("all")), [10, 11, 12]);
         assert_eq!(rvs(h.since(10).expect("after 10")), [11, 12]);
         assert_eq!(rvs(h.since(12).expect("none")), Vec::<u64>::new());
@@ -189,7 +224,7 @@ mod tests {
         record(&h, 3, "DELETED", "a");
         record(&h, 4, "ADDED", "a");
         let c = h.since(0).expect("all");
-        let prev_rv = |c: &Change| {
+        let prev_rv = |c: &Change<Pod>| {
             c.prev
                 .as_ref()
                 .and_then(|p| p.metadata.resource_version.clone())

@@ -44,7 +44,6 @@ use executor::Executor;
 use podstate::{PodHandle, PodState};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
@@ -124,10 +123,10 @@ pub struct Daemon {
     binding: Mutex<()>,
     watch: broadcast::Sender<PodEvent>,
     /// The recent pod changes by version, for API watches (`history`).
-    history: history::History,
+    history: history::History<Pod>,
     /// Containers' last CPU samples, for `kubectl top` (`metrics`).
     cpu_samples: metrics::Samples,
-    resource_version: AtomicU64,
+    versions: Arc<history::Versions>,
     /// The Services (issue 15).
     services: services::Services,
     /// Told when a Service changes (the data plane's sync waits on it).
@@ -224,13 +223,15 @@ impl Daemon {
         let services = services::Services::open(&cfg.root.join("services"), cfg.service_cidr)
             .map_err(|e| DaemonError::Setup(format!("services: {e}")))?;
         let open = |what: &str, e: std::io::Error| DaemonError::Setup(format!("{what}: {e}"));
-        let config_maps = objects::Store::open(&cfg.root.join("configmaps"))
+        // One counter for every kind; it starts past every version kept (below).
+        let versions = Arc::new(history::Versions::default());
+        let config_maps = objects::Store::open(&cfg.root.join("configmaps"), &versions)
             .map_err(|e| open("configmaps", e))?;
-        let secrets =
-            objects::Store::open(&cfg.root.join("secrets")).map_err(|e| open("secrets", e))?;
-        let namespaces = objects::Store::open(&cfg.root.join("namespaces"))
+        let secrets = objects::Store::open(&cfg.root.join("secrets"), &versions)
+            .map_err(|e| open("secrets", e))?;
+        let namespaces = objects::Store::open(&cfg.root.join("namespaces"), &versions)
             .map_err(|e| open("namespaces", e))?;
-        let service_accounts = objects::Store::open(&cfg.root.join("serviceaccounts"))
+        let service_accounts = objects::Store::open(&cfg.root.join("serviceaccounts"), &versions)
             .map_err(|e| open("serviceaccounts", e))?;
         let pki = pki::Pki::load_or_create(&cfg.root.join("pki"))
             .map_err(|e| DaemonError::Setup(format!("the cluster CA: {e}")))?;
@@ -244,6 +245,7 @@ impl Daemon {
             secrets.max_resource_version(),
         ];
         let first = first_resource_version().max(kept.into_iter().flatten().max().unwrap_or(0) + 1);
+        versions.past(first - 1);
         let d = Arc::new(Daemon {
             cfg,
             images,
@@ -256,7 +258,7 @@ impl Daemon {
             watch,
             history: history::History::new(history::CAPACITY),
             cpu_samples: metrics::Samples::default(),
-            resource_version: AtomicU64::new(first),
+            versions: versions.clone(),
             services,
             services_kick: Notify::new(),
             config_maps,
@@ -480,7 +482,7 @@ impl Daemon {
     /// Never reissues one given before a restart: the counter starts past every adopted pod's.
     fn resume_rv(&self, rv: Option<&str>) {
         if let Some(n) = rv.and_then(|v| v.parse::<u64>().ok()) {
-            self.resource_version.fetch_max(n + 1, Ordering::SeqCst);
+            self.versions.past(n);
         }
     }
 
@@ -490,9 +492,7 @@ impl Daemon {
     }
 
     fn current_version(&self) -> u64 {
-        self.resource_version
-            .load(Ordering::SeqCst)
-            .saturating_sub(1)
+        self.versions.current()
     }
 
     fn next_rv(&self) -> String {
@@ -500,7 +500,7 @@ impl Daemon {
     }
 
     fn next_version(&self) -> u64 {
-        self.resource_version.fetch_add(1, Ordering::SeqCst)
+        self.versions.next()
     }
 
     /// Sends a watch event with the pod's current status (if it changed, for MODIFIED).
@@ -523,8 +523,13 @@ impl Daemon {
         let rv = self.next_version();
         pod.metadata.resource_version = Some(rv.to_string());
         h.remember(&pod);
+        let key = format!(
+            "{}/{}",
+            beluga_api::podutil::namespace(&pod),
+            beluga_api::podutil::name(&pod)
+        );
+        self.history.record(&mut ring, rv, kind, key, pod.clone());
         let ev = PodEvent { kind, pod };
-        self.history.record(&mut ring, rv, &ev);
         let _ = self.watch.send(ev.clone());
         ev.pod
     }
@@ -543,7 +548,7 @@ impl Daemon {
     }
 
     /// The recent pod changes (API watches).
-    pub fn history(&self) -> &history::History {
+    pub fn history(&self) -> &history::History<Pod> {
         &self.history
     }
 

@@ -21,9 +21,8 @@ impl Daemon {
     pub(crate) fn ensure_initial_namespaces(&self) -> Result<(), ApiError> {
         for name in INITIAL {
             if self.namespaces.get("", name).is_none() {
-                let (rv, now) = self.stamp();
-                self.namespaces
-                    .create(namespace::initial(name), "", rv, now)?;
+                let now = self.exec.clock.now();
+                self.namespaces.create(namespace::initial(name), "", now)?;
             }
         }
         for ns in self.namespaces.list(None) {
@@ -36,8 +35,7 @@ impl Daemon {
 
     /// `POST /api/v1/namespaces`: the namespace, then what its controllers put in it.
     pub fn create_namespace(&self, ns: Namespace) -> Result<Namespace, ApiError> {
-        let (rv, now) = self.stamp();
-        let made = self.namespaces.create(ns, "", rv, now)?;
+        let made = self.namespaces.create(ns, "", self.exec.clock.now())?;
         if crate::dry_run::active() {
             return Ok(made);
         }
@@ -81,8 +79,7 @@ impl Daemon {
             if crate::dry_run::active() {
                 return Ok(ns);
             }
-            let (rv, _) = self.stamp();
-            ns = self.namespaces.replace_as_server(ns, rv)?;
+            ns = self.namespaces.replace_as_server(ns)?;
             let d = self.clone();
             let owned = name.to_string();
             tokio::spawn(async move { d.empty_namespace(&owned).await });

@@ -3,6 +3,7 @@
 //! validated as the apiserver does (`beluga_api::config`), one file each under
 //! `<root>/<resource>` (0700, so a Secret at rest is readable by root only), reloaded at start.
 
+use crate::history::{History, Versions};
 use crate::ApiError;
 use beluga_api::field::FieldError;
 use beluga_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -11,11 +12,11 @@ use beluga_api::{ConfigMap, ObjectMeta, Secret};
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tracing::warn;
 
 /// A kind kept as plain objects: its names, and how the apiserver defaults and validates it.
-pub trait Kind: Serialize + DeserializeOwned + Clone + Default + Send + 'static {
+pub trait Kind: Serialize + DeserializeOwned + Clone + Default + Send + Sync + 'static {
     /// `ConfigMap`.
     const KIND: &'static str;
     /// Whether objects of the kind live in a namespace (a Namespace does not).
@@ -116,6 +117,11 @@ type Key = (String, String);
 pub struct Store<T: Kind> {
     dir: PathBuf,
     objects: Mutex<BTreeMap<Key, T>>,
+    /// The daemon's counter: a write takes its version under `objects`' lock, and records the
+    /// change in `history` under it too, so the kind's history is in version order and a list
+    /// read under the lock (`snapshot`) agrees with it.
+    versions: Arc<Versions>,
+    history: History<T>,
 }
 
 fn key_of<T: Kind>(o: &T) -> Key {
@@ -138,7 +144,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 impl<T: Kind> Store<T> {
     /// The objects kept under `dir` (made 0700 if missing); a file that does not parse is
     /// logged and left where it is.
-    pub fn open(dir: &Path) -> std::io::Result<Store<T>> {
+    pub fn open(dir: &Path, versions: &Arc<Versions>) -> std::io::Result<Store<T>> {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -162,7 +168,40 @@ impl<T: Kind> Store<T> {
         Ok(Store {
             dir: dir.to_path_buf(),
             objects: Mutex::new(objects),
+            versions: versions.clone(),
+            history: History::new(crate::history::CAPACITY),
         })
+    }
+
+    /// The kind's recent changes, for watches.
+    pub fn history(&self) -> &History<T> {
+        &self.history
+    }
+
+    /// The objects of `ns` (all without one) and the version the list shows.
+    pub fn snapshot(&self, ns: Option<&str>) -> (Vec<T>, u64) {
+        let objects = self.objects();
+        let items = objects
+            .iter()
+            .filter(|((n, _), _)| ns.is_none_or(|want| want == n))
+            .map(|(_, o)| o.clone())
+            .collect();
+        (items, self.versions.current())
+    }
+
+    /// A new version on `o` (with `objects`' lock held).
+    fn stamp_next(&self, o: &mut T) -> u64 {
+        let rv = self.versions.next();
+        o.meta_mut().resource_version = Some(rv.to_string());
+        rv
+    }
+
+    /// The change recorded for watches (with `objects`' lock held: in version order).
+    fn remember(&self, kind: &'static str, rv: u64, o: &T) {
+        let (ns, name) = key_of(o);
+        let mut ring = self.history.lock();
+        self.history
+            .record(&mut ring, rv, kind, format!("{ns}/{name}"), o.clone());
     }
 
     fn objects(&self) -> MutexGuard<'_, BTreeMap<Key, T>> {
@@ -217,7 +256,7 @@ impl<T: Kind> Store<T> {
     }
 
     /// `POST`: defaults, validation, then the record. Nothing is kept on error.
-    pub fn create(&self, o: T, ns: &str, rv: String, now: Timestamp) -> Result<T, ApiError> {
+    pub fn create(&self, o: T, ns: &str, now: Timestamp) -> Result<T, ApiError> {
         let (mut o, name) = self.admitted(o, ns)?;
         let errs = o.validate();
         if !errs.is_empty() {
@@ -234,15 +273,28 @@ impl<T: Kind> Store<T> {
         if crate::dry_run::active() {
             return Ok(o);
         }
-        o.meta_mut().resource_version = Some(rv);
-        self.persist(&o)?;
-        objects.insert(key, o.clone());
+        self.commit("ADDED", &mut objects, key, &mut o)?;
         Ok(o)
+    }
+
+    /// A write made: its version, the record on disk, the object kept, the change recorded.
+    fn commit(
+        &self,
+        kind: &'static str,
+        objects: &mut BTreeMap<Key, T>,
+        key: Key,
+        o: &mut T,
+    ) -> Result<(), ApiError> {
+        let rv = self.stamp_next(o);
+        self.persist(o)?;
+        objects.insert(key, o.clone());
+        self.remember(kind, rv, o);
+        Ok(())
     }
 
     /// `PUT`: the whole object replaced (what the server set is kept), as the update rules
     /// allow.
-    pub fn update(&self, o: T, ns: &str, name: &str, rv: String) -> Result<T, ApiError> {
+    pub fn update(&self, o: T, ns: &str, name: &str) -> Result<T, ApiError> {
         let (mut o, _) = self.admitted(o, ns)?;
         let mut objects = self.objects();
         let key = (ns.to_string(), name.to_string());
@@ -268,19 +320,16 @@ impl<T: Kind> Store<T> {
             m.resource_version = old.meta().resource_version.clone();
             return Ok(o);
         }
-        m.resource_version = Some(rv);
-        self.persist(&o)?;
-        objects.insert(key, o.clone());
+        self.commit("MODIFIED", &mut objects, key, &mut o)?;
         Ok(o)
     }
 
     /// The server's own change of a kept object (a namespace's deletion mark): written as
     /// given, no admission.
-    pub fn replace_as_server(&self, mut o: T, rv: String) -> Result<T, ApiError> {
+    pub fn replace_as_server(&self, mut o: T) -> Result<T, ApiError> {
         let mut objects = self.objects();
-        o.meta_mut().resource_version = Some(rv);
-        self.persist(&o)?;
-        objects.insert(key_of(&o), o.clone());
+        let key = key_of(&o);
+        self.commit("MODIFIED", &mut objects, key, &mut o)?;
         Ok(o)
     }
 
@@ -299,13 +348,23 @@ impl<T: Kind> Store<T> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(internal(format!("removing {}: {e}", T::RESOURCE))),
         }
-        Ok(objects.remove(&key).unwrap_or_default())
+        let mut gone = objects.remove(&key).unwrap_or_default();
+        let rv = self.stamp_next(&mut gone);
+        self.remember("DELETED", rv, &gone);
+        Ok(gone)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A counter at 7: the first write's version.
+    fn versions() -> Arc<Versions> {
+        let v = Arc::new(Versions::default());
+        v.past(6);
+        v
+    }
 
     fn now() -> Timestamp {
         "2026-01-01T00:00:00Z".parse().expect("time")
@@ -326,8 +385,8 @@ mod tests {
     fn objects_are_defaulted_kept_across_a_reopen_and_refused_when_invalid() {
         let dir = tempfile::tempdir().expect("tempdir");
         let at = dir.path().join("secrets");
-        let store = Store::<Secret>::open(&at).expect("open");
-        let made = store.create(secret("db", "x"), "default", "7".into(), now());
+        let store = Store::<Secret>::open(&at, &versions()).expect("open");
+        let made = store.create(secret("db", "x"), "default", now());
         let made = made.expect("created");
         assert_eq!(made.type_.as_deref(), Some("Opaque"));
         assert_eq!(
@@ -335,9 +394,9 @@ mod tests {
             Some(b"x".to_vec())
         );
         assert!(made.string_data.is_none());
-        let again = store.create(secret("db", "y"), "default", "8".into(), now());
+        let again = store.create(secret("db", "y"), "default", now());
         assert_eq!(again.err().map(|e| e.code), Some(409));
-        let bad = store.create(secret("Bad_Name", "y"), "default", "9".into(), now());
+        let bad = store.create(secret("Bad_Name", "y"), "default", now());
         assert_eq!(bad.err().map(|e| e.code), Some(422));
         let wrong_ns = Secret {
             metadata: ObjectMeta {
@@ -347,13 +406,13 @@ mod tests {
             },
             ..Default::default()
         };
-        let refused = store.create(wrong_ns, "default", "9".into(), now());
+        let refused = store.create(wrong_ns, "default", now());
         assert_eq!(refused.err().map(|e| e.code), Some(400));
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&at).expect("dir").permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
 
-        let reopened = Store::<Secret>::open(&at).expect("reopen");
+        let reopened = Store::<Secret>::open(&at, &versions()).expect("reopen");
         let kept = reopened.get("default", "db").expect("kept");
         assert_eq!(kept.metadata.uid, made.metadata.uid);
         assert_eq!(reopened.max_resource_version(), Some(7));
@@ -364,7 +423,7 @@ mod tests {
     #[test]
     fn updates_keep_what_the_server_set_and_follow_immutability() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::<ConfigMap>::open(&dir.path().join("cm")).expect("open");
+        let store = Store::<ConfigMap>::open(&dir.path().join("cm"), &versions()).expect("open");
         let cm = |v: &str, immutable: Option<bool>| ConfigMap {
             metadata: ObjectMeta {
                 name: Some("c".into()),
@@ -374,24 +433,58 @@ mod tests {
             immutable,
             ..Default::default()
         };
-        let made = store.create(cm("1", Some(true)), "default", "1".into(), now());
+        let made = store.create(cm("1", Some(true)), "default", now());
         let made = made.expect("created");
-        let changed = store.update(cm("2", Some(true)), "default", "c", "2".into());
+        let changed = store.update(cm("2", Some(true)), "default", "c");
         assert_eq!(changed.err().map(|e| e.code), Some(422));
         assert_eq!(store.get("default", "c").and_then(|c| c.data), made.data);
         let mut relabelled = cm("1", Some(true));
         relabelled.metadata.labels = Some([("a".to_string(), "b".to_string())].into());
-        let kept = store
-            .update(relabelled, "default", "c", "3".into())
-            .expect("labels");
+        let kept = store.update(relabelled, "default", "c").expect("labels");
         assert_eq!(kept.metadata.uid, made.metadata.uid);
-        assert_eq!(kept.metadata.resource_version.as_deref(), Some("3"));
-        let missing = store.update(cm("1", None), "default", "nope", "4".into());
+        assert_eq!(kept.metadata.resource_version.as_deref(), Some("8"));
+        let missing = store.update(cm("1", None), "default", "nope");
         assert_eq!(missing.err().map(|e| e.code), Some(404));
         assert!(store.delete("default", "c").is_ok());
         assert_eq!(
             store.delete("default", "c").err().map(|e| e.code),
             Some(404)
+        );
+    }
+
+    // kubectl-api §3.5: each write of a kept kind is a change at its own version, in order,
+    // the deletion included; a list shows the version its objects are at.
+    #[test]
+    fn writes_are_recorded_in_version_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::<ConfigMap>::open(&dir.path().join("cm"), &versions()).expect("open");
+        let cm = |v: &str| ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("c".into()),
+                ..Default::default()
+            },
+            data: Some([("k".to_string(), v.to_string())].into()),
+            ..Default::default()
+        };
+        store.create(cm("1"), "default", now()).expect("created");
+        let (items, at) = store.snapshot(None);
+        assert_eq!((items.len(), at), (1, 7));
+        store.update(cm("2"), "default", "c").expect("updated");
+        let gone = store.delete("default", "c").expect("deleted");
+        assert_eq!(gone.metadata.resource_version.as_deref(), Some("9"));
+        let seen: Vec<(u64, &str)> = store
+            .history()
+            .since(0)
+            .expect("all")
+            .iter()
+            .map(|c| (c.rv, c.kind))
+            .collect();
+        assert_eq!(seen, [(7, "ADDED"), (8, "MODIFIED"), (9, "DELETED")]);
+        let after = store.history().since(7).expect("after the list");
+        assert_eq!(after.len(), 2);
+        assert_eq!(
+            after[1].prev.as_ref().and_then(|p| p.data.clone()),
+            cm("2").data
         );
     }
 }

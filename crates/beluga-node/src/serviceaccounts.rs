@@ -25,21 +25,19 @@ impl Daemon {
     /// (made again with this node's CA when it holds another certificate).
     pub(crate) fn populate_namespace(&self, ns: &str) -> Result<(), ApiError> {
         if self.service_accounts.get(ns, DEFAULT).is_none() {
-            let (rv, now) = self.stamp();
+            let now = self.exec.clock.now();
             self.service_accounts
-                .create(sa::default_account(ns), ns, rv, now)?;
+                .create(sa::default_account(ns), ns, now)?;
         }
         let want = sa::root_ca_config_map(ns, &self.pki.ca_pem);
         match self.config_maps.get(ns, ROOT_CA_CONFIG_MAP) {
             Some(cm) if cm.data == want.data => {}
             Some(_) => {
-                let (rv, _) = self.stamp();
-                self.config_maps.update(want, ns, ROOT_CA_CONFIG_MAP, rv)?;
+                self.config_maps.update(want, ns, ROOT_CA_CONFIG_MAP)?;
                 self.config_changed(ns);
             }
             None => {
-                let (rv, now) = self.stamp();
-                self.config_maps.create(want, ns, rv, now)?;
+                self.config_maps.create(want, ns, self.exec.clock.now())?;
                 self.config_changed(ns);
             }
         }

@@ -607,6 +607,46 @@ fn get_pods_watch_prints_each_change_once() {
     }
 }
 
+// kubectl-api §3.5 for the kept kinds: `get configmaps -w` prints the current rows once, then
+// each change (a label, the deletion) once; a watch of one by name; `get namespaces -w` sees a
+// namespace made and its deletion go from Terminating to gone, which `delete namespace` waits for.
+#[test]
+fn kept_kinds_watch_too() {
+    let Some(d) = Daemon::start() else { return };
+    for k in Kubectl::all(&d) {
+        k.ok(&["create", "configmap", "w", "--from-literal=a=1"]);
+        let events = k.spawn(&["get", "configmaps", "-w", "--output-watch-events"]);
+        let one = k.spawn(&["get", "configmap", "w", "-w"]);
+        let first = events.lines_until(|l| l.starts_with("ADDED") && l.contains(" w "));
+        assert!(first[0].starts_with("EVENT "), "{first:?}");
+        let head = one.lines_until(|l| l.starts_with("w "));
+        assert_eq!(head.len(), 2, "{head:?}");
+        k.ok(&["label", "configmap", "w", "x=y"]);
+        let changed = events.lines_until(|l| l.starts_with("MODIFIED"));
+        assert!(changed.last().unwrap().contains(" w "), "{changed:?}");
+        k.ok(&["delete", "configmap", "w"]);
+        let gone = events.lines_until(|l| l.starts_with("DELETED"));
+        assert_eq!(gone.len(), 1, "one change, one line: {gone:?}");
+        assert_eq!(one.lines_until(|l| l.starts_with("w ")).len(), 1);
+        let ns = k.spawn(&["get", "namespaces", "-w", "--output-watch-events"]);
+        k.ok(&["create", "namespace", "watched"]);
+        let made = ns.lines_until(|l| l.starts_with("ADDED") && l.contains("watched"));
+        assert!(made.last().unwrap().contains("Active"), "{made:?}");
+        k.ok(&[
+            "create",
+            "configmap",
+            "inside",
+            "-n",
+            "watched",
+            "--from-literal=a=1",
+        ]);
+        k.ok(&["delete", "namespace", "watched"]);
+        assert!(!k.run(&["get", "namespace", "watched"]).status.success());
+        let rest = ns.lines_until(|l| l.starts_with("DELETED") && l.contains("watched"));
+        assert!(rest.iter().any(|l| l.contains("Terminating")), "{rest:?}");
+    }
+}
+
 // §11 #3, #6 (spec §3.8): `apply` of a change is a strategic merge patch (`configured`);
 // `label` and `annotate` send merge patches, `patch --type=json` a JSON patch, `set image` a
 // strategic one; a change the pod's update rules forbid is refused in the apiserver's words;

@@ -60,17 +60,23 @@ impl Printed for ServiceAccount {
 }
 
 fn list<T: Printed>(
-    d: &Daemon,
+    d: &Arc<Daemon>,
     ns: Option<&str>,
     table: Option<IncludeObject>,
     uri: &hyper::Uri,
 ) -> Result<Response<ResBody>, ApiError> {
-    let items = selected(
-        T::store(d).list(ns),
-        uri,
-        beluga_api::selector::OBJECT_FIELDS,
-    )?;
-    let rv = d.current_rv();
+    let q = query(uri);
+    if q_bool(&q, "watch") {
+        let filter = super::watch::Filter {
+            ns: ns.map(String::from),
+            name: None,
+            sel: selectors(&q, beluga_api::selector::OBJECT_FIELDS)?,
+        };
+        return super::watch::watch(source::<T>(d), filter, &q, table);
+    }
+    let (all, at) = T::store(d).snapshot(ns);
+    let items = selected(all, uri, beluga_api::selector::OBJECT_FIELDS)?;
+    let rv = at.to_string();
     Ok(match table {
         Some(include) => json(
             StatusCode::OK,
@@ -83,15 +89,41 @@ fn list<T: Printed>(
     })
 }
 
+/// A kept kind for a watch: its store's snapshot and history, its Table.
+fn source<T: Printed>(d: &Arc<Daemon>) -> super::watch::Source<T> {
+    let (d1, d2, d3) = (d.clone(), d.clone(), d.clone());
+    super::watch::Source {
+        kind: T::KIND,
+        snapshot: Box::new(move |ns| T::store(&d1).snapshot(ns)),
+        since: Box::new(move |rv| T::store(&d2).history().since(rv)),
+        changes: T::store(d).history().changes(),
+        meta: <T as Kind>::meta,
+        table: Box::new(move |o, include, rv| {
+            T::table(std::slice::from_ref(o), d3.exec().clock.now(), include, rv)
+        }),
+    }
+}
+
 fn get<T: Printed>(
-    d: &Daemon,
+    d: &Arc<Daemon>,
     ns: &str,
     name: &str,
     table: Option<IncludeObject>,
+    uri: &hyper::Uri,
 ) -> Result<Response<ResBody>, ApiError> {
     let o = T::store(d)
         .get(ns, name)
         .ok_or_else(|| ApiError::not_found_in(T::RESOURCE, name))?;
+    let q = query(uri);
+    if q_bool(&q, "watch") {
+        // The legacy watch of one object (`GET …/configmaps/c?watch=1`).
+        let filter = super::watch::Filter {
+            ns: Some(ns.to_string()),
+            name: Some(name.to_string()),
+            sel: Default::default(),
+        };
+        return super::watch::watch(source::<T>(d), filter, &q, table);
+    }
     Ok(match table {
         Some(include) => {
             let rv = o.meta().resource_version.clone().unwrap_or_default();
@@ -122,8 +154,7 @@ fn create_from<T: Printed>(d: &Daemon, ns: &str, o: T) -> Result<Response<ResBod
     if T::NAMESPACED {
         d.admit_create(ns, T::RESOURCE, o.meta().name.as_deref().unwrap_or(""))?;
     }
-    let (rv, now) = d.stamp();
-    let made = T::store(d).create(o, ns, rv, now)?;
+    let made = T::store(d).create(o, ns, d.exec().clock.now())?;
     d.config_changed(ns);
     Ok(json(StatusCode::CREATED, &made))
 }
@@ -143,8 +174,7 @@ fn update<T: Printed>(
             "the name of the object does not match the name on the URL",
         ));
     }
-    let (rv, _) = d.stamp();
-    let replaced = T::store(d).update(o, ns, name, rv)?;
+    let replaced = T::store(d).update(o, ns, name)?;
     d.config_changed(ns);
     d.restore_controlled(ns);
     Ok(json(StatusCode::OK, &replaced))
@@ -201,7 +231,7 @@ fn route<T: Printed>(
             Box::pin(async move { create::<T>(&d2, &ns, req).await })
         }
         (&Method::GET, ["api", "v1", "namespaces", ns, r, name]) if *r == T::RESOURCE => {
-            done(get::<T>(d, ns, name, table))
+            done(get::<T>(d, ns, name, table, req.uri()))
         }
         (&Method::PUT, ["api", "v1", "namespaces", _, r, _]) if *r == T::RESOURCE => {
             let (ns, name) = (at(3), at(5));
@@ -248,7 +278,7 @@ fn route_namespaces(
             Ok(json(StatusCode::CREATED, &made))
         }),
         (&Method::GET, ["api", "v1", "namespaces", name]) => {
-            done(get::<Namespace>(d, "", name, table))
+            done(get::<Namespace>(d, "", name, table, req.uri()))
         }
         (&Method::PUT, ["api", "v1", "namespaces", _]) => {
             Box::pin(async move { update::<Namespace>(&d2, "", &name, &body_bytes(req).await?) })

@@ -39,7 +39,7 @@ pub(super) fn get_pod(
             name: Some(name.to_string()),
             sel: Default::default(),
         };
-        return watch(d, filter, q, table);
+        return watch(super::watch::pods(d), filter, q, table);
     }
     let h = d.get(ns, name).ok_or_else(|| ApiError::not_found(name))?;
     let pod = d.view(&h);

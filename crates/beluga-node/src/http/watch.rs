@@ -1,6 +1,6 @@
-//! Pod lists and watches with the apiserver's resourceVersion semantics (kubectl-api §3.5): a
-//! list carries the version it shows; a watch from a version replays the changes after it
-//! (`Daemon::history`), a watch from none or "0" first sends every match as ADDED; selectors
+//! Lists and watches with the apiserver's resourceVersion semantics (kubectl-api §3.5), for pods
+//! and for each kept kind (`Source`): a list carries the version it shows; a watch from a
+//! version replays the changes after it (`Daemon::history`, `objects::Store::history`), a watch from none or "0" first sends every match as ADDED; selectors
 //! turn a pod leaving or entering them into DELETED or ADDED; with a Table `Accept` each event
 //! is a one-row Table, the first with the columns.
 
@@ -21,10 +21,13 @@ pub(super) async fn list_or_watch(
         sel,
     };
     if q_bool(q, "watch") {
-        return watch(d, filter, q, table);
+        return watch(pods(d), filter, q, table);
     }
     let (pods, rv) = d.snapshot(ns);
-    let pods: Vec<beluga_api::Pod> = pods.into_iter().filter(|p| filter.picks(p)).collect();
+    let pods: Vec<beluga_api::Pod> = pods
+        .into_iter()
+        .filter(|p| filter.picks(&p.metadata, p))
+        .collect();
     let rv = rv.to_string();
     match table {
         Some(include) => Ok(json(
@@ -35,7 +38,40 @@ pub(super) async fn list_or_watch(
     }
 }
 
-/// Which pods a list or watch is about.
+/// A list of a namespace (all without one) and the version it shows.
+type Snapshot<T> = Box<dyn Fn(Option<&str>) -> (Vec<T>, u64) + Send + Sync>;
+/// The changes after a version.
+type Since<T> = Box<dyn Fn(u64) -> Result<Vec<Change<T>>, Expired> + Send + Sync>;
+/// One object's one-row Table at a version.
+type Row<T> = Box<dyn Fn(&T, IncludeObject, &str) -> beluga_api::table::Table + Send + Sync>;
+
+/// A kind a watch follows: its list at a version, its changes since one, how a change is
+/// told, and its one-row Table.
+pub(super) struct Source<T> {
+    pub kind: &'static str,
+    pub snapshot: Snapshot<T>,
+    pub since: Since<T>,
+    pub changes: tokio::sync::watch::Receiver<u64>,
+    pub meta: fn(&T) -> &beluga_api::ObjectMeta,
+    pub table: Row<T>,
+}
+
+/// The pods' source: the daemon's snapshot and pod history.
+pub(super) fn pods(d: &Arc<Daemon>) -> Source<beluga_api::Pod> {
+    let (d1, d2, d3) = (d.clone(), d.clone(), d.clone());
+    Source {
+        kind: "Pod",
+        snapshot: Box::new(move |ns| d1.snapshot(ns)),
+        since: Box::new(move |rv| d2.history().since(rv)),
+        changes: d.history().changes(),
+        meta: |p| &p.metadata,
+        table: Box::new(move |p, include, rv| {
+            beluga_api::table::pods(std::slice::from_ref(p), d3.exec().clock.now(), include, rv)
+        }),
+    }
+}
+
+/// Which objects a list or watch is about.
 pub(super) struct Filter {
     pub ns: Option<String>,
     pub name: Option<String>,
@@ -43,31 +79,41 @@ pub(super) struct Filter {
 }
 
 impl Filter {
-    pub fn picks(&self, p: &beluga_api::Pod) -> bool {
+    pub fn picks(&self, m: &beluga_api::ObjectMeta, o: &impl serde::Serialize) -> bool {
         self.ns
             .as_deref()
-            .is_none_or(|n| n == podutil::namespace(p))
-            && self.name.as_deref().is_none_or(|n| n == podutil::name(p))
+            .is_none_or(|n| Some(n) == m.namespace.as_deref().or(Some("")))
+            && self
+                .name
+                .as_deref()
+                .is_none_or(|n| Some(n) == m.name.as_deref())
             && ((self.sel.labels.is_empty() && self.sel.fields.is_empty())
                 || self
                     .sel
-                    .matches(&serde_json::to_value(p).unwrap_or_default()))
+                    .matches(&serde_json::to_value(o).unwrap_or_default()))
     }
 
     /// What this watch sends for a change, if anything (`history::as_seen`).
-    fn sees(&self, c: &Change) -> Option<(&'static str, beluga_api::Pod)> {
-        let before = c.prev.as_deref().map(|p| self.picks(p));
-        let kind = as_seen(c.kind, self.picks(&c.pod), before)?;
+    fn sees<T: Clone + serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        meta: fn(&T) -> &beluga_api::ObjectMeta,
+        c: &Change<T>,
+    ) -> Option<(&'static str, T)> {
+        let before = c.prev.as_deref().map(|p| self.picks(meta(p), p));
+        let kind = as_seen(c.kind, self.picks(meta(&c.object), &*c.object), before)?;
         match (kind, c.kind, &c.prev) {
             // Leaving the selection: the state it was picked in, at this change's version.
-            ("DELETED", k, Some(prev)) if k != "DELETED" => {
-                let mut p = (**prev).clone();
-                p.metadata.resource_version = Some(c.rv.to_string());
-                Some((kind, p))
-            }
-            _ => Some((kind, (*c.pod).clone())),
+            ("DELETED", k, Some(prev)) if k != "DELETED" => Some((kind, at_version(&**prev, c.rv))),
+            _ => Some((kind, (*c.object).clone())),
         }
     }
+}
+
+/// `o` as a JSON object with the resourceVersion `rv`, read back.
+fn at_version<T: Clone + serde::Serialize + serde::de::DeserializeOwned>(o: &T, rv: u64) -> T {
+    let mut v = serde_json::to_value(o).unwrap_or_default();
+    v["metadata"]["resourceVersion"] = rv.to_string().into();
+    serde_json::from_value(v).unwrap_or_else(|_| o.clone())
 }
 
 /// Where a watch starts (`resourceVersion`, `sendInitialEvents`).
@@ -94,44 +140,48 @@ fn start_of(q: &HashMap<String, Vec<String>>) -> Result<Start, ApiError> {
     }
 }
 
-/// A watch of the pods `filter` picks, one JSON event per line, until the client goes or
+/// A watch of the objects `filter` picks, one JSON event per line, until the client goes or
 /// `timeoutSeconds` pass.
-pub(super) fn watch(
-    d: &Arc<Daemon>,
+pub(super) fn watch<T>(
+    source: Source<T>,
     filter: Filter,
     q: &HashMap<String, Vec<String>>,
     table: Option<IncludeObject>,
-) -> Result<Response<ResBody>, ApiError> {
+) -> Result<Response<ResBody>, ApiError>
+where
+    T: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
     let start = start_of(q)?;
     let timeout = q1(q, "timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
         .map(std::time::Duration::from_secs);
-    // Told of changes before the snapshot: none made in between is missed.
-    let changes = d.history().changes();
+    // Told of changes before the snapshot (the source subscribed when made): none made in
+    // between is missed.
     let (initial, from, bookmark) = match start {
         Start::Now { bookmark } => {
-            let (pods, rv) = d.snapshot(filter.ns.as_deref());
-            let pods: Vec<_> = pods.into_iter().filter(|p| filter.picks(p)).collect();
-            (pods, rv, bookmark)
+            let (items, rv) = (source.snapshot)(filter.ns.as_deref());
+            let items: Vec<T> = items
+                .into_iter()
+                .filter(|o| filter.picks((source.meta)(o), o))
+                .collect();
+            (items, rv, bookmark)
         }
         Start::After(rv) => (Vec::new(), rv, false),
     };
     let (tx, resp) = streaming("application/json");
-    let mut out = Encoder {
-        d: d.clone(),
-        table,
-        columns_sent: false,
-    };
-    let d = d.clone();
     tokio::spawn(async move {
+        let mut out = Encoder {
+            table,
+            columns_sent: false,
+        };
         let stream = async {
-            for p in initial {
-                tx.send(out.event("ADDED", &p)).await.ok()?;
+            for o in initial {
+                tx.send(out.event(&source, "ADDED", &o)).await.ok()?;
             }
             if bookmark {
-                tx.send(bookmark_event(from)).await.ok()?;
+                tx.send(bookmark_event(source.kind, from)).await.ok()?;
             }
-            follow(&d, &filter, from, changes, &tx, &mut out).await
+            follow(&source, &filter, from, &tx, &mut out).await
         };
         match timeout {
             Some(t) => drop(tokio::time::timeout(t, stream).await),
@@ -143,21 +193,24 @@ pub(super) fn watch(
 
 /// Sends the changes after `from` as they come; `None` when the client went or the ring no
 /// longer holds what it would need (after a 410 ERROR event: the client re-lists).
-async fn follow(
-    d: &Daemon,
+async fn follow<T>(
+    source: &Source<T>,
     filter: &Filter,
     mut from: u64,
-    mut changes: tokio::sync::watch::Receiver<u64>,
     tx: &mpsc::Sender<Bytes>,
     out: &mut Encoder,
-) -> Option<()> {
+) -> Option<()>
+where
+    T: Clone + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mut changes = source.changes.clone();
     loop {
-        match d.history().since(from) {
+        match (source.since)(from) {
             Ok(list) => {
                 for c in list {
                     from = c.rv;
-                    if let Some((kind, pod)) = filter.sees(&c) {
-                        tx.send(out.event(kind, &pod)).await.ok()?;
+                    if let Some((kind, o)) = filter.sees(source.meta, &c) {
+                        tx.send(out.event(source, kind, &o)).await.ok()?;
                     }
                 }
             }
@@ -173,28 +226,29 @@ async fn follow(
     }
 }
 
-/// Encodes watch events: the pod, or a one-row Table whose columns only the first carries
+/// Encodes watch events: the object, or a one-row Table whose columns only the first carries
 /// (apiserver `watchEmbeddedEncoder`; kubectl keeps the last columns).
 struct Encoder {
-    d: Arc<Daemon>,
     table: Option<IncludeObject>,
     columns_sent: bool,
 }
 
 impl Encoder {
-    fn event(&mut self, kind: &str, pod: &beluga_api::Pod) -> Bytes {
+    fn event<T: serde::Serialize>(&mut self, source: &Source<T>, kind: &str, o: &T) -> Bytes {
         let object = match self.table {
             Some(include) => {
-                let rv = pod.metadata.resource_version.clone().unwrap_or_default();
-                let now = self.d.exec().clock.now();
-                let mut t = beluga_api::table::pods(std::slice::from_ref(pod), now, include, &rv);
+                let rv = (source.meta)(o)
+                    .resource_version
+                    .clone()
+                    .unwrap_or_default();
+                let mut t = (source.table)(o, include, &rv);
                 if self.columns_sent {
                     t.column_definitions.clear();
                 }
                 self.columns_sent = true;
                 serde_json::to_value(t).unwrap_or_default()
             }
-            None => serde_json::to_value(pod).unwrap_or_default(),
+            None => serde_json::to_value(o).unwrap_or_default(),
         };
         line(&serde_json::json!({"type": kind, "object": object}))
     }
@@ -207,9 +261,9 @@ fn line(v: &serde_json::Value) -> Bytes {
 }
 
 /// The end of the initial events (`sendInitialEvents=true`, kubectl-api §3.5).
-fn bookmark_event(rv: u64) -> Bytes {
+fn bookmark_event(kind: &str, rv: u64) -> Bytes {
     line(&serde_json::json!({"type": "BOOKMARK", "object": {
-        "kind": "Pod", "apiVersion": "v1",
+        "kind": kind, "apiVersion": "v1",
         "metadata": {"resourceVersion": rv.to_string(),
                      "annotations": {"k8s.io/initial-events-end": "true"}}}}))
 }
