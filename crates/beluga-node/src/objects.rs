@@ -132,6 +132,10 @@ fn key_of<T: Kind>(o: &T) -> Key {
     )
 }
 
+/// How many changes of a kept kind a watch can resume from: fewer than the pods' (a ConfigMap or
+/// Secret may be large, each change holds a copy), as the apiserver's watch cache held 100.
+pub const KEPT_CHANGES: usize = 100;
+
 fn file_name(ns: &str, name: &str) -> String {
     // A namespace is a DNS label (no `_`); a name a DNS subdomain (no `_` either).
     format!("{ns}_{name}.json")
@@ -169,7 +173,7 @@ impl<T: Kind> Store<T> {
             dir: dir.to_path_buf(),
             objects: Mutex::new(objects),
             versions: versions.clone(),
-            history: History::new(crate::history::CAPACITY),
+            history: History::new(KEPT_CHANGES),
         })
     }
 
