@@ -422,11 +422,6 @@ impl Daemon {
         }
     }
 
-    /// The next resourceVersion and the clock's time, for an object being written.
-    pub fn stamp(&self) -> (String, beluga_api::k8s_openapi::jiff::Timestamp) {
-        (self.next_rv(), self.exec.clock.now())
-    }
-
     pub fn config(&self) -> &Config {
         &self.cfg
     }

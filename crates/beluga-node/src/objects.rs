@@ -136,6 +136,15 @@ fn key_of<T: Kind>(o: &T) -> Key {
 /// Secret may be large, each change holds a copy), as the apiserver's watch cache held 100.
 pub const KEPT_CHANGES: usize = 100;
 
+/// The objects of `ns` (all without one).
+fn in_namespace<T: Clone>(objects: &BTreeMap<Key, T>, ns: Option<&str>) -> Vec<T> {
+    objects
+        .iter()
+        .filter(|((n, _), _)| ns.is_none_or(|want| want == n))
+        .map(|(_, o)| o.clone())
+        .collect()
+}
+
 fn file_name(ns: &str, name: &str) -> String {
     // A namespace is a DNS label (no `_`); a name a DNS subdomain (no `_` either).
     format!("{ns}_{name}.json")
@@ -185,12 +194,7 @@ impl<T: Kind> Store<T> {
     /// The objects of `ns` (all without one) and the version the list shows.
     pub fn snapshot(&self, ns: Option<&str>) -> (Vec<T>, u64) {
         let objects = self.objects();
-        let items = objects
-            .iter()
-            .filter(|((n, _), _)| ns.is_none_or(|want| want == n))
-            .map(|(_, o)| o.clone())
-            .collect();
-        (items, self.versions.current())
+        (in_namespace(&objects, ns), self.versions.current())
     }
 
     /// A new version on `o` (with `objects`' lock held).
@@ -201,8 +205,7 @@ impl<T: Kind> Store<T> {
     }
 
     /// The change recorded for watches (with `objects`' lock held: in version order).
-    fn remember(&self, kind: &'static str, rv: u64, o: &T) {
-        let (ns, name) = key_of(o);
+    fn remember(&self, kind: &'static str, rv: u64, (ns, name): &Key, o: &T) {
         let mut ring = self.history.lock();
         self.history
             .record(&mut ring, rv, kind, format!("{ns}/{name}"), o.clone());
@@ -221,11 +224,7 @@ impl<T: Kind> Store<T> {
     }
 
     pub fn list(&self, ns: Option<&str>) -> Vec<T> {
-        self.objects()
-            .iter()
-            .filter(|((n, _), _)| ns.is_none_or(|want| want == n))
-            .map(|(_, o)| o.clone())
-            .collect()
+        in_namespace(&self.objects(), ns)
     }
 
     pub fn get(&self, ns: &str, name: &str) -> Option<T> {
@@ -291,8 +290,8 @@ impl<T: Kind> Store<T> {
     ) -> Result<(), ApiError> {
         let rv = self.stamp_next(o);
         self.persist(o)?;
+        self.remember(kind, rv, &key, o);
         objects.insert(key, o.clone());
-        self.remember(kind, rv, o);
         Ok(())
     }
 
@@ -354,7 +353,7 @@ impl<T: Kind> Store<T> {
         }
         let mut gone = objects.remove(&key).unwrap_or_default();
         let rv = self.stamp_next(&mut gone);
-        self.remember("DELETED", rv, &gone);
+        self.remember("DELETED", rv, &key, &gone);
         Ok(gone)
     }
 }

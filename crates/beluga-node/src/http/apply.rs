@@ -10,10 +10,10 @@ pub(super) fn applied(
     d: &Daemon,
     kind: &str,
     name: &str,
-    live: Option<&impl serde::Serialize>,
+    live: Option<&serde_json::Value>,
     q: &HashMap<String, Vec<String>>,
     body: &[u8],
-) -> Result<Bytes, ApiError> {
+) -> Result<serde_json::Value, ApiError> {
     let manager = q1(q, "fieldManager")
         .filter(|m| !m.is_empty())
         .ok_or_else(|| {
@@ -32,17 +32,12 @@ pub(super) fn applied(
             "the name of the object does not match the name on the URL",
         ));
     }
-    let live = live
-        .map(serde_json::to_value)
-        .transpose()
-        .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
     let time = serde_json::to_value(
         beluga_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(d.exec().clock.now()),
     )
     .ok()
     .and_then(|t| t.as_str().map(String::from))
     .unwrap_or_default();
-    let out = beluga_api::patch::apply::apply(kind, live.as_ref(), &cfg, manager, &time)
-        .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
-    Ok(Bytes::from(serde_json::to_vec(&out).unwrap_or_default()))
+    beluga_api::patch::apply::apply(kind, live, &cfg, manager, &time)
+        .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))
 }

@@ -98,6 +98,7 @@ fn source<T: Printed>(d: &Arc<Daemon>) -> super::watch::Source<T> {
         since: Box::new(move |rv| T::store(&d2).history().since(rv)),
         changes: T::store(d).history().changes(),
         meta: <T as Kind>::meta,
+        meta_mut: <T as Kind>::meta_mut,
         table: Box::new(move |o, include, rv| {
             T::table(std::slice::from_ref(o), d3.exec().clock.now(), include, rv)
         }),

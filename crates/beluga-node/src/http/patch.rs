@@ -31,36 +31,29 @@ fn unsupported() -> ApiError {
 pub(super) fn patched(
     kind: &str,
     ty: PatchType,
-    live: &impl serde::Serialize,
+    live: &serde_json::Value,
     body: &[u8],
-) -> Result<Bytes, ApiError> {
-    let live = serde_json::to_value(live)
-        .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
-    let out = beluga_api::patch::apply(kind, ty, &live, body).map_err(|e| match e {
+) -> Result<serde_json::Value, ApiError> {
+    beluga_api::patch::apply(kind, ty, live, body).map_err(|e| match e {
         PatchError::Bad(m) => ApiError::new(400, "BadRequest", m),
         PatchError::Failed(m) => ApiError::new(422, "Invalid", m),
-    })?;
-    Ok(Bytes::from(serde_json::to_vec(&out).unwrap_or_default()))
+    })
 }
 
-/// The patched object without the live `resourceVersion` it carried over: a patch is applied to
+/// The patched object (`out`) without the live `resourceVersion` it carried over: a patch is applied to
 /// the latest object (the apiserver retries on conflicts), so only a version the patch itself
 /// set is a precondition.
-fn unpinned(out: Bytes, live: Option<&impl serde::Serialize>) -> Bytes {
+fn unpin(out: &mut serde_json::Value, live: Option<&serde_json::Value>) {
     let version = |v: &serde_json::Value| v.pointer("/metadata/resourceVersion").cloned();
-    let Some(live) = live.and_then(|l| serde_json::to_value(l).ok()) else {
-        return out;
+    let Some(live) = live else {
+        return;
     };
-    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&out) else {
-        return out;
-    };
-    if version(&v) != version(&live) {
-        return out;
+    if version(out) != version(live) {
+        return;
     }
-    if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+    if let Some(m) = out.get_mut("metadata").and_then(|m| m.as_object_mut()) {
         m.remove("resourceVersion");
     }
-    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
 }
 
 /// A PUT's answer for a patched object, with a decoding failure told as the apiserver tells
@@ -113,15 +106,20 @@ pub(super) async fn patch<T: serde::Serialize>(
     let ty = patch_type(&req)?;
     let q = query(req.uri());
     let body = body_bytes(req).await?;
-    let live = (k.live)();
-    let out = match (ty, &live) {
+    // The live object as JSON once: patched, applied and compared as that.
+    let live = (k.live)()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+    let mut out = match (ty, &live) {
         (PatchType::Apply, _) => {
             super::apply::applied(d, k.kind, k.name, live.as_ref(), &q, &body)?
         }
         (_, Some(live)) => patched(k.kind, ty, live, &body)?,
         (_, None) => return Err((k.not_found)()),
     };
-    let out = unpinned(out, live.as_ref());
+    unpin(&mut out, live.as_ref());
+    let out = serde_json::to_vec(&out).unwrap_or_default();
     match live {
         None => (k.create)(&out),
         Some(_) => as_patch_error(k.kind, k.name, &body, (k.update)(&out)),

@@ -1,6 +1,7 @@
 //! Lists and watches with the apiserver's resourceVersion semantics (kubectl-api §3.5), for pods
 //! and for each kept kind (`Source`): a list carries the version it shows; a watch from a
-//! version replays the changes after it (`Daemon::history`, `objects::Store::history`), a watch from none or "0" first sends every match as ADDED; selectors
+//! version replays the changes after it (`Daemon::history`, `objects::Store::history`), a
+//! watch from none or "0" first sends every match as ADDED; selectors
 //! turn a pod leaving or entering them into DELETED or ADDED; with a Table `Accept` each event
 //! is a one-row Table, the first with the columns.
 
@@ -53,6 +54,7 @@ pub(super) struct Source<T> {
     pub since: Since<T>,
     pub changes: tokio::sync::watch::Receiver<u64>,
     pub meta: fn(&T) -> &beluga_api::ObjectMeta,
+    pub meta_mut: fn(&mut T) -> &mut beluga_api::ObjectMeta,
     pub table: Row<T>,
 }
 
@@ -65,6 +67,7 @@ pub(super) fn pods(d: &Arc<Daemon>) -> Source<beluga_api::Pod> {
         since: Box::new(move |rv| d2.history().since(rv)),
         changes: d.history().changes(),
         meta: |p| &p.metadata,
+        meta_mut: |p| &mut p.metadata,
         table: Box::new(move |p, include, rv| {
             beluga_api::table::pods(std::slice::from_ref(p), d3.exec().clock.now(), include, rv)
         }),
@@ -94,26 +97,24 @@ impl Filter {
     }
 
     /// What this watch sends for a change, if anything (`history::as_seen`).
-    fn sees<T: Clone + serde::Serialize + serde::de::DeserializeOwned>(
+    fn sees<T: Clone + serde::Serialize>(
         &self,
-        meta: fn(&T) -> &beluga_api::ObjectMeta,
+        source: &Source<T>,
         c: &Change<T>,
     ) -> Option<(&'static str, T)> {
+        let meta = source.meta;
         let before = c.prev.as_deref().map(|p| self.picks(meta(p), p));
         let kind = as_seen(c.kind, self.picks(meta(&c.object), &*c.object), before)?;
         match (kind, c.kind, &c.prev) {
             // Leaving the selection: the state it was picked in, at this change's version.
-            ("DELETED", k, Some(prev)) if k != "DELETED" => Some((kind, at_version(&**prev, c.rv))),
+            ("DELETED", k, Some(prev)) if k != "DELETED" => {
+                let mut o = (**prev).clone();
+                (source.meta_mut)(&mut o).resource_version = Some(c.rv.to_string());
+                Some((kind, o))
+            }
             _ => Some((kind, (*c.object).clone())),
         }
     }
-}
-
-/// `o` as a JSON object with the resourceVersion `rv`, read back.
-fn at_version<T: Clone + serde::Serialize + serde::de::DeserializeOwned>(o: &T, rv: u64) -> T {
-    let mut v = serde_json::to_value(o).unwrap_or_default();
-    v["metadata"]["resourceVersion"] = rv.to_string().into();
-    serde_json::from_value(v).unwrap_or_else(|_| o.clone())
 }
 
 /// Where a watch starts (`resourceVersion`, `sendInitialEvents`).
@@ -149,7 +150,7 @@ pub(super) fn watch<T>(
     table: Option<IncludeObject>,
 ) -> Result<Response<ResBody>, ApiError>
 where
-    T: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+    T: Clone + serde::Serialize + Send + Sync + 'static,
 {
     let start = start_of(q)?;
     let timeout = q1(q, "timeoutSeconds")
@@ -201,7 +202,7 @@ async fn follow<T>(
     out: &mut Encoder,
 ) -> Option<()>
 where
-    T: Clone + serde::Serialize + serde::de::DeserializeOwned,
+    T: Clone + serde::Serialize,
 {
     let mut changes = source.changes.clone();
     loop {
@@ -209,7 +210,7 @@ where
             Ok(list) => {
                 for c in list {
                     from = c.rv;
-                    if let Some((kind, o)) = filter.sees(source.meta, &c) {
+                    if let Some((kind, o)) = filter.sees(source, &c) {
                         tx.send(out.event(source, kind, &o)).await.ok()?;
                     }
                 }
